@@ -1,0 +1,57 @@
+package nightowl
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes shared by the API, the CLI and the packages that raise them.
+// web/ maps each to an HTTP status in one table.
+const (
+	EInvalid      = "invalid"
+	ENotFound     = "not_found"
+	EConflict     = "conflict"
+	EForbidden    = "forbidden"
+	EUnauthorized = "unauthorized"
+	EInternal     = "internal"
+)
+
+// Error is a domain error with a code that callers can act on and a message
+// that is safe to show to the person who made the request.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal for
+// any other error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, and a
+// generic text for other errors so that internals never leak to clients.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,61 @@
+// Package probe holds the active check types. Each type lives in a file of its
+// own (http.go, tcp.go, …) and is named once, in Types: config validation,
+// the engine and the docs all read that table, so adding a type touches its
+// file, one row here, and its docs page.
+package probe
+
+import (
+	"log/slog"
+
+	"github.com/expr-lang/expr/types"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Type describes one kind of active check.
+type Type struct {
+	// New returns a pointer to a zero block of this type, with defaults
+	// preset, for the config decoder to fill from YAML (yaml tags name the
+	// keys; a string field tagged secret:"true" also accepts KEY_file).
+	New func() Spec
+	// Facts are the names and types an assertion of this type can use.
+	Facts types.Map
+	// DefaultName and Default are the assertion applied when a check gives
+	// none; Default is empty for types whose probe success is the whole test.
+	DefaultName string
+	Default     string
+}
+
+// Spec is the decoded configuration block of one check.
+type Spec interface {
+	// Validate reports what is wrong with the block after decoding, each
+	// problem under the key it concerns, relative to the block ("url").
+	Validate() []FieldError
+	// Prober builds the probe that runs this block.
+	Prober(env Env) (nightowl.Prober, error)
+}
+
+// FieldError is one problem with a key of a block.
+type FieldError struct {
+	Key     string // relative to the block; "" for the block itself
+	Message string
+}
+
+// Env is what probers share: the logger, and the HTTP transports that many
+// checks with the same TLS settings reuse.
+type Env struct {
+	Logger  *slog.Logger
+	Clients *Clients
+}
+
+// Types names every active check type. It is read-only after init.
+var Types = map[string]Type{
+	"http": {New: func() Spec { return &HTTP{Method: "GET"} }, Facts: httpFacts,
+		DefaultName: "http_ok", Default: "status >= 200 and status < 400"},
+	"tcp": {New: func() Spec { return &TCP{} }, Facts: tcpFacts,
+		DefaultName: "connected", Default: "connected"},
+	"dns": {New: func() Spec { return &DNS{Type: "A", Protocol: "udp"} }, Facts: dnsFacts,
+		DefaultName: "rcode_ok", Default: `rcode == "NOERROR"`},
+	"tls": {New: func() Spec { return &TLS{} }, Facts: tlsFacts,
+		DefaultName: "cert_valid", Default: "cert_days_left > 7"},
+}
