@@ -1,0 +1,466 @@
+// Package engine runs checks on schedule and turns their results into
+// statuses. One dispatcher goroutine keeps every check's next due time in a
+// heap and hands due runs to a bounded pool of workers; there is no goroutine
+// or timer per check, so 100,000 checks cost a heap entry and a little state
+// each. Time comes from an injected clock, so the scheduler and the
+// thresholds are tested without sleeping.
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Options configure an Engine. The zero value of every field but Store is
+// usable.
+type Options struct {
+	Clock  nightowl.Clock // nightowl.SystemClock when nil
+	Store  nightowl.Store // required
+	Logger *slog.Logger   // slog.Default() when nil
+	// Concurrency bounds how many checks run at once; default 256.
+	Concurrency int
+	// OnEvent is called, on the worker that ran the check, after a status
+	// change has been recorded. Alerting hangs off it.
+	OnEvent func(ev nightowl.Event, st nightowl.State)
+	// Metrics receives scheduler measurements; nil records nothing.
+	Metrics *Metrics
+}
+
+// Engine schedules and runs checks.
+type Engine struct {
+	opts  Options
+	clock nightowl.Clock
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	checks map[string]*run
+	order  []string // configured order, for stable listings
+	queue  dueHeap
+	wake   chan struct{}
+
+	work    chan job
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+	started atomic.Bool
+}
+
+// run is the live side of one configured check.
+type run struct {
+	check   nightowl.Check
+	removed atomic.Bool
+	running atomic.Bool
+
+	mu    sync.Mutex
+	state nightowl.State
+	last  *nightowl.Result
+}
+
+type job struct {
+	r   *run
+	due time.Time
+}
+
+// New returns an engine with no checks; call SetChecks and Start.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, errors.New("engine: a store is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 256
+	}
+	return &Engine{
+		opts: opts, clock: opts.Clock, log: opts.Logger,
+		checks: map[string]*run{},
+		wake:   make(chan struct{}, 1),
+		work:   make(chan job),
+	}, nil
+}
+
+// SetChecks installs a new set of checks. A check whose fingerprint is
+// unchanged keeps its schedule, state and last result; a changed or new
+// check keeps its state (history belongs to the name) and is scheduled
+// afresh. On the first call the first runs are spread evenly over each
+// check's interval, so a start with 100,000 checks does not run them all at
+// once; later additions are placed by a hash of their name.
+//
+// states seeds checks not yet known to the engine, typically from the store
+// at start-up.
+func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
+	now := e.clock.Now()
+	seed := make(map[string]nightowl.State, len(states))
+	for _, s := range states {
+		seed[s.Check] = s
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	first := len(e.checks) == 0 && len(e.queue) == 0
+	next := make(map[string]*run, len(checks))
+	order := make([]string, 0, len(checks))
+	for i, c := range checks {
+		order = append(order, c.Name)
+		old := e.checks[c.Name]
+		if old != nil && old.check.Fingerprint == c.Fingerprint && c.Fingerprint != "" {
+			next[c.Name] = old
+			continue
+		}
+		r := &run{check: c}
+		switch {
+		case old != nil:
+			old.removed.Store(true)
+			old.mu.Lock()
+			r.state, r.last = old.state, old.last
+			old.mu.Unlock()
+		default:
+			if s, ok := seed[c.Name]; ok {
+				r.state = s
+			} else {
+				r.state = nightowl.State{Check: c.Name, Status: nightowl.StatusUnknown, Since: now}
+			}
+		}
+		if c.Paused {
+			if r.state.Status != nightowl.StatusPaused {
+				r.state.Status, r.state.Since, r.state.Pending, r.state.Streak = nightowl.StatusPaused, now, "", 0
+				e.opts.Store.SaveState(r.state)
+			}
+		} else {
+			if r.state.Status == nightowl.StatusPaused {
+				r.state.Status, r.state.Since = nightowl.StatusUnknown, now
+			}
+			var offset time.Duration
+			if first {
+				offset = time.Duration(int64(c.Interval) / int64(len(checks)) * int64(i))
+			} else {
+				offset = spread(c.Name, c.Interval)
+			}
+			heap.Push(&e.queue, entry{due: now.Add(offset), r: r})
+		}
+		next[c.Name] = r
+	}
+	for name, old := range e.checks {
+		if _, ok := next[name]; !ok {
+			old.removed.Store(true)
+		}
+	}
+	e.checks, e.order = next, order
+	if m := e.opts.Metrics; m != nil {
+		m.Checks.Set(float64(len(next)))
+	}
+	e.poke()
+}
+
+func spread(name string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the dispatcher and workers until Stop.
+func (e *Engine) Start(ctx context.Context) {
+	if !e.started.CompareAndSwap(false, true) {
+		return
+	}
+	ctx, e.stop = context.WithCancel(ctx)
+	for range e.opts.Concurrency {
+		e.done.Add(1)
+		go func() {
+			defer e.done.Done()
+			e.worker(ctx)
+		}()
+	}
+	e.done.Add(1)
+	go func() {
+		defer e.done.Done()
+		e.dispatch(ctx)
+	}()
+}
+
+// Stop ends the dispatcher and waits for running checks to finish.
+func (e *Engine) Stop() {
+	if e.stop != nil {
+		e.stop()
+	}
+	e.done.Wait()
+}
+
+func (e *Engine) dispatch(ctx context.Context) {
+	var due []job
+	for {
+		now := e.clock.Now()
+		due = e.popDue(now, due[:0])
+		for _, j := range due {
+			select {
+			case e.work <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+		e.mu.Lock()
+		var wait <-chan time.Time
+		if len(e.queue) > 0 {
+			wait = e.clock.After(e.queue[0].due.Sub(e.clock.Now()))
+		}
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-e.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// popDue takes every run due at now off the heap and puts each back at its
+// next due time: one interval after this due time (fixed rate), skipping
+// slots that have already passed so a stall does not cause a burst of
+// catch-up runs. A check still running from its previous slot is skipped
+// for this one.
+func (e *Engine) popDue(now time.Time, out []job) []job {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.queue) > 0 && !e.queue[0].due.After(now) {
+		ent := &e.queue[0]
+		r, due := ent.r, ent.due
+		if r.removed.Load() {
+			heap.Pop(&e.queue)
+			continue
+		}
+		next := due.Add(r.check.Interval)
+		if !next.After(now) {
+			missed := now.Sub(next)/r.check.Interval + 1
+			next = next.Add(missed * r.check.Interval)
+			if m := e.opts.Metrics; m != nil {
+				m.Skipped.Add(float64(missed))
+			}
+		}
+		ent.due = next
+		heap.Fix(&e.queue, 0)
+		if r.running.Load() {
+			if m := e.opts.Metrics; m != nil {
+				m.Skipped.Inc()
+			}
+			continue
+		}
+		r.running.Store(true)
+		out = append(out, job{r: r, due: due})
+	}
+	return out
+}
+
+func (e *Engine) worker(ctx context.Context) {
+	for {
+		select {
+		case j := <-e.work:
+			e.execute(ctx, j.r, j.due)
+			j.r.running.Store(false)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// execute runs one check and records what it saw.
+func (e *Engine) execute(ctx context.Context, r *run, due time.Time) nightowl.Result {
+	start := e.clock.Now()
+	if m := e.opts.Metrics; m != nil {
+		m.Lag.Observe(start.Sub(due).Seconds())
+	}
+	res := Run(ctx, &r.check, e.clock)
+	res.Due = due
+	e.record(r, &res)
+	return res
+}
+
+// Run runs a check once, outside any schedule: probe under the check's
+// timeout, then assertions, then the verdict. It is what `nightowl check`
+// uses too.
+func Run(ctx context.Context, c *nightowl.Check, clock nightowl.Clock) nightowl.Result {
+	if clock == nil {
+		clock = nightowl.SystemClock{}
+	}
+	start := clock.Now()
+	var res nightowl.Result
+	if c.Prober == nil {
+		res = nightowl.Result{Error: "check has no probe"}
+	} else {
+		timeout := c.Timeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		res = c.Prober.Probe(pctx)
+		cancel()
+	}
+	res.Check, res.Start, res.Due = c.Name, start, start
+	if res.Facts == nil {
+		res.Facts = nightowl.Facts{}
+	}
+	if _, ok := res.Facts["duration"]; !ok {
+		res.Facts["duration"] = time.Duration(res.Duration).Seconds()
+	}
+	// Assertions judge what a probe saw; when it saw nothing (connection
+	// refused, timeout) the probe error is the whole story, and evaluating
+	// assertions over missing facts would only add noise.
+	if res.OK {
+		res.Assertions = make([]nightowl.AssertionResult, len(c.Assertions))
+		for i, a := range c.Assertions {
+			res.Assertions[i] = a.Eval(res.Facts)
+		}
+	}
+	res.Judge()
+	return res
+}
+
+// maxKeptString bounds string facts in what is kept after a run (memory and
+// storage): assertions have already seen the whole value.
+const maxKeptString = 1024
+
+func compact(f nightowl.Facts) {
+	for k, v := range f {
+		if s, ok := v.(string); ok && len(s) > maxKeptString {
+			f[k] = s[:maxKeptString] + "…"
+		}
+	}
+}
+
+func (e *Engine) record(r *run, res *nightowl.Result) {
+	compact(res.Facts)
+	if m := e.opts.Metrics; m != nil {
+		m.Runs.WithLabelValues(string(res.Status)).Inc()
+	}
+	r.mu.Lock()
+	st, ev := Apply(r.state, &r.check, res)
+	r.state, r.last = st, res
+	r.mu.Unlock()
+	e.opts.Store.SaveResult(*res)
+	e.opts.Store.SaveState(st)
+	if ev == nil {
+		return
+	}
+	stored, err := e.opts.Store.AddEvent(context.Background(), *ev)
+	if err != nil {
+		e.log.Error("record status change", "check", r.check.Name, "err", err)
+		stored = *ev
+	}
+	e.log.Info("status changed", "check", r.check.Name, "from", ev.From, "to", ev.To, "cause", ev.Cause)
+	if e.opts.OnEvent != nil {
+		e.opts.OnEvent(stored, st)
+	}
+}
+
+// RunNow runs a check immediately, outside its schedule, and records the
+// result like any other run.
+func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, error) {
+	e.mu.Lock()
+	r := e.checks[name]
+	e.mu.Unlock()
+	if r == nil {
+		return nightowl.Result{}, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name)
+	}
+	return e.execute(ctx, r, e.clock.Now()), nil
+}
+
+// CheckView is a check with its current state and last result.
+type CheckView struct {
+	Check nightowl.Check
+	State nightowl.State
+	Last  *nightowl.Result
+}
+
+// Checks returns every configured check with its state, in config order.
+func (e *Engine) Checks() []CheckView {
+	e.mu.Lock()
+	runs := make([]*run, 0, len(e.order))
+	for _, n := range e.order {
+		runs = append(runs, e.checks[n])
+	}
+	e.mu.Unlock()
+	out := make([]CheckView, len(runs))
+	for i, r := range runs {
+		r.mu.Lock()
+		out[i] = CheckView{Check: r.check, State: r.state, Last: r.last}
+		r.mu.Unlock()
+	}
+	return out
+}
+
+// Check returns one check's view.
+func (e *Engine) Check(name string) (CheckView, bool) {
+	e.mu.Lock()
+	r := e.checks[name]
+	e.mu.Unlock()
+	if r == nil {
+		return CheckView{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return CheckView{Check: r.check, State: r.state, Last: r.last}, true
+}
+
+// SortWorstFirst orders views by status rank, then name.
+func SortWorstFirst(v []CheckView) {
+	sort.SliceStable(v, func(i, j int) bool {
+		ri, rj := v[i].State.Status.Rank(), v[j].State.Status.Rank()
+		if ri != rj {
+			return ri < rj
+		}
+		return v[i].Check.Name < v[j].Check.Name
+	})
+}
+
+// NextDue returns when each scheduled check runs next; for tests and the
+// API.
+func (e *Engine) NextDue() map[string]time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]time.Time, len(e.queue))
+	for _, ent := range e.queue {
+		if !ent.r.removed.Load() {
+			out[ent.r.check.Name] = ent.due
+		}
+	}
+	return out
+}
+
+type entry struct {
+	due time.Time
+	r   *run
+}
+
+type dueHeap []entry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(entry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	n := len(old)
+	x := old[n-1]
+	*h = old[:n-1]
+	return x
+}

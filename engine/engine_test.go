@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/clocktest"
+)
+
+// memStore is a Store kept in memory, for engine tests.
+type memStore struct {
+	mu      sync.Mutex
+	results []nightowl.Result
+	states  map[string]nightowl.State
+	events  []nightowl.Event
+}
+
+func newMemStore() *memStore { return &memStore{states: map[string]nightowl.State{}} }
+
+func (m *memStore) SaveResult(r nightowl.Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.results = append(m.results, r)
+}
+func (m *memStore) SaveState(s nightowl.State) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.states[s.Check] = s
+}
+func (m *memStore) AddEvent(_ context.Context, e nightowl.Event) (nightowl.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.ID = int64(len(m.events) + 1)
+	m.events = append(m.events, e)
+	return e, nil
+}
+func (m *memStore) Flush(context.Context) error { return nil }
+func (m *memStore) States(context.Context) ([]nightowl.State, error) {
+	return nil, nil
+}
+func (m *memStore) Results(context.Context, string, int) ([]nightowl.Result, error) { return nil, nil }
+func (m *memStore) Events(context.Context, string, int) ([]nightowl.Event, error)   { return nil, nil }
+func (m *memStore) Rollups(context.Context, string, nightowl.Period, time.Time) ([]nightowl.Rollup, error) {
+	return nil, nil
+}
+func (m *memStore) Forget(context.Context, []string) error { return nil }
+func (m *memStore) Close() error                           { return nil }
+
+func (m *memStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.results)
+}
+
+// fakeProber answers with whatever its func says.
+type fakeProber struct{ fn func(ctx context.Context) nightowl.Result }
+
+func (f fakeProber) Probe(ctx context.Context) nightowl.Result { return f.fn(ctx) }
+
+func okProber() nightowl.Prober {
+	return fakeProber{func(context.Context) nightowl.Result { return nightowl.Result{OK: true} }}
+}
+
+var t0 = time.Date(2026, 3, 17, 22, 0, 0, 0, time.UTC)
+
+func newTestEngine(t *testing.T, clock nightowl.Clock, store nightowl.Store) *Engine {
+	t.Helper()
+	e, err := New(Options{Clock: clock, Store: store, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func checks(n int, interval time.Duration, p nightowl.Prober) []nightowl.Check {
+	out := make([]nightowl.Check, n)
+	for i := range out {
+		out[i] = nightowl.Check{Name: string(rune('a' + i)), Interval: interval, Timeout: time.Second,
+			FailAfter: 2, RecoverAfter: 1, Prober: p, Fingerprint: "f"}
+	}
+	return out
+}
+
+func TestFirstRunsSpreadEvenly(t *testing.T) {
+	clock := clocktest.New(t0)
+	e := newTestEngine(t, clock, newMemStore())
+	e.SetChecks(checks(4, time.Minute, okProber()), nil)
+	due := e.NextDue()
+	for name, want := range map[string]time.Duration{"a": 0, "b": 15 * time.Second, "c": 30 * time.Second, "d": 45 * time.Second} {
+		if got := due[name].Sub(t0); got != want {
+			t.Errorf("%s first due at +%v, want +%v", name, got, want)
+		}
+	}
+}
+
+func TestFixedRate(t *testing.T) {
+	tests := []struct {
+		name     string
+		now      time.Duration // when the dispatcher gets to the run, after t0
+		running  bool
+		wantJobs int
+		wantNext time.Duration
+	}{
+		{"on time", 0, false, 1, time.Minute},
+		{"late start keeps the grid", 5 * time.Second, false, 1, time.Minute},
+		{"a whole interval behind skips missed slots", 150 * time.Second, false, 1, 180 * time.Second},
+		{"still running skips the slot", 0, true, 0, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := clocktest.New(t0)
+			e := newTestEngine(t, clock, newMemStore())
+			e.SetChecks(checks(1, time.Minute, okProber()), nil)
+			if tt.running {
+				e.checks["a"].running.Store(true)
+			}
+			jobs := e.popDue(t0.Add(tt.now), nil)
+			if len(jobs) != tt.wantJobs {
+				t.Fatalf("%d jobs, want %d", len(jobs), tt.wantJobs)
+			}
+			if len(jobs) == 1 && !jobs[0].due.Equal(t0) {
+				t.Errorf("job due %v, want %v", jobs[0].due, t0)
+			}
+			if got := e.NextDue()["a"].Sub(t0); got != tt.wantNext {
+				t.Errorf("next due +%v, want +%v", got, tt.wantNext)
+			}
+		})
+	}
+}
+
+func TestRunsOnFakeClockAndThresholds(t *testing.T) {
+	clock := clocktest.New(t0)
+	store := newMemStore()
+	var mu sync.Mutex
+	healthy := true
+	p := fakeProber{func(context.Context) nightowl.Result {
+		mu.Lock()
+		defer mu.Unlock()
+		if healthy {
+			return nightowl.Result{OK: true}
+		}
+		return nightowl.Result{OK: false, Error: "connect: connection refused"}
+	}}
+	var events []nightowl.Event
+	var evMu sync.Mutex
+	e, _ := New(Options{Clock: clock, Store: store, Concurrency: 2, OnEvent: func(ev nightowl.Event, _ nightowl.State) {
+		evMu.Lock()
+		events = append(events, ev)
+		evMu.Unlock()
+	}})
+	e.SetChecks(checks(1, 30*time.Second, p), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.Start(ctx)
+	defer e.Stop()
+
+	step := func(wantResults int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for store.count() < wantResults {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d results, want %d", store.count(), wantResults)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		// Wait for the dispatcher to sleep on the clock again.
+		if !clock.BlockUntil(1, 5*time.Second) {
+			t.Fatal("dispatcher did not wait on the clock")
+		}
+	}
+	status := func() nightowl.Status {
+		v, _ := e.Check("a")
+		return v.State.Status
+	}
+	step(1)
+	if s := status(); s != nightowl.StatusUp {
+		t.Fatalf("status %s after first run, want up", s)
+	}
+	mu.Lock()
+	healthy = false
+	mu.Unlock()
+	clock.Advance(30 * time.Second)
+	step(2)
+	if s := status(); s != nightowl.StatusUp {
+		t.Fatalf("status %s after one failure with fail_after 2, want up", s)
+	}
+	clock.Advance(30 * time.Second)
+	step(3)
+	if s := status(); s != nightowl.StatusDown {
+		t.Fatalf("status %s after two failures, want down", s)
+	}
+	mu.Lock()
+	healthy = true
+	mu.Unlock()
+	clock.Advance(30 * time.Second)
+	step(4)
+	if s := status(); s != nightowl.StatusUp {
+		t.Fatalf("status %s after recovery, want up", s)
+	}
+	evMu.Lock()
+	defer evMu.Unlock()
+	if len(events) != 3 {
+		t.Fatalf("events %+v, want unknown→up, up→down, down→up", events)
+	}
+	if events[1].To != nightowl.StatusDown || events[1].Cause != "connect: connection refused (2 consecutive runs)" {
+		t.Errorf("down event = %+v", events[1])
+	}
+	if !events[1].Time.Equal(t0.Add(time.Minute)) {
+		t.Errorf("down event at %v, want %v", events[1].Time, t0.Add(time.Minute))
+	}
+	for i, r := range store.results {
+		if want := t0.Add(time.Duration(i) * 30 * time.Second); !r.Due.Equal(want) {
+			t.Errorf("result %d due %v, want %v", i, r.Due, want)
+		}
+	}
+}
+
+func TestSetChecksKeepsUnchanged(t *testing.T) {
+	clock := clocktest.New(t0)
+	e := newTestEngine(t, clock, newMemStore())
+	cs := checks(2, time.Minute, okProber())
+	e.SetChecks(cs, nil)
+	before := e.NextDue()
+	e.checks["a"].state.Status = nightowl.StatusDown
+
+	clock.Advance(10 * time.Second)
+	cs2 := checks(3, time.Minute, okProber())
+	cs2[1].Fingerprint = "changed"
+	e.SetChecks(cs2, nil)
+	after := e.NextDue()
+	if !after["a"].Equal(before["a"]) {
+		t.Errorf("unchanged check rescheduled: %v → %v", before["a"], after["a"])
+	}
+	if v, _ := e.Check("a"); v.State.Status != nightowl.StatusDown {
+		t.Errorf("unchanged check lost its state: %s", v.State.Status)
+	}
+	if after["b"].Equal(before["b"]) {
+		t.Errorf("changed check kept its old slot")
+	}
+	if _, ok := after["c"]; !ok {
+		t.Errorf("new check not scheduled")
+	}
+	e.SetChecks(cs2[:1], nil)
+	if _, ok := e.Check("b"); ok {
+		t.Errorf("removed check still listed")
+	}
+	if jobs := e.popDue(t0.Add(time.Hour), nil); len(jobs) != 1 || jobs[0].r.check.Name != "a" {
+		t.Errorf("removed checks still run: %d jobs", len(jobs))
+	}
+}
+
+func TestTimeoutReachesProbe(t *testing.T) {
+	c := nightowl.Check{Name: "slow", Timeout: 20 * time.Millisecond, Prober: fakeProber{func(ctx context.Context) nightowl.Result {
+		<-ctx.Done()
+		return nightowl.Result{Error: "timed out"}
+	}}}
+	start := time.Now()
+	r := Run(context.Background(), &c, nil)
+	if time.Since(start) > 2*time.Second || r.Status != nightowl.StatusDown || r.Error != "timed out" {
+		t.Errorf("Run = %+v", r)
+	}
+}
+
+func TestPausedIsNotScheduled(t *testing.T) {
+	clock := clocktest.New(t0)
+	store := newMemStore()
+	e := newTestEngine(t, clock, store)
+	cs := checks(1, time.Minute, okProber())
+	cs[0].Paused = true
+	e.SetChecks(cs, nil)
+	if len(e.NextDue()) != 0 {
+		t.Error("paused check scheduled")
+	}
+	if v, _ := e.Check("a"); v.State.Status != nightowl.StatusPaused {
+		t.Errorf("status %s, want paused", v.State.Status)
+	}
+}

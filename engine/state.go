@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Apply folds one result into a check's state and returns the new state, and
+// the status-change event when the status changed.
+//
+// Thresholds damp flapping: leaving a status for a worse one takes
+// FailAfter consecutive results worse than the current status, leaving it for
+// a better one takes RecoverAfter consecutive better results; the new status
+// is that of the latest result. A check with no status yet (unknown) takes
+// the status of its first result at once: there is nothing to damp.
+func Apply(st nightowl.State, c *nightowl.Check, r *nightowl.Result) (nightowl.State, *nightowl.Event) {
+	st.Check = c.Name
+	st.LastRun = r.Start
+	st.Runs++
+	if r.Status == nightowl.StatusDown {
+		st.Fails++
+	}
+	cur := st.Status
+	if cur == "" {
+		cur = nightowl.StatusUnknown
+	}
+	rs := r.Status
+	if rs == cur {
+		st.Pending, st.Streak, st.Cause = "", 0, Cause(r)
+		return st, nil
+	}
+	threshold := 1
+	if cur != nightowl.StatusUnknown && cur != nightowl.StatusPaused {
+		down := worse(rs, cur)
+		if down {
+			threshold = c.FailAfter
+		} else {
+			threshold = c.RecoverAfter
+		}
+		// A streak counts results that all point the same way from the
+		// current status; one pointing back breaks it.
+		if st.Pending != "" && worse(st.Pending, cur) != down {
+			st.Streak = 0
+		}
+	}
+	st.Pending = rs
+	st.Streak++
+	if st.Streak < max(threshold, 1) {
+		return st, nil
+	}
+	ev := &nightowl.Event{
+		Check: c.Name, Time: r.Start.Add(time.Duration(r.Duration)), Kind: nightowl.EventStatus,
+		From: cur, To: rs, Cause: Cause(r),
+	}
+	if threshold > 1 {
+		ev.Cause += fmt.Sprintf(" (%d consecutive runs)", st.Streak)
+	}
+	st.Status, st.Since, st.Pending, st.Streak, st.Cause = rs, ev.Time, "", 0, Cause(r)
+	return st, ev
+}
+
+// worse reports whether a is a worse result status than b: down is worse
+// than degraded, which is worse than up.
+func worse(a, b nightowl.Status) bool { return severity(a) > severity(b) }
+
+func severity(s nightowl.Status) int {
+	switch s {
+	case nightowl.StatusDown:
+		return 2
+	case nightowl.StatusDegraded:
+		return 1
+	}
+	return 0
+}
+
+// Cause says in one line why a result has its status: the probe's error, or
+// the assertions that failed with what they observed.
+func Cause(r *nightowl.Result) string {
+	if !r.OK {
+		if r.Error != "" {
+			return r.Error
+		}
+		return "probe failed"
+	}
+	var parts []string
+	for _, a := range r.Assertions {
+		if !a.OK {
+			parts = append(parts, a.Name+" failed: "+a.Message)
+		}
+	}
+	if len(parts) == 0 {
+		return "all assertions hold"
+	}
+	return strings.Join(parts, "; ")
+}
