@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"sort"
 	"time"
 )
 
@@ -184,6 +185,25 @@ type State struct {
 	Cause   string    `json:"cause,omitempty"`
 	Runs    int64     `json:"runs"`
 	Fails   int64     `json:"failures"`
+}
+
+// CheckView is a check with its current state and last result.
+type CheckView struct {
+	Check Check
+	State State
+	Last  *Result
+}
+
+// SortWorstFirst orders checks by status, worst first, then by name: what
+// needs a person comes first.
+func SortWorstFirst(v []CheckView) {
+	sort.SliceStable(v, func(i, j int) bool {
+		ri, rj := v[i].State.Status.Rank(), v[j].State.Status.Rank()
+		if ri != rj {
+			return ri < rj
+		}
+		return v[i].Check.Name < v[j].Check.Name
+	})
 }
 
 // Event is something that happened to a check, such as a status change.

@@ -146,6 +146,11 @@ func explain(node ast.Node, f nightowl.Facts) string {
 	switch n := node.(type) {
 	case *ast.UnaryNode:
 		if n.Operator == "not" || n.Operator == "!" {
+			// not (body contains "read-only mode") failed: the body does
+			// contain it, and repeating the body adds nothing.
+			if b, ok := n.Node.(*ast.BinaryNode); ok && stringMatch[b.Operator] {
+				return n.Node.String()
+			}
 			return n.Node.String() + observed(n.Node, f)
 		}
 	case *ast.BinaryNode:
@@ -163,6 +168,8 @@ func explain(node ast.Node, f nightowl.Facts) string {
 	}
 	return node.String() + observed(node, f)
 }
+
+var stringMatch = map[string]bool{"contains": true, "startsWith": true, "endsWith": true, "matches": true}
 
 func evalNode(node ast.Node, f nightowl.Facts) (any, error) {
 	return expr.Eval(node.String(), map[string]any(f))

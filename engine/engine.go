@@ -12,7 +12,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -385,11 +384,7 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 }
 
 // CheckView is a check with its current state and last result.
-type CheckView struct {
-	Check nightowl.Check
-	State nightowl.State
-	Last  *nightowl.Result
-}
+type CheckView = nightowl.CheckView
 
 // Checks returns every configured check with its state, in config order.
 func (e *Engine) Checks() []CheckView {
@@ -419,17 +414,6 @@ func (e *Engine) Check(name string) (CheckView, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return CheckView{Check: r.check, State: r.state, Last: r.last}, true
-}
-
-// SortWorstFirst orders views by status rank, then name.
-func SortWorstFirst(v []CheckView) {
-	sort.SliceStable(v, func(i, j int) bool {
-		ri, rj := v[i].State.Status.Rank(), v[j].State.Status.Rank()
-		if ri != rj {
-			return ri < rj
-		}
-		return v[i].Check.Name < v[j].Check.Name
-	})
 }
 
 // NextDue returns when each scheduled check runs next; for tests and the

@@ -1,0 +1,234 @@
+// Package app wires nightowl together: it reads the config, opens the store,
+// builds the probes, runs the engine and serves the web layer. It is the one
+// package that knows every other; the command line and the end-to-end tests
+// start the server through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/engine"
+	"github.com/nightowl/nightowl/probe"
+	"github.com/nightowl/nightowl/sqlite"
+	"github.com/nightowl/nightowl/web"
+)
+
+// Options configure an App.
+type Options struct {
+	ConfigPath string
+	Logger     *slog.Logger   // slog.Default() when nil
+	Clock      nightowl.Clock // the system clock when nil
+	// Listen overrides server.listen (tests use 127.0.0.1:0).
+	Listen string
+	// Concurrency bounds concurrent checks; the engine's default when 0.
+	Concurrency int
+}
+
+// App is a running nightowl server.
+type App struct {
+	opts     Options
+	log      *slog.Logger
+	compiler *assert.Compiler
+	clients  *probe.Clients
+	store    nightowl.Store
+	engine   *engine.Engine
+	registry *prometheus.Registry
+
+	mu  sync.Mutex // guards cfg and serializes reloads
+	cfg *config.Config
+
+	srv      *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// New loads the config and opens the store. Nothing runs until Start.
+func New(ctx context.Context, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients()}
+	cfg, err := config.Load(opts.ConfigPath, config.Options{Compiler: a.compiler})
+	if err != nil {
+		return nil, err
+	}
+	checks, err := BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage.Postgres != "" {
+		return nil, errors.New("storage.postgres is not supported by this version; use storage.sqlite")
+	}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Storage.SQLite, Logger: a.log, Now: opts.Clock.Now})
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	a.store, a.cfg = store, cfg
+
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := engine.NewMetrics(a.registry)
+	a.engine, err = engine.New(engine.Options{
+		Clock: opts.Clock, Store: store, Logger: a.log, Concurrency: opts.Concurrency, Metrics: metrics,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.registry.MustRegister(engine.Collector{E: a.engine})
+	states, err := store.States(ctx)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("read check states: %w", err)
+	}
+	a.engine.SetChecks(checks, states)
+	return a, nil
+}
+
+// BuildChecks turns a loaded config into runnable checks, building each
+// check's probe.
+func BuildChecks(cfg *config.Config, env probe.Env) ([]nightowl.Check, error) {
+	checks := cfg.DomainChecks()
+	for i := range checks {
+		p, err := cfg.Checks[i].Spec.Prober(env)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d:%d: checks[%d].%s: %w", cfg.File, cfg.Checks[i].Pos.Line, cfg.Checks[i].Pos.Col, i, cfg.Checks[i].Type, err)
+		}
+		checks[i].Prober = p
+	}
+	return checks, nil
+}
+
+// Start listens and starts running checks.
+func (a *App) Start(ctx context.Context) error {
+	addr := a.opts.Listen
+	if addr == "" {
+		addr = a.cfg.Server.Listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	a.listener = ln
+	a.srv = &http.Server{
+		Handler:           web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.srv.Serve(ln) }()
+	a.engine.Start(context.WithoutCancel(ctx))
+	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Stop shuts the server down gracefully: no new requests, running checks
+// finish, everything queued is written.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		errs = append(errs, a.srv.Shutdown(ctx))
+	}
+	a.engine.Stop()
+	errs = append(errs, a.store.Flush(ctx), a.store.Close())
+	return errors.Join(errs...)
+}
+
+// Reload reads the config file again. A config with any error is refused
+// whole and the running one stays in force.
+func (a *App) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cfg, err := config.Load(a.opts.ConfigPath, config.Options{Compiler: a.compiler})
+	if err == nil {
+		var checks []nightowl.Check
+		checks, err = BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
+		if err == nil {
+			if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
+				a.log.Warn("server.listen and storage changes take effect after a restart")
+			}
+			a.engine.SetChecks(checks, nil)
+			a.cfg = cfg
+			a.log.Info("config reloaded", "checks", len(checks))
+			return nil
+		}
+	}
+	a.log.Error("config reload refused; the running config stays in force", "err", err)
+	return InvalidConfig(err)
+}
+
+// invalidConfig is a config that failed to load, as the API reports it.
+type invalidConfig struct {
+	err     *nightowl.Error
+	details []string
+}
+
+func (e invalidConfig) Error() string     { return e.err.Message + ":\n" + strings.Join(e.details, "\n") }
+func (e invalidConfig) Unwrap() error     { return e.err }
+func (e invalidConfig) Details() []string { return e.details }
+
+// InvalidConfig wraps config errors as a domain error with one detail per
+// problem.
+func InvalidConfig(err error) error {
+	var details []string
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			details = append(details, e.Error())
+		}
+	} else {
+		details = []string{err.Error()}
+	}
+	return invalidConfig{
+		err:     nightowl.Errorf(nightowl.EInvalid, "config refused, the running config stays in force: %d error(s)", len(details)),
+		details: details,
+	}
+}
+
+// Checks implements web.Backend.
+func (a *App) Checks() []nightowl.CheckView { return a.engine.Checks() }
+
+// Check implements web.Backend.
+func (a *App) Check(name string) (nightowl.CheckView, bool) { return a.engine.Check(name) }
+
+// RunNow implements web.Backend.
+func (a *App) RunNow(ctx context.Context, name string) (nightowl.Result, error) {
+	return a.engine.RunNow(ctx, name)
+}
+
+// Store implements web.Backend.
+func (a *App) Store() nightowl.Store { return a.store }
+
+// Ready implements web.Backend: the store must answer.
+func (a *App) Ready(ctx context.Context) error {
+	if _, err := a.store.Events(ctx, "", 1); err != nil {
+		return nightowl.Errorf(nightowl.EInternal, "storage unavailable")
+	}
+	return nil
+}
+
+// Config returns the config in force.
+func (a *App) Config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}

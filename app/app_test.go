@@ -1,0 +1,271 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// site is a local web app with the failures the checks must catch.
+func site(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<p>all good</p>") })
+	mux.HandleFunc("/ro", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<p>This site is currently in read-only mode.</p>")
+	})
+	mux.HandleFunc("/503", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "unavailable", http.StatusServiceUnavailable) })
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+const checksYAML = `storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: web-ok
+    http: {url: "%[1]s/ok"}
+    assert:
+      writable: 'not (body contains "read-only mode")'
+  - name: web-ro
+    http: {url: "%[1]s/ro"}
+    assert:
+      ok_status: status == 200
+      writable: 'not (body contains "read-only mode")'
+  - name: web-503
+    http: {url: "%[1]s/503"}
+`
+
+func writeConfig(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startApp(t *testing.T, cfgPath string) *App {
+	t.Helper()
+	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	return a
+}
+
+func getJSON(t *testing.T, method, url string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type checkJSON struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	Cause      string `json:"cause"`
+	Runs       int64  `json:"runs"`
+	Assertions []struct {
+		Name    string `json:"name"`
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	} `json:"assertions"`
+	Results []json.RawMessage `json:"results"`
+}
+
+type errorJSON struct {
+	Error struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []string `json:"details"`
+	} `json:"error"`
+}
+
+// waitFor polls fn until it returns true or 10 seconds pass.
+func waitFor(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeAPIAndReload(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfgPath)
+	base := "http://" + a.Addr()
+
+	var list struct{ Checks []checkJSON }
+	waitFor(t, "every check to have run", func() bool {
+		getJSON(t, "GET", base+"/api/v1/checks", &list)
+		for _, c := range list.Checks {
+			if c.Status == "unknown" {
+				return false
+			}
+		}
+		return len(list.Checks) == 3
+	})
+	t.Run("worst first", func(t *testing.T) {
+		got := []string{}
+		for _, c := range list.Checks {
+			got = append(got, c.Name+"="+c.Status)
+		}
+		if want := "web-503=down web-ro=down web-ok=up"; strings.Join(got, " ") != want {
+			t.Errorf("checks = %v, want %s", got, want)
+		}
+	})
+	t.Run("failing assertion says what it saw", func(t *testing.T) {
+		var c checkJSON
+		if code := getJSON(t, "GET", base+"/api/v1/checks/web-ro?results=5", &c); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+		if c.Cause != `writable failed: body contains "read-only mode"` {
+			t.Errorf("cause = %q", c.Cause)
+		}
+		if len(c.Assertions) != 2 || !c.Assertions[0].OK || c.Assertions[1].OK {
+			t.Errorf("assertions = %+v", c.Assertions)
+		}
+		waitFor(t, "recent results to be stored", func() bool {
+			getJSON(t, "GET", base+"/api/v1/checks/web-ro?results=5", &c)
+			return len(c.Results) > 0
+		})
+		var d checkJSON
+		getJSON(t, "GET", base+"/api/v1/checks/web-503", &d)
+		if d.Cause != "http_ok failed: status >= 200 and status < 400 (status = 503)" &&
+			d.Cause != "http_ok failed: status < 400 (status = 503)" {
+			t.Errorf("503 cause = %q", d.Cause)
+		}
+	})
+	t.Run("run now", func(t *testing.T) {
+		var r struct {
+			Check  string `json:"check"`
+			Status string `json:"status"`
+		}
+		if code := getJSON(t, "POST", base+"/api/v1/checks/web-ok/run", &r); code != 200 || r.Check != "web-ok" || r.Status != "up" {
+			t.Errorf("run = %d %+v", code, r)
+		}
+	})
+	t.Run("unknown check", func(t *testing.T) {
+		var e errorJSON
+		if code := getJSON(t, "GET", base+"/api/v1/checks/nope", &e); code != 404 || e.Error.Code != "not_found" {
+			t.Errorf("= %d %+v", code, e)
+		}
+	})
+	t.Run("health and metrics", func(t *testing.T) {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if code := getJSON(t, "GET", base+p, nil); code != 200 {
+				t.Errorf("%s = %d", p, code)
+			}
+		}
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`nightowl_check_up{check="web-ok",type="http"} 1`,
+			`nightowl_check_up{check="web-ro",type="http"} 0`,
+			`nightowl_check_status{check="web-503",status="down"} 1`,
+			`nightowl_scheduler_lag_seconds_bucket`,
+			`nightowl_checks 3`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+	t.Run("bad reload keeps the old config running", func(t *testing.T) {
+		writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL)+"  - name: extra\n    http: {url: \""+s.URL+"/ok\"}\n    assert: {ok: stauts == 200}\n")
+		var e errorJSON
+		if code := getJSON(t, "POST", base+"/api/v1/reload", &e); code != 400 || e.Error.Code != "invalid" {
+			t.Fatalf("reload = %d %+v", code, e)
+		}
+		if len(e.Error.Details) != 1 || !strings.HasPrefix(e.Error.Details[0], cfgPath+":17:") ||
+			!strings.HasSuffix(e.Error.Details[0], "checks[3].assert.ok: unknown name stauts") {
+			t.Errorf("details = %q", e.Error.Details)
+		}
+		var before, after checkJSON
+		getJSON(t, "GET", base+"/api/v1/checks/web-ok", &before)
+		waitFor(t, "checks to keep running", func() bool {
+			getJSON(t, "GET", base+"/api/v1/checks/web-ok", &after)
+			return after.Runs > before.Runs
+		})
+		if code := getJSON(t, "GET", base+"/api/v1/checks/extra", nil); code != 404 {
+			t.Errorf("half-applied: extra check exists (%d)", code)
+		}
+	})
+	t.Run("good reload applies", func(t *testing.T) {
+		writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL)+"  - name: extra\n    http: {url: \""+s.URL+"/ok\"}\n")
+		if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+			t.Fatalf("reload = %d", code)
+		}
+		waitFor(t, "the new check to run", func() bool {
+			var c checkJSON
+			return getJSON(t, "GET", base+"/api/v1/checks/extra", &c) == 200 && c.Status == "up"
+		})
+	})
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL))
+	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(context.Background())
+	waitFor(t, "web-ro to go down", func() bool {
+		v, _ := a.Check("web-ro")
+		return v.State.Status == "down"
+	})
+	v, _ := a.Check("web-ro")
+	since := v.State.Since
+	a.Stop(context.Background())
+
+	b, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(context.Background())
+	w, _ := b.Check("web-ro")
+	if w.State.Status != "down" || !w.State.Since.Equal(since) {
+		t.Errorf("after restart: %s since %v, want down since %v", w.State.Status, w.State.Since, since)
+	}
+	events, err := b.Store().Events(context.Background(), "web-ro", 10)
+	if err != nil || len(events) == 0 || events[0].To != "down" {
+		t.Errorf("events = %+v, %v", events, err)
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/app"
+	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/engine"
+	"github.com/nightowl/nightowl/probe"
+)
+
+func cmdCheck(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "check")
+	cfgPath := configFlag(e, fs)
+	asJSON := fs.Bool("json", false, "print results as JSON")
+	names, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	cfg, err := config.Load(cfgPath(), config.Options{})
+	if err != nil {
+		printConfigError(e, err)
+		return exitBadConfig
+	}
+	checks, err := app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
+	if err != nil {
+		printConfigError(e, err)
+		return exitBadConfig
+	}
+	if len(names) > 0 {
+		var picked []nightowl.Check
+		for _, n := range names {
+			i := slices.IndexFunc(checks, func(c nightowl.Check) bool { return c.Name == n })
+			if i < 0 {
+				fmt.Fprintf(e.stderr, "nightowl: no check named %q\n", n)
+				return exitBadConfig
+			}
+			picked = append(picked, checks[i])
+		}
+		checks = picked
+	}
+
+	results := make([]nightowl.Result, len(checks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range checks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = engine.Run(ctx, &checks[i], nil)
+		}()
+	}
+	wg.Wait()
+
+	code := exitOK
+	for _, r := range results {
+		if r.Status != nightowl.StatusUp {
+			code = exitNotUp
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"results": results})
+		return code
+	}
+	printResults(e, results)
+	return code
+}
+
+// printResults writes one line per check, worst first, and under each check
+// that is not up the reasons: the probe error or every failing assertion
+// with what it observed.
+func printResults(e *env, results []nightowl.Result) {
+	slices.SortStableFunc(results, func(a, b nightowl.Result) int {
+		if d := a.Status.Rank() - b.Status.Rank(); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Check, b.Check)
+	})
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATUS\tCHECK\tDURATION\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", paint(e, r.Status), r.Check, time.Duration(r.Duration).Round(time.Millisecond))
+	}
+	tw.Flush()
+	for _, r := range results {
+		if r.Status == nightowl.StatusUp {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "\n%s is %s:\n", r.Check, r.Status)
+		if !r.OK {
+			fmt.Fprintf(e.stdout, "  error: %s\n", r.Error)
+		}
+		for _, a := range r.Failed() {
+			fmt.Fprintf(e.stdout, "  %s failed: %s\n", a.Name, a.Message)
+		}
+	}
+}
+
+// paint colours a status on a terminal; NO_COLOR turns it off.
+func paint(e *env, s nightowl.Status) string {
+	if !e.isTTY || e.getenv("NO_COLOR") != "" {
+		return string(s)
+	}
+	code := map[nightowl.Status]string{
+		nightowl.StatusUp: "0;32", nightowl.StatusDegraded: "0;33", nightowl.StatusDown: "1;31",
+		nightowl.StatusMaintenance: "0;34", nightowl.StatusUnknown: "0;90", nightowl.StatusPaused: "0;90",
+	}[s]
+	if code == "" {
+		return string(s)
+	}
+	// Every code has the same length, so tabwriter, which counts escape
+	// bytes as width, keeps the columns straight.
+	return "\x1b[" + code + "m" + string(s) + "\x1b[0m"
+}

@@ -1,0 +1,153 @@
+// Command nightowl runs the nightowl monitor and talks to a running one.
+//
+// Usage: nightowl COMMAND [flags]; see `nightowl help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// it comes from the module build info.
+var version = ""
+
+// Exit codes: what scripts and cron wrappers branch on.
+const (
+	exitOK        = 0
+	exitNotUp     = 1 // a check is not up, or a command failed
+	exitBadConfig = 2 // the config is invalid, or the command line is
+)
+
+const usage = `nightowl keeps watch while its operators sleep.
+
+Usage:
+  nightowl serve    [-c FILE]                       run checks and serve the API
+  nightowl check    [-c FILE] [--json] [NAME...]    run checks once; exit 0 all up, 1 any not up, 2 bad config
+  nightowl validate [-c FILE]                       check the config; exit 2 with FILE:LINE:COL errors
+  nightowl status   [--json]                        every check of a running server, worst first
+  nightowl --version
+
+-c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
+Client commands reach the server at $NIGHTOWL_URL (default http://127.0.0.1:8080)
+with the token in $NIGHTOWL_TOKEN.
+`
+
+// command is one subcommand. run returns the exit code.
+type command func(ctx context.Context, env *env, args []string) int
+
+var commands = map[string]command{
+	"serve":    cmdServe,
+	"check":    cmdCheck,
+	"validate": cmdValidate,
+	"status":   cmdStatus,
+}
+
+// env is what a command reads from and writes to, so tests can run commands
+// in-process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	isTTY          bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTTY: isTerminal(os.Stdout)}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return exitBadConfig
+	}
+	switch args[0] {
+	case "--version", "-version", "version":
+		fmt.Fprintln(e.stdout, "nightowl", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(e.stdout, usage)
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "nightowl: unknown command %q\n\n%s", args[0], usage)
+		return exitBadConfig
+	}
+	return cmd(ctx, e, args[1:])
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// newFlags returns a flag set that reports errors to e.stderr.
+func newFlags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// configFlag adds -c and returns the resolved path after parsing.
+func configFlag(e *env, fs *flag.FlagSet) func() string {
+	c := fs.String("c", "", "config file (default $NIGHTOWL_CONFIG, then ./nightowl.yaml)")
+	return func() string {
+		if *c != "" {
+			return *c
+		}
+		if v := e.getenv("NIGHTOWL_CONFIG"); v != "" {
+			return v
+		}
+		return "nightowl.yaml"
+	}
+}
+
+// printConfigError prints a config error one problem a line.
+func printConfigError(e *env, err error) {
+	type multi interface{ Unwrap() []error }
+	var m multi
+	if errors.As(err, &m) {
+		for _, err := range m.Unwrap() {
+			fmt.Fprintln(e.stderr, err)
+		}
+		return
+	}
+	fmt.Fprintln(e.stderr, strings.TrimSpace(err.Error()))
+}

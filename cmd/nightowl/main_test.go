@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func runCmd(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+	code := run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+func site(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "fine") })
+	mux.HandleFunc("/ro", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "This site is currently in read-only mode.")
+	})
+	mux.HandleFunc("/503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheck(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf(`checks:
+  - name: healthy
+    http: {url: "%[1]s/ok"}
+    assert: {writable: 'not (body contains "read-only mode")'}
+  - name: readonly
+    http: {url: "%[1]s/ro"}
+    assert: {writable: 'not (body contains "read-only mode")'}
+  - name: unavailable
+    http: {url: "%[1]s/503"}
+`, s.URL))
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		want     []string
+		dontWant []string
+	}{
+		{"healthy target exits 0", []string{"check", "-c", cfg, "healthy"}, nil, 0,
+			[]string{"up", "healthy"}, []string{"failed"}},
+		{"read-only names the assertion", []string{"check", "-c", cfg, "readonly"}, nil, 1,
+			[]string{"readonly is down:", `  writable failed: body contains "read-only mode"`}, nil},
+		{"503 exits 1", []string{"check", "unavailable", "-c", cfg}, nil, 1,
+			[]string{"unavailable is down:", "http_ok failed: status < 400 (status = 503)"}, nil},
+		{"all, worst first", []string{"check"}, map[string]string{"NIGHTOWL_CONFIG": cfg}, 1,
+			[]string{"down    readonly", "down    unavailable", "up      healthy"}, nil},
+		{"unknown name", []string{"check", "-c", cfg, "nope"}, nil, 2, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.env, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.dontWant {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	t.Run("json", func(t *testing.T) {
+		code, out, _ := runCmd(t, nil, "check", "-c", cfg, "--json", "readonly")
+		var body struct {
+			Results []struct {
+				Check      string
+				Status     string
+				Assertions []struct{ Name, Message string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &body); err != nil || code != 1 {
+			t.Fatalf("exit %d, %v: %s", code, err, out)
+		}
+		if len(body.Results) != 1 || body.Results[0].Status != "down" || body.Results[0].Assertions[0].Message != `body contains "read-only mode"` {
+			t.Errorf("results = %+v", body.Results)
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", "checks:\n  - name: a\n    tcp: {addr: \"127.0.0.1:1\"}\n")
+	bad := writeFile(t, dir, "bad.yaml", "checks:\n  - name: a\n    http: {url: \"ftp://x\"}\n    assert: {ok: stauts == 200}\n")
+	code, out, _ := runCmd(t, nil, "validate", "-c", good)
+	if code != 0 || out != good+": ok, 1 checks\n" {
+		t.Errorf("good: %d %q", code, out)
+	}
+	code, _, errOut := runCmd(t, nil, "validate", "-c", bad)
+	want := bad + ":3:17: checks[0].http.url: scheme must be \"http\" or \"https\"\n" +
+		bad + ":4:18: checks[0].assert.ok: unknown name stauts\n"
+	if code != 2 || errOut != want {
+		t.Errorf("bad: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	if code, _, errOut := runCmd(t, nil, "validate", "-c", filepath.Join(dir, "missing.yaml")); code != 2 || errOut == "" {
+		t.Errorf("missing file: %d %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "--version")
+	if code != 0 || !strings.HasPrefix(out, "nightowl ") {
+		t.Errorf("%d %q", code, out)
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeStatusAndSIGHUP runs `serve` in-process, asks it with `status`,
+// and reloads it with a real SIGHUP: a bad config is refused and the server
+// keeps answering with the old one; a good one is applied.
+func TestServeStatusAndSIGHUP(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	addr := freePort(t)
+	body := fmt.Sprintf("server: {listen: %q}\ndefaults: {interval: 1s, timeout: 1s, fail_after: 1}\nchecks:\n  - name: healthy\n    http: {url: \"%s/ok\"}\n", addr, s.URL)
+	cfg := writeFile(t, dir, "nightowl.yaml", body)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var serveErr bytes.Buffer
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"serve", "-c", cfg})
+	}()
+	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr}
+	waitUntil(t, "the check to be up", func() bool {
+		code, out, _ := runCmd(t, clientEnv, "status")
+		return code == 0 && strings.Contains(out, "up      healthy")
+	})
+
+	writeFile(t, dir, "nightowl.yaml", body+"  - name: broken\n    http: {url: \"nope\"}\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	code, out, _ := runCmd(t, clientEnv, "status", "--json")
+	if code != 0 || strings.Contains(out, "broken") || !strings.Contains(out, `"healthy"`) {
+		t.Errorf("after a bad reload: exit %d\n%s", code, out)
+	}
+
+	writeFile(t, dir, "nightowl.yaml", body+"  - name: refused\n    tcp: {addr: \"127.0.0.1:1\"}\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitUntil(t, "the new check to be down", func() bool {
+		code, out, _ := runCmd(t, clientEnv, "status")
+		return code == 1 && strings.Contains(out, "down    refused")
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d: %s", code, serveErr.String())
+	}
+	if !strings.Contains(serveErr.String(), "config reload refused") {
+		t.Errorf("serve log lacks the refused reload:\n%s", serveErr.String())
+	}
+}
+
+func waitUntil(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

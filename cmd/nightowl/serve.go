@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nightowl/nightowl/app"
+)
+
+func cmdServe(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "serve")
+	cfgPath := configFlag(e, fs)
+	listen := fs.String("listen", "", "listen address, overriding server.listen")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if _, err := parse(fs, args); err != nil {
+		return exitBadConfig
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	a, err := app.New(ctx, app.Options{ConfigPath: cfgPath(), Logger: log, Listen: *listen})
+	if err != nil {
+		printConfigError(e, err)
+		return exitBadConfig
+	}
+	if err := a.Start(ctx); err != nil {
+		fmt.Fprintln(e.stderr, "nightowl:", err)
+		a.Stop(context.Background())
+		return exitNotUp
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			// Reload logs its own outcome; a refused config changes nothing.
+			a.Reload(ctx)
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.Stop(sctx); err != nil {
+				log.Error("shutdown", "err", err)
+				return exitNotUp
+			}
+			return exitOK
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web"
+)
+
+func cmdStatus(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "status")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	if _, err := parse(fs, args); err != nil {
+		return exitBadConfig
+	}
+	var body struct {
+		Checks []web.CheckJSON `json:"checks"`
+	}
+	raw, err := apiGet(ctx, e, "/api/v1/checks", &body)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "nightowl:", err)
+		return exitBadConfig
+	}
+	code := exitOK
+	for _, c := range body.Checks {
+		if c.Status != nightowl.StatusUp && c.Status != nightowl.StatusPaused {
+			code = exitNotUp
+		}
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return code
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATUS\tCHECK\tTYPE\tSINCE\tDETAIL")
+	now := time.Now()
+	for _, c := range body.Checks {
+		detail := ""
+		if c.Status != nightowl.StatusUp {
+			detail = c.Cause
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
+	}
+	tw.Flush()
+	return code
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t).Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return d.String() + " ago"
+}
+
+// apiGet fetches a path of the server's API into out and returns the raw
+// body. Errors carry the API's own message.
+func apiGet(ctx context.Context, e *env, path string, out any) ([]byte, error) {
+	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if tok := e.getenv("NIGHTOWL_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach nightowl at %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read answer from %s: %w", base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(raw, &eb) == nil && eb.Error.Message != "" {
+			return nil, fmt.Errorf("%s: %s", eb.Error.Code, eb.Error.Message)
+		}
+		return nil, fmt.Errorf("%s answered %s", base, resp.Status)
+	}
+	return raw, json.Unmarshal(raw, out)
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nightowl/nightowl/app"
+	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/probe"
+)
+
+func cmdValidate(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "validate")
+	cfgPath := configFlag(e, fs)
+	if _, err := parse(fs, args); err != nil {
+		return exitBadConfig
+	}
+	path := cfgPath()
+	cfg, err := config.Load(path, config.Options{})
+	if err == nil {
+		// Building the probes catches what only shows when a file is read,
+		// such as an unreadable ca_file.
+		_, err = app.BuildChecks(cfg, probe.Env{})
+	}
+	if err != nil {
+		printConfigError(e, err)
+		return exitBadConfig
+	}
+	fmt.Fprintf(e.stdout, "%s: ok, %d checks\n", path, len(cfg.Checks))
+	return exitOK
+}

@@ -1,0 +1,228 @@
+// Package web serves nightowl over HTTP: the JSON API under /api/v1, the
+// Prometheus metrics, and the health endpoints. Domain error codes map to
+// HTTP statuses in one table, errorStatus.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Backend is what the web layer needs from the running server; app/
+// implements it.
+type Backend interface {
+	Checks() []nightowl.CheckView
+	Check(name string) (nightowl.CheckView, bool)
+	RunNow(ctx context.Context, name string) (nightowl.Result, error)
+	// Reload reads the config again and applies it whole, or returns why
+	// not and keeps the running one.
+	Reload(ctx context.Context) error
+	// Ready returns nil when the server can do its job.
+	Ready(ctx context.Context) error
+	Store() nightowl.Store
+}
+
+// Options configure the handler.
+type Options struct {
+	Backend  Backend
+	Logger   *slog.Logger
+	Gatherer prometheus.Gatherer // for /metrics; nothing served when nil
+}
+
+// Handler returns the HTTP handler for everything nightowl serves.
+func Handler(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	a := &api{b: opts.Backend, log: opts.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/checks", a.listChecks)
+	mux.HandleFunc("GET /api/v1/checks/{name}", a.getCheck)
+	mux.HandleFunc("POST /api/v1/checks/{name}/run", a.runCheck)
+	mux.HandleFunc("POST /api/v1/reload", a.reload)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.b.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + nightowl.ErrorMessage(err) + "\n"))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	if opts.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+type api struct {
+	b   Backend
+	log *slog.Logger
+}
+
+// errorStatus maps domain error codes to HTTP statuses: the one table.
+var errorStatus = map[string]int{
+	nightowl.EInvalid:      http.StatusBadRequest,
+	nightowl.ENotFound:     http.StatusNotFound,
+	nightowl.EConflict:     http.StatusConflict,
+	nightowl.EForbidden:    http.StatusForbidden,
+	nightowl.EUnauthorized: http.StatusUnauthorized,
+	nightowl.EInternal:     http.StatusInternalServerError,
+}
+
+// errorBody is the API's error shape: {"error": {"code", "message"}}, with
+// details when there are several problems (a config's errors, one a line).
+type errorBody struct {
+	Error struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []string `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+// DetailedError is an error made of several problems, such as a config with
+// many mistakes; the API lists them under details.
+type DetailedError interface {
+	error
+	Details() []string
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var body errorBody
+	body.Error.Code = nightowl.ErrorCode(err)
+	body.Error.Message = nightowl.ErrorMessage(err)
+	var d DetailedError
+	if errors.As(err, &d) {
+		body.Error.Details = d.Details()
+	}
+	status, ok := errorStatus[body.Error.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// CheckJSON is how the API shows a check.
+type CheckJSON struct {
+	Name         string                     `json:"name"`
+	Type         string                     `json:"type"`
+	Labels       map[string]string          `json:"labels,omitempty"`
+	Status       nightowl.Status            `json:"status"`
+	Since        time.Time                  `json:"since"`
+	Cause        string                     `json:"cause,omitempty"`
+	Pending      nightowl.Status            `json:"pending,omitempty"`
+	Interval     nightowl.Seconds           `json:"interval"`
+	Timeout      nightowl.Seconds           `json:"timeout"`
+	FailAfter    int                        `json:"fail_after"`
+	RecoverAfter int                        `json:"recover_after"`
+	LastRun      *time.Time                 `json:"last_run,omitempty"`
+	Duration     *nightowl.Seconds          `json:"duration,omitempty"`
+	Error        string                     `json:"error,omitempty"`
+	Facts        nightowl.Facts             `json:"facts,omitempty"`
+	Assertions   []nightowl.AssertionResult `json:"assertions,omitempty"`
+	Runs         int64                      `json:"runs"`
+	Failures     int64                      `json:"failures"`
+	Results      []nightowl.Result          `json:"results,omitempty"`
+}
+
+// CheckToJSON shapes a check view for the API and the CLI.
+func CheckToJSON(v nightowl.CheckView) CheckJSON {
+	c := CheckJSON{
+		Name: v.Check.Name, Type: v.Check.Type, Labels: v.Check.Labels,
+		Status: v.State.Status, Since: v.State.Since, Cause: v.State.Cause, Pending: v.State.Pending,
+		Interval: nightowl.Seconds(v.Check.Interval), Timeout: nightowl.Seconds(v.Check.Timeout),
+		FailAfter: v.Check.FailAfter, RecoverAfter: v.Check.RecoverAfter,
+		Runs: v.State.Runs, Failures: v.State.Fails,
+	}
+	if l := v.Last; l != nil {
+		start, d := l.Start, l.Duration
+		c.LastRun, c.Duration = &start, &d
+		c.Error, c.Facts, c.Assertions = l.Error, l.Facts, l.Assertions
+	}
+	return c
+}
+
+func (a *api) listChecks(w http.ResponseWriter, r *http.Request) {
+	views := a.b.Checks()
+	nightowl.SortWorstFirst(views)
+	out := make([]CheckJSON, len(views))
+	for i, v := range views {
+		out[i] = CheckToJSON(v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
+}
+
+func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	v, ok := a.b.Check(name)
+	if !ok {
+		writeError(w, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name))
+		return
+	}
+	limit := 20
+	if s := r.URL.Query().Get("results"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 1000 {
+			writeError(w, nightowl.Errorf(nightowl.EInvalid, "results must be a number from 0 to 1000"))
+			return
+		}
+		limit = n
+	}
+	out := CheckToJSON(v)
+	if limit > 0 {
+		res, err := a.b.Store().Results(r.Context(), name, limit)
+		if err != nil {
+			a.log.Error("read results", "check", name, "err", err)
+			writeError(w, err)
+			return
+		}
+		out.Results = res
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	res, err := a.b.RunNow(r.Context(), name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *api) reload(w http.ResponseWriter, r *http.Request) {
+	if err := a.b.Reload(r.Context()); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+}
