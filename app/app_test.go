@@ -23,7 +23,9 @@ func site(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/ro", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<p>This site is currently in read-only mode.</p>")
 	})
-	mux.HandleFunc("/503", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "unavailable", http.StatusServiceUnavailable) })
+	mux.HandleFunc("/503", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	})
 	s := httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s

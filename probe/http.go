@@ -1,10 +1,21 @@
 package probe
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/types"
+
+	"github.com/nightowl/nightowl"
 )
 
 // HTTP is the http block of a check.
@@ -60,4 +71,233 @@ func (h *HTTP) Validate() []FieldError {
 		errs = append(errs, FieldError{"bearer_token", "cannot be combined with basic_auth"})
 	}
 	return errs
+}
+
+// bodyLimit is how much of a body becomes the body fact; drainLimit is how
+// much more is read and thrown away so that the connection can be reused.
+// Beyond that, closing the connection is cheaper than reading on.
+const (
+	bodyLimit  = 64 << 10
+	drainLimit = 256 << 10
+)
+
+// Prober builds the request once; every run sends a shallow copy of it over
+// the transport shared by checks with the same TLS settings.
+func (h *HTTP) Prober(env Env) (nightowl.Prober, error) {
+	clients := env.Clients.orNew()
+	var ca []byte
+	if h.CAFile != "" {
+		pem, _, err := clients.readCAFile(h.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		ca = pem
+	}
+	follow := h.FollowRedirects == nil || *h.FollowRedirects
+	client, err := clients.httpClient(h.InsecureSkipVerify, ca, follow)
+	if err != nil {
+		return nil, err
+	}
+	method := h.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if h.Body != "" {
+		body = strings.NewReader(h.Body)
+	}
+	req, err := http.NewRequest(method, h.URL, body)
+	if err != nil {
+		// The URL may hold credentials, so the error does not repeat it.
+		return nil, errors.New("url: not a valid URL")
+	}
+	for k, v := range h.Headers {
+		if strings.EqualFold(k, "host") {
+			// Go sends req.Host and ignores a Host header.
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	if h.BasicAuth != nil {
+		req.SetBasicAuth(h.BasicAuth.Username, h.BasicAuth.Password)
+	}
+	if h.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.BearerToken)
+	}
+	return &httpProber{clients: clients, client: client, tmpl: req}, nil
+}
+
+type httpProber struct {
+	clients *Clients
+	client  *http.Client
+	// tmpl is never sent itself, and neither it nor its header map is
+	// written after Prober returns, so concurrent runs may share them.
+	tmpl *http.Request
+}
+
+func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
+	start := time.Now()
+	defer guard(&r, start)
+	facts := make(nightowl.Facts, 6)
+	facts["status"] = nil
+	facts["body"] = nil
+	facts["headers"] = nil
+	facts["json"] = nil
+	facts["cert_days_left"] = nil
+	r.Facts = facts
+
+	req := p.tmpl.WithContext(ctx)
+	if p.tmpl.GetBody != nil {
+		body, err := p.tmpl.GetBody()
+		if err != nil {
+			return p.finish(r, start, "http request: "+err.Error())
+		}
+		req.Body = body
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if resp != nil {
+			// A redirect that was not followed (a loop, say): its body is
+			// closed already, but status and headers tell where it led.
+			facts["status"] = resp.StatusCode
+			facts["headers"] = headerFacts(resp.Header)
+		}
+		return p.finish(r, start, httpError(ctx, err, start))
+	}
+	facts["status"] = resp.StatusCode
+	facts["headers"] = headerFacts(resp.Header)
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		facts["cert_days_left"] = daysLeft(resp.TLS.PeerCertificates[0].NotAfter)
+	}
+
+	buf := p.clients.getBuf()
+	n, rerr := readFull(resp.Body, *buf)
+	b := (*buf)[:n]
+	facts["body"] = string(b)
+	if rerr == nil && looksJSON(resp.Header.Get("Content-Type"), b) {
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			facts["json"] = v
+		}
+	}
+	p.clients.putBuf(buf)
+	if rerr == nil && n == bodyLimit {
+		io.CopyN(io.Discard, resp.Body, drainLimit)
+	}
+	resp.Body.Close()
+	if rerr != nil {
+		return p.finish(r, start, "read body: "+reason(ctx, rerr, start))
+	}
+	r.OK = true
+	return p.finish(r, start, "")
+}
+
+func (p *httpProber) finish(r nightowl.Result, start time.Time, errText string) nightowl.Result {
+	d := time.Since(start)
+	r.Duration = nightowl.Seconds(d)
+	r.Facts["duration"] = d.Seconds()
+	r.Error = errText
+	return r
+}
+
+// readFull reads into buf until it is full or the body ends; a body that
+// ends is not an error.
+func readFull(body io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// looksJSON reports whether a body should be parsed: a JSON content type
+// (application/json, application/problem+json, …), or a body that starts
+// like an object or array from a server that labels JSON as text.
+func looksJSON(contentType string, body []byte) bool {
+	if mt, _, _ := strings.Cut(contentType, ";"); strings.Contains(strings.ToLower(mt), "json") {
+		return true
+	}
+	body = bytes.TrimLeft(body, " \t\r\n")
+	return len(body) > 0 && (body[0] == '{' || body[0] == '[')
+}
+
+// headerFacts lower-cases the names and joins repeated values with ", ", so
+// that assertions read headers["content-type"] whatever the server sent.
+func headerFacts(h http.Header) map[string]any {
+	m := make(map[string]any, len(h))
+	for k, vs := range h {
+		lk, ok := lowerHeaders[k]
+		if !ok {
+			lk = strings.ToLower(k)
+		}
+		if len(vs) == 1 {
+			m[lk] = vs[0]
+		} else {
+			m[lk] = strings.Join(vs, ", ")
+		}
+	}
+	return m
+}
+
+// lowerHeaders spares the common response headers an allocation each on
+// every run.
+var lowerHeaders = map[string]string{}
+
+func init() {
+	for _, k := range []string{"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Security-Policy", "Content-Type", "Date", "Etag",
+		"Expires", "Keep-Alive", "Last-Modified", "Location", "Pragma", "Server", "Set-Cookie",
+		"Strict-Transport-Security", "Transfer-Encoding", "Vary", "Via", "Www-Authenticate",
+		"X-Content-Type-Options", "X-Frame-Options", "X-Powered-By", "X-Request-Id"} {
+		lowerHeaders[k] = strings.ToLower(k)
+	}
+}
+
+// httpError describes a failed request without its URL, which may carry
+// credentials in its user info or query.
+func httpError(ctx context.Context, err error, start time.Time) string {
+	if timedOut(ctx, err) {
+		return "http request " + timeoutText(ctx, start)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return "http request canceled"
+	}
+	host := ""
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil {
+			host = hostPort(u)
+		}
+	}
+	var verr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &verr):
+		name, _, _ := net.SplitHostPort(host)
+		return "verify certificate of " + name + ": " + verr.Err.Error()
+	case dialPhase(err) && host != "":
+		return connectError(ctx, host, err, start)
+	}
+	return "http request: " + reason(ctx, err, start)
+}
+
+// hostPort is the host:port a URL connects to.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

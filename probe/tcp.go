@@ -1,9 +1,18 @@
 package probe
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"time"
 
 	"github.com/expr-lang/expr/types"
+
+	"github.com/nightowl/nightowl"
 )
 
 // TCP is the tcp block of a check: connect, optionally send a line and read
@@ -34,4 +43,116 @@ func validAddr(key, addr string) []FieldError {
 		return []FieldError{{key, "must be host:port"}}
 	}
 	return nil
+}
+
+// responseLimit bounds how much a tcp check reads while it waits for expect.
+const responseLimit = 64 << 10
+
+// Prober checks nothing beyond the block: there is nothing to prepare but
+// the TLS configuration.
+func (t *TCP) Prober(env Env) (nightowl.Prober, error) {
+	p := &tcpProber{addr: t.Addr, send: []byte(t.Send), expect: []byte(t.Expect)}
+	if t.TLS {
+		host, _, err := net.SplitHostPort(t.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("addr: %w", err)
+		}
+		p.tls = &tls.Config{ServerName: host}
+	}
+	return p, nil
+}
+
+type tcpProber struct {
+	addr   string
+	send   []byte
+	expect []byte
+	tls    *tls.Config // nil for plain TCP
+}
+
+func (p *tcpProber) Probe(ctx context.Context) (r nightowl.Result) {
+	start := time.Now()
+	defer guard(&r, start)
+	r.Facts = nightowl.Facts{"connected": false, "response": nil}
+	finish := func(errText string) nightowl.Result {
+		d := time.Since(start)
+		r.Duration = nightowl.Seconds(d)
+		r.Facts["duration"] = d.Seconds()
+		r.Error = errText
+		r.OK = errText == ""
+		return r
+	}
+
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return finish(connectError(ctx, p.addr, err, start))
+	}
+	defer conn.Close()
+	defer closeOnCancel(ctx, conn)()
+	setDeadline(ctx, conn)
+	r.Facts["connected"] = true
+
+	if p.tls != nil {
+		tc := tls.Client(conn, p.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return finish("tls handshake with " + p.addr + ": " + reason(ctx, err, start))
+		}
+		conn = tc
+	}
+	if len(p.send) == 0 && len(p.expect) == 0 {
+		return finish("")
+	}
+	if len(p.send) > 0 {
+		if _, err := conn.Write(p.send); err != nil {
+			return finish("send to " + p.addr + ": " + reason(ctx, err, start))
+		}
+	}
+
+	buf, found, rerr := p.read(conn)
+	r.Facts["response"] = string(buf)
+	if len(p.expect) > 0 && !found {
+		var why string
+		switch {
+		case rerr == nil:
+			why = "gave up after reading 64 KiB"
+		case errors.Is(rerr, io.EOF):
+			why = "connection closed"
+		default:
+			why = reason(ctx, rerr, start)
+		}
+		return finish(fmt.Sprintf("expected %q from %s, %s; read %q", p.expect, p.addr, why, truncate(string(buf), 200)))
+	}
+	// With send but no expect any answer will do, none included: the check
+	// asked only that the server took the bytes.
+	if rerr != nil && !errors.Is(rerr, io.EOF) && !timedOut(ctx, rerr) {
+		return finish("read from " + p.addr + ": " + reason(ctx, rerr, start))
+	}
+	return finish("")
+}
+
+// read reads until expect is seen, or, without expect, until the first bytes
+// arrive; at most responseLimit bytes. err is nil when it stopped for either
+// reason or at the limit.
+func (p *tcpProber) read(conn net.Conn) (buf []byte, found bool, err error) {
+	buf = make([]byte, 0, 512)
+	for len(buf) < responseLimit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(cap(buf), responseLimit-len(buf)))...)[:len(buf)]
+		}
+		n, rerr := conn.Read(buf[len(buf):cap(buf)])
+		// Search only the new bytes and the few before them that a match
+		// straddling two reads could start in.
+		from := max(0, len(buf)-len(p.expect)+1)
+		buf = buf[:len(buf)+n]
+		if len(p.expect) > 0 && bytes.Contains(buf[from:], p.expect) {
+			return buf, true, nil
+		}
+		if len(p.expect) == 0 && len(buf) > 0 {
+			return buf, false, nil
+		}
+		if rerr != nil {
+			return buf, false, rerr
+		}
+	}
+	return buf, false, nil
 }
