@@ -168,6 +168,9 @@ func (a *App) Reload(ctx context.Context) error {
 			}
 			a.engine.SetChecks(checks, nil)
 			a.cfg = cfg
+			// Connections to hosts no check watches any more need not
+			// linger until their idle timeout.
+			a.clients.CloseIdle()
 			a.log.Info("config reloaded", "checks", len(checks))
 			return nil
 		}

@@ -81,14 +81,6 @@ func (p *dnsProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
 	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"answers": nil, "rcode": nil}
-	finish := func(errText string) nightowl.Result {
-		d := time.Since(start)
-		r.Duration = nightowl.Seconds(d)
-		r.Facts["duration"] = d.Seconds()
-		r.Error = errText
-		r.OK = errText == ""
-		return r
-	}
 
 	m := new(dns.Msg)
 	m.SetQuestion(p.name, p.qtype)
@@ -101,9 +93,9 @@ func (p *dnsProber) Probe(ctx context.Context) (r nightowl.Result) {
 	}
 	if err != nil {
 		if dialPhase(err) {
-			return finish(connectError(ctx, p.resolver, err, start))
+			return finish(r, start, connectError(ctx, p.resolver, err, start))
 		}
-		return finish("query " + host(p.name) + " " + dns.TypeToString[p.qtype] + " via " + p.resolver + ": " + reason(ctx, err, start))
+		return finish(r, start, "query "+host(p.name)+" "+dns.TypeToString[p.qtype]+" via "+p.resolver+": "+reason(ctx, err, start))
 	}
 	r.Facts["rcode"] = rcodeText(resp.Rcode)
 	answers := make([]any, 0, len(resp.Answer))
@@ -115,7 +107,7 @@ func (p *dnsProber) Probe(ctx context.Context) (r nightowl.Result) {
 		answers = append(answers, answerText(rr))
 	}
 	r.Facts["answers"] = answers
-	return finish("")
+	return finish(r, start, "")
 }
 
 // exchange sends m over a fresh connection that is closed when ctx ends.

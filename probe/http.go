@@ -98,7 +98,7 @@ func (h *HTTP) Prober(env Env) (nightowl.Prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	method := h.Method
+	method := strings.ToUpper(h.Method)
 	if method == "" {
 		method = http.MethodGet
 	}
@@ -154,7 +154,7 @@ func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	if p.tmpl.GetBody != nil {
 		body, err := p.tmpl.GetBody()
 		if err != nil {
-			return p.finish(r, start, "http request: "+err.Error())
+			return finish(r, start, "http request: "+err.Error())
 		}
 		req.Body = body
 	}
@@ -166,7 +166,7 @@ func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
 			facts["status"] = resp.StatusCode
 			facts["headers"] = headerFacts(resp.Header)
 		}
-		return p.finish(r, start, httpError(ctx, err, start))
+		return finish(r, start, httpError(ctx, err, start))
 	}
 	facts["status"] = resp.StatusCode
 	facts["headers"] = headerFacts(resp.Header)
@@ -190,18 +190,9 @@ func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	}
 	resp.Body.Close()
 	if rerr != nil {
-		return p.finish(r, start, "read body: "+reason(ctx, rerr, start))
+		return finish(r, start, "read body: "+reason(ctx, rerr, start))
 	}
-	r.OK = true
-	return p.finish(r, start, "")
-}
-
-func (p *httpProber) finish(r nightowl.Result, start time.Time, errText string) nightowl.Result {
-	d := time.Since(start)
-	r.Duration = nightowl.Seconds(d)
-	r.Facts["duration"] = d.Seconds()
-	r.Error = errText
-	return r
+	return finish(r, start, "")
 }
 
 // readFull reads into buf until it is full or the body ends; a body that

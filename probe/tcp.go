@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/expr-lang/expr/types"
@@ -48,8 +49,9 @@ func validAddr(key, addr string) []FieldError {
 // responseLimit bounds how much a tcp check reads while it waits for expect.
 const responseLimit = 64 << 10
 
-// Prober checks nothing beyond the block: there is nothing to prepare but
-// the TLS configuration.
+// Prober prepares the TLS configuration, the only thing a tcp check can set
+// up ahead of its runs. Without ca_file or insecure_skip_verify keys, TLS is
+// verified against the system's roots for the host of addr.
 func (t *TCP) Prober(env Env) (nightowl.Prober, error) {
 	p := &tcpProber{addr: t.Addr, send: []byte(t.Send), expect: []byte(t.Expect)}
 	if t.TLS {
@@ -73,19 +75,11 @@ func (p *tcpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
 	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"connected": false, "response": nil}
-	finish := func(errText string) nightowl.Result {
-		d := time.Since(start)
-		r.Duration = nightowl.Seconds(d)
-		r.Facts["duration"] = d.Seconds()
-		r.Error = errText
-		r.OK = errText == ""
-		return r
-	}
 
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
-		return finish(connectError(ctx, p.addr, err, start))
+		return finish(r, start, connectError(ctx, p.addr, err, start))
 	}
 	defer conn.Close()
 	defer closeOnCancel(ctx, conn)()
@@ -95,16 +89,16 @@ func (p *tcpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	if p.tls != nil {
 		tc := tls.Client(conn, p.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return finish("tls handshake with " + p.addr + ": " + reason(ctx, err, start))
+			return finish(r, start, "tls handshake with "+p.addr+": "+reason(ctx, err, start))
 		}
 		conn = tc
 	}
 	if len(p.send) == 0 && len(p.expect) == 0 {
-		return finish("")
+		return finish(r, start, "")
 	}
 	if len(p.send) > 0 {
 		if _, err := conn.Write(p.send); err != nil {
-			return finish("send to " + p.addr + ": " + reason(ctx, err, start))
+			return finish(r, start, "send to "+p.addr+": "+reason(ctx, err, start))
 		}
 	}
 
@@ -120,14 +114,14 @@ func (p *tcpProber) Probe(ctx context.Context) (r nightowl.Result) {
 		default:
 			why = reason(ctx, rerr, start)
 		}
-		return finish(fmt.Sprintf("expected %q from %s, %s; read %q", p.expect, p.addr, why, truncate(string(buf), 200)))
+		return finish(r, start, fmt.Sprintf("expected %q from %s, %s; read %q", p.expect, p.addr, why, truncate(string(buf), 200)))
 	}
 	// With send but no expect any answer will do, none included: the check
 	// asked only that the server took the bytes.
 	if rerr != nil && !errors.Is(rerr, io.EOF) && !timedOut(ctx, rerr) {
-		return finish("read from " + p.addr + ": " + reason(ctx, rerr, start))
+		return finish(r, start, "read from "+p.addr+": "+reason(ctx, rerr, start))
 	}
-	return finish("")
+	return finish(r, start, "")
 }
 
 // read reads until expect is seen, or, without expect, until the first bytes
@@ -137,9 +131,9 @@ func (p *tcpProber) read(conn net.Conn) (buf []byte, found bool, err error) {
 	buf = make([]byte, 0, 512)
 	for len(buf) < responseLimit {
 		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, min(cap(buf), responseLimit-len(buf)))...)[:len(buf)]
+			buf = slices.Grow(buf, len(buf))
 		}
-		n, rerr := conn.Read(buf[len(buf):cap(buf)])
+		n, rerr := conn.Read(buf[len(buf):min(cap(buf), responseLimit)])
 		// Search only the new bytes and the few before them that a match
 		// straddling two reads could start in.
 		from := max(0, len(buf)-len(p.expect)+1)

@@ -75,19 +75,11 @@ func (p *tlsProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
 	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"cert_days_left": nil, "issuer": nil, "subject": nil}
-	finish := func(errText string) nightowl.Result {
-		d := time.Since(start)
-		r.Duration = nightowl.Seconds(d)
-		r.Facts["duration"] = d.Seconds()
-		r.Error = errText
-		r.OK = errText == ""
-		return r
-	}
 
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
-		return finish(connectError(ctx, p.addr, err, start))
+		return finish(r, start, connectError(ctx, p.addr, err, start))
 	}
 	defer conn.Close()
 	defer closeOnCancel(ctx, conn)()
@@ -95,27 +87,27 @@ func (p *tlsProber) Probe(ctx context.Context) (r nightowl.Result) {
 
 	tc := tls.Client(conn, p.conf)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return finish("tls handshake with " + p.addr + ": " + reason(ctx, err, start))
+		return finish(r, start, "tls handshake with "+p.addr+": "+reason(ctx, err, start))
 	}
 	certs := tc.ConnectionState().PeerCertificates
 	if len(certs) == 0 {
-		return finish("tls handshake with " + p.addr + ": the server sent no certificate")
+		return finish(r, start, "tls handshake with "+p.addr+": the server sent no certificate")
 	}
 	leaf := certs[0]
 	r.Facts["cert_days_left"] = daysLeft(leaf.NotAfter)
 	r.Facts["issuer"] = dnText(leaf.Issuer)
 	r.Facts["subject"] = dnText(leaf.Subject)
 	if p.insecure {
-		return finish("")
+		return finish(r, start, "")
 	}
 	opts := x509.VerifyOptions{DNSName: p.name, Roots: p.roots, Intermediates: x509.NewCertPool()}
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
 	}
 	if _, err := leaf.Verify(opts); err != nil {
-		return finish("verify certificate of " + p.name + ": " + err.Error())
+		return finish(r, start, "verify certificate of "+p.name+": "+err.Error())
 	}
-	return finish("")
+	return finish(r, start, "")
 }
 
 // dnText is the common name, which is how people tell certificates apart,

@@ -20,7 +20,7 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	if err == nil {
 		// Building the probes catches what only shows when a file is read,
 		// such as an unreadable ca_file.
-		_, err = app.BuildChecks(cfg, probe.Env{})
+		_, err = app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
 	}
 	if err != nil {
 		printConfigError(e, err)
