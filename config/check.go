@@ -1,0 +1,417 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/probe"
+)
+
+// checkKeys are the keys of a check other than assert and the type block.
+// Pointers tell a value given by the check from one it inherits.
+type checkKeys struct {
+	Name         string            `yaml:"name"`
+	Labels       map[string]string `yaml:"labels"`
+	Interval     *time.Duration    `yaml:"interval"`
+	Timeout      *time.Duration    `yaml:"timeout"`
+	FailAfter    *int              `yaml:"fail_after"`
+	RecoverAfter *int              `yaml:"recover_after"`
+	Paused       bool              `yaml:"paused"`
+}
+
+// assertBlock is the long form of an assertion.
+type assertBlock struct {
+	Expr     string `yaml:"expr"`
+	Severity string `yaml:"severity"`
+}
+
+var (
+	checkNameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	labelNameRE     = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	assertionNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+)
+
+// typeNames returns the check types, sorted, as messages list them.
+func typeNames() []string {
+	names := make([]string, 0, len(probe.Types))
+	for name := range probe.Types {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (d *decoder) checks(n *yaml.Node, def Defaults) []Check {
+	n = resolve(n)
+	d.vals["checks"] = n
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "checks", "must be a list")
+		return nil
+	}
+	out := make([]Check, 0, len(n.Content))
+	first := map[string]*yaml.Node{}
+	for i, c := range n.Content {
+		path := indexPath("checks", i)
+		ch := d.check(resolve(c), path, def)
+		if ch.Name != "" {
+			at := d.vals[path+".name"]
+			if f := first[ch.Name]; f != nil {
+				d.errorf(at, path+".name", "duplicate check name (first used on line %d)", f.Line)
+			} else {
+				first[ch.Name] = at
+			}
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
+	ch := Check{
+		Pos:          Pos{n.Line, n.Column},
+		Interval:     def.Interval,
+		Timeout:      def.Timeout,
+		FailAfter:    def.FailAfter,
+		RecoverAfter: def.RecoverAfter,
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping")
+		return ch
+	}
+	types := typeNames()
+	var k checkKeys
+	var blocks []pair
+	var asserts *pair
+	d.decodeStruct(n, reflect.ValueOf(&k).Elem(), path, append([]string{"assert"}, types...), func(key string, p pair) bool {
+		if key == "assert" {
+			asserts = &p
+			return true
+		}
+		if _, ok := probe.Types[key]; ok {
+			blocks = append(blocks, p)
+			return true
+		}
+		return false
+	})
+
+	npath := path + ".name"
+	switch {
+	case d.hasError(npath):
+	case k.Name == "":
+		at := n
+		if v := d.vals[npath]; v != nil && !isNull(v) {
+			at = v
+		}
+		d.errorf(at, npath, "required")
+	case !checkNameRE.MatchString(k.Name):
+		d.errorf(d.locate(npath), npath, `must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
+	default:
+		ch.Name = k.Name
+	}
+
+	for name := range k.Labels {
+		if !labelNameRE.MatchString(name) {
+			lpath := path + ".labels." + name
+			d.errorf(d.keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+		}
+	}
+	ch.Labels = k.Labels
+
+	if len(blocks) == 0 {
+		d.errorf(n, path, "one of %s is required", strings.Join(types, ", "))
+	} else {
+		for _, b := range blocks[1:] {
+			d.errorf(b.key, joinPath(path, b.key.Value), "only one of %s may be given", strings.Join(types, ", "))
+		}
+		ch.Type = blocks[0].key.Value
+		ch.Spec = d.spec(ch.Type, blocks[0].val, joinPath(path, ch.Type))
+	}
+
+	d.thresholds(&ch, &k, path)
+	ch.Paused = k.Paused
+
+	if asserts != nil {
+		ch.Assertions = d.assertions(asserts.val, path+".assert", ch.Type)
+	}
+	given := len(ch.Assertions) > 0 || d.hasError(path+".assert")
+	if t, ok := probe.Types[ch.Type]; ok && !given && t.Default != "" {
+		a, err := d.opts.Compiler.Compile(ch.Type, t.Facts, t.DefaultName, t.Default, nightowl.SeverityCritical)
+		if err != nil {
+			// The probe table's own default does not compile: a bug, but
+			// one to report rather than to crash on.
+			d.errorf(n, path, "default assertion %s of type %s: %v", t.DefaultName, ch.Type, err)
+		} else {
+			ch.Assertions = []*assert.Assertion{a}
+		}
+	}
+	if ch.Spec != nil {
+		ch.Fingerprint = d.fingerprint(&ch)
+	}
+	return ch
+}
+
+// spec decodes a type block into the type's struct and reports what its
+// Validate finds, each at the key it names.
+func (d *decoder) spec(typ string, n *yaml.Node, path string) probe.Spec {
+	spec := probe.Types[typ].New()
+	d.decode(n, reflect.ValueOf(spec), path)
+	if d.bad[path] {
+		// Not a mapping: whatever Validate says would be noise.
+		return spec
+	}
+	for _, fe := range spec.Validate() {
+		fpath := path
+		if fe.Key != "" {
+			fpath = joinPath(path, fe.Key)
+		}
+		if d.hasError(fpath) {
+			continue
+		}
+		d.errorf(d.locate(fpath), fpath, "%s", fe.Message)
+	}
+	return spec
+}
+
+func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
+	ipath, tpath := path+".interval", path+".timeout"
+	intervalOK, timeoutOK := true, true
+	if k.Interval != nil {
+		ch.Interval = *k.Interval
+		intervalOK = d.positive(ipath, ch.Interval)
+	}
+	if k.Timeout != nil {
+		ch.Timeout = *k.Timeout
+		timeoutOK = d.positive(tpath, ch.Timeout)
+	}
+	if intervalOK && timeoutOK && ch.Timeout > ch.Interval {
+		if k.Timeout != nil {
+			d.errorf(d.locate(tpath), tpath, "must not exceed interval (%s)", formatDuration(ch.Interval))
+		} else {
+			// A check that runs more often than the default timeout
+			// gets a timeout that fits, rather than an error for a key
+			// it never wrote.
+			ch.Timeout = ch.Interval
+		}
+	}
+	if k.FailAfter != nil {
+		ch.FailAfter = *k.FailAfter
+		d.atLeastOne(path+".fail_after", ch.FailAfter)
+	}
+	if k.RecoverAfter != nil {
+		ch.RecoverAfter = *k.RecoverAfter
+		d.atLeastOne(path+".recover_after", ch.RecoverAfter)
+	}
+}
+
+// assertions decodes and compiles the assert mapping. typ is empty when the
+// check has no type block; the assertions are then checked but not compiled.
+func (d *decoder) assertions(n *yaml.Node, path, typ string) []*assert.Assertion {
+	n = resolve(n)
+	d.vals[path] = n
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of assertion names to expressions")
+		return nil
+	}
+	var out []*assert.Assertion
+	for _, e := range d.pairs(n, path) {
+		name := e.key.Value
+		apath := joinPath(path, name)
+		d.keys[apath] = e.key
+		if !assertionNameRE.MatchString(name) {
+			d.errorf(e.key, apath, "assertion names must match [a-z_][a-z0-9_]*")
+			continue
+		}
+		v := resolve(e.val)
+		d.vals[apath] = v
+		src, sev := "", nightowl.SeverityCritical
+		at, epath := v, apath
+		switch v.Kind {
+		case yaml.ScalarNode:
+			s, ok := d.text(v, apath, "")
+			if !ok {
+				continue
+			}
+			src = s
+		case yaml.MappingNode:
+			var b assertBlock
+			d.decodeStruct(v, reflect.ValueOf(&b).Elem(), apath, nil, nil)
+			if d.hasError(apath) {
+				continue
+			}
+			epath = joinPath(apath, "expr")
+			if at = d.vals[epath]; at == nil || isNull(at) {
+				d.errorf(e.key, epath, "required")
+				continue
+			}
+			switch nightowl.Severity(b.Severity) {
+			case "", nightowl.SeverityCritical:
+			case nightowl.SeverityWarning:
+				sev = nightowl.SeverityWarning
+			default:
+				spath := joinPath(apath, "severity")
+				d.errorf(d.locate(spath), spath, `must be "critical" or "warning"`)
+				continue
+			}
+			src = b.Expr
+		default:
+			d.errorf(v, apath, "must be an expression, or a mapping with expr and severity")
+			continue
+		}
+		if typ == "" {
+			continue
+		}
+		a, err := d.opts.Compiler.Compile(typ, probe.Types[typ].Facts, name, src, sev)
+		if err != nil {
+			col := at.Column
+			var ce *assert.CompileError
+			if errors.As(err, &ce) {
+				if c, ok := d.column(at, src, ce.Column-1); ok {
+					col = c
+				}
+			}
+			d.errorAt(at.Line, col, epath, "%s", err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// fingerprint hashes what decides how a check runs. The name is left out:
+// the engine compares fingerprints of checks with the same name. Files that
+// path fields name (a CA bundle) count by content, so that a renewed bundle
+// is a change.
+func (d *decoder) fingerprint(ch *Check) string {
+	as := make([][3]string, len(ch.Assertions))
+	for i, a := range ch.Assertions {
+		as[i] = [3]string{a.Name(), string(a.Severity()), a.Source()}
+	}
+	b, err := json.Marshal(map[string]any{
+		"type":          ch.Type,
+		"spec":          d.canonical(reflect.ValueOf(ch.Spec)),
+		"labels":        ch.Labels,
+		"interval":      ch.Interval.String(),
+		"timeout":       ch.Timeout.String(),
+		"fail_after":    ch.FailAfter,
+		"recover_after": ch.RecoverAfter,
+		"paused":        ch.Paused,
+		"assertions":    as,
+	})
+	if err != nil {
+		// Unreachable: canonical yields only strings, bools, integers,
+		// maps and lists. Hash the error rather than panic on a reload.
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// canonical turns a decoded block into plain values keyed by YAML key, which
+// encoding/json writes in a stable order.
+func (d *decoder) canonical(v reflect.Value) any {
+	if v.Type() == durationType {
+		return time.Duration(v.Int()).String()
+	}
+	if v.Kind() != reflect.Pointer && v.Kind() != reflect.Interface {
+		m, ok := v.Interface().(encoding.TextMarshaler)
+		if !ok && v.CanAddr() {
+			m, ok = v.Addr().Interface().(encoding.TextMarshaler)
+		}
+		if ok {
+			b, err := m.MarshalText()
+			if err != nil {
+				return "!" + err.Error()
+			}
+			return string(b)
+		}
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return d.canonical(v.Elem())
+	case reflect.Struct:
+		m := map[string]any{}
+		for _, f := range d.fieldsOf(v.Type()) {
+			fv := v.FieldByIndex(f.index)
+			m[f.name] = d.canonical(fv)
+			if f.path && fv.String() != "" {
+				m[f.name+"@sha256"] = d.fileHash(fv.String())
+			}
+		}
+		return m
+	case reflect.Map:
+		m := map[string]any{}
+		iter := v.MapRange()
+		for iter.Next() {
+			m[fmt.Sprint(iter.Key().Interface())] = d.canonical(iter.Value())
+		}
+		return m
+	case reflect.Slice, reflect.Array:
+		l := make([]any, v.Len())
+		for i := range l {
+			l[i] = d.canonical(v.Index(i))
+		}
+		return l
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return v.Bool()
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return v.Uint()
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+func (d *decoder) fileHash(path string) string {
+	if sum, ok := d.fileSums[path]; ok {
+		return sum
+	}
+	return "unread"
+}
+
+func hostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && port != ""
+}
+
+// checkURL returns what is wrong with an http(s) URL, or "".
+func checkURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "not a valid URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return `scheme must be "http" or "https"`
+	case u.Host == "":
+		return "has no host"
+	}
+	return ""
+}

@@ -1,0 +1,438 @@
+// Package config loads and validates nightowl.yaml. It decodes the YAML node
+// tree by hand so that every problem is reported as FILE:LINE:COL: KEY:
+// MESSAGE, expands ${VAR} and NAME_file secrets, applies the defaults, decodes
+// each check's type block into the struct that probe.Types names, and
+// compiles the assertions. A config is either complete and valid or rejected
+// with every problem found: nothing half-applies.
+//
+// Docs for users: docs/config.md.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/probe"
+)
+
+// Defaults applied when the config does not say otherwise.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultTitle        = "nightowl"
+	DefaultSQLite       = "nightowl.db"
+	DefaultInterval     = 30 * time.Second
+	DefaultTimeout      = 10 * time.Second
+	DefaultFailAfter    = 2
+	DefaultRecoverAfter = 1
+)
+
+// Options are what Load and Parse read from outside the file. The zero value
+// uses the process environment and the file system.
+type Options struct {
+	// Getenv looks up ${VAR}; os.LookupEnv when nil.
+	Getenv func(string) (string, bool)
+	// ReadFile reads NAME_file secrets (and the config file, in Load);
+	// os.ReadFile when nil.
+	ReadFile func(string) ([]byte, error)
+	// Compiler compiles assertions. Passing the running one on reload shares
+	// the programs of unchanged expressions; a new one is used when nil.
+	Compiler *assert.Compiler
+}
+
+func (o Options) withDefaults() Options {
+	if o.Getenv == nil {
+		o.Getenv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+	if o.Compiler == nil {
+		o.Compiler = &assert.Compiler{}
+	}
+	return o
+}
+
+// Config is a loaded, valid nightowl.yaml.
+type Config struct {
+	File string // as given to Load or Parse
+	Dir  string // relative paths in the file resolve against it
+
+	Server   Server
+	Storage  Storage
+	Defaults Defaults
+	Checks   []Check
+}
+
+// Server is the server section.
+type Server struct {
+	Listen string `yaml:"listen"`
+	// PublicURL is where people reach nightowl, for links in notifications;
+	// without a trailing slash.
+	PublicURL string `yaml:"public_url"`
+	Title     string `yaml:"title"`
+}
+
+// Storage is the storage section: exactly one of SQLite (a file path,
+// resolved against the config's directory) and Postgres (a DSN).
+type Storage struct {
+	SQLite   string `yaml:"sqlite"`
+	Postgres string `yaml:"postgres" secret:"true"`
+}
+
+// Defaults is the defaults section, inherited by every check.
+type Defaults struct {
+	Interval     time.Duration `yaml:"interval"`
+	Timeout      time.Duration `yaml:"timeout"`
+	FailAfter    int           `yaml:"fail_after"`
+	RecoverAfter int           `yaml:"recover_after"`
+}
+
+// Check is one configured check, with the defaults applied.
+type Check struct {
+	Name   string
+	Type   string // a key of probe.Types
+	Labels map[string]string
+
+	Interval     time.Duration
+	Timeout      time.Duration
+	FailAfter    int
+	RecoverAfter int
+	Paused       bool
+
+	// Spec is the decoded, validated type block.
+	Spec probe.Spec
+	// Assertions are in file order; the type's default assertion when the
+	// check gives none.
+	Assertions []*assert.Assertion
+	// Fingerprint is a hex SHA-256 over everything that affects how the
+	// check runs, after expansion: equal configs give equal fingerprints, so
+	// a reload keeps the state of checks whose fingerprint is unchanged.
+	Fingerprint string
+
+	Pos Pos // where the check begins in the file
+}
+
+// Load reads the config file at path and parses it. A file that cannot be
+// read is an ordinary wrapped error (errors.Is(err, fs.ErrNotExist) works);
+// an invalid one is Errors.
+func Load(path string, opts Options) (*Config, error) {
+	opts = opts.withDefaults()
+	data, err := opts.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, opts)
+}
+
+// Parse parses and validates a config. name is the file name used in errors;
+// relative paths in the config resolve against its directory. The error, if
+// any, is Errors.
+func Parse(name string, data []byte, opts Options) (*Config, error) {
+	opts = opts.withDefaults()
+	d := newDecoder(name, data, opts)
+	cfg := d.config()
+	if len(d.errs) > 0 {
+		d.errs.sort()
+		return nil, d.errs
+	}
+	return cfg, nil
+}
+
+// top is the shape of the whole file; checks are decoded separately, once
+// the defaults they inherit are known.
+type top struct {
+	Server   Server   `yaml:"server"`
+	Storage  Storage  `yaml:"storage"`
+	Defaults Defaults `yaml:"defaults"`
+}
+
+func (d *decoder) config() *Config {
+	root, ok := d.parseYAML()
+	if !ok {
+		return nil
+	}
+	t := top{
+		Server: Server{Listen: DefaultListen, Title: DefaultTitle},
+		Defaults: Defaults{
+			Interval:     DefaultInterval,
+			Timeout:      DefaultTimeout,
+			FailAfter:    DefaultFailAfter,
+			RecoverAfter: DefaultRecoverAfter,
+		},
+	}
+	var checks *yaml.Node
+	if root != nil {
+		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks"}, func(key string, p pair) bool {
+			if key != "checks" {
+				return false
+			}
+			checks = p.val
+			return true
+		})
+	}
+	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults}
+	d.server(&cfg.Server)
+	d.storage(&cfg.Storage)
+	d.defaults(&cfg.Defaults)
+	if checks != nil {
+		cfg.Checks = d.checks(checks, cfg.Defaults)
+	}
+	return cfg
+}
+
+// parseYAML returns the root mapping, nil for an empty file.
+func (d *decoder) parseYAML() (*yaml.Node, bool) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(d.src))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true
+		}
+		d.syntaxError(err)
+		return nil, false
+	}
+	var more yaml.Node
+	switch err := dec.Decode(&more); {
+	case err == nil:
+		d.errorf(&more, "", "only one YAML document is allowed")
+		return nil, false
+	case !errors.Is(err, io.EOF):
+		d.syntaxError(err)
+		return nil, false
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return nil, true
+		}
+		root = root.Content[0]
+	}
+	root = resolve(root)
+	if isNull(root) {
+		return nil, true
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "", "must be a mapping of server, storage, defaults and checks")
+		return nil, false
+	}
+	return root, true
+}
+
+// yaml.v3 numbers the lines of parser errors from 0 but those of scanner
+// errors from 1, and leaves the number out when it is 0; it never gives the
+// column. These are the parser's problems, whose line needs one added.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected key":              true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected ',' or ']'":       true,
+	"found undefined tag handle":             true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+}
+
+var (
+	yamlLineRE   = regexp.MustCompile(`^line (\d+): (.*)$`)
+	yamlAnchorRE = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)'`)
+)
+
+// syntaxError reports a YAML syntax error at the best position yaml.v3's
+// message allows.
+func (d *decoder) syntaxError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil {
+		// Errors about aliases carry no position; the alias's first use
+		// is the likely culprit.
+		for i, l := range strings.Split(string(d.src), "\n") {
+			if col := strings.Index(l, "*"+m[1]); col >= 0 {
+				d.errorAt(i+1, utf8.RuneCountInString(l[:col])+1, "", "%s", msg)
+				return
+			}
+		}
+		d.errorAt(0, 0, "", "%s", msg)
+		return
+	}
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	switch {
+	case parserProblems[msg]:
+		if l := d.problemLine(msg); l > 0 {
+			line = l
+		} else {
+			line++
+		}
+	case line == 0:
+		line = 1
+	}
+	d.errorAt(line, 0, "", "%s", msg)
+}
+
+// problemLine finds the line that makes the document fail with msg: the
+// first line whose addition turns a prefix of the file that parses into one
+// that fails so. yaml.v3 reports parser errors at the start of the
+// enclosing collection, which for a misindented key can be far above it.
+// It returns 0 when the search does not confirm a line.
+func (d *decoder) problemLine(msg string) int {
+	lines := strings.SplitAfter(string(d.src), "\n")
+	fails := func(k int) (string, bool) {
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n)
+		if err == nil {
+			return "", false
+		}
+		m := strings.TrimPrefix(err.Error(), "yaml: ")
+		if sub := yamlLineRE.FindStringSubmatch(m); sub != nil {
+			m = sub[2]
+		}
+		return m, true
+	}
+	// The empty prefix parses and the whole file fails: bisect, in
+	// O(log n) parses so that a large config stays quick.
+	lo, hi := 0, len(lines)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if _, failed := fails(mid); failed {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	if m, failed := fails(hi); failed && m == msg {
+		return hi
+	}
+	return 0
+}
+
+func (d *decoder) server(s *Server) {
+	if s.Listen == "" {
+		s.Listen = DefaultListen
+	} else if !hostPort(s.Listen) {
+		d.errorf(d.locate("server.listen"), "server.listen", "must be host:port, such as 127.0.0.1:8080 or :8080")
+	}
+	if s.Title == "" {
+		s.Title = DefaultTitle
+	}
+	if s.PublicURL != "" {
+		if msg := checkURL(s.PublicURL); msg != "" {
+			d.errorf(d.locate("server.public_url"), "server.public_url", "%s", msg)
+		}
+		s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	}
+}
+
+func (d *decoder) storage(s *Storage) {
+	if s.SQLite != "" && s.Postgres != "" {
+		d.errorf(d.locate("storage.postgres"), "storage.postgres", "only one of sqlite, postgres may be given")
+		return
+	}
+	if s.Postgres != "" {
+		return
+	}
+	if s.SQLite == "" {
+		s.SQLite = DefaultSQLite
+	}
+	// SQLite's own names for a database that is not a plain file stay as
+	// they are.
+	if s.SQLite != ":memory:" && !strings.HasPrefix(s.SQLite, "file:") {
+		s.SQLite = d.resolvePath(s.SQLite)
+	}
+}
+
+func (d *decoder) defaults(def *Defaults) {
+	ok := true
+	ok = d.positive("defaults.interval", def.Interval) && ok
+	ok = d.positive("defaults.timeout", def.Timeout) && ok
+	if ok && def.Timeout > def.Interval {
+		if v := d.vals["defaults.timeout"]; v != nil && !isNull(v) {
+			d.errorf(v, "defaults.timeout", "must not exceed interval (%s)", formatDuration(def.Interval))
+		} else {
+			// As for a check: a short interval brings the timeout that
+			// nobody wrote down with it.
+			def.Timeout = def.Interval
+		}
+	}
+	d.atLeastOne("defaults.fail_after", def.FailAfter)
+	d.atLeastOne("defaults.recover_after", def.RecoverAfter)
+}
+
+func (d *decoder) positive(path string, v time.Duration) bool {
+	if v <= 0 && !d.hasError(path) {
+		d.errorf(d.locate(path), path, "must be positive")
+		return false
+	}
+	return v > 0
+}
+
+func (d *decoder) atLeastOne(path string, v int) {
+	if v < 1 && !d.hasError(path) {
+		d.errorf(d.locate(path), path, "must be at least 1")
+	}
+}
+
+// formatDuration drops the zero units that time.Duration.String keeps:
+// 2h rather than 2h0m0s.
+func formatDuration(v time.Duration) string {
+	s := v.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// DomainChecks returns the checks as the engine sees them. Prober is left nil:
+// app/ builds it from Spec.
+func (c *Config) DomainChecks() []nightowl.Check {
+	out := make([]nightowl.Check, len(c.Checks))
+	for i, ch := range c.Checks {
+		as := make([]nightowl.Assertion, len(ch.Assertions))
+		for j, a := range ch.Assertions {
+			as[j] = a
+		}
+		out[i] = nightowl.Check{
+			Name:         ch.Name,
+			Type:         ch.Type,
+			Labels:       ch.Labels,
+			Interval:     ch.Interval,
+			Timeout:      ch.Timeout,
+			FailAfter:    ch.FailAfter,
+			RecoverAfter: ch.RecoverAfter,
+			Paused:       ch.Paused,
+			Assertions:   as,
+			Fingerprint:  ch.Fingerprint,
+		}
+	}
+	return out
+}
+
+// Check returns the check with the given name, or nil.
+func (c *Config) Check(name string) *Check {
+	for i := range c.Checks {
+		if c.Checks[i].Name == name {
+			return &c.Checks[i]
+		}
+	}
+	return nil
+}
