@@ -153,14 +153,16 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 		ch.Assertions = d.assertions(asserts.val, path+".assert", ch.Type)
 	}
 	given := len(ch.Assertions) > 0 || d.hasError(path+".assert")
-	if t, ok := probe.Types[ch.Type]; ok && !given && t.Default != "" {
-		a, err := d.opts.Compiler.Compile(ch.Type, t.Facts, t.DefaultName, t.Default, nightowl.SeverityCritical)
-		if err != nil {
-			// The probe table's own default does not compile: a bug, but
-			// one to report rather than to crash on.
-			d.errorf(n, path, "default assertion %s of type %s: %v", t.DefaultName, ch.Type, err)
-		} else {
-			ch.Assertions = []*assert.Assertion{a}
+	if t, ok := probe.Types[ch.Type]; ok && !given {
+		for _, def := range t.Defaults {
+			a, err := d.opts.Compiler.Compile(ch.Type, t.Facts, def.Name, def.Expr, def.Severity)
+			if err != nil {
+				// The probe table's own default does not compile: a bug,
+				// but one to report rather than to crash on.
+				d.errorf(n, path, "default assertion %s of type %s: %v", def.Name, ch.Type, err)
+				continue
+			}
+			ch.Assertions = append(ch.Assertions, a)
 		}
 	}
 	if ch.Spec != nil {

@@ -226,7 +226,7 @@ func TestDefaults(t *testing.T) {
 					t.Errorf("check %s did not inherit the defaults: %+v", c.Name, c)
 				}
 				if len(c.Assertions) != 1 || c.Assertions[0].Name() != "http_ok" ||
-					c.Assertions[0].Source() != probe.Types["http"].Default {
+					c.Assertions[0].Source() != probe.Types["http"].Defaults[0].Expr {
 					t.Errorf("check %s has not the default assertion", c.Name)
 				}
 				if m := c.Spec.(*probe.HTTP).Method; m != "GET" {
@@ -620,8 +620,8 @@ func TestDocsCoverProbeTable(t *testing.T) {
 			for fact := range typ.Facts {
 				want = append(want, fact)
 			}
-			if typ.Default != "" {
-				want = append(want, typ.DefaultName, typ.Default)
+			for _, def := range typ.Defaults {
+				want = append(want, def.Name, def.Expr)
 			}
 			for _, w := range want {
 				if !strings.Contains(section, "`"+w+"`") {

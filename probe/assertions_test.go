@@ -32,8 +32,10 @@ func TestDocs(t *testing.T) {
 					t.Errorf("fact %s is not in the facts table", fact)
 				}
 			}
-			if want := "`" + typ.DefaultName + ": " + typ.Default + "`"; !strings.Contains(doc, want) {
-				t.Errorf("default assertion %s is not documented", want)
+			for _, def := range typ.Defaults {
+				if want := "`" + def.Name + ": " + def.Expr + "`"; !strings.Contains(doc, want) {
+					t.Errorf("default assertion %s is not documented", want)
+				}
 			}
 			_, rest, ok := strings.Cut(doc, "## Ready-made assertions\n")
 			_, block, ok2 := strings.Cut(rest, "```yaml\n")
@@ -110,7 +112,7 @@ func TestFactsMeetAssertions(t *testing.T) {
 			typ := Types[tt.typ]
 			src := tt.expr
 			if src == "" {
-				src = typ.Default
+				src = typ.Defaults[0].Expr
 			}
 			a, err := c.Compile(tt.typ, typ.Facts, "a", src, nightowl.SeverityCritical)
 			if err != nil {

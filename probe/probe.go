@@ -20,10 +20,15 @@ type Type struct {
 	New func() Spec
 	// Facts are the names and types an assertion of this type can use.
 	Facts types.Map
-	// DefaultName and Default are the assertion applied when a check gives
-	// none; Default is empty for types whose probe success is the whole test.
-	DefaultName string
-	Default     string
+	// Defaults are the assertions applied when a check gives none; empty
+	// for types whose probe success is the whole test.
+	Defaults []Default
+}
+
+// Default is a default assertion of a type.
+type Default struct {
+	Name, Expr string
+	Severity   nightowl.Severity // critical when empty
 }
 
 // Spec is the decoded configuration block of one check.
@@ -51,11 +56,11 @@ type Env struct {
 // Types names every active check type. It is read-only after init.
 var Types = map[string]Type{
 	"http": {New: func() Spec { return &HTTP{Method: "GET"} }, Facts: httpFacts,
-		DefaultName: "http_ok", Default: "status >= 200 and status < 400"},
+		Defaults: []Default{{Name: "http_ok", Expr: "status >= 200 and status < 400"}}},
 	"tcp": {New: func() Spec { return &TCP{} }, Facts: tcpFacts,
-		DefaultName: "connected", Default: "connected"},
+		Defaults: []Default{{Name: "connected", Expr: "connected"}}},
 	"dns": {New: func() Spec { return &DNS{Type: "A", Protocol: "udp"} }, Facts: dnsFacts,
-		DefaultName: "rcode_ok", Default: `rcode == "NOERROR"`},
+		Defaults: []Default{{Name: "rcode_ok", Expr: `rcode == "NOERROR"`}}},
 	"tls": {New: func() Spec { return &TLS{} }, Facts: tlsFacts,
-		DefaultName: "cert_valid", Default: "cert_days_left > 7"},
+		Defaults: []Default{{Name: "cert_valid", Expr: "cert_days_left > 7"}}},
 }
