@@ -149,6 +149,7 @@ func (a *App) Stop(ctx context.Context) error {
 		errs = append(errs, a.srv.Shutdown(ctx))
 	}
 	a.engine.Stop()
+	a.engine.Close()
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
 	return errors.Join(errs...)
 }

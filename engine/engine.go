@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,7 @@ type run struct {
 	check   nightowl.Check
 	removed atomic.Bool
 	running atomic.Bool
+	closed  sync.Once
 
 	mu    sync.Mutex
 	state nightowl.State
@@ -115,12 +117,13 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 		old := e.checks[c.Name]
 		if old != nil && old.check.Fingerprint == c.Fingerprint && c.Fingerprint != "" {
 			next[c.Name] = old
+			closeProber(c.Prober)
 			continue
 		}
 		r := &run{check: c}
 		switch {
 		case old != nil:
-			old.removed.Store(true)
+			e.retire(old)
 			old.mu.Lock()
 			r.state, r.last = old.state, old.last
 			old.mu.Unlock()
@@ -152,7 +155,7 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 	}
 	for name, old := range e.checks {
 		if _, ok := next[name]; !ok {
-			old.removed.Store(true)
+			e.retire(old)
 		}
 	}
 	e.checks, e.order = next, order
@@ -160,6 +163,33 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 		m.Checks.Set(float64(len(next)))
 	}
 	e.poke()
+}
+
+// retire takes a run out of service. Its prober is closed (a database probe
+// holds a connection pool) now if it is idle, or by the worker when its last
+// run ends.
+func (e *Engine) retire(r *run) {
+	r.removed.Store(true)
+	if !r.running.Load() {
+		r.close()
+	}
+}
+
+func (r *run) close() { r.closed.Do(func() { closeProber(r.check.Prober) }) }
+
+func closeProber(p nightowl.Prober) {
+	if c, ok := p.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// Close closes the probers of every check; call it after Stop.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.checks {
+		r.close()
+	}
 }
 
 func spread(name string, interval time.Duration) time.Duration {
@@ -276,6 +306,9 @@ func (e *Engine) worker(ctx context.Context) {
 		case j := <-e.work:
 			e.execute(ctx, j.r, j.due)
 			j.r.running.Store(false)
+			if j.r.removed.Load() {
+				j.r.close()
+			}
 		case <-ctx.Done():
 			return
 		}

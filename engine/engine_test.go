@@ -56,7 +56,9 @@ func (m *memStore) count() int {
 }
 
 // fakeProber answers with whatever its func says.
-type fakeProber struct{ fn func(ctx context.Context) nightowl.Result }
+type fakeProber struct {
+	fn func(ctx context.Context) nightowl.Result
+}
 
 func (f fakeProber) Probe(ctx context.Context) nightowl.Result { return f.fn(ctx) }
 

@@ -91,6 +91,12 @@ func Cause(r *nightowl.Result) string {
 			parts = append(parts, a.Name+" failed: "+a.Message)
 		}
 	}
+	// A probe that got an answer may still have failed a part of its work
+	// (a missing privilege for replica status); that explains a failing
+	// assertion over the fact it could not read.
+	if r.Error != "" {
+		parts = append(parts, r.Error)
+	}
 	if len(parts) == 0 {
 		return "all assertions hold"
 	}

@@ -73,4 +73,11 @@ func TestCause(t *testing.T) {
 	if got := Cause(&nightowl.Result{Error: "connect: refused"}); got != "connect: refused" {
 		t.Errorf("Cause = %q", got)
 	}
+	partial := &nightowl.Result{OK: true, Error: "replica status: access denied", Assertions: []nightowl.AssertionResult{
+		{Name: "replicating", Message: "cannot evaluate: cannot fetch io_running from <nil> (replica = nil)"},
+	}}
+	want = "replicating failed: cannot evaluate: cannot fetch io_running from <nil> (replica = nil); replica status: access denied"
+	if got := Cause(partial); got != want {
+		t.Errorf("Cause = %q, want %q", got, want)
+	}
 }

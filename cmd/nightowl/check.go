@@ -98,7 +98,7 @@ func printResults(e *env, results []nightowl.Result) {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "\n%s is %s:\n", r.Check, r.Status)
-		if !r.OK {
+		if r.Error != "" {
 			fmt.Fprintf(e.stdout, "  error: %s\n", r.Error)
 		}
 		for _, a := range r.Failed() {
