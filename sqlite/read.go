@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Reads see what has been written, not what is still queued: up to
+// FlushInterval behind SaveResult and SaveState.
+
+// States returns the current state of every check, by name.
+func (s *Store) States(ctx context.Context) ([]nightowl.State, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.name, s.status, s.since, s.pending, s.streak,
+		s.last_run, s.cause, s.runs, s.failures
+		FROM states s JOIN checks c ON c.id = s.check_id ORDER BY c.name`)
+	if err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.State
+	for rows.Next() {
+		var st nightowl.State
+		var since, lastRun sql.NullInt64
+		if err := rows.Scan(&st.Check, &st.Status, &since, &st.Pending, &st.Streak,
+			&lastRun, &st.Cause, &st.Runs, &st.Fails); err != nil {
+			return nil, fmt.Errorf("read states: %w", err)
+		}
+		st.Since, st.LastRun = fromNanos(since), fromNanos(lastRun)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read states: %w", err)
+	}
+	return out, nil
+}
+
+// Results returns up to limit of the check's recent results, newest first;
+// limit <= 0 means all that are kept.
+func (s *Store) Results(ctx context.Context, check string, limit int) ([]nightowl.Result, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT due, start, ok, duration_ns, status, error, facts, assertions
+		FROM results WHERE check_id = (SELECT id FROM checks WHERE name = ?)
+		ORDER BY seq DESC LIMIT ?`, check, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read results of %s: %w", check, err)
+	}
+	defer rows.Close()
+	var out []nightowl.Result
+	for rows.Next() {
+		r := nightowl.Result{Check: check}
+		var due, start sql.NullInt64
+		var dur int64
+		var facts, assertions []byte
+		if err := rows.Scan(&due, &start, &r.OK, &dur, &r.Status, &r.Error, &facts, &assertions); err != nil {
+			return nil, fmt.Errorf("read results of %s: %w", check, err)
+		}
+		r.Due, r.Start = fromNanos(due), fromNanos(start)
+		r.Duration = nightowl.Seconds(dur)
+		if len(facts) > 0 {
+			if r.Facts, err = decodeFacts(facts); err != nil {
+				return nil, fmt.Errorf("read results of %s: facts: %w", check, err)
+			}
+		}
+		if len(assertions) > 0 {
+			if err := json.Unmarshal(assertions, &r.Assertions); err != nil {
+				return nil, fmt.Errorf("read results of %s: assertions: %w", check, err)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read results of %s: %w", check, err)
+	}
+	return out, nil
+}
+
+// Events returns up to limit events of a check, or of every check when check
+// is "", newest first; limit <= 0 means all.
+func (s *Store) Events(ctx context.Context, check string, limit int) ([]nightowl.Event, error) {
+	query := `SELECT e.id, c.name, e.time, e.kind, e.from_status, e.to_status, e.cause
+		FROM events e JOIN checks c ON c.id = e.check_id`
+	args := []any{}
+	if check != "" {
+		query += ` WHERE e.check_id = (SELECT id FROM checks WHERE name = ?)`
+		args = append(args, check)
+	}
+	query += ` ORDER BY e.time DESC, e.id DESC LIMIT ?`
+	args = append(args, sqlLimit(limit))
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.Event
+	for rows.Next() {
+		var e nightowl.Event
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Check, &at, &e.Kind, &e.From, &e.To, &e.Cause); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		e.Time = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// Rollups returns the check's rollups of period p, oldest first, from the
+// one that contains since.
+func (s *Store) Rollups(ctx context.Context, check string, p nightowl.Period, since time.Time) ([]nightowl.Rollup, error) {
+	var period int64
+	switch p {
+	case nightowl.Hourly:
+		period = hourSecs
+	case nightowl.Daily:
+		period = daySecs
+	default:
+		return nil, nightowl.Errorf(nightowl.EInvalid, "unknown rollup period %q", p)
+	}
+	from := since.Truncate(time.Duration(period) * time.Second).Unix()
+	rows, err := s.rdb.QueryContext(ctx, `SELECT start, runs, failures, max_ns, hist FROM rollups
+		WHERE check_id = (SELECT id FROM checks WHERE name = ?) AND period = ? AND start >= ?
+		ORDER BY start`, check, period, from)
+	if err != nil {
+		return nil, fmt.Errorf("read rollups of %s: %w", check, err)
+	}
+	defer rows.Close()
+	var out []nightowl.Rollup
+	for rows.Next() {
+		ru := nightowl.Rollup{Check: check, Period: p}
+		var start, top int64
+		var blob []byte
+		if err := rows.Scan(&start, &ru.Runs, &ru.Failures, &top, &blob); err != nil {
+			return nil, fmt.Errorf("read rollups of %s: %w", check, err)
+		}
+		ru.Start = time.Unix(start, 0).UTC()
+		ru.Max = float64(top) / 1e9
+		// A damaged histogram still leaves runs, failures and max to show.
+		if h, err := decodeHist(blob); err == nil {
+			ru.P50 = h.quantile(0.50, top) / 1e9
+			ru.P95 = h.quantile(0.95, top) / 1e9
+		}
+		out = append(out, ru)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rollups of %s: %w", check, err)
+	}
+	return out, nil
+}
+
+// sqlLimit turns "no limit" into SQLite's LIMIT -1.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// decodeFacts reads facts back with whole numbers as int64 rather than
+// float64, as most probes report them (status codes, counts, byte sizes
+// beyond float64's exact range).
+func decodeFacts(b []byte) (nightowl.Facts, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var f map[string]any
+	if err := d.Decode(&f); err != nil {
+		return nil, err
+	}
+	for k, v := range f {
+		f[k] = numbers(v)
+	}
+	return nightowl.Facts(f), nil
+}
+
+func numbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = numbers(e)
+		}
+	}
+	return v
+}

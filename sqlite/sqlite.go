@@ -1,0 +1,418 @@
+// Package sqlite keeps nightowl's memory in a single SQLite file: the current
+// state of every check, a bounded ring of its recent results, hourly and daily
+// rollups (runs, failures, latency percentiles) and the events that happened
+// to it. It implements nightowl.Store.
+//
+// The check engine reports results on its hot path, so SaveResult and
+// SaveState only queue in memory; one goroutine owns the single writer
+// connection and writes everything queued in one transaction every
+// FlushInterval. Rollups are aggregated in memory as results arrive and merged
+// into their stored rows when written, so they are exact across flushes and
+// restarts. Reads go through a separate pool of read-only connections, which
+// WAL mode lets run alongside the writer. The schema lives in numbered files
+// under migrations/, applied in order when the store opens.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	modernc "modernc.org/sqlite"
+)
+
+// Options configure a Store. The zero value of every field but Path is
+// usable.
+type Options struct {
+	Path   string           // database file; created when missing
+	Now    func() time.Time // clock; time.Now when nil
+	Logger *slog.Logger     // slog.Default() when nil
+	// ResultsPerCheck is how many recent raw results are kept per check;
+	// default 100.
+	ResultsPerCheck int
+	// FlushInterval is how often queued writes reach the file; default 1s.
+	FlushInterval time.Duration
+	// HourlyRetention and DailyRetention bound how long rollups are kept;
+	// defaults 90 and 400 days.
+	HourlyRetention time.Duration
+	DailyRetention  time.Duration
+
+	// maxQueued bounds the raw results waiting for the writer; tests shrink
+	// it to see the oldest dropped.
+	maxQueued int
+}
+
+// Defaults of Options.
+const (
+	DefaultResultsPerCheck = 100
+	DefaultFlushInterval   = time.Second
+	DefaultHourlyRetention = 90 * 24 * time.Hour
+	DefaultDailyRetention  = 400 * 24 * time.Hour
+)
+
+const (
+	// flushAt queued results wake the writer before its interval is up, so
+	// that a burst goes out in batches of a bounded size.
+	flushAt = 5000
+	// defaultMaxQueued is about 100 s of results at 2,000 a second: far more
+	// than a healthy disk ever lets pile up, small enough (with facts, some
+	// hundreds of MB at worst) not to take the process down with it.
+	defaultMaxQueued = 200_000
+	pruneEvery       = time.Hour
+	warnEvery        = time.Minute
+	busyTimeoutMS    = 5000
+	// readConns is enough for the web UI and API to read while the writer
+	// works; every connection costs its own page cache.
+	readConns = 4
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Path == "" {
+		return o, errors.New("open sqlite: no database path")
+	}
+	if o.ResultsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 || o.DailyRetention < 0 {
+		return o, fmt.Errorf("open sqlite %s: negative results per check, flush interval or retention", o.Path)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ResultsPerCheck == 0 {
+		o.ResultsPerCheck = DefaultResultsPerCheck
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.HourlyRetention == 0 {
+		o.HourlyRetention = DefaultHourlyRetention
+	}
+	if o.DailyRetention == 0 {
+		o.DailyRetention = DefaultDailyRetention
+	}
+	if o.maxQueued <= 0 {
+		o.maxQueued = defaultMaxQueued
+	}
+	return o, nil
+}
+
+// Store is a nightowl.Store in one SQLite file. It is safe for concurrent
+// use.
+type Store struct {
+	opts Options
+	log  *slog.Logger
+	wdb  *sql.DB // one connection: SQLite has one writer at a time anyway
+	rdb  *sql.DB
+
+	mu      sync.Mutex
+	q       batch // waiting for the writer
+	spare   []nightowl.Result
+	closed  bool
+	dropped int64 // raw results dropped since Open because the writer fell behind
+
+	kick      chan struct{} // the queue is long: write now
+	ops       chan op       // work for the writer goroutine
+	events    chan *eventReq
+	quit      chan struct{}
+	done      chan struct{} // the writer goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+
+	// The rest belongs to the writer goroutine.
+	ids        map[string]int64 // check name to checks.id
+	seqs       map[int64]int64  // check id to the seq of its next result
+	unsynced   bool             // a commit since the last fsync of the WAL
+	lastPrune  time.Time
+	warnedAt   time.Time
+	warnedDrop int64
+}
+
+var _ nightowl.Store = (*Store)(nil)
+
+// op is a piece of work run on the writer goroutine, which serialises every
+// write and owns the id cache.
+type op struct {
+	fn   func() error
+	done chan error
+}
+
+var errClosed = errors.New("sqlite: store is closed")
+
+// Open opens (creating when missing) the database at opts.Path, brings its
+// schema up to date and starts the writer.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		opts: opts,
+		log:  opts.Logger,
+		q:    newBatch(batch{}),
+		kick: make(chan struct{}, 1),
+		ops:  make(chan op),
+		// Unbuffered, so that an event is either taken by the writer or
+		// refused when it has stopped, never left behind in a buffer.
+		events: make(chan *eventReq),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		ids:    make(map[string]int64),
+		seqs:   make(map[int64]int64),
+	}
+	if err := s.open(ctx); err != nil {
+		if s.rdb != nil {
+			s.rdb.Close()
+		}
+		if s.wdb != nil {
+			s.wdb.Close()
+		}
+		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
+	}
+	go s.run()
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	if s.wdb, err = s.openWriter(dsn(s.opts.Path, true)); err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	// Connecting now, rather than on first use, makes a bad path or a file
+	// that is not a database fail Open.
+	if err := s.wdb.PingContext(ctx); err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.wdb, s.opts.Now); err != nil {
+		return err
+	}
+	s.rdb = sql.OpenDB(connector{d: &modernc.Driver{}, dsn: dsn(s.opts.Path, false)})
+	s.rdb.SetMaxOpenConns(readConns)
+	rows, err := s.wdb.QueryContext(ctx, `SELECT id, name FROM checks`)
+	if err != nil {
+		return fmt.Errorf("load checks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("load checks: %w", err)
+		}
+		s.ids[name] = id
+	}
+	return rows.Err()
+}
+
+// dsn builds the data source name for the modernc driver. The pragmas are in
+// the DSN, rather than run once, so that every connection the pool opens gets
+// them.
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// NORMAL skips the fsync on each commit: a crash of the process
+		// loses nothing, a power cut loses at most the last background
+		// flushes. Flush, Close and AddEvent commit with FULL.
+		q.Add("_pragma", "synchronous(NORMAL)")
+		// Without a limit the WAL file keeps the size of its largest
+		// batch (say, after a long outage of the disk) forever.
+		q.Add("_pragma", "journal_size_limit(67108864)")
+		// The writer revisits the same pages every flush (each check's
+		// current rollup rows, the upper levels of every B-tree); 32 MiB
+		// keeps them for a few thousand checks instead of re-reading them
+		// through the operating system.
+		q.Add("_pragma", "cache_size(-32768)")
+		// Taking the write lock at BEGIN, instead of at the first write,
+		// lets busy_timeout wait for another process (the CLI) rather than
+		// fail with SQLITE_BUSY half-way through a transaction.
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	// The "file:" form is a URI, so characters that mean something in a
+	// URI must be escaped in the path.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q.Encode()
+}
+
+// run is the writer goroutine.
+func (s *Store) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opts.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.flush(false)
+		case <-s.kick:
+			s.flush(false)
+		case o := <-s.ops:
+			o.done <- o.fn()
+		case r := <-s.events:
+			s.addEvents(r)
+		case <-s.quit:
+			s.closeErr = s.flush(true)
+			return
+		}
+	}
+}
+
+// do runs fn on the writer goroutine and waits for it.
+func (s *Store) do(ctx context.Context, fn func() error) error {
+	o := op{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-s.done:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// housekeep runs on the writer goroutine after each flush, which comes at
+// least every FlushInterval.
+func (s *Store) housekeep() {
+	now := s.opts.Now()
+	if now.Sub(s.lastPrune) >= pruneEvery {
+		if err := s.prune(now); err != nil {
+			s.log.Error("sqlite: prune rollups", "err", err)
+		} else {
+			s.lastPrune = now
+		}
+	}
+	s.mu.Lock()
+	dropped := s.dropped
+	s.mu.Unlock()
+	if dropped > s.warnedDrop && now.Sub(s.warnedAt) >= warnEvery {
+		s.log.Warn("sqlite: writer fell behind; dropped the oldest queued results (rollups still count them)",
+			"dropped", dropped-s.warnedDrop, "total", dropped)
+		s.warnedAt = now
+		s.warnedDrop = dropped
+	}
+}
+
+// Flush writes everything queued so far and returns once it is durable, on
+// disk and not only in the operating system's cache.
+func (s *Store) Flush(ctx context.Context) error {
+	return s.do(ctx, func() error { return s.flush(true) })
+}
+
+// Dropped returns how many raw results were dropped since Open because the
+// writer could not keep up. Their rollup counts were kept.
+func (s *Store) Dropped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Close writes what is queued, stops the writer and closes the database.
+// Results and states saved after Close are ignored.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.done
+		s.closeErr = errors.Join(s.closeErr, s.rdb.Close(), s.wdb.Close())
+	})
+	return s.closeErr
+}
+
+// inTx runs fn in a write transaction on the writer connection. durable makes
+// the commit wait for the WAL to reach the disk. It must run on the writer
+// goroutine; ids fn learns are cached only once the commit succeeded.
+func (s *Store) inTx(ctx context.Context, durable bool, fn func(w *txWriter) error) error {
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if durable {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.Background(), "PRAGMA synchronous = NORMAL")
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	w := &txWriter{
+		s:      s,
+		ctx:    ctx,
+		tx:     tx,
+		newIDs: make(map[string]int64),
+		seqs:   make(map[int64]int64),
+		stmts:  make(map[string]*sql.Stmt),
+	}
+	defer w.close()
+	if err := fn(w); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for name, id := range w.newIDs {
+		s.ids[name] = id
+	}
+	for id, seq := range w.seqs {
+		s.seqs[id] = seq
+	}
+	// With synchronous=FULL the commit synced the WAL file, and with it
+	// every commit before.
+	s.unsynced = !durable
+	return nil
+}
+
+// syncWAL makes earlier NORMAL commits durable when there is nothing new to
+// commit with FULL: a checkpoint syncs the WAL before copying it into the
+// database file.
+func (s *Store) syncWAL(ctx context.Context) error {
+	if !s.unsynced {
+		return nil
+	}
+	if _, err := s.wdb.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		return err
+	}
+	s.unsynced = false
+	return nil
+}
+
+// prune deletes rollups older than their retention.
+func (s *Store) prune(now time.Time) error {
+	return s.inTx(context.Background(), false, func(w *txWriter) error {
+		for _, p := range []struct {
+			period int64
+			keep   time.Duration
+		}{{hourSecs, s.opts.HourlyRetention}, {daySecs, s.opts.DailyRetention}} {
+			// Naming every check lets SQLite seek each one's range in the
+			// primary key instead of scanning the whole table.
+			_, err := w.tx.ExecContext(w.ctx, `DELETE FROM rollups
+				WHERE check_id IN (SELECT id FROM checks) AND period = ? AND start < ?`,
+				p.period, now.Add(-p.keep).Unix())
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
