@@ -127,9 +127,11 @@ type Store struct {
 	closeErr  error
 
 	// The rest belongs to the writer goroutine.
-	ids        map[string]int64 // check name to checks.id
-	seqs       map[int64]int64  // check id to the seq of its next result
-	unsynced   bool             // a commit since the last fsync of the WAL
+	ids        map[string]int64     // check name to checks.id
+	prepared   map[string]*sql.Stmt // statements prepared on the writer connection
+	wanted     []string             // statements to prepare once the connection is free
+	seqs       map[int64]int64      // check id to the seq of its next result
+	unsynced   bool                 // a commit since the last fsync of the WAL
 	lastPrune  time.Time
 	warnedAt   time.Time
 	warnedDrop int64
@@ -161,11 +163,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		ops:  make(chan op),
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
-		events: make(chan *eventReq),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		ids:    make(map[string]int64),
-		seqs:   make(map[int64]int64),
+		events:   make(chan *eventReq),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		ids:      make(map[string]int64),
+		seqs:     make(map[int64]int64),
+		prepared: make(map[string]*sql.Stmt),
 	}
 	if err := s.open(ctx); err != nil {
 		if s.rdb != nil {
@@ -331,6 +334,9 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.done
+		for _, st := range s.prepared {
+			st.Close()
+		}
 		s.closeErr = errors.Join(s.closeErr, s.rdb.Close(), s.wdb.Close())
 	})
 	return s.closeErr
@@ -340,6 +346,20 @@ func (s *Store) Close() error {
 // the commit wait for the WAL to reach the disk. It must run on the writer
 // goroutine; ids fn learns are cached only once the commit succeeded.
 func (s *Store) inTx(ctx context.Context, durable bool, fn func(w *txWriter) error) error {
+	err := s.inTxOnce(ctx, durable, fn)
+	for _, q := range s.wanted {
+		if s.prepared[q] != nil {
+			continue
+		}
+		if st, perr := s.wdb.PrepareContext(ctx, q); perr == nil {
+			s.prepared[q] = st
+		}
+	}
+	s.wanted = s.wanted[:0]
+	return err
+}
+
+func (s *Store) inTxOnce(ctx context.Context, durable bool, fn func(w *txWriter) error) error {
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
 		return err

@@ -46,15 +46,27 @@ func (w *txWriter) queryRow(query string, args ...any) *sql.Row {
 	return st.QueryRowContext(w.ctx, args...)
 }
 
-// stmt prepares a statement once per transaction: a batch runs the same few
-// statements thousands of times.
+// stmt returns a statement prepared once for the life of the store and bound
+// to this transaction: a batch runs the same few statements thousands of
+// times, and the writer runs a transaction every second or for every group
+// of events, so parsing SQL each time would cost more than the writes.
 func (w *txWriter) stmt(query string) (*sql.Stmt, error) {
 	if st := w.stmts[query]; st != nil {
 		return st, nil
 	}
-	st, err := w.tx.PrepareContext(w.ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if ps := w.s.prepared[query]; ps != nil {
+		// The writer pool has one connection, so the transaction's
+		// statement reuses the one prepared on it.
+		st = w.tx.StmtContext(w.ctx, ps)
+	} else {
+		// That one connection is this transaction's: prepare here, and
+		// for good once the transaction has let go of it.
+		var err error
+		if st, err = w.tx.PrepareContext(w.ctx, query); err != nil {
+			return nil, err
+		}
+		w.s.wanted = append(w.s.wanted, query)
 	}
 	w.stmts[query] = st
 	return st, nil

@@ -204,6 +204,14 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
+		// The store writes in batches; the engine knows the latest run
+		// before the store does.
+		if v.Last != nil && (len(res) == 0 || v.Last.Start.After(res[0].Start)) {
+			res = append([]nightowl.Result{*v.Last}, res...)
+			if len(res) > limit {
+				res = res[:limit]
+			}
+		}
 		out.Results = res
 	}
 	writeJSON(w, http.StatusOK, out)
