@@ -43,6 +43,10 @@ type Options struct {
 	// defaults 90 and 400 days.
 	HourlyRetention time.Duration
 	DailyRetention  time.Duration
+	// EventRetention bounds how long status-change events are kept;
+	// default 400 days, as long as daily rollups, so that a check that
+	// flaps for months cannot grow the file without end.
+	EventRetention time.Duration
 
 	// maxQueued bounds the raw results waiting for the writer; tests shrink
 	// it to see the oldest dropped.
@@ -55,6 +59,7 @@ const (
 	DefaultFlushInterval   = time.Second
 	DefaultHourlyRetention = 90 * 24 * time.Hour
 	DefaultDailyRetention  = 400 * 24 * time.Hour
+	DefaultEventRetention  = 400 * 24 * time.Hour
 )
 
 const (
@@ -77,7 +82,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Path == "" {
 		return o, errors.New("open sqlite: no database path")
 	}
-	if o.ResultsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 || o.DailyRetention < 0 {
+	if o.ResultsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 || o.DailyRetention < 0 || o.EventRetention < 0 {
 		return o, fmt.Errorf("open sqlite %s: negative results per check, flush interval or retention", o.Path)
 	}
 	if o.Now == nil {
@@ -97,6 +102,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DailyRetention == 0 {
 		o.DailyRetention = DefaultDailyRetention
+	}
+	if o.EventRetention == 0 {
+		o.EventRetention = DefaultEventRetention
 	}
 	if o.maxQueued <= 0 {
 		o.maxQueued = defaultMaxQueued
@@ -433,6 +441,8 @@ func (s *Store) prune(now time.Time) error {
 				return err
 			}
 		}
-		return nil
+		_, err := w.tx.ExecContext(w.ctx, `DELETE FROM events WHERE time < ?`,
+			now.Add(-s.opts.EventRetention).UnixNano())
+		return err
 	})
 }

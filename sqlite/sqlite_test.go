@@ -817,3 +817,52 @@ func TestConcurrentEvents(t *testing.T) {
 		t.Error("event added with a cancelled context")
 	}
 }
+
+func TestEventRetention(t *testing.T) {
+	ctx := context.Background()
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	s := openTest(t, path, clock, Options{EventRetention: 10 * 24 * time.Hour})
+	for _, age := range []time.Duration{time.Hour, 9 * 24 * time.Hour, 11 * 24 * time.Hour} {
+		if _, err := s.AddEvent(ctx, nightowl.Event{Check: "web", Time: t0.Add(-age), Kind: nightowl.EventStatus,
+			From: nightowl.StatusUp, To: nightowl.StatusDown, Cause: "boom"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Hour) // past the hourly prune
+	s.SaveState(nightowl.State{Check: "web", Status: nightowl.StatusUp})
+	flush(t, s)
+	got, err := s.Events(ctx, "web", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("%d events kept, want the 2 younger than 10 days", len(got))
+	}
+}
+
+func TestLargeFactsBounded(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, dbPath(t), clocktest.New(t0), Options{})
+	big := make([]any, 5000)
+	for i := range big {
+		big[i] = map[string]any{"id": i, "name": "a row that takes some room"}
+	}
+	s.SaveResult(nightowl.Result{Check: "db", Start: t0, OK: true, Status: nightowl.StatusUp,
+		Facts: nightowl.Facts{"rows": big, "read_only": false, "version": "10.11"}})
+	flush(t, s)
+	got, err := s.Results(ctx, "db", 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("results %v, %v", got, err)
+	}
+	f := got[0].Facts
+	if _, ok := f["rows"]; ok {
+		t.Error("the large fact was stored whole")
+	}
+	if f["version"] != "10.11" || f["read_only"] != false {
+		t.Errorf("small facts lost: %v", f)
+	}
+	if om, _ := f["_omitted"].([]any); len(om) != 1 || om[0] != "rows" {
+		t.Errorf("_omitted = %v, want [rows]", f["_omitted"])
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"sort"
 	"strings"
 	"time"
 
@@ -188,12 +190,47 @@ func (w *txWriter) results(results []nightowl.Result) error {
 
 // encode turns facts and assertion outcomes into JSON. A fact that JSON
 // cannot hold (a NaN) costs the result its facts, not the whole batch.
+// maxStoredFacts bounds the facts of one stored result: a parsed JSON body,
+// a Redis INFO or query rows can be large, and each check keeps a ring of
+// results.
+const maxStoredFacts = 16 << 10
+
+// shrink encodes facts within maxStoredFacts by leaving out the largest
+// values, largest first, and naming them under "_omitted".
+func (w *txWriter) shrink(f nightowl.Facts) []byte {
+	type sized struct {
+		key string
+		n   int
+	}
+	var all []sized
+	for k, v := range f {
+		b, _ := json.Marshal(v)
+		all = append(all, sized{k, len(b)})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
+	kept := maps.Clone(f)
+	var omitted []string
+	for _, s := range all {
+		delete(kept, s.key)
+		omitted = append(omitted, s.key)
+		kept["_omitted"] = omitted
+		if b, err := json.Marshal(kept); err == nil && len(b) <= maxStoredFacts {
+			return b
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"_omitted": omitted})
+	return b
+}
+
 func (w *txWriter) encode(r nightowl.Result) (facts, assertions []byte) {
 	var err error
 	if len(r.Facts) > 0 {
 		if facts, err = json.Marshal(r.Facts); err != nil {
 			w.s.log.Warn("sqlite: facts not stored", "check", r.Check, "err", err)
 			facts = nil
+		}
+		if len(facts) > maxStoredFacts {
+			facts = w.shrink(r.Facts)
 		}
 	}
 	if len(r.Assertions) > 0 {
