@@ -63,4 +63,8 @@ var Types = map[string]Type{
 		Defaults: []Default{{Name: "rcode_ok", Expr: `rcode == "NOERROR"`}}},
 	"tls": {New: func() Spec { return &TLS{} }, Facts: tlsFacts,
 		Defaults: []Default{{Name: "cert_valid", Expr: "cert_days_left > 7"}}},
+	"mysql":    {New: newMySQL, Facts: mysqlFacts, Defaults: mysqlDefaults},
+	"postgres": {New: newPostgres, Facts: postgresFacts, Defaults: postgresDefaults},
+	"redis":    {New: newRedis, Facts: redisFacts, Defaults: redisDefaults},
+	"exec":     {New: newExec, Facts: execFacts, Defaults: execDefaults},
 }
