@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -270,4 +271,55 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err != nil || len(events) == 0 || events[0].To != "down" {
 		t.Errorf("events = %+v, %v", events, err)
 	}
+}
+
+// TestInfoLogsKeepTargetsSecret runs checks that fail with targets and
+// credentials in their config and asserts that nothing at info level names
+// them.
+func TestInfoLogsKeepTargetsSecret(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfgPath, `storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: hidden
+    http: {url: "http://127.0.0.1:1/marker-path", basic_auth: {username: marker-user, password: marker-pass}}
+  - name: hidden-port
+    tcp: {addr: "127.0.0.1:1"}
+`)
+	var logs strings.Builder
+	var mu sync.Mutex
+	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(context.Background())
+	waitFor(t, "both checks to go down", func() bool {
+		v1, _ := a.Check("hidden")
+		v2, _ := a.Check("hidden-port")
+		return v1.State.Status == "down" && v2.State.Status == "down"
+	})
+	a.Stop(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "status changed") {
+		t.Fatalf("no status change logged:\n%s", logs.String())
+	}
+	for _, secret := range []string{"marker", "127.0.0.1:1:", "127.0.0.1:1/"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("info logs contain %q:\n%s", secret, logs.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -398,7 +398,10 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		e.log.Error("record status change", "check", r.check.Name, "err", err)
 		stored = *ev
 	}
-	e.log.Info("status changed", "check", r.check.Name, "from", ev.From, "to", ev.To, "cause", ev.Cause)
+	// The cause names targets (hosts, ports, URLs) that stay out of logs
+	// at info level; it is in the API and, at debug level, here.
+	e.log.Info("status changed", "check", r.check.Name, "from", ev.From, "to", ev.To)
+	e.log.Debug("status change cause", "check", r.check.Name, "cause", ev.Cause)
 	if e.opts.OnEvent != nil {
 		e.opts.OnEvent(stored, st)
 	}
