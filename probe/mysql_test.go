@@ -58,24 +58,6 @@ func mysqlRunOnce(t *testing.T, p *mysqlProber, timeout time.Duration) nightowl.
 	return r
 }
 
-// mysqlJudge evaluates assertions compiled against the mysql facts, as the
-// engine does, and returns the result with its status.
-func mysqlJudge(t *testing.T, r nightowl.Result, asserts ...string) nightowl.Result {
-	t.Helper()
-	var c assert.Compiler
-	r.Assertions = nil
-	for _, src := range asserts {
-		name, expr, _ := strings.Cut(src, ": ")
-		a, err := c.Compile("mysql", Types["mysql"].Facts, name, expr, nightowl.SeverityCritical)
-		if err != nil {
-			t.Fatalf("compile %s: %v", src, err)
-		}
-		r.Assertions = append(r.Assertions, a.Eval(r.Facts))
-	}
-	r.Judge()
-	return r
-}
-
 // mysqlWantStatus fails unless the judged result has the status want.
 func mysqlWantStatus(t *testing.T, r nightowl.Result, want nightowl.Status) {
 	t.Helper()
@@ -286,7 +268,7 @@ func TestMySQLUnreachable(t *testing.T) {
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("took %v", el)
 		}
-		r = mysqlJudge(t, r)
+		r = judge(t, "mysql", r)
 		mysqlWantStatus(t, r, nightowl.StatusDown)
 	})
 	t.Run("no greeting", func(t *testing.T) {
@@ -327,7 +309,7 @@ func TestMySQLFacts(t *testing.T) {
 	if up, ok := r.Facts["uptime"].(int); !ok || up <= 0 {
 		t.Errorf("uptime = %#v, want a positive int", r.Facts["uptime"])
 	}
-	mysqlWantStatus(t, mysqlJudge(t, r, "up: uptime > 0", "writable: not read_only", "primary: replica == nil"), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, "up: uptime > 0", "writable: not read_only", "primary: replica == nil"), nightowl.StatusUp)
 
 	// Later runs reuse the pooled connection.
 	for range 3 {
@@ -349,14 +331,14 @@ func TestMySQLReadOnly(t *testing.T) {
 
 	r := mysqlRunOnce(t, p, 5*time.Second)
 	checkFacts(t, r.Facts, nightowl.Facts{"read_only": false})
-	mysqlWantStatus(t, mysqlJudge(t, r, writable), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, writable), nightowl.StatusUp)
 
 	mysqlExec(t, db, "SET GLOBAL read_only = 1")
 	t.Cleanup(func() { mysqlExec(t, db, "SET GLOBAL read_only = 0") })
 	r = mysqlRunOnce(t, p, 5*time.Second)
 	checkError(t, r, true, "")
 	checkFacts(t, r.Facts, nightowl.Facts{"read_only": true})
-	r = mysqlJudge(t, r, writable)
+	r = judge(t, "mysql", r, writable)
 	mysqlWantStatus(t, r, nightowl.StatusDown)
 	if f := r.Failed(); len(f) != 1 || f[0].Message != "read_only (read_only = true)" {
 		t.Errorf("failed assertions %+v", f)
@@ -365,7 +347,7 @@ func TestMySQLReadOnly(t *testing.T) {
 	mysqlExec(t, db, "SET GLOBAL read_only = 0")
 	r = mysqlRunOnce(t, p, 5*time.Second)
 	checkFacts(t, r.Facts, nightowl.Facts{"read_only": false})
-	mysqlWantStatus(t, mysqlJudge(t, r, writable), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, writable), nightowl.StatusUp)
 }
 
 func TestMySQLQuery(t *testing.T) {
@@ -413,7 +395,7 @@ func TestMySQLQuery(t *testing.T) {
 				}
 			}
 			if tt.assert != "" {
-				mysqlWantStatus(t, mysqlJudge(t, r, tt.assert), nightowl.StatusUp)
+				mysqlWantStatus(t, judge(t, "mysql", r, tt.assert), nightowl.StatusUp)
 			}
 		})
 	}
@@ -446,7 +428,7 @@ func TestMySQLPartialFailure(t *testing.T) {
 		t.Errorf("version = %#v, want it reported", r.Facts["version"])
 	}
 	// Assertions over what could not be read fail, and say why.
-	r = mysqlJudge(t, r, "writable: not read_only", "replicating: replica.io_running and replica.sql_running",
+	r = judge(t, "mysql", r, "writable: not read_only", "replicating: replica.io_running and replica.sql_running",
 		`tables_ok: all(values(tables), {# == "OK"})`)
 	mysqlWantStatus(t, r, nightowl.StatusDown)
 	for _, a := range r.Failed() {
@@ -483,7 +465,7 @@ func TestMySQLCheckTablesEvery(t *testing.T) {
 	r := mysqlRunOnce(t, p, 5*time.Second)
 	checkError(t, r, true, "")
 	checkFacts(t, r.Facts, nightowl.Facts{"tables": ok})
-	mysqlWantStatus(t, mysqlJudge(t, r, `tables_ok: all(values(tables), {# == "OK"})`), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, `tables_ok: all(values(tables), {# == "OK"})`), nightowl.StatusUp)
 
 	// Within the period the last round is reported again, even though the
 	// table is gone by now.
@@ -505,7 +487,7 @@ func TestMySQLCheckTablesEvery(t *testing.T) {
 	if p.tableRounds != 2 {
 		t.Errorf("%d CHECK TABLE rounds after the hour, want 2", p.tableRounds)
 	}
-	r = mysqlJudge(t, r, `tables_ok: all(values(tables), {# == "OK"})`)
+	r = judge(t, "mysql", r, `tables_ok: all(values(tables), {# == "OK"})`)
 	mysqlWantStatus(t, r, nightowl.StatusDown)
 }
 
@@ -587,14 +569,14 @@ func TestMySQLReplica(t *testing.T) {
 	if rep["last_error"] != "" {
 		t.Errorf("last_error = %q", rep["last_error"])
 	}
-	mysqlWantStatus(t, mysqlJudge(t, r, replicating, lagging), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, replicating, lagging), nightowl.StatusUp)
 
 	// The primary has no replica status.
 	pr := mysqlRunOnce(t, mysqlProberOf(t, &MySQL{DSN: primary.DSN}), 5*time.Second)
 	checkError(t, pr, true, "")
 	checkFacts(t, pr.Facts, nightowl.Facts{"replica": nil, "read_only": false})
-	mysqlWantStatus(t, mysqlJudge(t, pr, "primary: replica == nil"), nightowl.StatusUp)
-	mysqlWantStatus(t, mysqlJudge(t, pr, replicating), nightowl.StatusDown)
+	mysqlWantStatus(t, judge(t, "mysql", pr, "primary: replica == nil"), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", pr, replicating), nightowl.StatusDown)
 
 	// The SQL thread stopped: not replicating, and the lag is unknown,
 	// not 0.
@@ -603,7 +585,7 @@ func TestMySQLReplica(t *testing.T) {
 	checkError(t, r, true, "")
 	checkFacts(t, r.Facts, nightowl.Facts{"replica": map[string]any{
 		"io_running": true, "sql_running": false, "lag": nil, "last_error": ""}})
-	r = mysqlJudge(t, r, replicating, lagging)
+	r = judge(t, "mysql", r, replicating, lagging)
 	mysqlWantStatus(t, r, nightowl.StatusDown)
 	msgs := map[string]string{}
 	for _, a := range r.Failed() {
@@ -638,8 +620,8 @@ func TestMySQLReplica(t *testing.T) {
 	if msg, _ := rep["last_error"].(string); !strings.Contains(msg, "Duplicate entry") {
 		t.Errorf("last_error = %q", msg)
 	}
-	mysqlWantStatus(t, mysqlJudge(t, r, replicating), nightowl.StatusDown)
-	mysqlWantStatus(t, mysqlJudge(t, r, `no_error: replica.last_error == ""`), nightowl.StatusDown)
+	mysqlWantStatus(t, judge(t, "mysql", r, replicating), nightowl.StatusDown)
+	mysqlWantStatus(t, judge(t, "mysql", r, `no_error: replica.last_error == ""`), nightowl.StatusDown)
 }
 
 func TestMySQLCorruptTable(t *testing.T) {
@@ -656,7 +638,7 @@ func TestMySQLCorruptTable(t *testing.T) {
 	r := mysqlRunOnce(t, p, 5*time.Second)
 	checkError(t, r, true, "")
 	checkFacts(t, r.Facts, nightowl.Facts{"tables": map[string]any{"orders": "OK", "shop.customers": "OK"}})
-	mysqlWantStatus(t, mysqlJudge(t, r, tablesOK), nightowl.StatusUp)
+	mysqlWantStatus(t, judge(t, "mysql", r, tablesOK), nightowl.StatusUp)
 
 	// Half the data file lost, as after a crash or a bad disk.
 	m.Exec(t, "FLUSH TABLES")
@@ -678,7 +660,7 @@ func TestMySQLCorruptTable(t *testing.T) {
 	if tables["shop.customers"] != "OK" {
 		t.Errorf("customers: %#v", tables["shop.customers"])
 	}
-	r = mysqlJudge(t, r, tablesOK, `orders_ok: tables.orders == "OK"`)
+	r = judge(t, "mysql", r, tablesOK, `orders_ok: tables.orders == "OK"`)
 	mysqlWantStatus(t, r, nightowl.StatusDown)
 	if len(r.Failed()) != 2 {
 		t.Errorf("failed %+v", r.Failed())

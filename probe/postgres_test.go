@@ -25,7 +25,7 @@ func pgTestDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("NIGHTOWL_TEST_POSTGRES")
 	if dsn == "" {
-		pgSkip(t, "NIGHTOWL_TEST_POSTGRES is not set; scripts/test sets it, or point it at a server: "+
+		skipUnlessCI(t, "NIGHTOWL_TEST_POSTGRES is not set; scripts/test sets it, or point it at a server: "+
 			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	}
 	return dsn
@@ -143,27 +143,9 @@ func pgProbe(t testing.TB, spec *Postgres, timeout time.Duration) nightowl.Resul
 	return pgRunOnce(t, pgProberOf(t, spec), timeout)
 }
 
-// pgJudge evaluates assertions ("name: expr") compiled against the
-// postgres facts, as the engine does, and returns the judged result.
-func pgJudge(t testing.TB, r nightowl.Result, asserts ...string) nightowl.Result {
-	t.Helper()
-	var c assert.Compiler
-	r.Assertions = nil
-	for _, src := range asserts {
-		name, expr, _ := strings.Cut(src, ": ")
-		a, err := c.Compile("postgres", Types["postgres"].Facts, name, expr, nightowl.SeverityCritical)
-		if err != nil {
-			t.Fatalf("compile %s: %v", src, err)
-		}
-		r.Assertions = append(r.Assertions, a.Eval(r.Facts))
-	}
-	r.Judge()
-	return r
-}
-
 func pgWantStatus(t testing.TB, r nightowl.Result, want nightowl.Status, asserts ...string) {
 	t.Helper()
-	r = pgJudge(t, r, asserts...)
+	r = judge(t, "postgres", r, asserts...)
 	if r.Status != want {
 		t.Errorf("status %s, want %s; error %q, assertions %+v, facts %v", r.Status, want, r.Error, r.Assertions, r.Facts)
 	}

@@ -32,10 +32,7 @@ func testRedis(t *testing.T) string {
 	t.Helper()
 	addr := os.Getenv("NIGHTOWL_TEST_REDIS")
 	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("NIGHTOWL_TEST_REDIS is not set in CI")
-		}
-		t.Skip("NIGHTOWL_TEST_REDIS not set (e.g. 127.0.0.1:6379, or run scripts/test)")
+		skipUnlessCI(t, "NIGHTOWL_TEST_REDIS not set (e.g. 127.0.0.1:6379, or run scripts/test)")
 	}
 	return addr
 }
@@ -111,10 +108,7 @@ func startRedis(t *testing.T, port string, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed in CI")
-		}
-		t.Skip("redis-server not installed")
+		skipUnlessCI(t, "redis-server not installed")
 	}
 	dir := t.TempDir()
 	log := filepath.Join(dir, "redis.log")
