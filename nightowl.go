@@ -163,8 +163,11 @@ type Check struct {
 	FailAfter    int               `json:"fail_after"`
 	RecoverAfter int               `json:"recover_after"`
 	Paused       bool              `json:"paused,omitempty"`
-	Assertions   []Assertion       `json:"-"`
-	Prober       Prober            `json:"-"`
+	// Passive checks (heartbeats) are not run by the scheduler: results
+	// are submitted to the engine as signals arrive or deadlines pass.
+	Passive    bool        `json:"passive,omitempty"`
+	Assertions []Assertion `json:"-"`
+	Prober     Prober      `json:"-"`
 	// Fingerprint changes whenever anything that affects how the check runs
 	// changes; a reload keeps the schedule and state of checks whose
 	// fingerprint is unchanged.
@@ -258,6 +261,18 @@ type Store interface {
 	Results(ctx context.Context, check string, limit int) ([]Result, error)
 	Events(ctx context.Context, check string, limit int) ([]Event, error)
 	Rollups(ctx context.Context, check string, p Period, since time.Time) ([]Rollup, error)
+	// SavePing queues a heartbeat ping for the check's bounded list of
+	// recent pings; like results, pings are written in batches.
+	SavePing(p Ping)
+	// SaveHeartbeat queues the durable state of a heartbeat check (its
+	// token, last signals and open runs); only the latest per check is
+	// written.
+	SaveHeartbeat(h Heartbeat)
+	// Pings returns a check's recent pings, newest first.
+	Pings(ctx context.Context, check string, limit int) ([]Ping, error)
+	// Heartbeats returns the stored state of every heartbeat check.
+	Heartbeats(ctx context.Context) ([]Heartbeat, error)
+
 	// Forget removes every trace of checks that are no longer configured.
 	Forget(ctx context.Context, checks []string) error
 	Close() error

@@ -22,6 +22,7 @@ import (
 	"github.com/nightowl/nightowl/assert"
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
+	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/probe"
 	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/web"
@@ -46,6 +47,7 @@ type App struct {
 	clients  *probe.Clients
 	store    nightowl.Store
 	engine   *engine.Engine
+	beats    *heartbeat.Tracker
 	registry *prometheus.Registry
 
 	mu  sync.Mutex // guards cfg and serializes reloads
@@ -98,8 +100,46 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		store.Close()
 		return nil, fmt.Errorf("read check states: %w", err)
 	}
+	a.beats, err = heartbeat.New(heartbeat.Options{
+		Clock: opts.Clock, Store: store, Logger: a.log,
+		Report: func(check string, at time.Time, facts nightowl.Facts) {
+			// A report may race a reload that removed the check; the
+			// engine then no longer knows it, which is fine.
+			a.engine.Submit(check, at, facts)
+		},
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	stored, err := store.Heartbeats(ctx)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("read heartbeat states: %w", err)
+	}
 	a.engine.SetChecks(checks, states)
+	if err := a.beats.SetChecks(heartbeats(cfg), stored); err != nil {
+		store.Close()
+		return nil, InvalidConfig(err)
+	}
+	// Generated ping tokens must survive a crash from the first moment a
+	// job may have been given its URL.
+	if err := store.Flush(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("write heartbeat tokens: %w", err)
+	}
 	return a, nil
+}
+
+// heartbeats lists the heartbeat checks of a config for the tracker.
+func heartbeats(cfg *config.Config) []heartbeat.Check {
+	var out []heartbeat.Check
+	for _, c := range cfg.Checks {
+		if hb, ok := c.Spec.(*probe.Heartbeat); ok {
+			out = append(out, heartbeat.Check{Name: c.Name, Spec: hb})
+		}
+	}
+	return out
 }
 
 // BuildChecks turns a loaded config into runnable checks, building each
@@ -128,12 +168,14 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.listener = ln
 	a.srv = &http.Server{
-		Handler:           web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry}),
+		Handler: web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
+			Pinger: a.beats, Clock: a.opts.Clock}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
 	a.engine.Start(context.WithoutCancel(ctx))
+	a.beats.Start(context.WithoutCancel(ctx))
 	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
 	return nil
 }
@@ -148,6 +190,7 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.srv != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
 	}
+	a.beats.Stop()
 	a.engine.Stop()
 	a.engine.Close()
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
@@ -164,11 +207,26 @@ func (a *App) Reload(ctx context.Context) error {
 		var checks []nightowl.Check
 		checks, err = BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
 		if err == nil {
+			// The tracker refuses a config whose tokens clash before
+			// anything changes; the engine's SetChecks cannot fail.
+			err = a.beats.SetChecks(heartbeats(cfg), nil)
+		}
+		if err == nil {
 			if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
 				a.log.Warn("server.listen and storage changes take effect after a restart")
 			}
 			a.engine.SetChecks(checks, nil)
 			a.cfg = cfg
+			// The tracker reported new heartbeat checks before the engine
+			// knew them; hand their facts over now.
+			now := a.opts.Clock.Now()
+			for _, hb := range heartbeats(cfg) {
+				if v, ok := a.engine.Check(hb.Name); ok && v.Last == nil {
+					if f, ok := a.beats.Facts(hb.Name); ok {
+						a.engine.Submit(hb.Name, now, f)
+					}
+				}
+			}
 			// Connections to hosts no check watches any more need not
 			// linger until their idle timeout.
 			a.clients.CloseIdle()
@@ -217,6 +275,16 @@ func (a *App) Check(name string) (nightowl.CheckView, bool) { return a.engine.Ch
 // RunNow implements web.Backend.
 func (a *App) RunNow(ctx context.Context, name string) (nightowl.Result, error) {
 	return a.engine.RunNow(ctx, name)
+}
+
+// PingURL implements web.Backend: the ping URL of a heartbeat check, under
+// server.public_url when set, else a path.
+func (a *App) PingURL(check string) (string, bool) {
+	tok, ok := a.beats.Token(check)
+	if !ok {
+		return "", false
+	}
+	return a.Config().Server.PublicURL + "/ping/" + tok, true
 }
 
 // Store implements web.Backend.

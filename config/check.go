@@ -214,6 +214,11 @@ func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
 			ch.Timeout = ch.Interval
 		}
 	}
+	if probe.Types[ch.Type].Passive {
+		// A heartbeat's grace is its damping: one missed deadline is
+		// the failure, not the first of fail_after.
+		ch.FailAfter, ch.RecoverAfter = 1, 1
+	}
 	if k.FailAfter != nil {
 		ch.FailAfter = *k.FailAfter
 		d.atLeastOne(path+".fail_after", ch.FailAfter)

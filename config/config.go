@@ -420,6 +420,7 @@ func (c *Config) DomainChecks() []nightowl.Check {
 			FailAfter:    ch.FailAfter,
 			RecoverAfter: ch.RecoverAfter,
 			Paused:       ch.Paused,
+			Passive:      probe.Types[ch.Type].Passive,
 			Assertions:   as,
 			Fingerprint:  ch.Fingerprint,
 		}

@@ -134,7 +134,9 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 				r.state = nightowl.State{Check: c.Name, Status: nightowl.StatusUnknown, Since: now}
 			}
 		}
-		if c.Paused {
+		if c.Passive {
+			// Results arrive through Submit; nothing to schedule.
+		} else if c.Paused {
 			if r.state.Status != nightowl.StatusPaused {
 				r.state.Status, r.state.Since, r.state.Pending, r.state.Streak = nightowl.StatusPaused, now, "", 0
 				e.opts.Store.SaveState(r.state)
@@ -354,9 +356,15 @@ func Run(ctx context.Context, c *nightowl.Check, clock nightowl.Clock) nightowl.
 	if _, ok := res.Facts["duration"]; !ok {
 		res.Facts["duration"] = time.Duration(res.Duration).Seconds()
 	}
-	// Assertions judge what a probe saw; when it saw nothing (connection
-	// refused, timeout) the probe error is the whole story, and evaluating
-	// assertions over missing facts would only add noise.
+	judge(c, &res)
+	return res
+}
+
+// judge evaluates the check's assertions on a result and sets its status.
+// Assertions judge what a probe saw; when it saw nothing (connection
+// refused, timeout) the probe error is the whole story, and evaluating
+// assertions over missing facts would only add noise.
+func judge(c *nightowl.Check, res *nightowl.Result) {
 	if res.OK {
 		res.Assertions = make([]nightowl.AssertionResult, len(c.Assertions))
 		for i, a := range c.Assertions {
@@ -364,7 +372,25 @@ func Run(ctx context.Context, c *nightowl.Check, clock nightowl.Clock) nightowl.
 		}
 	}
 	res.Judge()
-	return res
+}
+
+// Submit folds facts observed outside the scheduler into a passive check's
+// status: a heartbeat's ping or a deadline that passed. It evaluates the
+// check's assertions and records the result like any run.
+func (e *Engine) Submit(name string, at time.Time, facts nightowl.Facts) (nightowl.Result, error) {
+	e.mu.Lock()
+	r := e.checks[name]
+	e.mu.Unlock()
+	if r == nil {
+		return nightowl.Result{}, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name)
+	}
+	if r.check.Paused {
+		return nightowl.Result{}, nightowl.Errorf(nightowl.EConflict, "check %q is paused", name)
+	}
+	res := nightowl.Result{Check: name, Due: at, Start: at, OK: true, Facts: facts}
+	judge(&r.check, &res)
+	e.record(r, &res)
+	return res, nil
 }
 
 // maxKeptString bounds string facts in what is kept after a run (memory and
@@ -415,6 +441,9 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 	e.mu.Unlock()
 	if r == nil {
 		return nightowl.Result{}, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name)
+	}
+	if r.check.Passive {
+		return nightowl.Result{}, nightowl.Errorf(nightowl.EInvalid, "check %q is a heartbeat: it runs when it is pinged", name)
 	}
 	return e.execute(ctx, r, e.clock.Now()), nil
 }

@@ -46,8 +46,14 @@ func (m *memStore) Events(context.Context, string, int) ([]nightowl.Event, error
 func (m *memStore) Rollups(context.Context, string, nightowl.Period, time.Time) ([]nightowl.Rollup, error) {
 	return nil, nil
 }
-func (m *memStore) Forget(context.Context, []string) error { return nil }
-func (m *memStore) Close() error                           { return nil }
+func (m *memStore) SavePing(nightowl.Ping)           {}
+func (m *memStore) SaveHeartbeat(nightowl.Heartbeat) {}
+func (m *memStore) Pings(context.Context, string, int) ([]nightowl.Ping, error) {
+	return nil, nil
+}
+func (m *memStore) Heartbeats(context.Context) ([]nightowl.Heartbeat, error) { return nil, nil }
+func (m *memStore) Forget(context.Context, []string) error                   { return nil }
+func (m *memStore) Close() error                                             { return nil }
 
 func (m *memStore) count() int {
 	m.mu.Lock()
@@ -279,4 +285,51 @@ func TestPausedIsNotScheduled(t *testing.T) {
 	if v, _ := e.Check("a"); v.State.Status != nightowl.StatusPaused {
 		t.Errorf("status %s, want paused", v.State.Status)
 	}
+}
+
+func TestSubmitPassive(t *testing.T) {
+	clock := clocktest.New(t0)
+	store := newMemStore()
+	e := newTestEngine(t, clock, store)
+	overdue := assertion{name: "on_time", ok: func(f nightowl.Facts) bool { return f["overdue"] != true }}
+	e.SetChecks([]nightowl.Check{{Name: "backup", Type: "heartbeat", Passive: true, FailAfter: 1, RecoverAfter: 1,
+		Assertions: []nightowl.Assertion{overdue}, Fingerprint: "f"}}, nil)
+	if len(e.NextDue()) != 0 {
+		t.Fatal("a passive check was scheduled")
+	}
+	if _, err := e.RunNow(context.Background(), "backup"); nightowl.ErrorCode(err) != nightowl.EInvalid {
+		t.Errorf("RunNow on a heartbeat: %v", err)
+	}
+	for _, step := range []struct {
+		overdue bool
+		want    nightowl.Status
+	}{{false, nightowl.StatusUp}, {true, nightowl.StatusDown}, {false, nightowl.StatusUp}} {
+		res, err := e.Submit("backup", clock.Now(), nightowl.Facts{"overdue": step.overdue})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.Check("backup")
+		if res.Status != step.want || v.State.Status != step.want {
+			t.Errorf("overdue=%v: result %s, state %s, want %s", step.overdue, res.Status, v.State.Status, step.want)
+		}
+	}
+	if _, err := e.Submit("nope", clock.Now(), nil); nightowl.ErrorCode(err) != nightowl.ENotFound {
+		t.Errorf("Submit to an unknown check: %v", err)
+	}
+}
+
+// assertion is a hand-made nightowl.Assertion.
+type assertion struct {
+	name string
+	ok   func(nightowl.Facts) bool
+}
+
+func (a assertion) Name() string                { return a.name }
+func (a assertion) Severity() nightowl.Severity { return nightowl.SeverityCritical }
+func (a assertion) Source() string              { return a.name }
+func (a assertion) Eval(f nightowl.Facts) nightowl.AssertionResult {
+	if a.ok(f) {
+		return nightowl.AssertionResult{Name: a.name, Severity: nightowl.SeverityCritical, OK: true}
+	}
+	return nightowl.AssertionResult{Name: a.name, Severity: nightowl.SeverityCritical, Message: "failed"}
 }

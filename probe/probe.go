@@ -20,6 +20,9 @@ type Type struct {
 	New func() Spec
 	// Facts are the names and types an assertion of this type can use.
 	Facts types.Map
+	// Passive types are not run on an interval: their results come from
+	// outside (heartbeat pings and their deadlines).
+	Passive bool
 	// Defaults are the assertions applied when a check gives none; empty
 	// for types whose probe success is the whole test.
 	Defaults []Default
@@ -63,8 +66,9 @@ var Types = map[string]Type{
 		Defaults: []Default{{Name: "rcode_ok", Expr: `rcode == "NOERROR"`}}},
 	"tls": {New: func() Spec { return &TLS{} }, Facts: tlsFacts,
 		Defaults: []Default{{Name: "cert_valid", Expr: "cert_days_left > 7"}}},
-	"mysql":    {New: newMySQL, Facts: mysqlFacts, Defaults: mysqlDefaults},
-	"postgres": {New: newPostgres, Facts: postgresFacts, Defaults: postgresDefaults},
-	"redis":    {New: newRedis, Facts: redisFacts, Defaults: redisDefaults},
-	"exec":     {New: newExec, Facts: execFacts, Defaults: execDefaults},
+	"mysql":     {New: newMySQL, Facts: mysqlFacts, Defaults: mysqlDefaults},
+	"postgres":  {New: newPostgres, Facts: postgresFacts, Defaults: postgresDefaults},
+	"redis":     {New: newRedis, Facts: redisFacts, Defaults: redisDefaults},
+	"exec":      {New: newExec, Facts: execFacts, Defaults: execDefaults},
+	"heartbeat": {New: newHeartbeat, Facts: heartbeatFacts, Defaults: heartbeatDefaults, Passive: true},
 }

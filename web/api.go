@@ -30,6 +30,8 @@ type Backend interface {
 	// Ready returns nil when the server can do its job.
 	Ready(ctx context.Context) error
 	Store() nightowl.Store
+	// PingURL returns a heartbeat check's ping URL; false for other checks.
+	PingURL(check string) (string, bool)
 }
 
 // Options configure the handler.
@@ -37,6 +39,9 @@ type Options struct {
 	Backend  Backend
 	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer // for /metrics; nothing served when nil
+	// Pinger receives heartbeat pings at /ping/; none are served when nil.
+	Pinger Pinger
+	Clock  nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
@@ -68,6 +73,13 @@ func Handler(opts Options) http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
+	if opts.Pinger != nil {
+		clock := opts.Clock
+		if clock == nil {
+			clock = nightowl.SystemClock{}
+		}
+		mux.Handle("/ping/", PingHandler(opts.Pinger, clock))
+	}
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -148,9 +160,11 @@ type CheckJSON struct {
 	Error        string                     `json:"error,omitempty"`
 	Facts        nightowl.Facts             `json:"facts,omitempty"`
 	Assertions   []nightowl.AssertionResult `json:"assertions,omitempty"`
+	PingURL      string                     `json:"ping_url,omitempty"`
 	Runs         int64                      `json:"runs"`
 	Failures     int64                      `json:"failures"`
 	Results      []nightowl.Result          `json:"results,omitempty"`
+	Pings        []nightowl.Ping            `json:"pings,omitempty"`
 }
 
 // CheckToJSON shapes a check view for the API and the CLI.
@@ -176,6 +190,7 @@ func (a *api) listChecks(w http.ResponseWriter, r *http.Request) {
 	out := make([]CheckJSON, len(views))
 	for i, v := range views {
 		out[i] = CheckToJSON(v)
+		out[i].PingURL, _ = a.b.PingURL(v.Check.Name)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
 }
@@ -197,6 +212,7 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	out := CheckToJSON(v)
+	out.PingURL, _ = a.b.PingURL(name)
 	if limit > 0 {
 		res, err := a.b.Store().Results(r.Context(), name, limit)
 		if err != nil {
@@ -213,6 +229,13 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out.Results = res
+		if out.PingURL != "" {
+			if out.Pings, err = a.b.Store().Pings(r.Context(), name, limit); err != nil {
+				a.log.Error("read pings", "check", name, "err", err)
+				writeError(w, err)
+				return
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -49,8 +49,29 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
 	}
 	tw.Flush()
+	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
+	if base == "" {
+		base = defaultURL
+	}
+	first := true
+	for _, c := range body.Checks {
+		if c.PingURL == "" {
+			continue
+		}
+		if first {
+			fmt.Fprintln(e.stdout, "\nHeartbeat ping URLs:")
+			first = false
+		}
+		u := c.PingURL
+		if strings.HasPrefix(u, "/") {
+			u = base + u
+		}
+		fmt.Fprintf(e.stdout, "  %s  %s\n", c.Name, u)
+	}
 	return code
 }
+
+const defaultURL = "http://127.0.0.1:8080"
 
 func ago(now, t time.Time) string {
 	if t.IsZero() {
@@ -68,7 +89,7 @@ func ago(now, t time.Time) string {
 func apiGet(ctx context.Context, e *env, path string, out any) ([]byte, error) {
 	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
 	if base == "" {
-		base = "http://127.0.0.1:8080"
+		base = defaultURL
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
