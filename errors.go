@@ -16,6 +16,14 @@ const (
 	EInternal     = "internal"
 )
 
+// FieldError is one problem with a key of a config block (a check type's
+// block, a receiver's), reported under the key it concerns relative to the
+// block ("url"); "" for the block itself.
+type FieldError struct {
+	Key     string
+	Message string
+}
+
 // Error is a domain error with a code that callers can act on and a message
 // that is safe to show to the person who made the request.
 type Error struct {

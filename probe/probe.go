@@ -44,10 +44,7 @@ type Spec interface {
 }
 
 // FieldError is one problem with a key of a block.
-type FieldError struct {
-	Key     string // relative to the block; "" for the block itself
-	Message string
-}
+type FieldError = nightowl.FieldError
 
 // Env is what probers share: the logger, and the HTTP transports that many
 // checks with the same TLS settings reuse.
