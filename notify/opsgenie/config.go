@@ -1,0 +1,135 @@
+package opsgenie
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// DefaultAPIURL is Opsgenie's API in the US region; accounts in the EU
+// region use https://api.eu.opsgenie.com.
+const DefaultAPIURL = "https://api.opsgenie.com"
+
+// defaultTitle differs from the shared default by carrying the cause: the
+// alert message is all that a phone's push notification shows.
+const defaultTitle = `[{{upper (status .)}}] {{.Alert.Check}}{{with .Alert.Cause}}: {{.}}{{end}}`
+
+// Config is an opsgenie receiver block.
+type Config struct {
+	// APIKey is the key of an API integration; the integration's team
+	// and routing rules decide who is notified.
+	APIKey        string `yaml:"api_key" secret:"true"`
+	APIURL        string `yaml:"api_url"`
+	TitleTemplate string `yaml:"title_template"`
+	TextTemplate  string `yaml:"text_template"`
+}
+
+// New returns a block with the defaults, for the config decoder to fill.
+func New() notify.Spec { return &Config{APIURL: DefaultAPIURL} }
+
+func (c *Config) templates() notify.Templates {
+	t := notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate}
+	if t.Title == "" {
+		t.Title = defaultTitle
+	}
+	return t
+}
+
+// Validate reports what is wrong with the block.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if c.APIKey == "" {
+		errs = append(errs, nightowl.FieldError{Key: "api_key", Message: "required"})
+	} else if strings.TrimSpace(c.APIKey) != c.APIKey {
+		// Opsgenie refuses such a key on every alert; say so now
+		// rather than at 3 a.m.
+		errs = append(errs, nightowl.FieldError{Key: "api_key", Message: "has leading or trailing spaces"})
+	}
+	if msg := checkURL(c.APIURL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
+	}
+	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	return errs
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	r, err := notify.NewRenderer(c.templates())
+	if err != nil {
+		return nil, err
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	return &Notifier{
+		apiKey: c.APIKey,
+		base:   strings.TrimRight(c.APIURL, "/"),
+		render: r,
+		client: client,
+	}, nil
+}
+
+func checkURL(s string) string {
+	if s == "" {
+		return "required"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return `scheme must be "http" or "https"`
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+// validateTemplates parses each template alone, so that an error lands
+// under its own key, and runs it on a sample message: a misspelt field only
+// shows when the template runs, and at run time it would cost a page its
+// text.
+func validateTemplates(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL: "https://nightowl.example.com/ack/sample", DashboardURL: "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			// Drop the "title_template: " prefix that the key already says.
+			_, msg, _ := strings.Cut(err.Error(), ": ")
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}

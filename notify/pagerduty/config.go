@@ -1,0 +1,148 @@
+package pagerduty
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// DefaultAPIURL is the Events API v2 endpoint every PagerDuty account
+// shares; the routing key in the event picks the service.
+const DefaultAPIURL = "https://events.pagerduty.com/v2/enqueue"
+
+// defaultTitle differs from the shared default by carrying the cause: the
+// summary is all that a phone's push notification shows of an incident.
+const defaultTitle = `[{{upper (status .)}}] {{.Alert.Check}}{{with .Alert.Cause}}: {{.}}{{end}}`
+
+// Config is a pagerduty receiver block.
+type Config struct {
+	// RoutingKey is the integration key of an Events API v2 integration
+	// (or of an event orchestration).
+	RoutingKey string `yaml:"routing_key" secret:"true"`
+	APIURL     string `yaml:"api_url"`
+	// ComponentLabel and GroupLabel name the alert labels that fill the
+	// event's component and group, which PagerDuty's event rules and
+	// alert grouping can match on; "" leaves the field out.
+	ComponentLabel string `yaml:"component_label"`
+	GroupLabel     string `yaml:"group_label"`
+	TitleTemplate  string `yaml:"title_template"`
+	TextTemplate   string `yaml:"text_template"`
+}
+
+// New returns a block with the defaults, for the config decoder to fill.
+func New() notify.Spec {
+	return &Config{APIURL: DefaultAPIURL, ComponentLabel: "tier", GroupLabel: "site"}
+}
+
+func (c *Config) templates() notify.Templates {
+	t := notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate}
+	if t.Title == "" {
+		t.Title = defaultTitle
+	}
+	return t
+}
+
+// Validate reports what is wrong with the block.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if c.RoutingKey == "" {
+		errs = append(errs, nightowl.FieldError{Key: "routing_key", Message: "required"})
+	} else if strings.TrimSpace(c.RoutingKey) != c.RoutingKey {
+		// A key pasted with a trailing space is refused by PagerDuty
+		// with a 400 on every page; say so now rather than at 3 a.m.
+		errs = append(errs, nightowl.FieldError{Key: "routing_key", Message: "has leading or trailing spaces"})
+	} else if len(c.RoutingKey) != 32 {
+		// Integration keys are 32 characters; a REST API token, the
+		// usual mix-up, is not, and would be refused on every page.
+		errs = append(errs, nightowl.FieldError{Key: "routing_key", Message: "must be the 32-character integration key of an Events API v2 integration"})
+	}
+	if msg := checkURL(c.APIURL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
+	}
+	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	return errs
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	r, err := notify.NewRenderer(c.templates())
+	if err != nil {
+		return nil, err
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	return &Notifier{
+		routingKey:     c.RoutingKey,
+		url:            c.APIURL,
+		componentLabel: c.ComponentLabel,
+		groupLabel:     c.GroupLabel,
+		render:         r,
+		client:         client,
+	}, nil
+}
+
+func checkURL(s string) string {
+	if s == "" {
+		return "required"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return `scheme must be "http" or "https"`
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+// validateTemplates parses each template alone, so that an error lands
+// under its own key, and runs it on a sample message: a misspelt field only
+// shows when the template runs, and at run time it would cost a page its
+// text.
+func validateTemplates(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL: "https://nightowl.example.com/ack/sample", DashboardURL: "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			// Drop the "title_template: " prefix that the key already says.
+			_, msg, _ := strings.Cut(err.Error(), ": ")
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}

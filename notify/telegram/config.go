@@ -1,0 +1,165 @@
+package telegram
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// DefaultAPIURL is the Bot API; a self-hosted Bot API server (or a proxy
+// in front of the real one) goes in api_url instead.
+const DefaultAPIURL = "https://api.telegram.org"
+
+var (
+	// tokenRE is the shape of the tokens @BotFather hands out. Checking
+	// it catches a chat id or a stray space in the wrong key before the
+	// first page is lost to a 404.
+	tokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+	// A chat is a numeric id (negative for groups and channels) or a
+	// public channel's @username.
+	chatIDRE   = regexp.MustCompile(`^-?[0-9]+$`)
+	usernameRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{3,31}$`)
+)
+
+// Config is a telegram receiver block.
+type Config struct {
+	BotToken string `yaml:"bot_token" secret:"true"`
+	// ChatID is where messages go: a user, group or channel id such as
+	// -1001234567890, or a public channel's @username.
+	ChatID string `yaml:"chat_id"`
+	// MessageThreadID sends to one topic of a forum supergroup.
+	MessageThreadID int64  `yaml:"message_thread_id"`
+	APIURL          string `yaml:"api_url"`
+	TitleTemplate   string `yaml:"title_template"`
+	TextTemplate    string `yaml:"text_template"`
+}
+
+// New returns a block with the defaults, for the config decoder to fill.
+func New() notify.Spec { return &Config{APIURL: DefaultAPIURL} }
+
+// Validate reports what is wrong with the block.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if c.BotToken == "" {
+		errs = append(errs, nightowl.FieldError{Key: "bot_token", Message: "required"})
+	} else if !tokenRE.MatchString(c.BotToken) {
+		// The message must not quote the token: it is the bot.
+		errs = append(errs, nightowl.FieldError{Key: "bot_token", Message: "must look like 123456789:AAE…, as @BotFather gives it"})
+	}
+	switch {
+	case c.ChatID == "":
+		errs = append(errs, nightowl.FieldError{Key: "chat_id", Message: "required"})
+	case !chatIDRE.MatchString(c.ChatID) && !usernameRE.MatchString(c.ChatID):
+		errs = append(errs, nightowl.FieldError{Key: "chat_id", Message: "must be a chat id such as -1001234567890 or a channel's @username"})
+	}
+	if c.MessageThreadID < 0 {
+		errs = append(errs, nightowl.FieldError{Key: "message_thread_id", Message: "must be 0 or more"})
+	}
+	if msg := checkURL(c.APIURL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
+	}
+	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	return errs
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	if err != nil {
+		return nil, err
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Notifier{
+		token:    c.BotToken,
+		endpoint: strings.TrimRight(c.APIURL, "/") + "/bot" + c.BotToken + "/sendMessage",
+		threadID: c.MessageThreadID,
+		render:   r,
+		client:   client,
+		logger:   logger,
+	}
+	n.chatID = chatID(c.ChatID)
+	return n, nil
+}
+
+// chatID is how the Bot API wants a chat: an integer for an id, a string
+// for an @username.
+func chatID(s string) any {
+	if chatIDRE.MatchString(s) {
+		return json.Number(s)
+	}
+	return s
+}
+
+func checkURL(s string) string {
+	if s == "" {
+		return "required"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return `scheme must be "http" or "https"`
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+// validateTemplates parses each template alone, so that an error lands
+// under its own key, and runs it on a sample message: a misspelt field only
+// shows when the template runs, and at run time it would cost a page its
+// text.
+func validateTemplates(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL: "https://nightowl.example.com/ack/sample", DashboardURL: "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			// Drop the "title_template: " prefix that the key already says.
+			_, msg, _ := strings.Cut(err.Error(), ": ")
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}

@@ -1,0 +1,535 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	token = "123456789:AAE-s3cr3t_T0KEN-abcdefghijklmnopqrs"
+	chat  = "-1001234567890"
+)
+
+// message is the fixture every receiver package uses, so that their
+// payloads can be compared.
+func message(kind nightowl.MessageKind) *nightowl.Message {
+	m := &nightowl.Message{
+		Kind: kind,
+		Alert: nightowl.Alert{
+			ID:       "a1b2c3d4e5f6",
+			Check:    "math-site",
+			Labels:   map[string]string{"site": "math", "tier": "web"},
+			State:    nightowl.AlertFiring,
+			Severity: nightowl.SeverityCritical,
+			Status:   nightowl.StatusDown,
+			Cause:    `writable failed: body contains "read-only mode"`,
+			Failed: []nightowl.AssertionResult{
+				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
+				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
+			},
+			Maintenance: "during maintenance march-failover — not expected: writable",
+			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
+		DashboardURL:   "https://status.example.com/admin/checks/math-site",
+		IdempotencyKey: "n-42",
+	}
+	switch kind {
+	case nightowl.MessageAcknowledged:
+		m.Alert.State = nightowl.AlertAcknowledged
+		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 34, 0, 0, time.UTC)
+		m.Alert.AckedBy = "alice"
+	case nightowl.MessageResolved:
+		m.Alert.State = nightowl.AlertResolved
+		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
+	}
+	return m
+}
+
+// request is what the test server saw.
+type request struct {
+	method, path, query string
+	header              http.Header
+	body                []byte
+}
+
+// server answers every request with status and body, recording it.
+func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
+	t.Helper()
+	seen := make(chan request, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, seen
+}
+
+func notifier(t *testing.T, c *Config) nightowl.Notifier {
+	t.Helper()
+	if errs := c.Validate(); len(errs) > 0 {
+		t.Fatalf("Validate: %v", errs)
+	}
+	n, err := c.Notifier(notify.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("Notifier: %v", err)
+	}
+	return n
+}
+
+func config(url string) *Config {
+	c := New().(*Config)
+	c.BotToken = token
+	c.ChatID = chat
+	c.APIURL = url
+	return c
+}
+
+// golden compares got, pretty-printed, with testdata/name.golden.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, got, "", "  "); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, got)
+	}
+	buf.WriteByte('\n')
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("body differs from %s:\n%s", path, buf.Bytes())
+	}
+}
+
+func TestNotify(t *testing.T) {
+	tests := []struct {
+		name   string
+		msg    func() *nightowl.Message
+		config func(*Config)
+	}{
+		{name: "firing", msg: func() *nightowl.Message { return message(nightowl.MessageFiring) }},
+		{name: "repeat", msg: func() *nightowl.Message { return message(nightowl.MessageRepeat) }},
+		{name: "acknowledged", msg: func() *nightowl.Message { return message(nightowl.MessageAcknowledged) }},
+		{name: "resolved", msg: func() *nightowl.Message { return message(nightowl.MessageResolved) }},
+		{
+			name: "custom_template",
+			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
+			config: func(c *Config) {
+				c.TitleTemplate = `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`
+				c.TextTemplate = `{{range .Alert.Failed}}- {{.Name}}: {{.Message}}{{"\n"}}{{end}}`
+			},
+		},
+		{
+			// Without server.public_url there are no links to give,
+			// and so no buttons.
+			name: "firing_without_links",
+			msg: func() *nightowl.Message {
+				m := message(nightowl.MessageFiring)
+				m.AckURL, m.DashboardURL, m.Alert.Maintenance = "", "", ""
+				m.Alert.Severity, m.Alert.Status = nightowl.SeverityWarning, nightowl.StatusDegraded
+				m.Alert.Failed = m.Alert.Failed[1:]
+				m.Alert.Cause = "fast failed: duration < 2 (duration = 3.4)"
+				return m
+			},
+		},
+		{
+			// Every value that reaches the HTML is escaped: a check
+			// name or an observed body could hold anything.
+			name: "html_escaping",
+			msg: func() *nightowl.Message {
+				m := message(nightowl.MessageFiring)
+				m.Alert.Check = "<b>math</b> & co"
+				m.Alert.Failed[0].Message = `body contains "<script>alert(1)</script>" & "&amp;"`
+				m.Alert.Maintenance = "during maintenance a<b — not expected: writable"
+				return m
+			},
+		},
+		{
+			name: "channel_topic",
+			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
+			config: func(c *Config) {
+				c.ChatID = "@nightowl_alerts"
+				c.MessageThreadID = 42
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, seen := server(t, http.StatusOK, nil, `{"ok":true,"result":{"message_id":7}}`)
+			c := config(srv.URL)
+			if tt.config != nil {
+				tt.config(c)
+			}
+			retry, err := notifier(t, c).Notify(context.Background(), tt.msg())
+			if err != nil || retry {
+				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
+			}
+			r := <-seen
+			if want := "/bot" + token + "/sendMessage"; r.method != http.MethodPost || r.path != want {
+				t.Errorf("request = %s %s; want POST %s", r.method, r.path, want)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			golden(t, tt.name, r.body)
+		})
+	}
+}
+
+func TestLongMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		fill string
+	}{
+		{name: "ascii", fill: "m"},
+		{name: "entities", fill: "<&>"},
+		{name: "astral", fill: "🦉"}, // two UTF-16 units each
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, seen := server(t, http.StatusOK, nil, `{"ok":true}`)
+			m := message(nightowl.MessageFiring)
+			m.Alert.Maintenance = strings.Repeat(tt.fill, 5000)
+			if _, err := notifier(t, config(srv.URL)).Notify(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			var msg struct{ Text string }
+			if err := json.Unmarshal((<-seen).body, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if n := units(msg.Text); n > textLimit || n < textLimit-5 {
+				t.Errorf("text has %d UTF-16 units; want just under %d", n, textLimit)
+			}
+			if !strings.HasSuffix(msg.Text, "…") {
+				t.Errorf("text does not show it was cut: …%q", msg.Text[len(msg.Text)-20:])
+			}
+			// No entity cut in half: every & starts one of ours.
+			rest := strings.NewReplacer("&amp;", "", "&lt;", "", "&gt;", "").Replace(msg.Text)
+			if strings.Contains(rest, "&") {
+				t.Errorf("text has a broken entity")
+			}
+		})
+	}
+}
+
+func TestNotifyFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		header    map[string]string
+		body      string
+		wantRetry bool
+		wantAfter time.Duration
+		wantErr   string
+	}{
+		{
+			name: "server_error", status: 500, wantRetry: true,
+			body:    `{"ok":false,"error_code":500,"description":"Internal Server Error"}`,
+			wantErr: "telegram answered 500: Internal Server Error",
+		},
+		{
+			// A proxy in front of the Bot API, not the API itself.
+			name: "bad_gateway", status: 502, wantRetry: true,
+			body:    `<html><body>502 Bad Gateway</body></html>`,
+			wantErr: "telegram answered 502: receiver answered 502 Bad Gateway",
+		},
+		{
+			name: "rate_limited_header", status: 429, header: map[string]string{"Retry-After": "7"},
+			body:      `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`,
+			wantRetry: true, wantAfter: 7 * time.Second,
+		},
+		{
+			// The Bot API says how long to wait in its body.
+			name: "rate_limited_body", status: 429,
+			body:      `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`,
+			wantRetry: true, wantAfter: 7 * time.Second,
+			wantErr: "telegram answered 429: Too Many Requests: retry after 7",
+		},
+		{
+			name: "chat_not_found", status: 400,
+			body:    `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`,
+			wantErr: "telegram answered 400: Bad Request: chat not found",
+		},
+		{
+			name: "blocked", status: 403,
+			body: `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`,
+		},
+		{
+			// A revoked token answers 401, quoting nothing of it; a
+			// proxy that echoed the URL must not leak it either.
+			name: "unauthorized_echoing_url", status: 401,
+			body: `{"ok":false,"error_code":401,"description":"Unauthorized: POST /bot` + token + `/sendMessage"}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := server(t, tt.status, tt.header, tt.body)
+			retry, err := notifier(t, config(srv.URL)).Notify(context.Background(), message(nightowl.MessageFiring))
+			if err == nil {
+				t.Fatal("Notify succeeded; want an error")
+			}
+			if retry != tt.wantRetry {
+				t.Errorf("retry = %v; want %v (err: %v)", retry, tt.wantRetry, err)
+			}
+			if got := notify.RetryAfter(err); got != tt.wantAfter {
+				t.Errorf("RetryAfter = %v; want %v", got, tt.wantAfter)
+			}
+			if tt.wantErr != "" && !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Errorf("error = %q; want it to start with %q", err, tt.wantErr)
+			}
+			secretFree(t, err)
+		})
+	}
+}
+
+// secretFree fails when err shows the token.
+func secretFree(t *testing.T, err error) {
+	t.Helper()
+	if strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("error shows the bot token: %v", err)
+	}
+}
+
+// sequence answers the i-th request with answers[i] (status, body).
+func sequence(t *testing.T, answers ...string) (*httptest.Server, <-chan request) {
+	t.Helper()
+	seen := make(chan request, len(answers)+4)
+	var i int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
+		status, body, _ := strings.Cut(answers[min(i, len(answers)-1)], " ")
+		i++
+		code, _ := strconv.Atoi(status)
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, seen
+}
+
+func TestRecovery(t *testing.T) {
+	tests := []struct {
+		name    string
+		answers []string
+		// check looks at the retried request, and at the first request
+		// of the next message, which needs no retry.
+		check func(t *testing.T, retried, next map[string]any)
+	}{
+		{
+			// Telegram refuses buttons whose URL is not public (a
+			// public_url on localhost, say); the links are in the
+			// text anyway.
+			name: "buttons_refused",
+			answers: []string{
+				`400 {"ok":false,"error_code":400,"description":"Bad Request: BUTTON_URL_INVALID"}`,
+				`200 {"ok":true}`,
+			},
+			check: func(t *testing.T, retried, next map[string]any) {
+				for _, m := range []map[string]any{retried, next} {
+					if _, ok := m["reply_markup"]; ok {
+						t.Errorf("buttons sent again: %v", m["reply_markup"])
+					}
+				}
+			},
+		},
+		{
+			name: "button_url_invalid_long_form",
+			answers: []string{
+				`400 {"ok":false,"error_code":400,"description":"Bad Request: inline keyboard button URL 'http://localhost:8080/ack/x' is invalid: Wrong HTTP URL"}`,
+				`200 {"ok":true}`,
+			},
+			check: func(t *testing.T, retried, next map[string]any) {
+				if _, ok := retried["reply_markup"]; ok {
+					t.Errorf("buttons sent again")
+				}
+			},
+		},
+		{
+			// A group upgraded to a supergroup gets a new id, which
+			// Telegram gives in its refusal.
+			name: "group_migrated",
+			answers: []string{
+				`400 {"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1009876543210}}`,
+				`200 {"ok":true}`,
+			},
+			check: func(t *testing.T, retried, next map[string]any) {
+				for _, m := range []map[string]any{retried, next} {
+					if got := fmt.Sprint(m["chat_id"]); got != "-1009876543210" {
+						t.Errorf("chat_id = %s; want the supergroup's", got)
+					}
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, seen := sequence(t, tt.answers...)
+			n := notifier(t, config(srv.URL))
+			for i := range 2 {
+				if retry, err := n.Notify(context.Background(), message(nightowl.MessageFiring)); err != nil {
+					t.Fatalf("Notify %d = %v, %v; want it delivered", i, retry, err)
+				}
+			}
+			if len(seen) != 3 {
+				t.Fatalf("%d requests; want 3 (refused, retried, next)", len(seen))
+			}
+			bodies := make([]map[string]any, 3)
+			for i := range bodies {
+				d := json.NewDecoder(bytes.NewReader((<-seen).body))
+				d.UseNumber()
+				if err := d.Decode(&bodies[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tt.check(t, bodies[1], bodies[2])
+		})
+	}
+}
+
+func TestNoEndlessRecovery(t *testing.T) {
+	// A chat that keeps moving is given up on after the known cures.
+	srv, seen := sequence(t,
+		`400 {"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-100111}}`)
+	retry, err := notifier(t, config(srv.URL)).Notify(context.Background(), message(nightowl.MessageFiring))
+	if err == nil || retry {
+		t.Fatalf("Notify = %v, %v; want false and an error", retry, err)
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d requests; want 3", len(seen))
+	}
+}
+
+func TestNotifyUnreachable(t *testing.T) {
+	tests := []struct {
+		name string
+		url  func(t *testing.T) string
+		ctx  func(t *testing.T) context.Context
+	}{
+		{
+			// A receiver that never answers is cut off by the send's
+			// own deadline, and the send is tried again later.
+			name: "timeout",
+			url: func(t *testing.T) string {
+				release := make(chan struct{})
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					select {
+					case <-r.Context().Done():
+					case <-release:
+					}
+				}))
+				t.Cleanup(srv.Close)
+				t.Cleanup(func() { close(release) })
+				return srv.URL
+			},
+			ctx: func(t *testing.T) context.Context {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				t.Cleanup(cancel)
+				return ctx
+			},
+		},
+		{
+			name: "connection_refused",
+			url: func(t *testing.T) string {
+				srv := httptest.NewServer(http.NotFoundHandler())
+				srv.Close()
+				return srv.URL
+			},
+			ctx: func(t *testing.T) context.Context { return context.Background() },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			retry, err := notifier(t, config(tt.url(t))).Notify(tt.ctx(t), message(nightowl.MessageFiring))
+			if err == nil || !retry {
+				t.Fatalf("Notify = %v, %v; want true and an error", retry, err)
+			}
+			secretFree(t, err)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		config func(*Config)
+		want   []string // "key: message start"
+	}{
+		{name: "ok", config: func(*Config) {}},
+		{name: "channel_username", config: func(c *Config) { c.ChatID = "@nightowl_alerts" }},
+		{name: "user_chat", config: func(c *Config) { c.ChatID = "123456789" }},
+		{name: "no_bot_token", config: func(c *Config) { c.BotToken = "" }, want: []string{"bot_token: required"}},
+		{name: "bot_token_with_space", config: func(c *Config) { c.BotToken += " " }, want: []string{"bot_token: must look like 123456789:AAE…"}},
+		{name: "bot_token_is_a_chat_id", config: func(c *Config) { c.BotToken = "-1001234567890" }, want: []string{"bot_token: must look like"}},
+		{name: "no_chat_id", config: func(c *Config) { c.ChatID = "" }, want: []string{"chat_id: required"}},
+		{name: "chat_id_name", config: func(c *Config) { c.ChatID = "oncall" }, want: []string{"chat_id: must be a chat id such as -1001234567890 or a channel's @username"}},
+		{name: "negative_thread", config: func(c *Config) { c.MessageThreadID = -1 }, want: []string{"message_thread_id: must be 0 or more"}},
+		{name: "no_api_url", config: func(c *Config) { c.APIURL = "" }, want: []string{"api_url: required"}},
+		{name: "api_url_scheme", config: func(c *Config) { c.APIURL = "ftp://api.telegram.org/" }, want: []string{`api_url: scheme must be "http" or "https"`}},
+		{name: "api_url_host", config: func(c *Config) { c.APIURL = "https://" }, want: []string{"api_url: has no host"}},
+		{name: "title_does_not_parse", config: func(c *Config) { c.TitleTemplate = "{{.Alert.Check" }, want: []string{"title_template: template: title_template:1: unclosed action"}},
+		{name: "text_unknown_func", config: func(c *Config) { c.TextTemplate = "{{lower .Alert.Check}}" }, want: []string{`text_template: template: text_template:1: function "lower" not defined`}},
+		{name: "text_misspelt_field", config: func(c *Config) { c.TextTemplate = "{{.Alert.Chek}}" }, want: []string{"text_template: template: text_template:1:8: executing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config(DefaultAPIURL)
+			tt.config(c)
+			errs := c.Validate()
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Validate = %v; want %v", errs, tt.want)
+			}
+			for i, e := range errs {
+				got := e.Key + ": " + e.Message
+				if !strings.HasPrefix(got, tt.want[i]) {
+					t.Errorf("error %d = %q; want it to start with %q", i, got, tt.want[i])
+				}
+				if strings.Contains(got, "s3cr3t") {
+					t.Errorf("error shows the bot token: %q", got)
+				}
+			}
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	c := New().(*Config)
+	if c.APIURL != "https://api.telegram.org" {
+		t.Errorf("api_url = %q", c.APIURL)
+	}
+	if errs := c.Validate(); len(errs) != 2 || errs[0].Key != "bot_token" || errs[1].Key != "chat_id" {
+		t.Errorf("Validate of the defaults = %v; want bot_token and chat_id required", errs)
+	}
+}
