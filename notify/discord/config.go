@@ -1,0 +1,166 @@
+// Package discord posts notifications to a Discord channel webhook: the
+// title as the message content (what phones show, with an optional
+// mention to wake someone), and one embed coloured by kind that carries
+// the text, a field per failing assertion and a link to the dashboard.
+package discord
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// Config is the discord block of a receiver.
+type Config struct {
+	// WebhookURL is the secret: the token in its path lets anyone post.
+	WebhookURL string `yaml:"webhook_url" secret:"true"`
+	// Username overrides the webhook's name.
+	Username string `yaml:"username"`
+	// Mention is put before the title of firing and repeated messages:
+	// "@here", "@everyone", "<@USER_ID>" or "<@&ROLE_ID>", several
+	// separated by spaces. Discord notifies only those mentioned, unless a
+	// member chose to hear every message.
+	Mention       string `yaml:"mention"`
+	TitleTemplate string `yaml:"title_template"`
+	// TextTemplate overrides the embed's description. The failing
+	// assertions have fields of their own, so the default leaves them out.
+	TextTemplate string `yaml:"text_template"`
+}
+
+// New returns the block with its defaults, for the receivers table.
+func New() notify.Spec { return &Config{} }
+
+// mentionRE is one mention Discord turns into a ping.
+var mentionRE = regexp.MustCompile(`^(@here|@everyone|<@!?[0-9]+>|<@&[0-9]+>)$`)
+
+// Validate checks the block. Messages never quote the webhook URL.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if msg := checkURL(c.WebhookURL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
+	}
+	// Discord refuses the whole message over a bad name, so say it now.
+	if n := utf8.RuneCountInString(c.Username); n > 80 {
+		errs = append(errs, nightowl.FieldError{Key: "username", Message: "must be at most 80 characters"})
+	} else if l := strings.ToLower(c.Username); strings.Contains(l, "discord") || strings.Contains(l, "clyde") {
+		errs = append(errs, nightowl.FieldError{Key: "username", Message: `must not contain "discord" or "clyde"`})
+	}
+	for _, m := range strings.Fields(c.Mention) {
+		if !mentionRE.MatchString(m) {
+			errs = append(errs, nightowl.FieldError{Key: "mention", Message: fmt.Sprintf(`%q is not a mention: use @here, @everyone, <@USER_ID> or <@&ROLE_ID>`, m)})
+			break
+		}
+	}
+	return append(errs, templateErrors(c.TitleTemplate, c.textTemplate())...)
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	if msg := checkURL(c.WebhookURL); msg != "" {
+		return nil, fmt.Errorf("discord webhook_url: %s", msg)
+	}
+	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	if err != nil {
+		return nil, fmt.Errorf("discord: %w", err)
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	return &notifier{
+		client:   client,
+		url:      c.WebhookURL,
+		username: c.Username,
+		mention:  strings.Join(strings.Fields(c.Mention), " "),
+		render:   r,
+		redact:   newRedactor(c.WebhookURL),
+	}, nil
+}
+
+// defaultText is the embed's description: notify's default text without
+// the failing assertions (they are fields) and with the links as Discord
+// markdown.
+const defaultText = `{{.Alert.Check}} {{verb .}} since {{since .Alert.StartsAt}}.
+{{- if not .Alert.Failed}}{{if .Alert.Cause}}
+{{.Alert.Cause}}{{end}}{{end}}
+{{- if .Alert.Maintenance}}
+{{.Alert.Maintenance}}{{end}}
+{{- if .Alert.AckedBy}}
+Acknowledged by {{.Alert.AckedBy}}.{{end}}
+{{- if and .AckURL (ne .Kind "resolved") (ne .Kind "acknowledged")}}
+[Acknowledge]({{.AckURL}}){{end}}
+{{- if .DashboardURL}}
+[Dashboard]({{.DashboardURL}}){{end}}`
+
+func (c *Config) textTemplate() string {
+	if c.TextTemplate != "" {
+		return c.TextTemplate
+	}
+	return defaultText
+}
+
+// checkURL says what is wrong with a receiver URL, or "".
+func checkURL(raw string) string {
+	if raw == "" {
+		return "required"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a valid URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return `scheme must be "http" or "https"`
+	case u.Host == "":
+		return "has no host"
+	}
+	return ""
+}
+
+// templateErrors parses each template on its own, so that a problem is
+// reported under the key of the template that has it, and runs it on a
+// sample message: a misspelt field only shows when the template runs, and
+// at run time it would cost a notification its text.
+func templateErrors(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://nightowl.example.com/ack/sample",
+		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: strings.TrimPrefix(err.Error(), t.key+": ")})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}

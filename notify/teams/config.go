@@ -1,0 +1,132 @@
+// Package teams posts notifications to Microsoft Teams through a Workflows
+// webhook ("Post to a channel when a webhook request is received"), or a
+// legacy Incoming Webhook, as an Adaptive Card: the title coloured by kind,
+// the text, the failing assertions as facts, and buttons that acknowledge
+// the alert and open the dashboard.
+package teams
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// Config is the teams block of a receiver.
+type Config struct {
+	// WebhookURL is the secret: its sig query parameter (Workflows) or
+	// path (Incoming Webhook) lets anyone post.
+	WebhookURL    string `yaml:"webhook_url" secret:"true"`
+	TitleTemplate string `yaml:"title_template"`
+	// TextTemplate overrides the card's text. The failing assertions and
+	// the links have elements of their own, so the default leaves them out.
+	TextTemplate string `yaml:"text_template"`
+}
+
+// New returns the block with its defaults, for the receivers table.
+func New() notify.Spec { return &Config{} }
+
+// Validate checks the block. Messages never quote the webhook URL.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if msg := checkURL(c.WebhookURL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
+	}
+	return append(errs, templateErrors(c.TitleTemplate, c.textTemplate())...)
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	if msg := checkURL(c.WebhookURL); msg != "" {
+		return nil, fmt.Errorf("teams webhook_url: %s", msg)
+	}
+	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	if err != nil {
+		return nil, fmt.Errorf("teams: %w", err)
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	return &notifier{client: client, url: c.WebhookURL, render: r, redact: newRedactor(c.WebhookURL)}, nil
+}
+
+// defaultText is the card's text: notify's default text without the
+// failing assertions (a FactSet) and the links (buttons).
+const defaultText = `{{.Alert.Check}} {{verb .}} since {{since .Alert.StartsAt}}.
+{{- if not .Alert.Failed}}{{if .Alert.Cause}}
+{{.Alert.Cause}}{{end}}{{end}}
+{{- if .Alert.Maintenance}}
+{{.Alert.Maintenance}}{{end}}
+{{- if .Alert.AckedBy}}
+Acknowledged by {{.Alert.AckedBy}}.{{end}}`
+
+func (c *Config) textTemplate() string {
+	if c.TextTemplate != "" {
+		return c.TextTemplate
+	}
+	return defaultText
+}
+
+// checkURL says what is wrong with a receiver URL, or "".
+func checkURL(raw string) string {
+	if raw == "" {
+		return "required"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a valid URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return `scheme must be "http" or "https"`
+	case u.Host == "":
+		return "has no host"
+	}
+	return ""
+}
+
+// templateErrors parses each template on its own, so that a problem is
+// reported under the key of the template that has it, and runs it on a
+// sample message: a misspelt field only shows when the template runs, and
+// at run time it would cost a notification its text.
+func templateErrors(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://nightowl.example.com/ack/sample",
+		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: strings.TrimPrefix(err.Error(), t.key+": ")})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}

@@ -1,0 +1,166 @@
+// Package webhook posts every notification, as JSON, to a URL of the
+// operator's choosing: the whole nightowl.Message plus its rendered title
+// and text, with an Idempotency-Key header so that the receiving end can
+// drop the repeats that at-least-once delivery implies, and optionally an
+// HMAC signature so that it can trust the sender.
+package webhook
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// Config is the webhook block of a receiver.
+type Config struct {
+	// URL is a secret: hook URLs often carry their token in the path or
+	// the query.
+	URL     string            `yaml:"url" secret:"true"`
+	Headers map[string]string `yaml:"headers"`
+	// HMACSecret, when set, signs each body: X-Nightowl-Signature is
+	// "sha256=" and the hex HMAC-SHA256 of the exact bytes sent.
+	HMACSecret    string `yaml:"hmac_secret" secret:"true"`
+	TitleTemplate string `yaml:"title_template"`
+	TextTemplate  string `yaml:"text_template"`
+}
+
+// New returns the block with its defaults, for the receivers table.
+func New() notify.Spec { return &Config{} }
+
+// reservedHeaders are set by the notifier itself: letting a header override
+// them would break idempotency, the signature or the framing of the request.
+var reservedHeaders = map[string]bool{
+	"Content-Type":         true,
+	"Content-Length":       true,
+	"Host":                 true,
+	"Transfer-Encoding":    true,
+	"Idempotency-Key":      true,
+	"X-Nightowl-Signature": true,
+}
+
+// Validate checks the block. Messages never quote the URL or a header
+// value: either may be a credential.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if msg := checkURL(c.URL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
+		key, value := "headers."+name, c.Headers[name]
+		switch {
+		case !isToken(name):
+			errs = append(errs, nightowl.FieldError{Key: key, Message: "not a valid header name"})
+		case reservedHeaders[http.CanonicalHeaderKey(name)]:
+			errs = append(errs, nightowl.FieldError{Key: key, Message: "is set by nightowl and cannot be overridden"})
+		case strings.ContainsAny(value, "\r\n\x00"):
+			errs = append(errs, nightowl.FieldError{Key: key, Message: "value contains a line break or NUL"})
+		}
+	}
+	return append(errs, templateErrors(c.TitleTemplate, c.TextTemplate)...)
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	if msg := checkURL(c.URL); msg != "" {
+		return nil, fmt.Errorf("webhook url: %s", msg)
+	}
+	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	n := &notifier{client: client, url: c.URL, render: r, headers: map[string]string{}}
+	for k, v := range c.Headers {
+		n.headers[k] = v
+	}
+	if c.HMACSecret != "" {
+		n.secret = []byte(c.HMACSecret)
+	}
+	n.redact = newRedactor(c.URL, c.HMACSecret)
+	for _, v := range c.Headers {
+		n.redact = append(n.redact, newRedactor("", v)...)
+	}
+	return n, nil
+}
+
+// checkURL says what is wrong with a receiver URL, or "".
+func checkURL(raw string) string {
+	if raw == "" {
+		return "required"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a valid URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return `scheme must be "http" or "https"`
+	case u.Host == "":
+		return "has no host"
+	}
+	return ""
+}
+
+// templateErrors parses each template on its own, so that a problem is
+// reported under the key of the template that has it, and runs it on a
+// sample message: a misspelt field only shows when the template runs, and
+// at run time it would cost a notification its text.
+func templateErrors(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://nightowl.example.com/ack/sample",
+		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: strings.TrimPrefix(err.Error(), t.key+": ")})
+			continue
+		}
+		// The renderer reports a failed run in the text it returns. A
+		// label the sample lacks says nothing about real alerts.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}
+
+// isToken reports whether s is an HTTP header name (RFC 9110 token).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}

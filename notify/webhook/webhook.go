@@ -1,0 +1,133 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+type notifier struct {
+	client  *http.Client
+	url     string
+	headers map[string]string
+	secret  []byte
+	render  *notify.Renderer
+	redact  redactor
+}
+
+// payload is the whole message, so that a program can act on any field,
+// plus the text a person would read, so that a relay into a chat tool needs
+// no templates of its own.
+type payload struct {
+	*nightowl.Message
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// Notify posts the message. Every attempt at the same message carries the
+// same Idempotency-Key, so a receiver that took an earlier attempt (whose
+// answer was lost) can recognise the retry.
+func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
+	// Without HTML escaping: the body is read by programs and people, not
+	// embedded in a page, and "duration < 2" reads better than "\u003c".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(payload{Message: m, Title: n.render.Title(m), Text: n.render.Text(m)}); err != nil {
+		return false, fmt.Errorf("encode webhook payload: %w", err)
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
+	if err != nil {
+		return false, errors.New("build webhook request: invalid url")
+	}
+	// A configured User-Agent wins; the headers Validate reserves cannot
+	// be configured, so they are set after.
+	req.Header.Set("User-Agent", "nightowl")
+	for k, v := range n.headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if m.IdempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", m.IdempotencyKey)
+	}
+	if n.secret != nil {
+		// Signed over the bytes on the wire, not a re-encoding, so the
+		// receiver verifies exactly what it read.
+		mac := hmac.New(sha256.New, n.secret)
+		mac.Write(body)
+		req.Header.Set("X-Nightowl-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	retry, err := notify.Classify(n.client.Do(req))
+	return retry, n.redact.error(err)
+}
+
+// redactor hides credentials in error messages. notify.Classify never
+// quotes the URL itself, but it quotes the start of the answer's body, and
+// servers echo what they were sent ("Cannot POST /hooks/T0/B0/s3cr3t").
+type redactor []string
+
+// minSecret is the shortest string worth hiding: blanking shorter ones
+// would mangle the message (a header value "1" would eat every digit) for
+// no protection, as they are no credentials.
+const minSecret = 6
+
+// newRedactor lists what to hide for a receiver URL and other secrets: the
+// URL, its path and its query (where hook tokens live) and each secret.
+func newRedactor(rawURL string, secrets ...string) redactor {
+	var r redactor
+	add := func(s string) {
+		if len(s) >= minSecret {
+			r = append(r, s)
+		}
+	}
+	if rawURL != "" {
+		add(rawURL)
+		if u, err := url.Parse(rawURL); err == nil {
+			add(u.EscapedPath())
+			add(u.Path)
+			add(u.RawQuery)
+			if p, ok := u.User.Password(); ok {
+				add(p)
+			}
+		}
+	}
+	for _, s := range secrets {
+		add(s)
+	}
+	return r
+}
+
+// error returns err with every secret blanked. An error that held none is
+// returned as it is, keeping its chain; one that did is rebuilt from the
+// cleaned text, so that no wrapped error still carries the secret, keeping
+// only the Retry-After the outbox needs.
+func (r redactor) error(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range r {
+		clean = strings.ReplaceAll(clean, s, "[redacted]")
+	}
+	if clean == msg {
+		return err
+	}
+	e := errors.New(clean)
+	if d := notify.RetryAfter(err); d > 0 {
+		return &notify.RetryAfterError{After: d, Err: e}
+	}
+	return e
+}
