@@ -1,0 +1,306 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// fixture is the message every receiver package tests with, so that the
+// payloads can be compared side by side.
+func fixture(kind nightowl.MessageKind) *nightowl.Message {
+	m := &nightowl.Message{
+		Kind: kind,
+		Alert: nightowl.Alert{
+			ID:       "a1b2c3d4e5f6",
+			Check:    "math-site",
+			Labels:   map[string]string{"site": "math", "tier": "web"},
+			State:    nightowl.AlertFiring,
+			Severity: nightowl.SeverityCritical,
+			Status:   nightowl.StatusDown,
+			Cause:    `writable failed: body contains "read-only mode"`,
+			Failed: []nightowl.AssertionResult{
+				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
+				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
+			},
+			Maintenance: "during maintenance march-failover — not expected: writable",
+			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
+		DashboardURL:   "https://status.example.com/admin/checks/math-site",
+		IdempotencyKey: "n-42",
+	}
+	switch kind {
+	case nightowl.MessageAcknowledged:
+		m.Alert.State = nightowl.AlertAcknowledged
+		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 31, 0, 0, time.UTC)
+		m.Alert.AckedBy = "ana"
+	case nightowl.MessageResolved:
+		m.Alert.State = nightowl.AlertResolved
+		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 40, 0, 0, time.UTC)
+	}
+	return m
+}
+
+func notifier(t *testing.T, c *Config) nightowl.Notifier {
+	t.Helper()
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if errs := c.Validate(); len(errs) > 0 {
+		t.Fatalf("Validate: %v", errs)
+	}
+	n, err := c.Notifier(notify.Deps{})
+	if err != nil {
+		t.Fatalf("Notifier: %v", err)
+	}
+	return n
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("input differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		msg  *nightowl.Message
+	}{
+		{"firing", Config{}, fixture(nightowl.MessageFiring)},
+		{"repeat", Config{}, fixture(nightowl.MessageRepeat)},
+		{"acknowledged", Config{}, fixture(nightowl.MessageAcknowledged)},
+		{"resolved", Config{}, fixture(nightowl.MessageResolved)},
+		{"custom-template", Config{
+			TitleTemplate: `{{.Alert.Check}} is {{.Alert.Status}} ({{index .Alert.Labels "site"}})`,
+			TextTemplate:  `{{range .Alert.Failed}}{{.Name}}: {{.Message}}; {{end}}`,
+		}, fixture(nightowl.MessageFiring)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "stdin")
+			// An argument with spaces and a shell metacharacter arrives
+			// as one argument, untouched: there is no shell.
+			tc.cfg.Command = []string{"testdata/capture.sh", out, "two words; $HOME"}
+			tc.cfg.Env = map[string]string{"PAGER_TEAM": "ops"}
+			// Not passed on: the program sees a minimal environment.
+			t.Setenv("NIGHTOWL_SECRET", "s3cr3t")
+			retry, err := notifier(t, &tc.cfg).Notify(context.Background(), tc.msg)
+			if err != nil || retry {
+				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
+			}
+			if got, want := read(t, out+".args"), out+"\ntwo words; $HOME\n"; got != want {
+				t.Errorf("arguments %q, want %q", got, want)
+			}
+			wantEnv := "NIGHTOWL_ALERT_ID=a1b2c3d4e5f6\nNIGHTOWL_CHECK=math-site\nNIGHTOWL_IDEMPOTENCY_KEY=n-42\nNIGHTOWL_KIND=" + string(tc.msg.Kind) +
+				"\nPAGER_TEAM=ops\nPATH=" + execPath + "\n"
+			if got := read(t, out+".env"); got != wantEnv {
+				t.Errorf("environment:\n%s\nwant:\n%s", got, wantEnv)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, []byte(read(t, out)), "", "  "); err != nil {
+				t.Fatalf("standard input is not JSON: %v", err)
+			}
+			pretty.WriteByte('\n')
+			golden(t, tc.name, pretty.Bytes())
+		})
+	}
+}
+
+// gone waits for a process to disappear; a killed orphan lingers as a
+// zombie until init reaps it.
+func gone(pid int) bool {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		// A zombie's /proc/PID/stat says Z.
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+			if _, after, ok := strings.Cut(string(b), ") "); ok && strings.HasPrefix(after, "Z") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func childPID(t *testing.T, path string) int {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil && strings.HasSuffix(string(b), "\n") {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	t.Fatal("the child's pid never arrived")
+	return 0
+}
+
+func TestOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		argv       func(dir string) []string
+		timeout    time.Duration
+		ctxTimeout time.Duration
+		wantRetry  bool
+		wantErr    string
+		// wantKilled: the child the program started is gone afterwards.
+		wantKilled bool
+	}{
+		{name: "temporary failure", argv: func(string) []string { return []string{"testdata/fail.sh", "75"} },
+			wantRetry: true, wantErr: "fail.sh exited with 75 (temporary failure): mail relay said no"},
+		{name: "permanent failure", argv: func(string) []string { return []string{"testdata/fail.sh", "1"} },
+			wantErr: "fail.sh exited with 1: mail relay said no"},
+		{name: "stderr cut at 1 KiB", argv: func(string) []string { return []string{"testdata/fail.sh", "2", "5000"} },
+			wantErr: "fail.sh exited with 2: mail relay said no\n" + strings.Repeat("x", stderrLimit-len("mail relay said no\n")) + " …"},
+		{name: "timeout", argv: func(dir string) []string { return []string{"testdata/hang.sh", filepath.Join(dir, "pid")} },
+			timeout: 300 * time.Millisecond, wantRetry: true, wantKilled: true,
+			wantErr: "hang.sh: timed out after 300ms, process group killed: waiting for the relay"},
+		{name: "context deadline", argv: func(dir string) []string { return []string{"testdata/hang.sh", filepath.Join(dir, "pid")} },
+			ctxTimeout: 300 * time.Millisecond, wantRetry: true, wantKilled: true,
+			wantErr: "hang.sh: context deadline exceeded, process group killed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			if tc.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctxTimeout)
+				defer cancel()
+			}
+			n := notifier(t, &Config{Command: tc.argv(dir), Timeout: tc.timeout})
+			start := time.Now()
+			retry, err := n.Notify(ctx, fixture(nightowl.MessageFiring))
+			if err == nil {
+				t.Fatal("Notify succeeded")
+			}
+			if retry != tc.wantRetry {
+				t.Errorf("retry = %v, want %v (%v)", retry, tc.wantRetry, err)
+			}
+			if err.Error() != tc.wantErr {
+				t.Errorf("error\n%q\nwant\n%q", err, tc.wantErr)
+			}
+			if tc.wantKilled {
+				if took := time.Since(start); took > 3*time.Second {
+					t.Errorf("took %v after the deadline", took)
+				}
+				if pid := childPID(t, filepath.Join(dir, "pid")); !gone(pid) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Errorf("child %d outlived the timeout", pid)
+				}
+			}
+		})
+	}
+}
+
+// A program that exits at once but leaves a child holding its standard
+// error counts as done, after a short wait rather than the child's life.
+func TestBackgroundChild(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	n := notifier(t, &Config{Command: []string{"testdata/background.sh", pidFile}})
+	start := time.Now()
+	retry, err := n.Notify(context.Background(), fixture(nightowl.MessageFiring))
+	pid := childPID(t, pidFile)
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	if err != nil || retry {
+		t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
+	}
+	if took := time.Since(start); took > waitDelay+2*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestProgramGone(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := notifier(t, &Config{Command: []string{prog}})
+	if err := os.Remove(prog); err != nil {
+		t.Fatal(err)
+	}
+	// Removed between loading and sending, as during a deploy: it may be
+	// back before the message expires.
+	retry, err := n.Notify(context.Background(), fixture(nightowl.MessageFiring))
+	if !retry || err == nil || err.Error() != "start notify.sh: no such file or directory" {
+		t.Errorf("Notify = %v, %v; want true, start notify.sh: no such file or directory", retry, err)
+	}
+
+	_, err = (&Config{Command: []string{"nightowl-no-such-program"}, Timeout: time.Second}).Notifier(notify.Deps{})
+	if err == nil || err.Error() != `command: nightowl-no-such-program: executable file not found in $PATH` {
+		t.Errorf("Notifier = %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []nightowl.FieldError
+	}{
+		{"argv", Config{Command: []string{"/usr/local/bin/page", "--team", "ops"}, Timeout: DefaultTimeout}, nil},
+		{"no command", Config{Timeout: DefaultTimeout}, []nightowl.FieldError{{Key: "command", Message: "required"}}},
+		{"empty program", Config{Command: []string{"", "x"}, Timeout: DefaultTimeout},
+			[]nightowl.FieldError{{Key: "command", Message: "the program name is empty"}}},
+		{"zero timeout", Config{Command: []string{"page"}}, []nightowl.FieldError{{Key: "timeout", Message: "must be more than 0s"}}},
+		{"env", Config{Command: []string{"page"}, Timeout: time.Second, Env: map[string]string{"TEAM": "ops", "A=B": "c", "NIGHTOWL_KIND": "x"}},
+			[]nightowl.FieldError{{Key: "env", Message: `"A=B" is not a variable name`}, {Key: "env.NIGHTOWL_KIND", Message: "NIGHTOWL_ variables are set for each message"}}},
+		{"title does not parse", Config{Command: []string{"page"}, Timeout: time.Second, TitleTemplate: "{{.Alert.Check"},
+			[]nightowl.FieldError{{Key: "title_template", Message: "template: title_template:1: unclosed action"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.cfg.Validate()
+			if len(got) != len(tc.want) {
+				t.Fatalf("Validate = %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("error %d = %v, want %v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+	if c := New().(*Config); c.Timeout != DefaultTimeout {
+		t.Errorf("default timeout %v", c.Timeout)
+	}
+}

@@ -1,0 +1,159 @@
+// Package ntfy sends alerts to an ntfy server, the public ntfy.sh or one of
+// your own, as one JSON document posted to the server's root URL ("publish
+// as JSON" in ntfy's docs), so that the title, priority, tags and action
+// buttons need no HTTP headers, which cannot carry UTF-8 reliably.
+package ntfy
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// DefaultURL is the public ntfy server.
+const DefaultURL = "https://ntfy.sh"
+
+// topicPattern is what an ntfy server accepts as a topic name; anything
+// else is refused with a 400 on every send.
+var topicPattern = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+
+// Config is an ntfy receiver block.
+type Config struct {
+	// URL is the server's root URL.
+	URL string `yaml:"url"`
+	// Topic is secret because on a server without access control, such
+	// as ntfy.sh, whoever knows the topic can read it.
+	Topic string `yaml:"topic" secret:"true"`
+	// Token is an access token (tk_…), sent as a bearer token; Username
+	// and Password are the other way to log in.
+	Token         string `yaml:"token" secret:"true"`
+	Username      string `yaml:"username"`
+	Password      string `yaml:"password" secret:"true"`
+	TitleTemplate string `yaml:"title_template"`
+	TextTemplate  string `yaml:"text_template"`
+}
+
+// New returns a block with the defaults, for the config decoder to fill.
+func New() notify.Spec { return &Config{URL: DefaultURL} }
+
+// Validate reports what is wrong with the block. Messages never repeat a
+// value, since the topic and the credentials are secrets.
+func (c *Config) Validate() []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	if msg := checkURL(c.URL); msg != "" {
+		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
+	}
+	switch {
+	case c.Topic == "":
+		errs = append(errs, nightowl.FieldError{Key: "topic", Message: "required"})
+	case !topicPattern.MatchString(c.Topic):
+		errs = append(errs, nightowl.FieldError{Key: "topic", Message: "must be 1 to 64 letters, digits, '-' or '_'"})
+	}
+	if c.Token != "" && (c.Username != "" || c.Password != "") {
+		errs = append(errs, nightowl.FieldError{Key: "token", Message: "cannot be combined with username and password"})
+	} else if c.Username != "" && c.Password == "" {
+		errs = append(errs, nightowl.FieldError{Key: "password", Message: "required with username"})
+	} else if c.Password != "" && c.Username == "" {
+		errs = append(errs, nightowl.FieldError{Key: "username", Message: "required with password"})
+	}
+	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	return errs
+}
+
+// Notifier builds the receiver.
+func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	if err != nil {
+		return nil, err
+	}
+	client := deps.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	n := &Notifier{
+		client: client,
+		// Publishing JSON goes to the root: a topic URL would take the
+		// JSON for the message text.
+		url:    strings.TrimRight(c.URL, "/") + "/",
+		topic:  c.Topic,
+		render: r,
+	}
+	switch {
+	case c.Token != "":
+		n.headers = map[string]string{"Authorization": "Bearer " + c.Token}
+		n.secrets = []string{c.Token}
+	case c.Username != "":
+		basic := base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))
+		n.headers = map[string]string{"Authorization": "Basic " + basic}
+		n.secrets = []string{c.Password, basic}
+	}
+	n.secrets = append(n.secrets, c.Topic)
+	return n, nil
+}
+
+func checkURL(s string) string {
+	if s == "" {
+		return "required"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return `scheme must be "http" or "https"`
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+// validateTemplates parses each template on its own, so that a mistake is
+// reported under its key, and runs it on a sample message, because a
+// misspelt field only shows when a template runs, and at run time it would
+// cost a notification its text.
+func validateTemplates(title, text string) []nightowl.FieldError {
+	sample := &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+			Cause:    "up failed: status == 200 (status = 503)",
+			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://nightowl.example.com/ack/sample",
+		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
+		IdempotencyKey: "sample",
+	}
+	var errs []nightowl.FieldError
+	for _, t := range []struct {
+		key string
+		tpl notify.Templates
+		run func(*notify.Renderer, *nightowl.Message) string
+	}{
+		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
+		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
+	} {
+		r, err := notify.NewRenderer(t.tpl)
+		if err != nil {
+			// The key already names the template.
+			_, msg, _ := strings.Cut(err.Error(), ": ")
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+			continue
+		}
+		// A failed run comes back as text, not as an error. A label the
+		// sample lacks is no mistake: other checks may have it.
+		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
+		if failed && !strings.Contains(msg, "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
+		}
+	}
+	return errs
+}
