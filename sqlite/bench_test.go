@@ -191,3 +191,144 @@ func tableSizes(b *testing.B, s *Store) map[string]int64 {
 	}
 	return out
 }
+
+// BenchmarkSavePing measures, with 10,000 heartbeat checks, what SavePing
+// costs the ping endpoint ("queue": the queue is emptied, untimed, without
+// writing it) and how many pings a second reach the disk ("queue+flush":
+// SavePing and a Flush every 10,000 pings), alone and with the heartbeat
+// state that the tracker saves with each ping ("+heartbeats"). Every ping
+// carries a 100-byte body. The rings of recent pings start empty and fill as
+// the benchmark runs, except in "full rings", which start with PingsPerCheck
+// pings in every check's ring: the steady state, in which each ping
+// overwrites the oldest of its check's. A ring row stays where it was first
+// written, so how many pages a flush rewrites depends on how the rows it
+// overwrites lie: together, when the checks first pinged as they ping now
+// ("in order": a round of all checks at a time), or anywhere in the table
+// ("scattered": a fleet whose checks were added over months, pinging at
+// rates of their own), where each ping costs a page of its own.
+func BenchmarkSavePing(b *testing.B) {
+	const checks = 10_000
+	names := make([]string, checks)
+	tokens := make([]string, checks)
+	for i := range names {
+		names[i] = fmt.Sprintf("job-%05d", i)
+		tokens[i] = fmt.Sprintf("token-%026d", i)
+	}
+	body := strings.Repeat("backup done: 1234 files, 5.6 GB. ", 4)[:100]
+	// What wrk sends in the HTTP benchmark: a start, then a success with
+	// an exit code and a body, or a plain success.
+	pool := []nightowl.Ping{
+		{Kind: nightowl.PingStart, Method: "GET", Body: body, UserAgent: "curl/8.5.0", Remote: "127.0.0.1"},
+		{Kind: nightowl.PingSuccess, ExitCode: intp(0), Duration: secp(83 * time.Second), Method: "POST",
+			Body: body, UserAgent: "curl/8.5.0", Remote: "127.0.0.1"},
+		{Kind: nightowl.PingSuccess, Method: "GET", Body: body, UserAgent: "curl/8.5.0", Remote: "127.0.0.1"},
+	}
+	// Every check pings once a round, in an order of its own each round:
+	// jobs do not keep to the order in which they first pinged, in which
+	// the rows of the rings were laid out.
+	rng := rand.New(rand.NewPCG(5, 6))
+	rounds := make([][]int, 8)
+	for r := range rounds {
+		rounds[r] = rng.Perm(checks)
+	}
+	for _, tc := range []struct {
+		name       string
+		write      bool // whether the queue is written, and timed
+		every      int  // pings between flushes; for "queue", below flushAt, so the writer stays idle
+		heartbeats bool
+		// full, when set, is the order of the rows in the full rings.
+		full string
+	}{
+		{"queue", false, flushAt - 1, false, ""},
+		{"queue+flush", true, checks, false, ""},
+		{"queue+flush+heartbeats", true, checks, true, ""},
+		{"queue+flush+heartbeats/full rings in order", true, checks, true, "slot.n, c.id"},
+		{"queue+flush+heartbeats/full rings scattered", true, checks, true, "random()"},
+	} {
+		var full *Store
+		b.Run(tc.name, func(sub *testing.B) {
+			var s *Store
+			switch {
+			case tc.full == "":
+				s = openTest(sub, dbPath(sub), clocktest.New(t0), Options{})
+			case full == nil:
+				// Filling a million ring rows takes longer than the
+				// benchmark: it is done once, for every b.N tried,
+				// which all find the rings full.
+				full = openTest(b, dbPath(b), clocktest.New(t0), Options{})
+				fillPings(b, full, names, body, tc.full)
+				fallthrough
+			default:
+				s = full
+			}
+			b := sub
+			// Warm up: every check known, with its heartbeat state
+			// stored.
+			for i := range checks {
+				p := pool[0]
+				p.Check, p.Time = names[i], t0
+				s.SavePing(p)
+				s.SaveHeartbeat(nightowl.Heartbeat{Check: names[i], Token: tokens[i], Since: t0})
+			}
+			flush(b, s)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c := rounds[(i/checks)%len(rounds)][i%checks]
+				at := t0.Add(time.Duration(i/checks)*time.Minute + time.Duration(i%checks)*time.Millisecond)
+				p := pool[i%len(pool)]
+				p.Check, p.Time = names[c], at
+				s.SavePing(p)
+				if tc.heartbeats {
+					s.SaveHeartbeat(nightowl.Heartbeat{Check: names[c], Token: tokens[c], LastPing: at,
+						LastSuccess: at, ExitCode: p.ExitCode, Since: t0})
+				}
+				if (i+1)%tc.every == 0 {
+					if tc.write {
+						flush(b, s)
+						continue
+					}
+					b.StopTimer()
+					s.mu.Lock()
+					clear(s.q.pings)
+					s.q.pings, s.q.pingBytes, s.q.bare = s.q.pings[:0], 0, 0
+					s.mu.Unlock()
+					b.StartTimer()
+				}
+			}
+			if tc.write {
+				flush(b, s)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pings/s")
+			if p, bodies := s.DroppedPings(); p+bodies > 0 {
+				b.Errorf("dropped %d pings and %d bodies", p, bodies)
+			}
+		})
+	}
+}
+
+// fillPings gives every check a full ring of pings, inserted in the given
+// order, written in SQL: through SavePing it would take longer than the
+// benchmark.
+func fillPings(b testing.TB, s *Store, names []string, body, order string) {
+	ctx := context.Background()
+	err := s.do(ctx, func() error {
+		return s.inTx(ctx, false, func(w *txWriter) error {
+			for _, name := range names {
+				if _, err := w.id(name); err != nil {
+					return err
+				}
+			}
+			_, err := w.tx.ExecContext(ctx, `WITH RECURSIVE slot(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM slot WHERE n + 1 < ?)
+				INSERT INTO pings (check_id, slot, seq, time, kind, method, body, user_agent, remote)
+				SELECT c.id, slot.n, slot.n, ?, 'success', 'GET', CAST(? AS BLOB), 'curl/8.5.0', '127.0.0.1'
+				FROM slot, checks c ORDER BY `+order,
+				s.opts.PingsPerCheck, t0.Add(-time.Hour).UnixNano(), body)
+			return err
+		})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

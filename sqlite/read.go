@@ -6,13 +6,18 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
 )
 
-// Reads see what has been written, not what is still queued: up to
-// FlushInterval behind SaveResult and SaveState.
+// Reads of states, results, rollups and events see what has been written,
+// not what is still queued: up to FlushInterval behind SaveResult and
+// SaveState. Pings and heartbeats are read together with what is queued: a
+// job's wrapper, or a person testing one with curl, expects to see its ping
+// at once.
 
 // States returns the current state of every check, by name.
 func (s *Store) States(ctx context.Context) ([]nightowl.State, error) {
@@ -153,6 +158,147 @@ func (s *Store) Rollups(ctx context.Context, check string, p nightowl.Period, si
 		return nil, fmt.Errorf("read rollups of %s: %w", check, err)
 	}
 	return out, nil
+}
+
+// Pings returns up to limit of the check's recent pings, newest first,
+// including those not written yet; limit <= 0, or above PingsPerCheck, means
+// all that are kept.
+func (s *Store) Pings(ctx context.Context, check string, limit int) ([]nightowl.Ping, error) {
+	if limit <= 0 || limit > s.opts.PingsPerCheck {
+		limit = s.opts.PingsPerCheck
+	}
+	// Held from the look at memory to the end of the read, so that a
+	// commit cannot move pings from the one to the other in between.
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	out := s.queuedPings(check, limit)
+	if len(out) == limit {
+		return out, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT time, kind, exit_code, rid, duration_ns, method,
+		COALESCE(body, ''), truncated, user_agent, remote
+		FROM pings WHERE check_id = (SELECT id FROM checks WHERE name = ?)
+		ORDER BY seq DESC LIMIT ?`, check, limit-len(out))
+	if err != nil {
+		return nil, fmt.Errorf("read pings of %s: %w", check, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p := nightowl.Ping{Check: check}
+		var at int64
+		var code, dur sql.NullInt64
+		if err := rows.Scan(&at, &p.Kind, &code, &p.RID, &dur, &p.Method,
+			&p.Body, &p.Truncated, &p.UserAgent, &p.Remote); err != nil {
+			return nil, fmt.Errorf("read pings of %s: %w", check, err)
+		}
+		p.Time = time.Unix(0, at).UTC()
+		p.ExitCode, p.Duration = intFrom(code), durationFrom(dur)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read pings of %s: %w", check, err)
+	}
+	return out, nil
+}
+
+// queuedPings returns up to limit of the check's pings that wait for the
+// writer or are being written, newest first, as they will read back from
+// disk.
+func (s *Store) queuedPings(check string, limit int) []nightowl.Ping {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []nightowl.Ping
+	for _, q := range [2][]nightowl.Ping{s.q.pings, s.inflight.pings} {
+		for i := len(q) - 1; i >= 0 && len(out) < limit; i-- {
+			if p := q[i]; p.Check == check {
+				p.Time = p.Time.UTC()
+				p.ExitCode, p.Duration = clonePtr(p.ExitCode), clonePtr(p.Duration)
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Heartbeats returns the state of every heartbeat check, by name: what is
+// stored, updated with what is queued.
+func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
+	// Memory first, then disk, and memory wins: a state that the writer
+	// commits in between is then read twice, the same both times, rather
+	// than missed. No lock is needed, which matters: with a million checks
+	// this read takes seconds, and the writer must not wait for it.
+	s.mu.Lock()
+	mem := make(map[string]nightowl.Heartbeat, len(s.inflight.heartbeats)+len(s.q.heartbeats))
+	for _, m := range [2]map[string]nightowl.Heartbeat{s.inflight.heartbeats, s.q.heartbeats} {
+		for name, h := range m {
+			mem[name] = h
+		}
+	}
+	s.mu.Unlock()
+
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.name, COALESCE(h.token, ''), h.last_ping, h.last_success,
+		h.started, h.last_duration_ns, h.exit_code, h.failed, h.since
+		FROM heartbeats h JOIN checks c ON c.id = h.check_id ORDER BY c.name`)
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.Heartbeat
+	for rows.Next() {
+		var h nightowl.Heartbeat
+		var lastPing, lastSuccess, dur, code, since sql.NullInt64
+		var started sql.NullString
+		if err := rows.Scan(&h.Check, &h.Token, &lastPing, &lastSuccess, &started, &dur, &code,
+			&h.Failed, &since); err != nil {
+			return nil, fmt.Errorf("read heartbeats: %w", err)
+		}
+		if q, ok := mem[h.Check]; ok {
+			out = append(out, cloneHeartbeat(q))
+			delete(mem, h.Check)
+			continue
+		}
+		h.LastPing, h.LastSuccess, h.Since = fromNanos(lastPing), fromNanos(lastSuccess), fromNanos(since)
+		h.LastDuration, h.ExitCode = durationFrom(dur), intFrom(code)
+		if started.Valid {
+			var m map[string]int64
+			if err := json.Unmarshal([]byte(started.String), &m); err != nil {
+				return nil, fmt.Errorf("read heartbeats: started runs of %s: %w", h.Check, err)
+			}
+			if len(m) > 0 {
+				h.Started = make(map[string]time.Time, len(m))
+				for rid, at := range m {
+					h.Started[rid] = time.Unix(0, at).UTC()
+				}
+			}
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	if len(mem) > 0 {
+		for _, h := range mem {
+			out = append(out, cloneHeartbeat(h))
+		}
+		slices.SortFunc(out, func(a, b nightowl.Heartbeat) int { return strings.Compare(a.Check, b.Check) })
+	}
+	return out, nil
+}
+
+func intFrom(n sql.NullInt64) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int64)
+	return &v
+}
+
+func durationFrom(n sql.NullInt64) *nightowl.Seconds {
+	if !n.Valid {
+		return nil
+	}
+	v := nightowl.Seconds(n.Int64)
+	return &v
 }
 
 // sqlLimit turns "no limit" into SQLite's LIMIT -1.

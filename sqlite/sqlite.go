@@ -1,10 +1,13 @@
 // Package sqlite keeps nightowl's memory in a single SQLite file: the current
 // state of every check, a bounded ring of its recent results, hourly and daily
-// rollups (runs, failures, latency percentiles) and the events that happened
-// to it. It implements nightowl.Store.
+// rollups (runs, failures, latency percentiles), the events that happened
+// to it and, for heartbeat checks, a bounded ring of recent pings and the
+// state that carries their due times across restarts. It implements
+// nightowl.Store.
 //
-// The check engine reports results on its hot path, so SaveResult and
-// SaveState only queue in memory; one goroutine owns the single writer
+// The check engine reports results on its hot path, and the ping endpoint
+// takes thousands of pings a second, so SaveResult, SaveState, SavePing and
+// SaveHeartbeat only queue in memory; one goroutine owns the single writer
 // connection and writes everything queued in one transaction every
 // FlushInterval. Rollups are aggregated in memory as results arrive and merged
 // into their stored rows when written, so they are exact across flushes and
@@ -19,7 +22,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +42,9 @@ type Options struct {
 	// ResultsPerCheck is how many recent raw results are kept per check;
 	// default 100.
 	ResultsPerCheck int
+	// PingsPerCheck is how many recent pings are kept per heartbeat check;
+	// default 100.
+	PingsPerCheck int
 	// FlushInterval is how often queued writes reach the file; default 1s.
 	FlushInterval time.Duration
 	// HourlyRetention and DailyRetention bound how long rollups are kept;
@@ -48,14 +56,18 @@ type Options struct {
 	// flaps for months cannot grow the file without end.
 	EventRetention time.Duration
 
-	// maxQueued bounds the raw results waiting for the writer; tests shrink
-	// it to see the oldest dropped.
-	maxQueued int
+	// maxQueued bounds the raw results waiting for the writer, and
+	// maxQueuedPings and maxPingBytes the pings; tests shrink them to see
+	// the oldest dropped.
+	maxQueued      int
+	maxQueuedPings int
+	maxPingBytes   int
 }
 
 // Defaults of Options.
 const (
 	DefaultResultsPerCheck = 100
+	DefaultPingsPerCheck   = 100
 	DefaultFlushInterval   = time.Second
 	DefaultHourlyRetention = 90 * 24 * time.Hour
 	DefaultDailyRetention  = 400 * 24 * time.Hour
@@ -70,9 +82,19 @@ const (
 	// than a healthy disk ever lets pile up, small enough (with facts, some
 	// hundreds of MB at worst) not to take the process down with it.
 	defaultMaxQueued = 200_000
-	pruneEvery       = time.Hour
-	warnEvery        = time.Minute
-	busyTimeoutMS    = 5000
+	// defaultMaxQueuedPings is some 10 s of pings at the 20,000 a second
+	// that the ping endpoint is built for, and minutes at any rate a real
+	// fleet of jobs sends.
+	defaultMaxQueuedPings = 200_000
+	// defaultMaxPingBytes bounds the memory that queued pings hold: a ping
+	// can carry a body of up to 100 KB, so a count alone would allow 20 GB.
+	defaultMaxPingBytes = 64 << 20
+	// flushAtBytes of queued pings wake the writer too, so that pings with
+	// large bodies go out long before they reach defaultMaxPingBytes.
+	flushAtBytes  = 4 << 20
+	pruneEvery    = time.Hour
+	warnEvery     = time.Minute
+	busyTimeoutMS = 5000
 	// readConns is enough for the web UI and API to read while the writer
 	// works; every connection costs its own page cache.
 	readConns = 4
@@ -82,8 +104,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Path == "" {
 		return o, errors.New("open sqlite: no database path")
 	}
-	if o.ResultsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 || o.DailyRetention < 0 || o.EventRetention < 0 {
-		return o, fmt.Errorf("open sqlite %s: negative results per check, flush interval or retention", o.Path)
+	if o.ResultsPerCheck < 0 || o.PingsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 || o.DailyRetention < 0 || o.EventRetention < 0 {
+		return o, fmt.Errorf("open sqlite %s: negative results or pings per check, flush interval or retention", o.Path)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -93,6 +115,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ResultsPerCheck == 0 {
 		o.ResultsPerCheck = DefaultResultsPerCheck
+	}
+	if o.PingsPerCheck == 0 {
+		o.PingsPerCheck = DefaultPingsPerCheck
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = DefaultFlushInterval
@@ -109,6 +134,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.maxQueued <= 0 {
 		o.maxQueued = defaultMaxQueued
 	}
+	if o.maxQueuedPings <= 0 {
+		o.maxQueuedPings = defaultMaxQueuedPings
+	}
+	if o.maxPingBytes <= 0 {
+		o.maxPingBytes = defaultMaxPingBytes
+	}
 	return o, nil
 }
 
@@ -120,11 +151,23 @@ type Store struct {
 	wdb  *sql.DB // one connection: SQLite has one writer at a time anyway
 	rdb  *sql.DB
 
-	mu      sync.Mutex
-	q       batch // waiting for the writer
-	spare   []nightowl.Result
-	closed  bool
-	dropped int64 // raw results dropped since Open because the writer fell behind
+	mu    sync.Mutex
+	q     batch // waiting for the writer
+	spare []nightowl.Result
+	// inflight holds the pings and heartbeats that the writer took from the
+	// queue and has not committed yet: until it has, readers find them
+	// neither in q nor on disk.
+	inflight   batch
+	sparePings []nightowl.Ping
+	closed     bool
+	dropped    int64 // raw results dropped since Open because the writer fell behind
+	// Pings dropped, and pings whose bodies were dropped, since Open
+	// because the writer fell behind.
+	droppedPings, droppedBodies int64
+	// commitMu is held by the writer while it commits and clears inflight,
+	// and by Pings while it reads memory and disk, so that a ping is seen
+	// exactly once: before the commit in inflight, after it on disk.
+	commitMu sync.RWMutex
 
 	kick      chan struct{} // the queue is long: write now
 	ops       chan op       // work for the writer goroutine
@@ -139,10 +182,19 @@ type Store struct {
 	prepared   map[string]*sql.Stmt // statements prepared on the writer connection
 	wanted     []string             // statements to prepare once the connection is free
 	seqs       map[int64]int64      // check id to the seq of its next result
+	pingSeqs   map[int64]int64      // check id to the seq of its next ping
 	unsynced   bool                 // a commit since the last fsync of the WAL
 	lastPrune  time.Time
 	warnedAt   time.Time
 	warnedDrop int64
+	// Drops of pings are warned about apart from results: they have
+	// their own bound.
+	warnedPingsAt time.Time
+	warnedPings   int64
+	warnedBodies  int64
+	// refusedAt is when a check's heartbeat state was last refused for
+	// a token another check holds.
+	refusedAt map[string]time.Time
 }
 
 var _ nightowl.Store = (*Store)(nil)
@@ -171,12 +223,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		ops:  make(chan op),
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
-		events:   make(chan *eventReq),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		ids:      make(map[string]int64),
-		seqs:     make(map[int64]int64),
-		prepared: make(map[string]*sql.Stmt),
+		events:    make(chan *eventReq),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		ids:       make(map[string]int64),
+		seqs:      make(map[int64]int64),
+		pingSeqs:  make(map[int64]int64),
+		refusedAt: make(map[string]time.Time),
+		prepared:  make(map[string]*sql.Stmt),
 	}
 	if err := s.open(ctx); err != nil {
 		if s.rdb != nil {
@@ -220,7 +274,67 @@ func (s *Store) open(ctx context.Context) error {
 		}
 		s.ids[name] = id
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load checks: %w", err)
+	}
+	return s.loadHeads(ctx)
+}
+
+// loadHeads reads the heads of the rings that the last Close saved, and
+// deletes them: from the first write on they are stale, and a crash must not
+// leave them to be trusted.
+func (s *Store) loadHeads(ctx context.Context) error {
+	rows, err := s.wdb.QueryContext(ctx, `SELECT check_id, ring, size, next_seq FROM ring_heads`)
+	if err != nil {
+		return fmt.Errorf("load ring heads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, next int64
+		var ring string
+		var size int
+		if err := rows.Scan(&id, &ring, &size, &next); err != nil {
+			return fmt.Errorf("load ring heads: %w", err)
+		}
+		for _, r := range s.rings() {
+			if r.table == ring && r.size == size {
+				r.heads[id] = next
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load ring heads: %w", err)
+	}
+	rows.Close()
+	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM ring_heads`); err != nil {
+		return fmt.Errorf("load ring heads: %w", err)
+	}
+	return nil
+}
+
+// saveHeads saves the heads of the rings for the next Open. It runs on the
+// writer goroutine as it stops.
+func (s *Store) saveHeads() error {
+	if len(s.seqs)+len(s.pingSeqs) == 0 {
+		return nil
+	}
+	err := s.inTx(context.Background(), true, func(w *txWriter) error {
+		for _, r := range s.rings() {
+			// In key order, each row goes next to the last: with a
+			// million checks, that is what keeps Close quick.
+			for _, id := range slices.Sorted(maps.Keys(r.heads)) {
+				if err := w.exec(`INSERT OR REPLACE INTO ring_heads (check_id, ring, size, next_seq) VALUES (?, ?, ?, ?)`,
+					id, r.table, r.size, r.heads[id]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save ring heads: %w", err)
+	}
+	return nil
 }
 
 // dsn builds the data source name for the modernc driver. The pragmas are in
@@ -273,7 +387,7 @@ func (s *Store) run() {
 		case r := <-s.events:
 			s.addEvents(r)
 		case <-s.quit:
-			s.closeErr = s.flush(true)
+			s.closeErr = errors.Join(s.flush(true), s.saveHeads())
 			return
 		}
 	}
@@ -309,13 +423,20 @@ func (s *Store) housekeep() {
 		}
 	}
 	s.mu.Lock()
-	dropped := s.dropped
+	dropped, pings, bodies := s.dropped, s.droppedPings, s.droppedBodies
 	s.mu.Unlock()
 	if dropped > s.warnedDrop && now.Sub(s.warnedAt) >= warnEvery {
 		s.log.Warn("sqlite: writer fell behind; dropped the oldest queued results (rollups still count them)",
 			"dropped", dropped-s.warnedDrop, "total", dropped)
 		s.warnedAt = now
 		s.warnedDrop = dropped
+	}
+	if (pings > s.warnedPings || bodies > s.warnedBodies) && now.Sub(s.warnedPingsAt) >= warnEvery {
+		s.log.Warn("sqlite: writer fell behind; dropped the oldest queued pings, or their bodies (heartbeat states are kept)",
+			"pings", pings-s.warnedPings, "bodies", bodies-s.warnedBodies,
+			"total_pings", pings, "total_bodies", bodies)
+		s.warnedPingsAt = now
+		s.warnedPings, s.warnedBodies = pings, bodies
 	}
 }
 
@@ -333,8 +454,17 @@ func (s *Store) Dropped() int64 {
 	return s.dropped
 }
 
+// DroppedPings returns how many pings were dropped since Open because the
+// writer could not keep up, and how many lost their body first, to keep the
+// queue's memory bounded.
+func (s *Store) DroppedPings() (pings, bodies int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.droppedPings, s.droppedBodies
+}
+
 // Close writes what is queued, stops the writer and closes the database.
-// Results and states saved after Close are ignored.
+// Results, states, pings and heartbeats saved after Close are ignored.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -385,18 +515,25 @@ func (s *Store) inTxOnce(ctx context.Context, durable bool, fn func(w *txWriter)
 	}
 	defer tx.Rollback()
 	w := &txWriter{
-		s:      s,
-		ctx:    ctx,
-		tx:     tx,
-		newIDs: make(map[string]int64),
-		seqs:   make(map[int64]int64),
-		stmts:  make(map[string]*sql.Stmt),
+		s:        s,
+		ctx:      ctx,
+		tx:       tx,
+		newIDs:   make(map[string]int64),
+		seqs:     make(map[int64]int64),
+		pingSeqs: make(map[int64]int64),
+		stmts:    make(map[string]*sql.Stmt),
 	}
 	defer w.close()
 	if err := fn(w); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	s.commitMu.Lock()
+	err = tx.Commit()
+	if err == nil && w.committed != nil {
+		w.committed()
+	}
+	s.commitMu.Unlock()
+	if err != nil {
 		return err
 	}
 	for name, id := range w.newIDs {
@@ -404,6 +541,9 @@ func (s *Store) inTxOnce(ctx context.Context, durable bool, fn func(w *txWriter)
 	}
 	for id, seq := range w.seqs {
 		s.seqs[id] = seq
+	}
+	for id, seq := range w.pingSeqs {
+		s.pingSeqs[id] = seq
 	}
 	// With synchronous=FULL the commit synced the WAL file, and with it
 	// every commit before.

@@ -710,6 +710,7 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"no path", Options{}},
 		{"negative ring", Options{Path: "x.db", ResultsPerCheck: -1}},
+		{"negative ping ring", Options{Path: "x.db", PingsPerCheck: -1}},
 		{"missing directory", Options{Path: filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // txWriter writes within one transaction on the writer goroutine.
@@ -20,7 +23,12 @@ type txWriter struct {
 	tx     *sql.Tx
 	newIDs map[string]int64 // checks inserted by this transaction
 	seqs   map[int64]int64  // next seq per check, as of this transaction
-	stmts  map[string]*sql.Stmt
+	// pingSeqs is seqs for the ring of pings.
+	pingSeqs map[int64]int64
+	stmts    map[string]*sql.Stmt
+	// committed, when set, runs right after the commit, while readers of
+	// pings wait.
+	committed func()
 }
 
 func (w *txWriter) close() {
@@ -94,22 +102,53 @@ func (w *txWriter) id(name string) (int64, error) {
 	return id, nil
 }
 
-// seq returns the seq of the next result of a check. The first time a check
-// is written after Open it is read back from the ring, which also drops
-// slots beyond a ResultsPerCheck made smaller since the last run.
-func (w *txWriter) seq(id int64) (int64, error) {
-	if seq, ok := w.seqs[id]; ok {
+// A ring is a table that keeps the last size rows of each check, the row
+// numbered seq in slot seq % size: results and pings.
+type ring struct {
+	table string
+	size  int
+	// heads holds the seq of the next row of each check as of the last
+	// commit, and tx as of this transaction.
+	heads, tx map[int64]int64
+}
+
+// rings are the rings, with the writer's cache of their heads.
+func (s *Store) rings() [2]ring {
+	return [2]ring{
+		{table: "results", size: s.opts.ResultsPerCheck, heads: s.seqs},
+		{table: "pings", size: s.opts.PingsPerCheck, heads: s.pingSeqs},
+	}
+}
+
+func (w *txWriter) resultRing() ring {
+	r := w.s.rings()[0]
+	r.tx = w.seqs
+	return r
+}
+
+func (w *txWriter) pingRing() ring {
+	r := w.s.rings()[1]
+	r.tx = w.pingSeqs
+	return r
+}
+
+// seq returns the seq of the next row of a check in ring r. Unless the last
+// Close saved it, the first time a check is written after Open it is read
+// back from the ring, which also drops slots beyond a ring made smaller
+// since.
+func (w *txWriter) seq(r ring, id int64) (int64, error) {
+	if seq, ok := r.tx[id]; ok {
 		return seq, nil
 	}
-	if seq, ok := w.s.seqs[id]; ok {
+	if seq, ok := r.heads[id]; ok {
 		return seq, nil
 	}
 	var seq int64
-	err := w.queryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM results WHERE check_id = ?`, id).Scan(&seq)
+	err := w.queryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM `+r.table+` WHERE check_id = ?`, id).Scan(&seq)
 	if err != nil {
 		return 0, err
 	}
-	err = w.exec(`DELETE FROM results WHERE check_id = ? AND slot >= ?`, id, w.s.opts.ResultsPerCheck)
+	err = w.exec(`DELETE FROM `+r.table+` WHERE check_id = ? AND slot >= ?`, id, r.size)
 	return seq, err
 }
 
@@ -122,6 +161,12 @@ func (w *txWriter) batch(b batch) error {
 	}
 	if err := w.rollups(b.aggs); err != nil {
 		return fmt.Errorf("write rollups: %w", err)
+	}
+	if err := w.pings(b.pings); err != nil {
+		return fmt.Errorf("write pings: %w", err)
+	}
+	if err := w.heartbeats(b.heartbeats); err != nil {
+		return fmt.Errorf("write heartbeats: %w", err)
 	}
 	return nil
 }
@@ -149,7 +194,8 @@ func (w *txWriter) states(states map[string]nightowl.State) error {
 }
 
 func (w *txWriter) results(results []nightowl.Result) error {
-	ring := w.s.opts.ResultsPerCheck
+	rr := w.resultRing()
+	ring := rr.size
 	// A check with more results in the batch than its ring holds (after a
 	// stall) writes only the newest ones: the rest would be overwritten in
 	// the same transaction.
@@ -162,7 +208,7 @@ func (w *txWriter) results(results []nightowl.Result) error {
 		if err != nil {
 			return err
 		}
-		seq, err := w.seq(id)
+		seq, err := w.seq(rr, id)
 		if err != nil {
 			return err
 		}
@@ -263,6 +309,184 @@ func (w *txWriter) rollups(aggs map[aggKey]*agg) error {
 	return nil
 }
 
+const upsertPing = `INSERT INTO pings
+	(check_id, slot, seq, time, kind, exit_code, rid, duration_ns, method, body, truncated, user_agent, remote)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (check_id, slot) DO UPDATE SET
+	seq = excluded.seq, time = excluded.time, kind = excluded.kind, exit_code = excluded.exit_code,
+	rid = excluded.rid, duration_ns = excluded.duration_ns, method = excluded.method, body = excluded.body,
+	truncated = excluded.truncated, user_agent = excluded.user_agent, remote = excluded.remote`
+
+func (w *txWriter) pings(pings []nightowl.Ping) error {
+	pr := w.pingRing()
+	// Looked up once rather than by its text for every row: hashing the
+	// query costs more than binding a ping's values.
+	upsert, err := w.stmt(upsertPing)
+	if err != nil {
+		return err
+	}
+	// As with results, a check with more pings in the batch than its ring
+	// holds writes only the newest.
+	left := make(map[string]int)
+	for _, p := range pings {
+		left[p.Check]++
+	}
+	for _, p := range pings {
+		id, err := w.id(p.Check)
+		if err != nil {
+			return err
+		}
+		seq, err := w.seq(pr, id)
+		if err != nil {
+			return err
+		}
+		w.pingSeqs[id] = seq + 1
+		left[p.Check]--
+		if left[p.Check] >= pr.size {
+			continue
+		}
+		var body any
+		if p.Body != "" {
+			body = []byte(p.Body)
+		}
+		_, err = upsert.ExecContext(w.ctx, id, seq%int64(pr.size), seq, p.Time.UnixNano(), string(p.Kind),
+			intOrNil(p.ExitCode), p.RID, durationOrNil(p.Duration), p.Method, body, p.Truncated,
+			p.UserAgent, p.Remote)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Both statements take the same arguments, in the same order.
+const (
+	// updateHeartbeat is what nearly every write is: a check that is
+	// stored already, with the same token. Leaving token out of SET spares
+	// SQLite from checking it is unique and rewriting its index entry,
+	// which sits on a page of its own (tokens are random).
+	updateHeartbeat = `UPDATE heartbeats SET
+		last_ping = ?, last_success = ?, started = ?, last_duration_ns = ?, exit_code = ?, failed = ?, since = ?
+		WHERE check_id = ? AND token IS ?`
+	upsertHeartbeat = `INSERT INTO heartbeats
+		(last_ping, last_success, started, last_duration_ns, exit_code, failed, since, check_id, token)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (check_id) DO UPDATE SET
+		token = excluded.token, last_ping = excluded.last_ping, last_success = excluded.last_success,
+		started = excluded.started, last_duration_ns = excluded.last_duration_ns,
+		exit_code = excluded.exit_code, failed = excluded.failed, since = excluded.since`
+)
+
+// heartbeats writes the latest state of each heartbeat check. A state whose
+// token another check holds is left out, and logged, rather than failing
+// the whole batch: every other check's pings and states still get written,
+// and the token stays with the check that had it first.
+func (w *txWriter) heartbeats(hbs map[string]nightowl.Heartbeat) error {
+	update, err := w.stmt(updateHeartbeat)
+	if err != nil {
+		return err
+	}
+	var refused []nightowl.Heartbeat
+	for _, h := range hbs {
+		if err := w.heartbeat(update, h); isUnique(err) {
+			refused = append(refused, h)
+		} else if err != nil {
+			return err
+		}
+	}
+	// A token that moved from one check to another within the batch is
+	// refused when the new holder comes first; it is free once the old
+	// one has been written with its new token.
+	for len(refused) > 0 {
+		var again []nightowl.Heartbeat
+		for _, h := range refused {
+			if err := w.heartbeat(update, h); isUnique(err) {
+				again = append(again, h)
+			} else if err != nil {
+				return err
+			}
+		}
+		if len(again) == len(refused) {
+			break
+		}
+		refused = again
+	}
+	now := w.s.opts.Now()
+	for _, h := range refused {
+		// The tracker saves a check's state with every ping: once a
+		// minute is enough to be noticed.
+		if at, ok := w.s.refusedAt[h.Check]; ok && now.Sub(at) < warnEvery {
+			continue
+		}
+		w.s.refusedAt[h.Check] = now
+		// The token is a secret: the log names the checks, not it.
+		var holder string
+		err := w.queryRow(`SELECT c.name FROM heartbeats h JOIN checks c ON c.id = h.check_id WHERE h.token = ?`,
+			h.Token).Scan(&holder)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		w.s.log.Error("sqlite: heartbeat state not saved: another check holds its token; give one of them another token, or forget the other if it is gone",
+			"check", h.Check, "token_holder", holder)
+	}
+	return nil
+}
+
+// heartbeat writes h with update, the prepared updateHeartbeat.
+func (w *txWriter) heartbeat(update *sql.Stmt, h nightowl.Heartbeat) error {
+	id, err := w.id(h.Check)
+	if err != nil {
+		return err
+	}
+	var started any
+	if len(h.Started) > 0 {
+		m := make(map[string]int64, len(h.Started))
+		for rid, at := range h.Started {
+			m[rid] = at.UnixNano()
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("heartbeat of %s: %w", h.Check, err)
+		}
+		started = string(b)
+	}
+	var token any
+	if h.Token != "" {
+		token = h.Token
+	}
+	args := []any{nanos(h.LastPing), nanos(h.LastSuccess), started, durationOrNil(h.LastDuration),
+		intOrNil(h.ExitCode), h.Failed, nanos(h.Since), id, token}
+	res, err := update.ExecContext(w.ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	return w.exec(upsertHeartbeat, args...)
+}
+
+// isUnique reports whether err is a UNIQUE constraint failing: in the
+// heartbeats table, only the token can, since the upsert resolves check_id.
+func isUnique(err error) bool {
+	var e *modernc.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+func intOrNil(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}
+
+func durationOrNil(p *nightowl.Seconds) any {
+	if p == nil {
+		return nil
+	}
+	return int64(time.Duration(*p))
+}
+
 // AddEvent records e and returns it with its ID once it is on disk. A zero
 // e.Time means now.
 func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
@@ -353,8 +577,8 @@ gather:
 // SQLite's limit.
 const forgetChunk = 500
 
-// Forget deletes the states, results, rollups and events of the named
-// checks, including what is still queued for them.
+// Forget deletes the states, results, rollups, events, pings and heartbeat
+// states of the named checks, including what is still queued for them.
 func (s *Store) Forget(ctx context.Context, checks []string) error {
 	if len(checks) == 0 {
 		return nil
@@ -386,8 +610,10 @@ func (s *Store) Forget(ctx context.Context, checks []string) error {
 		for name := range names {
 			if id, ok := s.ids[name]; ok {
 				delete(s.seqs, id)
+				delete(s.pingSeqs, id)
 				delete(s.ids, name)
 			}
+			delete(s.refusedAt, name)
 		}
 		return nil
 	})

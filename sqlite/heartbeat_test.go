@@ -1,0 +1,740 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/clocktest"
+)
+
+func intp(v int) *int { return &v }
+
+func secp(d time.Duration) *nightowl.Seconds {
+	s := nightowl.Seconds(d)
+	return &s
+}
+
+// fullBody is a body of the largest size kept, with every byte value in it:
+// NULs and bytes that are not UTF-8 must come back as they were sent.
+func fullBody() string {
+	b := make([]byte, nightowl.MaxPingBody)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return string(b)
+}
+
+func TestPingsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	local := time.FixedZone("CET", 3600)
+	pings := []nightowl.Ping{
+		{Check: "backup", Time: t0.Add(time.Nanosecond).In(local), Kind: nightowl.PingStart,
+			RID: "5f0c7a8e-1b2d-4c3e-9f40-123456789abc", Method: "GET", UserAgent: "curl/8.5.0", Remote: "192.0.2.7"},
+		{Check: "backup", Time: t0.Add(time.Minute), Kind: nightowl.PingSuccess, ExitCode: intp(0),
+			RID: "5f0c7a8e-1b2d-4c3e-9f40-123456789abc", Duration: secp(59*time.Second + 999*time.Nanosecond),
+			Method: "POST", Body: "1234 files, 5.6 GB\n", UserAgent: "curl/8.5.0", Remote: "[2001:db8::7]:51234"},
+		// No exit code at all, which is not the same as 0.
+		{Check: "backup", Time: t0.Add(2 * time.Minute), Kind: nightowl.PingFail, Method: "HEAD"},
+		{Check: "backup", Time: t0.Add(3 * time.Minute), Kind: nightowl.PingFail, ExitCode: intp(255),
+			Method: "POST", Body: fullBody(), Truncated: true},
+		{Check: "backup", Time: t0.Add(4 * time.Minute), Kind: nightowl.PingLog, Method: "POST", Body: "still going"},
+		// Another check's ping must not show.
+		{Check: "worker", Time: t0.Add(5 * time.Minute), Kind: nightowl.PingSuccess},
+	}
+	var want []nightowl.Ping
+	for i := len(pings) - 2; i >= 0; i-- {
+		p := pings[i]
+		p.Time = p.Time.UTC()
+		want = append(want, p)
+	}
+	s := openTest(t, path, clock, Options{})
+	for _, p := range pings {
+		s.SavePing(p)
+	}
+	for _, tc := range []struct {
+		name string
+		prep func()
+	}{
+		{"queued", func() {}},
+		{"written", func() { flush(t, s) }},
+		{"reopened", func() {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openTest(t, path, clock, Options{})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.prep()
+			got, err := s.Pings(ctx, "backup", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d pings, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					g, w := got[i], want[i]
+					g.Body, w.Body = fmt.Sprintf("%d bytes", len(g.Body)), fmt.Sprintf("%d bytes", len(w.Body))
+					t.Errorf("ping %d:\n got %#v\nwant %#v (bodies equal: %v)", i, g, w, got[i].Body == want[i].Body)
+				}
+			}
+			if got, _ := s.Pings(ctx, "backup", 2); !reflect.DeepEqual(got, want[:2]) {
+				t.Errorf("limit 2: got %d pings, not the newest two", len(got))
+			}
+			if got, err := s.Pings(ctx, "nope", 0); err != nil || len(got) != 0 {
+				t.Errorf("unknown check: %v, %v", got, err)
+			}
+		})
+	}
+	t.Run("stored exit code", func(t *testing.T) {
+		// 0 and none are told apart on disk, not only on the way back.
+		if n := countRows(t, path, `SELECT count(*) FROM pings p JOIN checks c ON c.id = p.check_id
+			WHERE c.name = 'backup' AND exit_code IS NULL`); n != 3 {
+			t.Errorf("%d pings without an exit code, want 3", n)
+		}
+	})
+	t.Run("zero time is now", func(t *testing.T) {
+		clock.Advance(time.Hour)
+		s.SavePing(nightowl.Ping{Check: "worker", Kind: nightowl.PingSuccess})
+		got, err := s.Pings(ctx, "worker", 1)
+		if err != nil || len(got) != 1 || !got[0].Time.Equal(clock.Now()) {
+			t.Errorf("got %v, %v; want the ping at %v", got, err, clock.Now())
+		}
+	})
+}
+
+// bodyN is the number a test wrote in a ping's body.
+func bodyN(t *testing.T, p nightowl.Ping) int {
+	t.Helper()
+	n, err := strconv.Atoi(p.Body)
+	if err != nil {
+		t.Fatalf("body %q", p.Body)
+	}
+	return n
+}
+
+func TestPingsRing(t *testing.T) {
+	const ring = 10
+	for _, tc := range []struct {
+		name    string
+		batches []int // pings written between flushes
+		reopen  bool  // close and reopen between batches
+		queued  int   // pings left queued at the end
+	}{
+		{"one batch", []int{3 * ring}, false, 0},
+		{"a flush per ping", repeat(1, 3*ring), false, 0},
+		{"uneven batches", []int{7, 12, 4, 7}, false, 0},
+		{"reopen between batches", []int{7, 12, 4, 7}, true, 0},
+		{"some still queued", []int{7, 12}, false, 4},
+		{"more queued than the ring", []int{7}, false, ring + 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := dbPath(t)
+			clock := clocktest.New(t0)
+			s := openTest(t, path, clock, Options{PingsPerCheck: ring})
+			s.SavePing(nightowl.Ping{Check: "other", Time: t0, Kind: nightowl.PingSuccess})
+			n := 0
+			save := func(k int) {
+				for range k {
+					s.SavePing(nightowl.Ping{Check: "job", Time: t0.Add(time.Duration(n) * time.Second),
+						Kind: nightowl.PingSuccess, Body: strconv.Itoa(n)})
+					n++
+				}
+			}
+			for _, size := range tc.batches {
+				save(size)
+				flush(t, s)
+				if tc.reopen {
+					if err := s.Close(); err != nil {
+						t.Fatal(err)
+					}
+					s = openTest(t, path, clock, Options{PingsPerCheck: ring})
+				}
+			}
+			save(tc.queued)
+			if got := countRows(t, path, `SELECT count(*) FROM pings p JOIN checks c ON c.id = p.check_id WHERE c.name = 'job'`); got > ring {
+				t.Errorf("%d rows kept, want at most %d", got, ring)
+			}
+			got, err := s.Pings(ctx, "job", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != ring {
+				t.Fatalf("%d pings, want %d", len(got), ring)
+			}
+			for i, p := range got {
+				if b := bodyN(t, p); b != n-1-i {
+					t.Errorf("ping %d is number %d, want %d (newest first)", i, b, n-1-i)
+				}
+			}
+			if got, _ := s.Pings(ctx, "job", 3); len(got) != 3 || bodyN(t, got[0]) != n-1 {
+				t.Errorf("limit 3: %d pings", len(got))
+			}
+			if got, _ := s.Pings(ctx, "other", 0); len(got) != 1 {
+				t.Errorf("other check: %d pings, want 1", len(got))
+			}
+			flush(t, s)
+			if got := countRows(t, path, `SELECT count(*) FROM pings p JOIN checks c ON c.id = p.check_id WHERE c.name = 'job'`); got != ring {
+				t.Errorf("after the last flush, %d rows kept, want %d", got, ring)
+			}
+		})
+	}
+}
+
+func TestPingsRingShrinks(t *testing.T) {
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	s := openTest(t, path, clock, Options{PingsPerCheck: 20})
+	for i := range 20 {
+		s.SavePing(nightowl.Ping{Check: "job", Time: t0.Add(time.Duration(i) * time.Second), Kind: nightowl.PingSuccess})
+	}
+	s.Close()
+	s = openTest(t, path, clock, Options{PingsPerCheck: 5})
+	s.SavePing(nightowl.Ping{Check: "job", Time: t0.Add(time.Minute), Kind: nightowl.PingFail})
+	flush(t, s)
+	if got := countRows(t, path, `SELECT count(*) FROM pings`); got != 5 {
+		t.Errorf("%d rows kept after shrinking the ring to 5", got)
+	}
+	got, err := s.Pings(context.Background(), "job", 0)
+	if err != nil || len(got) != 5 || got[0].Kind != nightowl.PingFail {
+		t.Errorf("got %d pings, %v; want 5, the failure first", len(got), err)
+	}
+}
+
+// TestPingsSeenOnce reads a check's pings while the writer flushes in the
+// background: every ping must show from the moment it was saved, and none
+// twice, as it moves from the queue to the disk.
+func TestPingsSeenOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := clocktest.New(t0)
+	const ring, total = 50, 1000
+	s := openTest(t, dbPath(t), clock, Options{PingsPerCheck: ring, FlushInterval: time.Millisecond})
+	saved := make(chan int, total)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range total {
+			s.SavePing(nightowl.Ping{Check: "job", Time: t0, Kind: nightowl.PingSuccess, Body: strconv.Itoa(i)})
+			saved <- i
+		}
+		close(saved)
+	}()
+	for last := range saved {
+		got, err := s.Pings(ctx, "job", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Pings saved since last may show too; none before it may be
+		// missing or repeated.
+		if len(got) == 0 || bodyN(t, got[0]) < last {
+			t.Fatalf("after ping %d was saved, the newest seen is %v", last, got)
+		}
+		for i := 1; i < len(got); i++ {
+			if a, b := bodyN(t, got[i-1]), bodyN(t, got[i]); b != a-1 {
+				t.Fatalf("after ping %d: ping %d follows %d", last, b, a)
+			}
+		}
+		if want := min(bodyN(t, got[0])+1, ring); len(got) != want {
+			t.Fatalf("after ping %d: %d pings, want %d", last, len(got), want)
+		}
+	}
+	wg.Wait()
+}
+
+func TestPingQueueBound(t *testing.T) {
+	ctx := context.Background()
+	body := strings.Repeat("x", 1000)
+	rid := func(i int) string { return fmt.Sprintf("%02d", i) }
+	size := pingSize(&nightowl.Ping{Body: body, RID: rid(0)})
+	bare := pingSize(&nightowl.Ping{RID: rid(0)})
+	// Four pings more than fit in ten pings' bytes cost as many bodies as
+	// it takes to free four pings' bytes.
+	lost := (4*size + len(body) - 1) / len(body)
+	for _, tc := range []struct {
+		name          string
+		opts          Options
+		saved         int
+		pings, bodies int64 // dropped
+		// withBody says which of the kept pings, oldest first, keep
+		// their bodies.
+		kept, withBody int
+	}{
+		{"within both bounds", Options{maxQueuedPings: 10, maxPingBytes: 10 * size}, 10, 0, 0, 10, 10},
+		{"beyond the count", Options{maxQueuedPings: 10, maxPingBytes: 100 * size}, 25, 15, 0, 10, 10},
+		// 10 pings take 10 sizes: the oldest 4 lose their bodies to
+		// make room for 4 more.
+		{"beyond the bytes: bodies go first", Options{maxQueuedPings: 100, maxPingBytes: 10 * size}, 14, 0, int64(lost), 14, 14 - lost},
+		// With every body gone, each ping still takes bare bytes.
+		{"beyond the bytes: then whole pings", Options{maxQueuedPings: 100, maxPingBytes: 3 * bare}, 5, 2, 5, 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, dbPath(t), clocktest.New(t0), tc.opts)
+			for i := range tc.saved {
+				s.SavePing(nightowl.Ping{Check: "job", Time: t0.Add(time.Duration(i) * time.Second),
+					Kind: nightowl.PingLog, Body: body, RID: rid(i)})
+			}
+			s.SaveHeartbeat(nightowl.Heartbeat{Check: "job", Token: "t"})
+			if p, b := s.DroppedPings(); p != tc.pings || b != tc.bodies {
+				t.Errorf("dropped %d pings and %d bodies, want %d and %d", p, b, tc.pings, tc.bodies)
+			}
+			flush(t, s)
+			got, err := s.Pings(ctx, "job", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.kept {
+				t.Fatalf("%d pings kept, want %d", len(got), tc.kept)
+			}
+			for i, p := range got {
+				n := tc.saved - 1 - i // the newest are kept
+				if p.RID != rid(n) {
+					t.Errorf("ping %d is %s, want %d", i, p.RID, n)
+				}
+				hasBody := i < tc.withBody
+				if (p.Body == body) != hasBody || p.Truncated == hasBody || (!hasBody && p.Body != "") {
+					t.Errorf("ping %d: %d bytes of body, truncated %v; want the body kept: %v", n, len(p.Body), p.Truncated, hasBody)
+				}
+			}
+			if hb, _ := s.Heartbeats(ctx); len(hb) != 1 {
+				t.Errorf("heartbeats %v: the state must never be dropped", hb)
+			}
+		})
+	}
+}
+
+func TestHeartbeatsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	local := time.FixedZone("PDT", -7*3600)
+	full := nightowl.Heartbeat{
+		Check: "backup", Token: "k3Jd9-Qw_xZ0aB1cD2eF3g",
+		LastPing: t0.Add(time.Nanosecond).In(local), LastSuccess: t0.Add(-time.Hour),
+		Started: map[string]time.Time{
+			"":                                     t0.Add(-time.Minute).In(local),
+			"5f0c7a8e-1b2d-4c3e-9f40-123456789abc": t0.Add(-2 * time.Minute),
+		},
+		LastDuration: secp(90*time.Second + 7), ExitCode: intp(0), Since: t0.Add(-24 * time.Hour),
+	}
+	failed := nightowl.Heartbeat{Check: "nightly", Token: "another-token", LastPing: t0,
+		ExitCode: intp(3), Failed: true, Since: t0.Add(-time.Hour)}
+	// Tracked, never pinged, no runs open: nil pointers, zero times.
+	fresh := nightowl.Heartbeat{Check: "new", Token: "a-third-token", Since: t0, Started: map[string]time.Time{}}
+
+	utc := func(h nightowl.Heartbeat) nightowl.Heartbeat {
+		h.LastPing, h.LastSuccess, h.Since = h.LastPing.UTC(), h.LastSuccess.UTC(), h.Since.UTC()
+		h.ExitCode, h.LastDuration = clonePtr(h.ExitCode), clonePtr(h.LastDuration)
+		if len(h.Started) == 0 {
+			h.Started = nil
+		} else {
+			m := map[string]time.Time{}
+			for k, v := range h.Started {
+				m[k] = v.UTC()
+			}
+			h.Started = m
+		}
+		return h
+	}
+	want := []nightowl.Heartbeat{utc(full), utc(fresh), utc(failed)}
+
+	s := openTest(t, path, clock, Options{})
+	older := full
+	older.LastPing, older.Started = t0.Add(-time.Hour), nil
+	s.SaveHeartbeat(older)
+	s.SaveHeartbeat(full) // replaces older: only the latest is written
+	s.SaveHeartbeat(failed)
+	s.SaveHeartbeat(fresh)
+	// The store keeps its own copy: the caller's state goes on changing.
+	full.Started["later"] = t0
+	*full.ExitCode = 1
+	check := func(t *testing.T, want []nightowl.Heartbeat) {
+		t.Helper()
+		got, err := s.Heartbeats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("heartbeats:\n got %#v\nwant %#v", got, want)
+		}
+	}
+	t.Run("queued", func(t *testing.T) { check(t, want) })
+	t.Run("written", func(t *testing.T) {
+		flush(t, s)
+		if n := countRows(t, path, `SELECT count(*) FROM heartbeats`); n != 3 {
+			t.Errorf("%d rows, want 3", n)
+		}
+		check(t, want)
+	})
+	t.Run("queued wins over written", func(t *testing.T) {
+		newer := failed
+		newer.Failed, newer.ExitCode, newer.LastSuccess = false, intp(0), t0.Add(time.Minute)
+		s.SaveHeartbeat(newer)
+		check(t, []nightowl.Heartbeat{want[0], want[1], utc(newer)})
+		flush(t, s)
+		check(t, []nightowl.Heartbeat{want[0], want[1], utc(newer)})
+		want[2] = utc(newer)
+	})
+	t.Run("new token", func(t *testing.T) {
+		moved := fresh
+		moved.Token = "a-new-token"
+		s.SaveHeartbeat(moved)
+		flush(t, s)
+		want[1] = utc(moved)
+		check(t, want)
+	})
+	t.Run("reopened", func(t *testing.T) {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openTest(t, path, clock, Options{})
+		check(t, want)
+	})
+}
+
+// syncBuffer is a log destination that the writer goroutine and the test
+// can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestHeartbeatTokenTaken(t *testing.T) {
+	ctx := context.Background()
+	const secret = "the-secret-token-of-a"
+	for _, tc := range []struct {
+		name string
+		// first is written and flushed, then second in one batch with a
+		// ping and a state of a third check.
+		first, second []nightowl.Heartbeat
+		want          map[string]string // token by check, after both
+		refused       []string          // checks named in the error log
+	}{
+		{
+			name:    "another check's token",
+			first:   []nightowl.Heartbeat{{Check: "a", Token: secret}},
+			second:  []nightowl.Heartbeat{{Check: "b", Token: secret}, {Check: "c", Token: "c-token"}},
+			want:    map[string]string{"a": secret, "c": "c-token"},
+			refused: []string{"check=b", "token_holder=a"},
+		},
+		{
+			name:    "a new check takes it while the holder is updated",
+			first:   []nightowl.Heartbeat{{Check: "a", Token: secret}},
+			second:  []nightowl.Heartbeat{{Check: "a", Token: secret, Failed: true}, {Check: "b", Token: secret}},
+			want:    map[string]string{"a": secret},
+			refused: []string{"check=b", "token_holder=a"},
+		},
+		{
+			// Whichever of the two is written first, both end up saved.
+			name:   "moved from one check to another in one batch",
+			first:  []nightowl.Heartbeat{{Check: "a", Token: secret}},
+			second: []nightowl.Heartbeat{{Check: "a", Token: "a-new-token"}, {Check: "b", Token: secret}},
+			want:   map[string]string{"a": "a-new-token", "b": secret},
+		},
+		{
+			name:   "no token yet is no conflict",
+			first:  []nightowl.Heartbeat{{Check: "a"}},
+			second: []nightowl.Heartbeat{{Check: "b"}, {Check: "c"}},
+			want:   map[string]string{"a": "", "b": "", "c": ""},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			clock := clocktest.New(t0)
+			s := openTest(t, dbPath(t), clock, Options{Logger: log})
+			for _, h := range tc.first {
+				s.SaveHeartbeat(h)
+			}
+			flush(t, s)
+			for _, h := range tc.second {
+				s.SaveHeartbeat(h)
+			}
+			s.SavePing(nightowl.Ping{Check: "z", Time: t0, Kind: nightowl.PingSuccess})
+			s.SaveState(nightowl.State{Check: "z", Status: nightowl.StatusUp})
+			// The rest of the batch is written: the error is logged,
+			// not returned and retried for ever.
+			flush(t, s)
+			got := map[string]string{}
+			hbs, err := s.Heartbeats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hbs {
+				got[h.Check] = h.Token
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("tokens %v, want %v", got, tc.want)
+			}
+			if p, _ := s.Pings(ctx, "z", 0); len(p) != 1 {
+				t.Errorf("pings of z: %v, want 1", p)
+			}
+			if st, _ := s.States(ctx); len(st) != 1 {
+				t.Errorf("states: %v, want z's", st)
+			}
+			out := logs.String()
+			if strings.Contains(out, secret) {
+				t.Errorf("the log shows a token: %s", out)
+			}
+			for _, want := range tc.refused {
+				if !strings.Contains(out, want) {
+					t.Errorf("log does not mention %q: %s", want, out)
+				}
+			}
+			if len(tc.refused) == 0 && strings.Contains(out, "level=ERROR") {
+				t.Errorf("unexpected error: %s", out)
+			}
+			// The refused state is not queued again: the next flush
+			// has nothing to log. The tracker saves it again with the
+			// next ping, which is logged at most once a minute.
+			errs := func() int { return strings.Count(logs.String(), "level=ERROR") }
+			refused := 0 // every case refuses one check or none
+			if len(tc.refused) > 0 {
+				refused = 1
+			}
+			for _, step := range []struct {
+				name    string
+				advance time.Duration
+				again   bool
+				more    int
+			}{
+				{"next flush", 0, false, 0},
+				{"saved again at once", time.Second, true, 0},
+				{"saved again a minute later", time.Minute, true, refused},
+			} {
+				before := errs()
+				clock.Advance(step.advance)
+				if step.again {
+					for _, h := range tc.second {
+						s.SaveHeartbeat(h)
+					}
+				}
+				s.SaveState(nightowl.State{Check: "z", Status: nightowl.StatusDown})
+				flush(t, s)
+				if got := errs() - before; got != step.more {
+					t.Errorf("%s: %d more errors, want %d", step.name, got, step.more)
+				}
+			}
+		})
+	}
+}
+
+func TestForgetHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	path := dbPath(t)
+	s := openTest(t, path, clocktest.New(t0), Options{})
+	save := func(c string) {
+		s.SavePing(nightowl.Ping{Check: c, Time: t0, Kind: nightowl.PingStart, Body: "x"})
+		s.SaveHeartbeat(nightowl.Heartbeat{Check: c, Token: c + "-token", Since: t0})
+	}
+	for _, c := range []string{"gone", "kept"} {
+		save(c)
+	}
+	flush(t, s)
+	save("queued")
+	if err := s.Forget(ctx, []string{"gone", "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	for _, c := range []string{"gone", "queued"} {
+		if p, _ := s.Pings(ctx, c, 0); len(p) != 0 {
+			t.Errorf("pings of %s remain: %v", c, p)
+		}
+	}
+	hbs, err := s.Heartbeats(ctx)
+	if err != nil || len(hbs) != 1 || hbs[0].Check != "kept" {
+		t.Errorf("heartbeats %v, %v: want only kept's", hbs, err)
+	}
+	for _, table := range []string{"pings", "heartbeats"} {
+		if n := countRows(t, path, `SELECT count(*) FROM `+table); n != 1 {
+			t.Errorf("%s: %d rows, want 1", table, n)
+		}
+	}
+	// A forgotten check that comes back starts afresh, its token free.
+	s.SavePing(nightowl.Ping{Check: "gone", Time: t0.Add(time.Hour), Kind: nightowl.PingFail})
+	s.SaveHeartbeat(nightowl.Heartbeat{Check: "gone", Token: "gone-token"})
+	flush(t, s)
+	if p, _ := s.Pings(ctx, "gone", 0); len(p) != 1 || p[0].Kind != nightowl.PingFail {
+		t.Errorf("returning check: %v", p)
+	}
+	if hbs, _ := s.Heartbeats(ctx); len(hbs) != 2 {
+		t.Errorf("heartbeats %v: want gone's back", hbs)
+	}
+}
+
+// TestMigrateFromVersion1 opens a database that an older nightowl left at
+// schema version 1, with data in it.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigrations(ctx, db, mustMigrations(t)[:1], clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO checks (id, name) VALUES (1, 'web')`,
+		`INSERT INTO states (check_id, status, since, runs) VALUES (1, 'down', ` + strconv.FormatInt(t0.UnixNano(), 10) + `, 7)`,
+		`INSERT INTO results (check_id, slot, seq, start, ok, duration_ns, status) VALUES (1, 4, 4, ` + strconv.FormatInt(t0.UnixNano(), 10) + `, 0, 5, 'down')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := schemaVersion(ctx, db); v != 1 {
+		t.Fatalf("prepared database at version %d", v)
+	}
+	db.Close()
+
+	s := openTest(t, path, clock, Options{})
+	if n := countRows(t, path, `SELECT MAX(version) FROM schema_migrations`); n != len(mustMigrations(t)) {
+		t.Errorf("version %d after Open, want %d", n, len(mustMigrations(t)))
+	}
+	st, err := s.States(ctx)
+	if err != nil || len(st) != 1 || st[0].Status != nightowl.StatusDown || st[0].Runs != 7 {
+		t.Errorf("states %v, %v: the old state is lost", st, err)
+	}
+	// The old ring goes on where it was.
+	s.SaveResult(nightowl.Result{Check: "web", Start: t0.Add(time.Minute), Status: nightowl.StatusUp})
+	s.SavePing(nightowl.Ping{Check: "web", Time: t0, Kind: nightowl.PingSuccess})
+	s.SaveHeartbeat(nightowl.Heartbeat{Check: "web", Token: "tok"})
+	flush(t, s)
+	if n := countRows(t, path, `SELECT seq FROM results WHERE status = 'up'`); n != 5 {
+		t.Errorf("new result has seq %d, want 5", n)
+	}
+	if p, err := s.Pings(ctx, "web", 0); err != nil || len(p) != 1 {
+		t.Errorf("pings %v, %v", p, err)
+	}
+	if h, err := s.Heartbeats(ctx); err != nil || len(h) != 1 {
+		t.Errorf("heartbeats %v, %v", h, err)
+	}
+}
+
+// copyFiles copies the database and its WAL as a crash would leave them.
+func copyFiles(t *testing.T, from, to string) {
+	t.Helper()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(from + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRingHeads checks that the rings go on where they were across a clean
+// restart, which saves where they are, and across a crash, which leaves them
+// to be read back.
+func TestRingHeads(t *testing.T) {
+	ctx := context.Background()
+	const ring = 10
+	path := dbPath(t)
+	clock := clocktest.New(t0)
+	opts := Options{PingsPerCheck: ring, ResultsPerCheck: ring}
+	n := 0
+	save := func(s *Store, k int) {
+		for range k {
+			s.SavePing(nightowl.Ping{Check: "job", Time: t0.Add(time.Duration(n) * time.Second),
+				Kind: nightowl.PingSuccess, Body: strconv.Itoa(n)})
+			s.SaveResult(nightowl.Result{Check: "job", Start: t0.Add(time.Duration(n) * time.Second),
+				Status: nightowl.StatusUp, Facts: nightowl.Facts{"n": n}})
+			n++
+		}
+	}
+	heads := func() int { return countRows(t, path, `SELECT count(*) FROM ring_heads`) }
+
+	s := openTest(t, path, clock, opts)
+	save(s, 7)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := heads(); got != 2 {
+		t.Fatalf("%d ring heads saved by Close, want 2 (results and pings)", got)
+	}
+	s = openTest(t, path, clock, opts)
+	if got := heads(); got != 0 {
+		t.Errorf("%d ring heads left while the store is open", got)
+	}
+	save(s, 6)
+	flush(t, s)
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	copyFiles(t, path, crashed)
+	save(s, 4)
+	flush(t, s)
+
+	for _, tc := range []struct {
+		name string
+		path string
+		last int // number of the newest ping and result written
+	}{
+		{"clean restart", path, 16},
+		{"after a crash", crashed, 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.path == path {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := openTest(t, tc.path, clock, opts)
+			n = tc.last + 1
+			save(s, 3)
+			flush(t, s)
+			pings, err := s.Pings(ctx, "job", 0)
+			if err != nil || len(pings) != ring {
+				t.Fatalf("pings %v, %v", pings, err)
+			}
+			results, err := s.Results(ctx, "job", 0)
+			if err != nil || len(results) != ring {
+				t.Fatalf("results %v, %v", results, err)
+			}
+			for i := range ring {
+				// Three new ones, then the last ones written before.
+				want := n - 1 - i
+				if i >= 3 {
+					want = tc.last + 3 - i
+				}
+				if got := bodyN(t, pings[i]); got != want {
+					t.Errorf("ping %d is number %d, want %d", i, got, want)
+				}
+				if got := results[i].Facts["n"]; got != int64(want) {
+					t.Errorf("result %d is number %v, want %d", i, got, want)
+				}
+			}
+		})
+	}
+}
