@@ -250,6 +250,9 @@ type Store interface {
 	// SaveResult queues a result: it is kept in the check's bounded list of
 	// recent results and counted in its hourly and daily rollups.
 	SaveResult(r Result)
+	// CountResult counts a result in the rollups only, without keeping it
+	// among the recent results (heartbeats keep their pings instead).
+	CountResult(r Result)
 	// SaveState queues the current state of a check.
 	SaveState(s State)
 	// AddEvent records an event durably before it returns.

@@ -414,7 +414,11 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	st, ev := Apply(r.state, &r.check, res)
 	r.state, r.last = st, res
 	r.mu.Unlock()
-	e.opts.Store.SaveResult(*res)
+	if r.check.Passive {
+		e.opts.Store.CountResult(*res)
+	} else {
+		e.opts.Store.SaveResult(*res)
+	}
 	e.opts.Store.SaveState(st)
 	if ev == nil {
 		return

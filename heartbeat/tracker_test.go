@@ -73,6 +73,7 @@ func (m *memStore) Heartbeats(context.Context) ([]nightowl.Heartbeat, error) {
 }
 
 func (m *memStore) SaveResult(nightowl.Result)  {}
+func (m *memStore) CountResult(nightowl.Result) {}
 func (m *memStore) SaveState(nightowl.State)    {}
 func (m *memStore) Flush(context.Context) error { return nil }
 func (m *memStore) AddEvent(_ context.Context, e nightowl.Event) (nightowl.Event, error) {

@@ -35,17 +35,17 @@ var dnsTypes = []string{"A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "
 func (d *DNS) Validate() []FieldError {
 	var errs []FieldError
 	if d.Name == "" {
-		errs = append(errs, FieldError{"name", "required"})
+		errs = append(errs, FieldError{Key: "name", Message: "required"})
 	}
 	d.Type = strings.ToUpper(d.Type)
 	if i := sort.SearchStrings(dnsTypes, d.Type); i == len(dnsTypes) || dnsTypes[i] != d.Type {
-		errs = append(errs, FieldError{"type", "must be one of " + strings.Join(dnsTypes, ", ")})
+		errs = append(errs, FieldError{Key: "type", Message: "must be one of " + strings.Join(dnsTypes, ", ")})
 	}
 	if d.Resolver != "" {
 		errs = append(errs, validAddr("resolver", d.Resolver)...)
 	}
 	if d.Protocol != "udp" && d.Protocol != "tcp" {
-		errs = append(errs, FieldError{"protocol", `must be "udp" or "tcp"`})
+		errs = append(errs, FieldError{Key: "protocol", Message: `must be "udp" or "tcp"`})
 	}
 	return errs
 }

@@ -66,24 +66,24 @@ func (e *Exec) Validate() []FieldError {
 	var errs []FieldError
 	switch {
 	case len(e.Command) == 0:
-		errs = append(errs, FieldError{"command", "required"})
+		errs = append(errs, FieldError{Key: "command", Message: "required"})
 	case e.Command[0] == "":
-		errs = append(errs, FieldError{"command", "the program (first element) is empty"})
+		errs = append(errs, FieldError{Key: "command", Message: "the program (first element) is empty"})
 	case strings.ContainsRune(e.Command[0], '/') && !filepath.IsAbs(e.Command[0]):
-		errs = append(errs, FieldError{"command", "the program (first element) must be an absolute path or a name to look up in PATH"})
+		errs = append(errs, FieldError{Key: "command", Message: "the program (first element) must be an absolute path or a name to look up in PATH"})
 	}
 	for i, a := range e.Command {
 		if strings.ContainsRune(a, 0) {
-			errs = append(errs, FieldError{fmt.Sprintf("command[%d]", i), "contains a NUL byte"})
+			errs = append(errs, FieldError{Key: fmt.Sprintf("command[%d]", i), Message: "contains a NUL byte"})
 		}
 	}
 	for k, v := range e.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-			errs = append(errs, FieldError{"env." + k, "not a valid environment variable"})
+			errs = append(errs, FieldError{Key: "env." + k, Message: "not a valid environment variable"})
 		}
 	}
 	if e.Dir != "" && !filepath.IsAbs(e.Dir) {
-		errs = append(errs, FieldError{"dir", "must be an absolute path"})
+		errs = append(errs, FieldError{Key: "dir", Message: "must be an absolute path"})
 	}
 	return errs
 }

@@ -376,13 +376,13 @@ func TestExecValidate(t *testing.T) {
 	}{
 		{"ok", Exec{Command: []string{"/usr/lib/nagios/plugins/check_disk", "-w", "20%"}}, nil},
 		{"name in PATH", Exec{Command: []string{"check_disk"}}, nil},
-		{"missing", Exec{}, []FieldError{{"command", "required"}}},
-		{"empty program", Exec{Command: []string{""}}, []FieldError{{"command", "the program (first element) is empty"}}},
+		{"missing", Exec{}, []FieldError{{Key: "command", Message: "required"}}},
+		{"empty program", Exec{Command: []string{""}}, []FieldError{{Key: "command", Message: "the program (first element) is empty"}}},
 		{"relative path", Exec{Command: []string{"./check"}},
-			[]FieldError{{"command", "the program (first element) must be an absolute path or a name to look up in PATH"}}},
+			[]FieldError{{Key: "command", Message: "the program (first element) must be an absolute path or a name to look up in PATH"}}},
 		{"bad env", Exec{Command: []string{"/bin/true"}, Env: map[string]string{"A=B": "x"}},
-			[]FieldError{{"env.A=B", "not a valid environment variable"}}},
-		{"relative dir", Exec{Command: []string{"/bin/true"}, Dir: "work"}, []FieldError{{"dir", "must be an absolute path"}}},
+			[]FieldError{{Key: "env.A=B", Message: "not a valid environment variable"}}},
+		{"relative dir", Exec{Command: []string{"/bin/true"}, Dir: "work"}, []FieldError{{Key: "dir", Message: "must be an absolute path"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

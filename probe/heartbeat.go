@@ -62,16 +62,16 @@ func (h *Heartbeat) Validate() []FieldError {
 	var errs []FieldError
 	switch {
 	case h.Period != 0 && h.Schedule != "":
-		errs = append(errs, FieldError{"schedule", "give either period or schedule, not both"})
+		errs = append(errs, FieldError{Key: "schedule", Message: "give either period or schedule, not both"})
 	case h.Period == 0 && h.Schedule == "":
-		errs = append(errs, FieldError{"", "period or schedule is required"})
+		errs = append(errs, FieldError{Key: "", Message: "period or schedule is required"})
 	case h.Period < 0:
-		errs = append(errs, FieldError{"period", "must be positive"})
+		errs = append(errs, FieldError{Key: "period", Message: "must be positive"})
 	}
 	if h.Schedule != "" {
 		s, err := cron.ParseStandard(h.Schedule)
 		if err != nil {
-			errs = append(errs, FieldError{"schedule", fmt.Sprintf("not a cron schedule: %v", err)})
+			errs = append(errs, FieldError{Key: "schedule", Message: fmt.Sprintf("not a cron schedule: %v", err)})
 		}
 		h.cron = s
 	}
@@ -79,16 +79,16 @@ func (h *Heartbeat) Validate() []FieldError {
 	if h.Timezone != "" {
 		loc, err := time.LoadLocation(h.Timezone)
 		if err != nil {
-			errs = append(errs, FieldError{"timezone", fmt.Sprintf("unknown time zone %q", h.Timezone)})
+			errs = append(errs, FieldError{Key: "timezone", Message: fmt.Sprintf("unknown time zone %q", h.Timezone)})
 		} else {
 			h.loc = loc
 		}
 		if h.Schedule == "" {
-			errs = append(errs, FieldError{"timezone", "only applies to a schedule"})
+			errs = append(errs, FieldError{Key: "timezone", Message: "only applies to a schedule"})
 		}
 	}
 	if h.Grace < 0 {
-		errs = append(errs, FieldError{"grace", "must be positive"})
+		errs = append(errs, FieldError{Key: "grace", Message: "must be positive"})
 	}
 	if h.Grace == 0 {
 		h.Grace = DefaultGrace
@@ -97,7 +97,7 @@ func (h *Heartbeat) Validate() []FieldError {
 		}
 	}
 	if h.Token != "" && !tokenPattern.MatchString(h.Token) {
-		errs = append(errs, FieldError{"token", "must be 16 to 128 letters, digits, '-' or '_'"})
+		errs = append(errs, FieldError{Key: "token", Message: "must be 16 to 128 letters, digits, '-' or '_'"})
 	}
 	return errs
 }

@@ -55,20 +55,20 @@ var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT"
 func (h *HTTP) Validate() []FieldError {
 	var errs []FieldError
 	if h.URL == "" {
-		errs = append(errs, FieldError{"url", "required"})
+		errs = append(errs, FieldError{Key: "url", Message: "required"})
 	} else if u, err := url.Parse(h.URL); err != nil {
-		errs = append(errs, FieldError{"url", "not a valid URL"})
+		errs = append(errs, FieldError{Key: "url", Message: "not a valid URL"})
 	} else if u.Scheme != "http" && u.Scheme != "https" {
-		errs = append(errs, FieldError{"url", `scheme must be "http" or "https"`})
+		errs = append(errs, FieldError{Key: "url", Message: `scheme must be "http" or "https"`})
 	} else if u.Host == "" {
-		errs = append(errs, FieldError{"url", "has no host"})
+		errs = append(errs, FieldError{Key: "url", Message: "has no host"})
 	}
 	h.Method = strings.ToUpper(h.Method)
 	if !httpMethods[h.Method] {
-		errs = append(errs, FieldError{"method", "must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"})
+		errs = append(errs, FieldError{Key: "method", Message: "must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"})
 	}
 	if h.BasicAuth != nil && h.BearerToken != "" {
-		errs = append(errs, FieldError{"bearer_token", "cannot be combined with basic_auth"})
+		errs = append(errs, FieldError{Key: "bearer_token", Message: "cannot be combined with basic_auth"})
 	}
 	return errs
 }

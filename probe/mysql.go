@@ -70,22 +70,22 @@ const mysqlMaxRows = 1000
 func (s *MySQL) Validate() []FieldError {
 	var errs []FieldError
 	if s.DSN == "" {
-		errs = append(errs, FieldError{"dsn", "required"})
+		errs = append(errs, FieldError{Key: "dsn", Message: "required"})
 	} else if _, err := parseMySQLDSN(s.DSN); err != nil {
-		errs = append(errs, FieldError{"dsn", err.Error()})
+		errs = append(errs, FieldError{Key: "dsn", Message: err.Error()})
 	}
 	seen := map[string]bool{}
 	for i, name := range s.CheckTables {
 		key := fmt.Sprintf("check_tables[%d]", i)
 		if _, ok := mysqlTableRef(name); !ok {
-			errs = append(errs, FieldError{key, `must be "table" or "database.table"`})
+			errs = append(errs, FieldError{Key: key, Message: `must be "table" or "database.table"`})
 		} else if seen[name] {
-			errs = append(errs, FieldError{key, name + " is listed twice"})
+			errs = append(errs, FieldError{Key: key, Message: name + " is listed twice"})
 		}
 		seen[name] = true
 	}
 	if s.CheckTablesEvery <= 0 {
-		errs = append(errs, FieldError{"check_tables_every", "must be positive"})
+		errs = append(errs, FieldError{Key: "check_tables_every", Message: "must be positive"})
 	}
 	return errs
 }

@@ -56,18 +56,18 @@ var postgresDefaults []Default
 func (s *Postgres) Validate() []FieldError {
 	var errs []FieldError
 	if s.DSN == "" {
-		errs = append(errs, FieldError{"dsn", "required"})
+		errs = append(errs, FieldError{Key: "dsn", Message: "required"})
 	} else if _, err := pgConfig(s.DSN); err != nil {
-		errs = append(errs, FieldError{"dsn", err.Error()})
+		errs = append(errs, FieldError{Key: "dsn", Message: err.Error()})
 	}
 	seen := make(map[string]bool, len(s.ExpectTables))
 	for i, name := range s.ExpectTables {
 		key := "expect_tables[" + strconv.Itoa(i) + "]"
 		switch {
 		case strings.TrimSpace(name) == "":
-			errs = append(errs, FieldError{key, "empty table name"})
+			errs = append(errs, FieldError{Key: key, Message: "empty table name"})
 		case seen[name]:
-			errs = append(errs, FieldError{key, fmt.Sprintf("%q is listed twice", name)})
+			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%q is listed twice", name)})
 		}
 		seen[name] = true
 	}

@@ -168,17 +168,17 @@ func TestPostgresValidate(t *testing.T) {
 		{"url", Postgres{DSN: "postgres://nightowl:" + secret + "@db.example.com:5433/app?sslmode=require"}, nil},
 		{"key=value", Postgres{DSN: "host=db.example.com user=nightowl password='" + secret + " x' dbname=app"}, nil},
 		{"tables", Postgres{DSN: "postgres://db/app", ExpectTables: []string{"users", "audit.log"}}, nil},
-		{"missing dsn", Postgres{}, []FieldError{{"dsn", "required"}}},
+		{"missing dsn", Postgres{}, []FieldError{{Key: "dsn", Message: "required"}}},
 		{"bad escape in url password", Postgres{DSN: "postgres://nightowl:" + secret + "%zz@db.example.com/app"},
-			[]FieldError{{"dsn", "not a valid PostgreSQL connection string: not a valid URL"}}},
+			[]FieldError{{Key: "dsn", Message: "not a valid PostgreSQL connection string: not a valid URL"}}},
 		{"space in unquoted password", Postgres{DSN: "host=db user=nightowl password=" + secret + " " + secret + "x dbname=app"},
-			[]FieldError{{"dsn", "not a valid PostgreSQL connection string: not valid key=value pairs"}}},
+			[]FieldError{{Key: "dsn", Message: "not a valid PostgreSQL connection string: not valid key=value pairs"}}},
 		{"bad sslmode", Postgres{DSN: "postgres://nightowl:" + secret + "@db/app?sslmode=sometimes"},
-			[]FieldError{{"dsn", "not a valid PostgreSQL connection string: failed to configure TLS: sslmode is invalid"}}},
+			[]FieldError{{Key: "dsn", Message: "not a valid PostgreSQL connection string: failed to configure TLS: sslmode is invalid"}}},
 		{"bad connect_timeout", Postgres{DSN: "postgres://nightowl:" + secret + "@db/app?connect_timeout=soon"},
-			[]FieldError{{"dsn", "not a valid PostgreSQL connection string: invalid connect_timeout"}}},
+			[]FieldError{{Key: "dsn", Message: "not a valid PostgreSQL connection string: invalid connect_timeout"}}},
 		{"tables empty and twice", Postgres{DSN: "postgres://db/app", ExpectTables: []string{"a", " ", "a"}},
-			[]FieldError{{"expect_tables[1]", "empty table name"}, {"expect_tables[2]", `"a" is listed twice`}}},
+			[]FieldError{{Key: "expect_tables[1]", Message: "empty table name"}, {Key: "expect_tables[2]", Message: `"a" is listed twice`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,10 +53,10 @@ var redisDefaults []Default
 func (s *Redis) Validate() []FieldError {
 	errs := validAddr("addr", s.Addr)
 	if s.DB < 0 {
-		errs = append(errs, FieldError{"db", "must be 0 or more"})
+		errs = append(errs, FieldError{Key: "db", Message: "must be 0 or more"})
 	}
 	if s.Username != "" && s.Password == "" {
-		errs = append(errs, FieldError{"password", "required with username"})
+		errs = append(errs, FieldError{Key: "password", Message: "required with username"})
 	}
 	if !s.TLS {
 		for _, k := range []struct {
@@ -64,7 +64,7 @@ func (s *Redis) Validate() []FieldError {
 			set bool
 		}{{"ca_file", s.CAFile != ""}, {"insecure_skip_verify", s.InsecureSkipVerify}, {"server_name", s.ServerName != ""}} {
 			if k.set {
-				errs = append(errs, FieldError{k.key, "needs tls: true"})
+				errs = append(errs, FieldError{Key: k.key, Message: "needs tls: true"})
 			}
 		}
 	}

@@ -588,12 +588,12 @@ func TestRedisValidate(t *testing.T) {
 	}{
 		{"ok", Redis{Addr: "127.0.0.1:6379"}, nil},
 		{"full", Redis{Addr: "cache:6380", Username: "mon", Password: "pw", DB: 3, TLS: true, CAFile: "/ca.pem", ServerName: "cache"}, nil},
-		{"missing addr", Redis{}, []FieldError{{"addr", "required"}}},
-		{"no port", Redis{Addr: "cache"}, []FieldError{{"addr", "must be host:port"}}},
-		{"negative db", Redis{Addr: "cache:6379", DB: -1}, []FieldError{{"db", "must be 0 or more"}}},
-		{"username without password", Redis{Addr: "cache:6379", Username: "mon"}, []FieldError{{"password", "required with username"}}},
+		{"missing addr", Redis{}, []FieldError{{Key: "addr", Message: "required"}}},
+		{"no port", Redis{Addr: "cache"}, []FieldError{{Key: "addr", Message: "must be host:port"}}},
+		{"negative db", Redis{Addr: "cache:6379", DB: -1}, []FieldError{{Key: "db", Message: "must be 0 or more"}}},
+		{"username without password", Redis{Addr: "cache:6379", Username: "mon"}, []FieldError{{Key: "password", Message: "required with username"}}},
 		{"tls keys without tls", Redis{Addr: "cache:6379", CAFile: "/ca.pem", InsecureSkipVerify: true, ServerName: "x"}, []FieldError{
-			{"ca_file", "needs tls: true"}, {"insecure_skip_verify", "needs tls: true"}, {"server_name", "needs tls: true"}}},
+			{Key: "ca_file", Message: "needs tls: true"}, {Key: "insecure_skip_verify", Message: "needs tls: true"}, {Key: "server_name", Message: "needs tls: true"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

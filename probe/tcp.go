@@ -38,10 +38,10 @@ func (t *TCP) Validate() []FieldError {
 
 func validAddr(key, addr string) []FieldError {
 	if addr == "" {
-		return []FieldError{{key, "required"}}
+		return []FieldError{{Key: key, Message: "required"}}
 	}
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		return []FieldError{{key, "must be host:port"}}
+		return []FieldError{{Key: key, Message: "must be host:port"}}
 	}
 	return nil
 }

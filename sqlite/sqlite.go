@@ -55,6 +55,9 @@ type Options struct {
 	// default 400 days, as long as daily rollups, so that a check that
 	// flaps for months cannot grow the file without end.
 	EventRetention time.Duration
+	// RollupInterval is how often rollups are written, besides every
+	// Flush and Close; default 1 minute.
+	RollupInterval time.Duration
 
 	// maxQueued bounds the raw results waiting for the writer, and
 	// maxQueuedPings and maxPingBytes the pings; tests shrink them to see
@@ -131,6 +134,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.EventRetention == 0 {
 		o.EventRetention = DefaultEventRetention
 	}
+	if o.RollupInterval == 0 {
+		o.RollupInterval = time.Minute
+	}
 	if o.maxQueued <= 0 {
 		o.maxQueued = defaultMaxQueued
 	}
@@ -184,6 +190,7 @@ type Store struct {
 	seqs       map[int64]int64      // check id to the seq of its next result
 	pingSeqs   map[int64]int64      // check id to the seq of its next ping
 	unsynced   bool                 // a commit since the last fsync of the WAL
+	rollupsAt  time.Time            // when rollups were last written
 	lastPrune  time.Time
 	warnedAt   time.Time
 	warnedDrop int64

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -38,12 +39,16 @@ import (
 	"github.com/nightowl/nightowl/web"
 )
 
+var profile string
+
 func main() {
 	n := flag.Int("n", 1000000, "heartbeat checks to load")
 	duration := flag.Duration("duration", 30*time.Second, "how long wrk sends pings")
 	tokens := flag.Int("tokens", 10000, "distinct checks that wrk pings")
 	conns := flag.Int("connections", 64, "wrk connections")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ping phase to this file")
 	flag.Parse()
+	profile = *cpuProfile
 	if err := run(*n, *tokens, *conns, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -173,6 +178,14 @@ end
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
 		return err
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
 	cpu0 := cpuSeconds()
 	out, err := exec.Command(wrk, "-t", "1", "-c", strconv.Itoa(conns), "-d", duration.String(), "-s", script,
 		"http://"+ln.Addr().String()).CombinedOutput()
@@ -180,6 +193,9 @@ end
 		return fmt.Errorf("wrk: %v\n%s", err, out)
 	}
 	cpu := cpuSeconds() - cpu0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
 	non2xx := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out)
 	total := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
