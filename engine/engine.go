@@ -420,7 +420,11 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		e.opts.Store.SaveResult(*res)
 	}
 	e.opts.Store.SaveState(st)
-	if ev == nil {
+	// A check whose first result is up has no news to tell: its state says
+	// since when it is up. Skipping that event spares a durable write per
+	// check when many are added at once (a first start with 100,000 checks,
+	// a million heartbeats), and the history keeps only real changes.
+	if ev == nil || (ev.From == nightowl.StatusUnknown && ev.To == nightowl.StatusUp) {
 		return
 	}
 	stored, err := e.opts.Store.AddEvent(context.Background(), *ev)
