@@ -185,11 +185,16 @@ func closeProber(p nightowl.Prober) {
 	}
 }
 
-// Close closes the probers of every check; call it after Stop.
+// Close writes every check's state and closes its prober; call it after
+// Stop.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range e.checks {
+		r.mu.Lock()
+		st := r.state
+		r.mu.Unlock()
+		e.opts.Store.SaveState(st)
 		r.close()
 	}
 }
@@ -411,7 +416,8 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		m.Runs.WithLabelValues(string(res.Status)).Inc()
 	}
 	r.mu.Lock()
-	st, ev := Apply(r.state, &r.check, res)
+	prev := r.state
+	st, ev := Apply(prev, &r.check, res)
 	r.state, r.last = st, res
 	r.mu.Unlock()
 	if r.check.Passive {
@@ -419,7 +425,9 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	} else {
 		e.opts.Store.SaveResult(*res)
 	}
-	e.opts.Store.SaveState(st)
+	if stateChanged(prev, st) {
+		e.opts.Store.SaveState(st)
+	}
 	// A check whose first result is up has no news to tell: its state says
 	// since when it is up. Skipping that event spares a durable write per
 	// check when many are added at once (a first start with 100,000 checks,
@@ -439,6 +447,17 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if e.opts.OnEvent != nil {
 		e.opts.OnEvent(stored, st)
 	}
+}
+
+// stateEvery is how many runs may pass between writes of a state whose
+// status, streak and cause are unchanged: only its counters and last-run
+// time moved, and a crash may lose that much of them. Every change that
+// matters is written at once, and Close writes every state.
+const stateEvery = 16
+
+func stateChanged(prev, st nightowl.State) bool {
+	return prev.Status != st.Status || prev.Pending != st.Pending || prev.Streak != st.Streak ||
+		prev.Cause != st.Cause || st.Runs%stateEvery == 0
 }
 
 // RunNow runs a check immediately, outside its schedule, and records the

@@ -16,6 +16,7 @@ type memStore struct {
 	results []nightowl.Result
 	states  map[string]nightowl.State
 	events  []nightowl.Event
+	saves   int
 }
 
 func newMemStore() *memStore { return &memStore{states: map[string]nightowl.State{}} }
@@ -30,6 +31,7 @@ func (m *memStore) SaveState(s nightowl.State) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.states[s.Check] = s
+	m.saves++
 }
 func (m *memStore) AddEvent(_ context.Context, e nightowl.Event) (nightowl.Event, error) {
 	m.mu.Lock()
@@ -335,4 +337,32 @@ func (a assertion) Eval(f nightowl.Facts) nightowl.AssertionResult {
 		return nightowl.AssertionResult{Name: a.name, Severity: nightowl.SeverityCritical, OK: true}
 	}
 	return nightowl.AssertionResult{Name: a.name, Severity: nightowl.SeverityCritical, Message: "failed"}
+}
+
+// TestStateWritesAreThinned: a steady check's state is written when
+// something that matters changes, every stateEvery runs otherwise, and on
+// Close.
+func TestStateWritesAreThinned(t *testing.T) {
+	clock := clocktest.New(t0)
+	store := newMemStore()
+	e := newTestEngine(t, clock, store)
+	ok := assertion{name: "on_time", ok: func(f nightowl.Facts) bool { return f["overdue"] != true }}
+	e.SetChecks([]nightowl.Check{{Name: "job", Passive: true, FailAfter: 1, RecoverAfter: 1,
+		Assertions: []nightowl.Assertion{ok}, Fingerprint: "f"}}, nil)
+	for range 3 * stateEvery {
+		e.Submit("job", clock.Now(), nightowl.Facts{"overdue": false})
+	}
+	if store.saves > 4 {
+		t.Errorf("%d state writes for %d steady runs", store.saves, 3*stateEvery)
+	}
+	before := store.saves
+	e.Submit("job", clock.Now(), nightowl.Facts{"overdue": true})
+	if store.saves != before+1 || store.states["job"].Status != nightowl.StatusDown {
+		t.Errorf("a status change was not written at once: %+v", store.states["job"])
+	}
+	e.Submit("job", clock.Now(), nightowl.Facts{"overdue": true})
+	e.Close()
+	if got := store.states["job"].Runs; got != 3*stateEvery+2 {
+		t.Errorf("after Close the stored state has %d runs, want %d", got, 3*stateEvery+2)
+	}
 }
