@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/template"
@@ -143,13 +144,123 @@ func (r *Renderer) Title(m *nightowl.Message) string { return r.render(r.title, 
 func (r *Renderer) Text(m *nightowl.Message) string { return r.render(r.text, m) }
 
 func (r *Renderer) render(t *template.Template, m *nightowl.Message) string {
-	var b strings.Builder
-	if err := t.Execute(&b, m); err != nil {
+	s, err := execute(t, m)
+	if err != nil {
 		// A template that fails on a message still sends something: the
 		// default would be better, but the error must be visible.
 		return fmt.Sprintf("%s: template error: %v", m.Alert.Check, err)
 	}
-	return strings.TrimSpace(b.String())
+	return s
+}
+
+func execute(t *template.Template, m *nightowl.Message) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, m); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// Check runs both templates on m and returns the first error, which Title
+// and Text would otherwise only show in the text they return.
+func (r *Renderer) Check(m *nightowl.Message) error {
+	if _, err := execute(r.title, m); err != nil {
+		return err
+	}
+	_, err := execute(r.text, m)
+	return err
+}
+
+// sample is the message templates are tried on when a config is validated.
+var sample = nightowl.Message{
+	Kind: nightowl.MessageFiring,
+	Alert: nightowl.Alert{
+		ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
+		State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+		Cause:    "up failed: status == 200 (status = 503)",
+		Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
+		StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+	},
+	AckURL:         "https://nightowl.example.com/ack/sample",
+	DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
+	IdempotencyKey: "sample",
+}
+
+// ValidateTemplates parses each of a receiver's templates, reporting errors
+// under the key of the template that has it (title_template,
+// text_template), and runs it on a sample message: a misspelt field only
+// shows when the template runs, and at run time it would cost a
+// notification its text. A label the sample lacks is no mistake, as other
+// checks may have it.
+func ValidateTemplates(t Templates) []nightowl.FieldError {
+	var errs []nightowl.FieldError
+	for _, c := range []struct {
+		key string
+		tpl Templates
+	}{
+		{"title_template", Templates{Title: t.Title}},
+		{"text_template", Templates{Text: t.Text}},
+	} {
+		r, err := NewRenderer(c.tpl)
+		if err != nil {
+			// The key already names the template.
+			errs = append(errs, nightowl.FieldError{Key: c.key, Message: strings.TrimPrefix(err.Error(), c.key+": ")})
+			continue
+		}
+		m := sample
+		if err := r.Check(&m); err != nil && !strings.Contains(err.Error(), "map has no entry for key") {
+			errs = append(errs, nightowl.FieldError{Key: c.key, Message: err.Error()})
+		}
+	}
+	return errs
+}
+
+// minURLPart is the shortest part of a URL secret worth hiding on its own:
+// blanking shorter ones (a path of "/") would mangle the message for no
+// protection.
+const minURLPart = 6
+
+// Redact returns err with every non-empty secret in its text replaced by
+// "[redacted]". A secret that is an absolute URL also has its path (raw and
+// escaped), its query and its password hidden, as servers echo those
+// alone ("Cannot POST /hooks/T0/B0/s3cr3t"). An error that held no secret
+// is returned as it is. One that did is rebuilt from the cleaned text, so
+// that no wrapped error still carries the secret, keeping the Retry-After
+// that RetryAfter reads.
+func Redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	var hide []string
+	add := func(s string, min int) {
+		if len(s) >= min {
+			hide = append(hide, s)
+		}
+	}
+	for _, s := range secrets {
+		add(s, 1)
+		if u, perr := url.Parse(s); perr == nil && u.Scheme != "" && u.Host != "" {
+			add(u.EscapedPath(), minURLPart)
+			add(u.Path, minURLPart)
+			add(u.RawQuery, minURLPart)
+			if p, ok := u.User.Password(); ok {
+				add(p, minURLPart)
+			}
+		}
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range hide {
+		clean = strings.ReplaceAll(clean, s, "[redacted]")
+	}
+	if clean == msg {
+		return err
+	}
+	e := errors.New(clean)
+	if d := RetryAfter(err); d > 0 {
+		return &RetryAfterError{After: d, Err: e}
+	}
+	return e
 }
 
 // RetryAfterError is a failure the receiver asked to be retried no sooner

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
@@ -58,7 +57,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 			break
 		}
 	}
-	return append(errs, templateErrors(c.TitleTemplate, c.textTemplate())...)
+	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})...)
 }
 
 // Notifier builds the receiver.
@@ -80,7 +79,6 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 		username: c.Username,
 		mention:  strings.Join(strings.Fields(c.Mention), " "),
 		render:   r,
-		redact:   newRedactor(c.WebhookURL),
 	}, nil
 }
 
@@ -121,46 +119,4 @@ func checkURL(raw string) string {
 		return "has no host"
 	}
 	return ""
-}
-
-// templateErrors parses each template on its own, so that a problem is
-// reported under the key of the template that has it, and runs it on a
-// sample message: a misspelt field only shows when the template runs, and
-// at run time it would cost a notification its text.
-func templateErrors(title, text string) []nightowl.FieldError {
-	sample := &nightowl.Message{
-		Kind: nightowl.MessageFiring,
-		Alert: nightowl.Alert{
-			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
-			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
-			Cause:    "up failed: status == 200 (status = 503)",
-			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
-			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://nightowl.example.com/ack/sample",
-		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
-		IdempotencyKey: "sample",
-	}
-	var errs []nightowl.FieldError
-	for _, t := range []struct {
-		key string
-		tpl notify.Templates
-		run func(*notify.Renderer, *nightowl.Message) string
-	}{
-		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
-		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
-	} {
-		r, err := notify.NewRenderer(t.tpl)
-		if err != nil {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: strings.TrimPrefix(err.Error(), t.key+": ")})
-			continue
-		}
-		// The renderer reports a failed run in the text it returns. A
-		// label the sample lacks says nothing about real alerts.
-		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
-		if failed && !strings.Contains(msg, "map has no entry for key") {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-		}
-	}
-	return errs
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -29,27 +29,7 @@ var secrets = []string{"T0SECRET", "s3cr3t-hook-token"}
 // fixture is the message every receiver's tests send, so that their golden
 // payloads can be compared side by side.
 func fixture() *nightowl.Message {
-	return &nightowl.Message{
-		Kind: nightowl.MessageFiring,
-		Alert: nightowl.Alert{
-			ID:       "a1b2c3d4e5f6",
-			Check:    "math-site",
-			Labels:   map[string]string{"site": "math", "tier": "web"},
-			State:    nightowl.AlertFiring,
-			Severity: nightowl.SeverityCritical,
-			Status:   nightowl.StatusDown,
-			Cause:    `writable failed: body contains "read-only mode"`,
-			Failed: []nightowl.AssertionResult{
-				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
-				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
-			},
-			Maintenance: "during maintenance march-failover — not expected: writable",
-			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
-		DashboardURL:   "https://status.example.com/admin/checks/math-site",
-		IdempotencyKey: "n-42",
-	}
+	return notifytest.Message()
 }
 
 func acknowledged(m *nightowl.Message) {
@@ -354,14 +334,7 @@ func TestNotifierRejectsBadConfig(t *testing.T) {
 
 func noSecrets(t *testing.T, err error) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, s := range secrets {
-		if strings.Contains(err.Error(), s) {
-			t.Errorf("error %q shows the secret %q", err, s)
-		}
-	}
+	notifytest.NoSecrets(t, err, secrets...)
 }
 
 // checkGolden compares a JSON body, pretty-printed, with its golden file.
@@ -375,18 +348,5 @@ func checkGolden(t *testing.T, name string, body []byte) {
 	// notify.PostJSON escapes <, > and & for HTML; the golden files show
 	// them as they are, which is the same JSON and easier to read.
 	out := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(pretty.String())
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if out != string(want) {
-		t.Errorf("body differs from %s:\n%s", path, out)
-	}
+	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), []byte(out), *update)
 }

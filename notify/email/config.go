@@ -65,7 +65,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 			errs = append(errs, nightowl.FieldError{Key: "from", Message: err.Error()})
 		}
 	}
-	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
@@ -156,48 +156,4 @@ func helloName() string {
 		return h
 	}
 	return "localhost"
-}
-
-// validateTemplates parses each template on its own, so that a mistake is
-// reported under its key, and runs it on a sample message, because a
-// misspelt field only shows when a template runs, and at run time it would
-// cost a notification its text.
-func validateTemplates(title, text string) []nightowl.FieldError {
-	sample := &nightowl.Message{
-		Kind: nightowl.MessageFiring,
-		Alert: nightowl.Alert{
-			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
-			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
-			Cause:    "up failed: status == 200 (status = 503)",
-			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
-			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://nightowl.example.com/ack/sample",
-		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
-		IdempotencyKey: "sample",
-	}
-	var errs []nightowl.FieldError
-	for _, t := range []struct {
-		key string
-		tpl notify.Templates
-		run func(*notify.Renderer, *nightowl.Message) string
-	}{
-		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
-		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
-	} {
-		r, err := notify.NewRenderer(t.tpl)
-		if err != nil {
-			// The key already names the template.
-			_, msg, _ := strings.Cut(err.Error(), ": ")
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-			continue
-		}
-		// A failed run comes back as text, not as an error. A label the
-		// sample lacks is no mistake: other checks may have it.
-		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
-		if failed && !strings.Contains(msg, "map has no entry for key") {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-		}
-	}
-	return errs
 }

@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,7 +14,6 @@ import (
 	"math/big"
 	"net"
 	"net/textproto"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -37,27 +36,8 @@ const (
 // fixture is the message every receiver package tests with, so that the
 // payloads can be compared side by side.
 func fixture(kind nightowl.MessageKind) *nightowl.Message {
-	m := &nightowl.Message{
-		Kind: kind,
-		Alert: nightowl.Alert{
-			ID:       "a1b2c3d4e5f6",
-			Check:    "math-site",
-			Labels:   map[string]string{"site": "math", "tier": "web"},
-			State:    nightowl.AlertFiring,
-			Severity: nightowl.SeverityCritical,
-			Status:   nightowl.StatusDown,
-			Cause:    `writable failed: body contains "read-only mode"`,
-			Failed: []nightowl.AssertionResult{
-				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
-				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
-			},
-			Maintenance: "during maintenance march-failover — not expected: writable",
-			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
-		DashboardURL:   "https://status.example.com/admin/checks/math-site",
-		IdempotencyKey: "n-42",
-	}
+	m := notifytest.Message()
+	m.Kind = kind
 	switch kind {
 	case nightowl.MessageAcknowledged:
 		m.Alert.State = nightowl.AlertAcknowledged
@@ -362,20 +342,7 @@ func notifier(t *testing.T, s *smtpServer, c *Config, smtp notify.SMTP) *Notifie
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("DATA differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
 }
 
 var login = notify.SMTP{Username: testUser, Password: testPassword}

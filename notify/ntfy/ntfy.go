@@ -2,9 +2,7 @@ package ntfy
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
@@ -51,7 +49,7 @@ type action struct {
 // Notify publishes m.
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	retry, err := notify.PostJSON(ctx, n.client, n.url, n.headers, n.payload(m))
-	return retry, scrub(err, n.secrets)
+	return retry, notify.Redact(err, n.secrets...)
 }
 
 func (n *Notifier) payload(m *nightowl.Message) payload {
@@ -111,26 +109,4 @@ func truncate(s string, limit int) string {
 		cut--
 	}
 	return s[:cut] + mark
-}
-
-// scrub removes secrets from an error's text, keeping what the retrier
-// reads from it (Retry-After).
-func scrub(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	if d := notify.RetryAfter(err); d > 0 {
-		return &notify.RetryAfterError{After: d, Err: errors.New(clean)}
-	}
-	return errors.New(clean)
 }

@@ -64,7 +64,7 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 	headers := map[string]string{"Authorization": "GenieKey " + n.apiKey}
 	retry, err := notify.PostJSON(ctx, n.client, endpoint, headers, body)
 	if err != nil {
-		return retry, redact(err, n.apiKey)
+		return retry, notify.Redact(err, n.apiKey)
 	}
 	return false, nil
 }
@@ -176,24 +176,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// redacted hides a secret that an error might quote (an answer that
-// echoes the request, say), keeping the chain for notify.RetryAfter.
-type redacted struct {
-	err    error
-	secret string
-}
-
-func (e *redacted) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "[redacted]")
-}
-
-func (e *redacted) Unwrap() error { return e.err }
-
-func redact(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	return &redacted{err: err, secret: secret}
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
@@ -63,7 +62,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 	if msg := checkURL(c.APIURL); msg != "" {
 		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
 	}
-	errs = append(errs, validateTemplates(c.TitleTemplate, c.TextTemplate)...)
+	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
@@ -102,47 +101,4 @@ func checkURL(s string) string {
 		return "has no host"
 	}
 	return ""
-}
-
-// validateTemplates parses each template alone, so that an error lands
-// under its own key, and runs it on a sample message: a misspelt field only
-// shows when the template runs, and at run time it would cost a page its
-// text.
-func validateTemplates(title, text string) []nightowl.FieldError {
-	sample := &nightowl.Message{
-		Kind: nightowl.MessageFiring,
-		Alert: nightowl.Alert{
-			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
-			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
-			Cause:    "up failed: status == 200 (status = 503)",
-			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
-			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL: "https://nightowl.example.com/ack/sample", DashboardURL: "https://nightowl.example.com/admin/checks/sample-check",
-		IdempotencyKey: "sample",
-	}
-	var errs []nightowl.FieldError
-	for _, t := range []struct {
-		key string
-		tpl notify.Templates
-		run func(*notify.Renderer, *nightowl.Message) string
-	}{
-		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
-		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
-	} {
-		r, err := notify.NewRenderer(t.tpl)
-		if err != nil {
-			// Drop the "title_template: " prefix that the key already says.
-			_, msg, _ := strings.Cut(err.Error(), ": ")
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-			continue
-		}
-		// The renderer reports a failed run in the text it returns. A
-		// label the sample lacks says nothing about real alerts.
-		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
-		if failed && !strings.Contains(msg, "map has no entry for key") {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-		}
-	}
-	return errs
 }

@@ -71,7 +71,7 @@ type link struct {
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.event(m))
 	if err != nil {
-		return retry, redact(err, n.routingKey)
+		return retry, notify.Redact(err, n.routingKey)
 	}
 	return false, nil
 }
@@ -161,24 +161,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// redacted hides a secret that an error might quote (an answer that
-// echoes the request, say), keeping the chain for notify.RetryAfter.
-type redacted struct {
-	err    error
-	secret string
-}
-
-func (e *redacted) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "[redacted]")
-}
-
-func (e *redacted) Unwrap() error { return e.err }
-
-func redact(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	return &redacted{err: err, secret: secret}
 }

@@ -67,7 +67,7 @@ func (n *Notifier) post(ctx context.Context, u string, form url.Values) (bool, e
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "nightowl")
 	retry, err := notify.Classify(n.client.Do(req))
-	return retry, scrub(err, n.token, n.user)
+	return retry, notify.Redact(err, n.token, n.user)
 }
 
 // form builds the Message API's parameters.
@@ -150,26 +150,4 @@ func truncate(s string, limit int) string {
 		return s
 	}
 	return string(r[:limit-1]) + "…"
-}
-
-// scrub removes secrets from an error's text, keeping what the retrier
-// reads from it (Retry-After).
-func scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	if d := notify.RetryAfter(err); d > 0 {
-		return &notify.RetryAfterError{After: d, Err: errors.New(clean)}
-	}
-	return errors.New(clean)
 }

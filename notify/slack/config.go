@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
@@ -36,7 +34,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 	if msg := checkURL(c.WebhookURL); msg != "" {
 		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
 	}
-	return append(errs, templateErrors(c.TitleTemplate, c.TextTemplate)...)
+	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 }
 
 // Notifier builds the receiver.
@@ -58,7 +56,6 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 		channel:  c.Channel,
 		username: c.Username,
 		render:   r,
-		redact:   newRedactor(c.WebhookURL),
 	}, nil
 }
 
@@ -77,46 +74,4 @@ func checkURL(raw string) string {
 		return "has no host"
 	}
 	return ""
-}
-
-// templateErrors parses each template on its own, so that a problem is
-// reported under the key of the template that has it, and runs it on a
-// sample message: a misspelt field only shows when the template runs, and
-// at run time it would cost a notification its text.
-func templateErrors(title, text string) []nightowl.FieldError {
-	sample := &nightowl.Message{
-		Kind: nightowl.MessageFiring,
-		Alert: nightowl.Alert{
-			ID: "sample", Check: "sample-check", Labels: map[string]string{"tier": "web"},
-			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
-			Cause:    "up failed: status == 200 (status = 503)",
-			Failed:   []nightowl.AssertionResult{{Name: "up", Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"}},
-			StartsAt: time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://nightowl.example.com/ack/sample",
-		DashboardURL:   "https://nightowl.example.com/admin/checks/sample-check",
-		IdempotencyKey: "sample",
-	}
-	var errs []nightowl.FieldError
-	for _, t := range []struct {
-		key string
-		tpl notify.Templates
-		run func(*notify.Renderer, *nightowl.Message) string
-	}{
-		{"title_template", notify.Templates{Title: title}, (*notify.Renderer).Title},
-		{"text_template", notify.Templates{Text: text}, (*notify.Renderer).Text},
-	} {
-		r, err := notify.NewRenderer(t.tpl)
-		if err != nil {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: strings.TrimPrefix(err.Error(), t.key+": ")})
-			continue
-		}
-		// The renderer reports a failed run in the text it returns. A
-		// label the sample lacks says nothing about real alerts.
-		msg, failed := strings.CutPrefix(t.run(r, sample), sample.Alert.Check+": template error: ")
-		if failed && !strings.Contains(msg, "map has no entry for key") {
-			errs = append(errs, nightowl.FieldError{Key: t.key, Message: msg})
-		}
-	}
-	return errs
 }

@@ -2,10 +2,8 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -19,7 +17,6 @@ type notifier struct {
 	url               string
 	channel, username string
 	render            *notify.Renderer
-	redact            redactor
 }
 
 // The payload of an incoming webhook
@@ -74,7 +71,7 @@ var colours = map[nightowl.MessageKind]string{
 // retry after a lost answer posts the message twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
-	return retry, n.redact.error(err)
+	return retry, notify.Redact(err, n.url)
 }
 
 func (n *notifier) payload(m *nightowl.Message) payload {
@@ -145,57 +142,4 @@ func escape(s string, limit int) string {
 		n += utf8.RuneCountInString(e)
 	}
 	return b.String()
-}
-
-// redactor hides credentials in error messages. notify.Classify never
-// quotes the URL itself, but it quotes the start of the answer's body, and
-// servers echo what they were sent ("Cannot POST /services/T0/B0/s3cr3t").
-type redactor []string
-
-// minSecret is the shortest string worth hiding: blanking shorter ones
-// would mangle the message for no protection, as they are no credentials.
-const minSecret = 6
-
-// newRedactor lists what to hide for a receiver URL: the URL, its path and
-// its query, where hook tokens live.
-func newRedactor(rawURL string) redactor {
-	var r redactor
-	add := func(s string) {
-		if len(s) >= minSecret {
-			r = append(r, s)
-		}
-	}
-	add(rawURL)
-	if u, err := url.Parse(rawURL); err == nil {
-		add(u.EscapedPath())
-		add(u.Path)
-		add(u.RawQuery)
-		if p, ok := u.User.Password(); ok {
-			add(p)
-		}
-	}
-	return r
-}
-
-// error returns err with every secret blanked. An error that held none is
-// returned as it is, keeping its chain; one that did is rebuilt from the
-// cleaned text, so that no wrapped error still carries the secret, keeping
-// only the Retry-After the outbox needs.
-func (r redactor) error(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range r {
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	e := errors.New(clean)
-	if d := notify.RetryAfter(err); d > 0 {
-		return &notify.RetryAfterError{After: d, Err: e}
-	}
-	return e
 }

@@ -3,11 +3,9 @@ package teams
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -17,10 +15,10 @@ import (
 )
 
 type notifier struct {
-	client *http.Client
-	url    string
-	render *notify.Renderer
-	redact redactor
+	client  *http.Client
+	url     string
+	render  *notify.Renderer
+	secrets []string // hidden in errors
 }
 
 // The message a Teams webhook takes: one attachment holding an Adaptive
@@ -102,7 +100,7 @@ var colours = map[nightowl.MessageKind]string{
 // after a lost answer posts the card twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.message(m))
-	return retry, n.redact.error(err)
+	return retry, notify.Redact(err, n.secrets...)
 }
 
 func (n *notifier) message(m *nightowl.Message) message {
@@ -212,60 +210,4 @@ func truncate(s string, limit int) string {
 	}
 	r := []rune(s)
 	return string(r[:limit-1]) + "…"
-}
-
-// redactor hides credentials in error messages. notify.Classify never
-// quotes the URL itself, but it quotes the start of the answer's body, and
-// servers echo what they were sent, the sig query parameter included.
-type redactor []string
-
-// minSecret is the shortest string worth hiding: blanking shorter ones
-// would mangle the message for no protection, as they are no credentials.
-const minSecret = 6
-
-// newRedactor lists what to hide for a receiver URL: the URL, its path and
-// its query, where hook tokens live.
-func newRedactor(rawURL string) redactor {
-	var r redactor
-	add := func(s string) {
-		if len(s) >= minSecret {
-			r = append(r, s)
-		}
-	}
-	add(rawURL)
-	if u, err := url.Parse(rawURL); err == nil {
-		add(u.EscapedPath())
-		add(u.Path)
-		add(u.RawQuery)
-		// A Workflows URL's signature alone is the credential, and an
-		// error may quote it on its own, decoded.
-		add(u.Query().Get("sig"))
-		if p, ok := u.User.Password(); ok {
-			add(p)
-		}
-	}
-	return r
-}
-
-// error returns err with every secret blanked. An error that held none is
-// returned as it is, keeping its chain; one that did is rebuilt from the
-// cleaned text, so that no wrapped error still carries the secret, keeping
-// only the Retry-After the outbox needs.
-func (r redactor) error(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range r {
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	e := errors.New(clean)
-	if d := notify.RetryAfter(err); d > 0 {
-		return &notify.RetryAfterError{After: d, Err: e}
-	}
-	return e
 }

@@ -125,11 +125,11 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 			msg.ReplyMarkup = nil
 			n.noButtons.Store(true)
 		default:
-			return retry, redact(err, n.token)
+			return retry, notify.Redact(err, n.token)
 		}
 		retry, err = n.send(ctx, msg)
 	}
-	return retry, redact(err, n.token)
+	return retry, notify.Redact(err, n.token)
 }
 
 // buttonRefused tells Telegram's refusal of a button's URL (BUTTON_URL_INVALID,
@@ -268,24 +268,4 @@ func cut(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// redacted hides the token should an error ever quote it, keeping the
-// chain for notify.RetryAfter.
-type redacted struct {
-	err    error
-	secret string
-}
-
-func (e *redacted) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "[redacted]")
-}
-
-func (e *redacted) Unwrap() error { return e.err }
-
-func redact(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	return &redacted{err: err, secret: secret}
 }

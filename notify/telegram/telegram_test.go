@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -31,27 +31,8 @@ const (
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
 func message(kind nightowl.MessageKind) *nightowl.Message {
-	m := &nightowl.Message{
-		Kind: kind,
-		Alert: nightowl.Alert{
-			ID:       "a1b2c3d4e5f6",
-			Check:    "math-site",
-			Labels:   map[string]string{"site": "math", "tier": "web"},
-			State:    nightowl.AlertFiring,
-			Severity: nightowl.SeverityCritical,
-			Status:   nightowl.StatusDown,
-			Cause:    `writable failed: body contains "read-only mode"`,
-			Failed: []nightowl.AssertionResult{
-				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
-				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
-			},
-			Maintenance: "during maintenance march-failover — not expected: writable",
-			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
-		},
-		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
-		DashboardURL:   "https://status.example.com/admin/checks/math-site",
-		IdempotencyKey: "n-42",
-	}
+	m := notifytest.Message()
+	m.Kind = kind
 	switch kind {
 	case nightowl.MessageAcknowledged:
 		m.Alert.State = nightowl.AlertAcknowledged
@@ -117,20 +98,7 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("body is not JSON: %v\n%s", err, got)
 	}
 	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("body differs from %s:\n%s", path, buf.Bytes())
-	}
+	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes(), *update)
 }
 
 func TestNotify(t *testing.T) {

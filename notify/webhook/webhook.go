@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
@@ -23,7 +21,7 @@ type notifier struct {
 	headers map[string]string
 	secret  []byte
 	render  *notify.Renderer
-	redact  redactor
+	secrets []string // hidden in errors
 }
 
 // payload is the whole message, so that a program can act on any field,
@@ -70,64 +68,5 @@ func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 		req.Header.Set("X-Nightowl-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
 	retry, err := notify.Classify(n.client.Do(req))
-	return retry, n.redact.error(err)
-}
-
-// redactor hides credentials in error messages. notify.Classify never
-// quotes the URL itself, but it quotes the start of the answer's body, and
-// servers echo what they were sent ("Cannot POST /hooks/T0/B0/s3cr3t").
-type redactor []string
-
-// minSecret is the shortest string worth hiding: blanking shorter ones
-// would mangle the message (a header value "1" would eat every digit) for
-// no protection, as they are no credentials.
-const minSecret = 6
-
-// newRedactor lists what to hide for a receiver URL and other secrets: the
-// URL, its path and its query (where hook tokens live) and each secret.
-func newRedactor(rawURL string, secrets ...string) redactor {
-	var r redactor
-	add := func(s string) {
-		if len(s) >= minSecret {
-			r = append(r, s)
-		}
-	}
-	if rawURL != "" {
-		add(rawURL)
-		if u, err := url.Parse(rawURL); err == nil {
-			add(u.EscapedPath())
-			add(u.Path)
-			add(u.RawQuery)
-			if p, ok := u.User.Password(); ok {
-				add(p)
-			}
-		}
-	}
-	for _, s := range secrets {
-		add(s)
-	}
-	return r
-}
-
-// error returns err with every secret blanked. An error that held none is
-// returned as it is, keeping its chain; one that did is rebuilt from the
-// cleaned text, so that no wrapped error still carries the secret, keeping
-// only the Retry-After the outbox needs.
-func (r redactor) error(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range r {
-		clean = strings.ReplaceAll(clean, s, "[redacted]")
-	}
-	if clean == msg {
-		return err
-	}
-	e := errors.New(clean)
-	if d := notify.RetryAfter(err); d > 0 {
-		return &notify.RetryAfterError{After: d, Err: e}
-	}
-	return e
+	return retry, notify.Redact(err, n.secrets...)
 }

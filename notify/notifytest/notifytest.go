@@ -1,0 +1,73 @@
+// Package notifytest holds what the receivers' tests share: the message
+// they all send, so that their payloads can be compared side by side, and
+// the golden-file comparison.
+package notifytest
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Message returns a fresh copy of the firing message every receiver's
+// tests send. Tests turn it into an acknowledgement or a recovery
+// themselves.
+func Message() *nightowl.Message {
+	return &nightowl.Message{
+		Kind: nightowl.MessageFiring,
+		Alert: nightowl.Alert{
+			ID:       "a1b2c3d4e5f6",
+			Check:    "math-site",
+			Labels:   map[string]string{"site": "math", "tier": "web"},
+			State:    nightowl.AlertFiring,
+			Severity: nightowl.SeverityCritical,
+			Status:   nightowl.StatusDown,
+			Cause:    `writable failed: body contains "read-only mode"`,
+			Failed: []nightowl.AssertionResult{
+				{Name: "writable", Severity: nightowl.SeverityCritical, Message: `body contains "read-only mode"`},
+				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
+			},
+			Maintenance: "during maintenance march-failover — not expected: writable",
+			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
+		},
+		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",
+		DashboardURL:   "https://status.example.com/admin/checks/math-site",
+		IdempotencyKey: "n-42",
+	}
+}
+
+// Golden compares got with the file at path, or, with update, writes got
+// there instead.
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// NoSecrets fails t if err's text shows any of secrets.
+func NoSecrets(t testing.TB, err error, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q shows the secret %q", err, s)
+		}
+	}
+}
