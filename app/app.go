@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -149,7 +150,9 @@ func BuildChecks(cfg *config.Config, env probe.Env) ([]nightowl.Check, error) {
 	for i := range checks {
 		p, err := cfg.Checks[i].Spec.Prober(env)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d:%d: checks[%d].%s: %w", cfg.File, cfg.Checks[i].Pos.Line, cfg.Checks[i].Pos.Col, i, cfg.Checks[i].Type, err)
+			closeProbers(checks[:i])
+			return nil, &buildError{fmt.Sprintf("%s:%d:%d: checks[%d].%s: %v",
+				cfg.File, cfg.Checks[i].Pos.Line, cfg.Checks[i].Pos.Col, i, cfg.Checks[i].Type, err)}
 		}
 		checks[i].Prober = p
 	}
@@ -203,40 +206,73 @@ func (a *App) Reload(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cfg, err := config.Load(a.opts.ConfigPath, config.Options{Compiler: a.compiler})
-	if err == nil {
-		var checks []nightowl.Check
-		checks, err = BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
-		if err == nil {
-			// The tracker refuses a config whose tokens clash before
-			// anything changes; the engine's SetChecks cannot fail.
-			err = a.beats.SetChecks(heartbeats(cfg), nil)
-		}
-		if err == nil {
-			if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
-				a.log.Warn("server.listen and storage changes take effect after a restart")
+	if err != nil {
+		return a.refuse(err, nil)
+	}
+	checks, err := BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
+	if err != nil {
+		return a.refuse(err, nil)
+	}
+	// The tracker refuses a config whose tokens clash before anything
+	// changes; the engine's SetChecks cannot fail.
+	if err := a.beats.SetChecks(heartbeats(cfg), nil); err != nil {
+		return a.refuse(err, checks)
+	}
+	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
+		a.log.Warn("server.listen and storage changes take effect after a restart")
+	}
+	a.engine.SetChecks(checks, nil)
+	a.cfg = cfg
+	// Ping URLs of new heartbeat checks are shown from now on; their
+	// tokens must not be lost to a crash.
+	if err := a.store.Flush(ctx); err != nil {
+		a.log.Error("write heartbeat tokens after reload", "err", err)
+	}
+	// The tracker reported new heartbeat checks before the engine knew
+	// them; hand their facts over now.
+	now := a.opts.Clock.Now()
+	for _, hb := range heartbeats(cfg) {
+		if v, ok := a.engine.Check(hb.Name); ok && v.Last == nil {
+			if f, ok := a.beats.Facts(hb.Name); ok {
+				a.engine.Submit(hb.Name, now, f)
 			}
-			a.engine.SetChecks(checks, nil)
-			a.cfg = cfg
-			// The tracker reported new heartbeat checks before the engine
-			// knew them; hand their facts over now.
-			now := a.opts.Clock.Now()
-			for _, hb := range heartbeats(cfg) {
-				if v, ok := a.engine.Check(hb.Name); ok && v.Last == nil {
-					if f, ok := a.beats.Facts(hb.Name); ok {
-						a.engine.Submit(hb.Name, now, f)
-					}
-				}
-			}
-			// Connections to hosts no check watches any more need not
-			// linger until their idle timeout.
-			a.clients.CloseIdle()
-			a.log.Info("config reloaded", "checks", len(checks))
-			return nil
 		}
 	}
-	a.log.Error("config reload refused; the running config stays in force", "err", err)
-	return InvalidConfig(err)
+	// Connections to hosts no check watches any more need not linger
+	// until their idle timeout.
+	a.clients.CloseIdle()
+	a.log.Info("config reloaded", "checks", len(checks))
+	return nil
 }
+
+// refuse closes the probes built for a refused config (they hold pools and
+// connections) and says why it was refused.
+func (a *App) refuse(err error, built []nightowl.Check) error {
+	closeProbers(built)
+	a.log.Error("config reload refused; the running config stays in force", "err", err)
+	var cerrs config.Errors
+	var berr *buildError
+	if errors.As(err, &cerrs) || errors.As(err, &berr) || nightowl.ErrorCode(err) == nightowl.EInvalid {
+		return InvalidConfig(err)
+	}
+	// Not the config's fault (the file could not be read): the API says
+	// "internal" and the log has the detail.
+	return err
+}
+
+func closeProbers(checks []nightowl.Check) {
+	for _, c := range checks {
+		if cl, ok := c.Prober.(io.Closer); ok {
+			cl.Close()
+		}
+	}
+}
+
+// buildError is a check whose probe could not be built from a valid config
+// (an unreadable ca_file, say): the config's fault, reported at its place.
+type buildError struct{ msg string }
+
+func (e *buildError) Error() string { return e.msg }
 
 // invalidConfig is a config that failed to load, as the API reports it.
 type invalidConfig struct {

@@ -58,6 +58,7 @@ type run struct {
 	check   nightowl.Check
 	removed atomic.Bool
 	running atomic.Bool
+	manual  atomic.Int32 // runs started by RunNow still under way
 	closed  sync.Once
 
 	mu    sync.Mutex
@@ -172,7 +173,7 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 // run ends.
 func (e *Engine) retire(r *run) {
 	r.removed.Store(true)
-	if !r.running.Load() {
+	if !r.running.Load() && r.manual.Load() == 0 {
 		r.close()
 	}
 }
@@ -311,9 +312,12 @@ func (e *Engine) worker(ctx context.Context) {
 	for {
 		select {
 		case j := <-e.work:
-			e.execute(ctx, j.r, j.due)
+			// A run under way when Stop is called finishes within its own
+			// timeout: cancelling it would record a false failure at every
+			// restart.
+			e.execute(context.WithoutCancel(ctx), j.r, j.due)
 			j.r.running.Store(false)
-			if j.r.removed.Load() {
+			if j.r.removed.Load() && j.r.manual.Load() == 0 {
 				j.r.close()
 			}
 		case <-ctx.Done():
@@ -415,18 +419,32 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if m := e.opts.Metrics; m != nil {
 		m.Runs.WithLabelValues(string(res.Status)).Inc()
 	}
+	if r.removed.Load() {
+		// A reload replaced the check while this run was under way: the
+		// result belongs to the check's current run, which took over its
+		// state, or to nobody if the check is gone.
+		e.mu.Lock()
+		cur := e.checks[r.check.Name]
+		e.mu.Unlock()
+		if cur == nil || cur == r {
+			return
+		}
+		r = cur
+	}
 	r.mu.Lock()
 	prev := r.state
 	st, ev := Apply(prev, &r.check, res)
 	r.state, r.last = st, res
+	// Saved under the lock, so that two results of one check racing (a
+	// ping and a deadline) reach the store in the order they were applied.
+	if stateChanged(prev, st) {
+		e.opts.Store.SaveState(st)
+	}
 	r.mu.Unlock()
 	if r.check.Passive {
 		e.opts.Store.CountResult(*res)
 	} else {
 		e.opts.Store.SaveResult(*res)
-	}
-	if stateChanged(prev, st) {
-		e.opts.Store.SaveState(st)
 	}
 	// A check whose first result is up has no news to tell: its state says
 	// since when it is up. Skipping that event spares a durable write per
@@ -472,7 +490,13 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 	if r.check.Passive {
 		return nightowl.Result{}, nightowl.Errorf(nightowl.EInvalid, "check %q is a heartbeat: it runs when it is pinged", name)
 	}
-	return e.execute(ctx, r, e.clock.Now()), nil
+	// A reload must not close the prober under a manual run.
+	r.manual.Add(1)
+	res := e.execute(ctx, r, e.clock.Now())
+	if r.manual.Add(-1) == 0 && r.removed.Load() && !r.running.Load() {
+		r.close()
+	}
+	return res, nil
 }
 
 // CheckView is a check with its current state and last result.

@@ -366,3 +366,29 @@ func TestStateWritesAreThinned(t *testing.T) {
 		t.Errorf("after Close the stored state has %d runs, want %d", got, 3*stateEvery+2)
 	}
 }
+
+// TestStopLetsRunsFinish: a run under way at Stop finishes within its own
+// timeout instead of being cancelled into a false failure.
+func TestStopLetsRunsFinish(t *testing.T) {
+	store := newMemStore()
+	started := make(chan struct{}, 1)
+	p := fakeProber{func(ctx context.Context) nightowl.Result {
+		started <- struct{}{}
+		select {
+		case <-time.After(100 * time.Millisecond):
+			return nightowl.Result{OK: true}
+		case <-ctx.Done():
+			return nightowl.Result{Error: "cancelled: " + ctx.Err().Error()}
+		}
+	}}
+	e, _ := New(Options{Store: store, Concurrency: 1})
+	e.SetChecks(checks(1, time.Hour, p), nil)
+	e.Start(context.Background())
+	<-started
+	e.Stop()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.results) != 1 || store.results[0].Status != nightowl.StatusUp {
+		t.Errorf("results at stop = %+v, want one that finished up", store.results)
+	}
+}
