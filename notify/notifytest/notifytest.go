@@ -5,6 +5,7 @@ package notifytest
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -68,6 +69,39 @@ func NoSecrets(t testing.TB, err error, secrets ...string) {
 	for _, s := range secrets {
 		if strings.Contains(err.Error(), s) {
 			t.Errorf("error %q shows the secret %q", err, s)
+		}
+	}
+}
+
+// GoldenJSON compares a JSON body, pretty-printed, with the golden file at
+// path. The HTML escapes encoding/json adds (\u003c, \u003e, \u0026) are
+// shown as the characters they stand for: the same JSON, easier to read.
+func GoldenJSON(t testing.TB, path string, body []byte, update bool) {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, body, "", "  "); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, body)
+	}
+	pretty.WriteByte('\n')
+	out := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(pretty.String())
+	Golden(t, path, []byte(out), update)
+}
+
+// FieldErrors compares what a Validate returned with what a test wants,
+// and checks that no message shows one of the secrets.
+func FieldErrors(t testing.TB, got, want []nightowl.FieldError, secrets ...string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("Validate = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("error %d = %v, want %v", i, got[i], want[i])
+		}
+		for _, s := range secrets {
+			if strings.Contains(got[i].Message, s) {
+				t.Errorf("error %v shows a secret", got[i])
+			}
 		}
 	}
 }

@@ -1,9 +1,7 @@
 package slack
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
 	"net/http"
@@ -253,20 +251,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.cfg.Validate()
-			if len(got) != len(tt.want) {
-				t.Fatalf("Validate = %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("error %d = %v, want %v", i, got[i], tt.want[i])
-				}
-				for _, s := range secrets {
-					if strings.Contains(got[i].Message, s) {
-						t.Errorf("error %v shows a secret", got[i])
-					}
-				}
-			}
+			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
 }
@@ -287,13 +272,5 @@ func noSecrets(t *testing.T, err error) {
 // checkGolden compares a JSON body, pretty-printed, with its golden file.
 func checkGolden(t *testing.T, name string, body []byte) {
 	t.Helper()
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, body, "", "  "); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, body)
-	}
-	pretty.WriteByte('\n')
-	// notify.PostJSON escapes <, > and & for HTML; the golden files show
-	// them as they are, which is the same JSON and easier to read.
-	out := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(pretty.String())
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), []byte(out), *update)
+	notifytest.GoldenJSON(t, filepath.Join("testdata", name+".golden"), body, *update)
 }
