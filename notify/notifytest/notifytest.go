@@ -6,6 +6,9 @@ package notifytest
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -104,4 +107,47 @@ func FieldErrors(t testing.TB, got, want []nightowl.FieldError, secrets ...strin
 			}
 		}
 	}
+}
+
+// MessageOf returns the fixture message turned into kind: an
+// acknowledgement by alice at 01:34, or a recovery at 01:52.
+func MessageOf(kind nightowl.MessageKind) *nightowl.Message {
+	m := Message()
+	m.Kind = kind
+	switch kind {
+	case nightowl.MessageAcknowledged:
+		m.Alert.State = nightowl.AlertAcknowledged
+		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 34, 0, 0, time.UTC)
+		m.Alert.AckedBy = "alice"
+	case nightowl.MessageResolved:
+		m.Alert.State = nightowl.AlertResolved
+		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
+	}
+	return m
+}
+
+// Request is what a test server saw.
+type Request struct {
+	Method, Path, Query string
+	Header              http.Header
+	Body                []byte
+}
+
+// Server answers every request with status, header and a JSON body,
+// recording each request.
+func Server(t testing.TB, status int, header map[string]string, body string) (*httptest.Server, <-chan Request) {
+	t.Helper()
+	seen := make(chan Request, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- Request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, seen
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,44 +24,13 @@ const apiKey = "0psg3n1e-5ecr-e7k3-y000-000000000042"
 
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
-func message(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 34, 0, 0, time.UTC)
-		m.Alert.AckedBy = "alice"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	}
-	return m
-}
+func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.MessageOf(kind) }
 
-// request is what the test server saw.
-type request struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
+type request = notifytest.Request
 
-// server answers every request with status and body, recording it.
 func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
 	t.Helper()
-	seen := make(chan request, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, seen
+	return notifytest.Server(t, status, header, body)
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
@@ -173,16 +141,16 @@ func TestNotify(t *testing.T) {
 				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
 			}
 			r := <-seen
-			if r.method != http.MethodPost || r.path != tt.wantPath || r.query != tt.wantQuery {
-				t.Errorf("request = %s %s?%s; want POST %s?%s", r.method, r.path, r.query, tt.wantPath, tt.wantQuery)
+			if r.Method != http.MethodPost || r.Path != tt.wantPath || r.Query != tt.wantQuery {
+				t.Errorf("request = %s %s?%s; want POST %s?%s", r.Method, r.Path, r.Query, tt.wantPath, tt.wantQuery)
 			}
-			if got := r.header.Get("Authorization"); got != "GenieKey "+apiKey {
+			if got := r.Header.Get("Authorization"); got != "GenieKey "+apiKey {
 				t.Errorf("Authorization = %q; want GenieKey and the key", got)
 			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			golden(t, tt.name, r.body)
+			golden(t, tt.name, r.Body)
 		})
 	}
 }
@@ -196,7 +164,7 @@ func TestLongFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a createAlert
-	if err := json.Unmarshal((<-seen).body, &a); err != nil {
+	if err := json.Unmarshal((<-seen).Body, &a); err != nil {
 		t.Fatal(err)
 	}
 	if n := len([]rune(a.Message)); n != messageLimit {
@@ -229,8 +197,8 @@ func TestAPIURL(t *testing.T) {
 			if _, err := notifier(t, config(srv.URL+tt.suffix)).Notify(context.Background(), message(nightowl.MessageFiring)); err != nil {
 				t.Fatal(err)
 			}
-			if r := <-seen; r.path != tt.wantPath {
-				t.Errorf("path = %s; want %s", r.path, tt.wantPath)
+			if r := <-seen; r.Path != tt.wantPath {
+				t.Errorf("path = %s; want %s", r.Path, tt.wantPath)
 			}
 		})
 	}

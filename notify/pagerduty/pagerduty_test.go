@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -24,44 +23,13 @@ const routingKey = "R0UT1NGKEYSECRET0123456789abcdef"
 
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
-func message(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 34, 0, 0, time.UTC)
-		m.Alert.AckedBy = "alice"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	}
-	return m
-}
+func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.MessageOf(kind) }
 
-// request is what the test server saw.
-type request struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
+type request = notifytest.Request
 
-// server answers every request with status and body, recording it.
 func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
 	t.Helper()
-	seen := make(chan request, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, seen
+	return notifytest.Server(t, status, header, body)
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
@@ -140,17 +108,17 @@ func TestNotify(t *testing.T) {
 				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
 			}
 			r := <-seen
-			if r.method != http.MethodPost || r.path != "/v2/enqueue" {
-				t.Errorf("request = %s %s; want POST /v2/enqueue", r.method, r.path)
+			if r.Method != http.MethodPost || r.Path != "/v2/enqueue" {
+				t.Errorf("request = %s %s; want POST /v2/enqueue", r.Method, r.Path)
 			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
 			// The routing key travels in the body and nowhere else.
-			if r.header.Get("Authorization") != "" {
+			if r.Header.Get("Authorization") != "" {
 				t.Errorf("Authorization header set: the Events API takes no token")
 			}
-			golden(t, tt.name, r.body)
+			golden(t, tt.name, r.Body)
 		})
 	}
 }
@@ -163,7 +131,7 @@ func TestNotifyLongSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var e event
-	if err := json.Unmarshal((<-seen).body, &e); err != nil {
+	if err := json.Unmarshal((<-seen).Body, &e); err != nil {
 		t.Fatal(err)
 	}
 	if n := len([]rune(e.Payload.Summary)); n != summaryLimit {

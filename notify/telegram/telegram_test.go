@@ -30,44 +30,13 @@ const (
 
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
-func message(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 34, 0, 0, time.UTC)
-		m.Alert.AckedBy = "alice"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	}
-	return m
-}
+func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.MessageOf(kind) }
 
-// request is what the test server saw.
-type request struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
+type request = notifytest.Request
 
-// server answers every request with status and body, recording it.
 func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
 	t.Helper()
-	seen := make(chan request, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, seen
+	return notifytest.Server(t, status, header, body)
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
@@ -165,13 +134,13 @@ func TestNotify(t *testing.T) {
 				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
 			}
 			r := <-seen
-			if want := "/bot" + token + "/sendMessage"; r.method != http.MethodPost || r.path != want {
-				t.Errorf("request = %s %s; want POST %s", r.method, r.path, want)
+			if want := "/bot" + token + "/sendMessage"; r.Method != http.MethodPost || r.Path != want {
+				t.Errorf("request = %s %s; want POST %s", r.Method, r.Path, want)
 			}
-			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			golden(t, tt.name, r.body)
+			golden(t, tt.name, r.Body)
 		})
 	}
 }
@@ -194,7 +163,7 @@ func TestLongMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 			var msg struct{ Text string }
-			if err := json.Unmarshal((<-seen).body, &msg); err != nil {
+			if err := json.Unmarshal((<-seen).Body, &msg); err != nil {
 				t.Fatal(err)
 			}
 			if n := units(msg.Text); n > textLimit || n < textLimit-5 {
@@ -297,7 +266,7 @@ func sequence(t *testing.T, answers ...string) (*httptest.Server, <-chan request
 	var i int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		seen <- request{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), b}
+		seen <- request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: b}
 		status, body, _ := strings.Cut(answers[min(i, len(answers)-1)], " ")
 		i++
 		code, _ := strconv.Atoi(status)
@@ -376,7 +345,7 @@ func TestRecovery(t *testing.T) {
 			}
 			bodies := make([]map[string]any, 3)
 			for i := range bodies {
-				d := json.NewDecoder(bytes.NewReader((<-seen).body))
+				d := json.NewDecoder(bytes.NewReader((<-seen).Body))
 				d.UseNumber()
 				if err := d.Decode(&bodies[i]); err != nil {
 					t.Fatal(err)
