@@ -37,7 +37,22 @@ type Alert struct {
 	AckedAt     time.Time `json:"acked_at,omitzero"`
 	AckedBy     string    `json:"acked_by,omitempty"`
 	ResolvedAt  time.Time `json:"resolved_at,omitzero"`
+
+	// Escalation is the policy the alert follows, chosen by the first
+	// route that matched its check when it fired.
+	Escalation string `json:"escalation,omitempty"`
+	// Escalated counts the escalation steps (and repeats of the last one)
+	// already sent, and NextAt is when the next falls due; zero once the
+	// alert is acknowledged or resolved, or nothing more is due.
+	Escalated int       `json:"escalated"`
+	NextAt    time.Time `json:"next_at,omitzero"`
+	// Notified lists the receivers told about the alert so far, in order:
+	// they hear of its acknowledgement and its resolution.
+	Notified []string `json:"notified,omitempty"`
 }
+
+// Open reports whether the alert is firing or acknowledged.
+func (a *Alert) Open() bool { return a.State != AlertResolved }
 
 // MessageKind says why a message is sent.
 type MessageKind string
@@ -67,4 +82,88 @@ type Message struct {
 // will fail the same way again is not.
 type Notifier interface {
 	Notify(ctx context.Context, m *Message) (retry bool, err error)
+}
+
+// NotificationState is where a notification is in the outbox.
+type NotificationState string
+
+const (
+	// NotificationPending is waiting to be sent, or to be retried.
+	NotificationPending NotificationState = "pending"
+	// NotificationSent was taken by its receiver.
+	NotificationSent NotificationState = "sent"
+	// NotificationFailed will not be tried again: the receiver refused it
+	// in a way that will not change, or it kept failing for give_up_after.
+	NotificationFailed NotificationState = "failed"
+)
+
+// Notification is one message to one receiver, in the durable outbox. It is
+// written in the same transaction as the alert change that causes it, and
+// stays until it is sent or given up on.
+type Notification struct {
+	ID      int64  `json:"id"`
+	AlertID string `json:"alert_id"`
+	// Receiver is the receiver's ID in the config, such as "primary[1]".
+	Receiver string            `json:"receiver"`
+	Message  Message           `json:"message"`
+	State    NotificationState `json:"state"`
+	// Attempts counts the sends begun, including one a crash cut short.
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	// NextAt is when a pending notification is next due.
+	NextAt time.Time `json:"next_at,omitzero"`
+	SentAt time.Time `json:"sent_at,omitzero"`
+	// Error is the last failure, with secrets redacted.
+	Error string `json:"error,omitempty"`
+}
+
+// AlertQuery selects alerts. The zero value selects every alert, newest
+// first, up to a default limit.
+type AlertQuery struct {
+	Open  bool   // only firing and acknowledged alerts
+	Check string // only this check's
+	Limit int
+}
+
+// NotificationQuery selects notifications, newest first.
+type NotificationQuery struct {
+	AlertID string
+	State   NotificationState
+	Limit   int
+}
+
+// OutboxStats describes the outbox of one receiver.
+type OutboxStats struct {
+	Receiver string
+	Pending  int
+	// OldestPending is when the oldest pending notification was created;
+	// zero when none is pending.
+	OldestPending time.Time
+	Failed        int
+}
+
+// AlertStore keeps alerts and the outbox of notifications about them.
+type AlertStore interface {
+	// SaveAlert creates or updates a and adds the notifications out, in
+	// one transaction that is on disk before it returns; the IDs of out are
+	// set.
+	SaveAlert(ctx context.Context, a *Alert, out []Notification) error
+	Alert(ctx context.Context, id string) (Alert, error)
+	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+	Notifications(ctx context.Context, q NotificationQuery) ([]Notification, error)
+	// ClaimNotifications takes up to limit pending notifications due at
+	// now, oldest first, for the sender of node owner, and leases them
+	// until now+lease, counting an attempt; a notification leased and not
+	// finished (the node crashed) is due again when its lease ends.
+	ClaimNotifications(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Notification, error)
+	// ReleaseClaims ends the leases node owner holds: it calls this as it
+	// starts, since what it held before it restarted is not being sent.
+	ReleaseClaims(ctx context.Context, owner string) error
+	// FinishNotification records how an attempt ended: State sent or
+	// failed, or pending with NextAt and Error for a retry.
+	FinishNotification(ctx context.Context, n *Notification) error
+	OutboxStats(ctx context.Context) ([]OutboxStats, error)
+	// Secret returns the stored secret of the given name, creating it
+	// with size random bytes the first time.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
 }

@@ -29,8 +29,9 @@ type Options struct {
 	// Concurrency bounds how many checks run at once; default 256.
 	Concurrency int
 	// OnEvent is called, on the worker that ran the check, after a status
-	// change has been recorded. Alerting hangs off it.
-	OnEvent func(ev nightowl.Event, st nightowl.State)
+	// change has been recorded, with the check, its new state and the
+	// result that changed it. Alerting hangs off it.
+	OnEvent func(ev nightowl.Event, v nightowl.CheckView)
 	// Metrics receives scheduler measurements; nil records nothing.
 	Metrics *Metrics
 }
@@ -435,6 +436,7 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	prev := r.state
 	st, ev := Apply(prev, &r.check, res)
 	r.state, r.last = st, res
+	chk := r.check
 	// Saved under the lock, so that two results of one check racing (a
 	// ping and a deadline) reach the store in the order they were applied.
 	if stateChanged(prev, st) {
@@ -463,7 +465,7 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	e.log.Info("status changed", "check", r.check.Name, "from", ev.From, "to", ev.To)
 	e.log.Debug("status change cause", "check", r.check.Name, "cause", ev.Cause)
 	if e.opts.OnEvent != nil {
-		e.opts.OnEvent(stored, st)
+		e.opts.OnEvent(stored, nightowl.CheckView{Check: chk, State: st, Last: res})
 	}
 }
 

@@ -157,7 +157,7 @@ func TestRunsOnFakeClockAndThresholds(t *testing.T) {
 	}}
 	var events []nightowl.Event
 	var evMu sync.Mutex
-	e, _ := New(Options{Clock: clock, Store: store, Concurrency: 2, OnEvent: func(ev nightowl.Event, _ nightowl.State) {
+	e, _ := New(Options{Clock: clock, Store: store, Concurrency: 2, OnEvent: func(ev nightowl.Event, _ nightowl.CheckView) {
 		evMu.Lock()
 		events = append(events, ev)
 		evMu.Unlock()

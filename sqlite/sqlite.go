@@ -51,7 +51,8 @@ type Options struct {
 	// defaults 90 and 400 days.
 	HourlyRetention time.Duration
 	DailyRetention  time.Duration
-	// EventRetention bounds how long status-change events are kept;
+	// EventRetention bounds how long status-change events, and resolved
+	// alerts with their notifications, are kept;
 	// default 400 days, as long as daily rollups, so that a check that
 	// flaps for months cannot grow the file without end.
 	EventRetention time.Duration
@@ -588,8 +589,18 @@ func (s *Store) prune(now time.Time) error {
 				return err
 			}
 		}
-		_, err := w.tx.ExecContext(w.ctx, `DELETE FROM events WHERE time < ?`,
-			now.Add(-s.opts.EventRetention).UnixNano())
+		cutoff := now.Add(-s.opts.EventRetention).UnixNano()
+		if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM events WHERE time < ?`, cutoff); err != nil {
+			return err
+		}
+		// Resolved alerts go as their events do, with what was sent
+		// about them; an alert still open stays, however old.
+		if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM outbox WHERE state <> 'pending' AND created_at < ?
+			AND alert_id IN (SELECT id FROM alerts WHERE state = 'resolved' AND starts_at < ?)`, cutoff, cutoff); err != nil {
+			return err
+		}
+		_, err := w.tx.ExecContext(w.ctx, `DELETE FROM alerts WHERE state = 'resolved' AND starts_at < ?
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = alerts.id)`, cutoff)
 		return err
 	})
 }

@@ -1,0 +1,467 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify/acklink"
+)
+
+// Policy is the notify section of the config as the alert manager uses it:
+// who hears of which alert, and when.
+type Policy struct {
+	Routes      []Route
+	Escalations map[string]*Escalation
+	// Groups lists the receiver IDs of each receiver group.
+	Groups       map[string][]string
+	SendResolved bool
+	// AckLinkTTL is how long the acknowledgement link in a notification
+	// works; DefaultAckLinkTTL when zero.
+	AckLinkTTL time.Duration
+}
+
+// DefaultAckLinkTTL is how long an acknowledgement link works unless the
+// config says otherwise.
+const DefaultAckLinkTTL = 24 * time.Hour
+
+// ManagerOptions configure a Manager.
+type ManagerOptions struct {
+	Store  nightowl.AlertStore // required
+	Clock  nightowl.Clock      // nightowl.SystemClock when nil
+	Logger *slog.Logger        // slog.Default() when nil
+	Policy Policy
+	// Signer signs the acknowledgement links, and PublicURL is where
+	// people reach nightowl; without both, messages carry no links.
+	Signer    *acklink.Signer
+	PublicURL string
+	// Queued is called after notifications were added to the outbox: the
+	// sender's cue to look.
+	Queued func()
+}
+
+// Manager opens, escalates, acknowledges and resolves alerts, and writes
+// each notification they cause to the outbox in the same transaction as the
+// alert change. It decides from a check's state, not from the history of
+// changes: told the same state twice, it does nothing the second time, so
+// that after a crash the state the engine restored and the alerts the store
+// kept can simply be reconciled.
+type Manager struct {
+	opts  ManagerOptions
+	clock nightowl.Clock
+	log   *slog.Logger
+
+	// mu serialises every alert change, so that an acknowledgement and a
+	// recovery of one alert cannot cross, and guards what follows.
+	mu     sync.Mutex
+	policy Policy
+	open   map[string]*nightowl.Alert // open alerts by check
+	kick   chan struct{}
+}
+
+// NewManager loads the open alerts from the store.
+func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, nightowl.Errorf(nightowl.EInvalid, "alert manager: no store")
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Manager{
+		opts: opts, clock: opts.Clock, log: opts.Logger,
+		open: make(map[string]*nightowl.Alert),
+		kick: make(chan struct{}, 1),
+	}
+	m.policy = opts.Policy
+	alerts, err := opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true})
+	if err != nil {
+		return nil, err
+	}
+	for i := range alerts {
+		a := alerts[i]
+		if prev := m.open[a.Check]; prev != nil && prev.StartsAt.After(a.StartsAt) {
+			continue
+		}
+		m.open[a.Check] = &a
+	}
+	return m, nil
+}
+
+// SetPolicy replaces the policy, as a reload does. Open alerts keep their
+// escalation and where they are in it; one whose escalation is gone
+// follows the route its check matches now.
+func (m *Manager) SetPolicy(p Policy) {
+	m.mu.Lock()
+	m.policy = p
+	m.mu.Unlock()
+	m.poke()
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// alerting says whether a check in state st warrants an alert under route.
+func alerting(st nightowl.Status, route *Route) bool {
+	return st == nightowl.StatusDown || (st == nightowl.StatusDegraded && route != nil && route.Degraded)
+}
+
+// settled says whether a check in status st has recovered: its alert, if
+// any, resolves. A check in maintenance or with no result yet says nothing
+// either way.
+func settled(st nightowl.Status) bool {
+	return st == nightowl.StatusUp || st == nightowl.StatusPaused || st == nightowl.StatusDegraded
+}
+
+func (m *Manager) route(labels map[string]string) *Route {
+	if i := FirstRoute(m.policy.Routes, labels); i >= 0 {
+		return &m.policy.Routes[i]
+	}
+	return nil
+}
+
+// Observe brings the check's alert in line with its state: opens one when
+// the check is down (or degraded, where its route asks), resolves it when
+// the check has recovered, and otherwise keeps it.
+func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.observe(ctx, v)
+}
+
+func (m *Manager) observe(ctx context.Context, v nightowl.CheckView) error {
+	route := m.route(v.Check.Labels)
+	a := m.open[v.Check.Name]
+	switch st := v.State.Status; {
+	case alerting(st, route) && a == nil:
+		return m.fire(ctx, v, route)
+	case alerting(st, route) && a.Status != st:
+		// Down to degraded or back: the same trouble, told no one anew.
+		b := *a
+		b.Status, b.Severity = st, severity(st)
+		b.Cause, b.Failed = v.State.Cause, failed(v.Last)
+		return m.save(ctx, a, &b, nil)
+	case a != nil && !alerting(st, route) && settled(st):
+		return m.resolve(ctx, a)
+	}
+	return nil
+}
+
+// Reconcile observes every check in views and resolves the open alerts of
+// checks that are no longer configured: what a start or a reload runs, so
+// that a change the last process did not live to make is made now.
+func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := make(map[string]bool, len(views))
+	var errs []error
+	for _, v := range views {
+		seen[v.Check.Name] = true
+		if err := m.observe(ctx, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for name, a := range m.open {
+		if !seen[name] {
+			if err := m.resolve(ctx, a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func severity(st nightowl.Status) nightowl.Severity {
+	if st == nightowl.StatusDegraded {
+		return nightowl.SeverityWarning
+	}
+	return nightowl.SeverityCritical
+}
+
+func failed(r *nightowl.Result) []nightowl.AssertionResult {
+	if r == nil {
+		return nil
+	}
+	var out []nightowl.AssertionResult
+	for _, a := range r.Assertions {
+		if !a.OK {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns a random alert ID, short enough to type into nightowl ack.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+func (m *Manager) fire(ctx context.Context, v nightowl.CheckView, route *Route) error {
+	now := m.clock.Now().UTC()
+	a := &nightowl.Alert{
+		ID:       newID(),
+		Check:    v.Check.Name,
+		Labels:   v.Check.Labels,
+		State:    nightowl.AlertFiring,
+		Severity: severity(v.State.Status),
+		Status:   v.State.Status,
+		Cause:    v.State.Cause,
+		Failed:   failed(v.Last),
+		StartsAt: now,
+	}
+	if route != nil {
+		a.Escalation = route.Escalation
+	}
+	out := m.escalate(a, now)
+	if err := m.save(ctx, nil, a, out); err != nil {
+		return err
+	}
+	m.log.Warn("alert firing", "alert", a.ID, "check", a.Check, "notifications", len(out))
+	return nil
+}
+
+// escalate adds to a the escalation steps due at now and returns their
+// notifications, and sets when the next falls due.
+func (m *Manager) escalate(a *nightowl.Alert, now time.Time) []nightowl.Notification {
+	esc := m.policy.Escalations[a.Escalation]
+	if esc == nil {
+		if r := m.route(a.Labels); r != nil && m.policy.Escalations[r.Escalation] != nil {
+			// The escalation went away in a reload: follow the route's
+			// current one, from where the alert is.
+			a.Escalation = r.Escalation
+			esc = m.policy.Escalations[r.Escalation]
+		} else {
+			a.NextAt = time.Time{}
+			return nil
+		}
+	}
+	var out []nightowl.Notification
+	for {
+		step, at, ok := esc.Next(a.StartsAt, a.Escalated)
+		if !ok {
+			a.NextAt = time.Time{}
+			return out
+		}
+		if at.After(now) {
+			a.NextAt = at
+			return out
+		}
+		kind := nightowl.MessageFiring
+		if a.Escalated >= len(esc.Steps) {
+			kind = nightowl.MessageRepeat
+		}
+		a.Escalated++
+		group := esc.Steps[step].Notify
+		ids, ok := m.policy.Groups[group]
+		if !ok {
+			m.log.Error("escalation names no receiver group", "escalation", a.Escalation, "group", group)
+		}
+		for _, id := range ids {
+			if !slices.Contains(a.Notified, id) {
+				a.Notified = append(a.Notified, id)
+			}
+			out = append(out, m.notification(a, kind, id, now))
+		}
+		if kind == nightowl.MessageRepeat {
+			// However long the server was away, one repeat makes up
+			// for every one it missed.
+			for {
+				_, next, ok := esc.Next(a.StartsAt, a.Escalated)
+				if !ok || next.After(now) {
+					break
+				}
+				a.Escalated++
+			}
+		}
+	}
+}
+
+func (m *Manager) notification(a *nightowl.Alert, kind nightowl.MessageKind, receiver string, now time.Time) nightowl.Notification {
+	msg := nightowl.Message{Kind: kind, Alert: *a}
+	// The copy in the message need not carry the escalation's workings.
+	msg.Alert.Notified, msg.Alert.NextAt = nil, time.Time{}
+	if base := m.opts.PublicURL; base != "" {
+		msg.DashboardURL = base + "/admin/checks/" + url.PathEscape(a.Check)
+		if m.opts.Signer != nil {
+			ttl := m.policy.AckLinkTTL
+			if ttl <= 0 {
+				ttl = DefaultAckLinkTTL
+			}
+			msg.AckURL = base + "/ack/" + url.PathEscape(a.ID) + "?" + m.opts.Signer.Query(a.ID, now.Add(ttl))
+		}
+	}
+	return nightowl.Notification{AlertID: a.ID, Receiver: receiver, Message: msg, CreatedAt: now, NextAt: now}
+}
+
+// save writes next (the new version of prev, nil for a new alert) with out,
+// and only then makes it the one in memory: an alert change that did not
+// reach the store did not happen.
+func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []nightowl.Notification) error {
+	if err := m.opts.Store.SaveAlert(ctx, next, out); err != nil {
+		return err
+	}
+	if next.Open() {
+		if prev != nil {
+			*prev = *next
+		} else {
+			m.open[next.Check] = next
+		}
+	} else {
+		delete(m.open, next.Check)
+	}
+	if len(out) > 0 && m.opts.Queued != nil {
+		m.opts.Queued()
+	}
+	m.poke()
+	return nil
+}
+
+func (m *Manager) resolve(ctx context.Context, a *nightowl.Alert) error {
+	now := m.clock.Now().UTC()
+	b := *a
+	b.State, b.ResolvedAt, b.NextAt = nightowl.AlertResolved, now, time.Time{}
+	var out []nightowl.Notification
+	if m.policy.SendResolved {
+		for _, id := range b.Notified {
+			out = append(out, m.notification(&b, nightowl.MessageResolved, id, now))
+		}
+	}
+	if err := m.save(ctx, a, &b, out); err != nil {
+		return err
+	}
+	m.log.Info("alert resolved", "alert", b.ID, "check", b.Check, "notifications", len(out))
+	return nil
+}
+
+// Ack acknowledges the alert with the given ID on behalf of by: its
+// escalation stops, and everyone notified so far hears who took it.
+// Acknowledging an acknowledged alert changes nothing; a resolved one is a
+// conflict.
+func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var a *nightowl.Alert
+	for _, o := range m.open {
+		if o.ID == id {
+			a = o
+			break
+		}
+	}
+	if a == nil {
+		stored, err := m.opts.Store.Alert(ctx, id)
+		if err != nil {
+			return nightowl.Alert{}, err
+		}
+		return stored, nightowl.Errorf(nightowl.EConflict, "alert %s is resolved: there is nothing to acknowledge", id)
+	}
+	if a.State == nightowl.AlertAcknowledged {
+		return *a, nil
+	}
+	now := m.clock.Now().UTC()
+	b := *a
+	b.State, b.AckedAt, b.AckedBy, b.NextAt = nightowl.AlertAcknowledged, now, strings.TrimSpace(by), time.Time{}
+	if b.AckedBy == "" {
+		b.AckedBy = "someone"
+	}
+	var out []nightowl.Notification
+	for _, rid := range b.Notified {
+		out = append(out, m.notification(&b, nightowl.MessageAcknowledged, rid, now))
+	}
+	if err := m.save(ctx, a, &b, out); err != nil {
+		return nightowl.Alert{}, err
+	}
+	m.log.Info("alert acknowledged", "alert", b.ID, "check", b.Check, "by", b.AckedBy)
+	return b, nil
+}
+
+// Open returns the open alerts, oldest first.
+func (m *Manager) Open() []nightowl.Alert {
+	m.mu.Lock()
+	out := make([]nightowl.Alert, 0, len(m.open))
+	for _, a := range m.open {
+		out = append(out, *a)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b nightowl.Alert) int { return a.StartsAt.Compare(b.StartsAt) })
+	return out
+}
+
+// Escalate sends every escalation step that is due, and returns when the
+// next one falls due (zero when none is waiting).
+func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now().UTC()
+	var next time.Time
+	var firstErr error
+	for _, a := range m.open {
+		if a.State != nightowl.AlertFiring || a.NextAt.IsZero() {
+			continue
+		}
+		if a.NextAt.After(now) {
+			if next.IsZero() || a.NextAt.Before(next) {
+				next = a.NextAt
+			}
+			continue
+		}
+		b := *a
+		b.Notified = slices.Clone(a.Notified)
+		out := m.escalate(&b, now)
+		if err := m.save(ctx, a, &b, out); err != nil {
+			m.log.Error("escalate alert", "alert", a.ID, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			// Tried again at the next pass: the store may be back.
+			if next.IsZero() || now.Add(retryStoreAfter).Before(next) {
+				next = now.Add(retryStoreAfter)
+			}
+			continue
+		}
+		if !b.NextAt.IsZero() && (next.IsZero() || b.NextAt.Before(next)) {
+			next = b.NextAt
+		}
+	}
+	return next, firstErr
+}
+
+// retryStoreAfter is how soon an escalation that could not be written is
+// tried again.
+const retryStoreAfter = 5 * time.Second
+
+// Run escalates alerts as their steps fall due, until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	for {
+		next, _ := m.Escalate(ctx)
+		var due <-chan time.Time
+		if !next.IsZero() {
+			due = m.clock.After(max(0, next.Sub(m.clock.Now())))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.kick:
+		case <-due:
+		}
+	}
+}

@@ -1,0 +1,352 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/acklink"
+	"github.com/nightowl/nightowl/sqlite"
+)
+
+var t0 = time.Date(2026, 3, 18, 1, 0, 0, 0, time.UTC)
+
+func openStore(t *testing.T, path string, clock *clocktest.Fake) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Options{
+		Path: path, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// policy is the SPEC's example: chat at once, primary after 5m, secondary
+// after 15m, the last step again every 30m.
+func policy() notify.Policy {
+	return notify.Policy{
+		Routes: []notify.Route{
+			{Match: map[string]string{"tier": "db"}, Escalation: "database", Degraded: true},
+			{Escalation: "default"},
+		},
+		Escalations: map[string]*notify.Escalation{
+			"default": {Steps: []notify.Step{
+				{Notify: "chat"}, {After: 5 * time.Minute, Notify: "primary"}, {After: 15 * time.Minute, Notify: "secondary"},
+			}, Repeat: 30 * time.Minute},
+			"database": {Steps: []notify.Step{{Notify: "primary"}}},
+		},
+		Groups: map[string][]string{
+			"chat":      {"chat[0]"},
+			"primary":   {"primary[0]", "primary[1]"},
+			"secondary": {"secondary[0]"},
+		},
+		SendResolved: true,
+	}
+}
+
+type fixture struct {
+	clock  *clocktest.Fake
+	store  *sqlite.Store
+	m      *notify.Manager
+	signer *acklink.Signer
+	path   string
+	pol    notify.Policy
+}
+
+func newFixture(t *testing.T, pol notify.Policy) *fixture {
+	t.Helper()
+	f := &fixture{clock: clocktest.New(t0), path: filepath.Join(t.TempDir(), "n.db"), pol: pol}
+	f.store = openStore(t, f.path, f.clock)
+	var err error
+	if f.signer, err = acklink.New([]byte(strings.Repeat("k", 32))); err != nil {
+		t.Fatal(err)
+	}
+	f.m = f.manager(t)
+	return f
+}
+
+func (f *fixture) manager(t *testing.T) *notify.Manager {
+	t.Helper()
+	m, err := notify.NewManager(context.Background(), notify.ManagerOptions{
+		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler), Policy: f.pol,
+		Signer: f.signer, PublicURL: "https://owl.example.com",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func view(name string, labels map[string]string, st nightowl.Status) nightowl.CheckView {
+	res := &nightowl.Result{Check: name, Status: st}
+	if st != nightowl.StatusUp {
+		res.Assertions = []nightowl.AssertionResult{
+			{Name: "up", OK: false, Severity: nightowl.SeverityCritical, Message: "status == 200 (status = 503)"},
+			{Name: "fast", OK: true},
+		}
+	}
+	return nightowl.CheckView{
+		Check: nightowl.Check{Name: name, Labels: labels},
+		State: nightowl.State{Check: name, Status: st, Cause: "up failed"},
+		Last:  res,
+	}
+}
+
+func (f *fixture) observe(t *testing.T, v nightowl.CheckView) {
+	t.Helper()
+	if err := f.m.Observe(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) escalate(t *testing.T) {
+	t.Helper()
+	if _, err := f.m.Escalate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sent lists the queued notifications as "KIND RECEIVER", oldest first.
+func (f *fixture) queued(t *testing.T) []string {
+	t.Helper()
+	ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(ns) - 1; i >= 0; i-- {
+		out = append(out, string(ns[i].Message.Kind)+" "+ns[i].Receiver)
+	}
+	return out
+}
+
+func (f *fixture) only(t *testing.T) nightowl.Alert {
+	t.Helper()
+	open := f.m.Open()
+	if len(open) != 1 {
+		t.Fatalf("open alerts = %d, want 1", len(open))
+	}
+	return open[0]
+}
+
+func wantQueued(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("queued:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestAlertEscalatesStepByStep(t *testing.T) {
+	f := newFixture(t, policy())
+	web := map[string]string{"tier": "web"}
+	f.observe(t, view("shop", web, nightowl.StatusDown))
+	a := f.only(t)
+	if a.State != nightowl.AlertFiring || a.Escalation != "default" || !a.StartsAt.Equal(t0) {
+		t.Fatalf("alert = %+v", a)
+	}
+	if len(a.Failed) != 1 || a.Failed[0].Name != "up" {
+		t.Fatalf("failed = %+v, want only the assertion that failed", a.Failed)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]")
+
+	steps := []struct {
+		at   time.Duration
+		want []string
+	}{
+		{4*time.Minute + 59*time.Second, nil},
+		{5 * time.Minute, []string{"firing primary[0]", "firing primary[1]"}},
+		{14 * time.Minute, nil},
+		{15 * time.Minute, []string{"firing secondary[0]"}},
+		{44 * time.Minute, nil},
+		{45 * time.Minute, []string{"repeat secondary[0]"}},
+		{75 * time.Minute, []string{"repeat secondary[0]"}},
+	}
+	all := []string{"firing chat[0]"}
+	for _, s := range steps {
+		f.clock.Set(t0.Add(s.at))
+		f.escalate(t)
+		all = append(all, s.want...)
+		wantQueued(t, f.queued(t), all...)
+	}
+
+	// Observing the same state again changes nothing.
+	f.observe(t, view("shop", web, nightowl.StatusDown))
+	wantQueued(t, f.queued(t), all...)
+
+	// Acknowledged: everyone notified so far hears it, and escalation stops.
+	f.clock.Set(t0.Add(80 * time.Minute))
+	acked, err := f.m.Ack(context.Background(), a.ID, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acked.State != nightowl.AlertAcknowledged || acked.AckedBy != "ana" || !acked.NextAt.IsZero() {
+		t.Fatalf("acked = %+v", acked)
+	}
+	all = append(all, "acknowledged chat[0]", "acknowledged primary[0]", "acknowledged primary[1]", "acknowledged secondary[0]")
+	wantQueued(t, f.queued(t), all...)
+	f.clock.Set(t0.Add(10 * time.Hour))
+	f.escalate(t)
+	// A second acknowledgement is no news.
+	if _, err := f.m.Ack(context.Background(), a.ID, "bo"); err != nil {
+		t.Fatal(err)
+	}
+	wantQueued(t, f.queued(t), all...)
+
+	// Recovery tells everyone who was notified.
+	f.observe(t, view("shop", web, nightowl.StatusUp))
+	all = append(all, "resolved chat[0]", "resolved primary[0]", "resolved primary[1]", "resolved secondary[0]")
+	wantQueued(t, f.queued(t), all...)
+	if open := f.m.Open(); len(open) != 0 {
+		t.Fatalf("open after recovery: %+v", open)
+	}
+	got, err := f.store.Alert(context.Background(), a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != nightowl.AlertResolved || got.AckedBy != "ana" || !got.ResolvedAt.Equal(t0.Add(10*time.Hour)) {
+		t.Fatalf("stored = %+v", got)
+	}
+	if _, err := f.m.Ack(context.Background(), a.ID, "ana"); nightowl.ErrorCode(err) != nightowl.EConflict {
+		t.Fatalf("ack of a resolved alert: %v, want conflict", err)
+	}
+	if _, err := f.m.Ack(context.Background(), "nosuch", "ana"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+		t.Fatalf("ack of an unknown alert: %v, want not_found", err)
+	}
+}
+
+func TestRepeatsMissedWhileAwayAreSentOnce(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.clock.Set(t0.Add(5 * time.Hour))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]", "firing primary[0]", "firing primary[1]", "firing secondary[0]", "repeat secondary[0]")
+	// The next repeat keeps to the grid counted from when the alert fired.
+	if a := f.only(t); !a.NextAt.Equal(t0.Add(5*time.Hour + 15*time.Minute)) {
+		t.Fatalf("next at %s, want 5h15m after firing", a.NextAt.Sub(t0))
+	}
+}
+
+func TestResolvedWithoutSendResolved(t *testing.T) {
+	pol := policy()
+	pol.SendResolved = false
+	f := newFixture(t, pol)
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.observe(t, view("shop", nil, nightowl.StatusUp))
+	wantQueued(t, f.queued(t), "firing chat[0]")
+}
+
+func TestDegradedAlertsOnlyWhereRouted(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("shop", map[string]string{"tier": "web"}, nightowl.StatusDegraded))
+	if n := len(f.m.Open()); n != 0 {
+		t.Fatalf("a degraded web check opened %d alerts; its route does not ask for degraded", n)
+	}
+	f.observe(t, view("db1", map[string]string{"tier": "db"}, nightowl.StatusDegraded))
+	a := f.only(t)
+	if a.Severity != nightowl.SeverityWarning || a.Escalation != "database" {
+		t.Fatalf("alert = %+v", a)
+	}
+	// Down, then back to degraded: one alert throughout, told nobody anew.
+	f.observe(t, view("db1", map[string]string{"tier": "db"}, nightowl.StatusDown))
+	f.observe(t, view("db1", map[string]string{"tier": "db"}, nightowl.StatusDegraded))
+	if b := f.only(t); b.ID != a.ID {
+		t.Fatalf("a second alert %s", b.ID)
+	}
+	wantQueued(t, f.queued(t), "firing primary[0]", "firing primary[1]")
+}
+
+func TestMaintenanceAndUnknownKeepTheAlert(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.observe(t, view("shop", nil, nightowl.StatusMaintenance))
+	f.observe(t, view("shop", nil, nightowl.StatusUnknown))
+	if f.only(t).State != nightowl.AlertFiring {
+		t.Fatal("alert changed")
+	}
+	f.observe(t, view("shop", nil, nightowl.StatusPaused))
+	if n := len(f.m.Open()); n != 0 {
+		t.Fatal("pausing a check leaves its alert open")
+	}
+}
+
+func TestRestartResumesEscalationAndReconciles(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.observe(t, view("cart", nil, nightowl.StatusDown))
+	f.observe(t, view("gone", nil, nightowl.StatusDown))
+	shop := f.m.Open()[0]
+
+	// A new manager on the same store, as after a crash: it finds the
+	// alerts where they were.
+	f.m = f.manager(t)
+	if n := len(f.m.Open()); n != 3 {
+		t.Fatalf("open after restart = %d, want 3", n)
+	}
+	f.clock.Set(t0.Add(5 * time.Minute))
+	f.escalate(t)
+	// cart recovered while the server was down (its state says up), and
+	// gone was removed from the config.
+	err := f.m.Reconcile(context.Background(), []nightowl.CheckView{
+		view("shop", nil, nightowl.StatusDown), view("cart", nil, nightowl.StatusUp),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.only(t)
+	if a.ID != shop.ID || a.Escalated != 2 {
+		t.Fatalf("after reconcile: %+v", a)
+	}
+	got := f.queued(t)
+	want := []string{"firing chat[0]", "firing chat[0]", "firing chat[0]",
+		"firing primary[0]", "firing primary[1]", "firing primary[0]", "firing primary[1]", "firing primary[0]", "firing primary[1]",
+		"resolved chat[0]", "resolved primary[0]", "resolved primary[1]", "resolved chat[0]", "resolved primary[0]", "resolved primary[1]"}
+	wantQueued(t, got, want...)
+}
+
+func TestNoRouteOpensAnAlertThatNotifiesNobody(t *testing.T) {
+	pol := policy()
+	pol.Routes = pol.Routes[:1] // only tier=db
+	f := newFixture(t, pol)
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	if a := f.only(t); a.Escalation != "" || !a.NextAt.IsZero() {
+		t.Fatalf("alert = %+v", a)
+	}
+	wantQueued(t, f.queued(t))
+}
+
+func TestMessagesCarrySignedLinks(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{})
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("notifications = %v, %v", ns, err)
+	}
+	m := ns[0].Message
+	if m.DashboardURL != "https://owl.example.com/admin/checks/shop" {
+		t.Errorf("dashboard = %q", m.DashboardURL)
+	}
+	u, err := url.Parse(m.AckURL)
+	if err != nil || u.Path != "/ack/"+ns[0].AlertID {
+		t.Fatalf("ack url %q: %v", m.AckURL, err)
+	}
+	if err := f.signer.Verify(ns[0].AlertID, u.Query(), t0.Add(23*time.Hour)); err != nil {
+		t.Errorf("link refused within its day: %v", err)
+	}
+	if err := f.signer.Verify(ns[0].AlertID, u.Query(), t0.Add(25*time.Hour)); !errors.Is(err, acklink.ErrExpired) {
+		t.Errorf("link after its day: %v, want expired", err)
+	}
+	if err := f.signer.Verify("other", u.Query(), t0); !errors.Is(err, acklink.ErrForged) {
+		t.Errorf("link for another alert: %v, want forged", err)
+	}
+}

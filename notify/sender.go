@@ -1,0 +1,348 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Target is a receiver the sender can deliver to.
+type Target struct {
+	Kind     string // the receiver's kind, such as "slack", for metrics
+	Notifier nightowl.Notifier
+}
+
+// SenderOptions configure a Sender. The zero value of every field but Store
+// and Targets is usable.
+type SenderOptions struct {
+	Store  nightowl.AlertStore // required
+	Clock  nightowl.Clock      // nightowl.SystemClock when nil
+	Logger *slog.Logger        // slog.Default() when nil
+	// Owner names this node in the outbox's leases; "local" when empty.
+	Owner string
+	// Targets returns the receiver with the given ID, or false when no
+	// receiver has it (any more).
+	Targets func(id string) (Target, bool)
+	// GiveUpAfter is how long a notification is retried before it is
+	// marked failed; DefaultGiveUpAfter when zero.
+	GiveUpAfter time.Duration
+	// Timeout bounds one attempt; DefaultSendTimeout when zero.
+	Timeout time.Duration
+	// Concurrency is how many notifications are sent at once;
+	// DefaultSendConcurrency when zero.
+	Concurrency int
+	// Poll is how often the outbox is looked at when nothing wakes the
+	// sender; DefaultPoll when zero.
+	Poll    time.Duration
+	Metrics *Metrics // nil records nothing
+}
+
+// Defaults of SenderOptions.
+const (
+	DefaultGiveUpAfter     = 24 * time.Hour
+	DefaultSendTimeout     = 30 * time.Second
+	DefaultSendConcurrency = 8
+	DefaultPoll            = time.Second
+	// The first retry comes after minBackoff, each later one after twice
+	// as long as the one before, up to maxBackoff; each is jittered down
+	// by up to half so that retries of a receiver that came back do not
+	// all arrive at once.
+	minBackoff = 5 * time.Second
+	maxBackoff = 10 * time.Minute
+	// maxRetryAfter caps how long a receiver's Retry-After can hold a
+	// notification back.
+	maxRetryAfter = time.Hour
+	// leaseMargin is how long past its timeout an attempt keeps its lease.
+	leaseMargin = 10 * time.Second
+)
+
+// Sender delivers the outbox: it claims due notifications, sends each with
+// a timeout, and records whether it was sent, failed for good, or is to be
+// retried. It runs apart from the checks, which it never holds up.
+type Sender struct {
+	opts SenderOptions
+	wake chan struct{}
+}
+
+// NewSender checks opts and returns a Sender.
+func NewSender(opts SenderOptions) (*Sender, error) {
+	if opts.Store == nil || opts.Targets == nil {
+		return nil, errors.New("notification sender: no store or targets")
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Owner == "" {
+		opts.Owner = "local"
+	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultSendTimeout
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultSendConcurrency
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultPoll
+	}
+	return &Sender{opts: opts, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake tells the sender that notifications were queued.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx ends, and waits for the sends under way. What this
+// node had claimed before it restarted is released first: it is not being
+// sent by anyone.
+func (s *Sender) Run(ctx context.Context) {
+	if err := s.opts.Store.ReleaseClaims(ctx, s.opts.Owner); err != nil {
+		s.opts.Logger.Error("release notification claims", "err", err)
+	}
+	sem := make(chan struct{}, s.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		n := s.pass(ctx, sem, &wg)
+		if n > 0 {
+			// A full claim may have left more behind.
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-s.opts.Clock.After(s.opts.Poll):
+		}
+	}
+}
+
+// pass claims what free senders can take and starts sending it; it returns
+// how many it claimed.
+func (s *Sender) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) int {
+	free := 0
+	// Wait for at least one free sender, then take as many as are free.
+	select {
+	case sem <- struct{}{}:
+		free = 1
+	case <-ctx.Done():
+		return 0
+	}
+fill:
+	for free < cap(sem) {
+		select {
+		case sem <- struct{}{}:
+			free++
+		default:
+			break fill
+		}
+	}
+	now := s.opts.Clock.Now()
+	claimed, err := s.opts.Store.ClaimNotifications(ctx, s.opts.Owner, now, free, s.opts.Timeout+leaseMargin)
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Error("claim notifications", "err", err)
+	}
+	for i := len(claimed); i < free; i++ {
+		<-sem
+	}
+	for i := range claimed {
+		n := claimed[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.send(ctx, &n)
+		}()
+	}
+	return len(claimed)
+}
+
+// SendDue sends every notification due now, one at a time, and returns how
+// many it tried: Run's work without its loop, for tests on a fake clock.
+func (s *Sender) SendDue(ctx context.Context) int {
+	total := 0
+	for {
+		claimed, err := s.opts.Store.ClaimNotifications(ctx, s.opts.Owner, s.opts.Clock.Now(), 100, s.opts.Timeout+leaseMargin)
+		if err != nil || len(claimed) == 0 {
+			return total
+		}
+		for i := range claimed {
+			s.send(ctx, &claimed[i])
+		}
+		total += len(claimed)
+	}
+}
+
+func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
+	log := s.opts.Logger.With("notification", n.ID, "alert", n.AlertID, "receiver", n.Receiver)
+	t, ok := s.opts.Targets(n.Receiver)
+	var retry bool
+	var err error
+	if !ok {
+		err = fmt.Errorf("receiver %s is no longer configured", n.Receiver)
+	} else {
+		n.Message.IdempotencyKey = IdempotencyKey(n)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+		start := s.opts.Clock.Now()
+		retry, err = t.Notifier.Notify(sctx, &n.Message)
+		cancel()
+		s.opts.Metrics.observe(n.Receiver, t.Kind, s.opts.Clock.Now().Sub(start))
+	}
+	now := s.opts.Clock.Now()
+	switch {
+	case err == nil:
+		n.State, n.SentAt, n.Error = nightowl.NotificationSent, now, ""
+		s.opts.Metrics.outcome("sent", n.Receiver, t.Kind)
+		log.Debug("notification sent", "kind", n.Message.Kind)
+	case retry && now.Add(s.delay(n, err)).Before(n.CreatedAt.Add(s.opts.GiveUpAfter)):
+		d := s.delay(n, err)
+		n.State, n.NextAt, n.Error = nightowl.NotificationPending, now.Add(d), err.Error()
+		s.opts.Metrics.outcome("retry", n.Receiver, t.Kind)
+		log.Warn("notification not delivered; will retry", "attempt", n.Attempts, "retry_in", d.Round(time.Second), "err", err)
+	default:
+		n.State, n.Error = nightowl.NotificationFailed, err.Error()
+		if retry {
+			n.Error = "gave up after " + s.opts.GiveUpAfter.String() + ": " + n.Error
+		}
+		s.opts.Metrics.outcome("failed", n.Receiver, t.Kind)
+		log.Error("notification failed", "attempts", n.Attempts, "err", n.Error)
+	}
+	// Recorded even when ctx has ended: the send happened, and a record
+	// lost now is a duplicate later.
+	if ferr := s.opts.Store.FinishNotification(context.WithoutCancel(ctx), n); ferr != nil {
+		log.Error("record notification outcome", "err", ferr)
+	}
+}
+
+// IdempotencyKey is the same for every attempt at one notification and
+// differs between notifications, also between two messages about one alert
+// to one receiver.
+func IdempotencyKey(n *nightowl.Notification) string {
+	return n.AlertID + "-" + strconv.FormatInt(n.ID, 10)
+}
+
+// delay is how long to wait before retrying n after err: what the receiver
+// asked for, or an exponential backoff with jitter.
+func (s *Sender) delay(n *nightowl.Notification, err error) time.Duration {
+	if d := RetryAfter(err); d > 0 {
+		return min(d, maxRetryAfter)
+	}
+	d := minBackoff
+	for i := 1; i < n.Attempts && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	// Deterministic per attempt, so that delay can be asked twice.
+	r := rand.New(rand.NewPCG(uint64(n.ID), uint64(n.Attempts)))
+	return d/2 + time.Duration(r.Int64N(int64(d/2)+1))
+}
+
+// Metrics are the sender's measurements, by receiver.
+type Metrics struct {
+	Sent, Failed, Retries *prometheus.CounterVec
+	Duration              *prometheus.HistogramVec
+}
+
+// NewMetrics creates the sender's metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	labels := []string{"receiver", "kind"}
+	m := &Metrics{
+		Sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightowl_notifications_sent_total",
+			Help: "Notifications the receiver took.",
+		}, labels),
+		Failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightowl_notifications_failed_total",
+			Help: "Notifications given up on: refused for good, or still failing after give_up_after.",
+		}, labels),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightowl_notifications_retries_total",
+			Help: "Failed attempts that will be retried.",
+		}, labels),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "nightowl_notification_send_seconds",
+			Help:    "How long an attempt to send took.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, labels),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Sent, m.Failed, m.Retries, m.Duration)
+	}
+	return m
+}
+
+// outcome counts an attempt that ended as sent, failed or retry.
+func (m *Metrics) outcome(what, receiver, kind string) {
+	if m == nil {
+		return
+	}
+	c := map[string]*prometheus.CounterVec{"sent": m.Sent, "failed": m.Failed, "retry": m.Retries}[what]
+	c.WithLabelValues(receiver, kind).Inc()
+}
+
+func (m *Metrics) observe(receiver, kind string, d time.Duration) {
+	if m != nil {
+		m.Duration.WithLabelValues(receiver, kind).Observe(d.Seconds())
+	}
+}
+
+// OutboxCollector exports the outbox's depth and the age of its oldest
+// pending notification per receiver, read from the store at scrape time.
+type OutboxCollector struct {
+	Store nightowl.AlertStore
+	Clock nightowl.Clock
+}
+
+var (
+	descPending = prometheus.NewDesc("nightowl_outbox_pending",
+		"Notifications waiting to be sent or retried.", []string{"receiver"}, nil)
+	descOldest = prometheus.NewDesc("nightowl_outbox_oldest_pending_seconds",
+		"Age of the oldest notification waiting to be sent; 0 when none is.", []string{"receiver"}, nil)
+	descFailedNow = prometheus.NewDesc("nightowl_outbox_failed",
+		"Notifications given up on that the store still keeps.", []string{"receiver"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c OutboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descPending
+	ch <- descOldest
+	ch <- descFailedNow
+}
+
+// Collect implements prometheus.Collector.
+func (c OutboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := c.Store.OutboxStats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descPending, err)
+		return
+	}
+	now := c.Clock.Now()
+	for _, o := range stats {
+		age := 0.0
+		if !o.OldestPending.IsZero() {
+			age = max(0, now.Sub(o.OldestPending).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(o.Pending), o.Receiver)
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age, o.Receiver)
+		ch <- prometheus.MustNewConstMetric(descFailedNow, prometheus.GaugeValue, float64(o.Failed), o.Receiver)
+	}
+}

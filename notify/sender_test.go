@@ -1,0 +1,272 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify"
+)
+
+// fakeNotifier answers each Notify with what answer says, and records the
+// messages it was given.
+type fakeNotifier struct {
+	mu     sync.Mutex
+	answer func(m *nightowl.Message) (bool, error)
+	got    []nightowl.Message
+}
+
+func (n *fakeNotifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, *m)
+	if n.answer == nil {
+		return false, nil
+	}
+	return n.answer(m)
+}
+
+type senderFixture struct {
+	*fixture
+	n       *fakeNotifier
+	s       *notify.Sender
+	reg     *prometheus.Registry
+	metrics *notify.Metrics
+}
+
+func newSender(t *testing.T) *senderFixture {
+	t.Helper()
+	pol := policy()
+	pol.Escalations["default"].Steps = pol.Escalations["default"].Steps[:1]
+	f := &senderFixture{fixture: newFixture(t, pol), n: &fakeNotifier{}, reg: prometheus.NewRegistry()}
+	f.metrics = notify.NewMetrics(f.reg)
+	var err error
+	f.s, err = notify.NewSender(notify.SenderOptions{
+		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Targets: func(id string) (notify.Target, bool) {
+			if id == "chat[0]" {
+				return notify.Target{Kind: "webhook", Notifier: f.n}, true
+			}
+			return notify.Target{}, false
+		},
+		Metrics: f.metrics,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *senderFixture) send(t *testing.T) int {
+	t.Helper()
+	return f.s.SendDue(context.Background())
+}
+
+func (f *senderFixture) notification(t *testing.T) nightowl.Notification {
+	t.Helper()
+	ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{})
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("notifications = %+v, %v", ns, err)
+	}
+	return ns[0]
+}
+
+func (f *senderFixture) counter(c *prometheus.CounterVec) float64 {
+	return testutil.ToFloat64(c.WithLabelValues("chat[0]", "webhook"))
+}
+
+func TestSenderDelivers(t *testing.T) {
+	f := newSender(t)
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	if n := f.send(t); n != 1 {
+		t.Fatalf("sent %d, want 1", n)
+	}
+	n := f.notification(t)
+	if n.State != nightowl.NotificationSent || n.Attempts != 1 || !n.SentAt.Equal(t0) {
+		t.Fatalf("notification = %+v", n)
+	}
+	if len(f.n.got) != 1 || f.n.got[0].IdempotencyKey != notify.IdempotencyKey(&n) || f.n.got[0].Alert.Check != "shop" {
+		t.Fatalf("receiver got %+v", f.n.got)
+	}
+	if f.send(t) != 0 {
+		t.Fatal("a sent notification was sent again")
+	}
+	if v := f.counter(f.metrics.Sent); v != 1 {
+		t.Errorf("sent metric = %v", v)
+	}
+}
+
+func TestSenderRetriesWithBackoff(t *testing.T) {
+	f := newSender(t)
+	f.n.answer = func(*nightowl.Message) (bool, error) { return true, errors.New("503 Service Unavailable") }
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	var keys []string
+	var prev time.Duration
+	for attempt := 1; attempt <= 6; attempt++ {
+		if n := f.send(t); n != 1 {
+			t.Fatalf("attempt %d: sent %d", attempt, n)
+		}
+		n := f.notification(t)
+		if n.State != nightowl.NotificationPending || n.Attempts != attempt || n.Error != "503 Service Unavailable" {
+			t.Fatalf("attempt %d: %+v", attempt, n)
+		}
+		wait := n.NextAt.Sub(f.clock.Now())
+		base := 5 * time.Second << (attempt - 1)
+		if wait < base/2 || wait > base {
+			t.Fatalf("attempt %d: retry in %s, want within [%s, %s]", attempt, wait, base/2, base)
+		}
+		if attempt > 1 && wait <= prev/2 {
+			t.Fatalf("attempt %d: backoff did not grow: %s after %s", attempt, wait, prev)
+		}
+		prev = wait
+		// Not before it is due.
+		f.clock.Set(n.NextAt.Add(-time.Millisecond))
+		if f.send(t) != 0 {
+			t.Fatalf("attempt %d: retried early", attempt)
+		}
+		f.clock.Set(n.NextAt)
+		keys = append(keys, f.n.got[len(f.n.got)-1].IdempotencyKey)
+	}
+	for _, k := range keys {
+		if k != keys[0] {
+			t.Fatalf("idempotency keys differ between attempts: %v", keys)
+		}
+	}
+	if v := f.counter(f.metrics.Retries); v != 6 {
+		t.Errorf("retries metric = %v", v)
+	}
+}
+
+func TestSenderHonoursRetryAfter(t *testing.T) {
+	f := newSender(t)
+	f.n.answer = func(*nightowl.Message) (bool, error) {
+		return true, &notify.RetryAfterError{After: 7 * time.Minute, Err: errors.New("429 Too Many Requests")}
+	}
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.send(t)
+	if n := f.notification(t); !n.NextAt.Equal(t0.Add(7 * time.Minute)) {
+		t.Fatalf("next at %s, want the 7m the receiver asked for", n.NextAt.Sub(t0))
+	}
+}
+
+func TestSenderGivesUp(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		f := newSender(t)
+		f.n.answer = func(*nightowl.Message) (bool, error) { return false, errors.New("400 Bad Request: invalid token") }
+		f.observe(t, view("shop", nil, nightowl.StatusDown))
+		f.send(t)
+		n := f.notification(t)
+		if n.State != nightowl.NotificationFailed || n.Error != "400 Bad Request: invalid token" {
+			t.Fatalf("notification = %+v", n)
+		}
+		if v := f.counter(f.metrics.Failed); v != 1 {
+			t.Errorf("failed metric = %v", v)
+		}
+	})
+	t.Run("after give_up_after", func(t *testing.T) {
+		f := newSender(t)
+		f.n.answer = func(*nightowl.Message) (bool, error) { return true, errors.New("connection refused") }
+		f.observe(t, view("shop", nil, nightowl.StatusDown))
+		tries := 0
+		for ; tries < 1000; tries++ {
+			f.send(t)
+			n := f.notification(t)
+			if n.State == nightowl.NotificationFailed {
+				if !strings.HasPrefix(n.Error, "gave up after 24h0m0s: connection refused") {
+					t.Fatalf("error = %q", n.Error)
+				}
+				if f.clock.Now().Sub(t0) > 24*time.Hour {
+					t.Fatalf("kept trying for %s", f.clock.Now().Sub(t0))
+				}
+				break
+			}
+			f.clock.Set(n.NextAt)
+		}
+		// Backoff is capped at 10 minutes, so a day is some 150 tries.
+		if tries < 100 || tries > 300 {
+			t.Fatalf("gave up after %d tries", tries)
+		}
+	})
+	t.Run("receiver removed", func(t *testing.T) {
+		f := newSender(t)
+		f.observe(t, view("db1", map[string]string{"tier": "db"}, nightowl.StatusDown))
+		f.send(t)
+		ns, _ := f.store.Notifications(context.Background(), nightowl.NotificationQuery{})
+		for _, n := range ns {
+			if n.State != nightowl.NotificationFailed || !strings.Contains(n.Error, "no longer configured") {
+				t.Fatalf("notification = %+v", n)
+			}
+		}
+	})
+}
+
+func TestLeaseOfACrashedSender(t *testing.T) {
+	f := newSender(t)
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	ctx := context.Background()
+	// Claimed, then the process died before it finished.
+	claimed, err := f.store.ClaimNotifications(ctx, "node-a", t0, 10, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %v, %v", claimed, err)
+	}
+	if again, _ := f.store.ClaimNotifications(ctx, "node-b", t0.Add(59*time.Second), 10, time.Minute); len(again) != 0 {
+		t.Fatal("claimed twice within the lease")
+	}
+	if again, _ := f.store.ClaimNotifications(ctx, "node-b", t0.Add(time.Minute), 10, time.Minute); len(again) != 1 || again[0].Attempts != 2 {
+		t.Fatalf("after the lease: %+v", again)
+	}
+	// node-b died too; node-b restarting releases what it held at once.
+	if err := f.store.ReleaseClaims(ctx, "node-b"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := f.store.ClaimNotifications(ctx, "node-b", t0.Add(time.Minute), 10, time.Minute); len(again) != 1 {
+		t.Fatal("a released claim was not due")
+	}
+}
+
+func TestOutboxMetrics(t *testing.T) {
+	f := newSender(t)
+	f.n.answer = func(*nightowl.Message) (bool, error) { return true, errors.New("timeout") }
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.clock.Set(t0.Add(90 * time.Second))
+	f.send(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(notify.OutboxCollector{Store: f.store, Clock: f.clock})
+	want := `
+# HELP nightowl_outbox_oldest_pending_seconds Age of the oldest notification waiting to be sent; 0 when none is.
+# TYPE nightowl_outbox_oldest_pending_seconds gauge
+nightowl_outbox_oldest_pending_seconds{receiver="chat[0]"} 90
+# HELP nightowl_outbox_pending Notifications waiting to be sent or retried.
+# TYPE nightowl_outbox_pending gauge
+nightowl_outbox_pending{receiver="chat[0]"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "nightowl_outbox_pending", "nightowl_outbox_oldest_pending_seconds"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSenderRunDeliversAsQueued(t *testing.T) {
+	f := newSender(t)
+	got := make(chan string, 10)
+	f.n.answer = func(m *nightowl.Message) (bool, error) { got <- m.IdempotencyKey; return false, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.s.Run(ctx); close(done) }()
+	f.observe(t, view("shop", nil, nightowl.StatusDown))
+	f.s.Wake()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not send a queued notification")
+	}
+	cancel()
+	<-done
+}

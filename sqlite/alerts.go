@@ -1,0 +1,307 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Alerts and notifications are written on the writer goroutine like
+// everything else, but each change at once and durably: an alert change is
+// rare, and what it promises (someone will be told) must survive a crash.
+
+var _ nightowl.AlertStore = (*Store)(nil)
+
+// SaveAlert writes a and queues out in one durable transaction.
+func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
+	if a.ID == "" || a.Check == "" {
+		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("save alert %s: %w", a.ID, err)
+	}
+	msgs := make([][]byte, len(out))
+	for i := range out {
+		if msgs[i], err = json.Marshal(&out[i].Message); err != nil {
+			return fmt.Errorf("save alert %s: %w", a.ID, err)
+		}
+	}
+	ids := make([]int64, len(out))
+	err = s.do(ctx, func() error {
+		return s.inTx(ctx, true, func(w *txWriter) error {
+			err := w.exec(`INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
+				a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), data)
+			if err != nil {
+				return err
+			}
+			for i := range out {
+				n := &out[i]
+				err := w.queryRow(`INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
+					VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
+					a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), msgs[i]).Scan(&ids[i])
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("save alert %s: %w", a.ID, err)
+	}
+	for i := range out {
+		out[i].ID = ids[i]
+		out[i].AlertID = a.ID
+		out[i].State = nightowl.NotificationPending
+	}
+	return nil
+}
+
+// defaultAlertLimit bounds a list of alerts or notifications whose query
+// gives no limit.
+const defaultAlertLimit = 100
+
+// Alert returns the alert with the given id.
+func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
+	var data []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM alerts WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nightowl.Alert{}, nightowl.Errorf(nightowl.ENotFound, "no alert %q", id)
+	}
+	if err != nil {
+		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
+	}
+	var a nightowl.Alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, fmt.Errorf("read alert %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Alerts returns the alerts q selects, newest first.
+func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.Alert, error) {
+	var where []string
+	var args []any
+	if q.Open {
+		where = append(where, `state <> 'resolved'`)
+	}
+	if q.Check != "" {
+		where = append(where, `check_name = ?`)
+		args = append(args, q.Check)
+	}
+	query := `SELECT data FROM alerts`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultAlertLimit
+	}
+	if q.Open {
+		// Every open alert, however many: the alerting code loads them
+		// all as it starts.
+		limit = -1
+	}
+	query += ` ORDER BY starts_at DESC, id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.Alert
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
+		}
+		var a nightowl.Alert
+		if err := json.Unmarshal(data, &a); err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
+}
+
+const notificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`
+
+func scanNotification(sc interface{ Scan(...any) error }) (nightowl.Notification, error) {
+	var n nightowl.Notification
+	var created, next, sent sql.NullInt64
+	var msg []byte
+	if err := sc.Scan(&n.ID, &n.AlertID, &n.Receiver, &n.State, &n.Attempts, &created, &next, &sent, &n.Error, &msg); err != nil {
+		return n, err
+	}
+	n.CreatedAt, n.NextAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
+	if n.State != nightowl.NotificationPending {
+		n.NextAt = time.Time{}
+	}
+	if err := json.Unmarshal(msg, &n.Message); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func scanNotifications(rows *sql.Rows) ([]nightowl.Notification, error) {
+	defer rows.Close()
+	var out []nightowl.Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Notifications returns the notifications q selects, newest first.
+func (s *Store) Notifications(ctx context.Context, q nightowl.NotificationQuery) ([]nightowl.Notification, error) {
+	var where []string
+	var args []any
+	if q.AlertID != "" {
+		where = append(where, `alert_id = ?`)
+		args = append(args, q.AlertID)
+	}
+	if q.State != "" {
+		where = append(where, `state = ?`)
+		args = append(args, string(q.State))
+	}
+	query := `SELECT ` + notificationColumns + ` FROM outbox`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultAlertLimit
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	out, err := scanNotifications(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimNotifications leases up to limit due notifications to owner.
+func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]nightowl.Notification, error) {
+	var out []nightowl.Notification
+	err := s.do(ctx, func() error {
+		out = out[:0]
+		return s.inTx(ctx, false, func(w *txWriter) error {
+			st, err := w.stmt(`UPDATE outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+				WHERE id IN (SELECT id FROM outbox
+					WHERE state = 'pending' AND next_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+					ORDER BY next_at, id LIMIT ?)
+				RETURNING ` + notificationColumns)
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, owner, now.Add(lease).UnixNano(), now.UnixNano(), now.UnixNano(), limit)
+			if err != nil {
+				return err
+			}
+			out, err = scanNotifications(rows)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	return out, nil
+}
+
+// ReleaseClaims ends the leases owner holds.
+func (s *Store) ReleaseClaims(ctx context.Context, owner string) error {
+	err := s.do(ctx, func() error {
+		return s.inTx(ctx, false, func(w *txWriter) error {
+			return w.exec(`UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+				WHERE claimed_by = ? AND state = 'pending'`, owner)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("release notification claims: %w", err)
+	}
+	return nil
+}
+
+// FinishNotification records the outcome of an attempt at n.
+func (s *Store) FinishNotification(ctx context.Context, n *nightowl.Notification) error {
+	err := s.do(ctx, func() error {
+		// Not synced at once: a process crash loses nothing, and after a
+		// power cut the worst case is sending n again.
+		return s.inTx(ctx, false, func(w *txWriter) error {
+			return w.exec(`UPDATE outbox SET state = ?, next_at = ?, sent_at = ?, error = ?,
+				claimed_by = NULL, claimed_until = NULL WHERE id = ?`,
+				string(n.State), n.NextAt.UnixNano(), nanos(n.SentAt), n.Error, n.ID)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("finish notification %d: %w", n.ID, err)
+	}
+	return nil
+}
+
+// OutboxStats counts pending and failed notifications per receiver.
+func (s *Store) OutboxStats(ctx context.Context) ([]nightowl.OutboxStats, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT receiver,
+		SUM(state = 'pending'), MIN(CASE WHEN state = 'pending' THEN created_at END), SUM(state = 'failed')
+		FROM outbox WHERE state <> 'sent' GROUP BY receiver ORDER BY receiver`)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.OutboxStats
+	for rows.Next() {
+		var o nightowl.OutboxStats
+		var oldest sql.NullInt64
+		if err := rows.Scan(&o.Receiver, &o.Pending, &oldest, &o.Failed); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		o.OldestPending = fromNanos(oldest)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Secret returns the named secret, creating it on first use.
+func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+	var v []byte
+	err := s.do(ctx, func() error {
+		return s.inTx(ctx, true, func(w *txWriter) error {
+			fresh := make([]byte, size)
+			if _, err := rand.Read(fresh); err != nil {
+				return err
+			}
+			if err := w.exec(`INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
+				return err
+			}
+			return w.queryRow(`SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return v, nil
+}
