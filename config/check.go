@@ -175,10 +175,23 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 // Validate finds, each at the key it names.
 func (d *decoder) spec(typ string, n *yaml.Node, path string) probe.Spec {
 	spec := probe.Types[typ].New()
+	d.block(spec, n, path)
+	return spec
+}
+
+// validator is a decoded block that checks itself: a probe.Spec or a
+// notify.Spec.
+type validator interface {
+	Validate() []nightowl.FieldError
+}
+
+// block decodes n into spec, a pointer to a block's struct, and reports
+// what its Validate finds, each at the key it names.
+func (d *decoder) block(spec validator, n *yaml.Node, path string) {
 	d.decode(n, reflect.ValueOf(spec), path)
 	if d.bad[path] {
 		// Not a mapping: whatever Validate says would be noise.
-		return spec
+		return
 	}
 	for _, fe := range spec.Validate() {
 		fpath := path
@@ -190,7 +203,6 @@ func (d *decoder) spec(typ string, n *yaml.Node, path string) probe.Spec {
 		}
 		d.errorf(d.locate(fpath), fpath, "%s", fe.Message)
 	}
-	return spec
 }
 
 func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {

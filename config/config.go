@@ -1,8 +1,9 @@
 // Package config loads and validates nightowl.yaml. It decodes the YAML node
 // tree by hand so that every problem is reported as FILE:LINE:COL: KEY:
 // MESSAGE, expands ${VAR} and NAME_file secrets, applies the defaults, decodes
-// each check's type block into the struct that probe.Types names, and
-// compiles the assertions. A config is either complete and valid or rejected
+// each check's type block into the struct that probe.Types names (and each
+// receiver's into the one notify/receivers names), and compiles the
+// assertions. A config is either complete and valid or rejected
 // with every problem found: nothing half-applies.
 //
 // Docs for users: docs/config.md.
@@ -74,6 +75,7 @@ type Config struct {
 	Storage  Storage
 	Defaults Defaults
 	Checks   []Check
+	Notify   Notify
 }
 
 // Server is the server section.
@@ -152,7 +154,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 }
 
 // top is the shape of the whole file; checks are decoded separately, once
-// the defaults they inherit are known.
+// the defaults they inherit are known, and so is notify (notify.go).
 type top struct {
 	Server   Server   `yaml:"server"`
 	Storage  Storage  `yaml:"storage"`
@@ -173,13 +175,17 @@ func (d *decoder) config() *Config {
 			RecoverAfter: DefaultRecoverAfter,
 		},
 	}
-	var checks *yaml.Node
+	var checks, notifyNode *yaml.Node
 	if root != nil {
-		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks"}, func(key string, p pair) bool {
-			if key != "checks" {
+		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify"}, func(key string, p pair) bool {
+			switch key {
+			case "checks":
+				checks = p.val
+			case "notify":
+				notifyNode = p.val
+			default:
 				return false
 			}
-			checks = p.val
 			return true
 		})
 	}
@@ -190,6 +196,7 @@ func (d *decoder) config() *Config {
 	if checks != nil {
 		cfg.Checks = d.checks(checks, cfg.Defaults)
 	}
+	cfg.Notify = d.notify(notifyNode)
 	return cfg
 }
 
@@ -225,7 +232,7 @@ func (d *decoder) parseYAML() (*yaml.Node, bool) {
 		return nil, true
 	}
 	if root.Kind != yaml.MappingNode {
-		d.errorf(root, "", "must be a mapping of server, storage, defaults and checks")
+		d.errorf(root, "", "must be a mapping of server, storage, defaults, checks and notify")
 		return nil, false
 	}
 	return root, true

@@ -62,6 +62,12 @@ func newDecoder(file string, src []byte, opts Options) *decoder {
 
 func (d *decoder) errorAt(line, col int, path, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Col: col, Key: path, Message: fmt.Sprintf(format, args...)})
+	d.markBad(path)
+}
+
+// markBad records that path has an error, reported there or under another
+// name for it.
+func (d *decoder) markBad(path string) {
 	d.bad[path] = true
 	for p := parentPath(path); p != "" && !d.badUnder[p]; p = parentPath(p) {
 		d.badUnder[p] = true
@@ -300,16 +306,19 @@ func (d *decoder) decodeSecretFile(p pair, fv reflect.Value, kpath, fpath string
 	d.vals[kpath] = val
 	d.vals[fpath] = val
 	name, ok := d.text(val, kpath, "must be a file path")
-	if !ok {
-		return
-	}
-	if name == "" {
+	if ok && name == "" {
 		d.errorf(val, kpath, "must be a file path")
-		return
+		ok = false
 	}
-	// Errors name the file, never show its content: it is a secret.
-	data, ok := d.readFile(val, kpath, name)
+	var data []byte
+	if ok {
+		// Errors name the file, never show its content: it is a secret.
+		data, ok = d.readFile(val, kpath, name)
+	}
 	if !ok {
+		// The secret is not missing, only unread: Validate's "required"
+		// would contradict the error just reported.
+		d.markBad(fpath)
 		return
 	}
 	s := string(data)
@@ -331,6 +340,10 @@ func (d *decoder) resolvePath(p string) string {
 var (
 	durationType        = reflect.TypeFor[time.Duration]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	// A *yaml.Node field takes its value as it is, for a key that is
+	// decoded by hand later but belongs in the list of valid keys in its
+	// place.
+	nodeType = reflect.TypeFor[*yaml.Node]()
 )
 
 // decode sets v from n. A null value leaves v as it is, so that whatever was
@@ -343,6 +356,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	t := v.Type()
 	switch {
+	case t == nodeType:
+		v.Set(reflect.ValueOf(n))
+		return
 	case t == durationType:
 		s, ok := d.text(n, path, "must be a duration such as 30s")
 		if !ok {

@@ -1,0 +1,420 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/email"
+	"github.com/nightowl/nightowl/notify/receivers"
+)
+
+// Defaults of the notify section, as the sender and the alert manager
+// apply them.
+const (
+	DefaultGiveUpAfter = notify.DefaultGiveUpAfter
+	DefaultAckLinkTTL  = notify.DefaultAckLinkTTL
+)
+
+// minRepeat is the shortest escalation repeat: anything shorter is more
+// likely a typo (30s for 30m) than a wish to page someone twice a minute,
+// and would keep doing so all night.
+const minRepeat = time.Minute
+
+// The tls modes of notify.smtp, as notify/email reads them.
+const (
+	smtpSTARTTLS = "starttls"
+	smtpTLS      = "tls"
+	smtpNone     = "none"
+)
+
+// Notify is the notify section.
+type Notify struct {
+	// Receivers are the receiver groups by name, each in file order.
+	Receivers map[string][]Receiver
+	SMTP      *notify.SMTP // nil when the section has no smtp block
+	Routes    []notify.Route
+	// Escalations by name, steps sorted by After.
+	Escalations  map[string]*notify.Escalation
+	SendResolved bool          // send_resolved, default true
+	GiveUpAfter  time.Duration // give_up_after, default 24h
+	AckLinkTTL   time.Duration // ack_link_ttl: how long a notification's acknowledgement link works, default 24h
+}
+
+// Receiver is one configured receiver.
+type Receiver struct {
+	// ID names the receiver in the outbox, logs and metrics: "GROUP[INDEX]",
+	// such as "primary[1]".
+	ID    string
+	Group string
+	Kind  string // a key of receivers.Kinds
+	Spec  notify.Spec
+	// Fingerprint is a hex SHA-256 of the decoded block, so a reload can tell
+	// whether the receiver changed. An email receiver's also covers
+	// notify.smtp, which it sends through.
+	Fingerprint string
+	Pos         Pos // where the list item begins in the file
+}
+
+// Receiver returns the receiver with the given ID, or nil.
+func (n *Notify) Receiver(id string) *Receiver {
+	group, _, ok := strings.Cut(id, "[")
+	if !ok {
+		return nil
+	}
+	list := n.Receivers[group]
+	for i := range list {
+		if list[i].ID == id {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// notifyKeys is the shape of the notify section. Receivers and escalations
+// are kept as nodes and decoded once the rest is known, since each checks
+// names that another key defines.
+type notifyKeys struct {
+	Receivers    *yaml.Node     `yaml:"receivers"`
+	SMTP         *notify.SMTP   `yaml:"smtp"`
+	Routes       []notify.Route `yaml:"routes"`
+	Escalations  *yaml.Node     `yaml:"escalations"`
+	SendResolved bool           `yaml:"send_resolved"`
+	GiveUpAfter  time.Duration  `yaml:"give_up_after"`
+	AckLinkTTL   time.Duration  `yaml:"ack_link_ttl"`
+}
+
+// kindNames returns the receiver kinds, sorted, as messages list them.
+func kindNames() []string {
+	names := make([]string, 0, len(receivers.Kinds))
+	for name := range receivers.Kinds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// notify decodes the notify section; n is nil when the file has none, which
+// is valid: alerts still open, and nobody is told.
+func (d *decoder) notify(n *yaml.Node) Notify {
+	k := notifyKeys{SendResolved: true, GiveUpAfter: DefaultGiveUpAfter, AckLinkTTL: DefaultAckLinkTTL}
+	if n != nil {
+		d.decode(n, reflect.ValueOf(&k).Elem(), "notify")
+	}
+	out := Notify{SendResolved: k.SendResolved, GiveUpAfter: k.GiveUpAfter, AckLinkTTL: k.AckLinkTTL, SMTP: k.SMTP}
+	if d.bad["notify"] {
+		// Not a mapping.
+		return out
+	}
+	d.positive("notify.give_up_after", out.GiveUpAfter)
+	d.positive("notify.ack_link_ttl", out.AckLinkTTL)
+
+	out.Receivers = d.receiverGroups(k.Receivers)
+	d.smtp(out.SMTP, out.Receivers)
+	out.Escalations = d.escalations(k.Escalations, out.Receivers)
+	out.Routes = k.Routes
+	d.routes(out.Routes, out.Escalations, len(out.Receivers) > 0)
+
+	for _, list := range out.Receivers {
+		for i := range list {
+			if list[i].Spec != nil {
+				list[i].Fingerprint = d.receiverFingerprint(&list[i], out.SMTP)
+			}
+		}
+	}
+	return out
+}
+
+func receiverPath(group string, i int) string {
+	return indexPath(joinPath("notify.receivers", group), i)
+}
+
+// receiverGroups decodes notify.receivers: group name → list of receivers.
+func (d *decoder) receiverGroups(n *yaml.Node) map[string][]Receiver {
+	const path = "notify.receivers"
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of group names to lists of receivers")
+		return nil
+	}
+	kinds := kindNames()
+	groups := map[string][]Receiver{}
+	for _, p := range d.pairs(n, path) {
+		name := p.key.Value
+		gpath := joinPath(path, name)
+		d.keys[gpath] = p.key
+		if !checkNameRE.MatchString(name) {
+			d.errorf(p.key, gpath, `group names must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
+		}
+		v := resolve(p.val)
+		d.vals[gpath] = v
+		// The group counts as defined even when its list is wrong, so
+		// that the steps naming it do not add errors of their own.
+		groups[name] = nil
+		switch {
+		case isNull(v):
+			d.errorf(p.key, gpath, "must list at least one receiver")
+			continue
+		case v.Kind != yaml.SequenceNode:
+			d.errorf(v, gpath, "must be a list of receivers, such as [{slack: {webhook_url: ...}}]")
+			continue
+		case len(v.Content) == 0:
+			d.errorf(v, gpath, "must list at least one receiver")
+			continue
+		}
+		list := make([]Receiver, 0, len(v.Content))
+		for i, item := range v.Content {
+			list = append(list, d.receiver(resolve(item), name, i, kinds))
+		}
+		groups[name] = list
+	}
+	return groups
+}
+
+// receiver decodes one list item, a mapping of one kind to its block.
+func (d *decoder) receiver(n *yaml.Node, group string, i int, kinds []string) Receiver {
+	path := receiverPath(group, i)
+	r := Receiver{ID: group + "[" + strconv.Itoa(i) + "]", Group: group, Pos: Pos{n.Line, n.Column}}
+	d.vals[path] = n
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of a receiver kind to its settings, such as {slack: {webhook_url: ...}}")
+		return r
+	}
+	var blocks []pair
+	for _, p := range d.pairs(n, path) {
+		kpath := joinPath(path, p.key.Value)
+		d.keys[kpath] = p.key
+		if receivers.Kinds[p.key.Value] == nil {
+			d.errorf(p.key, kpath, "unknown receiver kind (valid: %s)", strings.Join(kinds, ", "))
+			continue
+		}
+		blocks = append(blocks, p)
+	}
+	if len(blocks) == 0 {
+		if !d.hasError(path) {
+			d.errorf(n, path, "one of %s is required", strings.Join(kinds, ", "))
+		}
+		return r
+	}
+	for _, b := range blocks[1:] {
+		d.errorf(b.key, joinPath(path, b.key.Value), "only one receiver per list item: make %s an item of its own", b.key.Value)
+	}
+	r.Kind = blocks[0].key.Value
+	r.Spec = receivers.Kinds[r.Kind]()
+	d.block(r.Spec, blocks[0].val, joinPath(path, r.Kind))
+	return r
+}
+
+// smtp applies the defaults of notify.smtp and checks it against the email
+// receivers that send through it. What notify/email checks of its own block
+// is left to its Validate.
+func (d *decoder) smtp(s *notify.SMTP, groups map[string][]Receiver) {
+	// The first email receiver that needs notify.smtp.from, for the
+	// message; in file order, so that the message is stable.
+	var needsFrom *Receiver
+	for _, group := range sortedKeys(groups) {
+		for i := range groups[group] {
+			r := &groups[group][i]
+			if r.Kind != "email" {
+				continue
+			}
+			kpath := joinPath(receiverPath(group, i), r.Kind)
+			if s == nil {
+				d.errorf(d.keys[kpath], kpath, "needs notify.smtp, the mail server that email is sent through")
+				continue
+			}
+			if c, ok := r.Spec.(*email.Config); ok && c.From == "" && (needsFrom == nil || before(r.Pos, needsFrom.Pos)) {
+				needsFrom = r
+			}
+		}
+	}
+	if s == nil {
+		return
+	}
+	const path = "notify.smtp"
+	if d.bad[path] {
+		// Not a mapping.
+		return
+	}
+	if s.Host == "" && !d.hasError(path+".host") {
+		d.errorf(d.locate(path+".host"), path+".host", "required")
+	}
+	switch s.TLS {
+	case "":
+		s.TLS = smtpSTARTTLS
+	case smtpSTARTTLS, smtpTLS, smtpNone:
+	default:
+		d.errorf(d.locate(path+".tls"), path+".tls", `must be "starttls", "tls" or "none"`)
+	}
+	ppath := path + ".port"
+	if v := d.vals[ppath]; v != nil && !isNull(v) {
+		if !d.hasError(ppath) && (s.Port < 1 || s.Port > 65535) {
+			d.errorf(v, ppath, "must be between 1 and 65535")
+		}
+	} else if s.TLS == smtpTLS {
+		// Implicit TLS has a port of its own; 587 would hang in the
+		// handshake.
+		s.Port = email.DefaultTLSPort
+	} else {
+		s.Port = email.DefaultPort
+	}
+	fpath := path + ".from"
+	switch {
+	case d.hasError(fpath):
+	case s.From != "":
+		if _, err := mail.ParseAddress(s.From); err != nil {
+			d.errorf(d.locate(fpath), fpath, "not a valid address")
+		}
+	case needsFrom != nil:
+		d.errorf(d.locate(fpath), fpath, "required unless every email receiver gives its own from (%s does not)", needsFrom.ID)
+	}
+}
+
+func before(a, b Pos) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// defined lists names for a message about one that is not among them.
+func defined(names []string, section string) string {
+	if len(names) == 0 {
+		return section + " defines none"
+	}
+	return "defined: " + strings.Join(names, ", ")
+}
+
+// escalations decodes notify.escalations and sorts each one's steps.
+func (d *decoder) escalations(n *yaml.Node, groups map[string][]Receiver) map[string]*notify.Escalation {
+	const path = "notify.escalations"
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of escalation names to steps and repeat")
+		return nil
+	}
+	groupNames := sortedKeys(groups)
+	out := map[string]*notify.Escalation{}
+	for _, p := range d.pairs(n, path) {
+		epath := joinPath(path, p.key.Value)
+		d.keys[epath] = p.key
+		e := &notify.Escalation{}
+		// Defined even when wrong, so that the routes naming it do not
+		// add errors of their own.
+		out[p.key.Value] = e
+		d.decode(p.val, reflect.ValueOf(e).Elem(), epath)
+		if d.bad[epath] {
+			// Not a mapping.
+			continue
+		}
+		spath := epath + ".steps"
+		if len(e.Steps) == 0 && !d.hasError(spath) {
+			if v := d.vals[spath]; v != nil && !isNull(v) {
+				d.errorf(v, spath, "must list at least one step")
+			} else {
+				d.errorf(d.locate(spath), spath, "required")
+			}
+		}
+		for i, st := range e.Steps {
+			stpath := indexPath(spath, i)
+			npath, apath := stpath+".notify", stpath+".after"
+			switch {
+			case d.hasError(npath):
+			case st.Notify == "":
+				at := d.vals[stpath]
+				if v := d.vals[npath]; v != nil && !isNull(v) {
+					at = v
+				}
+				d.errorf(at, npath, "required")
+			case !hasKey(groups, st.Notify):
+				d.errorf(d.locate(npath), npath, "unknown receiver group %s (%s)", st.Notify, defined(groupNames, "notify.receivers"))
+			}
+			if st.After < 0 && !d.hasError(apath) {
+				d.errorf(d.locate(apath), apath, "must not be negative")
+			}
+		}
+		rpath := epath + ".repeat"
+		switch {
+		case d.hasError(rpath):
+		case e.Repeat < 0:
+			d.errorf(d.locate(rpath), rpath, "must not be negative")
+		case e.Repeat > 0 && e.Repeat < minRepeat:
+			d.errorf(d.locate(rpath), rpath, "must be at least %s, or 0 to send the last step once", formatDuration(minRepeat))
+		}
+		e.Sort()
+	}
+	return out
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// routes checks notify.routes against the escalations they name.
+func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.Escalation, haveReceivers bool) {
+	const path = "notify.routes"
+	names := sortedKeys(escalations)
+	for i, r := range routes {
+		rpath := indexPath(path, i)
+		for _, label := range sortedKeys(r.Match) {
+			lpath := rpath + ".match." + label
+			if !labelNameRE.MatchString(label) {
+				d.errorf(d.keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+			}
+		}
+		epath := rpath + ".escalation"
+		switch {
+		case d.hasError(epath):
+		case r.Escalation == "":
+			at := d.vals[rpath]
+			if v := d.vals[epath]; v != nil && !isNull(v) {
+				at = v
+			}
+			d.errorf(at, epath, "required")
+		case !hasKey(escalations, r.Escalation):
+			d.errorf(d.locate(epath), epath, "unknown escalation %s (%s)", r.Escalation, defined(names, "notify.escalations"))
+		}
+	}
+	if haveReceivers && len(routes) == 0 && !d.hasError(path) {
+		d.errorf(d.locate(path), path, "required when receivers are given: without a route no alert reaches a receiver")
+	}
+}
+
+// receiverFingerprint hashes what the receiver's notifier is built from.
+func (d *decoder) receiverFingerprint(r *Receiver, smtp *notify.SMTP) string {
+	m := map[string]any{
+		"kind": r.Kind,
+		"spec": d.canonical(reflect.ValueOf(r.Spec)),
+	}
+	if r.Kind == "email" {
+		m["smtp"] = d.canonical(reflect.ValueOf(smtp))
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Unreachable, as for checks: hash the error rather than panic.
+		b = []byte(fmt.Sprint(err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
