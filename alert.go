@@ -44,7 +44,7 @@ type Alert struct {
 	// Escalated counts the escalation steps (and repeats of the last one)
 	// already sent, and NextAt is when the next falls due; zero once the
 	// alert is acknowledged or resolved, or nothing more is due.
-	Escalated int       `json:"escalated"`
+	Escalated int       `json:"escalated,omitempty"`
 	NextAt    time.Time `json:"next_at,omitzero"`
 	// Notified lists the receivers told about the alert so far, in order:
 	// they hear of its acknowledgement and its resolution.

@@ -10,10 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +28,8 @@ import (
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
+	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/probe"
 	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/web"
@@ -46,10 +52,19 @@ type App struct {
 	log      *slog.Logger
 	compiler *assert.Compiler
 	clients  *probe.Clients
-	store    nightowl.Store
+	store    *sqlite.Store
 	engine   *engine.Engine
-	beats    *heartbeat.Tracker
-	registry *prometheus.Registry
+	alerts   *notify.Manager
+	sender   *notify.Sender
+	signer   *acklink.Signer
+	// targets are the receivers of the config in force, by ID.
+	targets atomic.Pointer[map[string]notify.Target]
+	// stopNotify ends the escalation and sending loops, and notifyDone
+	// tells that they have.
+	stopNotify context.CancelFunc
+	notifyDone chan struct{}
+	beats      *heartbeat.Tracker
+	registry   *prometheus.Registry
 
 	mu  sync.Mutex // guards cfg and serializes reloads
 	cfg *config.Config
@@ -87,9 +102,20 @@ func New(ctx context.Context, opts Options) (*App, error) {
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.startAlerting(ctx, cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
 	metrics := engine.NewMetrics(a.registry)
 	a.engine, err = engine.New(engine.Options{
 		Clock: opts.Clock, Store: store, Logger: a.log, Concurrency: opts.Concurrency, Metrics: metrics,
+		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
+			// A failure is logged by the manager's caller here and made
+			// good by the reconciliation at the next start or reload.
+			if err := a.alerts.Observe(context.Background(), v); err != nil {
+				a.log.Error("alert on status change", "check", v.Check.Name, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		store.Close()
@@ -172,11 +198,27 @@ func (a *App) Start(ctx context.Context) error {
 	a.listener = ln
 	a.srv = &http.Server{
 		Handler: web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-			Pinger: a.beats, Clock: a.opts.Clock}),
+			Pinger: a.beats, Alerter: a, Clock: a.opts.Clock}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
+	// The states restored from the store may disagree with the alerts it
+	// kept, if the last process died between recording a change and
+	// acting on it.
+	if err := a.alerts.Reconcile(ctx, a.engine.Checks()); err != nil {
+		a.log.Error("reconcile alerts with check states", "err", err)
+	}
+	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
+		go func() { defer wg.Done(); a.sender.Run(nctx) }()
+		wg.Wait()
+		close(a.notifyDone)
+	}()
 	a.engine.Start(context.WithoutCancel(ctx))
 	a.beats.Start(context.WithoutCancel(ctx))
 	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
@@ -196,6 +238,15 @@ func (a *App) Stop(ctx context.Context) error {
 	a.beats.Stop()
 	a.engine.Stop()
 	a.engine.Close()
+	if a.stopNotify != nil {
+		// Sends under way finish (each within its timeout) and are
+		// recorded; what is left waits in the outbox for the next start.
+		a.stopNotify()
+		select {
+		case <-a.notifyDone:
+		case <-ctx.Done():
+		}
+	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
 	return errors.Join(errs...)
 }
@@ -213,6 +264,10 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return a.refuse(err, nil)
 	}
+	targets, err := buildTargets(cfg, a.log)
+	if err != nil {
+		return a.refuse(err, checks)
+	}
 	// The tracker refuses a config whose tokens clash before anything
 	// changes; the engine's SetChecks cannot fail.
 	if err := a.beats.SetChecks(heartbeats(cfg), nil); err != nil {
@@ -222,7 +277,15 @@ func (a *App) Reload(ctx context.Context) error {
 		a.log.Warn("server.listen and storage changes take effect after a restart")
 	}
 	a.engine.SetChecks(checks, nil)
+	a.targets.Store(&targets)
+	a.alerts.SetPolicy(policy(cfg))
+	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.cfg = cfg
+	// Checks removed from the config resolve their alerts; a route that
+	// now asks for degraded checks opens theirs.
+	if err := a.alerts.Reconcile(ctx, a.engine.Checks()); err != nil {
+		a.log.Error("reconcile alerts after reload", "err", err)
+	}
 	// Ping URLs of new heartbeat checks are shown from now on; their
 	// tokens must not be lost to a crash.
 	if err := a.store.Flush(ctx); err != nil {
@@ -340,3 +403,101 @@ func (a *App) Config() *config.Config {
 	defer a.mu.Unlock()
 	return a.cfg
 }
+
+// policy is the notify section as the alert manager uses it.
+func policy(cfg *config.Config) notify.Policy {
+	n := cfg.Notify
+	groups := make(map[string][]string, len(n.Receivers))
+	for g, rs := range n.Receivers {
+		for _, r := range rs {
+			groups[g] = append(groups[g], r.ID)
+		}
+	}
+	return notify.Policy{
+		Routes: n.Routes, Escalations: n.Escalations, Groups: groups,
+		SendResolved: n.SendResolved, AckLinkTTL: n.AckLinkTTL,
+	}
+}
+
+// buildTargets builds every configured receiver.
+func buildTargets(cfg *config.Config, log *slog.Logger) (map[string]notify.Target, error) {
+	deps := notify.Deps{
+		// No overall timeout: the sender gives each attempt its own.
+		Client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Logger: log,
+		SMTP:   cfg.Notify.SMTP,
+	}
+	out := make(map[string]notify.Target)
+	for _, rs := range cfg.Notify.Receivers {
+		for _, r := range rs {
+			n, err := r.Spec.Notifier(deps)
+			if err != nil {
+				return nil, &buildError{fmt.Sprintf("%s:%d:%d: notify.receivers.%s.%s: %v",
+					cfg.File, r.Pos.Line, r.Pos.Col, r.ID, r.Kind, err)}
+			}
+			out[r.ID] = notify.Target{Kind: r.Kind, Notifier: n}
+		}
+	}
+	return out, nil
+}
+
+// ackKeySize is the length of the key that signs acknowledgement links.
+const ackKeySize = 32
+
+// startAlerting builds the alert manager and the notification sender. The
+// key that signs acknowledgement links is made once and kept in the store,
+// so that links outlive restarts.
+func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
+	targets, err := buildTargets(cfg, a.log)
+	if err != nil {
+		return InvalidConfig(err)
+	}
+	a.targets.Store(&targets)
+	key, err := a.store.Secret(ctx, "ack_link_key", ackKeySize)
+	if err != nil {
+		return fmt.Errorf("read acknowledgement link key: %w", err)
+	}
+	if a.signer, err = acklink.New(key); err != nil {
+		return err
+	}
+	metrics := notify.NewMetrics(a.registry)
+	a.registry.MustRegister(notify.OutboxCollector{Store: a.store, Clock: a.opts.Clock, Receivers: func() []string {
+		return slices.Sorted(maps.Keys(*a.targets.Load()))
+	}})
+	a.sender, err = notify.NewSender(notify.SenderOptions{
+		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
+		Targets: func(id string) (notify.Target, bool) {
+			t, ok := (*a.targets.Load())[id]
+			return t, ok
+		},
+		GiveUpAfter: cfg.Notify.GiveUpAfter,
+		Metrics:     metrics,
+	})
+	if err != nil {
+		return err
+	}
+	a.alerts, err = notify.NewManager(ctx, notify.ManagerOptions{
+		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Policy: policy(cfg),
+		Signer: a.signer, PublicURL: cfg.Server.PublicURL, Queued: a.sender.Wake,
+	})
+	if err != nil {
+		return fmt.Errorf("load alerts: %w", err)
+	}
+	return nil
+}
+
+// AlertStore implements web.Alerter.
+func (a *App) AlertStore() nightowl.AlertStore { return a.store }
+
+// Ack implements web.Alerter.
+func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
+	return a.alerts.Ack(ctx, id, by)
+}
+
+// VerifyAckLink implements web.Alerter.
+func (a *App) VerifyAckLink(id string, q url.Values) error {
+	return a.signer.Verify(id, q, a.opts.Clock.Now())
+}
+
+// Alerts returns the alert manager, for tests.
+func (a *App) Alerts() *notify.Manager { return a.alerts }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -68,8 +69,9 @@ const (
 // a timeout, and records whether it was sent, failed for good, or is to be
 // retried. It runs apart from the checks, which it never holds up.
 type Sender struct {
-	opts SenderOptions
-	wake chan struct{}
+	opts        SenderOptions
+	giveUpAfter atomic.Int64 // a reload may change it
+	wake        chan struct{}
 }
 
 // NewSender checks opts and returns a Sender.
@@ -98,7 +100,18 @@ func NewSender(opts SenderOptions) (*Sender, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
 	}
-	return &Sender{opts: opts, wake: make(chan struct{}, 1)}, nil
+	s := &Sender{opts: opts, wake: make(chan struct{}, 1)}
+	s.giveUpAfter.Store(int64(opts.GiveUpAfter))
+	return s, nil
+}
+
+// SetGiveUpAfter changes how long notifications are retried, as a reload
+// does; DefaultGiveUpAfter when d is not positive.
+func (s *Sender) SetGiveUpAfter(d time.Duration) {
+	if d <= 0 {
+		d = DefaultGiveUpAfter
+	}
+	s.giveUpAfter.Store(int64(d))
 }
 
 // Wake tells the sender that notifications were queued.
@@ -211,7 +224,7 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 		n.State, n.SentAt, n.Error = nightowl.NotificationSent, now, ""
 		s.opts.Metrics.outcome("sent", n.Receiver, t.Kind)
 		log.Debug("notification sent", "kind", n.Message.Kind)
-	case retry && now.Add(s.delay(n, err)).Before(n.CreatedAt.Add(s.opts.GiveUpAfter)):
+	case retry && now.Add(s.delay(n, err)).Before(n.CreatedAt.Add(time.Duration(s.giveUpAfter.Load()))):
 		d := s.delay(n, err)
 		n.State, n.NextAt, n.Error = nightowl.NotificationPending, now.Add(d), err.Error()
 		s.opts.Metrics.outcome("retry", n.Receiver, t.Kind)
@@ -219,7 +232,7 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 	default:
 		n.State, n.Error = nightowl.NotificationFailed, err.Error()
 		if retry {
-			n.Error = "gave up after " + s.opts.GiveUpAfter.String() + ": " + n.Error
+			n.Error = "gave up after " + time.Duration(s.giveUpAfter.Load()).String() + ": " + n.Error
 		}
 		s.opts.Metrics.outcome("failed", n.Receiver, t.Kind)
 		log.Error("notification failed", "attempts", n.Attempts, "err", n.Error)
@@ -308,6 +321,10 @@ func (m *Metrics) observe(receiver, kind string, d time.Duration) {
 type OutboxCollector struct {
 	Store nightowl.AlertStore
 	Clock nightowl.Clock
+	// Receivers lists the configured receivers, which are reported even
+	// when nothing waits for them: a series that appears only when there
+	// is trouble is hard to alert on.
+	Receivers func() []string
 }
 
 var (
@@ -336,6 +353,17 @@ func (c OutboxCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := c.Clock.Now()
+	seen := make(map[string]bool, len(stats))
+	for _, o := range stats {
+		seen[o.Receiver] = true
+	}
+	if c.Receivers != nil {
+		for _, id := range c.Receivers() {
+			if !seen[id] {
+				stats = append(stats, nightowl.OutboxStats{Receiver: id})
+			}
+		}
+	}
 	for _, o := range stats {
 		age := 0.0
 		if !o.OldestPending.IsZero() {

@@ -41,7 +41,10 @@ type Options struct {
 	Gatherer prometheus.Gatherer // for /metrics; nothing served when nil
 	// Pinger receives heartbeat pings at /ping/; none are served when nil.
 	Pinger Pinger
-	Clock  nightowl.Clock
+	// Alerter serves the alerts, notifications and acknowledgement links;
+	// none are served when nil.
+	Alerter Alerter
+	Clock   nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
@@ -49,12 +52,15 @@ func Handler(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &api{b: opts.Backend, log: opts.Logger}
+	a := &api{b: opts.Backend, alerts: opts.Alerter, log: opts.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/checks", a.listChecks)
 	mux.HandleFunc("GET /api/v1/checks/{name}", a.getCheck)
 	mux.HandleFunc("POST /api/v1/checks/{name}/run", a.runCheck)
 	mux.HandleFunc("POST /api/v1/reload", a.reload)
+	if a.alerts != nil {
+		a.alertRoutes(mux)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -87,8 +93,9 @@ func Handler(opts Options) http.Handler {
 }
 
 type api struct {
-	b   Backend
-	log *slog.Logger
+	b      Backend
+	alerts Alerter
+	log    *slog.Logger
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.

@@ -33,7 +33,8 @@ Usage:
   nightowl serve    [-c FILE]                       run checks and serve the API
   nightowl check    [-c FILE] [--json] [NAME...]    run checks once; exit 0 all up, 1 any not up, 2 bad config
   nightowl validate [-c FILE]                       check the config; exit 2 with FILE:LINE:COL errors
-  nightowl status   [--json]                        every check of a running server, worst first
+  nightowl status   [--json]                        every check of a running server, worst first, and open alerts
+  nightowl ack      [--by NAME] ALERT...             acknowledge alerts: their escalation stops
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
@@ -49,6 +50,7 @@ var commands = map[string]command{
 	"check":    cmdCheck,
 	"validate": cmdValidate,
 	"status":   cmdStatus,
+	"ack":      cmdAck,
 }
 
 // env is what a command reads from and writes to, so tests can run commands

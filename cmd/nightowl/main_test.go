@@ -203,3 +203,54 @@ func waitUntil(t *testing.T, what string, fn func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAck finds an open alert through `status` and acknowledges it with
+// `ack`, against a server run in-process.
+func TestAck(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf(`server: {listen: %q}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: refused
+    tcp: {addr: "127.0.0.1:1"}
+`, addr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"serve", "-c", cfg})
+	}()
+	defer func() { cancel(); <-done }()
+	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr, "USER": "ana"}
+	var id string
+	waitUntil(t, "an open alert in status", func() bool {
+		_, out, _ := runCmd(t, clientEnv, "status")
+		i := strings.Index(out, "Open alerts")
+		if i < 0 {
+			return false
+		}
+		for _, line := range strings.Split(out[i:], "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[1] == "refused" {
+				id = f[0]
+				return true
+			}
+		}
+		return false
+	})
+	code, out, errOut := runCmd(t, clientEnv, "ack", id)
+	if code != 0 || !strings.Contains(out, "acknowledged "+id+" (refused) by ana") {
+		t.Fatalf("ack: exit %d\n%s%s", code, out, errOut)
+	}
+	_, out, _ = runCmd(t, clientEnv, "status")
+	if !strings.Contains(out, "acknowledged") {
+		t.Errorf("status after ack:\n%s", out)
+	}
+	code, _, errOut = runCmd(t, clientEnv, "ack", "--by", "bo", "nosuchalert")
+	if code != 1 || !strings.Contains(errOut, "not_found") {
+		t.Errorf("ack of an unknown alert: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := runCmd(t, clientEnv, "ack"); code != 2 {
+		t.Errorf("ack without an alert: exit %d, want 2", code)
+	}
+}

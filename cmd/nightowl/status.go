@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,7 +69,26 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "  %s  %s\n", c.Name, u)
 	}
+	printOpenAlerts(ctx, e, now)
 	return code
+}
+
+// printOpenAlerts lists the open alerts with the IDs nightowl ack takes.
+// A server that cannot say is no reason to fail status.
+func printOpenAlerts(ctx context.Context, e *env, now time.Time) {
+	var body struct {
+		Alerts []nightowl.Alert `json:"alerts"`
+	}
+	if _, err := apiGet(ctx, e, "/api/v1/alerts?state=open", &body); err != nil || len(body.Alerts) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "\nOpen alerts (nightowl ack ID):")
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tCHECK\tSTATE\tSINCE\tACKNOWLEDGED BY")
+	for _, a := range body.Alerts {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.ID, a.Check, a.State, ago(now, a.StartsAt), a.AckedBy)
+	}
+	tw.Flush()
 }
 
 const defaultURL = "http://127.0.0.1:8080"
@@ -87,15 +107,32 @@ func ago(now, t time.Time) string {
 // apiGet fetches a path of the server's API into out and returns the raw
 // body. Errors carry the API's own message.
 func apiGet(ctx context.Context, e *env, path string, out any) ([]byte, error) {
+	return apiDo(ctx, e, http.MethodGet, path, nil, out)
+}
+
+// apiDo sends a request with an optional JSON body to the server's API and
+// decodes the answer into out.
+func apiDo(ctx context.Context, e *env, method, path string, in, out any) ([]byte, error) {
 	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
 	if base == "" {
 		base = defaultURL
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if tok := e.getenv("NIGHTOWL_TOKEN"); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)

@@ -1,0 +1,236 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nightowl/nightowl"
+)
+
+// switchSite answers 200 or 503 as the test says.
+func switchSite(t *testing.T) (*httptest.Server, *atomic.Bool) {
+	t.Helper()
+	var down atomic.Bool
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s, &down
+}
+
+// hook is a webhook receiver that keeps what it was sent.
+type hook struct {
+	mu   sync.Mutex
+	got  []hookMessage
+	keys map[string]int
+	srv  *httptest.Server
+}
+
+type hookMessage struct {
+	Key string
+	nightowl.Message
+}
+
+func newHook(t *testing.T) *hook {
+	t.Helper()
+	h := &hook{keys: map[string]int{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m nightowl.Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		key := r.Header.Get("Idempotency-Key")
+		h.keys[key]++
+		h.got = append(h.got, hookMessage{Key: key, Message: m})
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hook) kinds() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, m := range h.got {
+		out = append(out, string(m.Kind))
+	}
+	return out
+}
+
+func (h *hook) last() hookMessage {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.got[len(h.got)-1]
+}
+
+func postForm(t *testing.T, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := http.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAlertingEndToEnd drives an alert through its whole life over real
+// HTTP: a check goes down, a webhook hears of it with an acknowledgement
+// link, a forged link is refused, the real one acknowledges it, and the
+// recovery is sent to everyone notified.
+func TestAlertingEndToEnd(t *testing.T) {
+	s, down := switchSite(t)
+	h := newHook(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`server: {public_url: "http://owl.invalid"}
+storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s, fail_after: 2}
+checks:
+  - name: shop
+    labels: {tier: web}
+    http: {url: "%s/"}
+notify:
+  receivers:
+    ops: [{webhook: {url: "%s/hook"}}]
+  routes: [{escalation: ops}]
+  escalations:
+    ops: {steps: [{notify: ops}]}
+`, s.URL, h.srv.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+
+	down.Store(true)
+	waitFor(t, "the firing notification", func() bool { return len(h.kinds()) >= 1 })
+	fired := h.last()
+	if fired.Kind != nightowl.MessageFiring || fired.Alert.Check != "shop" || fired.Key == "" {
+		t.Fatalf("first message: %+v", fired)
+	}
+	if len(fired.Alert.Failed) == 0 || !strings.Contains(fired.Alert.Failed[0].Message, "503") {
+		t.Errorf("the message does not say what failed: %+v", fired.Alert.Failed)
+	}
+	id := fired.Alert.ID
+
+	var list struct{ Alerts []nightowl.Alert }
+	if code := getJSON(t, "GET", base+"/api/v1/alerts?state=open", &list); code != 200 || len(list.Alerts) != 1 || list.Alerts[0].ID != id {
+		t.Fatalf("open alerts: %d %+v", code, list)
+	}
+
+	// The link points at public_url; the test reaches the same path here.
+	link, err := url.Parse(fired.AckURL)
+	if err != nil || link.Host != "owl.invalid" {
+		t.Fatalf("ack url %q", fired.AckURL)
+	}
+	ackURL := base + link.Path + "?" + link.RawQuery
+	forged := link.Query()
+	forged.Set("sig", strings.Repeat("A", 43))
+	if code, body := get(t, base+link.Path+"?"+forged.Encode()); code != 403 || !strings.Contains(body, "not valid") {
+		t.Errorf("forged link: %d %s", code, body)
+	}
+	if code, body := postForm(t, base+link.Path+"?"+forged.Encode(), nil); code != 403 {
+		t.Errorf("forged link POST: %d %s", code, body)
+	}
+	other := base + "/ack/someotheralert?" + link.RawQuery
+	if code, _ := postForm(t, other, nil); code != 403 {
+		t.Errorf("a link used for another alert: %d", code)
+	}
+	// Opening the link does not acknowledge: a mail scanner may open it.
+	if code, body := get(t, ackURL); code != 200 || !strings.Contains(body, "<button") || !strings.Contains(body, "shop") {
+		t.Fatalf("ack page: %d %s", code, body)
+	}
+	var one struct{ Alert nightowl.Alert }
+	getJSON(t, "GET", base+"/api/v1/alerts/"+id, &one)
+	if one.Alert.State != nightowl.AlertFiring {
+		t.Fatalf("opening the link changed the alert: %+v", one.Alert)
+	}
+	if code, body := postForm(t, ackURL, url.Values{"by": {"ana"}}); code != 200 || !strings.Contains(body, "Acknowledged") {
+		t.Fatalf("ack by link: %d %s", code, body)
+	}
+	waitFor(t, "the acknowledgement notification", func() bool { return len(h.kinds()) >= 2 })
+	if m := h.last(); m.Kind != nightowl.MessageAcknowledged || m.Alert.AckedBy != "ana (link)" {
+		t.Fatalf("second message: %+v", m)
+	}
+	// Acknowledging again through the API is no news.
+	if code := getJSON(t, "POST", base+"/api/v1/alerts/"+id+"/ack", &one); code != 200 || one.Alert.AckedBy != "ana (link)" {
+		t.Fatalf("second ack: %d %+v", code, one.Alert)
+	}
+
+	down.Store(false)
+	waitFor(t, "the resolved notification", func() bool { return len(h.kinds()) >= 3 })
+	if m := h.last(); m.Kind != nightowl.MessageResolved {
+		t.Fatalf("third message: %+v", m)
+	}
+	if got := strings.Join(h.kinds(), " "); got != "firing acknowledged resolved" {
+		t.Errorf("messages: %s", got)
+	}
+	for k, n := range h.keys {
+		if n != 1 {
+			t.Errorf("key %s sent %d times", k, n)
+		}
+	}
+
+	var detail struct {
+		Alert         nightowl.Alert
+		Notifications []struct{ Receiver, Kind, State string }
+	}
+	getJSON(t, "GET", base+"/api/v1/alerts/"+id, &detail)
+	if detail.Alert.State != nightowl.AlertResolved || len(detail.Notifications) != 3 {
+		t.Fatalf("alert detail: %+v", detail)
+	}
+	waitFor(t, "every notification recorded as sent", func() bool {
+		getJSON(t, "GET", base+"/api/v1/alerts/"+id, &detail)
+		for _, n := range detail.Notifications {
+			if n.State != "sent" || n.Receiver != "ops[0]" {
+				return false
+			}
+		}
+		return true
+	})
+	if code, body := postForm(t, ackURL, nil); code != 409 || !strings.Contains(body, "resolved") {
+		t.Errorf("ack of a resolved alert by link: %d %s", code, body)
+	}
+
+	_, metrics := get(t, base+"/metrics")
+	for _, want := range []string{
+		`nightowl_notifications_sent_total{kind="webhook",receiver="ops[0]"} 3`,
+		`nightowl_outbox_pending{receiver="ops[0]"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	var errBody struct{ Error struct{ Code string } }
+	if code := getJSON(t, "POST", base+"/api/v1/alerts/nosuch/ack", &errBody); code != 404 || errBody.Error.Code != "not_found" {
+		t.Errorf("ack of an unknown alert: %d %+v", code, errBody)
+	}
+	if code := getJSON(t, "GET", base+"/api/v1/alerts?state=bogus", &errBody); code != 400 || errBody.Error.Code != "invalid" {
+		t.Errorf("bad state: %d %+v", code, errBody)
+	}
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/nightowl/nightowl"
+)
+
+func cmdAck(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "ack")
+	by := fs.String("by", "", "who acknowledges (default $NIGHTOWL_USER, then $USER)")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(e.stderr, "nightowl ack: name the alert to acknowledge (nightowl status lists open alerts)")
+		return exitBadConfig
+	}
+	who := *by
+	for _, v := range []string{"NIGHTOWL_USER", "USER"} {
+		if who == "" {
+			who = e.getenv(v)
+		}
+	}
+	code := exitOK
+	for _, id := range ids {
+		var body struct {
+			Alert nightowl.Alert `json:"alert"`
+		}
+		_, err := apiDo(ctx, e, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/ack", map[string]string{"by": who}, &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl ack %s: %v\n", id, err)
+			code = exitNotUp
+			continue
+		}
+		a := body.Alert
+		fmt.Fprintf(e.stdout, "acknowledged %s (%s) by %s at %s\n", a.ID, a.Check, a.AckedBy, a.AckedAt.Format("2006-01-02 15:04:05 MST"))
+	}
+	return code
+}

@@ -1,0 +1,287 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Alerter is what the alert endpoints need from the running server.
+type Alerter interface {
+	AlertStore() nightowl.AlertStore
+	// Ack acknowledges an alert on behalf of by.
+	Ack(ctx context.Context, id, by string) (nightowl.Alert, error)
+	// VerifyAckLink checks the signature and expiry of an acknowledgement
+	// link's query for the alert.
+	VerifyAckLink(id string, q url.Values) error
+}
+
+func (a *api) alertRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/alerts", a.listAlerts)
+	mux.HandleFunc("GET /api/v1/alerts/{id}", a.getAlert)
+	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", a.ackAlert)
+	mux.HandleFunc("GET /api/v1/notifications", a.listNotifications)
+	mux.HandleFunc("GET /ack/{id}", a.ackPage)
+	mux.HandleFunc("POST /ack/{id}", a.ackByLink)
+}
+
+// limitParam reads ?limit=, from 1 to 1000; def when absent.
+func limitParam(r *http.Request, def int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, nightowl.Errorf(nightowl.EInvalid, "limit must be a number from 1 to 1000")
+	}
+	return n, nil
+}
+
+func (a *api) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := nightowl.AlertQuery{Check: r.URL.Query().Get("check")}
+	switch s := r.URL.Query().Get("state"); s {
+	case "", "all":
+	case "open":
+		q.Open = true
+	default:
+		writeError(w, nightowl.Errorf(nightowl.EInvalid, "state must be open or all, not %q", s))
+		return
+	}
+	var err error
+	if q.Limit, err = limitParam(r, 100); err != nil {
+		writeError(w, err)
+		return
+	}
+	alerts, err := a.alerts.AlertStore().Alerts(r.Context(), q)
+	if err != nil {
+		a.log.Error("read alerts", "err", err)
+		writeError(w, err)
+		return
+	}
+	if alerts == nil {
+		alerts = []nightowl.Alert{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+}
+
+func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	al, err := a.alerts.AlertStore().Alert(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ns, err := a.alerts.AlertStore().Notifications(r.Context(), nightowl.NotificationQuery{AlertID: id, Limit: 1000})
+	if err != nil {
+		a.log.Error("read notifications", "alert", id, "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alert": al, "notifications": notificationsJSON(ns)})
+}
+
+// NotificationJSON is how the API shows a notification: what was sent, to
+// whom, and how it went, without repeating the alert it is about.
+type NotificationJSON struct {
+	ID        int64                      `json:"id"`
+	AlertID   string                     `json:"alert_id"`
+	Check     string                     `json:"check"`
+	Receiver  string                     `json:"receiver"`
+	Kind      nightowl.MessageKind       `json:"kind"`
+	State     nightowl.NotificationState `json:"state"`
+	Attempts  int                        `json:"attempts"`
+	CreatedAt time.Time                  `json:"created_at"`
+	NextAt    time.Time                  `json:"next_at,omitzero"`
+	SentAt    time.Time                  `json:"sent_at,omitzero"`
+	Error     string                     `json:"error,omitempty"`
+}
+
+func notificationsJSON(ns []nightowl.Notification) []NotificationJSON {
+	out := make([]NotificationJSON, len(ns))
+	for i, n := range ns {
+		out[i] = NotificationJSON{
+			ID: n.ID, AlertID: n.AlertID, Check: n.Message.Alert.Check, Receiver: n.Receiver,
+			Kind: n.Message.Kind, State: n.State, Attempts: n.Attempts,
+			CreatedAt: n.CreatedAt, NextAt: n.NextAt, SentAt: n.SentAt, Error: n.Error,
+		}
+	}
+	return out
+}
+
+func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
+	q := nightowl.NotificationQuery{AlertID: r.URL.Query().Get("alert")}
+	switch s := nightowl.NotificationState(r.URL.Query().Get("state")); s {
+	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed:
+		q.State = s
+	default:
+		writeError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent or failed, not %q", s))
+		return
+	}
+	var err error
+	if q.Limit, err = limitParam(r, 100); err != nil {
+		writeError(w, err)
+		return
+	}
+	ns, err := a.alerts.AlertStore().Notifications(r.Context(), q)
+	if err != nil {
+		a.log.Error("read notifications", "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": notificationsJSON(ns)})
+}
+
+// ackRequest is the optional body of POST /api/v1/alerts/{id}/ack.
+type ackRequest struct {
+	By string `json:"by"`
+}
+
+func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
+	var req ackRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		writeError(w, nightowl.Errorf(nightowl.EInvalid, "read body: %v", err))
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, nightowl.Errorf(nightowl.EInvalid, "body must be {\"by\": \"NAME\"}: %v", err))
+			return
+		}
+	}
+	if len(req.By) > 200 {
+		writeError(w, nightowl.Errorf(nightowl.EInvalid, "by is longer than 200 characters"))
+		return
+	}
+	if req.By == "" {
+		// Until there are accounts, the API cannot tell who called it.
+		req.By = "api"
+	}
+	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), req.By)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alert": al})
+}
+
+// The acknowledgement link opens a page with one button rather than
+// acknowledging on GET: mail scanners and chat previews fetch links, and
+// must not acknowledge an alert nobody has seen.
+var ackTemplate = template.Must(template.New("ack").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} – nightowl</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b;background:#fff}
+@media (prefers-color-scheme:dark){body{color:#eee;background:#121212}}
+button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:.4rem;background:#b3261e;color:#fff;cursor:pointer}
+button:focus{outline:3px solid #f4b400;outline-offset:2px}
+.error{color:#b3261e}
+</style></head>
+<body><main>
+<h1>{{.Title}}</h1>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>
+{{else if .Done}}<p role="status">Acknowledged: escalation has stopped for alert {{.ID}}{{if .Check}} on {{.Check}}{{end}}.</p>
+{{else}}<p>Alert {{.ID}}{{if .Check}} on <strong>{{.Check}}</strong>{{end}}. Acknowledging stops its escalation and tells everyone notified so far.</p>
+<form method="post"><label>Your name (optional) <input name="by" maxlength="200" autocomplete="name"></label>
+<p><button type="submit">Acknowledge</button></p></form>{{end}}
+</main></body></html>
+`))
+
+type ackPageData struct {
+	Title, ID, Check, Error string
+	Done                    bool
+}
+
+func (a *api) renderAck(w http.ResponseWriter, status int, d ackPageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.WriteHeader(status)
+	ackTemplate.Execute(w, d)
+}
+
+// verifyLink refuses a forged or expired link with a page that says which;
+// it says nothing about the alert, which whoever holds a bad link may not
+// see.
+func (a *api) verifyLink(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if err := a.alerts.VerifyAckLink(id, r.URL.Query()); err != nil {
+		a.renderAck(w, http.StatusForbidden, ackPageData{Title: "Link refused", Error: err.Error()})
+		return "", false
+	}
+	return id, true
+}
+
+func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.verifyLink(w, r)
+	if !ok {
+		return
+	}
+	d := ackPageData{Title: "Acknowledge alert", ID: id}
+	al, err := a.alerts.AlertStore().Alert(r.Context(), id)
+	if err != nil {
+		a.renderAck(w, http.StatusNotFound, ackPageData{Title: "Acknowledge alert", Error: nightowl.ErrorMessage(err)})
+		return
+	}
+	d.Check = al.Check
+	switch al.State {
+	case nightowl.AlertAcknowledged:
+		d.Done = true
+	case nightowl.AlertResolved:
+		d.Error = "This alert has already resolved."
+	}
+	a.renderAck(w, http.StatusOK, d)
+}
+
+func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.verifyLink(w, r)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	by := strings.TrimSpace(r.PostFormValue("by"))
+	if by == "" {
+		by = "acknowledgement link"
+	} else {
+		by = truncate(by, 200) + " (link)"
+	}
+	al, err := a.alerts.Ack(r.Context(), id, by)
+	d := ackPageData{Title: "Acknowledge alert", ID: id, Check: al.Check}
+	if err != nil {
+		status := http.StatusInternalServerError
+		var e *nightowl.Error
+		if errors.As(err, &e) {
+			status = errorStatus[e.Code]
+		}
+		d.Error = nightowl.ErrorMessage(err)
+		a.renderAck(w, status, d)
+		return
+	}
+	d.Done = true
+	a.renderAck(w, http.StatusOK, d)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
