@@ -58,12 +58,16 @@ type Manager struct {
 	clock nightowl.Clock
 	log   *slog.Logger
 
-	// mu serialises every alert change, so that an acknowledgement and a
-	// recovery of one alert cannot cross, and guards what follows.
+	// mu guards what follows. It is held only for moments: the writes to
+	// the store happen under the check's own lock, so that when a whole
+	// fleet goes down at once the store can write their alerts together.
 	mu     sync.Mutex
 	policy Policy
 	open   map[string]*nightowl.Alert // open alerts by check
-	kick   chan struct{}
+	// locks serialise the changes to each check's alerts, so that an
+	// acknowledgement and a recovery of one alert cannot cross.
+	locks map[string]*sync.Mutex
+	kick  chan struct{}
 }
 
 // NewManager loads the open alerts from the store.
@@ -79,8 +83,9 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	}
 	m := &Manager{
 		opts: opts, clock: opts.Clock, log: opts.Logger,
-		open: make(map[string]*nightowl.Alert),
-		kick: make(chan struct{}, 1),
+		open:  make(map[string]*nightowl.Alert),
+		locks: make(map[string]*sync.Mutex),
+		kick:  make(chan struct{}, 1),
 	}
 	m.policy = opts.Policy
 	alerts, err := opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true})
@@ -126,28 +131,41 @@ func settled(st nightowl.Status) bool {
 	return st == nightowl.StatusUp || st == nightowl.StatusPaused || st == nightowl.StatusDegraded
 }
 
-func (m *Manager) route(labels map[string]string) *Route {
-	if i := FirstRoute(m.policy.Routes, labels); i >= 0 {
-		return &m.policy.Routes[i]
+func route(p *Policy, labels map[string]string) *Route {
+	if i := FirstRoute(p.Routes, labels); i >= 0 {
+		return &p.Routes[i]
 	}
 	return nil
+}
+
+// lock takes the lock of a check's alerts, and returns the policy in force
+// and the check's open alert, which the caller may read but must change
+// only through save.
+func (m *Manager) lock(check string) (func(), *Policy, *nightowl.Alert) {
+	m.mu.Lock()
+	l := m.locks[check]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.locks[check] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	m.mu.Lock()
+	p, a := m.policy, m.open[check]
+	m.mu.Unlock()
+	return l.Unlock, &p, a
 }
 
 // Observe brings the check's alert in line with its state: opens one when
 // the check is down (or degraded, where its route asks), resolves it when
 // the check has recovered, and otherwise keeps it.
 func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.observe(ctx, v)
-}
-
-func (m *Manager) observe(ctx context.Context, v nightowl.CheckView) error {
-	route := m.route(v.Check.Labels)
-	a := m.open[v.Check.Name]
+	unlock, pol, a := m.lock(v.Check.Name)
+	defer unlock()
+	route := route(pol, v.Check.Labels)
 	switch st := v.State.Status; {
 	case alerting(st, route) && a == nil:
-		return m.fire(ctx, v, route)
+		return m.fire(ctx, pol, v, route)
 	case alerting(st, route) && a.Status != st:
 		// Down to degraded or back: the same trouble, told no one anew.
 		b := *a
@@ -155,7 +173,7 @@ func (m *Manager) observe(ctx context.Context, v nightowl.CheckView) error {
 		b.Cause, b.Failed = v.State.Cause, failed(v.Last)
 		return m.save(ctx, a, &b, nil)
 	case a != nil && !alerting(st, route) && settled(st):
-		return m.resolve(ctx, a)
+		return m.resolve(ctx, pol, a)
 	}
 	return nil
 }
@@ -164,22 +182,30 @@ func (m *Manager) observe(ctx context.Context, v nightowl.CheckView) error {
 // checks that are no longer configured: what a start or a reload runs, so
 // that a change the last process did not live to make is made now.
 func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	seen := make(map[string]bool, len(views))
 	var errs []error
 	for _, v := range views {
 		seen[v.Check.Name] = true
-		if err := m.observe(ctx, v); err != nil {
+		if err := m.Observe(ctx, v); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for name, a := range m.open {
+	m.mu.Lock()
+	var gone []string
+	for name := range m.open {
 		if !seen[name] {
-			if err := m.resolve(ctx, a); err != nil {
+			gone = append(gone, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, name := range gone {
+		unlock, pol, a := m.lock(name)
+		if a != nil {
+			if err := m.resolve(ctx, pol, a); err != nil {
 				errs = append(errs, err)
 			}
 		}
+		unlock()
 	}
 	if len(errs) > 0 {
 		return errs[0]
@@ -216,7 +242,7 @@ func newID() string {
 	return idEncoding.EncodeToString(b[:])
 }
 
-func (m *Manager) fire(ctx context.Context, v nightowl.CheckView, route *Route) error {
+func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, route *Route) error {
 	now := m.clock.Now().UTC()
 	a := &nightowl.Alert{
 		ID:       newID(),
@@ -232,7 +258,7 @@ func (m *Manager) fire(ctx context.Context, v nightowl.CheckView, route *Route) 
 	if route != nil {
 		a.Escalation = route.Escalation
 	}
-	out := m.escalate(a, now)
+	out := m.escalate(pol, a, now)
 	if err := m.save(ctx, nil, a, out); err != nil {
 		return err
 	}
@@ -242,14 +268,14 @@ func (m *Manager) fire(ctx context.Context, v nightowl.CheckView, route *Route) 
 
 // escalate adds to a the escalation steps due at now and returns their
 // notifications, and sets when the next falls due.
-func (m *Manager) escalate(a *nightowl.Alert, now time.Time) []nightowl.Notification {
-	esc := m.policy.Escalations[a.Escalation]
+func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nightowl.Notification {
+	esc := pol.Escalations[a.Escalation]
 	if esc == nil {
-		if r := m.route(a.Labels); r != nil && m.policy.Escalations[r.Escalation] != nil {
+		if r := route(pol, a.Labels); r != nil && pol.Escalations[r.Escalation] != nil {
 			// The escalation went away in a reload: follow the route's
 			// current one, from where the alert is.
 			a.Escalation = r.Escalation
-			esc = m.policy.Escalations[r.Escalation]
+			esc = pol.Escalations[r.Escalation]
 		} else {
 			a.NextAt = time.Time{}
 			return nil
@@ -272,7 +298,7 @@ func (m *Manager) escalate(a *nightowl.Alert, now time.Time) []nightowl.Notifica
 		}
 		a.Escalated++
 		group := esc.Steps[step].Notify
-		ids, ok := m.policy.Groups[group]
+		ids, ok := pol.Groups[group]
 		if !ok {
 			m.log.Error("escalation names no receiver group", "escalation", a.Escalation, "group", group)
 		}
@@ -280,7 +306,7 @@ func (m *Manager) escalate(a *nightowl.Alert, now time.Time) []nightowl.Notifica
 			if !slices.Contains(a.Notified, id) {
 				a.Notified = append(a.Notified, id)
 			}
-			out = append(out, m.notification(a, kind, id, now))
+			out = append(out, m.notification(pol, a, kind, id, now))
 		}
 		if kind == nightowl.MessageRepeat {
 			// However long the server was away, one repeat makes up
@@ -296,14 +322,14 @@ func (m *Manager) escalate(a *nightowl.Alert, now time.Time) []nightowl.Notifica
 	}
 }
 
-func (m *Manager) notification(a *nightowl.Alert, kind nightowl.MessageKind, receiver string, now time.Time) nightowl.Notification {
+func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.MessageKind, receiver string, now time.Time) nightowl.Notification {
 	msg := nightowl.Message{Kind: kind, Alert: *a}
 	// The copy in the message need not carry the escalation's workings.
 	msg.Alert.Notified, msg.Alert.NextAt = nil, time.Time{}
 	if base := m.opts.PublicURL; base != "" {
 		msg.DashboardURL = base + "/admin/checks/" + url.PathEscape(a.Check)
 		if m.opts.Signer != nil {
-			ttl := m.policy.AckLinkTTL
+			ttl := pol.AckLinkTTL
 			if ttl <= 0 {
 				ttl = DefaultAckLinkTTL
 			}
@@ -320,6 +346,7 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 	if err := m.opts.Store.SaveAlert(ctx, next, out); err != nil {
 		return err
 	}
+	m.mu.Lock()
 	if next.Open() {
 		if prev != nil {
 			*prev = *next
@@ -329,6 +356,7 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 	} else {
 		delete(m.open, next.Check)
 	}
+	m.mu.Unlock()
 	if len(out) > 0 && m.opts.Queued != nil {
 		m.opts.Queued()
 	}
@@ -336,14 +364,14 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 	return nil
 }
 
-func (m *Manager) resolve(ctx context.Context, a *nightowl.Alert) error {
+func (m *Manager) resolve(ctx context.Context, pol *Policy, a *nightowl.Alert) error {
 	now := m.clock.Now().UTC()
 	b := *a
 	b.State, b.ResolvedAt, b.NextAt = nightowl.AlertResolved, now, time.Time{}
 	var out []nightowl.Notification
-	if m.policy.SendResolved {
+	if pol.SendResolved {
 		for _, id := range b.Notified {
-			out = append(out, m.notification(&b, nightowl.MessageResolved, id, now))
+			out = append(out, m.notification(pol, &b, nightowl.MessageResolved, id, now))
 		}
 	}
 	if err := m.save(ctx, a, &b, out); err != nil {
@@ -358,13 +386,23 @@ func (m *Manager) resolve(ctx context.Context, a *nightowl.Alert) error {
 // Acknowledging an acknowledged alert changes nothing; a resolved one is a
 // conflict.
 func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
+	check := ""
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var a *nightowl.Alert
-	for _, o := range m.open {
+	for name, o := range m.open {
 		if o.ID == id {
-			a = o
+			check = name
 			break
+		}
+	}
+	m.mu.Unlock()
+	var a *nightowl.Alert
+	pol := &Policy{}
+	if check != "" {
+		var unlock func()
+		unlock, pol, a = m.lock(check)
+		defer unlock()
+		if a != nil && a.ID != id {
+			a = nil // resolved meanwhile, and another fired
 		}
 	}
 	if a == nil {
@@ -385,7 +423,7 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 	}
 	var out []nightowl.Notification
 	for _, rid := range b.Notified {
-		out = append(out, m.notification(&b, nightowl.MessageAcknowledged, rid, now))
+		out = append(out, m.notification(pol, &b, nightowl.MessageAcknowledged, rid, now))
 	}
 	if err := m.save(ctx, a, &b, out); err != nil {
 		return nightowl.Alert{}, err
@@ -409,38 +447,51 @@ func (m *Manager) Open() []nightowl.Alert {
 // Escalate sends every escalation step that is due, and returns when the
 // next one falls due (zero when none is waiting).
 func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	now := m.clock.Now().UTC()
 	var next time.Time
-	var firstErr error
-	for _, a := range m.open {
+	later := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	var due []string
+	m.mu.Lock()
+	for name, a := range m.open {
 		if a.State != nightowl.AlertFiring || a.NextAt.IsZero() {
 			continue
 		}
 		if a.NextAt.After(now) {
-			if next.IsZero() || a.NextAt.Before(next) {
-				next = a.NextAt
+			later(a.NextAt)
+		} else {
+			due = append(due, name)
+		}
+	}
+	m.mu.Unlock()
+	var firstErr error
+	for _, name := range due {
+		unlock, pol, a := m.lock(name)
+		if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
+			// Acknowledged or resolved meanwhile.
+			if a != nil && a.State == nightowl.AlertFiring {
+				later(a.NextAt)
 			}
+			unlock()
 			continue
 		}
 		b := *a
 		b.Notified = slices.Clone(a.Notified)
-		out := m.escalate(&b, now)
+		out := m.escalate(pol, &b, now)
 		if err := m.save(ctx, a, &b, out); err != nil {
 			m.log.Error("escalate alert", "alert", a.ID, "err", err)
 			if firstErr == nil {
 				firstErr = err
 			}
 			// Tried again at the next pass: the store may be back.
-			if next.IsZero() || now.Add(retryStoreAfter).Before(next) {
-				next = now.Add(retryStoreAfter)
-			}
-			continue
+			later(now.Add(retryStoreAfter))
+		} else {
+			later(b.NextAt)
 		}
-		if !b.NextAt.IsZero() && (next.IsZero() || b.NextAt.Before(next)) {
-			next = b.NextAt
-		}
+		unlock()
 	}
 	return next, firstErr
 }

@@ -3,11 +3,14 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +23,7 @@ import (
 
 var t0 = time.Date(2026, 3, 18, 1, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T, path string, clock *clocktest.Fake) *sqlite.Store {
+func openStore(t testing.TB, path string, clock *clocktest.Fake) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Options{
 		Path: path, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour,
@@ -64,7 +67,7 @@ type fixture struct {
 	pol    notify.Policy
 }
 
-func newFixture(t *testing.T, pol notify.Policy) *fixture {
+func newFixture(t testing.TB, pol notify.Policy) *fixture {
 	t.Helper()
 	f := &fixture{clock: clocktest.New(t0), path: filepath.Join(t.TempDir(), "n.db"), pol: pol}
 	f.store = openStore(t, f.path, f.clock)
@@ -76,7 +79,7 @@ func newFixture(t *testing.T, pol notify.Policy) *fixture {
 	return f
 }
 
-func (f *fixture) manager(t *testing.T) *notify.Manager {
+func (f *fixture) manager(t testing.TB) *notify.Manager {
 	t.Helper()
 	m, err := notify.NewManager(context.Background(), notify.ManagerOptions{
 		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler), Policy: f.pol,
@@ -349,4 +352,69 @@ func TestMessagesCarrySignedLinks(t *testing.T) {
 	if err := f.signer.Verify("other", u.Query(), t0); !errors.Is(err, acklink.ErrForged) {
 		t.Errorf("link for another alert: %v, want forged", err)
 	}
+}
+
+// TestFleetDownAtOnce opens the alerts of many checks that fail at the same
+// moment, from many goroutines as the engine's workers would, while people
+// acknowledge them: one alert per check, every notification queued once.
+func TestFleetDownAtOnce(t *testing.T) {
+	f := newFixture(t, policy())
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := view(fmt.Sprintf("c%03d", i), nil, nightowl.StatusDown)
+			f.observe(t, v)
+			f.observe(t, v)
+		}()
+	}
+	acked := make(chan int, 1)
+	go func() {
+		k := 0
+		for _, a := range f.m.Open() {
+			if _, err := f.m.Ack(context.Background(), a.ID, "ana"); err == nil {
+				k++
+			}
+		}
+		acked <- k
+	}()
+	wg.Wait()
+	k := <-acked
+	open := f.m.Open()
+	if len(open) != n {
+		t.Fatalf("open alerts = %d, want %d", len(open), n)
+	}
+	got := f.queued(t)
+	firing, acks := 0, 0
+	for _, q := range got {
+		switch q {
+		case "firing chat[0]":
+			firing++
+		case "acknowledged chat[0]":
+			acks++
+		}
+	}
+	if firing != n || acks != k || len(got) != n+k {
+		t.Fatalf("queued %d firing and %d acknowledged of %d, want %d and %d", firing, acks, len(got), n, k)
+	}
+}
+
+// BenchmarkFleetDown opens b.N alerts from 64 goroutines, each with one
+// notification, on a real SQLite file: what a fleet going down at once
+// costs. Concurrent changes share transactions and fsyncs.
+func BenchmarkFleetDown(b *testing.B) {
+	f := newFixture(b, policy())
+	b.ResetTimer()
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			if err := f.m.Observe(context.Background(), view(fmt.Sprintf("c%d", i), nil, nightowl.StatusDown)); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }

@@ -19,49 +19,107 @@ import (
 
 var _ nightowl.AlertStore = (*Store)(nil)
 
-// SaveAlert writes a and queues out in one durable transaction.
+// SaveAlert writes a and queues out in one durable transaction. When many
+// alerts change at once (the network went away and every check went down),
+// the changes waiting together share one transaction and one fsync.
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
 	if a.ID == "" || a.Check == "" {
 		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
 	}
-	data, err := json.Marshal(a)
-	if err != nil {
+	r := &alertReq{ctx: ctx, out: out, ids: make([]int64, len(out)), done: make(chan error, 1)}
+	r.a = *a
+	var err error
+	if r.data, err = json.Marshal(a); err != nil {
 		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	msgs := make([][]byte, len(out))
+	r.msgs = make([][]byte, len(out))
 	for i := range out {
-		if msgs[i], err = json.Marshal(&out[i].Message); err != nil {
+		if r.msgs[i], err = json.Marshal(&out[i].Message); err != nil {
 			return fmt.Errorf("save alert %s: %w", a.ID, err)
 		}
 	}
-	ids := make([]int64, len(out))
-	err = s.do(ctx, func() error {
-		return s.inTx(ctx, true, func(w *txWriter) error {
-			err := w.exec(`INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
-				a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), data)
-			if err != nil {
-				return err
-			}
-			for i := range out {
-				n := &out[i]
-				err := w.queryRow(`INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
-					VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
-					a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), msgs[i]).Scan(&ids[i])
-				if err != nil {
+	select {
+	case s.alertReqs <- r:
+	case <-s.done:
+		return fmt.Errorf("save alert %s: %w", a.ID, errClosed)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once taken, the request is written whatever happens to ctx: the
+	// caller must learn whether it was.
+	if err := <-r.done; err != nil {
+		return fmt.Errorf("save alert %s: %w", a.ID, err)
+	}
+	for i := range out {
+		out[i].ID = r.ids[i]
+		out[i].AlertID = a.ID
+		out[i].State = nightowl.NotificationPending
+	}
+	return nil
+}
+
+// alertReq is an alert change on its way to the writer goroutine.
+type alertReq struct {
+	ctx  context.Context
+	a    nightowl.Alert
+	data []byte
+	out  []nightowl.Notification
+	msgs [][]byte
+	ids  []int64 // set by the writer
+	done chan error
+}
+
+// saveAlerts writes first and every other alert change already waiting in
+// one durable transaction. Should that fail, each is tried alone, so that
+// one bad change cannot sink the others.
+func (s *Store) saveAlerts(first *alertReq) {
+	reqs := []*alertReq{first}
+gather:
+	for len(reqs) < maxEventBatch {
+		select {
+		case r := <-s.alertReqs:
+			reqs = append(reqs, r)
+		default:
+			break gather
+		}
+	}
+	write := func(batch []*alertReq) error {
+		return s.inTx(context.Background(), true, func(w *txWriter) error {
+			for _, r := range batch {
+				if err := w.saveAlert(r); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-	})
-	if err != nil {
-		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	for i := range out {
-		out[i].ID = ids[i]
-		out[i].AlertID = a.ID
-		out[i].State = nightowl.NotificationPending
+	if err := write(reqs); err == nil || len(reqs) == 1 {
+		for _, r := range reqs {
+			r.done <- err
+		}
+		return
+	}
+	for _, r := range reqs {
+		r.done <- write([]*alertReq{r})
+	}
+}
+
+func (w *txWriter) saveAlert(r *alertReq) error {
+	a := &r.a
+	err := w.exec(`INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
+		a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.data)
+	if err != nil {
+		return err
+	}
+	for i := range r.out {
+		n := &r.out[i]
+		err := w.queryRow(`INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
+			VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
+			a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), r.msgs[i]).Scan(&r.ids[i])
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -179,6 +179,7 @@ type Store struct {
 	kick      chan struct{} // the queue is long: write now
 	ops       chan op       // work for the writer goroutine
 	events    chan *eventReq
+	alertReqs chan *alertReq
 	quit      chan struct{}
 	done      chan struct{} // the writer goroutine has returned
 	closeOnce sync.Once
@@ -232,6 +233,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
 		events:    make(chan *eventReq),
+		alertReqs: make(chan *alertReq),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		ids:       make(map[string]int64),
@@ -394,6 +396,8 @@ func (s *Store) run() {
 			o.done <- o.fn()
 		case r := <-s.events:
 			s.addEvents(r)
+		case r := <-s.alertReqs:
+			s.saveAlerts(r)
 		case <-s.quit:
 			s.closeErr = errors.Join(s.flush(true), s.saveHeads())
 			return
