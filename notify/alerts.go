@@ -327,7 +327,7 @@ func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.Mes
 	// The copy in the message need not carry the escalation's workings.
 	msg.Alert.Notified, msg.Alert.NextAt = nil, time.Time{}
 	if base := m.opts.PublicURL; base != "" {
-		msg.DashboardURL = base + "/admin/checks/" + url.PathEscape(a.Check)
+		msg.DashboardURL = base + dashboardPath + url.PathEscape(a.Check)
 		if m.opts.Signer != nil {
 			ttl := pol.AckLinkTTL
 			if ttl <= 0 {
@@ -495,6 +495,10 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	}
 	return next, firstErr
 }
+
+// dashboardPath is where a check's page is under server.public_url: its
+// JSON until the admin dashboard serves one.
+const dashboardPath = "/api/v1/checks/"
 
 // retryStoreAfter is how soon an escalation that could not be written is
 // tried again.

@@ -5,18 +5,22 @@
 //
 // The shop listens on 127.0.0.1:8081 and switches itself into read-only mode
 // for 30 seconds every three minutes; its queue grows and drains. nightowl
-// serves its API on 127.0.0.1:8080 with examples/demo.yaml.
+// serves its API on 127.0.0.1:8080 with examples/demo.yaml, and pages a
+// stand-in pager that prints each alert, with its acknowledgement link.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +52,18 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"db": %q, "queue_depth": %d}`, db, depth)
 	})
+	// The pager: what the on-call person's phone would show.
+	mux.HandleFunc("POST /pager", func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Title string `json:"title"`
+			Text  string `json:"text"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "\n📟 PAGER  %s\n%s\n\n", m.Title, indent(m.Text))
+	})
 	shop := &http.Server{Addr: "127.0.0.1:8081", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := shop.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -71,4 +87,8 @@ func main() {
 	defer cancel()
 	a.Stop(sctx)
 	shop.Shutdown(sctx)
+}
+
+func indent(s string) string {
+	return "         " + strings.ReplaceAll(s, "\n", "\n         ")
 }
