@@ -234,3 +234,69 @@ notify:
 		t.Errorf("bad state: %d %+v", code, errBody)
 	}
 }
+
+// TestReloadNotify: a reload with a broken notify section is refused whole;
+// one that adds a receiver group sends the next alert there, and removing a
+// check resolves its alert.
+func TestReloadNotify(t *testing.T) {
+	s, down := switchSite(t)
+	first, second := newHook(t), newHook(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	body := func(notify string, withShop bool) string {
+		checks := fmt.Sprintf("  - name: cart\n    http: {url: \"%s/\"}\n", s.URL)
+		if withShop {
+			checks += fmt.Sprintf("  - name: shop\n    http: {url: \"%s/\"}\n", s.URL)
+		}
+		return "storage: {sqlite: test.db}\ndefaults: {interval: 1s, timeout: 1s, fail_after: 1}\nchecks:\n" + checks + notify
+	}
+	one := fmt.Sprintf(`notify:
+  receivers: {a: [{webhook: {url: "%s"}}]}
+  routes: [{escalation: e}]
+  escalations: {e: {steps: [{notify: a}]}}
+`, first.srv.URL)
+	writeConfig(t, cfg, body(one, true))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+
+	writeConfig(t, cfg, body(`notify:
+  receivers: {a: [{webhook: {url: "x"}}]}
+  routes: [{escalation: nope}]
+`, true))
+	var errBody struct {
+		Error struct {
+			Code    string
+			Details []string
+		}
+	}
+	if code := getJSON(t, "POST", base+"/api/v1/reload", &errBody); code != 400 || len(errBody.Error.Details) < 2 {
+		t.Fatalf("bad notify reload: %d %+v", code, errBody)
+	}
+
+	two := fmt.Sprintf(`notify:
+  receivers: {a: [{webhook: {url: "%s"}}], b: [{webhook: {url: "%s"}}]}
+  routes: [{escalation: e}]
+  escalations: {e: {steps: [{notify: a}, {notify: b}]}}
+`, first.srv.URL, second.srv.URL)
+	writeConfig(t, cfg, body(two, true))
+	if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+		t.Fatalf("reload: %d", code)
+	}
+	down.Store(true)
+	waitFor(t, "both groups paged", func() bool { return len(first.kinds()) >= 2 && len(second.kinds()) >= 2 })
+
+	// shop leaves the config: its alert resolves and both groups hear.
+	writeConfig(t, cfg, body(two, false))
+	if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+		t.Fatalf("reload: %d", code)
+	}
+	waitFor(t, "shop's alert resolved", func() bool {
+		var list struct{ Alerts []nightowl.Alert }
+		getJSON(t, "GET", base+"/api/v1/alerts?check=shop", &list)
+		return len(list.Alerts) == 1 && list.Alerts[0].State == nightowl.AlertResolved
+	})
+	waitFor(t, "the resolved messages", func() bool {
+		return strings.Count(strings.Join(first.kinds(), " "), "resolved") == 1 &&
+			strings.Count(strings.Join(second.kinds(), " "), "resolved") == 1
+	})
+}
