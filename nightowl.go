@@ -100,9 +100,14 @@ type Result struct {
 	Facts    Facts   `json:"facts,omitempty"`
 	// Assertions holds the outcome of every assertion of the check.
 	Assertions []AssertionResult `json:"assertions,omitempty"`
-	// Status is what this single result says: up, degraded or down.
-	// Thresholds turn a sequence of them into the check's status.
+	// Status is what this single result says: up, degraded or down, or
+	// maintenance when it failed only in ways the maintenance windows in
+	// force expect. Thresholds turn a sequence of them into the check's
+	// status.
 	Status Status `json:"status"`
+	// Maintenance names the windows in force for the check when it ran,
+	// and what failed that none of them expects; nil outside windows.
+	Maintenance *MaintenanceNote `json:"maintenance,omitempty"`
 }
 
 // Judge sets r.Status from the probe outcome and assertion results: down when
