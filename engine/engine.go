@@ -32,6 +32,9 @@ type Options struct {
 	// change has been recorded, with the check, its new state and the
 	// result that changed it. Alerting hangs off it.
 	OnEvent func(ev nightowl.Event, v nightowl.CheckView)
+	// Windows returns the maintenance windows in force for a check at a
+	// time; nil means none ever are.
+	Windows func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow
 	// Metrics receives scheduler measurements; nil records nothing.
 	Metrics *Metrics
 }
@@ -417,6 +420,9 @@ func compact(f nightowl.Facts) {
 
 func (e *Engine) record(r *run, res *nightowl.Result) {
 	compact(res.Facts)
+	if e.opts.Windows != nil {
+		Classify(res, e.opts.Windows(&r.check, res.Start))
+	}
 	if m := e.opts.Metrics; m != nil {
 		m.Runs.WithLabelValues(string(res.Status)).Inc()
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +34,14 @@ func Apply(st nightowl.State, c *nightowl.Check, r *nightowl.Result) (nightowl.S
 		return st, nil
 	}
 	threshold := 1
-	if cur != nightowl.StatusUnknown && cur != nightowl.StatusPaused {
+	switch {
+	case rs == nightowl.StatusMaintenance:
+		// Not a judgement but an explanation, which nobody is woken for:
+		// nothing to damp.
+	case cur == nightowl.StatusMaintenance && r.Maintenance == nil && rs != nightowl.StatusUp:
+		// Held in maintenance and still failing now that its window has
+		// ended: the failure has lasted the whole window.
+	case cur != nightowl.StatusUnknown && cur != nightowl.StatusPaused:
 		down := worse(rs, cur)
 		if down {
 			threshold = c.FailAfter
@@ -101,4 +109,41 @@ func Cause(r *nightowl.Result) string {
 		return "all assertions hold"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Classify notes on a result the maintenance windows in force for its check
+// and what failed that none of them expects. A result that failed only in
+// expected ways becomes maintenance: it alerts nobody. A failed probe is
+// expected only by a window that expects anything.
+func Classify(r *nightowl.Result, windows []nightowl.ActiveWindow) {
+	if len(windows) == 0 {
+		return
+	}
+	note := &nightowl.MaintenanceNote{}
+	for _, w := range windows {
+		note.Windows = append(note.Windows, w.Name)
+	}
+	r.Maintenance = note
+	if r.Status == nightowl.StatusUp {
+		return
+	}
+	expects := func(name string) bool {
+		for _, w := range windows {
+			if slices.Contains(w.Expect, nightowl.ExpectAnything) || slices.Contains(w.Expect, name) {
+				return true
+			}
+		}
+		return false
+	}
+	if !r.OK && !expects(nightowl.ExpectAnything) {
+		note.Unexpected = append(note.Unexpected, nightowl.ProbeFailure)
+	}
+	for _, a := range r.Assertions {
+		if !a.OK && !expects(a.Name) {
+			note.Unexpected = append(note.Unexpected, a.Name)
+		}
+	}
+	if len(note.Unexpected) == 0 {
+		r.Status = nightowl.StatusMaintenance
+	}
 }

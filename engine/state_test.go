@@ -81,3 +81,94 @@ func TestCause(t *testing.T) {
 		t.Errorf("Cause = %q, want %q", got, want)
 	}
 }
+
+func TestClassify(t *testing.T) {
+	failing := func(ok bool, names ...string) *nightowl.Result {
+		r := &nightowl.Result{OK: ok, Status: nightowl.StatusDown, Error: "x"}
+		for _, n := range names {
+			r.Assertions = append(r.Assertions, nightowl.AssertionResult{Name: n, OK: false, Severity: nightowl.SeverityCritical})
+		}
+		r.Assertions = append(r.Assertions, nightowl.AssertionResult{Name: "fine", OK: true})
+		return r
+	}
+	global := nightowl.ActiveWindow{ID: "failover", Name: "failover", Expect: []string{"writable"}}
+	silence := nightowl.ActiveWindow{ID: "silence", Name: "silence", Expect: []string{"*"}}
+	tests := []struct {
+		name       string
+		r          *nightowl.Result
+		windows    []nightowl.ActiveWindow
+		status     nightowl.Status
+		unexpected []string
+	}{
+		{"no window", failing(true, "writable"), nil, nightowl.StatusDown, nil},
+		{"expected failure", failing(true, "writable"), []nightowl.ActiveWindow{global}, nightowl.StatusMaintenance, nil},
+		{"unexpected failure alerts", failing(true, "writable", "site_writable"), []nightowl.ActiveWindow{global}, nightowl.StatusDown, []string{"site_writable"}},
+		{"probe failure is not an assertion", failing(false, "writable"), []nightowl.ActiveWindow{global}, nightowl.StatusDown, []string{"probe"}},
+		{"anything", failing(false, "writable", "site_writable"), []nightowl.ActiveWindow{silence}, nightowl.StatusMaintenance, nil},
+		{"overlapping windows combine", failing(true, "writable", "replicating"),
+			[]nightowl.ActiveWindow{global, {ID: "repl", Name: "repl", Expect: []string{"replicating"}}}, nightowl.StatusMaintenance, nil},
+		{"up stays up", &nightowl.Result{OK: true, Status: nightowl.StatusUp}, []nightowl.ActiveWindow{global}, nightowl.StatusUp, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Classify(tt.r, tt.windows)
+			if tt.r.Status != tt.status {
+				t.Fatalf("status %s, want %s", tt.r.Status, tt.status)
+			}
+			if len(tt.windows) == 0 {
+				if tt.r.Maintenance != nil {
+					t.Fatal("a note outside any window")
+				}
+				return
+			}
+			if tt.r.Maintenance == nil || len(tt.r.Maintenance.Windows) != len(tt.windows) {
+				t.Fatalf("note = %+v", tt.r.Maintenance)
+			}
+			if got := tt.r.Maintenance.Unexpected; len(got) != len(tt.unexpected) || (len(got) > 0 && got[0] != tt.unexpected[0]) {
+				t.Fatalf("unexpected = %v, want %v", got, tt.unexpected)
+			}
+		})
+	}
+}
+
+// TestMaintenanceThresholds: an expected failure is maintenance at once; an
+// unexpected one alerts after fail_after as usual; a check held in
+// maintenance that still fails once its window is over goes down at once.
+func TestMaintenanceThresholds(t *testing.T) {
+	const (
+		up    = nightowl.StatusUp
+		down  = nightowl.StatusDown
+		maint = nightowl.StatusMaintenance
+	)
+	type step struct {
+		status   nightowl.Status
+		inWindow bool
+		want     nightowl.Status
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"expected failure at once", []step{{maint, true, maint}, {up, true, up}}},
+		{"unexpected failure waits for fail_after", []step{{maint, true, maint}, {down, true, maint}, {down, true, down}}},
+		{"still failing after the window: down at once", []step{{maint, true, maint}, {down, false, down}}},
+		{"recovered by the end", []step{{maint, true, maint}, {up, false, up}}},
+		{"down before the window: maintenance explains it", []step{{down, false, up}, {down, false, down}, {maint, true, maint}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &nightowl.Check{Name: "c", FailAfter: 2, RecoverAfter: 1}
+			st := nightowl.State{Check: "c", Status: up}
+			for i, s := range tt.steps {
+				r := &nightowl.Result{Check: "c", OK: true, Status: s.status}
+				if s.inWindow {
+					r.Maintenance = &nightowl.MaintenanceNote{Windows: []string{"w"}}
+				}
+				st, _ = Apply(st, c, r)
+				if st.Status != s.want {
+					t.Fatalf("after step %d: %s, want %s", i, st.Status, s.want)
+				}
+			}
+		})
+	}
+}
