@@ -122,8 +122,10 @@ const ProbeFailure = "probe"
 // MaintenanceProgress is how far the verification of one ended occurrence
 // of a window has come, kept so that a restart neither repeats nor skips it.
 type MaintenanceProgress struct {
-	Window string    `json:"window"`
-	EndsAt time.Time `json:"ends_at"` // the end of the occurrence
+	Window string `json:"window"`
+	// EndsAt is the end of the last occurrence handled; before the first,
+	// when the window was first seen: ends before it are not handled.
+	EndsAt time.Time `json:"ends_at"`
 	// Stage counts what is done: 0 nothing, 1 the checks were run at the
 	// end, 2 verified after Within, 2+i verified after AgainAfter[i].
 	Stage int `json:"stage"`
