@@ -32,11 +32,14 @@ type Alert struct {
 	Failed []AssertionResult `json:"failed,omitempty"`
 	// Maintenance says which maintenance window was active and what it did
 	// not expect, when the alert fired during one.
-	Maintenance string    `json:"maintenance,omitempty"`
-	StartsAt    time.Time `json:"starts_at"`
-	AckedAt     time.Time `json:"acked_at,omitzero"`
-	AckedBy     string    `json:"acked_by,omitempty"`
-	ResolvedAt  time.Time `json:"resolved_at,omitzero"`
+	Maintenance string `json:"maintenance,omitempty"`
+	// NotRecovered names the maintenance window after which the check was
+	// not up in time; such an alert resolves only when the check is up.
+	NotRecovered string    `json:"not_recovered,omitempty"`
+	StartsAt     time.Time `json:"starts_at"`
+	AckedAt      time.Time `json:"acked_at,omitzero"`
+	AckedBy      string    `json:"acked_by,omitempty"`
+	ResolvedAt   time.Time `json:"resolved_at,omitzero"`
 
 	// Escalation is the policy the alert follows, chosen by the first
 	// route that matched its check when it fired.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -172,10 +173,84 @@ func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 		b.Status, b.Severity = st, severity(st)
 		b.Cause, b.Failed = v.State.Cause, failed(v.Last)
 		return m.save(ctx, a, &b, nil)
-	case a != nil && !alerting(st, route) && settled(st):
+	case a != nil && !alerting(st, route) && settled(st) && (a.NotRecovered == "" || st != nightowl.StatusDegraded):
 		return m.resolve(ctx, pol, a)
 	}
 	return nil
+}
+
+// NotRecovered pages about a check that is not up when the verification
+// after maintenance window w falls due: stage 0 after verify.within, stage
+// i after again_after[i-1]. A check without an open alert gets a critical
+// one, whatever its route says about degraded checks; one whose alert is
+// still firing is paged again at the later stages; an acknowledged alert
+// is only annotated, since someone has it.
+func (m *Manager) NotRecovered(ctx context.Context, v nightowl.CheckView, w *nightowl.Window, stage int, after time.Duration) error {
+	unlock, pol, a := m.lock(v.Check.Name)
+	defer unlock()
+	note := fmt.Sprintf("not recovered %s after maintenance %s", formatDuration(after), w.Name)
+	now := m.clock.Now().UTC()
+	if a == nil {
+		b := &nightowl.Alert{
+			ID: newID(), Check: v.Check.Name, Labels: v.Check.Labels,
+			State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: v.State.Status,
+			Cause: note + ": " + v.State.Cause, Failed: failed(v.Last), Maintenance: note,
+			NotRecovered: w.Name, StartsAt: now,
+		}
+		if r := route(pol, v.Check.Labels); r != nil {
+			b.Escalation = r.Escalation
+		}
+		out := m.escalate(pol, b, now)
+		if err := m.save(ctx, nil, b, out); err != nil {
+			return err
+		}
+		m.log.Warn("alert firing: not recovered after maintenance", "alert", b.ID, "check", b.Check, "window", w.Name)
+		return nil
+	}
+	b := *a
+	b.Maintenance, b.NotRecovered, b.Severity = note, w.Name, nightowl.SeverityCritical
+	var out []nightowl.Notification
+	if stage > 0 && b.State == nightowl.AlertFiring {
+		for _, id := range b.Notified {
+			out = append(out, m.notification(pol, &b, nightowl.MessageRepeat, id, now))
+		}
+	}
+	return m.save(ctx, a, &b, out)
+}
+
+// maintenanceNote says, for an alert that fires during maintenance, which
+// windows were in force and what failed that none of them expected.
+func maintenanceNote(r *nightowl.Result) string {
+	if r == nil || r.Maintenance == nil || len(r.Maintenance.Unexpected) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, u := range r.Maintenance.Unexpected {
+		if u == nightowl.ProbeFailure {
+			parts = append(parts, "the check itself failed: "+r.Error)
+			continue
+		}
+		part := u
+		for _, a := range r.Assertions {
+			if a.Name == u && a.Message != "" {
+				part += " (" + a.Message + ")"
+			}
+		}
+		parts = append(parts, part)
+	}
+	return "during maintenance " + strings.Join(r.Maintenance.Windows, ", ") + " — not expected: " + strings.Join(parts, "; ")
+}
+
+// formatDuration drops the zero units that time.Duration.String keeps.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Reconcile observes every check in views and resolves the open alerts of
@@ -254,6 +329,9 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 		Cause:    v.State.Cause,
 		Failed:   failed(v.Last),
 		StartsAt: now,
+		// Said in every message: it is what tells this page from the
+		// noise the window was declared for.
+		Maintenance: maintenanceNote(v.Last),
 	}
 	if route != nil {
 		a.Escalation = route.Escalation

@@ -418,3 +418,67 @@ func BenchmarkFleetDown(b *testing.B) {
 		}
 	})
 }
+
+func TestAlertDuringMaintenanceSaysWhatWasNotExpected(t *testing.T) {
+	f := newFixture(t, policy())
+	v := view("shop", nil, nightowl.StatusDown)
+	v.Last.Assertions = []nightowl.AssertionResult{
+		{Name: "writable", Message: `body contains "read-only mode"`},
+		{Name: "site_writable", Message: `body contains "this site is read-only"`},
+	}
+	v.Last.Maintenance = &nightowl.MaintenanceNote{Windows: []string{"march-failover"}, Unexpected: []string{"site_writable"}}
+	f.observe(t, v)
+	want := `during maintenance march-failover — not expected: site_writable (body contains "this site is read-only")`
+	if a := f.only(t); a.Maintenance != want {
+		t.Fatalf("maintenance note = %q, want %q", a.Maintenance, want)
+	}
+	ns, _ := f.store.Notifications(context.Background(), nightowl.NotificationQuery{})
+	r, err := notify.NewRenderer(notify.Templates{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := r.Text(&ns[0].Message); !strings.Contains(text, want) {
+		t.Fatalf("the message does not say it:\n%s", text)
+	}
+}
+
+func TestNotRecoveredAfterMaintenance(t *testing.T) {
+	f := newFixture(t, policy())
+	ctx := context.Background()
+	w := &nightowl.Window{ID: "march-failover", Name: "march-failover"}
+	web := map[string]string{"tier": "web"}
+
+	// Degraded after the window: its route does not page for degraded,
+	// but not recovering after maintenance does, and critically.
+	v := view("shop", web, nightowl.StatusDegraded)
+	if err := f.m.NotRecovered(ctx, v, w, 0, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	a := f.only(t)
+	if a.Severity != nightowl.SeverityCritical || a.NotRecovered != "march-failover" ||
+		!strings.HasPrefix(a.Cause, "not recovered 10m after maintenance march-failover: ") {
+		t.Fatalf("alert = %+v", a)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	// Still degraded: stays open; at again_after, paged again.
+	f.observe(t, v)
+	if err := f.m.NotRecovered(ctx, v, w, 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]", "repeat chat[0]")
+	if a := f.only(t); a.Maintenance != "not recovered 1h after maintenance march-failover" {
+		t.Fatalf("note = %q", a.Maintenance)
+	}
+	// Acknowledged: annotated, nobody paged again.
+	if _, err := f.m.Ack(ctx, a.ID, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.NotRecovered(ctx, v, w, 2, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]", "repeat chat[0]", "acknowledged chat[0]")
+	f.observe(t, view("shop", web, nightowl.StatusUp))
+	if n := len(f.m.Open()); n != 0 {
+		t.Fatal("recovery did not resolve it")
+	}
+}
