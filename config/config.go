@@ -76,6 +76,9 @@ type Config struct {
 	Defaults Defaults
 	Checks   []Check
 	Notify   Notify
+	// Maintenance are the configured windows in file order, with the
+	// defaults applied.
+	Maintenance []nightowl.Window
 }
 
 // Server is the server section.
@@ -154,7 +157,8 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 }
 
 // top is the shape of the whole file; checks are decoded separately, once
-// the defaults they inherit are known, and so is notify (notify.go).
+// the defaults they inherit are known, and so are notify (notify.go) and
+// maintenance (maintenance.go), which name checks.
 type top struct {
 	Server   Server   `yaml:"server"`
 	Storage  Storage  `yaml:"storage"`
@@ -175,14 +179,16 @@ func (d *decoder) config() *Config {
 			RecoverAfter: DefaultRecoverAfter,
 		},
 	}
-	var checks, notifyNode *yaml.Node
+	var checks, notifyNode, maintenance *yaml.Node
 	if root != nil {
-		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify"}, func(key string, p pair) bool {
+		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance"}, func(key string, p pair) bool {
 			switch key {
 			case "checks":
 				checks = p.val
 			case "notify":
 				notifyNode = p.val
+			case "maintenance":
+				maintenance = p.val
 			default:
 				return false
 			}
@@ -197,6 +203,7 @@ func (d *decoder) config() *Config {
 		cfg.Checks = d.checks(checks, cfg.Defaults)
 	}
 	cfg.Notify = d.notify(notifyNode)
+	cfg.Maintenance = d.maintenance(maintenance, cfg.Checks)
 	return cfg
 }
 
@@ -232,7 +239,7 @@ func (d *decoder) parseYAML() (*yaml.Node, bool) {
 		return nil, true
 	}
 	if root.Kind != yaml.MappingNode {
-		d.errorf(root, "", "must be a mapping of server, storage, defaults, checks and notify")
+		d.errorf(root, "", "must be a mapping of server, storage, defaults, checks, notify and maintenance")
 		return nil, false
 	}
 	return root, true
