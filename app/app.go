@@ -28,6 +28,7 @@ import (
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
+	"github.com/nightowl/nightowl/maintenance"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/probe"
@@ -55,6 +56,7 @@ type App struct {
 	store    *sqlite.Store
 	engine   *engine.Engine
 	alerts   *notify.Manager
+	maint    *maintenance.Runner
 	sender   *notify.Sender
 	signer   *acklink.Signer
 	// targets are the receivers of the config in force, by ID.
@@ -109,6 +111,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	metrics := engine.NewMetrics(a.registry)
 	a.engine, err = engine.New(engine.Options{
 		Clock: opts.Clock, Store: store, Logger: a.log, Concurrency: opts.Concurrency, Metrics: metrics,
+		Windows: func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow { return a.maint.Active(c, at) },
 		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
 			// A failure is logged by the manager's caller here and made
 			// good by the reconciliation at the next start or reload.
@@ -122,6 +125,31 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.registry.MustRegister(engine.Collector{E: a.engine})
+	a.maint, err = maintenance.New(ctx, cfg.Maintenance, maintenance.Options{
+		Store: store, Clock: opts.Clock, Logger: a.log,
+		Checks: a.engine.Checks,
+		Run: func(ctx context.Context, check string) error {
+			_, err := a.engine.RunNow(ctx, check)
+			return err
+		},
+		AddEvent: func(ctx context.Context, e nightowl.Event) error {
+			_, err := store.AddEvent(ctx, e)
+			return err
+		},
+		NotRecovered: func(ctx context.Context, v nightowl.CheckView, w *nightowl.Window, stage int) {
+			after := w.Verify.Within
+			if stage > 0 {
+				after = w.Verify.AgainAfter[stage-1]
+			}
+			if err := a.alerts.NotRecovered(ctx, v, w, stage, after); err != nil {
+				a.log.Error("alert after maintenance", "check", v.Check.Name, "window", w.ID, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("load maintenance windows: %w", err)
+	}
 	states, err := store.States(ctx)
 	if err != nil {
 		store.Close()
@@ -198,7 +226,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.listener = ln
 	a.srv = &http.Server{
 		Handler: web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-			Pinger: a.beats, Alerter: a, Clock: a.opts.Clock}),
+			Pinger: a.beats, Alerter: a, Maintainer: a, Clock: a.opts.Clock}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	a.served = make(chan error, 1)
@@ -213,9 +241,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
+		go func() { defer wg.Done(); a.maint.Run(nctx) }()
 		wg.Wait()
 		close(a.notifyDone)
 	}()
@@ -268,6 +297,9 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return a.refuse(err, checks)
 	}
+	if err := maintenance.Check(cfg.Maintenance); err != nil {
+		return a.refuse(nightowl.Errorf(nightowl.EInvalid, "%v", err), checks)
+	}
 	// The tracker refuses a config whose tokens clash before anything
 	// changes; the engine's SetChecks cannot fail.
 	if err := a.beats.SetChecks(heartbeats(cfg), nil); err != nil {
@@ -275,6 +307,10 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
 		a.log.Warn("server.listen and storage changes take effect after a restart")
+	}
+	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
+		// Checked above: cannot happen.
+		a.log.Error("apply maintenance windows", "err", err)
 	}
 	a.engine.SetChecks(checks, nil)
 	a.targets.Store(&targets)
@@ -501,3 +537,19 @@ func (a *App) VerifyAckLink(id string, q url.Values) error {
 
 // Alerts returns the alert manager, for tests.
 func (a *App) Alerts() *notify.Manager { return a.alerts }
+
+// Maintenance returns the maintenance runner; the web layer and tests use it.
+func (a *App) Maintenance() *maintenance.Runner { return a.maint }
+
+// MaintenanceList implements web.Maintainer.
+func (a *App) MaintenanceList() []nightowl.MaintenanceView { return a.maint.List() }
+
+// StartMaintenance implements web.Maintainer.
+func (a *App) StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
+	return a.maint.Start(ctx, w)
+}
+
+// EndMaintenance implements web.Maintainer.
+func (a *App) EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error) {
+	return a.maint.End(ctx, id, by)
+}

@@ -11,11 +11,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/maintenance"
 )
 
 // DefaultVerifyWithin is how long after a maintenance window ends its checks
 // have to be up again, when the window does not say.
-const DefaultVerifyWithin = 10 * time.Minute
+const DefaultVerifyWithin = maintenance.DefaultVerifyWithin
 
 // maxWindowDuration bounds a recurring window: one longer than a week is a
 // silence that never lifts, or a typo (168h for 16h).

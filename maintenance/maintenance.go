@@ -53,6 +53,14 @@ type Options struct {
 // DefaultConcurrency is how many checks a window's end runs at once.
 const DefaultConcurrency = 8
 
+// DefaultVerifyWithin is how long after a window's end its checks have to
+// be up, unless the window says otherwise.
+const DefaultVerifyWithin = 10 * time.Minute
+
+// MaxAdHoc bounds a window started by hand: a forgotten one must not
+// silence a check for good.
+const MaxAdHoc = 7 * 24 * time.Hour
+
 // EventMaintenance is the kind of the events a window leaves on the history
 // of the checks in its scope.
 const EventMaintenance = "maintenance"
@@ -136,6 +144,17 @@ const (
 	SourceAPI    = "api"
 )
 
+// Check reports the first window whose schedule or times cannot be used;
+// a reload calls it before it changes anything.
+func Check(ws []nightowl.Window) error {
+	for _, w := range ws {
+		if _, err := compile(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetConfig replaces the configured windows, as a reload does. A hand-made
 // early end of a configured window stays with it.
 func (r *Runner) SetConfig(config []nightowl.Window) error {
@@ -205,28 +224,20 @@ func (r *Runner) Active(c *nightowl.Check, t time.Time) []nightowl.ActiveWindow 
 	return out
 }
 
-// View is a window as the API and CLI show it.
-type View struct {
-	nightowl.Window
-	Active bool `json:"active"`
-	// From and Until are the occurrence in force, or the next one.
-	From  time.Time `json:"from,omitzero"`
-	Until time.Time `json:"until,omitzero"`
-	// Scope lists the checks the window covers now.
-	Scope []string `json:"scope"`
-}
-
 // keepEnded is how long a window that has ended is still listed.
 const keepEnded = 7 * 24 * time.Hour
 
 // List returns the windows in force, those to come, and those that ended in
 // the last week, in force first, then by start.
-func (r *Runner) List() []View {
+func (r *Runner) List() []nightowl.MaintenanceView {
 	now := r.clock.Now()
 	checks := r.opts.Checks()
-	var out []View
+	var out []nightowl.MaintenanceView
 	for _, w := range *r.windows.Load() {
-		v := View{Window: w.Window}
+		v := nightowl.MaintenanceView{Window: w.Window, Within: nightowl.Seconds(w.Verify.Within)}
+		for _, d := range w.Verify.AgainAfter {
+			v.AgainAfter = append(v.AgainAfter, nightowl.Seconds(d))
+		}
 		if s, e, ok := w.occurrence(now); ok {
 			v.Active, v.From, v.Until = true, s, e
 		} else if s := w.nextStart(now); !s.IsZero() {
@@ -279,6 +290,17 @@ func (r *Runner) Start(ctx context.Context, w nightowl.Window) (nightowl.Window,
 	w.Schedule, w.Timezone, w.Duration = "", "", 0
 	if !w.End.After(w.Start) || !w.End.After(now) {
 		return w, nightowl.Errorf(nightowl.EInvalid, "the window must end in the future, after it starts")
+	}
+	if w.End.Sub(w.Start) > MaxAdHoc {
+		return w, nightowl.Errorf(nightowl.EInvalid, "a window started by hand lasts at most %s; configure a longer one", formatDuration(MaxAdHoc))
+	}
+	if w.Verify.Within <= 0 {
+		w.Verify.Within = DefaultVerifyWithin
+	}
+	for i, d := range w.Verify.AgainAfter {
+		if d <= w.Verify.Within || (i > 0 && d <= w.Verify.AgainAfter[i-1]) {
+			return w, nightowl.Errorf(nightowl.EInvalid, "each again_after must be later than within and than the one before")
+		}
 	}
 	if err := Validate(&w, r.opts.Checks()); err != nil {
 		return w, err

@@ -44,7 +44,9 @@ type Options struct {
 	// Alerter serves the alerts, notifications and acknowledgement links;
 	// none are served when nil.
 	Alerter Alerter
-	Clock   nightowl.Clock
+	// Maintainer serves the maintenance windows; none are served when nil.
+	Maintainer Maintainer
+	Clock      nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
@@ -52,7 +54,10 @@ func Handler(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	a := &api{b: opts.Backend, alerts: opts.Alerter, log: opts.Logger}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	a := &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, log: opts.Logger, clock: opts.Clock}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/checks", a.listChecks)
 	mux.HandleFunc("GET /api/v1/checks/{name}", a.getCheck)
@@ -60,6 +65,9 @@ func Handler(opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/reload", a.reload)
 	if a.alerts != nil {
 		a.alertRoutes(mux)
+	}
+	if a.maint != nil {
+		a.maintenanceRoutes(mux)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
@@ -80,11 +88,7 @@ func Handler(opts Options) http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	if opts.Pinger != nil {
-		clock := opts.Clock
-		if clock == nil {
-			clock = nightowl.SystemClock{}
-		}
-		mux.Handle("/ping/", PingHandler(opts.Pinger, clock))
+		mux.Handle("/ping/", PingHandler(opts.Pinger, opts.Clock))
 	}
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
@@ -95,7 +99,9 @@ func Handler(opts Options) http.Handler {
 type api struct {
 	b      Backend
 	alerts Alerter
+	maint  Maintainer
 	log    *slog.Logger
+	clock  nightowl.Clock
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.

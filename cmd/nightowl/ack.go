@@ -19,12 +19,7 @@ func cmdAck(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "nightowl ack: name the alert to acknowledge (nightowl status lists open alerts)")
 		return exitBadConfig
 	}
-	who := *by
-	for _, v := range []string{"NIGHTOWL_USER", "USER"} {
-		if who == "" {
-			who = e.getenv(v)
-		}
-	}
+	who := who(e, *by)
 	code := exitOK
 	for _, id := range ids {
 		var body struct {

@@ -35,6 +35,9 @@ Usage:
   nightowl validate [-c FILE]                       check the config; exit 2 with FILE:LINE:COL errors
   nightowl status   [--json]                        every check of a running server, worst first, and open alerts
   nightowl ack      [--by NAME] ALERT...             acknowledge alerts: their escalation stops
+  nightowl maint    start --checks SEL --expect A,B --for 2h [--name N] [--within 10m]
+                                                    start a maintenance window by hand
+  nightowl maint    end ID | list                   end a window now (its checks are verified); list windows
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
@@ -51,6 +54,7 @@ var commands = map[string]command{
 	"validate": cmdValidate,
 	"status":   cmdStatus,
 	"ack":      cmdAck,
+	"maint":    cmdMaint,
 }
 
 // env is what a command reads from and writes to, so tests can run commands
