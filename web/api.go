@@ -177,7 +177,10 @@ type CheckJSON struct {
 	Runs         int64                      `json:"runs"`
 	Failures     int64                      `json:"failures"`
 	Results      []nightowl.Result          `json:"results,omitempty"`
-	Pings        []nightowl.Ping            `json:"pings,omitempty"`
+	// Events is the check's recent history: status changes, maintenance
+	// windows and their verification, newest first.
+	Events []nightowl.Event `json:"events,omitempty"`
+	Pings  []nightowl.Ping  `json:"pings,omitempty"`
 }
 
 // CheckToJSON shapes a check view for the API and the CLI.
@@ -242,6 +245,11 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out.Results = res
+		if out.Events, err = a.b.Store().Events(r.Context(), name, limit); err != nil {
+			a.log.Error("read events", "check", name, "err", err)
+			writeError(w, err)
+			return
+		}
 		if out.PingURL != "" {
 			if out.Pings, err = a.b.Store().Pings(r.Context(), name, limit); err != nil {
 				a.log.Error("read pings", "check", name, "err", err)

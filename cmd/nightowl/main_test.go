@@ -254,3 +254,60 @@ checks:
 		t.Errorf("ack without an alert: exit %d, want 2", code)
 	}
 }
+
+// TestMaintCLI starts, lists and ends a window by hand against a server run
+// in-process.
+func TestMaintCLI(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf(`server: {listen: %q}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: shop
+    labels: {tier: web}
+    http: {url: "%s/ro"}
+    assert:
+      writable: 'not (body contains "read-only mode")'
+`, addr, s.URL))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"serve", "-c", cfg})
+	}()
+	defer func() { cancel(); <-done }()
+	env := map[string]string{"NIGHTOWL_URL": "http://" + addr, "USER": "ana"}
+	waitUntil(t, "the server", func() bool { code, _, _ := runCmd(t, env, "status"); return code != 2 })
+
+	code, _, errOut := runCmd(t, env, "maint", "start", "--checks", "tier=web", "--expect", "writeable", "--for", "1h")
+	if code != 1 || !strings.Contains(errOut, `no check in scope has an assertion "writeable" (assertions in scope: writable)`) {
+		t.Fatalf("a misspelt expectation: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, env, "maint", "start", "--checks", "tier=web"); code != 2 || !strings.Contains(errOut, "required") {
+		t.Fatalf("missing flags: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := runCmd(t, env, "maint", "start", "--checks", "tier=web", "--expect", "writable", "--for", "1h", "--name", "failover")
+	if code != 0 || !strings.Contains(out, "maintenance m-") {
+		t.Fatalf("maint start: exit %d: %s%s", code, out, errOut)
+	}
+	id := strings.Fields(out)[1]
+	waitUntil(t, "shop in maintenance", func() bool {
+		_, out, _ := runCmd(t, env, "status")
+		return strings.Contains(out, "maintenance  shop")
+	})
+	_, out, _ = runCmd(t, env, "maint", "list")
+	if !strings.Contains(out, id) || !strings.Contains(out, "in force") || !strings.Contains(out, "tier=web (1)") {
+		t.Fatalf("maint list:\n%s", out)
+	}
+	if code, out, errOut := runCmd(t, env, "maint", "end", "failover"); code != 0 || !strings.Contains(out, "maintenance failover ended") {
+		t.Fatalf("maint end: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, env, "maint", "end", id); code != 1 || !strings.Contains(errOut, "conflict") {
+		t.Fatalf("ending it again: exit %d: %s", code, errOut)
+	}
+	waitUntil(t, "shop down after the window", func() bool {
+		_, out, _ := runCmd(t, env, "status")
+		return strings.Contains(out, "down         shop") || strings.Contains(out, "down    shop")
+	})
+}

@@ -228,6 +228,26 @@ notify:
 	if _, ok := pg.find("firing", "math-site"); !ok {
 		t.Fatal("math-site not paged")
 	}
+	// The window's story is on math-site's history.
+	waitUntilFor(t, "the verification on math-site's history", within+3*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/api/v1/checks/math-site")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var c struct{ Events []struct{ Kind, Cause string } }
+		json.NewDecoder(resp.Body).Decode(&c)
+		var history []string
+		for _, e := range c.Events {
+			if e.Kind == "maintenance" {
+				history = append(history, e.Cause)
+			}
+		}
+		all := strings.Join(history, "\n")
+		return strings.Contains(all, "maintenance march-failover started; expects writable") &&
+			strings.Contains(all, "maintenance march-failover ended; running every check in scope") &&
+			strings.Contains(all, "verified 4s after maintenance march-failover: not recovered: math-site")
+	})
 	_, out, _ = runCmd(t, env, "maint", "list")
 	if !strings.Contains(out, "ended") {
 		t.Errorf("maint list after the window:\n%s", out)

@@ -146,7 +146,7 @@ func apiDo(ctx context.Context, e *env, method, path string, in, out any) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("read answer from %s: %w", base, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		var eb struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
