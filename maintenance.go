@@ -142,3 +142,18 @@ type MaintenanceStore interface {
 	SaveProgress(ctx context.Context, p MaintenanceProgress) error
 	Progress(ctx context.Context) ([]MaintenanceProgress, error)
 }
+
+// MaintenanceView is a window as the API and CLI show it.
+type MaintenanceView struct {
+	Window
+	// Within and AgainAfter are its verification.
+	Within     Seconds   `json:"verify_within"`
+	AgainAfter []Seconds `json:"verify_again_after,omitempty"`
+	Active     bool      `json:"active"`
+	// From and Until are the occurrence in force, the next one, or the
+	// last one.
+	From  time.Time `json:"from,omitzero"`
+	Until time.Time `json:"until,omitzero"`
+	// Scope lists the checks the window covers now.
+	Scope []string `json:"scope"`
+}
