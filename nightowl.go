@@ -260,7 +260,9 @@ type Store interface {
 	CountResult(r Result)
 	// SaveState queues the current state of a check.
 	SaveState(s State)
-	// AddEvent records an event durably before it returns.
+	// AddEvent records an event durably before it returns, together with
+	// the check's latest queued state: after a crash, a check's state is
+	// never older than its last recorded status change.
 	AddEvent(ctx context.Context, e Event) (Event, error)
 	// Flush makes everything queued so far durable.
 	Flush(ctx context.Context) error

@@ -363,3 +363,18 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 	}
 	return v, nil
 }
+
+// queuedStates returns the queued states of the checks of these events, to
+// be written with them. They stay queued: the next flush writes them again,
+// or a newer state, which is no harm.
+func (s *Store) queuedStates(reqs []*eventReq) map[string]nightowl.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]nightowl.State, len(reqs))
+	for _, r := range reqs {
+		if st, ok := s.q.states[r.e.Check]; ok {
+			out[r.e.Check] = st
+		}
+	}
+	return out
+}

@@ -553,7 +553,14 @@ gather:
 	if len(live) == 0 {
 		return
 	}
+	states := s.queuedStates(live)
 	err := s.inTx(context.Background(), true, func(w *txWriter) error {
+		// A status change and the state it leads to reach the disk
+		// together: a process that crashes right after recording the
+		// change must not come back with the state from before it.
+		if err := w.states(states); err != nil {
+			return err
+		}
 		for _, r := range live {
 			id, err := w.id(r.e.Check)
 			if err != nil {

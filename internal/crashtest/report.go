@@ -84,6 +84,7 @@ func (r *Report) Problems() []string {
 	add("owed but never queued", r.Missing)
 	add("alerts still open", r.Open)
 	add("duplicates no kill explains", r.Unexplained)
+	add("alerts opened or resolved on start against the last recorded status change", r.Contradicted)
 	if !r.Settled {
 		p = append(p, "did not settle: "+r.Outstanding)
 	}
