@@ -235,7 +235,9 @@ notify:
 			return false
 		}
 		defer resp.Body.Close()
-		var c struct{ Events []struct{ Kind, Cause string } }
+		var c struct {
+			Events []struct{ Kind, Cause string }
+		}
 		json.NewDecoder(resp.Body).Decode(&c)
 		var history []string
 		for _, e := range c.Events {
@@ -264,4 +266,3 @@ func waitUntilFor(t *testing.T, what string, d time.Duration, fn func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
