@@ -453,16 +453,31 @@ func (r *Runner) event(ctx context.Context, w *window, cause string) {
 	if r.opts.AddEvent == nil {
 		return
 	}
+	// Recorded side by side, so that the store writes a window over a
+	// thousand checks in a few transactions rather than one each.
+	sem := make(chan struct{}, eventConcurrency)
+	var wg sync.WaitGroup
+	now := r.clock.Now().UTC()
 	for _, c := range r.opts.Checks() {
 		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) {
 			continue
 		}
-		err := r.opts.AddEvent(ctx, nightowl.Event{Check: c.Check.Name, Time: r.clock.Now().UTC(), Kind: EventMaintenance, Cause: cause})
-		if err != nil {
-			r.log.Error("record maintenance event", "window", w.ID, "check", c.Check.Name, "err", err)
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := r.opts.AddEvent(ctx, nightowl.Event{Check: name, Time: now, Kind: EventMaintenance, Cause: cause})
+			if err != nil {
+				r.log.Error("record maintenance event", "window", w.ID, "check", name, "err", err)
+			}
+		}(c.Check.Name)
 	}
+	wg.Wait()
 }
+
+// eventConcurrency bounds the events of one window recorded at once.
+const eventConcurrency = 64
 
 // ended1 handles the end of an occurrence: every check in scope runs at
 // once, and its verification is scheduled.
