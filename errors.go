@@ -13,7 +13,10 @@ const (
 	EConflict     = "conflict"
 	EForbidden    = "forbidden"
 	EUnauthorized = "unauthorized"
-	EInternal     = "internal"
+	// ERateLimited refuses a request that came too often, such as a
+	// sign-in after many failures; try again later.
+	ERateLimited = "rate_limited"
+	EInternal    = "internal"
 )
 
 // FieldError is one problem with a key of a config block (a check type's

@@ -111,6 +111,7 @@ var errorStatus = map[string]int{
 	nightowl.EConflict:     http.StatusConflict,
 	nightowl.EForbidden:    http.StatusForbidden,
 	nightowl.EUnauthorized: http.StatusUnauthorized,
+	nightowl.ERateLimited:  http.StatusTooManyRequests,
 	nightowl.EInternal:     http.StatusInternalServerError,
 }
 
