@@ -1,11 +1,8 @@
 package command
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,23 +16,10 @@ import (
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // fixture is the message every receiver package tests with, so that the
 // payloads can be compared side by side.
 func fixture(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 31, 0, 0, time.UTC)
-		m.Alert.AckedBy = "ana"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 40, 0, 0, time.UTC)
-	}
-	return m
+	return notifytest.AnaAt0131.Message(kind)
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
@@ -43,19 +27,7 @@ func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
+	return notifytest.Notifier(t, c, notify.Deps{})
 }
 
 func read(t *testing.T, path string) string {
@@ -102,12 +74,7 @@ func TestInput(t *testing.T) {
 			if got := read(t, out+".env"); got != wantEnv {
 				t.Errorf("environment:\n%s\nwant:\n%s", got, wantEnv)
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, []byte(read(t, out)), "", "  "); err != nil {
-				t.Fatalf("standard input is not JSON: %v", err)
-			}
-			pretty.WriteByte('\n')
-			golden(t, tc.name, pretty.Bytes())
+			notifytest.GoldenIndent(t, tc.name, []byte(read(t, out)))
 		})
 	}
 }
@@ -258,15 +225,7 @@ func TestValidate(t *testing.T) {
 			[]nightowl.FieldError{{Key: "title_template", Message: "template: title_template:1: unclosed action"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := tc.cfg.Validate()
-			if len(got) != len(tc.want) {
-				t.Fatalf("Validate = %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Errorf("error %d = %v, want %v", i, got[i], tc.want[i])
-				}
-			}
+			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 	if c := New().(*Config); c.Timeout != DefaultTimeout {

@@ -9,12 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"math/big"
 	"net"
 	"net/textproto"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +24,6 @@ import (
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const (
 	testUser     = "nightowl"
 	testPassword = "s3cr3t-smtp-password"
@@ -36,18 +32,7 @@ const (
 // fixture is the message every receiver package tests with, so that the
 // payloads can be compared side by side.
 func fixture(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 31, 0, 0, time.UTC)
-		m.Alert.AckedBy = "ana"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 40, 0, 0, time.UTC)
-	}
-	return m
+	return notifytest.AnaAt0131.Message(kind)
 }
 
 // certificate makes a self-signed certificate for 127.0.0.1 and the pool
@@ -340,11 +325,6 @@ func notifier(t *testing.T, s *smtpServer, c *Config, smtp notify.SMTP) *Notifie
 	return nn
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
-}
-
 var login = notify.SMTP{Username: testUser, Password: testPassword}
 
 func TestMessages(t *testing.T) {
@@ -388,7 +368,7 @@ func TestMessages(t *testing.T) {
 			if last := got.verbs[len(got.verbs)-1]; last != "QUIT" {
 				t.Errorf("last command %s, want QUIT", last)
 			}
-			golden(t, tc.name, got.data)
+			notifytest.Golden(t, tc.name, got.data)
 		})
 	}
 }

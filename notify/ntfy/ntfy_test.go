@@ -1,16 +1,10 @@
 package ntfy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +12,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	testToken    = "tk_s3cr3tt0k3nvalue0000000000"
@@ -30,144 +22,63 @@ const (
 // fixture is the message every receiver package tests with, so that the
 // payloads can be compared side by side.
 func fixture(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 31, 0, 0, time.UTC)
-		m.Alert.AckedBy = "ana"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 40, 0, 0, time.UTC)
-	}
-	return m
-}
-
-// server is an ntfy stand-in that records the last request and answers
-// with status, headers and body.
-type server struct {
-	*httptest.Server
-	status int
-	header http.Header
-	body   string
-	block  bool
-
-	mu      sync.Mutex
-	got     *http.Request
-	gotBody []byte
-}
-
-// last returns the request the server saw last and its body.
-func (s *server) last() (*http.Request, []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.got, s.gotBody
-}
-
-func newServer(t *testing.T) *server {
-	s := &server{status: http.StatusOK, body: `{"id":"x"}`}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.got, s.gotBody = r, body
-		s.mu.Unlock()
-		if s.block {
-			<-r.Context().Done()
-			return
-		}
-		for k, v := range s.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(s.status)
-		io.WriteString(w, s.body)
-	}))
-	t.Cleanup(s.Close)
-	return s
+	return notifytest.AnaAt0131.Message(kind)
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
+	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
+// receiver publishes to testTopic on the test server, without logging in
+// unless a case says so.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config:  func(url string) *Config { return &Config{URL: url, Topic: testTopic} },
+		Deps:    notify.Deps{Client: &http.Client{}},
+		Message: notifytest.Message,
+		Answer:  notifytest.Answer{Status: http.StatusOK, Body: `{"id":"x"}`},
+		// Publishing JSON goes to the root.
+		Path:    "/",
+		Header:  map[string]string{"Content-Type": "application/json", "Authorization": ""},
+		Golden:  notifytest.GoldenIndent,
+		Secrets: []string{testToken, testTopic},
+	}
 }
 
-func indent(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, b)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
+type cases = []notifytest.Case[*Config]
 
 func TestPayload(t *testing.T) {
-	warning := fixture(nightowl.MessageRepeat)
-	warning.Alert.Severity = nightowl.SeverityWarning
-	noLinks := fixture(nightowl.MessageFiring)
-	noLinks.AckURL, noLinks.DashboardURL = "", ""
-	for _, tc := range []struct {
-		name     string
-		cfg      Config
-		msg      *nightowl.Message
-		wantAuth string
-	}{
-		{"firing", Config{Token: testToken}, fixture(nightowl.MessageFiring), "Bearer " + testToken},
-		{"repeat-warning", Config{}, warning, ""},
-		{"acknowledged", Config{}, fixture(nightowl.MessageAcknowledged), ""},
-		{"resolved", Config{Username: "nightowl", Password: testPassword}, fixture(nightowl.MessageResolved),
-			"Basic bmlnaHRvd2w6aHVudGVyMi1wYXNzd29yZA=="},
-		{"no-links", Config{}, noLinks, ""},
-		{"custom-template", Config{
-			TitleTemplate: `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`,
-			TextTemplate:  `{{range .Alert.Failed}}{{.Name}}: {{.Message}}; {{end}}`,
-		}, fixture(nightowl.MessageFiring), ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newServer(t)
-			tc.cfg.URL, tc.cfg.Topic = s.URL, testTopic
-			retry, err := notifier(t, &tc.cfg).Notify(context.Background(), tc.msg)
-			if err != nil || retry {
-				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
-			}
-			got, body := s.last()
-			if got.Method != http.MethodPost || got.URL.Path != "/" {
-				t.Errorf("request %s %s, want POST / (publishing JSON goes to the root)", got.Method, got.URL.Path)
-			}
-			if ct := got.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			if auth := got.Header.Get("Authorization"); auth != tc.wantAuth {
-				t.Errorf("Authorization = %q, want %q", auth, tc.wantAuth)
-			}
-			golden(t, tc.name, indent(t, body))
-		})
-	}
+	as := notifytest.AnaAt0131.As
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing", Config: func(c *Config) { c.Token = testToken },
+			Header: map[string]string{"Authorization": "Bearer " + testToken}},
+		{Name: "repeat-warning", Golden: "repeat-warning", Msg: func(m *nightowl.Message) {
+			as(nightowl.MessageRepeat)(m)
+			m.Alert.Severity = nightowl.SeverityWarning
+		}},
+		{Name: "acknowledged", Golden: "acknowledged", Msg: as(nightowl.MessageAcknowledged)},
+		{Name: "resolved", Golden: "resolved", Msg: as(nightowl.MessageResolved),
+			Config: func(c *Config) { c.Username, c.Password = "nightowl", testPassword },
+			Header: map[string]string{"Authorization": "Basic bmlnaHRvd2w6aHVudGVyMi1wYXNzd29yZA=="}},
+		{Name: "no-links", Golden: "no-links", Msg: func(m *nightowl.Message) { m.AckURL, m.DashboardURL = "", "" }},
+		{Name: "custom-template", Golden: "custom-template", Config: func(c *Config) {
+			c.TitleTemplate = `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`
+			c.TextTemplate = `{{range .Alert.Failed}}{{.Name}}: {{.Message}}; {{end}}`
+		}},
+	})
 }
 
 func TestMessageCut(t *testing.T) {
-	s := newServer(t)
+	srv, seen := notifytest.Serve(t, notifytest.Answer{Status: http.StatusOK, Body: `{"id":"x"}`})
 	m := fixture(nightowl.MessageFiring)
 	m.Alert.Failed[0].Message = strings.Repeat("é", 3000)
-	n := notifier(t, &Config{URL: s.URL, Topic: testTopic})
+	n := notifier(t, &Config{URL: srv.URL, Topic: testTopic})
 	if _, err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	var p payload
-	_, body := s.last()
-	if err := json.Unmarshal(body, &p); err != nil {
+	if err := json.Unmarshal((<-seen).Body, &p); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Message) > messageLimit || !strings.HasSuffix(p.Message, "…") || !strings.HasPrefix(p.Message, "math-site is down") {
@@ -176,51 +87,20 @@ func TestMessageCut(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		status     int
-		header     http.Header
-		body       string
-		block      bool
-		wantRetry  bool
-		wantAfter  time.Duration
-		wantSubstr string
-	}{
-		{name: "server error", status: 500, body: "oops", wantRetry: true, wantSubstr: "500"},
-		{name: "rate limited", status: 429, header: http.Header{"Retry-After": {"7"}},
-			body: `{"code":42901,"http":429,"error":"limit reached"}`, wantRetry: true, wantAfter: 7 * time.Second, wantSubstr: "429"},
+	r := receiver()
+	r.Config = func(url string) *Config { return &Config{URL: url, Topic: testTopic, Token: testToken} }
+	r.Header = map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + testToken}
+	notifytest.Run(t, r, append(cases{
+		{Name: "server error", Answer: notifytest.Answer{Status: 500, Body: "oops"}, Want: notifytest.Want{Retry: true, Err: "500"}},
+		{Name: "rate limited", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"},
+			Body: `{"code":42901,"http":429,"error":"limit reached"}`}, Want: notifytest.Want{Retry: true, After: 7 * time.Second, Err: "429"}},
 		// ntfy answers a bad request with JSON naming the problem; the
 		// topic, a secret, must not come back through the error.
-		{name: "bad request", status: 400, body: `{"code":40009,"error":"invalid topic ` + testTopic + `"}`, wantSubstr: "400"},
-		{name: "unauthorized", status: 401, body: `{"code":40101,"error":"unauthorized, token ` + testToken + `"}`, wantSubstr: "401"},
-		{name: "timeout", block: true, wantRetry: true, wantSubstr: "deadline"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newServer(t)
-			s.status, s.header, s.body, s.block = tc.status, tc.header, tc.body, tc.block
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			n := notifier(t, &Config{URL: s.URL, Topic: testTopic, Token: testToken})
-			retry, err := n.Notify(ctx, fixture(nightowl.MessageFiring))
-			if err == nil {
-				t.Fatal("Notify succeeded")
-			}
-			if retry != tc.wantRetry {
-				t.Errorf("retry = %v, want %v (%v)", retry, tc.wantRetry, err)
-			}
-			if got := notify.RetryAfter(err); got != tc.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", got, tc.wantAfter)
-			}
-			if !strings.Contains(err.Error(), tc.wantSubstr) {
-				t.Errorf("error %q does not mention %q", err, tc.wantSubstr)
-			}
-			for _, secret := range []string{testToken, testTopic} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error %q contains a secret", err)
-				}
-			}
-		})
-	}
+		{Name: "bad request", Answer: notifytest.Answer{Status: 400, Body: `{"code":40009,"error":"invalid topic ` + testTopic + `"}`},
+			Want: notifytest.Want{Err: "400"}},
+		{Name: "unauthorized", Answer: notifytest.Answer{Status: 401, Body: `{"code":40101,"error":"unauthorized, token ` + testToken + `"}`},
+			Want: notifytest.Want{Err: "401"}},
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 func TestValidate(t *testing.T) {
@@ -250,20 +130,7 @@ func TestValidate(t *testing.T) {
 			[]nightowl.FieldError{{Key: "text_template", Message: `template: text_template:1:8: executing "text_template" at <.Alert.Nope>: can't evaluate field Nope in type nightowl.Alert`}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := tc.cfg.Validate()
-			if len(got) != len(tc.want) {
-				t.Fatalf("Validate = %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Errorf("error %d = %v, want %v", i, got[i], tc.want[i])
-				}
-				for _, secret := range []string{testToken, testPassword} {
-					if strings.Contains(got[i].Message, secret) {
-						t.Errorf("message %q contains a secret", got[i].Message)
-					}
-				}
-			}
+			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want, testToken, testPassword)
 		})
 	}
 }

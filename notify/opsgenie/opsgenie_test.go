@@ -1,14 +1,10 @@
 package opsgenie
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,31 +14,15 @@ import (
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const apiKey = "0psg3n1e-5ecr-e7k3-y000-000000000042"
 
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
 func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.MessageOf(kind) }
 
-type request = notifytest.Request
-
-func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
-	t.Helper()
-	return notifytest.Server(t, status, header, body)
-}
-
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
+	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
 }
 
 func config(url string) *Config {
@@ -52,111 +32,71 @@ func config(url string) *Config {
 	return c
 }
 
-// golden compares got, pretty-printed, with testdata/name.golden.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, got, "", "  "); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, got)
+// receiver creates alerts on the test server, which accepts them.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config:  config,
+		Message: notifytest.Message,
+		Answer: notifytest.Answer{Status: http.StatusAccepted,
+			Body: `{"result":"Request will be processed","took":0.107,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`},
+		Path:    "/v2/alerts",
+		Header:  map[string]string{"Authorization": "GenieKey " + apiKey, "Content-Type": "application/json"},
+		Golden:  notifytest.GoldenIndent,
+		Secrets: []string{apiKey},
 	}
-	buf.WriteByte('\n')
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes(), *update)
 }
 
+type cases = []notifytest.Case[*Config]
+
 func TestNotify(t *testing.T) {
-	tests := []struct {
-		name      string
-		msg       func() *nightowl.Message
-		config    func(*Config)
-		wantPath  string
-		wantQuery string
-	}{
-		{name: "firing", msg: func() *nightowl.Message { return message(nightowl.MessageFiring) }, wantPath: "/v2/alerts"},
-		{name: "repeat", msg: func() *nightowl.Message { return message(nightowl.MessageRepeat) }, wantPath: "/v2/alerts"},
+	as := notifytest.AliceAt0134.As
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
 		{
-			name: "acknowledged", msg: func() *nightowl.Message { return message(nightowl.MessageAcknowledged) },
-			wantPath: "/v2/alerts/a1b2c3d4e5f6/acknowledge", wantQuery: "identifierType=alias",
+			Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged",
+			Path: "/v2/alerts/a1b2c3d4e5f6/acknowledge", Query: "identifierType=alias",
 		},
 		{
-			name: "resolved", msg: func() *nightowl.Message { return message(nightowl.MessageResolved) },
-			wantPath: "/v2/alerts/a1b2c3d4e5f6/close", wantQuery: "identifierType=alias",
+			Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved",
+			Path: "/v2/alerts/a1b2c3d4e5f6/close", Query: "identifierType=alias",
 		},
 		{
-			name: "custom_template",
-			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
-			config: func(c *Config) {
-				c.TitleTemplate = `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`
-				c.TextTemplate = `{{range .Alert.Failed}}- {{.Name}}: {{.Message}}{{"\n"}}{{end}}`
+			Name: "custom_template", Golden: "custom_template",
+			Config: func(c *Config) {
+				c.TitleTemplate, c.TextTemplate = notifytest.CustomTitle, notifytest.CustomText
 			},
-			wantPath: "/v2/alerts",
 		},
 		{
 			// Without server.public_url there are no links to give.
-			name: "firing_without_links",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageFiring)
-				m.AckURL, m.DashboardURL, m.Alert.Maintenance = "", "", ""
-				m.Alert.Severity, m.Alert.Status = nightowl.SeverityWarning, nightowl.StatusDegraded
-				m.Alert.Failed = m.Alert.Failed[1:]
-				m.Alert.Cause = "fast failed: duration < 2 (duration = 3.4)"
-				return m
-			},
-			wantPath: "/v2/alerts",
+			Name: "firing_without_links", Golden: "firing_without_links",
+			Msg: notifytest.WithoutLinks,
 		},
 		{
 			// Limits: message 130 characters, 20 tags of 50.
-			name: "long_fields",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageFiring)
+			Name: "long_fields", Golden: "long_fields",
+			Msg: func(m *nightowl.Message) {
 				m.Alert.Cause = strings.Repeat("x", 200)
 				m.Alert.Labels = map[string]string{}
 				for i := range 25 {
 					m.Alert.Labels[fmt.Sprintf("label%02d", i)] = strings.Repeat("v", i*3)
 				}
-				return m
 			},
-			wantPath: "/v2/alerts",
 		},
 		{
 			// An alias that is not URL-safe stays one path segment.
-			name: "alias_escaped",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageResolved)
+			Name: "alias_escaped", Golden: "alias_escaped",
+			Msg: func(m *nightowl.Message) {
+				as(nightowl.MessageResolved)(m)
 				m.Alert.ID = "a1/b2 c3"
-				return m
 			},
-			wantPath: "/v2/alerts/a1%2Fb2%20c3/close", wantQuery: "identifierType=alias",
+			Path: "/v2/alerts/a1%2Fb2%20c3/close", Query: "identifierType=alias",
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := server(t, http.StatusAccepted, nil,
-				`{"result":"Request will be processed","took":0.107,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`)
-			c := config(srv.URL)
-			if tt.config != nil {
-				tt.config(c)
-			}
-			retry, err := notifier(t, c).Notify(context.Background(), tt.msg())
-			if err != nil || retry {
-				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
-			}
-			r := <-seen
-			if r.Method != http.MethodPost || r.Path != tt.wantPath || r.Query != tt.wantQuery {
-				t.Errorf("request = %s %s?%s; want POST %s?%s", r.Method, r.Path, r.Query, tt.wantPath, tt.wantQuery)
-			}
-			if got := r.Header.Get("Authorization"); got != "GenieKey "+apiKey {
-				t.Errorf("Authorization = %q; want GenieKey and the key", got)
-			}
-			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			golden(t, tt.name, r.Body)
-		})
-	}
+	})
 }
 
 func TestLongFields(t *testing.T) {
-	srv, seen := server(t, http.StatusAccepted, nil, `{}`)
+	srv, seen := notifytest.Serve(t, notifytest.Answer{Status: http.StatusAccepted, Body: `{}`})
 	m := message(nightowl.MessageFiring)
 	m.Alert.Cause = strings.Repeat("é", 300)
 	m.Alert.Maintenance = strings.Repeat("m", 20000)
@@ -193,7 +133,7 @@ func TestAPIURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := server(t, http.StatusAccepted, nil, `{}`)
+			srv, seen := notifytest.Serve(t, notifytest.Answer{Status: http.StatusAccepted, Body: `{}`})
 			if _, err := notifier(t, config(srv.URL+tt.suffix)).Notify(context.Background(), message(nightowl.MessageFiring)); err != nil {
 				t.Fatal(err)
 			}
@@ -205,99 +145,27 @@ func TestAPIURL(t *testing.T) {
 }
 
 func TestNotifyFailures(t *testing.T) {
-	tests := []struct {
-		name      string
-		status    int
-		header    map[string]string
-		body      string
-		wantRetry bool
-		wantAfter time.Duration
-	}{
-		{name: "server_error", status: 500, body: `{"message":"Internal Server Error","took":0.001}`, wantRetry: true},
-		{name: "unavailable", status: 503, body: ``, wantRetry: true},
+	notifytest.Run(t, receiver(), append(cases{
+		{Name: "server_error", Answer: notifytest.Answer{Status: 500, Body: `{"message":"Internal Server Error","took":0.001}`},
+			Want: notifytest.Want{Retry: true, Err: "500"}},
+		{Name: "unavailable", Answer: notifytest.Answer{Status: 503}, Want: notifytest.Want{Retry: true, Err: "503"}},
 		{
-			name: "rate_limited", status: 429, header: map[string]string{"Retry-After": "7"},
-			body: `{"message":"You are making too many requests! To avoid errors, we recommend you limit requests.","took":0.0,"requestId":"r1"}`, wantRetry: true, wantAfter: 7 * time.Second,
+			Name: "rate_limited", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"},
+				Body: `{"message":"You are making too many requests! To avoid errors, we recommend you limit requests.","took":0.0,"requestId":"r1"}`},
+			Want: notifytest.Want{Retry: true, Err: "429", After: 7 * time.Second},
 		},
-		{name: "bad_request", status: 400, body: `{"message":"Request body is not processable.","took":0.0}`, wantRetry: false},
-		{name: "unprocessable", status: 422, body: `{"message":"Request body is not processable. Please check the errors.","errors":{"message":"Message can not be empty."}}`, wantRetry: false},
+		{Name: "bad_request", Answer: notifytest.Answer{Status: 400, Body: `{"message":"Request body is not processable.","took":0.0}`},
+			Want: notifytest.Want{Err: "400"}},
+		{Name: "unprocessable", Answer: notifytest.Answer{Status: 422, Body: `{"message":"Request body is not processable. Please check the errors.","errors":{"message":"Message can not be empty."}}`},
+			Want: notifytest.Want{Err: "422"}},
 		{
 			// An answer that quotes the request must not carry the key
 			// into logs and the API.
-			name: "unauthorized_echoing_key", status: 401,
-			body:      `{"message":"Key format is not valid: GenieKey ` + apiKey + `"}`,
-			wantRetry: false,
+			Name: "unauthorized_echoing_key", Answer: notifytest.Answer{Status: 401,
+				Body: `{"message":"Key format is not valid: GenieKey ` + apiKey + `"}`},
+			Want: notifytest.Want{Err: "401"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := server(t, tt.status, tt.header, tt.body)
-			retry, err := notifier(t, config(srv.URL)).Notify(context.Background(), message(nightowl.MessageFiring))
-			if err == nil {
-				t.Fatal("Notify succeeded; want an error")
-			}
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v; want %v (err: %v)", retry, tt.wantRetry, err)
-			}
-			if got := notify.RetryAfter(err); got != tt.wantAfter {
-				t.Errorf("RetryAfter = %v; want %v", got, tt.wantAfter)
-			}
-			if strings.Contains(err.Error(), apiKey) {
-				t.Errorf("error shows the API key: %v", err)
-			}
-		})
-	}
-}
-
-func TestNotifyUnreachable(t *testing.T) {
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{
-			// A receiver that never answers is cut off by the send's
-			// own deadline, and the send is tried again later.
-			name: "timeout",
-			url: func(t *testing.T) string {
-				release := make(chan struct{})
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					select {
-					case <-r.Context().Done():
-					case <-release:
-					}
-				}))
-				t.Cleanup(srv.Close)
-				t.Cleanup(func() { close(release) })
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context {
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-				t.Cleanup(cancel)
-				return ctx
-			},
-		},
-		{
-			name: "connection_refused",
-			url: func(t *testing.T) string {
-				srv := httptest.NewServer(http.NotFoundHandler())
-				srv.Close()
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context { return context.Background() },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			retry, err := notifier(t, config(tt.url(t))).Notify(tt.ctx(t), message(nightowl.MessageFiring))
-			if err == nil || !retry {
-				t.Fatalf("Notify = %v, %v; want true and an error", retry, err)
-			}
-			if strings.Contains(err.Error(), apiKey) {
-				t.Errorf("error shows the API key: %v", err)
-			}
-		})
-	}
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 func TestValidate(t *testing.T) {
@@ -320,19 +188,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := config(DefaultAPIURL)
 			tt.config(c)
-			errs := c.Validate()
-			if len(errs) != len(tt.want) {
-				t.Fatalf("Validate = %v; want %v", errs, tt.want)
-			}
-			for i, e := range errs {
-				got := e.Key + ": " + e.Message
-				if !strings.HasPrefix(got, tt.want[i]) {
-					t.Errorf("error %d = %q; want it to start with %q", i, got, tt.want[i])
-				}
-				if strings.Contains(got, strings.TrimSpace(apiKey)) {
-					t.Errorf("error shows the API key: %q", got)
-				}
-			}
+			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, strings.TrimSpace(apiKey))
 		})
 	}
 }

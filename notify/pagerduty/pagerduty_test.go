@@ -1,13 +1,9 @@
 package pagerduty
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,31 +13,15 @@ import (
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const routingKey = "R0UT1NGKEYSECRET0123456789abcdef"
 
 // message is the fixture every receiver package uses, so that their
 // payloads can be compared.
 func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.MessageOf(kind) }
 
-type request = notifytest.Request
-
-func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
-	t.Helper()
-	return notifytest.Server(t, status, header, body)
-}
-
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
+	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
 }
 
 func config(url string) *Config {
@@ -51,80 +31,49 @@ func config(url string) *Config {
 	return c
 }
 
-// golden compares got, pretty-printed, with testdata/name.golden.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, got, "", "  "); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, got)
+// receiver enqueues events on the test server, which accepts them.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config:  func(url string) *Config { return config(url + "/v2/enqueue") },
+		Message: notifytest.Message,
+		Answer: notifytest.Answer{Status: http.StatusAccepted,
+			Body: `{"status":"success","message":"Event processed","dedup_key":"a1b2c3d4e5f6"}`},
+		Path: "/v2/enqueue",
+		// The routing key travels in the body and nowhere else: the
+		// Events API takes no token.
+		Header:  map[string]string{"Content-Type": "application/json", "Authorization": ""},
+		Golden:  notifytest.GoldenIndent,
+		Secrets: []string{routingKey},
 	}
-	buf.WriteByte('\n')
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes(), *update)
 }
 
+type cases = []notifytest.Case[*Config]
+
 func TestNotify(t *testing.T) {
-	tests := []struct {
-		name   string
-		msg    func() *nightowl.Message
-		config func(*Config)
-	}{
-		{name: "firing", msg: func() *nightowl.Message { return message(nightowl.MessageFiring) }},
-		{name: "repeat", msg: func() *nightowl.Message { return message(nightowl.MessageRepeat) }},
-		{name: "acknowledged", msg: func() *nightowl.Message { return message(nightowl.MessageAcknowledged) }},
-		{name: "resolved", msg: func() *nightowl.Message { return message(nightowl.MessageResolved) }},
+	as := notifytest.AliceAt0134.As
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
+		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
+		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
 		{
-			name: "custom_template",
-			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
-			config: func(c *Config) {
-				c.TitleTemplate = `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`
-				c.TextTemplate = `{{range .Alert.Failed}}- {{.Name}}: {{.Message}}{{"\n"}}{{end}}`
+			Name: "custom_template", Golden: "custom_template",
+			Config: func(c *Config) {
+				c.TitleTemplate, c.TextTemplate = notifytest.CustomTitle, notifytest.CustomText
 				c.ComponentLabel = ""
 				c.GroupLabel = "tier"
 			},
 		},
 		{
 			// Without server.public_url there are no links to give.
-			name: "firing_without_links",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageFiring)
-				m.AckURL, m.DashboardURL, m.Alert.Maintenance = "", "", ""
-				m.Alert.Severity, m.Alert.Status = nightowl.SeverityWarning, nightowl.StatusDegraded
-				m.Alert.Failed = m.Alert.Failed[1:]
-				m.Alert.Cause = "fast failed: duration < 2 (duration = 3.4)"
-				return m
-			},
+			Name: "firing_without_links", Golden: "firing_without_links",
+			Msg: notifytest.WithoutLinks,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := server(t, http.StatusAccepted, nil,
-				`{"status":"success","message":"Event processed","dedup_key":"a1b2c3d4e5f6"}`)
-			c := config(srv.URL + "/v2/enqueue")
-			if tt.config != nil {
-				tt.config(c)
-			}
-			retry, err := notifier(t, c).Notify(context.Background(), tt.msg())
-			if err != nil || retry {
-				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
-			}
-			r := <-seen
-			if r.Method != http.MethodPost || r.Path != "/v2/enqueue" {
-				t.Errorf("request = %s %s; want POST /v2/enqueue", r.Method, r.Path)
-			}
-			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			// The routing key travels in the body and nowhere else.
-			if r.Header.Get("Authorization") != "" {
-				t.Errorf("Authorization header set: the Events API takes no token")
-			}
-			golden(t, tt.name, r.Body)
-		})
-	}
+	})
 }
 
 func TestNotifyLongSummary(t *testing.T) {
-	srv, seen := server(t, http.StatusAccepted, nil, `{"status":"success"}`)
+	srv, seen := notifytest.Serve(t, notifytest.Answer{Status: http.StatusAccepted, Body: `{"status":"success"}`})
 	m := message(nightowl.MessageFiring)
 	m.Alert.Cause = strings.Repeat("é", 2000)
 	if _, err := notifier(t, config(srv.URL)).Notify(context.Background(), m); err != nil {
@@ -143,102 +92,28 @@ func TestNotifyLongSummary(t *testing.T) {
 }
 
 func TestNotifyFailures(t *testing.T) {
-	tests := []struct {
-		name      string
-		status    int
-		header    map[string]string
-		body      string
-		wantRetry bool
-		wantAfter time.Duration
-	}{
-		{name: "server_error", status: 500, body: `internal error`, wantRetry: true},
-		{name: "unavailable", status: 503, body: ``, wantRetry: true},
+	notifytest.Run(t, receiver(), append(cases{
+		{Name: "server_error", Answer: notifytest.Answer{Status: 500, Body: `internal error`},
+			Want: notifytest.Want{Retry: true, Err: "500"}},
+		{Name: "unavailable", Answer: notifytest.Answer{Status: 503}, Want: notifytest.Want{Retry: true, Err: "503"}},
 		{
-			name: "rate_limited", status: 429, header: map[string]string{"Retry-After": "7"},
-			body: `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`, wantRetry: true, wantAfter: 7 * time.Second,
+			Name: "rate_limited", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"},
+				Body: `{"status":"throttle event","message":"Requests for this service are arriving too quickly."}`},
+			Want: notifytest.Want{Retry: true, Err: "429", After: 7 * time.Second},
 		},
 		{
-			name: "bad_request", status: 400,
-			body:      `{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing or blank"]}`,
-			wantRetry: false,
+			Name: "bad_request", Answer: notifytest.Answer{Status: 400,
+				Body: `{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing or blank"]}`},
+			Want: notifytest.Want{Err: "400"},
 		},
 		{
 			// An answer that quotes the request must not carry the key
 			// into logs and the API.
-			name: "bad_request_echoing_key", status: 400,
-			body:      `{"status":"invalid event","errors":["unknown routing_key ` + routingKey + `"]}`,
-			wantRetry: false,
+			Name: "bad_request_echoing_key", Answer: notifytest.Answer{Status: 400,
+				Body: `{"status":"invalid event","errors":["unknown routing_key ` + routingKey + `"]}`},
+			Want: notifytest.Want{Err: "400"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := server(t, tt.status, tt.header, tt.body)
-			retry, err := notifier(t, config(srv.URL)).Notify(context.Background(), message(nightowl.MessageFiring))
-			if err == nil {
-				t.Fatal("Notify succeeded; want an error")
-			}
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v; want %v (err: %v)", retry, tt.wantRetry, err)
-			}
-			if got := notify.RetryAfter(err); got != tt.wantAfter {
-				t.Errorf("RetryAfter = %v; want %v", got, tt.wantAfter)
-			}
-			if strings.Contains(err.Error(), routingKey) {
-				t.Errorf("error shows the routing key: %v", err)
-			}
-		})
-	}
-}
-
-func TestNotifyUnreachable(t *testing.T) {
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{
-			// A receiver that never answers is cut off by the send's
-			// own deadline, and the send is tried again later.
-			name: "timeout",
-			url: func(t *testing.T) string {
-				release := make(chan struct{})
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					select {
-					case <-r.Context().Done():
-					case <-release:
-					}
-				}))
-				t.Cleanup(srv.Close)
-				t.Cleanup(func() { close(release) })
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context {
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-				t.Cleanup(cancel)
-				return ctx
-			},
-		},
-		{
-			name: "connection_refused",
-			url: func(t *testing.T) string {
-				srv := httptest.NewServer(http.NotFoundHandler())
-				srv.Close()
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context { return context.Background() },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			retry, err := notifier(t, config(tt.url(t))).Notify(tt.ctx(t), message(nightowl.MessageFiring))
-			if err == nil || !retry {
-				t.Fatalf("Notify = %v, %v; want true and an error", retry, err)
-			}
-			if strings.Contains(err.Error(), routingKey) {
-				t.Errorf("error shows the routing key: %v", err)
-			}
-		})
-	}
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 func TestValidate(t *testing.T) {
@@ -262,19 +137,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := config(DefaultAPIURL)
 			tt.config(c)
-			errs := c.Validate()
-			if len(errs) != len(tt.want) {
-				t.Fatalf("Validate = %v; want %v", errs, tt.want)
-			}
-			for i, e := range errs {
-				got := e.Key + ": " + e.Message
-				if !strings.HasPrefix(got, tt.want[i]) {
-					t.Errorf("error %d = %q; want it to start with %q", i, got, tt.want[i])
-				}
-				if strings.Contains(got, strings.TrimSpace(routingKey)) {
-					t.Errorf("error shows the routing key: %q", got)
-				}
-			}
+			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, strings.TrimSpace(routingKey))
 		})
 	}
 }

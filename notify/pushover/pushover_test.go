@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +19,6 @@ import (
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 const (
 	testUser  = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 	testToken = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
@@ -31,18 +27,7 @@ const (
 // fixture is the message every receiver package tests with, so that the
 // payloads can be compared side by side.
 func fixture(kind nightowl.MessageKind) *nightowl.Message {
-	m := notifytest.Message()
-	m.Kind = kind
-	switch kind {
-	case nightowl.MessageAcknowledged:
-		m.Alert.State = nightowl.AlertAcknowledged
-		m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 31, 0, 0, time.UTC)
-		m.Alert.AckedBy = "ana"
-	case nightowl.MessageResolved:
-		m.Alert.State = nightowl.AlertResolved
-		m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 40, 0, 0, time.UTC)
-	}
-	return m
+	return notifytest.AnaAt0131.Message(kind)
 }
 
 type request struct {
@@ -52,9 +37,7 @@ type request struct {
 
 type reply struct {
 	status int
-	header http.Header
 	body   string
-	block  bool
 }
 
 // server is a Pushover stand-in under /1/ that records every request and
@@ -81,13 +64,6 @@ func newServer(t *testing.T) *server {
 		if !ok {
 			rep = reply{status: 200, body: `{"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b"}`}
 		}
-		if rep.block {
-			<-r.Context().Done()
-			return
-		}
-		for k, v := range rep.header {
-			w.Header()[k] = v
-		}
 		w.WriteHeader(rep.status)
 		io.WriteString(w, rep.body)
 	}))
@@ -109,19 +85,7 @@ func config(s *server) *Config {
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), got, *update)
+	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
 }
 
 // formJSON shows a form as indented JSON, which reads better in a golden
@@ -204,7 +168,7 @@ func TestPayload(t *testing.T) {
 			if last.Get("user") != testUser {
 				t.Errorf("user %q", last.Get("user"))
 			}
-			golden(t, tc.name, formJSON(t, last))
+			notifytest.Golden(t, tc.name, formJSON(t, last))
 		})
 	}
 }
@@ -237,66 +201,65 @@ func TestFailures(t *testing.T) {
 	// Pushover's answer to a bad request names the parameter; a server
 	// that echoed the values must not put them in the error.
 	echo := `{"user":"invalid","errors":["user identifier ` + testUser + ` is not valid for token ` + testToken + `"],"status":0}`
+	notifytest.Run(t, notifytest.Receiver[*Config]{
+		Config: func(url string) *Config {
+			c := New().(*Config)
+			c.UserKey, c.AppToken, c.APIURL = testUser, testToken, url+"/1/messages.json"
+			return c
+		},
+		Deps:    notify.Deps{Client: &http.Client{}},
+		Message: notifytest.Message,
+		Path:    "/1/messages.json",
+		Header:  map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		Request: func(t *testing.T, _ *nightowl.Message, r notifytest.Request) {
+			if _, err := url.ParseQuery(string(r.Body)); err != nil {
+				t.Errorf("body is not form-encoded: %v", err)
+			}
+		},
+		Secrets: []string{testToken, testUser},
+	}, append([]notifytest.Case[*Config]{
+		{Name: "server error", Answer: notifytest.Answer{Status: 500, Body: "oops"},
+			Want: notifytest.Want{Retry: true, Err: "500"}},
+		{Name: "rate limited", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: `{"status":0}`},
+			Want: notifytest.Want{Retry: true, After: 7 * time.Second, Err: "429"}},
+		{Name: "bad request", Answer: notifytest.Answer{Status: 400, Body: echo}, Want: notifytest.Want{Err: "400"}},
+	}, notifytest.Unreachable[*Config]()...))
+}
+
+// TestCancelFailures: a resolved emergency first cancels the repeats of
+// the alert, and only then sends the recovery.
+func TestCancelFailures(t *testing.T) {
+	echo := `{"user":"invalid","errors":["user identifier ` + testUser + ` is not valid for token ` + testToken + `"],"status":0}`
 	for _, tc := range []struct {
-		name       string
-		emergency  bool
-		msg        nightowl.MessageKind
-		replies    map[string]reply
-		wantRetry  bool
-		wantAfter  time.Duration
-		wantSubstr string
+		name    string
+		replies map[string]reply
+		want    notifytest.Want
 		// wantSent is how many requests reached messages.json.
 		wantSent int
 	}{
-		{name: "server error", replies: map[string]reply{"/1/messages.json": {status: 500, body: "oops"}},
-			wantRetry: true, wantSubstr: "500", wantSent: 1},
-		{name: "rate limited", replies: map[string]reply{"/1/messages.json": {status: 429, header: http.Header{"Retry-After": {"7"}}, body: `{"status":0}`}},
-			wantRetry: true, wantAfter: 7 * time.Second, wantSubstr: "429", wantSent: 1},
-		{name: "bad request", replies: map[string]reply{"/1/messages.json": {status: 400, body: echo}},
-			wantSubstr: "400", wantSent: 1},
-		{name: "timeout", replies: map[string]reply{"/1/messages.json": {block: true}},
-			wantRetry: true, wantSubstr: "deadline", wantSent: 1},
 		// A cancel that may work later is retried before anything is sent.
-		{name: "cancel unavailable", emergency: true, msg: nightowl.MessageResolved,
-			replies:   map[string]reply{"/1/receipts/cancel_by_tag/nightowl-a1b2c3d4e5f6.json": {status: 503, body: echo}},
-			wantRetry: true, wantSubstr: "cancel emergency repeats", wantSent: 0},
+		{name: "cancel unavailable",
+			replies:  map[string]reply{"/1/receipts/cancel_by_tag/nightowl-a1b2c3d4e5f6.json": {status: 503, body: echo}},
+			want:     notifytest.Want{Retry: true, Err: "cancel emergency repeats"},
+			wantSent: 0},
 		// One that never will is logged, and the message still goes out.
-		{name: "cancel refused", emergency: true, msg: nightowl.MessageResolved,
+		{name: "cancel refused",
 			replies: map[string]reply{
 				"/1/receipts/cancel_by_tag/nightowl-a1b2c3d4e5f6.json": {status: 400, body: echo},
 				"/1/messages.json": {status: 500, body: echo},
 			},
-			wantRetry: true, wantSubstr: "500", wantSent: 1},
+			want:     notifytest.Want{Retry: true, Err: "500"},
+			wantSent: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newServer(t)
 			s.replies = tc.replies
 			c := config(s)
-			c.Emergency = tc.emergency
-			kind := tc.msg
-			if kind == "" {
-				kind = nightowl.MessageFiring
-			}
+			c.Emergency = true
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			retry, err := notifier(t, c).Notify(ctx, fixture(kind))
-			if err == nil {
-				t.Fatal("Notify succeeded")
-			}
-			if retry != tc.wantRetry {
-				t.Errorf("retry = %v, want %v (%v)", retry, tc.wantRetry, err)
-			}
-			if got := notify.RetryAfter(err); got != tc.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", got, tc.wantAfter)
-			}
-			if !strings.Contains(err.Error(), tc.wantSubstr) {
-				t.Errorf("error %q does not mention %q", err, tc.wantSubstr)
-			}
-			for _, secret := range []string{testToken, testUser} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error %q contains a secret", err)
-				}
-			}
+			retry, err := notifier(t, c).Notify(ctx, fixture(nightowl.MessageResolved))
+			tc.want.Check(t, retry, err, testToken, testUser)
 			sent := 0
 			for _, r := range s.requests() {
 				if r.path == "/1/messages.json" {
@@ -345,18 +308,7 @@ func TestValidate(t *testing.T) {
 			{Key: "text_template", Message: "template: text_template:1: missing value for if"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := tc.cfg.Validate()
-			if len(got) != len(tc.want) {
-				t.Fatalf("Validate = %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Errorf("error %d = %v, want %v", i, got[i], tc.want[i])
-				}
-				if strings.Contains(got[i].Message, testToken) || strings.Contains(got[i].Message, testUser) {
-					t.Errorf("message %q contains a secret", got[i].Message)
-				}
-			}
+			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want, testToken, testUser)
 		})
 	}
 }

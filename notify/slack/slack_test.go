@@ -1,12 +1,6 @@
 package slack
 
 import (
-	"context"
-	"flag"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +10,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // hookPath is the secret part of the webhook URL, which no error may show.
 const hookPath = "/services/T0SECRET/B0SECRET/s3cr3t-hook-token"
@@ -30,143 +22,56 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-func acknowledged(m *nightowl.Message) {
-	m.Kind = nightowl.MessageAcknowledged
-	m.Alert.State = nightowl.AlertAcknowledged
-	m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 35, 0, 0, time.UTC)
-	m.Alert.AckedBy = "alice"
-	m.IdempotencyKey = "n-43"
+var (
+	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
+	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
+)
+
+// receiver sends to a webhook URL on the test server, which answers "ok".
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config: func(url string) *Config {
+			c := New().(*Config)
+			c.WebhookURL = url + hookPath
+			return c
+		},
+		Message: fixture,
+		Answer:  notifytest.Answer{Status: 200, Body: "ok"},
+		Path:    hookPath,
+		Header:  map[string]string{"Content-Type": "application/json"},
+		Golden:  notifytest.GoldenJSON,
+		Secrets: secrets,
+	}
 }
 
-func resolved(m *nightowl.Message) {
-	m.Kind = nightowl.MessageResolved
-	m.Alert.State = nightowl.AlertResolved
-	m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	m.IdempotencyKey = "n-44"
-}
-
-// answer is what the test server replies.
-type answer struct {
-	status int
-	header map[string]string
-	body   string
-	hang   bool // wait for the client to give up
-}
-
-// received is what the test server saw.
-type received struct {
-	method, path string
-	header       http.Header
-	body         []byte
-}
+type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	tests := []struct {
-		name      string
-		msg       func(*nightowl.Message)
-		cfg       func(*Config)
-		answer    answer
-		timeout   time.Duration
-		golden    string // the body must equal testdata/<golden>.golden
-		wantRetry bool
-		wantErr   string // a substring of the error; "" for none
-		wantAfter time.Duration
-	}{
-		{name: "firing", golden: "firing", answer: answer{status: 200, body: "ok"}},
-		{name: "repeat", msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat },
-			golden: "repeat", answer: answer{status: 200, body: "ok"}},
-		{name: "acknowledged", msg: acknowledged, golden: "acknowledged", answer: answer{status: 200, body: "ok"}},
-		{name: "resolved", msg: resolved, golden: "resolved", answer: answer{status: 200, body: "ok"}},
-		{name: "channel and username", cfg: func(c *Config) { c.Channel, c.Username = "#ops", "nightowl" },
-			golden: "overrides", answer: answer{status: 200, body: "ok"}},
-		{name: "custom template", cfg: func(c *Config) {
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
+		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
+		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+		{Name: "channel and username", Config: func(c *Config) { c.Channel, c.Username = "#ops", "nightowl" },
+			Golden: "overrides"},
+		{Name: "custom template", Config: func(c *Config) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = `{{range .Alert.Failed}}*{{.Name}}*: {{.Message}}{{"\n"}}{{end}}`
-		}, golden: "custom", answer: answer{status: 200, body: "ok"}},
-		{name: "server error retries", answer: answer{status: 500, body: "rollup_error"},
-			wantRetry: true, wantErr: "500 Internal Server Error: rollup_error"},
-		{name: "rate limited honours Retry-After", answer: answer{status: 429, header: map[string]string{"Retry-After": "7"}, body: "rate_limited"},
-			wantRetry: true, wantErr: "429", wantAfter: 7 * time.Second},
-		{name: "bad request gives up", answer: answer{status: 400, body: "invalid_payload"},
-			wantRetry: false, wantErr: "400 Bad Request: invalid_payload"},
-		{name: "echoed URL is redacted", answer: answer{status: 404, body: "no_service: Cannot POST " + hookPath},
-			wantRetry: false, wantErr: "Cannot POST [redacted]"},
-		{name: "timeout retries", answer: answer{hang: true}, timeout: 50 * time.Millisecond,
-			wantRetry: true, wantErr: "context deadline exceeded"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := make(chan received, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				got <- received{r.Method, r.URL.Path, r.Header.Clone(), body}
-				if tt.answer.hang {
-					<-r.Context().Done()
-					return
-				}
-				for k, v := range tt.answer.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.answer.status)
-				io.WriteString(w, tt.answer.body)
-			}))
-			defer srv.Close()
+		}, Golden: "custom"},
+	})
+}
 
-			cfg := New().(*Config)
-			cfg.WebhookURL = srv.URL + hookPath
-			if tt.cfg != nil {
-				tt.cfg(cfg)
-			}
-			if errs := cfg.Validate(); len(errs) > 0 {
-				t.Fatalf("Validate: %v", errs)
-			}
-			n, err := cfg.Notifier(notify.Deps{Client: srv.Client()})
-			if err != nil {
-				t.Fatalf("Notifier: %v", err)
-			}
-			m := fixture()
-			if tt.msg != nil {
-				tt.msg(m)
-			}
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
-			retry, err := n.Notify(ctx, m)
-
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v, want %v", retry, tt.wantRetry)
-			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("err = %v, want none", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
-			if d := notify.RetryAfter(err); d != tt.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", d, tt.wantAfter)
-			}
-			noSecrets(t, err)
-
-			var req received
-			select {
-			case req = <-got:
-			default:
-				t.Fatal("the server got no request")
-			}
-			if req.method != http.MethodPost || req.path != hookPath {
-				t.Errorf("request = %s %s, want POST %s", req.method, req.path, hookPath)
-			}
-			if ct := req.header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q, want application/json", ct)
-			}
-			if tt.golden != "" {
-				checkGolden(t, tt.golden, req.body)
-			}
-		})
-	}
+func TestNotifyFailures(t *testing.T) {
+	notifytest.Run(t, receiver(), append(cases{
+		{Name: "server error retries", Answer: notifytest.Answer{Status: 500, Body: "rollup_error"},
+			Want: notifytest.Want{Retry: true, Err: "500 Internal Server Error: rollup_error"}},
+		{Name: "rate limited honours Retry-After", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "rate_limited"},
+			Want: notifytest.Want{Retry: true, Err: "429", After: 7 * time.Second}},
+		{Name: "bad request gives up", Answer: notifytest.Answer{Status: 400, Body: "invalid_payload"},
+			Want: notifytest.Want{Err: "400 Bad Request: invalid_payload"}},
+		{Name: "echoed URL is redacted", Answer: notifytest.Answer{Status: 404, Body: "no_service: Cannot POST " + hookPath},
+			Want: notifytest.Want{Err: "Cannot POST [redacted]"}},
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 // TestLimits sends a message far beyond Slack's limits and checks that
@@ -215,21 +120,6 @@ func TestEscape(t *testing.T) {
 	}
 }
 
-func TestUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL + hookPath
-	srv.Close()
-	n, err := (&Config{WebhookURL: url}).Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	retry, err := n.Notify(context.Background(), fixture())
-	if !retry || err == nil {
-		t.Fatalf("retry=%v err=%v, want a retryable error", retry, err)
-	}
-	noSecrets(t, err)
-}
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -262,15 +152,4 @@ func TestNotifierRejectsBadConfig(t *testing.T) {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}
-}
-
-func noSecrets(t *testing.T, err error) {
-	t.Helper()
-	notifytest.NoSecrets(t, err, secrets...)
-}
-
-// checkGolden compares a JSON body, pretty-printed, with its golden file.
-func checkGolden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	notifytest.GoldenJSON(t, filepath.Join("testdata", name+".golden"), body, *update)
 }

@@ -1,14 +1,8 @@
 package teams
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +11,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // hookPath and hookQuery are a Workflows URL's; its sig is the secret,
 // which no error may show.
@@ -35,146 +27,60 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-func acknowledged(m *nightowl.Message) {
-	m.Kind = nightowl.MessageAcknowledged
-	m.Alert.State = nightowl.AlertAcknowledged
-	m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 35, 0, 0, time.UTC)
-	m.Alert.AckedBy = "alice"
-	m.IdempotencyKey = "n-43"
+var (
+	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
+	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
+)
+
+// receiver sends to a Workflows URL on the test server, which answers 202.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config: func(url string) *Config {
+			c := New().(*Config)
+			c.WebhookURL = url + hookPath + "?" + hookQuery
+			return c
+		},
+		Message: fixture,
+		Answer:  notifytest.Answer{Status: 202},
+		Path:    hookPath,
+		Query:   hookQuery,
+		Header:  map[string]string{"Content-Type": "application/json"},
+		Golden:  notifytest.GoldenJSON,
+		Secrets: secrets,
+	}
 }
 
-func resolved(m *nightowl.Message) {
-	m.Kind = nightowl.MessageResolved
-	m.Alert.State = nightowl.AlertResolved
-	m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	m.IdempotencyKey = "n-44"
-}
-
-// answer is what the test server replies.
-type answer struct {
-	status int
-	header map[string]string
-	body   string
-	hang   bool // wait for the client to give up
-}
-
-// received is what the test server saw.
-type received struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
+type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	tests := []struct {
-		name      string
-		msg       func(*nightowl.Message)
-		cfg       func(*Config)
-		answer    answer
-		timeout   time.Duration
-		golden    string // the body must equal testdata/<golden>.golden
-		wantRetry bool
-		wantErr   string // a substring of the error; "" for none
-		wantAfter time.Duration
-	}{
-		{name: "firing", golden: "firing", answer: answer{status: 202}},
-		{name: "repeat", msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat },
-			golden: "repeat", answer: answer{status: 202}},
-		{name: "acknowledged", msg: acknowledged, golden: "acknowledged", answer: answer{status: 202}},
-		{name: "resolved", msg: resolved, golden: "resolved", answer: answer{status: 202}},
-		{name: "no links no maintenance", msg: func(m *nightowl.Message) {
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
+		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
+		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+		{Name: "no links no maintenance", Msg: func(m *nightowl.Message) {
 			m.Alert.Failed, m.Alert.Maintenance, m.AckURL, m.DashboardURL = nil, "", "", ""
 			m.Alert.Cause = "connect: connection refused"
-		}, golden: "cause", answer: answer{status: 202}},
-		{name: "legacy incoming webhook answers 200", answer: answer{status: 200, body: "1"}},
-		{name: "custom template", cfg: func(c *Config) {
+		}, Golden: "cause"},
+		{Name: "legacy incoming webhook answers 200", Answer: notifytest.Answer{Status: 200, Body: "1"}},
+		{Name: "custom template", Config: func(c *Config) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = "**{{.Alert.Check}}** since {{since .Alert.StartsAt}}\n\n{{.Alert.Cause}}"
-		}, golden: "custom", answer: answer{status: 202}},
-		{name: "server error retries", answer: answer{status: 502},
-			wantRetry: true, wantErr: "502 Bad Gateway"},
-		{name: "rate limited honours Retry-After", answer: answer{status: 429, header: map[string]string{"Retry-After": "7"}, body: `{"error":{"code":"WorkflowTriggeredTooFrequently"}}`},
-			wantRetry: true, wantErr: "429", wantAfter: 7 * time.Second},
-		{name: "bad request gives up", answer: answer{status: 400, body: `{"error":{"code":"TriggerInputSchemaMismatch"}}`},
-			wantRetry: false, wantErr: "TriggerInputSchemaMismatch"},
-		{name: "echoed URL is redacted", answer: answer{status: 404, body: `{"error":{"message":"The signature 's3cr3t-SIG-T0SECRET' for ` + hookPath + `?` + hookQuery + ` is not valid."}}`},
-			wantRetry: false, wantErr: "The signature '[redacted]'"},
-		{name: "timeout retries", answer: answer{hang: true}, timeout: 50 * time.Millisecond,
-			wantRetry: true, wantErr: "context deadline exceeded"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := make(chan received, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				got <- received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body}
-				if tt.answer.hang {
-					<-r.Context().Done()
-					return
-				}
-				for k, v := range tt.answer.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.answer.status)
-				io.WriteString(w, tt.answer.body)
-			}))
-			defer srv.Close()
+		}, Golden: "custom"},
+	})
+}
 
-			cfg := New().(*Config)
-			cfg.WebhookURL = srv.URL + hookPath + "?" + hookQuery
-			if tt.cfg != nil {
-				tt.cfg(cfg)
-			}
-			if errs := cfg.Validate(); len(errs) > 0 {
-				t.Fatalf("Validate: %v", errs)
-			}
-			n, err := cfg.Notifier(notify.Deps{Client: srv.Client()})
-			if err != nil {
-				t.Fatalf("Notifier: %v", err)
-			}
-			m := fixture()
-			if tt.msg != nil {
-				tt.msg(m)
-			}
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
-			retry, err := n.Notify(ctx, m)
-
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v, want %v", retry, tt.wantRetry)
-			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("err = %v, want none", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
-			if d := notify.RetryAfter(err); d != tt.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", d, tt.wantAfter)
-			}
-			noSecrets(t, err)
-
-			var req received
-			select {
-			case req = <-got:
-			default:
-				t.Fatal("the server got no request")
-			}
-			if req.method != http.MethodPost || req.path != hookPath || req.query != hookQuery {
-				t.Errorf("request = %s %s?%s, want POST %s?%s", req.method, req.path, req.query, hookPath, hookQuery)
-			}
-			if ct := req.header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q, want application/json", ct)
-			}
-			if tt.golden != "" {
-				checkGolden(t, tt.golden, req.body)
-			}
-		})
-	}
+func TestNotifyFailures(t *testing.T) {
+	notifytest.Run(t, receiver(), append(cases{
+		{Name: "server error retries", Answer: notifytest.Answer{Status: 502},
+			Want: notifytest.Want{Retry: true, Err: "502 Bad Gateway"}},
+		{Name: "rate limited honours Retry-After", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: `{"error":{"code":"WorkflowTriggeredTooFrequently"}}`},
+			Want: notifytest.Want{Retry: true, Err: "429", After: 7 * time.Second}},
+		{Name: "bad request gives up", Answer: notifytest.Answer{Status: 400, Body: `{"error":{"code":"TriggerInputSchemaMismatch"}}`},
+			Want: notifytest.Want{Err: "TriggerInputSchemaMismatch"}},
+		{Name: "echoed URL is redacted", Answer: notifytest.Answer{Status: 404, Body: `{"error":{"message":"The signature 's3cr3t-SIG-T0SECRET' for ` + hookPath + `?` + hookQuery + ` is not valid."}}`},
+			Want: notifytest.Want{Err: "The signature '[redacted]'"}},
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 // TestLimits sends messages far beyond what a card should hold and checks
@@ -242,21 +148,6 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL + hookPath + "?" + hookQuery
-	srv.Close()
-	n, err := (&Config{WebhookURL: url}).Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	retry, err := n.Notify(context.Background(), fixture())
-	if !retry || err == nil {
-		t.Fatalf("retry=%v err=%v, want a retryable error", retry, err)
-	}
-	noSecrets(t, err)
-}
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -289,15 +180,4 @@ func TestNotifierRejectsBadConfig(t *testing.T) {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}
-}
-
-func noSecrets(t *testing.T, err error) {
-	t.Helper()
-	notifytest.NoSecrets(t, err, secrets...)
-}
-
-// checkGolden compares a JSON body, pretty-printed, with its golden file.
-func checkGolden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	notifytest.GoldenJSON(t, filepath.Join("testdata", name+".golden"), body, *update)
 }

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	token = "123456789:AAE-s3cr3t_T0KEN-abcdefghijklmnopqrs"
@@ -34,21 +30,14 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 
 type request = notifytest.Request
 
-func server(t *testing.T, status int, header map[string]string, body string) (*httptest.Server, <-chan request) {
-	t.Helper()
-	return notifytest.Server(t, status, header, body)
+// deps discard the log of what the notifier cured by itself.
+func deps() notify.Deps {
+	return notify.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)}
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	if errs := c.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
-	n, err := c.Notifier(notify.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("Notifier: %v", err)
-	}
-	return n
+	return notifytest.Notifier(t, c, deps())
 }
 
 func config(url string) *Config {
@@ -59,90 +48,59 @@ func config(url string) *Config {
 	return c
 }
 
-// golden compares got, pretty-printed, with testdata/name.golden.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, got, "", "  "); err != nil {
-		t.Fatalf("body is not JSON: %v\n%s", err, got)
+// receiver sends through the test server, which takes every message.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config:  config,
+		Deps:    deps(),
+		Message: notifytest.Message,
+		Answer:  notifytest.Answer{Status: http.StatusOK, Body: `{"ok":true,"result":{"message_id":7}}`},
+		Path:    "/bot" + token + "/sendMessage",
+		Header:  map[string]string{"Content-Type": "application/json"},
+		Golden:  notifytest.GoldenIndent,
+		Secrets: []string{token, "s3cr3t"},
 	}
-	buf.WriteByte('\n')
-	notifytest.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes(), *update)
 }
 
+type cases = []notifytest.Case[*Config]
+
 func TestNotify(t *testing.T) {
-	tests := []struct {
-		name   string
-		msg    func() *nightowl.Message
-		config func(*Config)
-	}{
-		{name: "firing", msg: func() *nightowl.Message { return message(nightowl.MessageFiring) }},
-		{name: "repeat", msg: func() *nightowl.Message { return message(nightowl.MessageRepeat) }},
-		{name: "acknowledged", msg: func() *nightowl.Message { return message(nightowl.MessageAcknowledged) }},
-		{name: "resolved", msg: func() *nightowl.Message { return message(nightowl.MessageResolved) }},
+	as := notifytest.AliceAt0134.As
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
+		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
+		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
 		{
-			name: "custom_template",
-			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
-			config: func(c *Config) {
-				c.TitleTemplate = `{{.Alert.Check}} is {{.Alert.Status}} ({{.Alert.Labels.site}})`
-				c.TextTemplate = `{{range .Alert.Failed}}- {{.Name}}: {{.Message}}{{"\n"}}{{end}}`
+			Name: "custom_template", Golden: "custom_template",
+			Config: func(c *Config) {
+				c.TitleTemplate, c.TextTemplate = notifytest.CustomTitle, notifytest.CustomText
 			},
 		},
 		{
 			// Without server.public_url there are no links to give,
 			// and so no buttons.
-			name: "firing_without_links",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageFiring)
-				m.AckURL, m.DashboardURL, m.Alert.Maintenance = "", "", ""
-				m.Alert.Severity, m.Alert.Status = nightowl.SeverityWarning, nightowl.StatusDegraded
-				m.Alert.Failed = m.Alert.Failed[1:]
-				m.Alert.Cause = "fast failed: duration < 2 (duration = 3.4)"
-				return m
-			},
+			Name: "firing_without_links", Golden: "firing_without_links",
+			Msg: notifytest.WithoutLinks,
 		},
 		{
 			// Every value that reaches the HTML is escaped: a check
 			// name or an observed body could hold anything.
-			name: "html_escaping",
-			msg: func() *nightowl.Message {
-				m := message(nightowl.MessageFiring)
+			Name: "html_escaping", Golden: "html_escaping",
+			Msg: func(m *nightowl.Message) {
 				m.Alert.Check = "<b>math</b> & co"
 				m.Alert.Failed[0].Message = `body contains "<script>alert(1)</script>" & "&amp;"`
 				m.Alert.Maintenance = "during maintenance a<b — not expected: writable"
-				return m
 			},
 		},
 		{
-			name: "channel_topic",
-			msg:  func() *nightowl.Message { return message(nightowl.MessageFiring) },
-			config: func(c *Config) {
+			Name: "channel_topic", Golden: "channel_topic",
+			Config: func(c *Config) {
 				c.ChatID = "@nightowl_alerts"
 				c.MessageThreadID = 42
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := server(t, http.StatusOK, nil, `{"ok":true,"result":{"message_id":7}}`)
-			c := config(srv.URL)
-			if tt.config != nil {
-				tt.config(c)
-			}
-			retry, err := notifier(t, c).Notify(context.Background(), tt.msg())
-			if err != nil || retry {
-				t.Fatalf("Notify = %v, %v; want false, nil", retry, err)
-			}
-			r := <-seen
-			if want := "/bot" + token + "/sendMessage"; r.Method != http.MethodPost || r.Path != want {
-				t.Errorf("request = %s %s; want POST %s", r.Method, r.Path, want)
-			}
-			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			golden(t, tt.name, r.Body)
-		})
-	}
+	})
 }
 
 func TestLongMessage(t *testing.T) {
@@ -156,7 +114,7 @@ func TestLongMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := server(t, http.StatusOK, nil, `{"ok":true}`)
+			srv, seen := notifytest.Serve(t, notifytest.Answer{Status: http.StatusOK, Body: `{"ok":true}`})
 			m := message(nightowl.MessageFiring)
 			m.Alert.Maintenance = strings.Repeat(tt.fill, 5000)
 			if _, err := notifier(t, config(srv.URL)).Notify(context.Background(), m); err != nil {
@@ -182,81 +140,47 @@ func TestLongMessage(t *testing.T) {
 }
 
 func TestNotifyFailures(t *testing.T) {
-	tests := []struct {
-		name      string
-		status    int
-		header    map[string]string
-		body      string
-		wantRetry bool
-		wantAfter time.Duration
-		wantErr   string
-	}{
+	type want = notifytest.Want
+	notifytest.Run(t, receiver(), append(cases{
 		{
-			name: "server_error", status: 500, wantRetry: true,
-			body:    `{"ok":false,"error_code":500,"description":"Internal Server Error"}`,
-			wantErr: "telegram answered 500: Internal Server Error",
+			Name: "server_error", Answer: notifytest.Answer{Status: 500,
+				Body: `{"ok":false,"error_code":500,"description":"Internal Server Error"}`},
+			Want: want{Retry: true, Prefix: true, Err: "telegram answered 500: Internal Server Error"},
 		},
 		{
 			// A proxy in front of the Bot API, not the API itself.
-			name: "bad_gateway", status: 502, wantRetry: true,
-			body:    `<html><body>502 Bad Gateway</body></html>`,
-			wantErr: "telegram answered 502: receiver answered 502 Bad Gateway",
+			Name: "bad_gateway", Answer: notifytest.Answer{Status: 502, Body: `<html><body>502 Bad Gateway</body></html>`},
+			Want: want{Retry: true, Prefix: true, Err: "telegram answered 502: receiver answered 502 Bad Gateway"},
 		},
 		{
-			name: "rate_limited_header", status: 429, header: map[string]string{"Retry-After": "7"},
-			body:      `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`,
-			wantRetry: true, wantAfter: 7 * time.Second,
+			Name: "rate_limited_header", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"},
+				Body: `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`},
+			Want: want{Retry: true, Prefix: true, Err: "telegram answered 429", After: 7 * time.Second},
 		},
 		{
 			// The Bot API says how long to wait in its body.
-			name: "rate_limited_body", status: 429,
-			body:      `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`,
-			wantRetry: true, wantAfter: 7 * time.Second,
-			wantErr: "telegram answered 429: Too Many Requests: retry after 7",
+			Name: "rate_limited_body", Answer: notifytest.Answer{Status: 429,
+				Body: `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`},
+			Want: want{Retry: true, Prefix: true, Err: "telegram answered 429: Too Many Requests: retry after 7", After: 7 * time.Second},
 		},
 		{
-			name: "chat_not_found", status: 400,
-			body:    `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`,
-			wantErr: "telegram answered 400: Bad Request: chat not found",
+			Name: "chat_not_found", Answer: notifytest.Answer{Status: 400,
+				Body: `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`},
+			Want: want{Prefix: true, Err: "telegram answered 400: Bad Request: chat not found"},
 		},
 		{
-			name: "blocked", status: 403,
-			body: `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`,
+			Name: "blocked", Answer: notifytest.Answer{Status: 403,
+				Body: `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`},
+			Want: want{Prefix: true, Err: "telegram answered 403"},
 		},
 		{
 			// A revoked token answers 401, quoting nothing of it; a
 			// proxy that echoed the URL must not leak it either.
-			name: "unauthorized_echoing_url", status: 401,
-			body: `{"ok":false,"error_code":401,"description":"Unauthorized: POST /bot` + token + `/sendMessage"}`,
+			Name: "unauthorized_echoing_url", Answer: notifytest.Answer{Status: 401,
+				Body: `{"ok":false,"error_code":401,"description":"Unauthorized: POST /bot` + token + `/sendMessage"}`},
+			Want: want{Prefix: true, Err: "telegram answered 401"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := server(t, tt.status, tt.header, tt.body)
-			retry, err := notifier(t, config(srv.URL)).Notify(context.Background(), message(nightowl.MessageFiring))
-			if err == nil {
-				t.Fatal("Notify succeeded; want an error")
-			}
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v; want %v (err: %v)", retry, tt.wantRetry, err)
-			}
-			if got := notify.RetryAfter(err); got != tt.wantAfter {
-				t.Errorf("RetryAfter = %v; want %v", got, tt.wantAfter)
-			}
-			if tt.wantErr != "" && !strings.HasPrefix(err.Error(), tt.wantErr) {
-				t.Errorf("error = %q; want it to start with %q", err, tt.wantErr)
-			}
-			secretFree(t, err)
-		})
-	}
-}
-
-// secretFree fails when err shows the token.
-func secretFree(t *testing.T, err error) {
-	t.Helper()
-	if strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "s3cr3t") {
-		t.Errorf("error shows the bot token: %v", err)
-	}
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 // sequence answers the i-th request with answers[i] (status, body).
@@ -369,55 +293,6 @@ func TestNoEndlessRecovery(t *testing.T) {
 	}
 }
 
-func TestNotifyUnreachable(t *testing.T) {
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-		ctx  func(t *testing.T) context.Context
-	}{
-		{
-			// A receiver that never answers is cut off by the send's
-			// own deadline, and the send is tried again later.
-			name: "timeout",
-			url: func(t *testing.T) string {
-				release := make(chan struct{})
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					select {
-					case <-r.Context().Done():
-					case <-release:
-					}
-				}))
-				t.Cleanup(srv.Close)
-				t.Cleanup(func() { close(release) })
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context {
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-				t.Cleanup(cancel)
-				return ctx
-			},
-		},
-		{
-			name: "connection_refused",
-			url: func(t *testing.T) string {
-				srv := httptest.NewServer(http.NotFoundHandler())
-				srv.Close()
-				return srv.URL
-			},
-			ctx: func(t *testing.T) context.Context { return context.Background() },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			retry, err := notifier(t, config(tt.url(t))).Notify(tt.ctx(t), message(nightowl.MessageFiring))
-			if err == nil || !retry {
-				t.Fatalf("Notify = %v, %v; want true and an error", retry, err)
-			}
-			secretFree(t, err)
-		})
-	}
-}
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -444,19 +319,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := config(DefaultAPIURL)
 			tt.config(c)
-			errs := c.Validate()
-			if len(errs) != len(tt.want) {
-				t.Fatalf("Validate = %v; want %v", errs, tt.want)
-			}
-			for i, e := range errs {
-				got := e.Key + ": " + e.Message
-				if !strings.HasPrefix(got, tt.want[i]) {
-					t.Errorf("error %d = %q; want it to start with %q", i, got, tt.want[i])
-				}
-				if strings.Contains(got, "s3cr3t") {
-					t.Errorf("error shows the bot token: %q", got)
-				}
-			}
+			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, "s3cr3t")
 		})
 	}
 }

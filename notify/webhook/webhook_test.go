@@ -6,12 +6,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +16,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // The secrets every test plants, to prove that no error ever shows them.
 const (
@@ -38,159 +33,77 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-func acknowledged(m *nightowl.Message) {
-	m.Kind = nightowl.MessageAcknowledged
-	m.Alert.State = nightowl.AlertAcknowledged
-	m.Alert.AckedAt = time.Date(2026, 3, 18, 1, 35, 0, 0, time.UTC)
-	m.Alert.AckedBy = "alice"
-	m.IdempotencyKey = "n-43"
-}
+var (
+	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
+	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
+)
 
-func resolved(m *nightowl.Message) {
-	m.Kind = nightowl.MessageResolved
-	m.Alert.State = nightowl.AlertResolved
-	m.Alert.ResolvedAt = time.Date(2026, 3, 18, 1, 52, 0, 0, time.UTC)
-	m.IdempotencyKey = "n-44"
-}
-
-// answer is what the test server replies.
-type answer struct {
-	status int
-	header map[string]string
-	body   string
-	hang   bool // wait for the client to give up
-}
-
-// received is what the test server saw.
-type received struct {
-	method, path, query string
-	header              http.Header
-	body                []byte
-}
-
-func TestNotify(t *testing.T) {
-	tests := []struct {
-		name      string
-		msg       func(*nightowl.Message)
-		cfg       func(*Config)
-		answer    answer
-		timeout   time.Duration
-		golden    string // the body must equal testdata/<golden>.golden
-		wantRetry bool
-		wantErr   string // a substring of the error; "" for none
-		wantAfter time.Duration
-	}{
-		{name: "firing", golden: "firing", answer: answer{status: 200}},
-		{name: "repeat", msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat; m.IdempotencyKey = "n-45" },
-			golden: "repeat", answer: answer{status: 202}},
-		{name: "acknowledged", msg: acknowledged, golden: "acknowledged", answer: answer{status: 204}},
-		{name: "resolved", msg: resolved, golden: "resolved", answer: answer{status: 200}},
-		{name: "no links no maintenance", msg: func(m *nightowl.Message) {
-			m.AckURL, m.DashboardURL, m.Alert.Maintenance, m.Alert.Failed = "", "", "", nil
-		}, golden: "bare", answer: answer{status: 200}},
-		{name: "custom template", cfg: func(c *Config) {
-			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
-			c.TextTemplate = `{{range .Alert.Failed}}{{.Name}}={{.Message}}; {{end}}`
-		}, golden: "custom", answer: answer{status: 200}},
-		{name: "server error retries", answer: answer{status: 500, body: "oops"},
-			wantRetry: true, wantErr: "500 Internal Server Error: oops"},
-		{name: "rate limited honours Retry-After", answer: answer{status: 429, header: map[string]string{"Retry-After": "7"}},
-			wantRetry: true, wantErr: "429", wantAfter: 7 * time.Second},
-		{name: "bad request gives up", answer: answer{status: 400, body: "bad payload"},
-			wantRetry: false, wantErr: "400 Bad Request: bad payload"},
-		{name: "echoed URL is redacted", answer: answer{status: 404, body: "Cannot POST " + hookPath + "?" + hookQuery},
-			wantRetry: false, wantErr: "Cannot POST [redacted]"},
-		{name: "timeout retries", answer: answer{hang: true}, timeout: 50 * time.Millisecond,
-			wantRetry: true, wantErr: "context deadline exceeded"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := make(chan received, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				got <- received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body}
-				if tt.answer.hang {
-					<-r.Context().Done()
-					return
-				}
-				for k, v := range tt.answer.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.answer.status)
-				io.WriteString(w, tt.answer.body)
-			}))
-			defer srv.Close()
-
-			cfg := New().(*Config)
-			cfg.URL = srv.URL + hookPath + "?" + hookQuery
-			cfg.HMACSecret = hmacSecret
-			cfg.Headers = map[string]string{"Authorization": authHeader, "X-Team": "ops"}
-			if tt.cfg != nil {
-				tt.cfg(cfg)
-			}
-			if errs := cfg.Validate(); len(errs) > 0 {
-				t.Fatalf("Validate: %v", errs)
-			}
-			n, err := cfg.Notifier(notify.Deps{Client: srv.Client()})
-			if err != nil {
-				t.Fatalf("Notifier: %v", err)
-			}
-			m := fixture()
-			if tt.msg != nil {
-				tt.msg(m)
-			}
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
-			retry, err := n.Notify(ctx, m)
-
-			if retry != tt.wantRetry {
-				t.Errorf("retry = %v, want %v", retry, tt.wantRetry)
-			}
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("err = %v, want none", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
-			}
-			if d := notify.RetryAfter(err); d != tt.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", d, tt.wantAfter)
-			}
-			noSecrets(t, err)
-
-			var req received
-			select {
-			case req = <-got:
-			default:
-				t.Fatal("the server got no request")
-			}
-			if req.method != http.MethodPost || req.path != hookPath || req.query != hookQuery {
-				t.Errorf("request = %s %s?%s, want POST %s?%s", req.method, req.path, req.query, hookPath, hookQuery)
-			}
-			for k, want := range map[string]string{
-				"Content-Type":    "application/json",
-				"User-Agent":      "nightowl",
-				"Idempotency-Key": m.IdempotencyKey,
-				"Authorization":   authHeader,
-				"X-Team":          "ops",
-			} {
-				if v := req.header.Get(k); v != want {
-					t.Errorf("header %s = %q, want %q", k, v, want)
-				}
+// receiver signs with hmacSecret and sends the headers of the config to a
+// URL on the test server, which answers 200.
+func receiver() notifytest.Receiver[*Config] {
+	return notifytest.Receiver[*Config]{
+		Config: func(url string) *Config {
+			c := New().(*Config)
+			c.URL = url + hookPath + "?" + hookQuery
+			c.HMACSecret = hmacSecret
+			c.Headers = map[string]string{"Authorization": authHeader, "X-Team": "ops"}
+			return c
+		},
+		Message: fixture,
+		Answer:  notifytest.Answer{Status: 200},
+		Path:    hookPath,
+		Query:   hookQuery,
+		Header: map[string]string{
+			"Content-Type":  "application/json",
+			"User-Agent":    "nightowl",
+			"Authorization": authHeader,
+			"X-Team":        "ops",
+		},
+		Request: func(t *testing.T, m *nightowl.Message, req notifytest.Request) {
+			if k := req.Header.Get("Idempotency-Key"); k != m.IdempotencyKey {
+				t.Errorf("header Idempotency-Key = %q, want %q", k, m.IdempotencyKey)
 			}
 			mac := hmac.New(sha256.New, []byte(hmacSecret))
-			mac.Write(req.body)
-			if sig, want := req.header.Get("X-Nightowl-Signature"), "sha256="+hex.EncodeToString(mac.Sum(nil)); sig != want {
+			mac.Write(req.Body)
+			if sig, want := req.Header.Get("X-Nightowl-Signature"), "sha256="+hex.EncodeToString(mac.Sum(nil)); sig != want {
 				t.Errorf("X-Nightowl-Signature = %q, want %q", sig, want)
 			}
-			if tt.golden != "" {
-				checkGolden(t, tt.golden, req.body)
-			}
-		})
+		},
+		Golden:  notifytest.GoldenJSON,
+		Secrets: secrets,
 	}
+}
+
+type cases = []notifytest.Case[*Config]
+
+func TestNotify(t *testing.T) {
+	notifytest.Run(t, receiver(), cases{
+		{Name: "firing", Golden: "firing"},
+		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat; m.IdempotencyKey = "n-45" },
+			Golden: "repeat", Answer: notifytest.Answer{Status: 202}},
+		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged", Answer: notifytest.Answer{Status: 204}},
+		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+		{Name: "no links no maintenance", Msg: func(m *nightowl.Message) {
+			m.AckURL, m.DashboardURL, m.Alert.Maintenance, m.Alert.Failed = "", "", "", nil
+		}, Golden: "bare"},
+		{Name: "custom template", Config: func(c *Config) {
+			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
+			c.TextTemplate = `{{range .Alert.Failed}}{{.Name}}={{.Message}}; {{end}}`
+		}, Golden: "custom"},
+	})
+}
+
+func TestNotifyFailures(t *testing.T) {
+	notifytest.Run(t, receiver(), append(cases{
+		{Name: "server error retries", Answer: notifytest.Answer{Status: 500, Body: "oops"},
+			Want: notifytest.Want{Retry: true, Err: "500 Internal Server Error: oops"}},
+		{Name: "rate limited honours Retry-After", Answer: notifytest.Answer{Status: 429, Header: map[string]string{"Retry-After": "7"}},
+			Want: notifytest.Want{Retry: true, Err: "429", After: 7 * time.Second}},
+		{Name: "bad request gives up", Answer: notifytest.Answer{Status: 400, Body: "bad payload"},
+			Want: notifytest.Want{Err: "400 Bad Request: bad payload"}},
+		{Name: "echoed URL is redacted", Answer: notifytest.Answer{Status: 404, Body: "Cannot POST " + hookPath + "?" + hookQuery},
+			Want: notifytest.Want{Err: "Cannot POST [redacted]"}},
+	}, notifytest.Unreachable[*Config]()...))
 }
 
 // TestRetriesKeepTheKey sends one message twice, as the outbox does after a
@@ -242,21 +155,6 @@ func TestNoSignatureWithoutSecret(t *testing.T) {
 	}
 }
 
-func TestUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL + hookPath
-	srv.Close()
-	n, err := (&Config{URL: url, HMACSecret: hmacSecret}).Notifier(notify.Deps{Client: &http.Client{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	retry, err := n.Notify(context.Background(), fixture())
-	if !retry || err == nil {
-		t.Fatalf("retry=%v err=%v, want a retryable error", retry, err)
-	}
-	noSecrets(t, err)
-}
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -298,15 +196,4 @@ func TestNotifierRejectsBadConfig(t *testing.T) {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}
-}
-
-func noSecrets(t *testing.T, err error) {
-	t.Helper()
-	notifytest.NoSecrets(t, err, secrets...)
-}
-
-// checkGolden compares a JSON body, pretty-printed, with its golden file.
-func checkGolden(t *testing.T, name string, body []byte) {
-	t.Helper()
-	notifytest.GoldenJSON(t, filepath.Join("testdata", name+".golden"), body, *update)
 }
