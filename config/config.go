@@ -88,6 +88,10 @@ type Server struct {
 	// without a trailing slash.
 	PublicURL string `yaml:"public_url"`
 	Title     string `yaml:"title"`
+	// Anonymous is the role of requests that give no credentials: none
+	// (every API route needs a session or token), or viewer, for a
+	// read-only API and dashboard without signing in.
+	Anonymous nightowl.Role `yaml:"anonymous"`
 }
 
 // Storage is the storage section: exactly one of SQLite (a file path,
@@ -345,6 +349,12 @@ func (d *decoder) server(s *Server) {
 	}
 	if s.Title == "" {
 		s.Title = DefaultTitle
+	}
+	switch s.Anonymous {
+	case "", nightowl.RoleViewer:
+	default:
+		d.errorf(d.locate("server.anonymous"), "server.anonymous",
+			"must be viewer, or left out: acting on an outage needs a person who signed in")
 	}
 	if s.PublicURL != "" {
 		if msg := checkURL(s.PublicURL); msg != "" {
