@@ -55,7 +55,7 @@ func newBatch(last batch) batch {
 	return batch{
 		states:     make(map[string]nightowl.State, min(len(last.states), 2*flushAt)),
 		aggs:       make(map[aggKey]*agg, min(len(last.aggs), 4*flushAt)),
-		heartbeats: make(map[string]nightowl.Heartbeat, min(len(last.heartbeats), 2*flushAt)),
+		heartbeats: make(map[string]nightowl.Heartbeat, min(len(last.heartbeats), 2*flushAtPings)),
 	}
 }
 
@@ -64,13 +64,23 @@ func (b *batch) empty() bool {
 		len(b.pings) == 0 && len(b.heartbeats) == 0
 }
 
+// flushAtPings queued pings or heartbeat states wake the writer early: more
+// than flushAt, because what a flush costs per ping falls as the batch
+// grows. The pings of a check share the page of its ring's index and of its
+// state, so a batch in which a check pings twice rewrites those pages once,
+// and its state is written once. At the 20,000 pings a second that the ping
+// endpoint is built for, this is a batch a second, as FlushInterval gives
+// anyway; flushAtBytes still bounds pings with large bodies.
+const flushAtPings = 4 * flushAt
+
 // full reports whether the batch is worth writing now. Each kind of row is
 // bounded on its own: a heartbeat ping brings a ping, a heartbeat state and
 // (through the engine) a result, and counting them together would cut the
 // batch to a third, with three times the commits and less coalescing of
 // states and rollups.
 func (b *batch) full() bool {
-	return max(len(b.results), len(b.pings), len(b.heartbeats)) >= flushAt || b.pingBytes >= flushAtBytes
+	return len(b.results) >= flushAt || max(len(b.pings), len(b.heartbeats)) >= flushAtPings ||
+		b.pingBytes >= flushAtBytes
 }
 
 // wake tells the writer not to wait for its interval.
@@ -336,7 +346,7 @@ func (s *Store) flush(durable bool) error {
 		s.spare = b.results[:0]
 		s.mu.Unlock()
 	}
-	if cap(b.pings) <= 4*flushAt {
+	if cap(b.pings) <= 2*flushAtPings {
 		clear(b.pings)
 		s.mu.Lock()
 		s.sparePings = b.pings[:0]

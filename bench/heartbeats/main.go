@@ -39,7 +39,7 @@ import (
 	"github.com/nightowl/nightowl/web"
 )
 
-var profile string
+var profile, memProfile string
 
 func main() {
 	n := flag.Int("n", 1000000, "heartbeat checks to load")
@@ -47,8 +47,12 @@ func main() {
 	tokens := flag.Int("tokens", 10000, "distinct checks that wrk pings")
 	conns := flag.Int("connections", 64, "wrk connections")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ping phase to this file")
+	memProfileFlag := flag.String("memprofile", "", "write an allocation profile to this file, and one as of the start of the ping phase to this file.base (pprof -diff_base)")
 	flag.Parse()
-	profile = *cpuProfile
+	profile, memProfile = *cpuProfile, *memProfileFlag
+	if memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
 	if err := run(*n, *tokens, *conns, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -214,6 +218,15 @@ end
 		pprof.StartCPUProfile(f)
 		defer f.Close()
 	}
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	if memProfile != "" {
+		// The profile counts from the start: what the ping phase
+		// allocated is the difference from this one.
+		if err := writeAllocs(memProfile + ".base"); err != nil {
+			return err
+		}
+	}
 	cpu0 := cpuSeconds()
 	out, err := exec.Command(wrk, "-t", "1", "-c", strconv.Itoa(conns), "-d", duration.String(), "-s", script,
 		"http://"+ln.Addr().String()).CombinedOutput()
@@ -221,8 +234,15 @@ end
 		return fmt.Errorf("wrk: %v\n%s", err, out)
 	}
 	cpu := cpuSeconds() - cpu0
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
 	if profile != "" {
 		pprof.StopCPUProfile()
+	}
+	if memProfile != "" {
+		if err := writeAllocs(memProfile); err != nil {
+			return err
+		}
 	}
 	m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
 	non2xx := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out)
@@ -238,9 +258,24 @@ end
 		return err
 	}
 	reqs, _ := strconv.ParseFloat(string(total[1]), 64)
-	fmt.Printf("pings/s: %s (server CPU %.1f s, %.1f µs per ping); results reported to the engine: %d; dropped by the store: %d\n",
-		m[1], cpu, cpu/reqs*1e6, reported.Load(), store.Dropped())
+	fmt.Printf("pings/s: %s (server CPU %.1f s, %.1f µs per ping; %.0f bytes allocated per ping, %d GCs); results reported to the engine: %d; dropped by the store: %d\n",
+		m[1], cpu, cpu/reqs*1e6, float64(ms1.TotalAlloc-ms0.TotalAlloc)/reqs, ms1.NumGC-ms0.NumGC,
+		reported.Load(), store.Dropped())
 	return nil
+}
+
+// writeAllocs writes the allocation profile so far.
+func writeAllocs(path string) error {
+	runtime.GC() // the profile is as of the last GC
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func indent(s string) string {
