@@ -96,4 +96,12 @@ type AccessStore interface {
 	SaveSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteSessions signs a user out everywhere.
+	DeleteSessions(ctx context.Context, user string) error
+
+	// TouchToken and TouchSession record a use: they update a row that
+	// must exist (ENotFound otherwise), and never bring back one that
+	// another process deleted meanwhile, as a save would.
+	TouchToken(ctx context.Context, id string, lastUsed time.Time) error
+	TouchSession(ctx context.Context, hash []byte, expiresAt time.Time) error
 }

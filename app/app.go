@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/assert"
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
@@ -45,6 +46,9 @@ type Options struct {
 	Listen string
 	// Concurrency bounds concurrent checks; the engine's default when 0.
 	Concurrency int
+	// BcryptCost is the cost of password hashes; the access package's
+	// default when 0 (tests lower it).
+	BcryptCost int
 }
 
 // App is a running nightowl server.
@@ -57,6 +61,7 @@ type App struct {
 	engine   *engine.Engine
 	alerts   *notify.Manager
 	maint    *maintenance.Runner
+	access   *access.Service
 	sender   *notify.Sender
 	signer   *acklink.Signer
 	// targets are the receivers of the config in force, by ID.
@@ -104,6 +109,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := a.startAlerting(ctx, cfg); err != nil {
 		store.Close()
 		return nil, err
@@ -225,8 +234,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.listener = ln
 	a.srv = &http.Server{
-		Handler: web.Handler(web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-			Pinger: a.beats, Alerter: a, Maintainer: a, Clock: a.opts.Clock}),
+		Handler:           web.Handler(a.webOptions()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	a.served = make(chan error, 1)
@@ -305,8 +313,9 @@ func (a *App) Reload(ctx context.Context) error {
 	if err := a.beats.SetChecks(heartbeats(cfg), nil); err != nil {
 		return a.refuse(err, checks)
 	}
-	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage {
-		a.log.Warn("server.listen and storage changes take effect after a restart")
+	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage ||
+		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL {
+		a.log.Warn("changes to server.listen, server.anonymous, server.public_url and storage take effect after a restart")
 	}
 	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
 		// Checked above: cannot happen.
@@ -553,3 +562,15 @@ func (a *App) StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl
 func (a *App) EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error) {
 	return a.maint.End(ctx, id, by)
 }
+
+// Access returns the people and tokens service; tests make users with it.
+func (a *App) Access() *access.Service { return a.access }
+
+func (a *App) webOptions() web.Options {
+	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
+		Pinger: a.beats, Alerter: a, Maintainer: a, Clock: a.opts.Clock,
+		Auth: a.access, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL}
+}
+
+// Routes lists every route the server serves with the role each needs.
+func (a *App) Routes() []web.Route { return web.Routes(a.webOptions()) }

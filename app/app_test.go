@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nightowl/nightowl"
 )
 
 // site is a local web app with the failures the checks must catch.
@@ -55,10 +57,16 @@ func writeConfig(t *testing.T, path, body string) {
 	}
 }
 
+// testCost is bcrypt's least cost: the tests' passwords need no strength.
+const testCost = 4
+
+// adminToken is the API token startApp makes for the tests' requests.
+var adminToken string
+
 func startApp(t *testing.T, cfgPath string) *App {
 	t.Helper()
 	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BcryptCost: testCost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +74,29 @@ func startApp(t *testing.T, cfgPath string) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
+	adminToken = userToken(t, a, "test-admin", "admin")
 	return a
+}
+
+// userToken adds a user with the given role, unless there is one, and
+// returns a new API token of theirs.
+func userToken(t *testing.T, a *App, name string, role nightowl.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.Access().AddUser(ctx, name, role, "correct horse battery staple"); err != nil && nightowl.ErrorCode(err) != nightowl.EConflict {
+		t.Fatal(err)
+	}
+	_, secret, err := a.Access().CreateToken(ctx, name, "test", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 func getJSON(t *testing.T, method, url string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -188,12 +213,7 @@ func TestServeAPIAndReload(t *testing.T) {
 				t.Errorf("%s = %d", p, code)
 			}
 		}
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_, body := get(t, base+"/metrics")
 		for _, want := range []string{
 			`nightowl_check_up{check="web-ok",type="http"} 1`,
 			`nightowl_check_up{check="web-ro",type="http"} 0`,
@@ -201,7 +221,7 @@ func TestServeAPIAndReload(t *testing.T) {
 			`nightowl_scheduler_lag_seconds_bucket`,
 			`nightowl_checks 3`,
 		} {
-			if !strings.Contains(string(body), want) {
+			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)
 			}
 		}

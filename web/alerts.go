@@ -26,15 +26,6 @@ type Alerter interface {
 	VerifyAckLink(id string, q url.Values) error
 }
 
-func (a *api) alertRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/alerts", a.listAlerts)
-	mux.HandleFunc("GET /api/v1/alerts/{id}", a.getAlert)
-	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", a.ackAlert)
-	mux.HandleFunc("GET /api/v1/notifications", a.listNotifications)
-	mux.HandleFunc("GET /ack/{id}", a.ackPage)
-	mux.HandleFunc("POST /ack/{id}", a.ackByLink)
-}
-
 // limitParam reads ?limit=, from 1 to 1000; def when absent.
 func limitParam(r *http.Request, def int) (int, error) {
 	s := r.URL.Query().Get("limit")
@@ -142,7 +133,8 @@ func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"notifications": notificationsJSON(ns)})
 }
 
-// ackRequest is the optional body of POST /api/v1/alerts/{id}/ack.
+// ackRequest is the optional body of POST /api/v1/alerts/{id}/ack: by
+// names who acknowledges when nobody is signed in (an anonymous role).
 type ackRequest struct {
 	By string `json:"by"`
 }
@@ -166,11 +158,7 @@ func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, "by is longer than 200 characters"))
 		return
 	}
-	if req.By == "" {
-		// Until there are accounts, the API cannot tell who called it.
-		req.By = "api"
-	}
-	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), req.By)
+	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r, req.By))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -46,62 +46,131 @@ type Options struct {
 	Alerter Alerter
 	// Maintainer serves the maintenance windows; none are served when nil.
 	Maintainer Maintainer
-	Clock      nightowl.Clock
+	// Auth tells who is asking. Without it, only public routes answer.
+	Auth Authenticator
+	// Anonymous is the role of a request that gives no credentials; none
+	// when empty.
+	Anonymous nightowl.Role
+	// PublicURL is server.public_url: an https one makes cookies Secure.
+	PublicURL string
+	Clock     nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
 func Handler(opts Options) http.Handler {
+	a := newAPI(opts)
+	mux := http.NewServeMux()
+	for _, rt := range a.routes(opts) {
+		h := rt.handler
+		if rt.Role != "" {
+			h = a.require(rt.Role, h)
+		}
+		mux.Handle(rt.Pattern, h)
+	}
+	return mux
+}
+
+func newAPI(opts Options) *api {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	a := &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, log: opts.Logger, clock: opts.Clock}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/checks", a.listChecks)
-	mux.HandleFunc("GET /api/v1/checks/{name}", a.getCheck)
-	mux.HandleFunc("POST /api/v1/checks/{name}/run", a.runCheck)
-	mux.HandleFunc("POST /api/v1/reload", a.reload)
+	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, auth: opts.Auth,
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock}
+}
+
+// Route is one endpoint and the least role that may call it; Role is empty
+// for a public one.
+type Route struct {
+	Pattern string
+	Role    nightowl.Role
+	handler http.Handler
+}
+
+// Routes lists every endpoint Handler serves with these options, with the
+// role each needs: the one table of who may do what.
+func Routes(opts Options) []Route { return newAPI(opts).routes(opts) }
+
+const (
+	viewer    = nightowl.RoleViewer
+	responder = nightowl.RoleResponder
+	admin     = nightowl.RoleAdmin
+	public    = nightowl.Role("")
+)
+
+func (a *api) routes(opts Options) []Route {
+	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
+		return Route{Pattern: pattern, Role: role, handler: h}
+	}
+	rs := []Route{
+		f("GET /api/v1/checks", viewer, a.listChecks),
+		f("GET /api/v1/checks/{name}", viewer, a.getCheck),
+		f("POST /api/v1/checks/{name}/run", responder, a.runCheck),
+		f("POST /api/v1/reload", admin, a.reload),
+		f("GET /api/v1/whoami", viewer, a.whoami),
+		f("POST /api/v1/login", public, a.login),
+		f("POST /api/v1/logout", public, a.logout),
+		f("GET /healthz", public, a.healthz),
+		f("GET /readyz", public, a.readyz),
+	}
 	if a.alerts != nil {
-		a.alertRoutes(mux)
+		rs = append(rs,
+			f("GET /api/v1/alerts", viewer, a.listAlerts),
+			f("GET /api/v1/alerts/{id}", viewer, a.getAlert),
+			f("POST /api/v1/alerts/{id}/ack", responder, a.ackAlert),
+			f("GET /api/v1/notifications", viewer, a.listNotifications),
+			// Signed links: whoever holds one may acknowledge that alert.
+			f("GET /ack/{id}", public, a.ackPage),
+			f("POST /ack/{id}", public, a.ackByLink),
+		)
 	}
 	if a.maint != nil {
-		a.maintenanceRoutes(mux)
+		rs = append(rs,
+			f("GET /api/v1/maintenance", viewer, a.listMaintenance),
+			f("POST /api/v1/maintenance", responder, a.startMaintenance),
+			f("POST /api/v1/maintenance/{id}/end", responder, a.endMaintenance),
+		)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := a.b.Ready(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("not ready: " + nightowl.ErrorMessage(err) + "\n"))
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
 	if opts.Pinger != nil {
-		mux.Handle("/ping/", PingHandler(opts.Pinger, opts.Clock))
+		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
 	}
 	if opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
 	}
-	return mux
+	rs = append(rs, f("/api/", public, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	}))
+	return rs
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.b.Ready(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready: " + nightowl.ErrorMessage(err) + "\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
 }
 
 type api struct {
-	b      Backend
-	alerts Alerter
-	maint  Maintainer
-	log    *slog.Logger
-	clock  nightowl.Clock
+	b         Backend
+	alerts    Alerter
+	maint     Maintainer
+	auth      Authenticator
+	anonymous nightowl.Role
+	publicURL string
+	log       *slog.Logger
+	clock     nightowl.Clock
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.

@@ -22,12 +22,6 @@ type Maintainer interface {
 	EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error)
 }
 
-func (a *api) maintenanceRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/maintenance", a.listMaintenance)
-	mux.HandleFunc("POST /api/v1/maintenance", a.startMaintenance)
-	mux.HandleFunc("POST /api/v1/maintenance/{id}/end", a.endMaintenance)
-}
-
 func (a *api) listMaintenance(w http.ResponseWriter, r *http.Request) {
 	list := a.maint.MaintenanceList()
 	if list == nil {
@@ -160,9 +154,7 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
 		return
 	}
-	if win.CreatedBy == "" {
-		win.CreatedBy = "api"
-	}
+	win.CreatedBy = actor(r, req.By)
 	started, err := a.maint.StartMaintenance(r.Context(), win)
 	if err != nil {
 		writeError(w, err)
@@ -177,10 +169,7 @@ func (a *api) endMaintenance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if req.By == "" {
-		req.By = "api"
-	}
-	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), req.By)
+	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r, req.By))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -38,6 +38,8 @@ Usage:
   nightowl maint    start --checks SEL --expect A,B --for 2h [--name N] [--within 10m]
                                                     start a maintenance window by hand
   nightowl maint    end ID | list                   end a window now (its checks are verified); list windows
+  nightowl user     add|list|remove [-c FILE]       manage people, on the storage directly
+  nightowl token    create|list|revoke [-c FILE]    manage API tokens, on the storage directly
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
@@ -55,11 +57,14 @@ var commands = map[string]command{
 	"status":   cmdStatus,
 	"ack":      cmdAck,
 	"maint":    cmdMaint,
+	"user":     cmdUser,
+	"token":    cmdToken,
 }
 
 // env is what a command reads from and writes to, so tests can run commands
 // in-process.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	isTTY          bool
@@ -68,7 +73,7 @@ type env struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTTY: isTerminal(os.Stdout)}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTTY: isTerminal(os.Stdout)}
 	os.Exit(run(ctx, e, os.Args[1:]))
 }
 

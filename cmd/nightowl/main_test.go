@@ -18,10 +18,31 @@ import (
 
 func runCmd(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCmdIn(t, environ, "", args...)
+}
+
+// runCmdIn runs a command with stdin as its standard input.
+func runCmdIn(t *testing.T, environ map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
 	code := run(context.Background(), e, args)
 	return code, out.String(), errb.String()
+}
+
+// adminToken makes an admin and an API token of theirs in the storage of
+// the config at cfg, through the CLI, as the first admin is made: before
+// the server runs.
+func adminToken(t *testing.T, cfg string) string {
+	t.Helper()
+	if code, out, errOut := runCmdIn(t, nil, "correct horse battery staple\n", "user", "add", "-c", cfg, "--role", "admin", "--password-stdin", "ops"); code != 0 {
+		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
+	}
+	code, out, errOut := runCmd(t, nil, "token", "create", "-c", cfg, "--user", "ops", "--name", "test")
+	if code != 0 || !strings.HasPrefix(out, "nwl_") {
+		t.Fatalf("token create: exit %d: %s%s", code, out, errOut)
+	}
+	return strings.TrimSpace(out)
 }
 
 func site(t *testing.T) *httptest.Server {
@@ -156,6 +177,7 @@ func TestServeStatusAndSIGHUP(t *testing.T) {
 	addr := freePort(t)
 	body := fmt.Sprintf("server: {listen: %q}\ndefaults: {interval: 1s, timeout: 1s, fail_after: 1}\nchecks:\n  - name: healthy\n    http: {url: \"%s/ok\"}\n", addr, s.URL)
 	cfg := writeFile(t, dir, "nightowl.yaml", body)
+	token := adminToken(t, cfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
@@ -164,7 +186,7 @@ func TestServeStatusAndSIGHUP(t *testing.T) {
 		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
 		done <- run(ctx, e, []string{"serve", "-c", cfg})
 	}()
-	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr}
+	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": token}
 	waitUntil(t, "the check to be up", func() bool {
 		code, out, _ := runCmd(t, clientEnv, "status")
 		return code == 0 && strings.Contains(out, "up      healthy")
@@ -215,6 +237,7 @@ checks:
   - name: refused
     tcp: {addr: "127.0.0.1:1"}
 `, addr))
+	token := adminToken(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() {
@@ -222,7 +245,7 @@ checks:
 		done <- run(ctx, e, []string{"serve", "-c", cfg})
 	}()
 	defer func() { cancel(); <-done }()
-	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr, "USER": "ana"}
+	clientEnv := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": token}
 	var id string
 	waitUntil(t, "an open alert in status", func() bool {
 		_, out, _ := runCmd(t, clientEnv, "status")
@@ -239,7 +262,7 @@ checks:
 		return false
 	})
 	code, out, errOut := runCmd(t, clientEnv, "ack", id)
-	if code != 0 || !strings.Contains(out, "acknowledged "+id+" (refused) by ana") {
+	if code != 0 || !strings.Contains(out, "acknowledged "+id+" (refused) by ops") {
 		t.Fatalf("ack: exit %d\n%s%s", code, out, errOut)
 	}
 	_, out, _ = runCmd(t, clientEnv, "status")
@@ -270,6 +293,7 @@ checks:
     assert:
       writable: 'not (body contains "read-only mode")'
 `, addr, s.URL))
+	token := adminToken(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() {
@@ -277,7 +301,7 @@ checks:
 		done <- run(ctx, e, []string{"serve", "-c", cfg})
 	}()
 	defer func() { cancel(); <-done }()
-	env := map[string]string{"NIGHTOWL_URL": "http://" + addr, "USER": "ana"}
+	env := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": token}
 	waitUntil(t, "the server", func() bool { code, _, _ := runCmd(t, env, "status"); return code != 2 })
 
 	code, _, errOut := runCmd(t, env, "maint", "start", "--checks", "tier=web", "--expect", "writeable", "--for", "1h")

@@ -153,6 +153,17 @@ notify:
   escalations: {page: {steps: [{notify: oncall}]}}
 `, addr, app.srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339), within, pg.srv.URL))
 
+	// The first admin and their token, made on the storage before the
+	// server runs, with the binary.
+	add := exec.Command(bin, "user", "add", "-c", cfg, "--role", "responder", "--password-stdin", "ana")
+	add.Stdin = strings.NewReader("correct horse battery staple\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	tok, err := exec.Command(bin, "token", "create", "-c", cfg, "--user", "ana", "--name", "e2e").Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
 	var logs strings.Builder
 	cmd := exec.Command(bin, "serve", "-c", cfg)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -166,7 +177,7 @@ notify:
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	env := map[string]string{"NIGHTOWL_URL": "http://" + addr}
+	env := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": strings.TrimSpace(string(tok))}
 	waitUntil(t, "both sites up", func() bool {
 		code, out, _ := runCmd(t, env, "status")
 		return code == 0 && strings.Contains(out, "math-site") && strings.Contains(out, "bio-site")
@@ -230,7 +241,9 @@ notify:
 	}
 	// The window's story is on math-site's history.
 	waitUntilFor(t, "the verification on math-site's history", within+3*time.Second, func() bool {
-		resp, err := http.Get("http://" + addr + "/api/v1/checks/math-site")
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/checks/math-site", nil)
+		req.Header.Set("Authorization", "Bearer "+env["NIGHTOWL_TOKEN"])
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -114,6 +115,7 @@ type Harness struct {
 	targetURL, hookURL string
 	servers            []*http.Server
 	client             *http.Client
+	token              string // the API token the harness acts with
 
 	mu   sync.Mutex
 	proc *proc // the latest server process
@@ -292,6 +294,9 @@ func (h *Harness) Run(ctx context.Context) (*Report, error) {
 		Concurrency: notify.DefaultSendConcurrency, LogPath: h.logPath}
 	defer func() { rep.Elapsed = rep.Build + time.Since(begin) }()
 
+	if err := h.makeToken(ctx); err != nil {
+		return rep, err
+	}
 	churn, stopChurn := context.WithCancel(ctx)
 	defer stopChurn()
 	var wg sync.WaitGroup
@@ -453,7 +458,27 @@ func (h *Harness) get(ctx context.Context, path string) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
 	return h.client.Do(req)
+}
+
+// makeToken makes a responder and an API token of theirs with the binary,
+// on the storage, before the first server runs.
+func (h *Harness) makeToken(ctx context.Context) error {
+	if err := h.writeConfig(0); err != nil {
+		return err
+	}
+	add := exec.CommandContext(ctx, h.bin, "user", "add", "-c", h.cfg, "--role", "responder", "--password-stdin", "crashtest")
+	add.Stdin = strings.NewReader("crash test passphrase\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		return fmt.Errorf("crash test: user add: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, h.bin, "token", "create", "-c", h.cfg, "--user", "crashtest", "--name", "harness").Output()
+	if err != nil {
+		return fmt.Errorf("crash test: token create: %w", err)
+	}
+	h.token = strings.TrimSpace(string(out))
+	return nil
 }
 
 func (h *Harness) getJSON(ctx context.Context, path string, out any) error {
@@ -494,6 +519,7 @@ func (h *Harness) acknowledge(ctx context.Context, rng *rand.Rand) int {
 			continue
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+h.token)
 		if resp, err := h.client.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

@@ -1,0 +1,149 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// limiter counts failed sign-ins per account and per address, in memory: a
+// restart forgets them, which costs an attacker a restart of the server per
+// few guesses.
+type limiter struct {
+	mu       sync.Mutex
+	accounts map[string]failures
+	addrs    map[string]failures
+	sweptAt  time.Time
+}
+
+// failures counts the failures in the window that began with the first.
+type failures struct {
+	n     int
+	since time.Time
+}
+
+func newLimiter() *limiter {
+	return &limiter{accounts: make(map[string]failures), addrs: make(map[string]failures)}
+}
+
+// begin starts a sign-in to account (none when "") from addr. It counts the
+// attempt as a failure at once, so that many attempts at the same time
+// cannot all pass before the first has failed; succeeded takes it back.
+// When either count is full, it refuses and says until when.
+func (l *limiter) begin(account, addr string, now time.Time) (retry time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweptAt) >= FailureWindow {
+		sweep(l.accounts, now)
+		sweep(l.addrs, now)
+		l.sweptAt = now
+	}
+	acc, ad := current(l.accounts, account, now), current(l.addrs, addr, now)
+	if account != "" && acc.n >= MaxAccountFailures {
+		retry = acc.since.Add(FailureWindow)
+	}
+	if ad.n >= MaxAddressFailures {
+		if r := ad.since.Add(FailureWindow); r.After(retry) {
+			retry = r
+		}
+	}
+	if !retry.IsZero() {
+		return retry, false
+	}
+	if account != "" {
+		l.accounts[account] = acc.add(now)
+	}
+	l.addrs[addr] = ad.add(now)
+	return time.Time{}, true
+}
+
+// succeeded takes back the failure that begin counted, and clears the
+// account's count.
+func (l *limiter) succeeded(account, addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.accounts, account)
+	if f, ok := l.addrs[addr]; ok && f.n > 0 {
+		f.n--
+		l.addrs[addr] = f
+	}
+}
+
+// current returns the failures of key in the window that holds now.
+func current(m map[string]failures, key string, now time.Time) failures {
+	f := m[key]
+	if f.n > 0 && now.Sub(f.since) >= FailureWindow {
+		return failures{}
+	}
+	return f
+}
+
+func (f failures) add(now time.Time) failures {
+	if f.n == 0 {
+		f.since = now
+	}
+	f.n++
+	return f
+}
+
+// sweep forgets the counts whose window is over, so that the maps hold
+// only the last window's worth of names and addresses.
+func sweep(m map[string]failures, now time.Time) {
+	for k, f := range m {
+		if now.Sub(f.since) >= FailureWindow {
+			delete(m, k)
+		}
+	}
+}
+
+// addrKey is what failures are counted under for a client address: an
+// IPv6 client gets a whole /64 (which one host usually has to itself), an
+// IPv4-mapped IPv6 address counts as the IPv4 one.
+func addrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// limitedError is ERateLimited with when to try again, for a Retry-After
+// header.
+type limitedError struct {
+	err   *nightowl.Error
+	after time.Duration
+}
+
+func (e *limitedError) Error() string { return e.err.Error() }
+func (e *limitedError) Unwrap() error { return e.err }
+
+func rateLimited(after time.Duration) error {
+	mins := int((after + time.Minute - 1) / time.Minute)
+	when := "in 1 minute"
+	if mins > 1 {
+		when = fmt.Sprintf("in %d minutes", mins)
+	}
+	return &limitedError{
+		err:   nightowl.Errorf(nightowl.ERateLimited, "too many failed sign-ins: try again %s", when),
+		after: after,
+	}
+}
+
+// RetryAfter returns how long until a sign-in that Login refused with
+// ERateLimited may be tried again.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *limitedError
+	if errors.As(err, &e) {
+		return e.after, true
+	}
+	return 0, false
+}

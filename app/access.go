@@ -1,0 +1,34 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nightowl/nightowl/access"
+	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/sqlite"
+)
+
+// OpenAccess opens the store of the config at path for the commands that
+// manage people and tokens. They work on the storage directly, so that the
+// first admin needs no server (and no way into it) to be made; a server
+// running on the same file sees the change at once.
+func OpenAccess(ctx context.Context, path string) (*access.Service, func() error, error) {
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Storage.Postgres != "" {
+		return nil, nil, fmt.Errorf("storage.postgres is not supported by this version; use storage.sqlite")
+	}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Storage.SQLite})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open storage: %w", err)
+	}
+	svc, err := access.New(access.Options{Store: store})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return svc, store.Close, nil
+}

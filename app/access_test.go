@@ -1,0 +1,200 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nightowl/nightowl"
+)
+
+// TestEveryRouteByRole walks every route the server serves with no
+// credentials and with a token of each role: a public route answers all of
+// them alike; any other refuses no credentials with 401, a role below the
+// one it needs with 403, and lets the others through.
+func TestEveryRouteByRole(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+"  - name: job\n    heartbeat: {period: 1h, grace: 1h}\n")
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	tokens := map[string]string{"none": ""}
+	for _, r := range nightowl.Roles {
+		tokens[string(r)] = userToken(t, a, "user-"+string(r), r)
+	}
+	rank := map[string]int{"none": 0, "viewer": 1, "responder": 2, "admin": 3}
+
+	routes := a.Routes()
+	if len(routes) < 20 {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	for _, rt := range routes {
+		method, path, ok := strings.Cut(rt.Pattern, " ")
+		if !ok {
+			method, path = "GET", rt.Pattern
+		}
+		path = strings.NewReplacer("{name}", "web-ok", "{id}", "nosuch").Replace(path)
+		if strings.HasSuffix(path, "/") {
+			path += "nosuch"
+		}
+		t.Run(rt.Pattern, func(t *testing.T) {
+			codes := map[string]int{}
+			for who, tok := range tokens {
+				req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes[who] = resp.StatusCode
+			}
+			need := rank[string(rt.Role)]
+			for who, code := range codes {
+				switch {
+				case rt.Role == "":
+					if code != codes["none"] {
+						t.Errorf("public route answers %s %d but no credentials %d", who, code, codes["none"])
+					}
+				case who == "none":
+					if code != http.StatusUnauthorized {
+						t.Errorf("no credentials: %d, want 401", code)
+					}
+				case rank[who] < need:
+					if code != http.StatusForbidden {
+						t.Errorf("%s: %d, want 403 (needs %s)", who, code, rt.Role)
+					}
+				default:
+					if code == http.StatusUnauthorized || code == http.StatusForbidden {
+						t.Errorf("%s: %d, want it let through (needs %s)", who, code, rt.Role)
+					}
+				}
+			}
+		})
+	}
+}
+
+func call(t *testing.T, method, url, body string, header map[string]string, cookies ...*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// TestSignInSessionsAndCSRF signs in through the API as a browser does:
+// the cookie is HttpOnly and SameSite, anything that changes something
+// needs the session's CSRF token, signing out ends it, and repeated wrong
+// passwords are refused for a while.
+func TestSignInSessionsAndCSRF(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", nightowl.RoleResponder)
+	userToken(t, a, "vic", nightowl.RoleViewer)
+
+	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "wrong password here"}`, nil); resp.StatusCode != 401 ||
+		!strings.Contains(body, "wrong name or password") {
+		t.Fatalf("wrong password: %d %s", resp.StatusCode, body)
+	}
+	resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign in: %d %s", resp.StatusCode, body)
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "nightowl_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure {
+		t.Fatalf("session cookie: %+v", cookie)
+	}
+	var login struct{ User, CSRF string }
+	json.Unmarshal([]byte(body), &login)
+	if login.User != "ana" || len(login.CSRF) < 32 {
+		t.Fatalf("sign in answered %s", body)
+	}
+	if resp, body := call(t, "GET", base+"/api/v1/whoami", "", nil, cookie); resp.StatusCode != 200 || !strings.Contains(body, `"responder"`) {
+		t.Fatalf("whoami: %d %s", resp.StatusCode, body)
+	}
+	ack := base + "/api/v1/alerts/nosuch/ack"
+	if resp, body := call(t, "POST", ack, "", nil, cookie); resp.StatusCode != 403 || !strings.Contains(body, "CSRF") {
+		t.Fatalf("POST without the CSRF token: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, "POST", ack, "", map[string]string{"X-CSRF-Token": "forged"}, cookie); resp.StatusCode != 403 {
+		t.Fatalf("POST with a wrong CSRF token: %d", resp.StatusCode)
+	}
+	if resp, body := call(t, "POST", ack, "", map[string]string{"X-CSRF-Token": login.CSRF}, cookie); resp.StatusCode != 404 {
+		t.Fatalf("POST with the CSRF token: %d %s, want it through to 404", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, "POST", base+"/api/v1/logout", "", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, "GET", base+"/api/v1/whoami", "", nil, cookie); resp.StatusCode != 401 {
+		t.Fatalf("after sign-out: %d, want 401", resp.StatusCode)
+	}
+
+	// A viewer signed in cannot act, CSRF token or not.
+	resp, _ = call(t, "POST", base+"/api/v1/login", `{"name": "vic", "password": "correct horse battery staple"}`, nil)
+	vic := resp.Cookies()[0]
+	if resp, body := call(t, "POST", ack, "", map[string]string{"X-CSRF-Token": csrfOf(t, a, base, vic)}, vic); resp.StatusCode != 403 || !strings.Contains(body, "responder") {
+		t.Fatalf("viewer acknowledging: %d %s", resp.StatusCode, body)
+	}
+
+	for i := 0; i < 5; i++ {
+		call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "guess number `+fmt.Sprint(i)+`"}`, nil)
+	}
+	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, nil); resp.StatusCode != 429 ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 wrong passwords: %d %s", resp.StatusCode, body)
+	}
+}
+
+// csrfOf returns the CSRF token of a session.
+func csrfOf(t *testing.T, a *App, base string, c *http.Cookie) string {
+	t.Helper()
+	s, _, err := a.Access().Session(t.Context(), c.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CSRF
+}
+
+// TestAnonymousViewer: server.anonymous: viewer lets anyone read, and
+// nobody act, without credentials.
+func TestAnonymousViewer(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, "server: {anonymous: viewer}\n"+fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	if resp, _ := call(t, "GET", base+"/api/v1/checks", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("anonymous read: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, "POST", base+"/api/v1/checks/web-ok/run", "", nil); resp.StatusCode != 403 {
+		t.Fatalf("anonymous run: %d, want 403", resp.StatusCode)
+	}
+}

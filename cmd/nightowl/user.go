@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/app"
+)
+
+// withAccess opens the storage of the config named by -c for a command
+// that manages people or tokens, and runs fn.
+func withAccess(ctx context.Context, e *env, cfgPath string, fn func(svc accessService) int) int {
+	svc, closeStore, err := app.OpenAccess(ctx, cfgPath)
+	if err != nil {
+		printConfigError(e, err)
+		return exitBadConfig
+	}
+	defer closeStore()
+	return fn(svc)
+}
+
+// accessService is what the user and token commands use of access.Service.
+type accessService interface {
+	AddUser(ctx context.Context, name string, role nightowl.Role, password string) (nightowl.User, error)
+	RemoveUser(ctx context.Context, name string) error
+	Users(ctx context.Context) ([]nightowl.User, error)
+	CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error)
+	Tokens(ctx context.Context, user string) ([]nightowl.Token, error)
+	RevokeToken(ctx context.Context, id string) error
+}
+
+func cmdUser(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|remove")
+		return exitBadConfig
+	}
+	fs := newFlags(e, "user "+args[0])
+	cfgPath := configFlag(e, fs)
+	switch args[0] {
+	case "add":
+		role := fs.String("role", "viewer", "viewer, responder or admin")
+		fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(pos) != 1 {
+			fmt.Fprintln(e.stderr, "usage: nightowl user add [-c FILE] [--role ROLE] [--password-stdin] NAME")
+			return exitBadConfig
+		}
+		password, err := readPassword(e, *fromStdin)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl user add:", err)
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			u, err := svc.AddUser(ctx, pos[0], nightowl.Role(*role), password)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "nightowl user add:", nightowl.ErrorMessage(err))
+				return exitNotUp
+			}
+			fmt.Fprintf(e.stdout, "added %s (%s)\n", u.Name, u.Role)
+			return exitOK
+		})
+	case "list":
+		if _, err := parse(fs, args[1:]); err != nil {
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			users, err := svc.Users(ctx)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "nightowl user list:", err)
+				return exitNotUp
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tADDED")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
+			}
+			tw.Flush()
+			return exitOK
+		})
+	case "remove":
+		pos, err := parse(fs, args[1:])
+		if err != nil || len(pos) == 0 {
+			fmt.Fprintln(e.stderr, "usage: nightowl user remove [-c FILE] NAME...")
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			code := exitOK
+			for _, name := range pos {
+				if err := svc.RemoveUser(ctx, name); err != nil {
+					fmt.Fprintf(e.stderr, "nightowl user remove %s: %s\n", name, nightowl.ErrorMessage(err))
+					code = exitNotUp
+					continue
+				}
+				fmt.Fprintf(e.stdout, "removed %s, with their tokens and sessions\n", name)
+			}
+			return code
+		})
+	}
+	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list or remove\n", args[0])
+	return exitBadConfig
+}
+
+// readPassword reads a new password: from standard input's first line, or
+// asked twice on the terminal without echo.
+func readPassword(e *env, fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no password on standard input")
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	fd := int(os.Stdin.Fd())
+	if e.stdin != os.Stdin || !term.IsTerminal(fd) {
+		return "", errors.New("give the password on a terminal, or with --password-stdin")
+	}
+	fmt.Fprint(e.stderr, "password: ")
+	p1, err := term.ReadPassword(fd)
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(e.stderr, "again: ")
+	p2, err := term.ReadPassword(fd)
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(p1) != string(p2) {
+		return "", errors.New("the passwords differ")
+	}
+	return string(p1), nil
+}
+
+func cmdToken(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "usage: nightowl token create|list|revoke")
+		return exitBadConfig
+	}
+	fs := newFlags(e, "token "+args[0])
+	cfgPath := configFlag(e, fs)
+	switch args[0] {
+	case "create":
+		user := fs.String("user", "", "whose token (required)")
+		name := fs.String("name", "", "what the token is for, such as ci or grafana")
+		role := fs.String("role", "", "act with a lesser role than the user's, such as viewer")
+		ttl := fs.Duration("expires", 0, "expire after this long, such as 2160h; never when 0")
+		if pos, err := parse(fs, args[1:]); err != nil || len(pos) > 0 || *user == "" {
+			fmt.Fprintln(e.stderr, "usage: nightowl token create [-c FILE] --user NAME [--name NAME] [--role ROLE] [--expires DURATION]")
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			t, secret, err := svc.CreateToken(ctx, *user, *name, nightowl.Role(*role), *ttl)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "nightowl token create:", nightowl.ErrorMessage(err))
+				return exitNotUp
+			}
+			fmt.Fprintf(e.stderr, "token %s for %s (%s); it is shown only now:\n", t.ID, t.User, t.Role)
+			fmt.Fprintln(e.stdout, secret)
+			return exitOK
+		})
+	case "list":
+		user := fs.String("user", "", "only this user's tokens")
+		if _, err := parse(fs, args[1:]); err != nil {
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			ts, err := svc.Tokens(ctx, *user)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "nightowl token list:", err)
+				return exitNotUp
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED")
+			day := func(t time.Time) string {
+				if t.IsZero() {
+					return "-"
+				}
+				return t.Local().Format("2006-01-02 15:04")
+			}
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
+			}
+			tw.Flush()
+			return exitOK
+		})
+	case "revoke":
+		pos, err := parse(fs, args[1:])
+		if err != nil || len(pos) == 0 {
+			fmt.Fprintln(e.stderr, "usage: nightowl token revoke [-c FILE] ID...")
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			code := exitOK
+			for _, id := range pos {
+				if err := svc.RevokeToken(ctx, id); err != nil {
+					fmt.Fprintf(e.stderr, "nightowl token revoke %s: %s\n", id, nightowl.ErrorMessage(err))
+					code = exitNotUp
+					continue
+				}
+				fmt.Fprintf(e.stdout, "revoked %s\n", id)
+			}
+			return code
+		})
+	}
+	fmt.Fprintf(e.stderr, "nightowl token: unknown subcommand %q: create, list or revoke\n", args[0])
+	return exitBadConfig
+}

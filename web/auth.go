@@ -1,0 +1,221 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Authenticator tells who is asking, from a session cookie or an API
+// token, and signs people in and out.
+type Authenticator interface {
+	Session(ctx context.Context, cookie string) (nightowl.Session, nightowl.User, error)
+	Authenticate(ctx context.Context, secret string) (nightowl.Token, nightowl.User, nightowl.Role, error)
+	Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error)
+	Logout(ctx context.Context, cookie string) error
+}
+
+// SessionCookie is the name of the cookie that carries a signed-in
+// browser's session.
+const SessionCookie = "nightowl_session"
+
+// CSRFHeader carries the session's CSRF token on requests a signed-in
+// browser's scripts make; forms carry it in the field "csrf".
+const CSRFHeader = "X-CSRF-Token"
+
+// Principal is who a request acts for.
+type Principal struct {
+	User string
+	Role nightowl.Role
+	// Via is "session", "token" or "anonymous".
+	Via string
+	// CSRF is the session's CSRF token, for pages to put in forms.
+	CSRF string
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns who the request acts for; false on public routes.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// actor names who did something through a request, for alerts' AckedBy,
+// maintenance's CreatedBy and the like: the signed-in user, or what the
+// request says when nobody is signed in.
+func actor(r *http.Request, said string) string {
+	if p, ok := PrincipalFrom(r.Context()); ok && p.User != "" {
+		return p.User
+	}
+	if said == "" {
+		return "anonymous"
+	}
+	return said
+}
+
+// unsafe reports whether a method changes something, and so needs CSRF
+// protection when a browser's cookie authenticates it.
+func unsafe(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// require wraps h so that it runs only for a request whose principal has
+// at least role need.
+func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.principal(r)
+		if err != nil {
+			a.deny(w, r, err)
+			return
+		}
+		if !p.Role.Allows(need) {
+			a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func orAnonymous(user string) string {
+	if user == "" {
+		return "an anonymous request"
+	}
+	return user
+}
+
+// deny answers a request that may not go on: JSON for the API, the sign-in
+// page for a browser that is not signed in.
+func (a *api) deny(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.HasPrefix(r.URL.Path, "/admin") && nightowl.ErrorCode(err) == nightowl.EUnauthorized && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if nightowl.ErrorCode(err) == nightowl.EUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nightowl"`)
+	}
+	writeError(w, err)
+}
+
+// principal finds who a request acts for: a bearer token, else a session
+// cookie (with its CSRF token on anything that changes something), else
+// the anonymous role the config grants, if any.
+func (a *api) principal(r *http.Request) (Principal, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || a.auth == nil {
+			return Principal{}, nightowl.Errorf(nightowl.EUnauthorized, "give an API token as Authorization: Bearer TOKEN")
+		}
+		_, u, role, err := a.auth.Authenticate(r.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			return Principal{}, unauthorized(err)
+		}
+		return Principal{User: u.Name, Role: role, Via: "token"}, nil
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+		s, u, err := a.auth.Session(r.Context(), c.Value)
+		if err != nil {
+			return Principal{}, unauthorized(err)
+		}
+		if unsafe(r.Method) {
+			got := r.Header.Get(CSRFHeader)
+			if got == "" {
+				got = r.PostFormValue("csrf")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
+				return Principal{}, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again")
+			}
+		}
+		return Principal{User: u.Name, Role: u.Role, Via: "session", CSRF: s.CSRF}, nil
+	}
+	if a.anonymous.Valid() {
+		return Principal{Role: a.anonymous, Via: "anonymous"}, nil
+	}
+	return Principal{}, nightowl.Errorf(nightowl.EUnauthorized, "sign in, or give an API token as Authorization: Bearer TOKEN")
+}
+
+// unauthorized keeps the reason a credential was refused (unknown,
+// expired) but never a store failure's detail.
+func unauthorized(err error) error {
+	switch nightowl.ErrorCode(err) {
+	case nightowl.EUnauthorized, nightowl.ENotFound:
+		return nightowl.Errorf(nightowl.EUnauthorized, "%s", nightowl.ErrorMessage(err))
+	}
+	return err
+}
+
+// clientAddr is the address a request came from, without its port; the
+// sign-in rate limit counts failures per address.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// loginRequest is the body of POST /api/v1/login.
+type loginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// secureCookies reports whether cookies must be Secure: behind TLS, or when
+// people reach nightowl over https.
+func (a *api) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(a.publicURL, "https://") ||
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (a *api) setSession(w http.ResponseWriter, r *http.Request, cookie string, s nightowl.Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: cookie, Path: "/",
+		Expires: s.MaxUntil, HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (a *api) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if a.auth == nil {
+		writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
+		return
+	}
+	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, clientAddr(r))
+	if err != nil {
+		if nightowl.ErrorCode(err) == nightowl.ERateLimited {
+			w.Header().Set("Retry-After", "900")
+		}
+		writeError(w, err)
+		return
+	}
+	a.setSession(w, r, cookie, s)
+	writeJSON(w, http.StatusOK, map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt})
+}
+
+func (a *api) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && a.auth != nil {
+		if err := a.auth.Logout(r.Context(), c.Value); err != nil {
+			a.log.Error("sign out", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
+		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode})
+	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+}
+
+func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	writeJSON(w, http.StatusOK, map[string]any{"user": p.User, "role": p.Role, "via": p.Via})
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
