@@ -2,10 +2,8 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"html/template"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -133,32 +131,8 @@ func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"notifications": notificationsJSON(ns)})
 }
 
-// ackRequest is the optional body of POST /api/v1/alerts/{id}/ack: by
-// names who acknowledges when nobody is signed in (an anonymous role).
-type ackRequest struct {
-	By string `json:"by"`
-}
-
 func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
-	var req ackRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "read body: %v", err))
-		return
-	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "body must be {\"by\": \"NAME\"}: %v", err))
-			return
-		}
-	}
-	if len(req.By) > 200 {
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "by is longer than 200 characters"))
-		return
-	}
-	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r, req.By))
+	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -48,16 +48,12 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 }
 
 // actor names who did something through a request, for alerts' AckedBy,
-// maintenance's CreatedBy and the like: the signed-in user, or what the
-// request says when nobody is signed in.
-func actor(r *http.Request, said string) string {
+// maintenance's CreatedBy and the like: the user of its session or token.
+func actor(r *http.Request) string {
 	if p, ok := PrincipalFrom(r.Context()); ok && p.User != "" {
 		return p.User
 	}
-	if said == "" {
-		return "anonymous"
-	}
-	return said
+	return "anonymous"
 }
 
 // unsafe reports whether a method changes something, and so needs CSRF

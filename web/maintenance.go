@@ -70,7 +70,6 @@ type MaintenanceRequest struct {
 	} `json:"verify"`
 	Announce bool   `json:"announce"`
 	Reason   string `json:"reason"`
-	By       string `json:"by"`
 }
 
 // ParseSelector reads a selector as nightowl maint start --checks takes it:
@@ -118,7 +117,7 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	}
 	win := nightowl.Window{
 		Name: req.Name, Expect: req.Expect, Start: req.Start, End: req.End,
-		Announce: req.Announce, Reason: req.Reason, CreatedBy: req.By,
+		Announce: req.Announce, Reason: req.Reason, CreatedBy: actor(r),
 		Verify: nightowl.Verify{Within: time.Duration(req.Verify.Within)},
 	}
 	for _, d := range req.Verify.AgainAfter {
@@ -154,7 +153,6 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
 		return
 	}
-	win.CreatedBy = actor(r, req.By)
 	started, err := a.maint.StartMaintenance(r.Context(), win)
 	if err != nil {
 		writeError(w, err)
@@ -164,12 +162,7 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) endMaintenance(w http.ResponseWriter, r *http.Request) {
-	var req ackRequest
-	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r, req.By))
+	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r))
 	if err != nil {
 		writeError(w, err)
 		return

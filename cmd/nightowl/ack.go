@@ -10,7 +10,6 @@ import (
 
 func cmdAck(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "ack")
-	by := fs.String("by", "", "who acknowledges (default $NIGHTOWL_USER, then $USER)")
 	ids, err := parse(fs, args)
 	if err != nil {
 		return exitBadConfig
@@ -19,13 +18,12 @@ func cmdAck(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "nightowl ack: name the alert to acknowledge (nightowl status lists open alerts)")
 		return exitBadConfig
 	}
-	who := who(e, *by)
 	code := exitOK
 	for _, id := range ids {
 		var body struct {
 			Alert nightowl.Alert `json:"alert"`
 		}
-		_, err := apiDo(ctx, e, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/ack", map[string]string{"by": who}, &body)
+		_, err := apiDo(ctx, e, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/ack", nil, &body)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "nightowl ack %s: %v\n", id, err)
 			code = exitNotUp

@@ -269,7 +269,7 @@ checks:
 	if !strings.Contains(out, "acknowledged") {
 		t.Errorf("status after ack:\n%s", out)
 	}
-	code, _, errOut = runCmd(t, clientEnv, "ack", "--by", "bo", "nosuchalert")
+	code, _, errOut = runCmd(t, clientEnv, "ack", "nosuchalert")
 	if code != 1 || !strings.Contains(errOut, "not_found") {
 		t.Errorf("ack of an unknown alert: exit %d: %s", code, errOut)
 	}

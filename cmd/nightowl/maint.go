@@ -28,16 +28,6 @@ func cmdMaint(ctx context.Context, e *env, args []string) int {
 	return exitBadConfig
 }
 
-// who is the person a client command acts for.
-func who(e *env, flag string) string {
-	for _, v := range []string{flag, e.getenv("NIGHTOWL_USER"), e.getenv("USER")} {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -57,7 +47,6 @@ func maintStart(ctx context.Context, e *env, args []string) int {
 	reason := fs.String("reason", "", "why, for the history")
 	within := fs.Duration("within", 0, "after the end, every check in scope must be up within this (default 10m)")
 	again := fs.String("again-after", "", "verify again this long after the end, comma-separated (1h,6h)")
-	by := fs.String("by", "", "who starts it (default $NIGHTOWL_USER, then $USER)")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
 		if err == nil {
@@ -71,7 +60,7 @@ func maintStart(ctx context.Context, e *env, args []string) int {
 	}
 	req := map[string]any{
 		"name": *name, "checks": *checks, "expect": splitList(*expect), "for": dur.String(),
-		"reason": *reason, "by": who(e, *by),
+		"reason": *reason,
 	}
 	verify := map[string]any{}
 	if *within > 0 {
@@ -101,7 +90,6 @@ func maintStart(ctx context.Context, e *env, args []string) int {
 
 func maintEnd(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "maint end")
-	by := fs.String("by", "", "who ends it (default $NIGHTOWL_USER, then $USER)")
 	ids, err := parse(fs, args)
 	if err != nil {
 		return exitBadConfig
@@ -115,7 +103,7 @@ func maintEnd(ctx context.Context, e *env, args []string) int {
 		var body struct {
 			Maintenance nightowl.Window `json:"maintenance"`
 		}
-		if _, err := apiDo(ctx, e, "POST", "/api/v1/maintenance/"+url.PathEscape(id)+"/end", map[string]string{"by": who(e, *by)}, &body); err != nil {
+		if _, err := apiDo(ctx, e, "POST", "/api/v1/maintenance/"+url.PathEscape(id)+"/end", nil, &body); err != nil {
 			fmt.Fprintf(e.stderr, "nightowl maint end %s: %v\n", id, err)
 			code = exitNotUp
 			continue
