@@ -92,7 +92,9 @@ type IncidentUpdate struct {
 	Public     bool          `json:"public"`
 	State      IncidentState `json:"state,omitempty"`  // the state it set; empty when unchanged
 	Impact     Impact        `json:"impact,omitempty"` // the impact it set; empty when unchanged
-	Message    string        `json:"message"`
+	// Components are the affected components it set; nil when unchanged.
+	Components []string `json:"components,omitempty"`
+	Message    string   `json:"message"`
 }
 
 // TimelineEntry is one line of an incident's timeline: its own updates and
@@ -118,7 +120,9 @@ type IncidentQuery struct {
 // IncidentStore keeps incidents and their updates.
 type IncidentStore interface {
 	// SaveIncident creates or updates an incident, with an update when u
-	// is not nil, in one transaction; u's ID is set.
+	// is not nil, in one transaction; u's ID is set. An incident without
+	// an ID is created and given the next one, "inc-N" with N counting
+	// from 1; one with an ID must exist (ENotFound).
 	SaveIncident(ctx context.Context, inc *Incident, u *IncidentUpdate) error
 	Incident(ctx context.Context, id string) (Incident, error)
 	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)

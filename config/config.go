@@ -79,6 +79,10 @@ type Config struct {
 	// Maintenance are the configured windows in file order, with the
 	// defaults applied.
 	Maintenance []nightowl.Window
+	// Components are what the status page shows, in file order
+	// (components.go).
+	Components []nightowl.Component
+	Incidents  Incidents
 }
 
 // Server is the server section.
@@ -164,9 +168,10 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 // the defaults they inherit are known, and so are notify (notify.go) and
 // maintenance (maintenance.go), which name checks.
 type top struct {
-	Server   Server   `yaml:"server"`
-	Storage  Storage  `yaml:"storage"`
-	Defaults Defaults `yaml:"defaults"`
+	Server    Server    `yaml:"server"`
+	Storage   Storage   `yaml:"storage"`
+	Defaults  Defaults  `yaml:"defaults"`
+	Incidents Incidents `yaml:"incidents"`
 }
 
 func (d *decoder) config() *Config {
@@ -183,9 +188,9 @@ func (d *decoder) config() *Config {
 			RecoverAfter: DefaultRecoverAfter,
 		},
 	}
-	var checks, notifyNode, maintenance *yaml.Node
+	var checks, notifyNode, maintenance, components *yaml.Node
 	if root != nil {
-		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance"}, func(key string, p pair) bool {
+		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components"}, func(key string, p pair) bool {
 			switch key {
 			case "checks":
 				checks = p.val
@@ -193,13 +198,15 @@ func (d *decoder) config() *Config {
 				notifyNode = p.val
 			case "maintenance":
 				maintenance = p.val
+			case "components":
+				components = p.val
 			default:
 				return false
 			}
 			return true
 		})
 	}
-	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults}
+	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -208,6 +215,8 @@ func (d *decoder) config() *Config {
 	}
 	cfg.Notify = d.notify(notifyNode)
 	cfg.Maintenance = d.maintenance(maintenance, cfg.Checks)
+	cfg.Components = d.components(components, cfg.Checks)
+	d.incidents(&cfg.Incidents)
 	return cfg
 }
 

@@ -46,6 +46,10 @@ type ManagerOptions struct {
 	// Queued is called after notifications were added to the outbox: the
 	// sender's cue to look.
 	Queued func()
+	// Fired, when set, is called after a new alert was saved: the cue to
+	// open an incident. It runs with the alert's check locked, so it must
+	// not call back into the Manager.
+	Fired func(nightowl.Alert)
 }
 
 // Manager opens, escalates, acknowledges and resolves alerts, and writes
@@ -437,6 +441,9 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 	m.mu.Unlock()
 	if len(out) > 0 && m.opts.Queued != nil {
 		m.opts.Queued()
+	}
+	if prev == nil && m.opts.Fired != nil {
+		m.opts.Fired(*next)
 	}
 	m.poke()
 	return nil

@@ -1,0 +1,439 @@
+package incident_test
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/incident"
+	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/sqlite"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+var t0 = time.Date(2026, 3, 17, 22, 0, 0, 0, time.UTC)
+
+var components = []nightowl.Component{
+	{Name: "Website", Checks: nightowl.Selector{Labels: map[string]string{"tier": "web"}}},
+	{Name: "Database", Checks: nightowl.Selector{Names: []string{"math-db"}}},
+}
+
+func view(name, tier string, st nightowl.Status) nightowl.CheckView {
+	return nightowl.CheckView{
+		Check: nightowl.Check{Name: name, Labels: map[string]string{"tier": tier}},
+		State: nightowl.State{Check: name, Status: st},
+	}
+}
+
+// fixture is a service on a real SQLite store and a fake clock.
+type fixture struct {
+	svc      *incident.Service
+	store    *sqlite.Store
+	clock    *clocktest.Fake
+	views    []nightowl.CheckView
+	autoOpen bool
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{clock: clocktest.New(t0.Add(-time.Hour)), autoOpen: true, views: []nightowl.CheckView{
+		view("shop", "web", nightowl.StatusUp), view("cart", "web", nightowl.StatusUp), view("math-db", "db", nightowl.StatusUp),
+	}}
+	var err error
+	f.store, err = sqlite.Open(context.Background(), sqlite.Options{
+		Path: filepath.Join(t.TempDir(), "nightowl.db"), Now: f.clock.Now,
+		Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.store.Close() })
+	f.svc, err = incident.New(incident.Options{
+		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Components: func() []nightowl.Component { return components },
+		Checks:     func() []nightowl.CheckView { return f.views },
+		AutoOpen:   func() bool { return f.autoOpen },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// at sets the clock.
+func (f *fixture) at(t *testing.T, h, m, s int) time.Time {
+	t.Helper()
+	at := time.Date(2026, 3, 17, h, m, s, 0, time.UTC)
+	f.clock.Set(at)
+	return at
+}
+
+func (f *fixture) event(t *testing.T, e nightowl.Event) {
+	t.Helper()
+	if _, err := f.store.AddEvent(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) saveAlert(t *testing.T, a *nightowl.Alert, receivers ...string) []nightowl.Notification {
+	t.Helper()
+	var out []nightowl.Notification
+	for _, r := range receivers {
+		kind := nightowl.MessageFiring
+		switch a.State {
+		case nightowl.AlertAcknowledged:
+			kind = nightowl.MessageAcknowledged
+		case nightowl.AlertResolved:
+			kind = nightowl.MessageResolved
+		}
+		now := f.clock.Now()
+		out = append(out, nightowl.Notification{Receiver: r, CreatedAt: now, NextAt: now,
+			Message: nightowl.Message{Kind: kind, Alert: *a}})
+	}
+	if err := f.store.SaveAlert(context.Background(), a, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// deliver sends every due notification, failing those to the receivers in
+// fail with the error given.
+func (f *fixture) deliver(t *testing.T, fail map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	now := f.clock.Now()
+	ns, err := f.store.ClaimNotifications(ctx, "test", now, 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ns {
+		n := &ns[i]
+		if msg, ok := fail[n.Receiver]; ok {
+			n.State, n.Error = nightowl.NotificationFailed, msg
+		} else {
+			n.State, n.SentAt = nightowl.NotificationSent, now
+		}
+		if err := f.store.FinishNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// story plays an outage of the shop from the first failure to the
+// resolution: an automatic incident, an acknowledgement, a public update, a
+// private note, maintenance on the database, and noise before and after
+// that the timeline must leave out.
+func story(t *testing.T, f *fixture) string {
+	t.Helper()
+	ctx := context.Background()
+	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 21, 30, 0), Kind: "maintenance", Cause: "maintenance nightly-vacuum ended"})
+	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 21, 58, 10), Kind: nightowl.EventStatus,
+		From: nightowl.StatusUp, To: nightowl.StatusDown, Cause: "http_ok failed: status < 400 (status = 503)"})
+	fired := f.at(t, 21, 59, 0)
+	a := &nightowl.Alert{ID: "k3vq7mzt", Check: "shop", Labels: map[string]string{"tier": "web"},
+		State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
+		Cause: "http_ok failed: status < 400 (status = 503)", StartsAt: fired}
+	f.saveAlert(t, a, "primary[1]", "sms[1]")
+	inc, ok, err := f.svc.OnAlert(ctx, *a)
+	if err != nil || !ok {
+		t.Fatalf("auto-open: %v %v", ok, err)
+	}
+	f.at(t, 21, 59, 2)
+	f.deliver(t, map[string]string{"sms[1]": "400 Bad Request: invalid number"})
+
+	acked := *a
+	acked.State, acked.AckedAt, acked.AckedBy = nightowl.AlertAcknowledged, f.at(t, 22, 5, 0), "ana"
+	f.saveAlert(t, &acked, "primary[1]")
+	f.at(t, 22, 5, 1)
+	f.deliver(t, nil)
+
+	f.at(t, 22, 6, 0)
+	if _, _, err := f.svc.Update(ctx, inc.ID, nightowl.IncidentUpdate{State: nightowl.IncidentIdentified, Public: true, By: "ana",
+		Message: "The shop's database ran out of connections;\nwe are raising the limit."}); err != nil {
+		t.Fatal(err)
+	}
+	f.at(t, 22, 8, 0)
+	if _, _, err := f.svc.Update(ctx, "1", nightowl.IncidentUpdate{Components: []string{"website", "Database"}, By: "bo",
+		Message: "Raising max_connections to 500 on math-db; restarting it."}); err != nil {
+		t.Fatal(err)
+	}
+	f.event(t, nightowl.Event{Check: "math-db", Time: f.at(t, 22, 9, 0), Kind: "maintenance", Cause: "maintenance db-restart started by bo: expects connected"})
+	f.event(t, nightowl.Event{Check: "math-db", Time: f.at(t, 22, 12, 0), Kind: "maintenance", Cause: "maintenance db-restart ended"})
+	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 22, 15, 0), Kind: nightowl.EventStatus,
+		From: nightowl.StatusDown, To: nightowl.StatusUp})
+	resolved := acked
+	resolved.State, resolved.ResolvedAt = nightowl.AlertResolved, f.clock.Now()
+	f.saveAlert(t, &resolved)
+	f.at(t, 22, 20, 0)
+	if _, _, err := f.svc.Update(ctx, inc.ID, nightowl.IncidentUpdate{State: nightowl.IncidentMonitoring, Impact: nightowl.ImpactMinor,
+		Public: true, By: "ana", Message: "The shop is answering again; we are watching it."}); err != nil {
+		t.Fatal(err)
+	}
+	f.at(t, 22, 30, 0)
+	if _, err := f.svc.Resolve(ctx, inc.ID, "", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 22, 31, 0), Kind: nightowl.EventStatus,
+		From: nightowl.StatusUp, To: nightowl.StatusDown, Cause: "after the incident"})
+	f.at(t, 23, 0, 0)
+	return inc.ID
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs; got:\n%s", path, got)
+	}
+}
+
+func TestPostmortem(t *testing.T) {
+	ctx := context.Background()
+	t.Run("resolved", func(t *testing.T) {
+		f := newFixture(t)
+		id := story(t, f)
+		md, err := f.svc.Postmortem(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "postmortem-resolved", md)
+	})
+	t.Run("ongoing", func(t *testing.T) {
+		f := newFixture(t)
+		f.at(t, 22, 40, 0)
+		inc, err := f.svc.Open(ctx, "Reports are slow | sometimes", "", nil, "Some reports take minutes to load.", true, "bo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.at(t, 23, 0, 30)
+		md, err := f.svc.Postmortem(ctx, inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "postmortem-ongoing", md)
+	})
+	t.Run("unknown", func(t *testing.T) {
+		f := newFixture(t)
+		if _, err := f.svc.Postmortem(ctx, "inc-4"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Errorf("postmortem of an unknown incident: %v, want not_found", err)
+		}
+	})
+}
+
+func TestTimeline(t *testing.T) {
+	f := newFixture(t)
+	id := story(t, f)
+	tl, err := f.svc.Timeline(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for i, e := range tl {
+		kinds = append(kinds, e.Kind)
+		if e.Time.Location() != time.UTC {
+			t.Errorf("entry %d is in %v, not UTC", i, e.Time.Location())
+		}
+		if i > 0 && e.Time.Before(tl[i-1].Time) {
+			t.Errorf("entry %d (%s) comes before entry %d", i, e.Time, i-1)
+		}
+		if e.Public != (e.Kind == incident.KindUpdate) {
+			t.Errorf("entry %d (%s %q): public = %v", i, e.Kind, e.Text, e.Public)
+		}
+		if strings.Contains(e.Text, "after the incident") || strings.Contains(e.Text, "nightly-vacuum") {
+			t.Errorf("entry %d is outside the window: %s %s", i, e.Time, e.Text)
+		}
+	}
+	want := []string{"status", "alert", "notification", "note", "notification", "acknowledgement", "notification",
+		"update", "note", "maintenance", "maintenance", "status", "alert", "update", "update"}
+	if !reflect.DeepEqual(kinds, want) {
+		t.Errorf("kinds = %v\nwant    %v", kinds, want)
+	}
+}
+
+func TestOpenUpdateResolve(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	inc, err := f.svc.Open(ctx, "  Checkout fails  ", nightowl.ImpactCritical, []string{"website"}, "", true, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.ID != "inc-1" || inc.Title != "Checkout fails" || inc.State != nightowl.IncidentInvestigating ||
+		!reflect.DeepEqual(inc.Components, []string{"Website"}) || inc.CreatedBy != "ana" {
+		t.Fatalf("opened %+v", inc)
+	}
+	_, ups, err := f.svc.Get(ctx, "INC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups) != 1 || ups[0].Public {
+		t.Errorf("an opening without a message is public: %+v", ups)
+	}
+
+	errTests := []struct {
+		name string
+		do   func() error
+		code string
+	}{
+		{"no title", func() error {
+			_, err := f.svc.Open(ctx, " ", "", nil, "", true, "ana")
+			return err
+		}, nightowl.EInvalid},
+		{"bad impact", func() error {
+			_, err := f.svc.Open(ctx, "x", "huge", nil, "", true, "ana")
+			return err
+		}, nightowl.EInvalid},
+		{"unknown component", func() error {
+			_, err := f.svc.Open(ctx, "x", "", []string{"Websight"}, "", true, "ana")
+			return err
+		}, nightowl.EInvalid},
+		{"update without a message", func() error {
+			_, _, err := f.svc.Update(ctx, "inc-1", nightowl.IncidentUpdate{State: nightowl.IncidentIdentified, By: "ana"})
+			return err
+		}, nightowl.EInvalid},
+		{"bad state", func() error {
+			_, _, err := f.svc.Update(ctx, "inc-1", nightowl.IncidentUpdate{State: "fixed", Message: "m", By: "ana"})
+			return err
+		}, nightowl.EInvalid},
+		{"unknown incident", func() error {
+			_, _, err := f.svc.Update(ctx, "inc-9", nightowl.IncidentUpdate{Message: "m", By: "ana"})
+			return err
+		}, nightowl.ENotFound},
+	}
+	for _, tt := range errTests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.do(); nightowl.ErrorCode(err) != tt.code {
+				t.Errorf("error %v, want %s", err, tt.code)
+			}
+		})
+	}
+
+	t.Run("resolve, again, reopen", func(t *testing.T) {
+		f.clock.Advance(time.Hour)
+		res, err := f.svc.Resolve(ctx, "1", "", "bo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.State != nightowl.IncidentResolved || !res.ResolvedAt.Equal(f.clock.Now()) {
+			t.Errorf("resolved: %+v", res)
+		}
+		if _, err := f.svc.Resolve(ctx, "1", "", "bo"); nightowl.ErrorCode(err) != nightowl.EConflict {
+			t.Errorf("resolving twice: %v, want conflict", err)
+		}
+		// A note on a resolved incident, for the postmortem, leaves it
+		// resolved.
+		noted, _, err := f.svc.Update(ctx, "1", nightowl.IncidentUpdate{Message: "root cause found", By: "bo"})
+		if err != nil || noted.State != nightowl.IncidentResolved {
+			t.Errorf("a note after resolution: %+v %v", noted, err)
+		}
+		again, u, err := f.svc.Update(ctx, "1", nightowl.IncidentUpdate{State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactCritical,
+			Message: "It is back.", Public: true, By: "bo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.State != nightowl.IncidentInvestigating || !again.ResolvedAt.IsZero() {
+			t.Errorf("reopened: %+v", again)
+		}
+		if u.Impact != "" || u.State != nightowl.IncidentInvestigating {
+			t.Errorf("the update records the impact it did not change: %+v", u)
+		}
+	})
+}
+
+func TestAutoOpen(t *testing.T) {
+	ctx := context.Background()
+	alert := func(id, check, tier string, sev nightowl.Severity) nightowl.Alert {
+		return nightowl.Alert{ID: id, Check: check, Labels: map[string]string{"tier": tier}, State: nightowl.AlertFiring,
+			Severity: sev, Status: nightowl.StatusDown, StartsAt: t0}
+	}
+	t.Run("off", func(t *testing.T) {
+		f := newFixture(t)
+		f.autoOpen = false
+		if _, ok, err := f.svc.OnAlert(ctx, alert("a1", "shop", "web", nightowl.SeverityCritical)); ok || err != nil {
+			t.Errorf("opened with auto_open off: %v %v", ok, err)
+		}
+	})
+	t.Run("warning or no component", func(t *testing.T) {
+		f := newFixture(t)
+		for _, a := range []nightowl.Alert{alert("a1", "shop", "web", nightowl.SeverityWarning), alert("a2", "lonely", "batch", nightowl.SeverityCritical)} {
+			if _, ok, err := f.svc.OnAlert(ctx, a); ok || err != nil {
+				t.Errorf("alert %s: opened %v %v", a.ID, ok, err)
+			}
+		}
+	})
+	t.Run("opens, then joins", func(t *testing.T) {
+		f := newFixture(t)
+		inc, ok, err := f.svc.OnAlert(ctx, alert("a1", "shop", "web", nightowl.SeverityCritical))
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if inc.Title != "Website down: shop" || inc.CreatedBy != "nightowl" || inc.Impact != nightowl.ImpactMajor ||
+			!reflect.DeepEqual(inc.Alerts, []string{"a1"}) || !reflect.DeepEqual(inc.Components, []string{"Website"}) {
+			t.Errorf("opened %+v", inc)
+		}
+		_, ups, _ := f.svc.Get(ctx, inc.ID)
+		if len(ups) != 1 || ups[0].Public || !strings.Contains(ups[0].Message, "Alert a1 fired on shop") {
+			t.Errorf("first update: %+v", ups)
+		}
+		// Another check of the same component joins it; one of another
+		// component opens its own.
+		joined, _, err := f.svc.OnAlert(ctx, alert("a2", "cart", "web", nightowl.SeverityCritical))
+		if err != nil || joined.ID != inc.ID || !reflect.DeepEqual(joined.Alerts, []string{"a1", "a2"}) {
+			t.Errorf("second alert went to %+v %v", joined, err)
+		}
+		if again, _, _ := f.svc.OnAlert(ctx, alert("a2", "cart", "web", nightowl.SeverityCritical)); len(again.Alerts) != 2 {
+			t.Errorf("the same alert twice: %v", again.Alerts)
+		}
+		db, _, err := f.svc.OnAlert(ctx, alert("a3", "math-db", "db", nightowl.SeverityCritical))
+		if err != nil || db.ID == inc.ID || db.Title != "Database down: math-db" {
+			t.Errorf("database alert went to %+v %v", db, err)
+		}
+	})
+}
+
+func TestComponentStatuses(t *testing.T) {
+	up, down, degraded, maint := nightowl.StatusUp, nightowl.StatusDown, nightowl.StatusDegraded, nightowl.StatusMaintenance
+	paused := view("cart", "web", nightowl.StatusPaused)
+	tests := []struct {
+		name  string
+		views []nightowl.CheckView
+		web   nightowl.ComponentStatus
+	}{
+		{"all up", []nightowl.CheckView{view("shop", "web", up), view("cart", "web", up)}, nightowl.ComponentOperational},
+		{"one down", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", up)}, nightowl.ComponentPartialOutage},
+		{"all down", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", down)}, nightowl.ComponentMajorOutage},
+		{"down beside maintenance", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", maint)}, nightowl.ComponentPartialOutage},
+		{"degraded", []nightowl.CheckView{view("shop", "web", degraded), view("cart", "web", maint)}, nightowl.ComponentDegraded},
+		{"maintenance", []nightowl.CheckView{view("shop", "web", maint), view("cart", "web", up)}, nightowl.ComponentUnderMaintenance},
+		{"paused left out", []nightowl.CheckView{view("shop", "web", down), paused}, nightowl.ComponentMajorOutage},
+		{"unknown is not down", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", nightowl.StatusUnknown)}, nightowl.ComponentPartialOutage},
+		{"no checks", nil, nightowl.ComponentOperational},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			views := append(tt.views, view("math-db", "db", down))
+			got := incident.ComponentStatuses(components, views)
+			want := map[string]nightowl.ComponentStatus{"Website": tt.web, "Database": nightowl.ComponentMajorOutage}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("statuses = %v, want %v", got, want)
+			}
+		})
+	}
+}
