@@ -14,8 +14,9 @@ import (
 
 // TestEveryRouteByRole walks every route the server serves with no
 // credentials and with a token of each role: a public route answers all of
-// them alike; any other refuses no credentials with 401, a role below the
-// one it needs with 403, and lets the others through.
+// them alike; any other refuses no credentials with 401 (or, for a page of
+// the admin dashboard, sends the browser to sign in), a role below the one
+// it needs with 403, and lets the others through.
 func TestEveryRouteByRole(t *testing.T) {
 	s := site(t)
 	dir := t.TempDir()
@@ -28,6 +29,9 @@ func TestEveryRouteByRole(t *testing.T) {
 		tokens[string(r)] = userToken(t, a, "user-"+string(r), r)
 	}
 	rank := map[string]int{"none": 0, "viewer": 1, "responder": 2, "admin": 3}
+	// Redirects are answers too: a page that sends the browser to sign in
+	// must not pass for one that let it through.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	routes := a.Routes()
 	if len(routes) < 20 {
@@ -43,19 +47,19 @@ func TestEveryRouteByRole(t *testing.T) {
 			path += "nosuch"
 		}
 		t.Run(rt.Pattern, func(t *testing.T) {
-			codes := map[string]int{}
+			codes, locations := map[string]int{}, map[string]string{}
 			for who, tok := range tokens {
 				req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
 				if tok != "" {
 					req.Header.Set("Authorization", "Bearer "+tok)
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				codes[who] = resp.StatusCode
+				codes[who], locations[who] = resp.StatusCode, resp.Header.Get("Location")
 			}
 			need := rank[string(rt.Role)]
 			for who, code := range codes {
@@ -63,6 +67,10 @@ func TestEveryRouteByRole(t *testing.T) {
 				case rt.Role == "":
 					if code != codes["none"] {
 						t.Errorf("public route answers %s %d but no credentials %d", who, code, codes["none"])
+					}
+				case who == "none" && method == "GET" && strings.HasPrefix(path, "/admin"):
+					if code != http.StatusSeeOther || !strings.HasPrefix(locations[who], "/login?next=") {
+						t.Errorf("no credentials: %d to %q, want 303 to /login", code, locations[who])
 					}
 				case who == "none":
 					if code != http.StatusUnauthorized {

@@ -29,6 +29,7 @@ import (
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
+	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/maintenance"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
@@ -49,6 +50,9 @@ type Options struct {
 	// BcryptCost is the cost of password hashes; the access package's
 	// default when 0 (tests lower it).
 	BcryptCost int
+	// PublicTTL is how long what the public status page shows is reused;
+	// 5s when 0, never when negative (tests).
+	PublicTTL time.Duration
 }
 
 // App is a running nightowl server.
@@ -79,6 +83,13 @@ type App struct {
 	srv      *http.Server
 	listener net.Listener
 	served   chan error
+
+	// incidents keeps incidents; incidentCfg is the part of the config
+	// it reads (incidents.go).
+	incidents   *incident.Service
+	incidentCfg atomic.Pointer[incidentConfig]
+	// public caches what the public status page shows.
+	public publicCache
 }
 
 // New loads the config and opens the store. Nothing runs until Start.
@@ -110,6 +121,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := a.newIncidents(cfg); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -324,6 +339,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.engine.SetChecks(checks, nil)
 	a.targets.Store(&targets)
 	a.alerts.SetPolicy(policy(cfg))
+	a.setIncidentConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.cfg = cfg
 	// Checks removed from the config resolve their alerts; a route that
@@ -524,6 +540,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 	a.alerts, err = notify.NewManager(ctx, notify.ManagerOptions{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Policy: policy(cfg),
 		Signer: a.signer, PublicURL: cfg.Server.PublicURL, Queued: a.sender.Wake,
+		Fired: a.alertFired,
 	})
 	if err != nil {
 		return fmt.Errorf("load alerts: %w", err)
@@ -568,8 +585,9 @@ func (a *App) Access() *access.Service { return a.access }
 
 func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-		Pinger: a.beats, Alerter: a, Maintainer: a, Clock: a.opts.Clock,
-		Auth: a.access, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL}
+		Pinger: a.beats, Alerter: a, Maintainer: a, Incidents: a.incidents, Clock: a.opts.Clock,
+		Auth: a.access, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
+		People: a.access}
 }
 
 // Routes lists every route the server serves with the role each needs.

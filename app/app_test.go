@@ -66,7 +66,7 @@ var adminToken string
 func startApp(t *testing.T, cfgPath string) *App {
 	t.Helper()
 	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BcryptCost: testCost})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BcryptCost: testCost, PublicTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,8 @@ type Options struct {
 	Alerter Alerter
 	// Maintainer serves the maintenance windows; none are served when nil.
 	Maintainer Maintainer
+	// Incidents serves the incidents; none are served when nil.
+	Incidents Incidents
 	// Auth tells who is asking. Without it, only public routes answer.
 	Auth Authenticator
 	// Anonymous is the role of a request that gives no credentials; none
@@ -53,6 +55,11 @@ type Options struct {
 	Anonymous nightowl.Role
 	// PublicURL is server.public_url: an https one makes cookies Secure.
 	PublicURL string
+	// People manages users on the admin dashboard; no users page when nil.
+	People People
+	// Publisher serves the public status page, its feed, JSON and badges;
+	// none are served when nil.
+	Publisher Publisher
 	Clock     nightowl.Clock
 }
 
@@ -77,8 +84,8 @@ func newAPI(opts Options) *api {
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, auth: opts.Auth,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock}
+	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -133,12 +140,23 @@ func (a *api) routes(opts Options) []Route {
 			f("POST /api/v1/maintenance/{id}/end", responder, a.endMaintenance),
 		)
 	}
+	if a.incidents != nil {
+		rs = append(rs,
+			f("GET /api/v1/incidents", viewer, a.listIncidents),
+			f("POST /api/v1/incidents", responder, a.openIncident),
+			f("GET /api/v1/incidents/{id}", viewer, a.getIncident),
+			f("POST /api/v1/incidents/{id}/updates", responder, a.updateIncident),
+			f("GET /api/v1/incidents/{id}/postmortem", viewer, a.incidentPostmortem),
+		)
+	}
 	if opts.Pinger != nil {
 		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
 	}
 	if opts.Gatherer != nil {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
 	}
+	rs = append(rs, a.publicRoutes()...)
+	rs = append(rs, a.adminRoutes()...)
 	rs = append(rs, f("/api/", public, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	}))
@@ -166,11 +184,14 @@ type api struct {
 	b         Backend
 	alerts    Alerter
 	maint     Maintainer
+	incidents Incidents
 	auth      Authenticator
+	pub       Publisher
 	anonymous nightowl.Role
 	publicURL string
 	log       *slog.Logger
 	clock     nightowl.Clock
+	people    People
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.
@@ -219,6 +240,11 @@ func writeError(w http.ResponseWriter, err error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	writeJSONBody(w, status, v)
+}
+
+// writeJSONBody writes v, indented, after the headers the caller set.
+func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -38,6 +38,10 @@ Usage:
   nightowl maint    start --checks SEL --expect A,B --for 2h [--name N] [--within 10m]
                                                     start a maintenance window by hand
   nightowl maint    end ID | list                   end a window now (its checks are verified); list windows
+  nightowl incident open --title T [--impact I] [--components A,B] [--message M] [--private]
+  nightowl incident update ID [--state S] [--impact I] --message M [--private] | resolve ID [--message M]
+  nightowl incident list [--all] | postmortem ID [-o FILE]
+                                                    open, update and resolve incidents; draft a postmortem
   nightowl user     add|list|remove [-c FILE]       manage people, on the storage directly
   nightowl token    create|list|revoke [-c FILE]    manage API tokens, on the storage directly
   nightowl --version
@@ -57,6 +61,7 @@ var commands = map[string]command{
 	"status":   cmdStatus,
 	"ack":      cmdAck,
 	"maint":    cmdMaint,
+	"incident": cmdIncident,
 	"user":     cmdUser,
 	"token":    cmdToken,
 }

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nightowl/nightowl"
+)
+
+func cmdIncident(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "usage: nightowl incident open|update|resolve|list|postmortem")
+		return exitBadConfig
+	}
+	switch args[0] {
+	case "open":
+		return incidentOpen(ctx, e, args[1:])
+	case "update":
+		return incidentUpdate(ctx, e, args[1:], false)
+	case "resolve":
+		return incidentUpdate(ctx, e, args[1:], true)
+	case "list":
+		return incidentList(ctx, e, args[1:])
+	case "postmortem":
+		return incidentPostmortem(ctx, e, args[1:])
+	}
+	fmt.Fprintf(e.stderr, "nightowl incident: unknown subcommand %q: open, update, resolve, list or postmortem\n", args[0])
+	return exitBadConfig
+}
+
+// incidentBody is how the API answers a change to an incident.
+type incidentBody struct {
+	Incident nightowl.Incident       `json:"incident"`
+	Update   nightowl.IncidentUpdate `json:"update"`
+}
+
+func incidentOpen(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "incident open")
+	title := fs.String("title", "", "what customers are told is wrong, such as \"Checkout fails\"")
+	impact := fs.String("impact", "major", "none, minor, major or critical")
+	comps := fs.String("components", "", "the affected components, comma-separated (Website,Database)")
+	message := fs.String("message", "", "the first update")
+	private := fs.Bool("private", false, "make the first message a private note, not a public update")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fmt.Fprintf(e.stderr, "nightowl incident open: unexpected %q (quote a title with spaces)\n", rest[0])
+		}
+		return exitBadConfig
+	}
+	if strings.TrimSpace(*title) == "" {
+		fmt.Fprintln(e.stderr, "nightowl incident open: --title is required, as in\n  nightowl incident open --title \"Checkout fails\" --components Website --message \"We are looking into it.\"")
+		return exitBadConfig
+	}
+	req := map[string]any{
+		"title": *title, "impact": *impact, "components": splitList(*comps),
+		"message": *message, "public": !*private,
+	}
+	var body incidentBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/incidents", req, &body)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "nightowl incident open:", err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	inc := body.Incident
+	fmt.Fprintf(e.stdout, "incident %s opened: %s (%s, impact %s)\nupdate it with: nightowl incident update %s --state identified --message ...\n",
+		inc.ID, inc.Title, inc.State, inc.Impact, inc.ID)
+	return exitOK
+}
+
+// incidentUpdate posts an update, or for resolve one that resolves.
+func incidentUpdate(ctx context.Context, e *env, args []string, resolve bool) int {
+	name := "incident update"
+	if resolve {
+		name = "incident resolve"
+	}
+	fs := newFlags(e, name)
+	message := fs.String("message", "", "what to say")
+	var state, impact, comps *string
+	private := new(bool)
+	if !resolve {
+		state = fs.String("state", "", "investigating, identified, monitoring or resolved (default: unchanged)")
+		impact = fs.String("impact", "", "none, minor, major or critical (default: unchanged)")
+		comps = fs.String("components", "", "the affected components, comma-separated (default: unchanged)")
+		private = fs.Bool("private", false, "a private note, not shown on the status page")
+	}
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintf(e.stderr, "nightowl %s: name one incident (nightowl incident list shows them)\n", name)
+		return exitBadConfig
+	}
+	req := map[string]any{"message": *message, "public": !*private}
+	if resolve {
+		req["state"] = nightowl.IncidentResolved
+		if *message == "" {
+			req["message"] = "This incident has been resolved."
+		}
+	} else {
+		if strings.TrimSpace(*message) == "" {
+			fmt.Fprintf(e.stderr, "nightowl %s: --message is required, as in\n  nightowl incident update %s --state identified --message \"We found the cause.\"\n", name, ids[0])
+			return exitBadConfig
+		}
+		req["state"], req["impact"] = *state, *impact
+		if *comps != "" {
+			req["components"] = splitList(*comps)
+		}
+	}
+	var body incidentBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/incidents/"+url.PathEscape(ids[0])+"/updates", req, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl %s %s: %v\n", name, ids[0], err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	inc, kind := body.Incident, "public update"
+	if !body.Update.Public {
+		kind = "private note"
+	}
+	if resolve {
+		fmt.Fprintf(e.stdout, "incident %s resolved; write its postmortem with: nightowl incident postmortem %s\n", inc.ID, inc.ID)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "%s added to incident %s (%s, impact %s)\n", kind, inc.ID, inc.State, inc.Impact)
+	return exitOK
+}
+
+func incidentList(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "incident list")
+	all := fs.Bool("all", false, "resolved incidents too, not only open ones")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fmt.Fprintf(e.stderr, "nightowl incident list: unexpected %q\n", rest[0])
+		}
+		return exitBadConfig
+	}
+	path := "/api/v1/incidents?state=open"
+	if *all {
+		path = "/api/v1/incidents"
+	}
+	var body struct {
+		Incidents []nightowl.Incident `json:"incidents"`
+	}
+	raw, err := apiGet(ctx, e, path, &body)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "nightowl incident list:", err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	if len(body.Incidents) == 0 {
+		if *all {
+			fmt.Fprintln(e.stdout, "no incidents")
+		} else {
+			fmt.Fprintln(e.stdout, "no open incidents")
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tIMPACT\tOPENED\tBY\tCOMPONENTS\tTITLE")
+	for _, inc := range body.Incidents {
+		comps := strings.Join(inc.Components, ",")
+		if comps == "" {
+			comps = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Impact,
+			inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func incidentPostmortem(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "incident postmortem")
+	out := fs.String("o", "", "write the draft to this file rather than to standard output")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl incident postmortem: name one incident (nightowl incident list --all shows them)")
+		return exitBadConfig
+	}
+	md, err := apiText(ctx, e, "/api/v1/incidents/"+url.PathEscape(ids[0])+"/postmortem")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl incident postmortem %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	if *out == "" {
+		e.stdout.Write(md)
+		return exitOK
+	}
+	if err := os.WriteFile(*out, md, 0o644); err != nil {
+		fmt.Fprintf(e.stderr, "nightowl incident postmortem %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	fmt.Fprintf(e.stdout, "postmortem draft of %s written to %s\n", ids[0], *out)
+	return exitOK
+}
+
+// apiText gets a document that is not JSON, such as a postmortem. apiDo
+// returns the body of every answer that succeeded, whether or not it then
+// decodes as JSON, and no body otherwise.
+func apiText(ctx context.Context, e *env, path string) ([]byte, error) {
+	raw, err := apiDo(ctx, e, "GET", path, nil, nil)
+	if raw != nil {
+		return raw, nil
+	}
+	return nil, err
+}

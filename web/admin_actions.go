@@ -1,0 +1,271 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// The pages that act: alerts to acknowledge, maintenance to start and end,
+// and people to add and remove. Each form posts with the session's CSRF
+// token, which require checks, and answers with a redirect back to the
+// page and a short message; a refused form shows the page again with why.
+
+type alertRow struct {
+	ID, Check, CheckHref   string
+	State                  nightowl.AlertState
+	Severity               nightowl.Severity
+	Status                 nightowl.Status
+	Icon                   string
+	Cause                  string
+	Maintenance            string
+	Starts, Acked, Resolve *stamp
+	AckedBy                string
+	Notified               string
+	Firing                 bool
+}
+
+func alertRows(als []nightowl.Alert) []alertRow {
+	var out []alertRow
+	for _, al := range als {
+		out = append(out, alertRow{ID: al.ID, Check: al.Check, CheckHref: checkHref(al.Check), State: al.State,
+			Severity: al.Severity, Status: al.Status, Icon: statusIcons[al.Status], Cause: al.Cause,
+			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
+			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring})
+	}
+	return out
+}
+
+// alertTable is a table of alerts with, for a responder, a button to
+// acknowledge each firing one, which comes back to Back.
+type alertTable struct {
+	ID, Back string
+	Alerts   []alertRow
+	CSRF     string
+	CanAck   bool
+}
+
+func newAlertTable(r *http.Request, id string, rows []alertRow, back string) alertTable {
+	p, _ := PrincipalFrom(r.Context())
+	return alertTable{ID: id, Back: back, Alerts: rows, CSRF: p.CSRF, CanAck: p.Role.Allows(responder)}
+}
+
+type alertsPage struct {
+	Open, Recent alertTable
+}
+
+func (a *api) alertsPage(r *http.Request) (alertsPage, error) {
+	var p alertsPage
+	store := a.alerts.AlertStore()
+	open, err := store.Alerts(r.Context(), nightowl.AlertQuery{Open: true, Limit: 500})
+	if err != nil {
+		return p, err
+	}
+	// Firing before acknowledged: what nobody has taken comes first.
+	slices.SortStableFunc(open, func(x, y nightowl.Alert) int {
+		if (x.State == nightowl.AlertFiring) != (y.State == nightowl.AlertFiring) {
+			if x.State == nightowl.AlertFiring {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	recent, err := store.Alerts(r.Context(), nightowl.AlertQuery{Limit: 50})
+	if err != nil {
+		return p, err
+	}
+	recent = slices.DeleteFunc(recent, func(al nightowl.Alert) bool { return al.Open() })
+	p.Open = newAlertTable(r, "open-alerts", alertRows(open), "/admin/alerts")
+	p.Recent = newAlertTable(r, "recent-alerts", alertRows(recent), "/admin/alerts")
+	return p, nil
+}
+
+func (a *api) adminAlerts(w http.ResponseWriter, r *http.Request) {
+	a.showAlerts(w, r, http.StatusOK, "")
+}
+
+func (a *api) showAlerts(w http.ResponseWriter, r *http.Request, status int, errText string) {
+	p, err := a.alertsPage(r)
+	if err != nil {
+		a.fail(w, r, "Alerts", err)
+		return
+	}
+	a.render(w, r, status, "admin_alerts.html", &adminPage{Title: "Alerts", Section: "alerts", Error: errText, Data: p})
+}
+
+func statusOf(err error) int {
+	if s, ok := errorStatus[nightowl.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+func (a *api) adminAck(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
+		a.showAlerts(w, r, statusOf(err), "Could not acknowledge alert "+id+": "+nightowl.ErrorMessage(err))
+		return
+	}
+	done(w, r, "/admin/alerts", "acked", id)
+}
+
+type maintenancePage struct {
+	Active, Scheduled, Ended []maintRow
+	Form                     maintForm
+	Checks                   []string // names, for the form's hint
+}
+
+type maintRow struct {
+	ID, Name, Source, Scope, Selector, Expect, Reason string
+	From, Until, Ended                                *stamp
+	CreatedBy, EndedBy, Schedule                      string
+	Announce                                          bool
+}
+
+// maintForm is what the start form was filled with, to show again when it
+// is refused.
+type maintForm struct {
+	Name, Checks, Expect, For, Reason string
+	Announce                          bool
+}
+
+func (a *api) maintenancePage(f maintForm) maintenancePage {
+	p := maintenancePage{Form: f}
+	now := a.clock.Now()
+	for _, m := range a.maint.MaintenanceList() {
+		row := maintRow{ID: m.ID, Name: m.Name, Source: m.Source, Scope: strings.Join(m.Scope, ", "),
+			Selector: m.Checks.String(), Expect: strings.Join(m.Expect, ", "), Reason: m.Reason,
+			From: at(m.From), Until: at(m.Until), Ended: at(m.EndedAt), CreatedBy: m.CreatedBy, EndedBy: m.EndedBy,
+			Schedule: m.Schedule, Announce: m.Announce}
+		switch {
+		case m.Active:
+			p.Active = append(p.Active, row)
+		case m.From.After(now):
+			p.Scheduled = append(p.Scheduled, row)
+		default:
+			p.Ended = append(p.Ended, row)
+		}
+	}
+	for _, v := range a.b.Checks() {
+		p.Checks = append(p.Checks, v.Check.Name)
+	}
+	slices.Sort(p.Checks)
+	return p
+}
+
+func (a *api) adminMaintenance(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "admin_maintenance.html",
+		&adminPage{Title: "Maintenance", Section: "maintenance", Data: a.maintenancePage(maintForm{For: "1h"})})
+}
+
+// splitList reads a comma- or space-separated list.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
+	f := maintForm{Name: strings.TrimSpace(r.PostFormValue("name")), Checks: strings.TrimSpace(r.PostFormValue("checks")),
+		Expect: strings.TrimSpace(r.PostFormValue("expect")), For: strings.TrimSpace(r.PostFormValue("for")),
+		Reason: strings.TrimSpace(r.PostFormValue("reason")), Announce: r.PostFormValue("announce") != ""}
+	refuse := func(err error) {
+		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
+			Error: "Could not start maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(f)})
+	}
+	d, err := time.ParseDuration(f.For)
+	if err != nil || d <= 0 {
+		refuse(nightowl.Errorf(nightowl.EInvalid, "say how long it lasts as a duration, such as 30m or 2h, not %q", f.For))
+		return
+	}
+	start := a.clock.Now().UTC()
+	win := nightowl.Window{Name: f.Name, Checks: ParseSelector(f.Checks), Expect: splitList(f.Expect),
+		Start: start, End: start.Add(d), Announce: f.Announce, Reason: f.Reason, CreatedBy: actor(r)}
+	started, err := a.maint.StartMaintenance(r.Context(), win)
+	if err != nil {
+		refuse(err)
+		return
+	}
+	what := started.Name
+	if what == "" {
+		what = started.ID
+	}
+	done(w, r, "/admin/maintenance", "maint-started", what)
+}
+
+func (a *api) adminEndMaintenance(w http.ResponseWriter, r *http.Request) {
+	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r))
+	if err != nil {
+		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
+			Error: "Could not end maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(maintForm{For: "1h"})})
+		return
+	}
+	what := ended.Name
+	if what == "" {
+		what = ended.ID
+	}
+	done(w, r, "/admin/maintenance", "maint-ended", what)
+}
+
+type usersPage struct {
+	Users []userRow
+	Roles []nightowl.Role
+	Form  struct {
+		Name string
+		Role nightowl.Role
+	}
+}
+
+// userRow is a user as the page shows one: no password hash.
+type userRow struct {
+	Name    string
+	Role    nightowl.Role
+	Created *stamp
+	You     bool
+}
+
+func (a *api) showUsers(w http.ResponseWriter, r *http.Request, status int, errText, name string, role nightowl.Role) {
+	us, err := a.people.Users(r.Context())
+	if err != nil {
+		a.fail(w, r, "Users", err)
+		return
+	}
+	me := actor(r)
+	p := usersPage{Roles: nightowl.Roles}
+	p.Form.Name, p.Form.Role = name, role
+	if p.Form.Role == "" {
+		p.Form.Role = nightowl.RoleViewer
+	}
+	for _, u := range us {
+		p.Users = append(p.Users, userRow{Name: u.Name, Role: u.Role, Created: at(u.CreatedAt), You: u.Name == me})
+	}
+	a.render(w, r, status, "admin_users.html", &adminPage{Title: "Users", Section: "users", Error: errText, Data: p})
+}
+
+func (a *api) adminUsers(w http.ResponseWriter, r *http.Request) {
+	a.showUsers(w, r, http.StatusOK, "", "", "")
+}
+
+func (a *api) adminAddUser(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	role := nightowl.Role(r.PostFormValue("role"))
+	u, err := a.people.AddUser(r.Context(), name, role, r.PostFormValue("password"))
+	if err != nil {
+		a.showUsers(w, r, statusOf(err), "Could not add "+name+": "+nightowl.ErrorMessage(err), name, role)
+		return
+	}
+	a.log.Info("user added", "user", u.Name, "role", u.Role, "by", actor(r))
+	done(w, r, "/admin/users", "user-added", u.Name+" ("+string(u.Role)+")")
+}
+
+func (a *api) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := a.people.RemoveUser(r.Context(), name); err != nil {
+		a.showUsers(w, r, statusOf(err), "Could not remove "+name+": "+nightowl.ErrorMessage(err), "", "")
+		return
+	}
+	a.log.Info("user removed", "user", name, "by", actor(r))
+	done(w, r, "/admin/users", "user-removed", name)
+}

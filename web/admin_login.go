@@ -1,0 +1,122 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// LoginCookie carries the sign-in form's CSRF token. Before signing in
+// there is no session to hold one, so the form is protected by a double
+// submit: a short-lived random cookie that another site can neither read nor
+// set, repeated in a hidden field. Without it, a page elsewhere could sign
+// a browser in as the attacker (login CSRF) and watch what its owner does.
+const LoginCookie = "nightowl_login"
+
+// loginTTL is how long a sign-in form stays good.
+const loginTTL = 30 * time.Minute
+
+type loginPageData struct {
+	Title, Name, Next, Token, Error string
+	Status                          int
+	Unavailable                     bool
+}
+
+func newLoginToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (a *api) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginPageData) {
+	d.Title = "Sign in – nightowl"
+	d.Unavailable = a.auth == nil
+	d.Token = newLoginToken()
+	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: d.Token, Path: "/login", MaxAge: int(loginTTL / time.Second),
+		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "900")
+	}
+	a.renderBare(w, status, "login.html", d)
+}
+
+func (a *api) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := localAdminPath(r.URL.Query().Get("next"))
+	// Someone already signed in goes on where they were headed.
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+		if _, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
+			if next == "" {
+				next = "/admin"
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+	}
+	a.showLogin(w, r, http.StatusOK, loginPageData{Next: next})
+}
+
+func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	d := loginPageData{Name: name, Next: localAdminPath(r.PostFormValue("next"))}
+	c, err := r.Cookie(LoginCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		d.Error = "This sign-in form has expired or came from elsewhere. Please try again."
+		a.showLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+	if a.auth == nil {
+		d.Error = "Signing in is not available on this server."
+		a.showLogin(w, r, http.StatusUnauthorized, d)
+		return
+	}
+	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), clientAddr(r))
+	if err != nil {
+		switch nightowl.ErrorCode(err) {
+		case nightowl.ERateLimited:
+			d.Error = nightowl.ErrorMessage(err)
+			a.showLogin(w, r, http.StatusTooManyRequests, d)
+		case nightowl.EUnauthorized, nightowl.EInvalid, nightowl.ENotFound:
+			d.Error = "Wrong name or password."
+			a.showLogin(w, r, http.StatusUnauthorized, d)
+		default:
+			a.log.Error("sign in", "err", err)
+			d.Error = "Signing in failed on the server; try again shortly."
+			a.showLogin(w, r, http.StatusInternalServerError, d)
+		}
+		return
+	}
+	a.setSession(w, r, cookie, s)
+	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: "/login", MaxAge: -1,
+		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
+	next := d.Next
+	if next == "" {
+		next = "/admin"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logoutSubmit ends the browser's session. It needs the session's CSRF
+// token, or any page could sign people out; without a valid session there
+// is nothing to end, and it just goes to the sign-in page.
+func (a *api) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+		if s, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
+				a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again"))
+				return
+			}
+			if err := a.auth.Logout(r.Context(), c.Value); err != nil {
+				a.log.Error("sign out", "err", err)
+			}
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
+		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

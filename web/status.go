@@ -1,0 +1,482 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// The public status page, its feed, its Statuspage-compatible JSON and the
+// badges are built from PublicStatus alone, which holds nothing that is not
+// meant for the public: names, statuses, uptime figures, public incident
+// updates and announced maintenance. Targets, DSNs, error text, causes and
+// private notes never reach it, so no template can leak them.
+
+// PublicStatus is everything the public pages show.
+type PublicStatus struct {
+	Title     string
+	URL       string // server.public_url, for links in the feed
+	UpdatedAt time.Time
+	// Overall is the worst component status, or worse when an open
+	// incident says so.
+	Overall     nightowl.ComponentStatus
+	Indicator   string // Statuspage's: none, minor, major, critical, maintenance
+	Description string // "All Systems Operational" and the like
+	Components  []PublicComponent
+	Incidents   []PublicIncident // open, newest first
+	History     []PublicIncident // resolved in the last 90 days, newest first
+	Maintenance []PublicMaintenance
+}
+
+// PublicComponent is a component as the public sees it.
+type PublicComponent struct {
+	Name        string
+	Description string
+	Status      nightowl.ComponentStatus
+	// Days are the last 90 days, oldest first.
+	Days []PublicDay
+	// Uptime over Days with data, in percent; -1 without any.
+	Uptime float64
+}
+
+// PublicDay is one day's uptime of a component: the share of its checks'
+// runs that were not down.
+type PublicDay struct {
+	Date           time.Time
+	Runs, Failures int64
+}
+
+// Uptime is the day's uptime in percent; -1 for a day without runs.
+func (d PublicDay) Uptime() float64 {
+	if d.Runs == 0 {
+		return -1
+	}
+	return 100 * float64(d.Runs-d.Failures) / float64(d.Runs)
+}
+
+// PublicIncident is an incident with its public updates only.
+type PublicIncident struct {
+	ID         string
+	Title      string
+	State      nightowl.IncidentState
+	Impact     nightowl.Impact
+	Components []string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ResolvedAt time.Time
+	Updates    []PublicUpdate // newest first
+}
+
+// PublicUpdate is a public update of an incident.
+type PublicUpdate struct {
+	ID      int64
+	Time    time.Time
+	State   nightowl.IncidentState
+	Message string
+}
+
+// PublicMaintenance is an announced maintenance window, in force or to come.
+type PublicMaintenance struct {
+	ID         string
+	Name       string
+	Reason     string
+	From       time.Time
+	Until      time.Time
+	Active     bool
+	Components []string
+}
+
+// Publisher builds what the public pages show.
+type Publisher interface {
+	PublicStatus(ctx context.Context) (PublicStatus, error)
+	// Badge returns a check's status for its badge; false for no such
+	// check.
+	Badge(name string) (nightowl.Status, bool)
+}
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+	"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"day":      func(t time.Time) string { return t.UTC().Format("Jan 2") },
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"pct":      func(f float64) string { return fmt.Sprintf("%.2f%%", f) },
+	"dayClass": dayClass,
+}).ParseFS(assets, "templates/*.html"))
+
+func dayClass(d PublicDay) string {
+	u := d.Uptime()
+	switch {
+	case u < 0:
+		return "none"
+	case u >= 99.9:
+		return "ok"
+	case u >= 99:
+		return "minor"
+	case u >= 95:
+		return "partial"
+	}
+	return "major"
+}
+
+func (a *api) publicRoutes() []Route {
+	if a.pub == nil {
+		return nil
+	}
+	f := func(pattern string, h http.HandlerFunc) Route {
+		return Route{Pattern: pattern, Role: public, handler: h}
+	}
+	return []Route{
+		f("GET /{$}", a.statusPage),
+		f("GET /history.atom", a.historyFeed),
+		f("GET /api/v2/summary.json", a.summaryJSON),
+		f("GET /api/v2/status.json", a.statusJSON),
+		f("GET /badge/{check}", a.badge),
+		{Pattern: "GET /static/", Role: public, handler: http.FileServerFS(assets)},
+	}
+}
+
+func (a *api) publicStatus(w http.ResponseWriter, r *http.Request) (PublicStatus, bool) {
+	ps, err := a.pub.PublicStatus(r.Context())
+	if err != nil {
+		// The detail is for the log: the public gets nothing of it.
+		a.log.Error("build the public status", "err", err)
+		http.Error(w, "the status page is unavailable; try again shortly", http.StatusServiceUnavailable)
+		return ps, false
+	}
+	return ps, true
+}
+
+func publicHeaders(w http.ResponseWriter, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+}
+
+func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
+	ps, ok := a.publicStatus(w, r)
+	if !ok {
+		return
+	}
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, "status.html", ps); err != nil {
+		a.log.Error("render the status page", "err", err)
+		http.Error(w, "the status page is unavailable; try again shortly", http.StatusInternalServerError)
+		return
+	}
+	publicHeaders(w, "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'")
+	w.Write(buf.Bytes())
+}
+
+// Statuspage's shapes, so that tools that read a Statuspage page read this
+// one.
+type spPage struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	URL       string    `json:"url"`
+	TimeZone  string    `json:"time_zone"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type spStatus struct {
+	Indicator   string `json:"indicator"`
+	Description string `json:"description"`
+}
+
+type spComponent struct {
+	ID                 string                   `json:"id"`
+	Name               string                   `json:"name"`
+	Status             nightowl.ComponentStatus `json:"status"`
+	CreatedAt          time.Time                `json:"created_at"`
+	UpdatedAt          time.Time                `json:"updated_at"`
+	Position           int                      `json:"position"`
+	Description        *string                  `json:"description"`
+	Showcase           bool                     `json:"showcase"`
+	StartDate          *string                  `json:"start_date"`
+	GroupID            *string                  `json:"group_id"`
+	PageID             string                   `json:"page_id"`
+	Group              bool                     `json:"group"`
+	OnlyShowIfDegraded bool                     `json:"only_show_if_degraded"`
+}
+
+type spUpdate struct {
+	ID                 string       `json:"id"`
+	Status             string       `json:"status"`
+	Body               string       `json:"body"`
+	IncidentID         string       `json:"incident_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	DisplayAt          time.Time    `json:"display_at"`
+	AffectedComponents []spAffected `json:"affected_components"`
+}
+
+type spAffected struct {
+	Code      string `json:"code"`
+	Name      string `json:"name"`
+	NewStatus string `json:"new_status"`
+}
+
+type spIncident struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       time.Time     `json:"created_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	MonitoringAt    *time.Time    `json:"monitoring_at"`
+	ResolvedAt      *time.Time    `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       time.Time     `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []spUpdate    `json:"incident_updates"`
+	Components      []spComponent `json:"components"`
+}
+
+type spMaintenance struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       time.Time     `json:"created_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	MonitoringAt    *time.Time    `json:"monitoring_at"`
+	ResolvedAt      *time.Time    `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       time.Time     `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []spUpdate    `json:"incident_updates"`
+	Components      []spComponent `json:"components"`
+	ScheduledFor    time.Time     `json:"scheduled_for"`
+	ScheduledUntil  time.Time     `json:"scheduled_until"`
+}
+
+// pageID is the page's ID in the Statuspage shapes: one page per server.
+const pageID = "nightowl"
+
+func (ps *PublicStatus) spPage() spPage {
+	return spPage{ID: pageID, Name: ps.Title, URL: ps.URL, TimeZone: "Etc/UTC", UpdatedAt: ps.UpdatedAt.UTC()}
+}
+
+// componentID makes a stable ID of a component's name.
+func componentID(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+func (ps *PublicStatus) spComponents(names []string) []spComponent {
+	out := []spComponent{}
+	for i, c := range ps.Components {
+		if names != nil && !contains(names, c.Name) {
+			continue
+		}
+		var desc *string
+		if c.Description != "" {
+			d := c.Description
+			desc = &d
+		}
+		out = append(out, spComponent{ID: componentID(c.Name), Name: c.Name, Status: c.Status,
+			CreatedAt: ps.UpdatedAt.UTC(), UpdatedAt: ps.UpdatedAt.UTC(), Position: i + 1, Description: desc, Showcase: true, PageID: pageID})
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (ps *PublicStatus) spIncident(inc PublicIncident) spIncident {
+	out := spIncident{ID: inc.ID, Name: inc.Title, Status: string(inc.State), CreatedAt: inc.CreatedAt.UTC(),
+		UpdatedAt: inc.UpdatedAt.UTC(), Impact: string(inc.Impact), StartedAt: inc.CreatedAt.UTC(), PageID: pageID,
+		IncidentUpdates: []spUpdate{}, Components: ps.spComponents(inc.Components)}
+	if ps.URL != "" {
+		out.Shortlink = ps.URL + "/#incident-" + inc.ID
+	}
+	if !inc.ResolvedAt.IsZero() {
+		t := inc.ResolvedAt.UTC()
+		out.ResolvedAt = &t
+	}
+	for _, u := range inc.Updates {
+		if u.State == nightowl.IncidentMonitoring && out.MonitoringAt == nil {
+			t := u.Time.UTC()
+			out.MonitoringAt = &t
+		}
+		out.IncidentUpdates = append(out.IncidentUpdates, spUpdate{ID: fmt.Sprintf("%s-%d", inc.ID, u.ID),
+			Status: string(u.State), Body: u.Message, IncidentID: inc.ID, CreatedAt: u.Time.UTC(), UpdatedAt: u.Time.UTC(),
+			DisplayAt: u.Time.UTC(), AffectedComponents: []spAffected{}})
+	}
+	return out
+}
+
+func (a *api) statusJSON(w http.ResponseWriter, r *http.Request) {
+	ps, ok := a.publicStatus(w, r)
+	if !ok {
+		return
+	}
+	publicJSON(w, map[string]any{"page": ps.spPage(), "status": spStatus{ps.Indicator, ps.Description}})
+}
+
+func (a *api) summaryJSON(w http.ResponseWriter, r *http.Request) {
+	ps, ok := a.publicStatus(w, r)
+	if !ok {
+		return
+	}
+	incidents := []spIncident{}
+	for _, inc := range ps.Incidents {
+		incidents = append(incidents, ps.spIncident(inc))
+	}
+	maint := []spMaintenance{}
+	for _, m := range ps.Maintenance {
+		status := "scheduled"
+		if m.Active {
+			status = "in_progress"
+		}
+		maint = append(maint, spMaintenance{ID: m.ID, Name: m.Name, Status: status, CreatedAt: m.From.UTC(),
+			UpdatedAt: m.From.UTC(), Impact: "maintenance", StartedAt: m.From.UTC(), PageID: pageID,
+			IncidentUpdates: []spUpdate{}, Components: ps.spComponents(m.Components),
+			ScheduledFor: m.From.UTC(), ScheduledUntil: m.Until.UTC()})
+	}
+	publicJSON(w, map[string]any{
+		"page": ps.spPage(), "components": ps.spComponents(nil), "incidents": incidents,
+		"scheduled_maintenances": maint, "status": spStatus{ps.Indicator, ps.Description},
+	})
+}
+
+func publicJSON(w http.ResponseWriter, v any) {
+	publicHeaders(w, "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSONBody(w, http.StatusOK, v)
+}
+
+// The Atom feed of incidents, newest first, each with its public updates.
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Title   string      `xml:"title"`
+	ID      string      `xml:"id"`
+	Updated string      `xml:"updated"`
+	Link    []atomLink  `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr,omitempty"`
+}
+
+type atomEntry struct {
+	Title     string    `xml:"title"`
+	ID        string    `xml:"id"`
+	Updated   string    `xml:"updated"`
+	Published string    `xml:"published"`
+	Link      *atomLink `xml:"link,omitempty"`
+	Content   atomText  `xml:"content"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+func (a *api) historyFeed(w http.ResponseWriter, r *http.Request) {
+	ps, ok := a.publicStatus(w, r)
+	if !ok {
+		return
+	}
+	base := ps.URL
+	feed := atomFeed{Title: ps.Title + " — incident history", ID: "tag:nightowl," + pageID + ":history",
+		Updated: ps.UpdatedAt.UTC().Format(time.RFC3339)}
+	if base != "" {
+		feed.Link = []atomLink{{Href: base + "/"}, {Href: base + "/history.atom", Rel: "self"}}
+	}
+	for _, inc := range append(append([]PublicIncident{}, ps.Incidents...), ps.History...) {
+		var text strings.Builder
+		fmt.Fprintf(&text, "%s (impact: %s). Affected: %s.\n", words(string(inc.State)), inc.Impact, strings.Join(inc.Components, ", "))
+		for _, u := range inc.Updates {
+			fmt.Fprintf(&text, "\n%s — %s: %s\n", u.Time.UTC().Format("2006-01-02 15:04 UTC"), words(string(u.State)), u.Message)
+		}
+		e := atomEntry{Title: inc.Title, ID: "tag:nightowl," + pageID + ":incident:" + inc.ID,
+			Updated: inc.UpdatedAt.UTC().Format(time.RFC3339), Published: inc.CreatedAt.UTC().Format(time.RFC3339),
+			Content: atomText{Type: "text", Body: text.String()}}
+		if base != "" {
+			e.Link = &atomLink{Href: base + "/#incident-" + inc.ID}
+		}
+		feed.Entries = append(feed.Entries, e)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(feed); err != nil {
+		a.log.Error("render the history feed", "err", err)
+		http.Error(w, "the feed is unavailable", http.StatusInternalServerError)
+		return
+	}
+	publicHeaders(w, "application/atom+xml; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+func words(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+// badgeColours are shields.io's.
+var badgeColours = map[nightowl.Status]string{
+	nightowl.StatusUp: "#4c1", nightowl.StatusDegraded: "#dfb317", nightowl.StatusDown: "#e05d44",
+	nightowl.StatusMaintenance: "#007ec6", nightowl.StatusUnknown: "#9f9f9f", nightowl.StatusPaused: "#9f9f9f",
+}
+
+var badgeTemplate = template.Must(template.New("badge").Parse(`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="20" role="img" aria-label="{{.Label}}: {{.Status}}">
+<title>{{.Label}}: {{.Status}}</title>
+<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>
+<clipPath id="r"><rect width="{{.W}}" height="20" rx="3" fill="#fff"/></clipPath>
+<g clip-path="url(#r)"><rect width="{{.LW}}" height="20" fill="#555"/><rect x="{{.LW}}" width="{{.SW}}" height="20" fill="{{.Colour}}"/><rect width="{{.W}}" height="20" fill="url(#s)"/></g>
+<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">
+<text x="{{.LX}}" y="14">{{.Label}}</text><text x="{{.SX}}" y="14">{{.Status}}</text></g>
+</svg>
+`))
+
+// textWidth estimates the width of s in 11px Verdana, which badges use.
+func textWidth(s string) int { return 7*len([]rune(s)) + 10 }
+
+func (a *api) badge(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSuffix(r.PathValue("check"), ".svg")
+	st, ok := a.pub.Badge(name)
+	if !ok {
+		http.Error(w, "no such check", http.StatusNotFound)
+		return
+	}
+	lw, sw := textWidth(name), textWidth(string(st))
+	d := struct {
+		Label, Status, Colour string
+		W, LW, SW, LX, SX     int
+	}{Label: name, Status: string(st), Colour: badgeColours[st], W: lw + sw, LW: lw, SW: sw, LX: lw / 2, SX: lw + sw/2}
+	var buf bytes.Buffer
+	if err := badgeTemplate.Execute(&buf, d); err != nil {
+		http.Error(w, "badge unavailable", http.StatusInternalServerError)
+		return
+	}
+	publicHeaders(w, "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-cache, max-age=0")
+	w.Write(buf.Bytes())
+}
