@@ -581,9 +581,9 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	return next, firstErr
 }
 
-// dashboardPath is where a check's page is under server.public_url: its
-// JSON until the admin dashboard serves one.
-const dashboardPath = "/api/v1/checks/"
+// dashboardPath is where a check's page on the admin dashboard is, under
+// server.public_url.
+const dashboardPath = "/admin/checks/"
 
 // retryStoreAfter is how soon an escalation that could not be written is
 // tried again.

@@ -341,7 +341,7 @@ func TestMessagesCarrySignedLinks(t *testing.T) {
 		t.Fatalf("notifications = %v, %v", ns, err)
 	}
 	m := ns[0].Message
-	if m.DashboardURL != "https://owl.example.com/api/v1/checks/shop" {
+	if m.DashboardURL != "https://owl.example.com/admin/checks/shop" {
 		t.Errorf("dashboard = %q", m.DashboardURL)
 	}
 	u, err := url.Parse(m.AckURL)
