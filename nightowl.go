@@ -170,7 +170,10 @@ type Check struct {
 	Paused       bool              `json:"paused,omitempty"`
 	// Passive checks (heartbeats) are not run by the scheduler: results
 	// are submitted to the engine as signals arrive or deadlines pass.
-	Passive    bool        `json:"passive,omitempty"`
+	Passive bool `json:"passive,omitempty"`
+	// OnDown names an action to run when the check goes down, if it needs
+	// no approval; empty for none.
+	OnDown     string      `json:"on_down,omitempty"`
 	Assertions []Assertion `json:"-"`
 	Prober     Prober      `json:"-"`
 	// Fingerprint changes whenever anything that affects how the check runs

@@ -1,0 +1,126 @@
+package nightowl
+
+import (
+	"context"
+	"time"
+)
+
+// Action is a named runbook operation people (or a check's on_down) can
+// run, under guard rails: parameters checked by pattern, preflight
+// conditions over live check state, approvals by other people, typed
+// confirmation, a cooldown and a timeout.
+type Action struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Run is the argv to run, each element a template in which
+	// {{param}} is replaced by the parameter's value. It never goes
+	// through a shell.
+	Run []string `json:"run,omitempty"`
+	// HTTP is the request to send instead; its URL, header values and
+	// body are templates like Run's elements.
+	HTTP   *ActionHTTP   `json:"http,omitempty"`
+	Params []ActionParam `json:"params,omitempty"`
+	// Preflight lists expressions that must all hold, at request time and
+	// again just before running.
+	Preflight []string `json:"preflight,omitempty"`
+	// Approvals is how many people besides the requester must approve.
+	Approvals int `json:"approvals"`
+	// Confirm names the parameter whose value the requester must type
+	// again; empty for none.
+	Confirm  string        `json:"confirm,omitempty"`
+	Cooldown time.Duration `json:"-"`
+	Timeout  time.Duration `json:"-"`
+}
+
+// ActionHTTP is the request an HTTP action sends.
+type ActionHTTP struct {
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+}
+
+// ActionParam is a parameter of an action. Every value must match Pattern
+// (anchored), which keeps anything but what the runbook expects out of the
+// command.
+type ActionParam struct {
+	Name        string `json:"name"`
+	Pattern     string `json:"pattern"`
+	Description string `json:"description,omitempty"`
+}
+
+// RequestState is where an action request is in its life.
+type RequestState string
+
+const (
+	RequestPending   RequestState = "pending"   // waiting for approvals
+	RequestApproved  RequestState = "approved"  // may run
+	RequestDenied    RequestState = "denied"    // someone said no
+	RequestExpired   RequestState = "expired"   // nobody ran it in time
+	RequestRunning   RequestState = "running"   // under way
+	RequestSucceeded RequestState = "succeeded" // ran, exit code 0 or a 2xx
+	RequestFailed    RequestState = "failed"    // ran and failed, or preflight refused it at run time
+)
+
+// Final reports whether nothing more can happen to a request in state s.
+func (s RequestState) Final() bool {
+	switch s {
+	case RequestDenied, RequestExpired, RequestSucceeded, RequestFailed:
+		return true
+	}
+	return false
+}
+
+// Approval is one person's yes.
+type Approval struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// ActionRequest is one request to run an action, from the request to its
+// outcome.
+type ActionRequest struct {
+	ID     string            `json:"id"`
+	Action string            `json:"action"`
+	Params map[string]string `json:"params,omitempty"`
+	Reason string            `json:"reason"`
+	// Automatic marks a run that a check's on_down started.
+	Automatic   bool         `json:"automatic,omitempty"`
+	RequestedBy string       `json:"requested_by"`
+	RequestedAt time.Time    `json:"requested_at"`
+	ExpiresAt   time.Time    `json:"expires_at"`
+	State       RequestState `json:"state"`
+	// Needs is how many approvals the request needed when it was made.
+	Needs     int        `json:"needs"`
+	Approvals []Approval `json:"approvals,omitempty"`
+	DeniedBy  string     `json:"denied_by,omitempty"`
+	RanBy     string     `json:"ran_by,omitempty"`
+	StartedAt time.Time  `json:"started_at,omitzero"`
+	EndedAt   time.Time  `json:"ended_at,omitzero"`
+	// ExitCode is the command's exit code, or the HTTP status.
+	ExitCode *int `json:"exit_code,omitempty"`
+	// Output is the command's output (stdout and stderr) or the HTTP
+	// answer's body, cut to a bound.
+	Output string `json:"output,omitempty"`
+	// Error says why it failed or was refused: a failing preflight with
+	// what it saw, a timeout.
+	Error string `json:"error,omitempty"`
+}
+
+// ActionQuery selects action requests, newest first.
+type ActionQuery struct {
+	Action string
+	Open   bool // pending and approved only
+	Limit  int
+}
+
+// ActionStore keeps action requests.
+type ActionStore interface {
+	// SaveRequest creates or updates a request, durably.
+	SaveRequest(ctx context.Context, r *ActionRequest) error
+	Request(ctx context.Context, id string) (ActionRequest, error)
+	Requests(ctx context.Context, q ActionQuery) ([]ActionRequest, error)
+	// LastRun returns when the action last started running; zero when
+	// never.
+	LastRun(ctx context.Context, action string) (time.Time, error)
+}
