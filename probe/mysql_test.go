@@ -16,6 +16,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/internal/testdb"
 )
 
 // mysqlProbe builds the probe of spec and runs it once.
@@ -543,7 +544,7 @@ func TestMySQLCheckTableTimeout(t *testing.T) {
 }
 
 func TestMySQLReplica(t *testing.T) {
-	primary, replica := startMariaDBReplication(t)
+	primary, replica := testdb.StartMariaDBReplication(t)
 	p := mysqlProberOf(t, &MySQL{DSN: replica.DSN})
 	const replicating = "replicating: replica.io_running and replica.sql_running"
 	const lagging = "lag_ok: replica.lag < 30"
@@ -602,7 +603,7 @@ func TestMySQLReplica(t *testing.T) {
 	// thread stops with the error.
 	primary.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY)")
 	replica.Exec(t, "START SLAVE SQL_THREAD")
-	mariaDBWaitFor(t, replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop'")
+	testdb.WaitFor(t, replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop'")
 	replica.Exec(t, "INSERT INTO shop.orders VALUES (1)")
 	primary.Exec(t, "INSERT INTO shop.orders VALUES (1)")
 	deadline = time.Now().Add(30 * time.Second)
@@ -625,7 +626,7 @@ func TestMySQLReplica(t *testing.T) {
 }
 
 func TestMySQLCorruptTable(t *testing.T) {
-	m := startMariaDB(t, mariaDBOptions{})
+	m := testdb.StartMariaDB(t, testdb.MariaDBOptions{})
 	m.Exec(t, "CREATE DATABASE shop",
 		"CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(50)) ENGINE=MyISAM",
 		"INSERT INTO shop.orders SELECT seq, CONCAT('item ', seq) FROM shop.seq_1_to_1000",

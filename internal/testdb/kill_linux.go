@@ -1,4 +1,4 @@
-package probe
+package testdb
 
 import (
 	"os/exec"
