@@ -122,11 +122,11 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	userToken(t, a, "ana", nightowl.RoleResponder)
 	userToken(t, a, "vic", nightowl.RoleViewer)
 
-	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "wrong password here"}`, nil); resp.StatusCode != 401 ||
+	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "wrong password here"}`, jsonType); resp.StatusCode != 401 ||
 		!strings.Contains(body, "wrong name or password") {
 		t.Fatalf("wrong password: %d %s", resp.StatusCode, body)
 	}
-	resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, nil)
+	resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, jsonType)
 	if resp.StatusCode != 200 {
 		t.Fatalf("sign in: %d %s", resp.StatusCode, body)
 	}
@@ -157,7 +157,7 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	if resp, body := call(t, "POST", ack, "", map[string]string{"X-CSRF-Token": login.CSRF}, cookie); resp.StatusCode != 404 {
 		t.Fatalf("POST with the CSRF token: %d %s, want it through to 404", resp.StatusCode, body)
 	}
-	if resp, _ := call(t, "POST", base+"/api/v1/logout", "", nil, cookie); resp.StatusCode != 200 {
+	if resp, _ := call(t, "POST", base+"/api/v1/logout", "", map[string]string{"X-CSRF-Token": login.CSRF}, cookie); resp.StatusCode != 200 {
 		t.Fatalf("sign out: %d", resp.StatusCode)
 	}
 	if resp, _ := call(t, "GET", base+"/api/v1/whoami", "", nil, cookie); resp.StatusCode != 401 {
@@ -165,20 +165,24 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 	}
 
 	// A viewer signed in cannot act, CSRF token or not.
-	resp, _ = call(t, "POST", base+"/api/v1/login", `{"name": "vic", "password": "correct horse battery staple"}`, nil)
+	resp, _ = call(t, "POST", base+"/api/v1/login", `{"name": "vic", "password": "correct horse battery staple"}`, jsonType)
 	vic := resp.Cookies()[0]
 	if resp, body := call(t, "POST", ack, "", map[string]string{"X-CSRF-Token": csrfOf(t, a, base, vic)}, vic); resp.StatusCode != 403 || !strings.Contains(body, "responder") {
 		t.Fatalf("viewer acknowledging: %d %s", resp.StatusCode, body)
 	}
 
 	for i := 0; i < 5; i++ {
-		call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "guess number `+fmt.Sprint(i)+`"}`, nil)
+		call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "guess number `+fmt.Sprint(i)+`"}`, jsonType)
 	}
-	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, nil); resp.StatusCode != 429 ||
+	if resp, body := call(t, "POST", base+"/api/v1/login", `{"name": "ana", "password": "correct horse battery staple"}`, jsonType); resp.StatusCode != 429 ||
 		resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("after 5 wrong passwords: %d %s", resp.StatusCode, body)
 	}
 }
+
+// jsonType is the header of a JSON body, which signing in through the API
+// needs.
+var jsonType = map[string]string{"Content-Type": "application/json"}
 
 // csrfOf returns the CSRF token of a session.
 func csrfOf(t *testing.T, a *App, base string, c *http.Cookie) string {
@@ -204,5 +208,58 @@ func TestAnonymousViewer(t *testing.T) {
 	}
 	if resp, _ := call(t, "POST", base+"/api/v1/checks/web-ok/run", "", nil); resp.StatusCode != 403 {
 		t.Fatalf("anonymous run: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestAPISignInRefusesCrossSiteForms: a page elsewhere can post a form to
+// /api/v1/login with enctype="text/plain" whose body reads as JSON, and so
+// sign a browser in as someone else (login CSRF) past the sign-in form's own
+// protection; and it can post to /api/v1/logout to sign people out in the
+// middle of an outage. Only a JSON body signs in, which no form can send
+// without the server's say-so, and signing out a live session needs its CSRF
+// token, as the form's sign-out does.
+func TestAPISignInRefusesCrossSiteForms(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	// The attacker chose a password with a "=" in it: what
+	// <form enctype="text/plain"> with the field name
+	// {"name":"mallory","password":"correct horse and the value
+	// battery staple"} sends.
+	if _, err := a.Access().AddUser(t.Context(), "mallory", nightowl.RoleViewer, "correct horse=battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	forged := `{"name":"mallory","password":"correct horse=battery staple"}` + "\r\n"
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+		resp, body := call(t, "POST", base+"/api/v1/login", forged, map[string]string{"Content-Type": ct})
+		if resp.StatusCode != http.StatusBadRequest || len(resp.Cookies()) != 0 {
+			t.Errorf("sign-in with Content-Type %q: %d %s, cookies %v; want 400 and no session", ct, resp.StatusCode, body, resp.Cookies())
+		}
+	}
+	resp, body := call(t, "POST", base+"/api/v1/login", `{"name":"mallory","password":"correct horse=battery staple"}`,
+		map[string]string{"Content-Type": "application/json; charset=utf-8"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign in with JSON: %d %s", resp.StatusCode, body)
+	}
+	cookie := resp.Cookies()[0]
+	if resp, body := call(t, "POST", base+"/api/v1/logout", "", nil, cookie); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+		t.Fatalf("sign-out without the CSRF token: %d %s, want 403", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, "GET", base+"/api/v1/whoami", "", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("a refused sign-out ended the session: whoami %d", resp.StatusCode)
+	}
+	if resp, body := call(t, "POST", base+"/api/v1/logout", "", map[string]string{"X-CSRF-Token": csrfOf(t, a, base, cookie)}, cookie); resp.StatusCode != 200 {
+		t.Fatalf("sign-out with the CSRF token: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, "GET", base+"/api/v1/whoami", "", nil, cookie); resp.StatusCode != 401 {
+		t.Fatalf("after sign-out: whoami %d, want 401", resp.StatusCode)
+	}
+	// Without a live session there is nothing to protect: it just clears
+	// the cookie.
+	if resp, body := call(t, "POST", base+"/api/v1/logout", "", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("sign-out of an ended session: %d %s", resp.StatusCode, body)
 	}
 }

@@ -353,3 +353,26 @@ notify:
 		}
 	})
 }
+
+// TestAdminErrorPageSaysWhat: a page that cannot be shown says so in its
+// heading, which is what a screen reader announces first, and not in an
+// empty <h1>.
+func TestAdminErrorPageSaysWhat(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	userToken(t, a, "vic", nightowl.RoleViewer)
+	vic := newBrowser(t, "http://"+a.Addr())
+	vic.signIn("vic")
+	for path, heading := range map[string]string{
+		"/admin/nosuch":        "<h1>Not found</h1>",
+		"/admin/checks/nosuch": "<h1>Not found</h1>",
+	} {
+		resp, page := vic.get(path)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(page, heading) {
+			t.Errorf("%s: %d, want 404 with %s in\n%s", path, resp.StatusCode, heading, page)
+		}
+	}
+}

@@ -292,7 +292,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, title string, err err
 	if status == http.StatusInternalServerError {
 		a.log.Error("admin page", "path", r.URL.Path, "err", err)
 	}
-	a.render(w, r, status, "admin_error.html", &adminPage{Title: title, Error: nightowl.ErrorMessage(err)})
+	// The template's heading is Data: render decorates Title for the
+	// document's title.
+	a.render(w, r, status, "admin_error.html", &adminPage{Title: title, Error: nightowl.ErrorMessage(err), Data: title})
 }
 
 func (a *api) adminNotFound(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -176,7 +177,20 @@ func (a *api) setSession(w http.ResponseWriter, r *http.Request, cookie string, 
 	})
 }
 
+// jsonBody reports whether a request says its body is JSON. A form on
+// another site can send text/plain that reads as JSON, but not
+// application/json without the server's say-so (CORS), so this is what
+// keeps such a form from signing a browser in as someone else.
+func jsonBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
 func (a *api) login(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(r) {
+		writeError(w, nightowl.Errorf(nightowl.EInvalid, "send the name and password as JSON, with Content-Type: application/json"))
+		return
+	}
 	var req loginRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -198,10 +212,31 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt})
 }
 
+// logout ends the browser's session. Like the sign-out form, it needs the
+// session's CSRF token, or any page could sign people out; without a live
+// session there is nothing to end, and it only clears the cookie.
 func (a *api) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil && a.auth != nil {
-		if err := a.auth.Logout(r.Context(), c.Value); err != nil {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+		s, _, err := a.auth.Session(r.Context(), c.Value)
+		switch nightowl.ErrorCode(err) {
+		case "":
+			got := r.Header.Get(CSRFHeader)
+			if got == "" {
+				got = r.PostFormValue("csrf")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
+				writeError(w, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again"))
+				return
+			}
+			if err := a.auth.Logout(r.Context(), c.Value); err != nil {
+				a.log.Error("sign out", "err", err)
+			}
+		case nightowl.EUnauthorized, nightowl.ENotFound:
+		default:
+			// Not known to have ended: say so rather than pretend.
 			a.log.Error("sign out", "err", err)
+			writeError(w, err)
+			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
