@@ -315,7 +315,7 @@ notify:
 		add.Set("password", "another long passphrase")
 		resp, body := root.post("/admin/users", add)
 		wantRedirect(t, resp, body, "/admin/users?")
-		if _, page := root.get(resp.Header.Get("Location")); !strings.Contains(page, `data-testid="user-cy"`) || !strings.Contains(page, "Added cy (viewer).") {
+		if _, page := root.get(resp.Header.Get("Location")); !strings.Contains(page, `data-testid="user-cy"`) || !strings.Contains(page, "Added cy.") {
 			t.Fatalf("after adding:\n%s", page)
 		}
 		resp, body = root.post("/admin/users/cy/remove", url.Values{"csrf": {csrfIn(t, page)}})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/web"
 )
@@ -19,11 +20,25 @@ const publicTTL = 5 * time.Second
 // uptimeDays is how many days of uptime the status page shows.
 const uptimeDays = 90
 
-// publicCache holds the last public status built.
+// uptimeTTL is how long the uptime bars are reused: they change by the
+// minute at most (rollups are written once a minute), and they are most of
+// what building the page reads.
+const uptimeTTL = 5 * time.Minute
+
+// publicCache holds the last public status built, and the uptime bars.
 type publicCache struct {
 	mu    sync.Mutex
 	built time.Time
 	ps    web.PublicStatus
+
+	uptimeBuilt time.Time
+	uptime      map[string]componentUptime // by component name
+}
+
+// componentUptime is a component's uptime bars and their total.
+type componentUptime struct {
+	days   []web.PublicDay
+	uptime float64
 }
 
 // PublicStatus implements web.Publisher.
@@ -74,37 +89,14 @@ func (a *App) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus,
 	ps := web.PublicStatus{Title: cfg.Server.Title, URL: cfg.Server.PublicURL, UpdatedAt: now,
 		Overall: nightowl.ComponentOperational}
 	statuses := incident.ComponentStatuses(cfg.Components, views)
-	today := now.Truncate(24 * time.Hour)
-	first := today.AddDate(0, 0, -(uptimeDays - 1))
+	uptime, err := a.uptime(ctx, cfg, views, now)
+	if err != nil {
+		return ps, err
+	}
 	for _, c := range cfg.Components {
-		pc := web.PublicComponent{Name: c.Name, Description: c.Description, Status: statuses[c.Name], Uptime: -1}
-		days := make([]web.PublicDay, uptimeDays)
-		for i := range days {
-			days[i].Date = first.AddDate(0, 0, i)
-		}
-		var runs, fails int64
-		for _, v := range views {
-			if !c.Checks.Matches(v.Check.Name, v.Check.Labels) {
-				continue
-			}
-			rollups, err := a.store.Rollups(ctx, v.Check.Name, nightowl.Daily, first)
-			if err != nil {
-				return ps, err
-			}
-			for _, r := range rollups {
-				i := int(r.Start.UTC().Sub(first) / (24 * time.Hour))
-				if i < 0 || i >= uptimeDays {
-					continue
-				}
-				days[i].Runs += r.Runs
-				days[i].Failures += r.Failures
-				runs, fails = runs+r.Runs, fails+r.Failures
-			}
-		}
-		if runs > 0 {
-			pc.Uptime = 100 * float64(runs-fails) / float64(runs)
-		}
-		pc.Days = days
+		u := uptime[c.Name]
+		pc := web.PublicComponent{Name: c.Name, Description: c.Description, Status: statuses[c.Name],
+			Days: u.days, Uptime: u.uptime}
 		ps.Components = append(ps.Components, pc)
 		if rank[pc.Status] > rank[ps.Overall] {
 			ps.Overall = pc.Status
@@ -154,8 +146,12 @@ func (a *App) Badge(name string) (nightowl.Status, bool) {
 	return v.State.Status, true
 }
 
-// historyDays is how far back the status page lists resolved incidents.
-const historyDays = 90
+// historyDays is how far back the status page lists resolved incidents,
+// and maxHistory how many at most.
+const (
+	historyDays = 90
+	maxHistory  = 50
+)
 
 // publicIncidents returns the open incidents and those resolved in the
 // last 90 days, each with its public updates only, newest first.
@@ -165,7 +161,7 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 	if err != nil {
 		return nil, nil, err
 	}
-	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Limit: 200})
+	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Limit: maxHistory})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,4 +196,61 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		}
 	}
 	return open, history, nil
+}
+
+// uptime returns each component's uptime bars, rebuilt at most every
+// uptimeTTL (and when the components change). Called with a.public.mu held.
+func (a *App) uptime(ctx context.Context, cfg *config.Config, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
+	fresh := a.public.uptime != nil && now.Sub(a.public.uptimeBuilt) < uptimeTTL && a.opts.PublicTTL >= 0
+	if fresh {
+		for _, c := range cfg.Components {
+			if _, ok := a.public.uptime[c.Name]; !ok {
+				fresh = false
+			}
+		}
+	}
+	if fresh {
+		return a.public.uptime, nil
+	}
+	today := now.Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(uptimeDays - 1))
+	// Each check's rollups are read once, however many components it is in.
+	byCheck := map[string][]nightowl.Rollup{}
+	out := make(map[string]componentUptime, len(cfg.Components))
+	for _, c := range cfg.Components {
+		days := make([]web.PublicDay, uptimeDays)
+		for i := range days {
+			days[i].Date = first.AddDate(0, 0, i)
+		}
+		var runs, fails int64
+		for _, v := range views {
+			if !c.Checks.Matches(v.Check.Name, v.Check.Labels) {
+				continue
+			}
+			rollups, ok := byCheck[v.Check.Name]
+			if !ok {
+				var err error
+				if rollups, err = a.store.Rollups(ctx, v.Check.Name, nightowl.Daily, first); err != nil {
+					return nil, err
+				}
+				byCheck[v.Check.Name] = rollups
+			}
+			for _, r := range rollups {
+				i := int(r.Start.UTC().Sub(first) / (24 * time.Hour))
+				if i < 0 || i >= uptimeDays {
+					continue
+				}
+				days[i].Runs += r.Runs
+				days[i].Failures += r.Failures
+				runs, fails = runs+r.Runs, fails+r.Failures
+			}
+		}
+		u := componentUptime{days: days, uptime: -1}
+		if runs > 0 {
+			u.uptime = 100 * float64(runs-fails) / float64(runs)
+		}
+		out[c.Name] = u
+	}
+	a.public.uptime, a.public.uptimeBuilt = out, now
+	return out, nil
 }

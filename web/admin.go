@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -137,6 +138,7 @@ func at(t time.Time) *stamp {
 
 // flashes are the messages a page shows after a form did its work; the
 // query names one, so that a link cannot make the page say anything else.
+// A message names what it did only by an ID or name.
 var flashes = map[string]string{
 	"acked":          "Acknowledged alert %s.",
 	"maint-started":  "Started maintenance %s.",
@@ -153,8 +155,18 @@ func flashOf(r *http.Request) string {
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf(f, truncate(q.Get("what"), 100))
+	// What it names is an ID or a name, never prose: a link cannot put
+	// words of its own into a message that looks like nightowl's.
+	what := q.Get("what")
+	if !flashWhat.MatchString(what) {
+		return strings.Replace(f, " %s", "", 1)
+	}
+	return fmt.Sprintf(f, what)
 }
+
+// flashWhat is what a flash message may name: alert, window and incident
+// IDs, user and window names.
+var flashWhat = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // done redirects after a form did its work (Post/Redirect/Get), to back
 // when it is an admin page, else to def, with the flash message key.

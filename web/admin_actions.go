@@ -257,7 +257,7 @@ func (a *api) adminAddUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("user added", "user", u.Name, "role", u.Role, "by", actor(r))
-	done(w, r, "/admin/users", "user-added", u.Name+" ("+string(u.Role)+")")
+	done(w, r, "/admin/users", "user-added", u.Name)
 }
 
 func (a *api) adminRemoveUser(w http.ResponseWriter, r *http.Request) {

@@ -74,7 +74,7 @@ func (a *api) adminCheck(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := checkPage{Row: toRow(v), Interval: v.Check.Interval.String(), Timeout: v.Check.Timeout.String(),
 		FailAfter: v.Check.FailAfter, RecoverAfter: v.Check.RecoverAfter, Runs: v.State.Runs, Fails: v.State.Fails}
-	p.PingURL, _ = a.b.PingURL(name)
+	p.PingURL = a.pingURL(r, name)
 	for _, k := range sortedKeys(v.Check.Labels) {
 		p.Labels = append(p.Labels, fact{k, v.Check.Labels[k]})
 	}

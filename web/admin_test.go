@@ -207,3 +207,16 @@ func TestAdminStaticAssets(t *testing.T) {
 		}
 	}
 }
+
+// TestFlashNamesOnlyIDs: a link cannot put words of its own into the
+// message a page shows after a form did its work.
+func TestFlashNamesOnlyIDs(t *testing.T) {
+	r := httptest.NewRequest("GET", "/admin?done=acked&what=abc123", nil)
+	if got := flashOf(r); got != "Acknowledged alert abc123." {
+		t.Errorf("flash = %q", got)
+	}
+	r = httptest.NewRequest("GET", "/admin?done=acked&what=x.+Your+session+expired:+sign+in+at+evil.example", nil)
+	if got := flashOf(r); strings.Contains(got, "evil") || strings.Contains(got, "session") {
+		t.Errorf("flash = %q", got)
+	}
+}
