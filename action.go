@@ -124,3 +124,16 @@ type ActionStore interface {
 	// never.
 	LastRun(ctx context.Context, action string) (time.Time, error)
 }
+
+// ActionPlan is exactly what a request runs: the argv, or the HTTP request,
+// with its parameters filled in. Approvers see it before they approve.
+type ActionPlan struct {
+	Run  []string    `json:"run,omitempty"`
+	HTTP *ActionHTTP `json:"http,omitempty"`
+}
+
+// ActionView is an action with the approvals a request for it needs now.
+type ActionView struct {
+	Action
+	Needs int `json:"needs"`
+}

@@ -2,6 +2,8 @@ package nightowl
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"time"
 )
 
@@ -52,6 +54,50 @@ type AuditStore interface {
 	// appends it, in one transaction, durably.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	AuditEntries(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
-	// AuditChain calls fn with every entry in Seq order, for verifying.
-	AuditChain(ctx context.Context, fn func(AuditEntry) error) error
+	// AuditChain calls fn with every entry in Seq order, for verifying,
+	// and returns the head: what the newest append recorded, read in the
+	// same snapshot as the entries, so that entries appended meanwhile
+	// are not mistaken for tampering.
+	AuditChain(ctx context.Context, fn func(AuditEntry) error) (AuditHead, error)
+}
+
+// AuditHead is the Seq and Hash of the newest entry, kept apart from the
+// entries by the store as it appends: deleting the newest entries leaves the
+// chain whole, but not in agreement with its head. Seq is 0 when nothing was
+// ever appended.
+type AuditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash []byte `json:"hash"`
+}
+
+// auditHashVersion starts what AuditHash hashes, so that a future change
+// of the encoding can never produce the same bytes as this one.
+const auditHashVersion = "nightowl audit v1\x00"
+
+// AuditHash is the hash an entry must carry: SHA-256 over a version tag and
+// every field but Hash, each prefixed with its length, so that no two
+// different entries encode alike (moving a character from Actor to Action
+// changes it). Time counts as Unix nanoseconds, which is what stores keep.
+func AuditHash(e AuditEntry) []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	num := func(v int64) {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(v))
+		field(b[:])
+	}
+	h.Write([]byte(auditHashVersion))
+	num(e.Seq)
+	num(e.Time.UnixNano())
+	field([]byte(e.Actor))
+	field([]byte(e.Action))
+	field([]byte(e.Subject))
+	field([]byte(e.Detail))
+	field(e.Prev)
+	return h.Sum(nil)
 }

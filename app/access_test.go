@@ -263,3 +263,33 @@ func TestAPISignInRefusesCrossSiteForms(t *testing.T) {
 		t.Fatalf("sign-out of an ended session: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPingURLsOnlyForResponders: a heartbeat's ping URL lets whoever has it
+// say the job ran, so viewers (and anonymous readers) do not see it.
+func TestPingURLsOnlyForResponders(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, "server: {anonymous: viewer}\nstorage: {sqlite: test.db}\nchecks:\n  - name: job\n    heartbeat: {period: 1h, grace: 1h}\n")
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	viewerTok := userToken(t, a, "vic", nightowl.RoleViewer)
+	responderTok := userToken(t, a, "ana", nightowl.RoleResponder)
+	for _, c := range []struct {
+		who, token string
+		want       bool
+	}{{"anonymous", "", false}, {"viewer", viewerTok, false}, {"responder", responderTok, true}} {
+		for _, path := range []string{"/api/v1/checks", "/api/v1/checks/job"} {
+			h := map[string]string{}
+			if c.token != "" {
+				h["Authorization"] = "Bearer " + c.token
+			}
+			resp, body := call(t, "GET", base+path, "", h)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s GET %s: %d", c.who, path, resp.StatusCode)
+			}
+			if got := strings.Contains(body, "/ping/"); got != c.want {
+				t.Errorf("%s GET %s shows a ping URL: %v, want %v", c.who, path, got, c.want)
+			}
+		}
+	}
+}

@@ -25,7 +25,9 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
+	"github.com/nightowl/nightowl/actions"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
@@ -90,6 +92,12 @@ type App struct {
 	incidentCfg atomic.Pointer[incidentConfig]
 	// public caches what the public status page shows.
 	public publicCache
+	// audit records what people do (audit.go).
+	audit *audit.Recorder
+	// actions runs the guarded actions; actionCfg is the part of the
+	// config it reads (actions.go).
+	actions   *actions.Service
+	actionCfg *atomic.Pointer[actionConfig]
 }
 
 // New loads the config and opens the store. Nothing runs until Start.
@@ -124,7 +132,15 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	if err := a.newAudit(); err != nil { // audit log (audit.go)
+		store.Close()
+		return nil, err
+	}
 	if err := a.newIncidents(cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := a.newActions(cfg, a.audit); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -142,6 +158,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			if err := a.alerts.Observe(context.Background(), v); err != nil {
 				a.log.Error("alert on status change", "check", v.Check.Name, "err", err)
 			}
+			a.onDown(v)
 		},
 	})
 	if err != nil {
@@ -340,6 +357,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.targets.Store(&targets)
 	a.alerts.SetPolicy(policy(cfg))
 	a.setIncidentConfig(cfg)
+	a.setActionConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.cfg = cfg
 	// Checks removed from the config resolve their alerts; a route that
@@ -553,7 +571,11 @@ func (a *App) AlertStore() nightowl.AlertStore { return a.store }
 
 // Ack implements web.Alerter.
 func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
-	return a.alerts.Ack(ctx, id, by)
+	al, err := a.alerts.Ack(ctx, id, by)
+	if err == nil {
+		a.recordAck(ctx, al, by) // audit log (audit.go)
+	}
+	return al, err
 }
 
 // VerifyAckLink implements web.Alerter.
@@ -572,22 +594,32 @@ func (a *App) MaintenanceList() []nightowl.MaintenanceView { return a.maint.List
 
 // StartMaintenance implements web.Maintainer.
 func (a *App) StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
-	return a.maint.Start(ctx, w)
+	w, err := a.maint.Start(ctx, w)
+	if err == nil {
+		a.recordMaintenance(ctx, "maintenance.start", w) // audit log (audit.go)
+	}
+	return w, err
 }
 
 // EndMaintenance implements web.Maintainer.
 func (a *App) EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error) {
-	return a.maint.End(ctx, id, by)
+	w, err := a.maint.End(ctx, id, by)
+	if err == nil {
+		a.recordMaintenance(ctx, "maintenance.end", w) // audit log (audit.go)
+	}
+	return w, err
 }
 
 // Access returns the people and tokens service; tests make users with it.
 func (a *App) Access() *access.Service { return a.access }
 
 func (a *App) webOptions() web.Options {
+	// Incidents, Auth and People record what people do in the audit
+	// log (audit.go).
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-		Pinger: a.beats, Alerter: a, Maintainer: a, Incidents: a.incidents, Clock: a.opts.Clock,
-		Auth: a.access, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		People: a.access}
+		Pinger: a.beats, Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
+		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
+		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
 
 // Routes lists every route the server serves with the role each needs.

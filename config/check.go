@@ -33,6 +33,7 @@ type checkKeys struct {
 	FailAfter    *int              `yaml:"fail_after"`
 	RecoverAfter *int              `yaml:"recover_after"`
 	Paused       bool              `yaml:"paused"`
+	OnDown       *onDownKeys       `yaml:"on_down"`
 }
 
 // assertBlock is the long form of an assertion.
@@ -148,6 +149,7 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 
 	d.thresholds(&ch, &k, path)
 	ch.Paused = k.Paused
+	ch.OnDown = d.onDownAction(k.OnDown, path+".on_down")
 
 	if asserts != nil {
 		ch.Assertions = d.assertions(asserts.val, path+".assert", ch.Type)
@@ -327,7 +329,7 @@ func (d *decoder) fingerprint(ch *Check) string {
 	for i, a := range ch.Assertions {
 		as[i] = [3]string{a.Name(), string(a.Severity()), a.Source()}
 	}
-	b, err := json.Marshal(map[string]any{
+	fp := map[string]any{
 		"type":          ch.Type,
 		"spec":          d.canonical(reflect.ValueOf(ch.Spec)),
 		"labels":        ch.Labels,
@@ -337,7 +339,14 @@ func (d *decoder) fingerprint(ch *Check) string {
 		"recover_after": ch.RecoverAfter,
 		"paused":        ch.Paused,
 		"assertions":    as,
-	})
+	}
+	if ch.OnDown != "" {
+		// Only when set, so that the fingerprints of checks without
+		// one stay as they were; with it, a reload that changes the
+		// action reaches the engine's copy of the check.
+		fp["on_down"] = ch.OnDown
+	}
+	b, err := json.Marshal(fp)
 	if err != nil {
 		// Unreachable: canonical yields only strings, bools, integers,
 		// maps and lists. Hash the error rather than panic on a reload.

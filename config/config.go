@@ -83,6 +83,12 @@ type Config struct {
 	// (components.go).
 	Components []nightowl.Component
 	Incidents  Incidents
+	// Actions are the runbook actions in file order, each one's Params
+	// sorted by name (actions.go).
+	Actions []nightowl.Action
+	// BuddyDuringIncidents makes every action need an approval while an
+	// incident is open; default true.
+	BuddyDuringIncidents bool
 }
 
 // Server is the server section.
@@ -124,6 +130,9 @@ type Check struct {
 	FailAfter    int
 	RecoverAfter int
 	Paused       bool
+	// OnDown names the action to run when the check goes down; empty for
+	// none.
+	OnDown string
 
 	// Spec is the decoded, validated type block.
 	Spec probe.Spec
@@ -172,6 +181,8 @@ type top struct {
 	Storage   Storage   `yaml:"storage"`
 	Defaults  Defaults  `yaml:"defaults"`
 	Incidents Incidents `yaml:"incidents"`
+
+	BuddyDuringIncidents bool `yaml:"buddy_during_incidents"`
 }
 
 func (d *decoder) config() *Config {
@@ -187,10 +198,11 @@ func (d *decoder) config() *Config {
 			FailAfter:    DefaultFailAfter,
 			RecoverAfter: DefaultRecoverAfter,
 		},
+		BuddyDuringIncidents: DefaultBuddyDuringIncidents,
 	}
-	var checks, notifyNode, maintenance, components *yaml.Node
+	var checks, notifyNode, maintenance, components, actions *yaml.Node
 	if root != nil {
-		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components"}, func(key string, p pair) bool {
+		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions"}, func(key string, p pair) bool {
 			switch key {
 			case "checks":
 				checks = p.val
@@ -200,13 +212,16 @@ func (d *decoder) config() *Config {
 				maintenance = p.val
 			case "components":
 				components = p.val
+			case "actions":
+				actions = p.val
 			default:
 				return false
 			}
 			return true
 		})
 	}
-	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents}
+	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
+		BuddyDuringIncidents: t.BuddyDuringIncidents}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -217,6 +232,9 @@ func (d *decoder) config() *Config {
 	cfg.Maintenance = d.maintenance(maintenance, cfg.Checks)
 	cfg.Components = d.components(components, cfg.Checks)
 	d.incidents(&cfg.Incidents)
+	var as *actionScope
+	cfg.Actions, as = d.actions(actions, cfg.Checks)
+	d.onDown(cfg.Checks, as)
 	return cfg
 }
 
@@ -453,6 +471,7 @@ func (c *Config) DomainChecks() []nightowl.Check {
 			FailAfter:    ch.FailAfter,
 			RecoverAfter: ch.RecoverAfter,
 			Paused:       ch.Paused,
+			OnDown:       ch.OnDown,
 			Passive:      probe.Types[ch.Type].Passive,
 			Assertions:   as,
 			Fingerprint:  ch.Fingerprint,

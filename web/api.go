@@ -57,6 +57,10 @@ type Options struct {
 	PublicURL string
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
+	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
+	AuditLog AuditLog
+	// Actions serves the guarded actions; none are served when nil.
+	Actions Actioner
 	// Publisher serves the public status page, its feed, JSON and badges;
 	// none are served when nil.
 	Publisher Publisher
@@ -85,7 +89,7 @@ func newAPI(opts Options) *api {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People}
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -152,9 +156,14 @@ func (a *api) routes(opts Options) []Route {
 	if opts.Pinger != nil {
 		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
 	}
+	if opts.AuditLog != nil {
+		// Admin only: the log names everyone's sign-ins and addresses.
+		rs = append(rs, f("GET /api/v1/audit", admin, a.listAudit(opts.AuditLog)))
+	}
 	if opts.Gatherer != nil {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
 	}
+	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)
 	rs = append(rs, a.adminRoutes()...)
 	rs = append(rs, f("/api/", public, func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +201,7 @@ type api struct {
 	log       *slog.Logger
 	clock     nightowl.Clock
 	people    People
+	actions   Actioner
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.
@@ -302,7 +312,7 @@ func (a *api) listChecks(w http.ResponseWriter, r *http.Request) {
 	out := make([]CheckJSON, len(views))
 	for i, v := range views {
 		out[i] = CheckToJSON(v)
-		out[i].PingURL, _ = a.b.PingURL(v.Check.Name)
+		out[i].PingURL = a.pingURL(r, v.Check.Name)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
 }
@@ -324,7 +334,7 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	out := CheckToJSON(v)
-	out.PingURL, _ = a.b.PingURL(name)
+	out.PingURL = a.pingURL(r, name)
 	if limit > 0 {
 		res, err := a.b.Store().Results(r.Context(), name, limit)
 		if err != nil {
@@ -346,7 +356,7 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		if out.PingURL != "" {
+		if v.Check.Passive {
 			if out.Pings, err = a.b.Store().Pings(r.Context(), name, limit); err != nil {
 				a.log.Error("read pings", "check", name, "err", err)
 				writeError(w, err)
@@ -373,4 +383,15 @@ func (a *api) reload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+}
+
+// pingURL returns a heartbeat check's ping URL for those who may act: its
+// token is what a job uses to say it ran, so a viewer (or an anonymous
+// reader) who saw it could keep a dead job looking alive.
+func (a *api) pingURL(r *http.Request, check string) string {
+	if p, ok := PrincipalFrom(r.Context()); !ok || !p.Role.Allows(nightowl.RoleResponder) {
+		return ""
+	}
+	u, _ := a.b.PingURL(check)
+	return u
 }

@@ -42,8 +42,12 @@ Usage:
   nightowl incident update ID [--state S] [--impact I] --message M [--private] | resolve ID [--message M]
   nightowl incident list [--all] | postmortem ID [-o FILE]
                                                     open, update and resolve incidents; draft a postmortem
+  nightowl action   list | request NAME [--param K=V]... --reason R [--confirm V] | approve ID | deny ID [--reason R]
+  nightowl action   run ID | show ID                run a guarded runbook action: request, approve (someone else), run
   nightowl user     add|list|remove [-c FILE]       manage people, on the storage directly
   nightowl token    create|list|revoke [-c FILE]    manage API tokens, on the storage directly
+  nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json] | verify [-c FILE]
+                                                    read the audit log; prove it was not edited
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
@@ -64,6 +68,8 @@ var commands = map[string]command{
 	"incident": cmdIncident,
 	"user":     cmdUser,
 	"token":    cmdToken,
+	"audit":    cmdAudit,
+	"action":   cmdAction,
 }
 
 // env is what a command reads from and writes to, so tests can run commands

@@ -117,8 +117,12 @@ func apiDo(ctx context.Context, e *env, method, path string, in, out any) ([]byt
 	if base == "" {
 		base = defaultURL
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		// A caller that waits for longer work (action run) sets its own.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

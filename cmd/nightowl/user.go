@@ -17,15 +17,12 @@ import (
 )
 
 // withAccess opens the storage of the config named by -c for a command
-// that manages people or tokens, and runs fn.
+// that manages people or tokens, and runs fn. Every change is recorded in
+// the audit log as made by cliActor (audit.go).
 func withAccess(ctx context.Context, e *env, cfgPath string, fn func(svc accessService) int) int {
-	svc, closeStore, err := app.OpenAccess(ctx, cfgPath)
-	if err != nil {
-		printConfigError(e, err)
-		return exitBadConfig
-	}
-	defer closeStore()
-	return fn(svc)
+	return withStorage(ctx, e, cfgPath, func(st *app.Storage) int {
+		return fn(st.Access(cliActor(e)))
+	})
 }
 
 // accessService is what the user and token commands use of access.Service.

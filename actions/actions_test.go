@@ -1,0 +1,383 @@
+package actions_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/actions"
+	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/preflight"
+	"github.com/nightowl/nightowl/sqlite"
+)
+
+var t0 = time.Date(2026, 3, 18, 2, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	clock    *clocktest.Fake
+	store    *sqlite.Store
+	svc      *actions.Service
+	mu       sync.Mutex
+	checks   map[string]nightowl.CheckView
+	incident bool
+	maint    bool
+	audit    []string
+	events   []string
+	acts     []nightowl.Action
+}
+
+func (f *fixture) setStatus(name string, st nightowl.Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks[name] = nightowl.CheckView{Check: nightowl.Check{Name: name}, State: nightowl.State{Check: name, Status: st},
+		Last: &nightowl.Result{Check: name, OK: true, Status: st}}
+}
+
+func (f *fixture) entries() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.audit...)
+}
+
+func newFixture(t *testing.T, acts ...nightowl.Action) *fixture {
+	t.Helper()
+	f := &fixture{clock: clocktest.New(t0), checks: map[string]nightowl.CheckView{}, acts: acts}
+	var err error
+	f.store, err = sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "a.db"),
+		Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.store.Close() })
+	f.svc, err = actions.New(actions.Options{
+		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Actions: func() []nightowl.Action { return f.acts },
+		IncidentOpen: func(context.Context) (bool, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.incident, nil
+		},
+		Preflight: func(a *nightowl.Action, params map[string]string) (string, error) {
+			return preflight.Run(a.Preflight, preflight.Env{Params: params, Checks: func(name string) (nightowl.CheckView, bool) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				v, ok := f.checks[name]
+				return v, ok
+			}})
+		},
+		InMaintenance: func(*nightowl.Check) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.maint
+		},
+		Audit: auditFunc(func(e nightowl.AuditEntry) {
+			f.mu.Lock()
+			f.audit = append(f.audit, e.Actor+" "+e.Action+" "+e.Detail)
+			f.mu.Unlock()
+		}),
+		AddEvent: func(_ context.Context, e nightowl.Event) error {
+			f.mu.Lock()
+			f.events = append(f.events, e.Check+": "+e.Cause)
+			f.mu.Unlock()
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type auditFunc func(nightowl.AuditEntry)
+
+func (fn auditFunc) Audit(_ context.Context, e nightowl.AuditEntry) error { fn(e); return nil }
+
+// terminate is the brief's action: terminate a cluster, which must not be
+// serving traffic, confirmed by typing its name, approved by someone else.
+func terminate() nightowl.Action {
+	return nightowl.Action{
+		Name:      "terminate-cluster",
+		Run:       []string{"/bin/echo", "terminating", "{{cluster}}"},
+		Params:    []nightowl.ActionParam{{Name: "cluster", Pattern: "^[a-z]+$"}},
+		Preflight: []string{`check("traffic-" + params.cluster).status == "down"`},
+		Approvals: 1, Confirm: "cluster", Timeout: 10 * time.Second,
+	}
+}
+
+func code(t *testing.T, err error, want string) {
+	t.Helper()
+	if got := nightowl.ErrorCode(err); got != want || (want == "" && err != nil) {
+		t.Fatalf("error %v (code %q), want code %q", err, got, want)
+	}
+}
+
+func TestTerminateOnlyTheIdleCluster(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-blue", nightowl.StatusUp)    // live
+	f.setStatus("traffic-green", nightowl.StatusDown) // idle
+	cluster := func(c string) map[string]string { return map[string]string{"cluster": c} }
+
+	_, err := f.svc.Request(ctx, "terminate-cluster", cluster("blue"), "decommission", "blue", "ana")
+	code(t, err, nightowl.EConflict)
+	if want := `check("traffic-" + params.cluster).status == "down"`; !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), `"up"`) {
+		t.Fatalf("the refusal does not say what failed and what it saw: %v", err)
+	}
+
+	r, err := f.svc.Request(ctx, "terminate-cluster", cluster("green"), "decommission", "green", "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestPending || r.Needs != 1 {
+		t.Fatalf("request = %+v", r)
+	}
+	// The requester can never approve their own request.
+	_, err = f.svc.Approve(ctx, r.ID, "ana")
+	code(t, err, nightowl.EForbidden)
+	if _, err := f.svc.Run(ctx, r.ID, "ana"); nightowl.ErrorCode(err) != nightowl.EConflict || !strings.Contains(err.Error(), "0 of the 1 approvals") {
+		t.Fatalf("run without approval: %v", err)
+	}
+	r, err = f.svc.Approve(ctx, r.ID, "bo")
+	code(t, err, "")
+	if r.State != nightowl.RequestApproved {
+		t.Fatalf("after approval: %+v", r)
+	}
+	// Neither the requester nor an approver: may not run it.
+	_, err = f.svc.Run(ctx, r.ID, "cy")
+	code(t, err, nightowl.EForbidden)
+	r, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestSucceeded || r.ExitCode == nil || *r.ExitCode != 0 || strings.TrimSpace(r.Output) != "terminating green" || r.RanBy != "ana" {
+		t.Fatalf("after the run: %+v", r)
+	}
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+
+	want := []string{
+		"ana action.request refused: preflight failed:",
+		"ana action.request terminate-cluster cluster=green; reason: decommission",
+		"ana action.approve refused: the requester cannot approve their own request",
+		"bo action.approve terminate-cluster",
+		`ana action.run terminate-cluster: ["/bin/echo" "terminating" "green"]`,
+		"ana action.result succeeded (exit 0) in",
+	}
+	got := f.entries()
+	if len(got) != len(want) {
+		t.Fatalf("audit:\n%s", strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("audit %d = %q, want %q…", i, got[i], want[i])
+		}
+	}
+}
+
+func TestPreflightAgainBeforeRunning(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	r, err := f.svc.Request(ctx, "terminate-cluster", map[string]string{"cluster": "green"}, "decommission", "green", "ana")
+	code(t, err, "")
+	f.svc.Approve(ctx, r.ID, "bo")
+	// Traffic moved to green meanwhile: it is live now.
+	f.setStatus("traffic-green", nightowl.StatusUp)
+	_, err = f.svc.Run(ctx, r.ID, "bo")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), "preflight failed") {
+		t.Fatalf("run: %v", err)
+	}
+	if r, _ = f.svc.Get(ctx, r.ID); r.State != nightowl.RequestApproved {
+		t.Fatalf("a refused run changed the request: %+v", r)
+	}
+}
+
+func TestRequestsAreChecked(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	cases := []struct {
+		name            string
+		params          map[string]string
+		reason, confirm string
+		want            string
+	}{
+		{"shell metacharacters", map[string]string{"cluster": "green; rm -rf /"}, "x", "green; rm -rf /", `does not match ^[a-z]+$`},
+		{"command substitution", map[string]string{"cluster": "$(reboot)"}, "x", "$(reboot)", "does not match"},
+		{"missing parameter", nil, "x", "", "parameter cluster is required"},
+		{"unknown parameter", map[string]string{"cluster": "green", "force": "yes"}, "x", "green", `no parameter "force"`},
+		{"wrong confirmation", map[string]string{"cluster": "green"}, "x", "blue", "type the value of cluster"},
+		{"no reason", map[string]string{"cluster": "green"}, " ", "green", "reason is required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.svc.Request(ctx, "terminate-cluster", c.params, c.reason, c.confirm, "ana")
+			code(t, err, nightowl.EInvalid)
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q lacks %q", err, c.want)
+			}
+		})
+	}
+	_, err := f.svc.Request(ctx, "nosuch", nil, "x", "", "ana")
+	code(t, err, nightowl.ENotFound)
+}
+
+func TestExpiredRequestCannotRun(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	r, _ := f.svc.Request(ctx, "terminate-cluster", map[string]string{"cluster": "green"}, "decommission", "green", "ana")
+	f.svc.Approve(ctx, r.ID, "bo")
+	f.clock.Set(t0.Add(actions.DefaultExpiry + time.Second))
+	_, err := f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("run of an expired request: %v", err)
+	}
+	if r, _ = f.svc.Get(ctx, r.ID); r.State != nightowl.RequestExpired {
+		t.Fatalf("state = %s", r.State)
+	}
+	_, err = f.svc.Approve(ctx, r.ID, "cy")
+	code(t, err, nightowl.EConflict)
+}
+
+func TestDenialEndsARequest(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	r, _ := f.svc.Request(ctx, "terminate-cluster", map[string]string{"cluster": "green"}, "decommission", "green", "ana")
+	r, err := f.svc.Deny(ctx, r.ID, "bo", "not during the sale")
+	code(t, err, "")
+	if r.State != nightowl.RequestDenied || r.DeniedBy != "bo" {
+		t.Fatalf("denied: %+v", r)
+	}
+	_, err = f.svc.Approve(ctx, r.ID, "cy")
+	code(t, err, nightowl.EConflict)
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+}
+
+func TestBuddyDuringIncidents(t *testing.T) {
+	restart := nightowl.Action{Name: "restart", Run: []string{"/bin/true"}}
+	f := newFixture(t, restart)
+	ctx := context.Background()
+	r, err := f.svc.Request(ctx, "restart", nil, "stuck", "", "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestApproved || r.Needs != 0 {
+		t.Fatalf("without an incident: %+v", r)
+	}
+	f.incident = true
+	r, err = f.svc.Request(ctx, "restart", nil, "stuck", "", "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestPending || r.Needs != 1 {
+		t.Fatalf("with an incident open: %+v", r)
+	}
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+}
+
+func TestCooldownAndOnDown(t *testing.T) {
+	restart := nightowl.Action{Name: "restart", Run: []string{"/bin/echo", "restarted"}, Cooldown: 10 * time.Minute}
+	f := newFixture(t, restart)
+	ctx := context.Background()
+	down := nightowl.CheckView{Check: nightowl.Check{Name: "db", OnDown: "restart"},
+		State: nightowl.State{Check: "db", Status: nightowl.StatusDown, Cause: "connection refused"}}
+
+	f.svc.OnDown(ctx, down)
+	f.clock.Set(t0.Add(5 * time.Minute))
+	f.svc.OnDown(ctx, down) // within the cooldown
+	f.clock.Set(t0.Add(20 * time.Minute))
+	f.maint = true
+	f.svc.OnDown(ctx, down) // in maintenance
+	f.maint, f.incident = false, true
+	f.svc.OnDown(ctx, down) // would need an approval now
+	f.incident = false
+	f.svc.OnDown(ctx, down)
+
+	want := []string{
+		"db: on_down ran restart (request r-",
+		"db: on_down did not run restart: restart ran at",
+		"db: on_down did not run restart: the check is in maintenance",
+		"db: on_down did not run restart: it needs an approval now",
+		"db: on_down ran restart (request r-",
+	}
+	if len(f.events) != len(want) {
+		t.Fatalf("events:\n%s", strings.Join(f.events, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(f.events[i], want[i]) {
+			t.Errorf("event %d = %q, want %q…", i, f.events[i], want[i])
+		}
+	}
+	if !strings.HasSuffix(f.events[0], "succeeded (exit 0)") {
+		t.Errorf("event 0 = %q", f.events[0])
+	}
+	rs, err := f.store.Requests(ctx, nightowl.ActionQuery{})
+	if err != nil || len(rs) != 2 || !rs[0].Automatic || rs[0].RequestedBy != "nightowl" {
+		t.Fatalf("automatic requests: %+v %v", rs, err)
+	}
+	// A person's request inside the cooldown is refused when it runs.
+	f.clock.Set(t0.Add(25 * time.Minute))
+	r, _ := f.svc.Request(ctx, "restart", nil, "again", "", "ana")
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), "cooldown") {
+		t.Fatalf("run in the cooldown: %v", err)
+	}
+}
+
+func TestHTTPActionAndLimits(t *testing.T) {
+	var got struct {
+		method, path, body, auth string
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.method, got.path, got.body, got.auth = r.Method, r.URL.Path, string(b), r.Header.Get("Authorization")
+		fmt.Fprint(w, "scaled")
+	}))
+	t.Cleanup(srv.Close)
+	scale := nightowl.Action{Name: "scale", HTTP: &nightowl.ActionHTTP{URL: srv.URL + "/clusters/{{cluster}}/scale",
+		Method: "POST", Headers: map[string]string{"Authorization": "Bearer t"}, Body: `{"replicas": {{n}}}`},
+		Params: []nightowl.ActionParam{{Name: "cluster", Pattern: "^[a-z]+$"}, {Name: "n", Pattern: "^[0-9]{1,2}$"}}}
+	slow := nightowl.Action{Name: "slow", Run: []string{"/bin/sleep", "5"}, Timeout: 100 * time.Millisecond}
+	loud := nightowl.Action{Name: "loud", Run: []string{"/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' x"}}
+	f := newFixture(t, scale, slow, loud)
+	ctx := context.Background()
+
+	r, err := f.svc.Request(ctx, "scale", map[string]string{"cluster": "blue", "n": "3"}, "load", "", "ana")
+	code(t, err, "")
+	r, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestSucceeded || *r.ExitCode != 200 || r.Output != "scaled" ||
+		got.method != "POST" || got.path != "/clusters/blue/scale" || got.body != `{"replicas": 3}` || got.auth != "Bearer t" {
+		t.Fatalf("http action: %+v, server got %+v", r, got)
+	}
+
+	r, _ = f.svc.Request(ctx, "slow", nil, "x", "", "ana")
+	start := time.Now()
+	r, _ = f.svc.Run(ctx, r.ID, "ana")
+	if r.State != nightowl.RequestFailed || r.Error != "timed out" || time.Since(start) > 4*time.Second {
+		t.Fatalf("timeout: %+v after %s", r, time.Since(start))
+	}
+
+	r, _ = f.svc.Request(ctx, "loud", nil, "x", "", "ana")
+	r, _ = f.svc.Run(ctx, r.ID, "ana")
+	if r.State != nightowl.RequestSucceeded || len(r.Output) > actions.MaxOutput+100 || !strings.HasSuffix(r.Output, "[output cut at 64 KiB]") {
+		t.Fatalf("bounded output: %d bytes, state %s", len(r.Output), r.State)
+	}
+}
+
+func TestValuesAreNotTemplates(t *testing.T) {
+	a := &nightowl.Action{Name: "x", Run: []string{"/bin/echo", "{{a}}-{{b}}"}}
+	p := actions.PlanOf(a, map[string]string{"a": "{{b}}", "b": "B"})
+	if got := p.Run[1]; got != "{{b}}-B" {
+		t.Fatalf("filled %q: a value was read again for placeholders", got)
+	}
+}

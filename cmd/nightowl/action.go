@@ -1,0 +1,429 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// maxActionRun is how long `action run` waits for the server: the longest
+// timeout an action may have, and a margin for the preflight and the answer.
+const maxActionRun = time.Hour + 2*time.Minute
+
+func cmdAction(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "usage: nightowl action list|request|approve|deny|run|show")
+		return exitBadConfig
+	}
+	switch args[0] {
+	case "list":
+		return actionList(ctx, e, args[1:])
+	case "request":
+		return actionRequest(ctx, e, args[1:])
+	case "approve":
+		return actionApprove(ctx, e, args[1:])
+	case "deny":
+		return actionDeny(ctx, e, args[1:])
+	case "run":
+		return actionRun(ctx, e, args[1:])
+	case "show":
+		return actionShow(ctx, e, args[1:])
+	}
+	fmt.Fprintf(e.stderr, "nightowl action: unknown subcommand %q: list, request, approve, deny, run or show\n", args[0])
+	return exitBadConfig
+}
+
+// requestBody is the answer of the endpoints that change a request.
+type requestBody struct {
+	Request nightowl.ActionRequest `json:"request"`
+}
+
+func actionList(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action list")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+		if err == nil {
+			fmt.Fprintf(e.stderr, "nightowl action list: unexpected %q\n", rest[0])
+		}
+		return exitBadConfig
+	}
+	var body struct {
+		Actions []nightowl.ActionView `json:"actions"`
+	}
+	raw, err := apiGet(ctx, e, "/api/v1/actions", &body)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "nightowl action list:", err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	if len(body.Actions) == 0 {
+		fmt.Fprintln(e.stdout, "no actions are configured")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tAPPROVALS\tPARAMS\tRUNS")
+	for _, a := range body.Actions {
+		var params []string
+		for _, p := range a.Params {
+			params = append(params, p.Name)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", a.Name, a.Needs, orDash(strings.Join(params, ",")), summary(&a.Action))
+	}
+	tw.Flush()
+
+	// What waits for someone: a pending request is every responder's to
+	// see.
+	var open struct {
+		Requests []nightowl.ActionRequest `json:"requests"`
+	}
+	if _, err := apiGet(ctx, e, "/api/v1/action-requests?state=open", &open); err != nil {
+		fmt.Fprintln(e.stderr, "nightowl action list: open requests:", err)
+		return exitNotUp
+	}
+	if len(open.Requests) == 0 {
+		return exitOK
+	}
+	fmt.Fprintln(e.stdout, "\nopen requests:")
+	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACTION\tSTATE\tAPPROVALS\tBY\tEXPIRES\tREASON")
+	for _, r := range open.Requests {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Action, r.State, len(r.Approvals), r.Needs,
+			r.RequestedBy, r.ExpiresAt.Local().Format("15:04"), r.Reason)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// summary is what an action does, in one line, with its parameters
+// unfilled.
+func summary(a *nightowl.Action) string {
+	if a.HTTP != nil {
+		return a.HTTP.Method + " " + a.HTTP.URL
+	}
+	return argvString(a.Run)
+}
+
+// plainArg is an argument that reads the same quoted or not.
+var plainArg = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,{}-]+$`)
+
+// argvString shows an argv as one line, quoting the arguments that hold
+// spaces or anything else that could make two of one. It is for reading:
+// the argv is run as it is, never by a shell.
+func argvString(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		if plainArg.MatchString(a) {
+			parts[i] = a
+		} else {
+			parts[i] = strconv.Quote(a)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// paramFlag collects repeated --param NAME=VALUE.
+type paramFlag map[string]string
+
+func (p paramFlag) String() string { return "" }
+
+func (p paramFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not NAME=VALUE", s)
+	}
+	if _, dup := p[name]; dup {
+		return fmt.Errorf("%s given twice", name)
+	}
+	p[name] = value
+	return nil
+}
+
+func actionRequest(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action request")
+	params := paramFlag{}
+	fs.Var(params, "param", "a parameter, NAME=VALUE; repeat for each")
+	reason := fs.String("reason", "", "why, for the approvers and the audit log (required)")
+	confirm := fs.String("confirm", "", "the value of the parameter the action asks you to confirm, typed again")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl action request: name one action (nightowl action list shows them), as in\n  nightowl action request pause-replication --param replica=db2 --reason \"restore a table\"")
+		return exitBadConfig
+	}
+	if strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(e.stderr, "nightowl action request: --reason is required: the approvers and the audit log need to know why")
+		return exitBadConfig
+	}
+	name := rest[0]
+	in := map[string]any{"params": map[string]string(params), "reason": *reason, "confirm": *confirm}
+	var body requestBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/actions/"+url.PathEscape(name)+"/requests", in, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl action request %s: %v\n", name, err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	r := body.Request
+	fmt.Fprintf(e.stdout, "request %s made for %s (%s)\n", r.ID, r.Action, r.State)
+	printNext(e.stdout, &r)
+	return exitOK
+}
+
+// printNext says what a request waits for, and the command that does it.
+func printNext(w io.Writer, r *nightowl.ActionRequest) {
+	switch r.State {
+	case nightowl.RequestPending:
+		missing := r.Needs - len(r.Approvals)
+		fmt.Fprintf(w, "it needs %s by someone other than the requester, before %s:\n  nightowl action approve %s\n",
+			plural(missing, "more approval", "more approvals"), r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), r.ID)
+		fmt.Fprintf(w, "see exactly what it runs with: nightowl action show %s\n", r.ID)
+	case nightowl.RequestApproved:
+		fmt.Fprintf(w, "it may run now, until %s:\n  nightowl action run %s\n", r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), r.ID)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func actionApprove(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action approve")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl action approve: name one request (nightowl action list shows the open ones)")
+		return exitBadConfig
+	}
+	var body requestBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/approve", nil, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl action approve %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	r := body.Request
+	fmt.Fprintf(e.stdout, "request %s for %s approved (%d of %d approvals; %s)\n", r.ID, r.Action, len(r.Approvals), r.Needs, r.State)
+	printNext(e.stdout, &r)
+	return exitOK
+}
+
+func actionDeny(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action deny")
+	reason := fs.String("reason", "", "why, for the requester and the audit log")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl action deny: name one request (nightowl action list shows the open ones)")
+		return exitBadConfig
+	}
+	var body requestBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/deny", map[string]string{"reason": *reason}, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl action deny %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "request %s for %s denied; it can no longer run\n", body.Request.ID, body.Request.Action)
+	return exitOK
+}
+
+func actionRun(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action run")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl action run: name one approved request (nightowl action list shows the open ones)")
+		return exitBadConfig
+	}
+	// The server answers when the run is over, which may be as long as
+	// the action's timeout.
+	ctx, cancel := context.WithTimeout(ctx, maxActionRun)
+	defer cancel()
+	var body requestBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/run", nil, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl action run %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	r := body.Request
+	code := exitOK
+	if r.State != nightowl.RequestSucceeded {
+		code = exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return code
+	}
+	printOutcome(e.stdout, &r)
+	return code
+}
+
+// printOutcome prints how a run went: its state, exit code (or HTTP
+// status), duration, error and output.
+func printOutcome(w io.Writer, r *nightowl.ActionRequest) {
+	fmt.Fprintf(w, "request %s for %s %s", r.ID, r.Action, r.State)
+	if r.ExitCode != nil {
+		fmt.Fprintf(w, ": exit code %d", *r.ExitCode)
+	}
+	if !r.StartedAt.IsZero() && !r.EndedAt.IsZero() {
+		fmt.Fprintf(w, " in %s", r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	fmt.Fprintln(w)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", r.Error)
+	}
+	if r.Output != "" {
+		fmt.Fprintln(w, "output:")
+		out := r.Output
+		if !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		fmt.Fprint(w, out)
+	}
+}
+
+func actionShow(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "action show")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl action show: name one request (nightowl action list shows the open ones)")
+		return exitBadConfig
+	}
+	var body struct {
+		Request nightowl.ActionRequest `json:"request"`
+		Plan    nightowl.ActionPlan    `json:"plan"`
+	}
+	raw, err := apiGet(ctx, e, "/api/v1/action-requests/"+url.PathEscape(ids[0]), &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl action show %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	printRequest(e.stdout, &body.Request, &body.Plan)
+	return exitOK
+}
+
+// printRequest shows a request and exactly what it runs.
+func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan) {
+	const at = "2006-01-02 15:04:05 MST"
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "request\t%s\n", r.ID)
+	fmt.Fprintf(tw, "action\t%s\n", r.Action)
+	fmt.Fprintf(tw, "state\t%s\n", r.State)
+	by := r.RequestedBy
+	if r.Automatic {
+		by += " (automatic: on_down)"
+	}
+	fmt.Fprintf(tw, "requested\tby %s at %s\n", by, r.RequestedAt.Local().Format(at))
+	fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
+	if len(r.Params) > 0 {
+		names := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			label := ""
+			if i == 0 {
+				label = "params"
+			}
+			fmt.Fprintf(tw, "%s\t%s = %s\n", label, k, strconv.Quote(r.Params[k]))
+		}
+	}
+	var approvals []string
+	for _, a := range r.Approvals {
+		approvals = append(approvals, a.By+" at "+a.At.Local().Format("15:04"))
+	}
+	fmt.Fprintf(tw, "approvals\t%d of %d%s\n", len(r.Approvals), r.Needs, listSuffix(approvals))
+	if r.DeniedBy != "" {
+		fmt.Fprintf(tw, "denied\tby %s\n", r.DeniedBy)
+	}
+	if !r.State.Final() && r.State != nightowl.RequestRunning {
+		fmt.Fprintf(tw, "expires\t%s\n", r.ExpiresAt.Local().Format(at))
+	}
+	if r.RanBy != "" {
+		fmt.Fprintf(tw, "ran\tby %s at %s\n", r.RanBy, r.StartedAt.Local().Format(at))
+	}
+	tw.Flush()
+
+	switch {
+	case p.HTTP != nil:
+		fmt.Fprintln(w, "\nsends:")
+		fmt.Fprintf(w, "  %s %s\n", p.HTTP.Method, p.HTTP.URL)
+		names := make([]string, 0, len(p.HTTP.Headers))
+		for k := range p.HTTP.Headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			fmt.Fprintf(w, "  %s: %s\n", k, p.HTTP.Headers[k])
+		}
+		if p.HTTP.Body != "" {
+			fmt.Fprintf(w, "\n  %s\n", strings.ReplaceAll(p.HTTP.Body, "\n", "\n  "))
+		}
+	case len(p.Run) > 0:
+		fmt.Fprintln(w, "\nruns (each argument as it is, never through a shell):")
+		fmt.Fprintf(w, "  %s\n", argvString(p.Run))
+	}
+	if r.State.Final() && r.State != nightowl.RequestDenied && r.State != nightowl.RequestExpired {
+		fmt.Fprintln(w)
+		printOutcome(w, r)
+	}
+}
+
+func listSuffix(items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(items, ", ")
+}

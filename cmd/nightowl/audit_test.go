@@ -1,0 +1,101 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nightowl/nightowl"
+)
+
+// TestAuditCLI manages people and tokens through the CLI, which records
+// each change as made by cli:$USER; lists the log; verifies it; then edits
+// one row with SQL on the file, as someone with access to it could, and
+// expects verify to fail naming that entry.
+func TestAuditCLI(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "nightowl.yaml", `checks:
+  - name: refused
+    tcp: {addr: "127.0.0.1:1"}
+`)
+	who := map[string]string{"USER": "ops-person"}
+	if code, out, errOut := runCmdIn(t, who, "correct horse battery staple\n", "user", "add", "-c", cfg, "--role", "admin", "--password-stdin", "ana"); code != 0 {
+		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
+	}
+	code, secret, errOut := runCmd(t, who, "token", "create", "-c", cfg, "--user", "ana", "--name", "ci")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, errOut)
+	}
+	id := regexp.MustCompile(`token (\S+) for ana`).FindStringSubmatch(errOut)
+	if id == nil {
+		t.Fatalf("token create said %q", errOut)
+	}
+	if code, out, errOut := runCmd(t, who, "token", "revoke", "-c", cfg, id[1]); code != 0 {
+		t.Fatalf("token revoke: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, who, "user", "remove", "-c", cfg, "ana"); code == 0 {
+		t.Fatalf("removing the last admin: exit 0: %s%s", out, errOut)
+	}
+	if code, out, errOut := runCmdIn(t, nil, "another good password\n", "user", "add", "-c", cfg, "--password-stdin", "vic"); code != 0 {
+		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
+	}
+
+	code, out, errOut := runCmd(t, nil, "audit", "list", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("audit list: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "SEQ") {
+		t.Fatalf("audit list:\n%s", out)
+	}
+	for i, want := range []string{
+		`^4 .* cli:unknown +user\.add +vic +role viewer$`,
+		`^3 .* cli:ops-person +token\.revoke +` + id[1] + ` +of ana; name ci$`,
+		`^2 .* cli:ops-person +token\.create +` + id[1] + ` +for ana; name ci; role admin$`,
+		`^1 .* cli:ops-person +user\.add +ana +role admin$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(lines[i+1]) {
+			t.Errorf("line %d: %q, want %s", i+1, lines[i+1], want)
+		}
+	}
+	if strings.Contains(out, strings.TrimSpace(secret)) || strings.Contains(out, "correct horse") {
+		t.Error("the log holds a secret")
+	}
+
+	code, out, _ = runCmd(t, nil, "audit", "list", "-c", cfg, "--json", "--action", "token.", "--limit", "1")
+	var list struct{ Entries []nightowl.AuditEntry }
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list.Entries) != 1 || list.Entries[0].Action != "token.revoke" {
+		t.Fatalf("audit list --json: exit %d: %v %s", code, err, out)
+	}
+	code, out, _ = runCmd(t, nil, "audit", "list", "-c", cfg, "--actor", "cli:unknown")
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Errorf("audit list --actor:\n%s", out)
+	}
+
+	code, out, errOut = runCmd(t, nil, "audit", "verify", "-c", cfg)
+	if code != 0 || !regexp.MustCompile(`^ok: 4 entries, head [0-9a-f]{64}\n$`).MatchString(out) {
+		t.Fatalf("audit verify: exit %d: %s%s", code, out, errOut)
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, "nightowl.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd(t, nil, "audit", "verify", "-c", cfg)
+	if code != 1 || out != "FAILED: entry 2 was altered (its hash does not match its contents)\n" {
+		t.Fatalf("audit verify after an edit: exit %d: %q %s", code, out, errOut)
+	}
+
+	for _, args := range [][]string{{"audit"}, {"audit", "nosuch"}, {"audit", "list", "extra"}, {"audit", "verify", "extra"}} {
+		if code, _, _ := runCmd(t, nil, append(args, "-c", cfg)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -1,0 +1,398 @@
+// Package preflight compiles and evaluates the preflight expressions of
+// actions: conditions over live check state and a request's parameters that
+// must hold before an action may be requested and again before it runs, such
+// as `check("math-db-replica").status == "up"` or
+// `check("traffic-" + params.cluster).status == "down"`.
+//
+// An expression sees two names:
+//
+//   - check(name) returns the check's state as a map: status (up, down, …;
+//     "unknown" for a check that is not configured or has not run), ok (true
+//     when the status is up), error (the last result's error text), facts
+//     (the last result's facts), and every fact again at the top level,
+//     unless its name is one of those four (the http check's status fact is
+//     check("web").facts.status).
+//   - params maps each parameter of the request to its value.
+//
+// config compiles every expression at load, so that a typo fails the config;
+// the actions service evaluates them, and a false one explains itself with
+// the values it saw, as an assertion does.
+package preflight
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Env is what an expression is evaluated against.
+type Env struct {
+	// Checks returns the check with the given name as it is now; ok is
+	// false for a name that is not configured.
+	Checks func(name string) (v nightowl.CheckView, ok bool)
+	Params map[string]string
+}
+
+// The names of the keys of check(name) that are not facts.
+const (
+	keyStatus = "status"
+	keyOK     = "ok"
+	keyError  = "error"
+	keyFacts  = "facts"
+)
+
+// Program is a compiled preflight expression. It is immutable and safe to
+// share between goroutines.
+type Program struct {
+	src  string
+	prog *vm.Program
+	tree ast.Node
+}
+
+// Source returns the expression as written.
+func (p *Program) Source() string { return p.src }
+
+// CompileError is an expression that does not compile. Column is 1-based
+// within the expression.
+type CompileError struct {
+	Column  int
+	Message string
+}
+
+func (e *CompileError) Error() string { return e.Message }
+
+// compileEnv gives the names their types; the values are never called.
+var compileEnv = map[string]any{
+	"check":  func(string) map[string]any { return nil },
+	"params": map[string]string{},
+}
+
+// Compile compiles a preflight expression, which must give a bool.
+func Compile(src string) (*Program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, &CompileError{Column: 1, Message: "empty expression"}
+	}
+	prog, err := expr.Compile(src, expr.Env(compileEnv), expr.AsBool())
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			msg := fe.Message
+			if fe.Prev != nil && msg == "" {
+				msg = fe.Prev.Error()
+			}
+			return nil, &CompileError{Column: fe.Column + 1, Message: oneLine(msg)}
+		}
+		return nil, &CompileError{Column: 1, Message: oneLine(err.Error())}
+	}
+	return &Program{src: src, prog: prog, tree: prog.Node()}, nil
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// Checks returns the names of the checks the expression names literally,
+// as in check("math-db"), in order of appearance. Names computed at run
+// time, as in check("traffic-" + params.cluster), are not among them.
+func (p *Program) Checks() []string {
+	var out []string
+	ast.Find(p.tree, func(n ast.Node) bool {
+		if name, ok := checkCall(n); ok && !contains(out, name) {
+			out = append(out, name)
+		}
+		return false
+	})
+	return out
+}
+
+// Params returns the names of the parameters the expression reads as
+// params.NAME or params["NAME"], in order of appearance.
+func (p *Program) Params() []string {
+	var out []string
+	ast.Find(p.tree, func(n ast.Node) bool {
+		m, ok := n.(*ast.MemberNode)
+		if !ok {
+			return false
+		}
+		id, ok := m.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "params" {
+			return false
+		}
+		if s, ok := m.Property.(*ast.StringNode); ok && !contains(out, s.Value) {
+			out = append(out, s.Value)
+		}
+		return false
+	})
+	return out
+}
+
+// checkCall reports whether n is check("NAME") with a literal name.
+func checkCall(n ast.Node) (string, bool) {
+	c, ok := n.(*ast.CallNode)
+	if !ok || !isCheckCallee(c) || len(c.Arguments) != 1 {
+		return "", false
+	}
+	s, ok := c.Arguments[0].(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+func isCheckCallee(c *ast.CallNode) bool {
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == "check"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Eval evaluates p against env. When the expression does not hold, detail
+// says so with the values it saw:
+//
+//	check("traffic-blue").status == "down" (check("traffic-blue").status = "up")
+//
+// err is not nil when the expression cannot be evaluated (a fact that is
+// nil, a type error); detail then says why, and ok is false.
+func Eval(p *Program, env Env) (ok bool, detail string, err error) {
+	vars := env.vars()
+	out, err := vm.Run(p.prog, vars)
+	if err != nil {
+		msg := oneLine(err.Error())
+		return false, p.tree.String() + ": cannot evaluate: " + msg + observed(p.tree, vars), fmt.Errorf("preflight %s: %s", p.src, msg)
+	}
+	if b, isBool := out.(bool); isBool && b {
+		return true, "", nil
+	}
+	return false, explain(p.tree, vars), nil
+}
+
+// Run compiles and evaluates the expressions in order and returns the
+// explanation of the first that does not hold or cannot be evaluated, or ""
+// when all hold. err is for an expression that does not compile, which a
+// loaded config rules out.
+func Run(exprs []string, env Env) (failed string, err error) {
+	for _, src := range exprs {
+		p, err := Compile(src)
+		if err != nil {
+			return "", fmt.Errorf("preflight %s: %w", src, err)
+		}
+		if ok, detail, _ := Eval(p, env); !ok {
+			return detail, nil
+		}
+	}
+	return "", nil
+}
+
+// vars is the environment of one evaluation. check(name) looks each check
+// up once, so that an expression and its explanation see one state even
+// while the check runs again.
+func (env Env) vars() map[string]any {
+	seen := map[string]map[string]any{}
+	check := func(name string) map[string]any {
+		if v, ok := seen[name]; ok {
+			return v
+		}
+		var v map[string]any
+		if cv, ok := env.lookup(name); ok {
+			v = view(cv)
+		} else {
+			v = map[string]any{keyStatus: string(nightowl.StatusUnknown), keyOK: false, keyError: "", keyFacts: map[string]any{}}
+		}
+		seen[name] = v
+		return v
+	}
+	params := env.Params
+	if params == nil {
+		params = map[string]string{}
+	}
+	return map[string]any{"check": check, "params": params}
+}
+
+func (env Env) lookup(name string) (nightowl.CheckView, bool) {
+	if env.Checks == nil {
+		return nightowl.CheckView{}, false
+	}
+	return env.Checks(name)
+}
+
+// view is what check(name) returns for a configured check.
+func view(cv nightowl.CheckView) map[string]any {
+	status := cv.State.Status
+	if status == "" {
+		status = nightowl.StatusUnknown
+	}
+	facts := map[string]any{}
+	errText := ""
+	if cv.Last != nil {
+		for k, f := range cv.Last.Facts {
+			facts[k] = f
+		}
+		errText = cv.Last.Error
+	}
+	v := make(map[string]any, len(facts)+4)
+	for k, f := range facts {
+		v[k] = f
+	}
+	v[keyStatus] = string(status)
+	v[keyOK] = status == nightowl.StatusUp
+	v[keyError] = errText
+	v[keyFacts] = facts
+	return v
+}
+
+// explain describes why node evaluated to false: for "not X" it shows X
+// (which held), for a conjunction the conjuncts that failed, and otherwise
+// the expression itself, each followed by the values it read.
+func explain(node ast.Node, vars map[string]any) string {
+	switch n := node.(type) {
+	case *ast.UnaryNode:
+		if n.Operator == "not" || n.Operator == "!" {
+			return n.Node.String() + observed(n.Node, vars)
+		}
+	case *ast.BinaryNode:
+		if n.Operator == "and" || n.Operator == "&&" {
+			var parts []string
+			for _, side := range []ast.Node{n.Left, n.Right} {
+				if v, err := expr.Eval(side.String(), vars); err != nil || v != true {
+					parts = append(parts, explain(side, vars))
+				}
+			}
+			if len(parts) > 0 {
+				return strings.Join(parts, "; ")
+			}
+		}
+	}
+	return node.String() + observed(node, vars)
+}
+
+// observed lists the values node reads, with the check states and
+// parameters they come from: ` (check("db").status = "up", params.host =
+// "db1")`. A chain such as check("db").replica.lag is shown rather than
+// check("db") itself.
+func observed(node ast.Node, vars map[string]any) string {
+	var names []string
+	nodes := map[string]ast.Node{}
+	ast.Find(node, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.CallNode:
+			if !isCheckCallee(x) {
+				return false
+			}
+		case *ast.MemberNode:
+			if !isChain(x) {
+				return false
+			}
+		default:
+			return false
+		}
+		s := n.String()
+		if nodes[s] == nil {
+			nodes[s] = n
+			names = append(names, s)
+		}
+		return false
+	})
+	sort.Strings(names)
+	var parts []string
+	shown := map[string]bool{}
+	for _, name := range names {
+		covered := false
+		for _, other := range names {
+			if strings.HasPrefix(other, name+".") || strings.HasPrefix(other, name+"[") {
+				covered = true
+				break
+			}
+		}
+		if covered {
+			continue
+		}
+		// check("db").replica.lag of a nil replica: show what is
+		// there, check("db").replica = nil.
+		for n := nodes[name]; n != nil; n = parent(n) {
+			s := n.String()
+			v, err := expr.Eval(s, vars)
+			if err != nil {
+				continue
+			}
+			if text := show(v); text != "" && !shown[s] {
+				shown[s] = true
+				parts = append(parts, s+" = "+text)
+			}
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// parent is the value a member access reads from, nil for the start of a
+// chain.
+func parent(n ast.Node) ast.Node {
+	if m, ok := n.(*ast.MemberNode); ok {
+		return m.Node
+	}
+	return nil
+}
+
+// isChain reports whether n is a chain of member accesses by name that
+// starts at params or at a call of check.
+func isChain(n *ast.MemberNode) bool {
+	if _, ok := n.Property.(*ast.StringNode); !ok {
+		return false
+	}
+	switch x := n.Node.(type) {
+	case *ast.IdentifierNode:
+		return x.Value == "params"
+	case *ast.CallNode:
+		return isCheckCallee(x)
+	case *ast.MemberNode:
+		return isChain(x)
+	}
+	return false
+}
+
+// maxShown bounds how much of a value a message repeats.
+const maxShown = 80
+
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "nil"
+	case string:
+		if len(x) > maxShown {
+			return fmt.Sprintf("%q…", x[:maxShown])
+		}
+		return fmt.Sprintf("%q", x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+		s := fmt.Sprintf("%v", v)
+		if len(s) > maxShown {
+			return s[:maxShown] + "…"
+		}
+		return s
+	}
+	return fmt.Sprint(v)
+}

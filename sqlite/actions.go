@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Action requests are few (people make them by hand) and each change is a
+// promise someone acts on: an approval, a run about to start. So each is
+// written at once and durably, on the writer goroutine.
+
+var _ nightowl.ActionStore = (*Store)(nil)
+
+// SaveRequest creates or updates r in one durable transaction. The action
+// and the time of the request are fixed when it is created.
+func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
+	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {
+		return nightowl.Errorf(nightowl.EInvalid, "action request needs an id, an action, a state and a time")
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("save action request %s: %w", r.ID, err)
+	}
+	err = s.do(ctx, func() error {
+		return s.inTx(ctx, true, func(w *txWriter) error {
+			return w.exec(`INSERT INTO action_requests (id, action, state, requested_at, started_at, data)
+				VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, data = excluded.data`,
+				r.ID, r.Action, string(r.State), r.RequestedAt.UnixNano(), nanos(r.StartedAt), data)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("save action request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Request returns the request with the given ID.
+func (s *Store) Request(ctx context.Context, id string) (nightowl.ActionRequest, error) {
+	var data []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM action_requests WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nightowl.ActionRequest{}, nightowl.Errorf(nightowl.ENotFound, "no action request %q", id)
+	}
+	if err != nil {
+		return nightowl.ActionRequest{}, fmt.Errorf("read action request %s: %w", id, err)
+	}
+	var r nightowl.ActionRequest
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("read action request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// defaultRequestLimit bounds a list of requests whose query gives no limit
+// and asks for more than the open ones.
+const defaultRequestLimit = 100
+
+// Requests returns the requests q selects, newest first. Open requests are
+// all returned unless q gives a limit: there are few, and each needs
+// someone.
+func (s *Store) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) {
+	var where []string
+	var args []any
+	if q.Open {
+		where = append(where, `state IN ('pending', 'approved')`)
+	}
+	if q.Action != "" {
+		where = append(where, `action = ?`)
+		args = append(args, q.Action)
+	}
+	query := `SELECT data FROM action_requests`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultRequestLimit
+		if q.Open {
+			limit = -1
+		}
+	}
+	query += ` ORDER BY requested_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read action requests: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.ActionRequest
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("read action requests: %w", err)
+		}
+		var r nightowl.ActionRequest
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("read action requests: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read action requests: %w", err)
+	}
+	return out, nil
+}
+
+// LastRun returns when a request for the action last started running; the
+// zero time when none has.
+func (s *Store) LastRun(ctx context.Context, action string) (time.Time, error) {
+	var last sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, `SELECT MAX(started_at) FROM action_requests WHERE action = ?`, action).Scan(&last)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read last run of action %s: %w", action, err)
+	}
+	return fromNanos(last), nil
+}

@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nightowl/nightowl"
+)
+
+// The audit log is appended on the writer goroutine, one durable
+// transaction per entry: the last entry is read and the next written under
+// the one write lock, so that entries chain strictly in order even when the
+// CLI appends from another process. Nothing here updates or deletes a row
+// of audit_log (and triggers refuse it): the log is kept whole, for good.
+
+var _ nightowl.AuditStore = (*Store)(nil)
+
+// AppendAudit sets e's Seq, Prev and Hash from the head of the log and
+// appends it, durably. A zero e.Time means now; the time is kept to the
+// nanosecond, in UTC.
+func (s *Store) AppendAudit(ctx context.Context, e *nightowl.AuditEntry) error {
+	if e.Actor == "" || e.Action == "" {
+		return nightowl.Errorf(nightowl.EInvalid, "an audit entry needs an actor and an action")
+	}
+	if e.Time.IsZero() {
+		e.Time = s.opts.Now()
+	}
+	at := e.Time.UnixNano()
+	err := s.do(ctx, func() error {
+		return s.inTx(ctx, true, func(w *txWriter) error {
+			last, prev, err := w.auditHead()
+			if err != nil {
+				return err
+			}
+			next := *e
+			next.Seq, next.Time, next.Prev = last+1, time.Unix(0, at).UTC(), prev
+			next.Hash = nightowl.AuditHash(next)
+			if err := w.exec(`INSERT INTO audit_log (seq, time, actor, action, subject, detail, prev, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				next.Seq, at, next.Actor, next.Action, next.Subject, next.Detail, blob(next.Prev), next.Hash); err != nil {
+				return err
+			}
+			if err := w.exec(`INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, next.Seq, next.Hash); err != nil {
+				return err
+			}
+			*e = next
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("append %s to the audit log: %w", e.Action, err)
+	}
+	return nil
+}
+
+// auditHead returns the seq and hash that the next entry follows: the
+// head's, which stays ahead of the rows when the newest were deleted, so
+// that the gap stays for verify to find rather than being filled by the next
+// append. Without a head (it was deleted, since only an empty log has none)
+// the newest row stands in, and the log says so.
+func (w *txWriter) auditHead() (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := w.queryRow(`SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+	if err == nil {
+		return seq, hash, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, err
+	}
+	err = w.queryRow(`SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	w.s.log.Error("sqlite: the audit log has entries but no head: it was tampered with; run nightowl audit verify",
+		"last_seq", seq)
+	return seq, hash, nil
+}
+
+// blob stores a nil hash (the first entry's Prev) as an empty blob rather
+// than NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+const auditColumns = `seq, time, actor, action, subject, detail, prev, hash`
+
+func scanAudit(sc interface{ Scan(...any) error }) (nightowl.AuditEntry, error) {
+	var e nightowl.AuditEntry
+	var at int64
+	if err := sc.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Prev, &e.Hash); err != nil {
+		return e, err
+	}
+	e.Time = time.Unix(0, at).UTC()
+	if len(e.Prev) == 0 {
+		e.Prev = nil
+	}
+	return e, nil
+}
+
+// AuditEntries returns the entries q selects, newest first; a Limit <= 0
+// means all.
+func (s *Store) AuditEntries(ctx context.Context, q nightowl.AuditQuery) ([]nightowl.AuditEntry, error) {
+	var where []string
+	var args []any
+	if q.Actor != "" {
+		where = append(where, `actor = ?`)
+		args = append(args, q.Actor)
+	}
+	if q.Action != "" {
+		// substr rather than LIKE, which ignores case and gives _ and %
+		// meanings; substr counts characters.
+		where = append(where, `substr(action, 1, ?) = ?`)
+		args = append(args, utf8.RuneCountInString(q.Action), q.Action)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, `time >= ?`)
+		args = append(args, q.Since.UnixNano())
+	}
+	query := `SELECT ` + auditColumns + ` FROM audit_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, sqlLimit(q.Limit))
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit log: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	return out, nil
+}
+
+// AuditChain calls fn with every entry in seq order and returns the head,
+// all read in one transaction: one snapshot, however many entries the
+// server appends meanwhile.
+func (s *Store) AuditChain(ctx context.Context, fn func(nightowl.AuditEntry) error) (nightowl.AuditHead, error) {
+	var head nightowl.AuditHead
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer tx.Rollback()
+	// The head first: the first read starts the snapshot.
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return head, fmt.Errorf("read the audit log's head: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return head, fmt.Errorf("read the audit log: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return head, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	return head, nil
+}
