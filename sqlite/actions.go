@@ -89,27 +89,7 @@ func (s *Store) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightow
 	}
 	query += ` ORDER BY requested_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read action requests: %w", err)
-	}
-	defer rows.Close()
-	var out []nightowl.ActionRequest
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("read action requests: %w", err)
-		}
-		var r nightowl.ActionRequest
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("read action requests: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read action requests: %w", err)
-	}
-	return out, nil
+	return readJSON[nightowl.ActionRequest](ctx, s.rdb, "action requests", query, args...)
 }
 
 // LastRun returns when a request for the action last started running; the

@@ -171,27 +171,7 @@ func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.A
 	}
 	query += ` ORDER BY starts_at DESC, id LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []nightowl.Alert
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
-		}
-		var a nightowl.Alert
-		if err := json.Unmarshal(data, &a); err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	return out, nil
+	return readJSON[nightowl.Alert](ctx, s.rdb, "alerts", query, args...)
 }
 
 const notificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`
