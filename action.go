@@ -59,7 +59,7 @@ const (
 	RequestExpired   RequestState = "expired"   // nobody ran it in time
 	RequestRunning   RequestState = "running"   // under way
 	RequestSucceeded RequestState = "succeeded" // ran, exit code 0 or a 2xx
-	RequestFailed    RequestState = "failed"    // ran and failed, or preflight refused it at run time
+	RequestFailed    RequestState = "failed"    // ran and failed (a preflight that fails at run time refuses the run and leaves the request approved)
 )
 
 // Final reports whether nothing more can happen to a request in state s.

@@ -388,12 +388,43 @@ func (s *Service) Run(ctx context.Context, id, by string) (nightowl.ActionReques
 		s.mu.Unlock()
 		return r, err
 	}
+	if err := s.needsNow(ctx, a, &r, by); err != nil {
+		s.mu.Unlock()
+		return r, err
+	}
 	r, err = s.start(ctx, a, r, by)
 	s.mu.Unlock()
 	if err != nil {
 		return r, err
 	}
 	return s.finish(ctx, a, r), nil
+}
+
+// needsNow holds back an approved request that has fewer approvals than
+// its action needs now: an incident opened (with buddy_during_incidents)
+// or the config raised approvals since the request was made, which would
+// otherwise let a request approved by nobody run during an incident. The
+// request goes back to pending, needing what it needs now. Called with
+// s.mu held.
+func (s *Service) needsNow(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest, by string) error {
+	needs, err := s.Needs(ctx, a)
+	if err != nil {
+		return err
+	}
+	if needs <= r.Needs || len(r.Approvals) >= needs {
+		return nil
+	}
+	noun := "approvals"
+	if needs == 1 {
+		noun = "approval"
+	}
+	why := fmt.Sprintf("it needs %d %s now (an incident is open, or the action's approvals were raised) and has %d", needs, noun, len(r.Approvals))
+	r.Needs, r.State = needs, nightowl.RequestPending
+	if err := s.opts.Store.SaveRequest(ctx, r); err != nil {
+		return err
+	}
+	s.audit(ctx, by, "action.run", r.ID, "refused: "+why)
+	return nightowl.Errorf(nightowl.EConflict, "request %s cannot run yet: %s", r.ID, why)
 }
 
 // start checks the cooldown and the preflight again and marks the request
@@ -494,7 +525,11 @@ func (s *Service) OnDown(ctx context.Context, v nightowl.CheckView) {
 		return
 	}
 	needs, err := s.Needs(ctx, a)
-	if err != nil || needs > 0 {
+	if err != nil {
+		event(fmt.Sprintf("on_down did not run %s: %v", a.Name, err))
+		return
+	}
+	if needs > 0 {
 		event(fmt.Sprintf("on_down did not run %s: it needs an approval now (an incident is open)", a.Name))
 		return
 	}
@@ -505,11 +540,13 @@ func (s *Service) OnDown(ctx context.Context, v nightowl.CheckView) {
 		Reason: fmt.Sprintf("on_down of %s: %s", v.Check.Name, v.State.Cause), RequestedBy: "nightowl",
 		RequestedAt: now, ExpiresAt: now.Add(s.opts.Expiry), State: nightowl.RequestApproved,
 	}
-	r, err = s.start(ctx, a, r, "nightowl")
-	if err == nil {
-		// The request is saved by start; recorded as requested too.
-		s.audit(ctx, "nightowl", "action.request", r.ID, fmt.Sprintf("%s; reason: %s", a.Name, r.Reason))
+	// Recorded before it counts, as a person's request is.
+	if err := s.audit(ctx, "nightowl", "action.request", r.ID, fmt.Sprintf("%s; reason: %s", a.Name, r.Reason)); err != nil {
+		s.mu.Unlock()
+		event(fmt.Sprintf("on_down did not run %s: it could not be recorded in the audit log", a.Name))
+		return
 	}
+	r, err = s.start(ctx, a, r, "nightowl")
 	s.mu.Unlock()
 	if err != nil {
 		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))

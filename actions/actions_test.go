@@ -283,6 +283,45 @@ func TestBuddyDuringIncidents(t *testing.T) {
 	code(t, err, nightowl.EConflict)
 }
 
+// TestBuddyWhenTheRunStarts: a request that needed no approval when it was
+// made cannot run without one once an incident is open; it goes back to
+// pending until someone other than the requester approves it.
+func TestBuddyWhenTheRunStarts(t *testing.T) {
+	restart := nightowl.Action{Name: "restart", Run: []string{"/bin/true"}}
+	f := newFixture(t, restart)
+	ctx := context.Background()
+	r, err := f.svc.Request(ctx, "restart", nil, "stuck", "", "ana")
+	code(t, err, "")
+	if r.State != nightowl.RequestApproved || r.Needs != 0 {
+		t.Fatalf("without an incident: %+v", r)
+	}
+	f.mu.Lock()
+	f.incident = true
+	f.mu.Unlock()
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if want := "request " + r.ID + " cannot run yet: it needs 1 approval now (an incident is open, or the action's approvals were raised) and has 0"; nightowl.ErrorMessage(err) != want {
+		t.Errorf("refusal: %q, want %q", nightowl.ErrorMessage(err), want)
+	}
+	got, err := f.svc.Get(ctx, r.ID)
+	code(t, err, "")
+	if got.State != nightowl.RequestPending || got.Needs != 1 || got.RanBy != "" {
+		t.Fatalf("after the refused run: %+v", got)
+	}
+	_, err = f.svc.Approve(ctx, r.ID, "ana")
+	code(t, err, nightowl.EForbidden)
+	_, err = f.svc.Approve(ctx, r.ID, "bo")
+	code(t, err, "")
+	got, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	if got.State != nightowl.RequestSucceeded {
+		t.Errorf("run after bo's approval: %+v", got)
+	}
+	if e := f.entries(); !strings.Contains(strings.Join(e, "\n"), "ana action.run refused: it needs 1 approval now") {
+		t.Errorf("the refusal is not in the audit log:\n%s", strings.Join(e, "\n"))
+	}
+}
+
 func TestCooldownAndOnDown(t *testing.T) {
 	restart := nightowl.Action{Name: "restart", Run: []string{"/bin/echo", "restarted"}, Cooldown: 10 * time.Minute}
 	f := newFixture(t, restart)

@@ -33,6 +33,9 @@ type Store interface {
 	Alert(ctx context.Context, id string) (nightowl.Alert, error)
 	Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.Alert, error)
 	Notifications(ctx context.Context, q nightowl.NotificationQuery) ([]nightowl.Notification, error)
+	// Requests returns action requests, newest first: the runs people
+	// started during an incident are on its timeline.
+	Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error)
 }
 
 // Options configure a Service. Store is required.

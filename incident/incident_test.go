@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/actions"
 	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/internal/clocktest"
 	"github.com/nightowl/nightowl/sqlite"
@@ -83,6 +84,13 @@ func (f *fixture) event(t *testing.T, e nightowl.Event) {
 	}
 }
 
+func (f *fixture) request(t *testing.T, r nightowl.ActionRequest) {
+	t.Helper()
+	if err := f.store.SaveRequest(context.Background(), &r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) saveAlert(t *testing.T, a *nightowl.Alert, receivers ...string) []nightowl.Notification {
 	t.Helper()
 	var out []nightowl.Notification
@@ -137,6 +145,9 @@ func story(t *testing.T, f *fixture) string {
 	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 21, 30, 0), Kind: "maintenance", Cause: "maintenance nightly-vacuum ended"})
 	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 21, 58, 10), Kind: nightowl.EventStatus,
 		From: nightowl.StatusUp, To: nightowl.StatusDown, Cause: "http_ok failed: status < 400 (status = 503)"})
+	// The shop's on_down action ran as it went down.
+	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 21, 58, 10), Kind: actions.EventAction,
+		Cause: "on_down ran restart-shop (request r-auto): succeeded (exit 0)"})
 	fired := f.at(t, 21, 59, 0)
 	a := &nightowl.Alert{ID: "k3vq7mzt", Check: "shop", Labels: map[string]string{"tier": "web"},
 		State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
@@ -166,6 +177,18 @@ func story(t *testing.T, f *fixture) string {
 		t.Fatal(err)
 	}
 	f.event(t, nightowl.Event{Check: "math-db", Time: f.at(t, 22, 9, 0), Kind: "maintenance", Cause: "maintenance db-restart started by bo: expects connected"})
+	// A run by hand during the incident is on the timeline, with who
+	// approved it; an automatic one is there through its event, and one
+	// that never ran is not.
+	zero := 0
+	f.request(t, nightowl.ActionRequest{ID: "r-kill", Action: "kill-idle-connections", Params: map[string]string{"db": "math-db", "older": "5m"},
+		Reason: "connections\nleft by the old pool", RequestedBy: "ana", RequestedAt: f.at(t, 22, 9, 30), State: nightowl.RequestSucceeded,
+		Needs: 1, Approvals: []nightowl.Approval{{By: "cy", At: f.at(t, 22, 9, 50)}}, RanBy: "cy",
+		StartedAt: f.at(t, 22, 10, 0), EndedAt: f.at(t, 22, 10, 2), ExitCode: &zero})
+	f.request(t, nightowl.ActionRequest{ID: "r-auto", Action: "restart-shop", Automatic: true, RequestedBy: "nightowl",
+		RequestedAt: f.at(t, 21, 58, 10), State: nightowl.RequestSucceeded, RanBy: "nightowl", StartedAt: f.at(t, 21, 58, 10)})
+	f.request(t, nightowl.ActionRequest{ID: "r-denied", Action: "restart-shop", RequestedBy: "bo", RequestedAt: f.at(t, 22, 11, 0),
+		State: nightowl.RequestDenied, DeniedBy: "ana"})
 	f.event(t, nightowl.Event{Check: "math-db", Time: f.at(t, 22, 12, 0), Kind: "maintenance", Cause: "maintenance db-restart ended"})
 	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 22, 15, 0), Kind: nightowl.EventStatus,
 		From: nightowl.StatusDown, To: nightowl.StatusUp})
@@ -183,6 +206,8 @@ func story(t *testing.T, f *fixture) string {
 	}
 	f.event(t, nightowl.Event{Check: "shop", Time: f.at(t, 22, 31, 0), Kind: nightowl.EventStatus,
 		From: nightowl.StatusUp, To: nightowl.StatusDown, Cause: "after the incident"})
+	f.request(t, nightowl.ActionRequest{ID: "r-after", Action: "restart-shop", Reason: "after the incident", RequestedBy: "bo",
+		RequestedAt: f.at(t, 22, 32, 0), State: nightowl.RequestSucceeded, RanBy: "bo", StartedAt: f.at(t, 22, 32, 0)})
 	f.at(t, 23, 0, 0)
 	return inc.ID
 }
@@ -261,10 +286,28 @@ func TestTimeline(t *testing.T) {
 			t.Errorf("entry %d is outside the window: %s %s", i, e.Time, e.Text)
 		}
 	}
-	want := []string{"status", "alert", "notification", "note", "notification", "acknowledgement", "notification",
-		"update", "note", "maintenance", "maintenance", "status", "alert", "update", "update"}
+	want := []string{"status", "action", "alert", "notification", "note", "notification", "acknowledgement", "notification",
+		"update", "note", "maintenance", "action", "maintenance", "status", "alert", "update", "update"}
 	if !reflect.DeepEqual(kinds, want) {
 		t.Errorf("kinds = %v\nwant    %v", kinds, want)
+	}
+	if incident.KindAction != actions.EventAction {
+		t.Errorf("KindAction = %q, but on_down's events are of kind %q", incident.KindAction, actions.EventAction)
+	}
+	var runs []nightowl.TimelineEntry
+	for _, e := range tl {
+		if e.Kind == incident.KindAction {
+			runs = append(runs, e)
+		}
+	}
+	wantRuns := []nightowl.TimelineEntry{
+		{Time: time.Date(2026, 3, 17, 21, 58, 10, 0, time.UTC), Kind: "action", Check: "shop",
+			Text: "on_down ran restart-shop (request r-auto): succeeded (exit 0)"},
+		{Time: time.Date(2026, 3, 17, 22, 10, 0, 0, time.UTC), Kind: "action", By: "cy",
+			Text: "Action kill-idle-connections db=math-db older=5m (request r-kill) run by cy, requested by ana, approved by cy: succeeded (exit 0); reason: connections left by the old pool"},
+	}
+	if !reflect.DeepEqual(runs, wantRuns) {
+		t.Errorf("action entries:\n%+v\nwant\n%+v", runs, wantRuns)
 	}
 }
 

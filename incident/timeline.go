@@ -26,6 +26,9 @@ const eventLimit = 1000
 const (
 	alertLimit        = 200
 	notificationLimit = 1000
+	// requestLimit bounds the action requests read: the newest, since an
+	// incident is usually recent.
+	requestLimit = 1000
 )
 
 // The kinds of timeline entries.
@@ -37,14 +40,18 @@ const (
 	KindAlert           = "alert"
 	KindNotification    = "notification"
 	KindAcknowledgement = "acknowledgement"
+	// KindAction is an action run: one a person started while the
+	// incident was open, or one a check's on_down started (or held back),
+	// which is an event of the check of kind actions.EventAction.
+	KindAction = "action"
 )
 
 // kindOrder orders entries of the same instant as they follow from one
-// another: a status change fires an alert, which is sent, which someone
-// takes, and says so.
+// another: a status change fires an alert, which is sent, and runs the
+// check's on_down action; someone takes the alert, and says so.
 var kindOrder = map[string]int{
 	KindMaintenance: 0, KindStatus: 1, KindAlert: 2, KindNotification: 3,
-	KindAcknowledgement: 4, KindNote: 5, KindUpdate: 6,
+	KindAction: 4, KindAcknowledgement: 5, KindNote: 6, KindUpdate: 7,
 }
 
 // history is everything the timeline and the postmortem of one incident
@@ -62,12 +69,17 @@ type history struct {
 	alerts        []nightowl.Alert
 	notifications map[string][]nightowl.Notification
 	events        []nightowl.Event
+	// runs are the action requests people ran in the window, whatever
+	// their checks: actions are not tied to checks. Automatic runs are
+	// among the events instead.
+	runs []nightowl.ActionRequest
 }
 
 // Timeline returns the incident's timeline, oldest first, in UTC: its
-// updates and notes, and the status changes, maintenance, alerts,
-// notifications and acknowledgements of its checks from Lead before it
-// opened until it was resolved (or now). Only public updates are Public.
+// updates and notes, the status changes, maintenance, alerts,
+// notifications, acknowledgements and on_down actions of its checks, and
+// the actions people ran, from Lead before it opened until it was resolved
+// (or now). Only public updates are Public.
 func (s *Service) Timeline(ctx context.Context, id string) ([]nightowl.TimelineEntry, error) {
 	h, err := s.history(ctx, NormalizeID(id))
 	if err != nil {
@@ -147,6 +159,15 @@ func (s *Service) history(ctx context.Context, id string) (*history, error) {
 		slices.Reverse(ns)
 		h.notifications[a.ID] = ns
 	}
+	reqs, err := s.opts.Store.Requests(ctx, nightowl.ActionQuery{Limit: requestLimit})
+	if err != nil {
+		return nil, errorf(err, "read the action requests", id)
+	}
+	for _, r := range reqs {
+		if !r.Automatic && h.within(r.StartedAt) {
+			h.runs = append(h.runs, r)
+		}
+	}
 	return h, nil
 }
 
@@ -179,6 +200,9 @@ func (h *history) timeline() []nightowl.TimelineEntry {
 				Text: fmt.Sprintf("Alert %s resolved", a.ID)})
 		}
 	}
+	for _, r := range h.runs {
+		add(runEntry(r))
+	}
 	for i, u := range h.updates {
 		kind := KindNote
 		if u.Public {
@@ -209,6 +233,45 @@ func eventEntry(e nightowl.Event) nightowl.TimelineEntry {
 		}
 	}
 	return t
+}
+
+// runEntry tells an action run a person started: what ran, who approved
+// it, how it ended and why it was asked for.
+func runEntry(r nightowl.ActionRequest) nightowl.TimelineEntry {
+	what := r.Action
+	if len(r.Params) > 0 {
+		names := make([]string, 0, len(r.Params))
+		for k := range r.Params {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			what += " " + k + "=" + r.Params[k]
+		}
+	}
+	text := fmt.Sprintf("Action %s (request %s) run by %s", what, r.ID, r.RanBy)
+	if r.RanBy != r.RequestedBy {
+		text += ", requested by " + r.RequestedBy
+	}
+	if len(r.Approvals) > 0 {
+		var by []string
+		for _, a := range r.Approvals {
+			by = append(by, a.By)
+		}
+		text += ", approved by " + strings.Join(by, ", ")
+	}
+	outcome := string(r.State)
+	if r.ExitCode != nil {
+		outcome += fmt.Sprintf(" (exit %d)", *r.ExitCode)
+	}
+	if e := oneLine(r.Error); e != "" {
+		outcome += ": " + e
+	}
+	text += ": " + outcome
+	if reason := oneLine(r.Reason); reason != "" {
+		text += "; reason: " + reason
+	}
+	return nightowl.TimelineEntry{Time: r.StartedAt, Kind: KindAction, By: r.RanBy, Text: text}
 }
 
 func firedText(a nightowl.Alert) string {
