@@ -376,3 +376,143 @@ func TestAdminErrorPageSaysWhat(t *testing.T) {
 		}
 	}
 }
+
+// actionsYAML configures an action that needs one approval.
+const actionsYAML = `actions:
+  - name: say
+    description: Say a word
+    run: [/bin/echo, "{{word}}"]
+    params: {word: {pattern: "^[a-z]+$", description: a lower-case word}}
+    approvals: 1
+    confirm: word
+`
+
+// TestAdminActions drives the actions pages over HTTP as a browser
+// without scripts would: ana requests an action through its form, which
+// refuses a bad parameter and a missing CSRF token; bo, another
+// responder, sees it pending and exactly what it runs; ana cannot approve
+// her own request, not even with a forged form; bo approves; a viewer sees
+// no buttons and is refused; ana runs it and reads the output.
+func TestAdminActions(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+actionsYAML)
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", nightowl.RoleResponder)
+	userToken(t, a, "bo", nightowl.RoleResponder)
+	userToken(t, a, "vic", nightowl.RoleViewer)
+	ana, bo, vic := newBrowser(t, base), newBrowser(t, base), newBrowser(t, base)
+	ana.signIn("ana")
+	bo.signIn("bo")
+	vic.signIn("vic")
+
+	_, page := ana.get("/admin/actions")
+	for _, want := range []string{`id="nav-actions"`, `id="request-say"`, `name="param.word"`, `pattern="^(?:[a-z])&#43;$"`,
+		`<li><code>/bin/echo</code></li><li><code>{{word}}</code></li>`, `<code class="value">^[a-z]&#43;$</code>`,
+		`data-testid="needs-say">1`, `name="reason" rows="2" required`, "Type the value of word to confirm", `id="no-open-requests"`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the actions page lacks %s:\n%s", want, page)
+		}
+	}
+	token := csrfIn(t, page)
+	form := url.Values{"csrf": {token}, "param.word": {"hi; rm -rf /"}, "reason": {"to greet"}, "confirm": {"hi; rm -rf /"}}
+	if resp, body := ana.post("/admin/actions/say/request", form); resp.StatusCode != 400 || !strings.Contains(body, "does not match") ||
+		!strings.Contains(body, ">to greet</textarea>") || !strings.Contains(body, `role="alert"`) {
+		t.Fatalf("a parameter with shell metacharacters: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("param.word", "hello")
+	if resp, body := ana.post("/admin/actions/say/request", form); resp.StatusCode != 400 || !strings.Contains(body, "to confirm, type the value of word") {
+		t.Fatalf("a wrong confirmation: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("confirm", "hello")
+	form.Del("csrf")
+	if resp, body := ana.post("/admin/actions/say/request", form); resp.StatusCode != 403 || !strings.Contains(body, "CSRF") {
+		t.Fatalf("a request without the CSRF token: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("csrf", token)
+	resp, body := ana.post("/admin/actions/say/request", form)
+	wantRedirect(t, resp, body, "/admin/actions/requests/r-")
+	path, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
+	id := strings.TrimPrefix(path, "/admin/actions/requests/")
+
+	t.Run("the requester cannot approve", func(t *testing.T) {
+		_, page := ana.get(resp.Header.Get("Location"))
+		for _, want := range []string{"Requested " + id + ".", `id="request" data-state="pending"`, `data-testid="deny-` + id + `"`,
+			`id="self-note"`, `<li><code>/bin/echo</code></li><li><code>hello</code></li>`, `data-testid="approvals">0 of 1`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("ana's request page lacks %s", want)
+			}
+		}
+		if strings.Contains(page, `data-testid="approve-`) || strings.Contains(page, `data-testid="run-`) {
+			t.Errorf("ana is offered to approve or run her own pending request:\n%s", page)
+		}
+		resp, body := ana.post(path+"/approve", url.Values{"csrf": {token}})
+		if resp.StatusCode != 403 || !strings.Contains(body, "someone else must approve it") || !strings.Contains(body, `id="request" data-state="pending"`) {
+			t.Fatalf("a forged self-approval: %d\n%s", resp.StatusCode, body)
+		}
+		if resp, body := ana.post(path+"/run", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(body, "0 of the 1 approvals") {
+			t.Fatalf("a run before approval: %d\n%s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("another responder approves", func(t *testing.T) {
+		_, page := bo.get("/admin/actions")
+		if !strings.Contains(page, `data-testid="request-`+id+`" data-state="pending"`) || !strings.Contains(page, `data-testid="nav-actions-count">1`) {
+			t.Fatalf("bo does not see the pending request:\n%s", page)
+		}
+		_, page = bo.get(path)
+		if !strings.Contains(page, `data-testid="approve-`+id+`"`) || strings.Contains(page, `data-testid="run-`) ||
+			!strings.Contains(page, `<li><code>/bin/echo</code></li><li><code>hello</code></li>`) || !strings.Contains(page, "to greet") {
+			t.Fatalf("bo's view of the request:\n%s", page)
+		}
+		resp, body := bo.post(path+"/approve", url.Values{"csrf": {csrfIn(t, page)}})
+		wantRedirect(t, resp, body, path+"?")
+		_, page = bo.get(resp.Header.Get("Location"))
+		if !strings.Contains(page, "Approved "+id+".") || !strings.Contains(page, `data-state="approved"`) ||
+			!strings.Contains(page, `data-testid="run-`+id+`"`) || !strings.Contains(page, `data-testid="approvals">1 of 1`) {
+			t.Fatalf("after bo approved:\n%s", page)
+		}
+		if resp, body := bo.post("/admin/actions/requests/nosuch/approve", url.Values{"csrf": {csrfIn(t, page)}}); resp.StatusCode != 404 {
+			t.Errorf("approving no request: %d\n%s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("a viewer reads but does not act", func(t *testing.T) {
+		_, page := vic.get("/admin/actions")
+		if !strings.Contains(page, `data-testid="request-`+id+`"`) || strings.Contains(page, `id="request-say"`) {
+			t.Fatalf("a viewer's actions page:\n%s", page)
+		}
+		_, page = vic.get(path)
+		for _, hook := range []string{"approve-", "deny-", "run-"} {
+			if strings.Contains(page, `data-testid="`+hook) {
+				t.Errorf("a viewer is shown %s", hook)
+			}
+		}
+		for _, post := range []string{path + "/run", path + "/approve", path + "/deny", "/admin/actions/say/request"} {
+			if resp, body := vic.post(post, url.Values{"csrf": {csrfIn(t, page)}, "reason": {"x"}}); resp.StatusCode != 403 || !strings.Contains(body, "responder") {
+				t.Errorf("a viewer posting %s: %d %s", post, resp.StatusCode, body)
+			}
+		}
+	})
+
+	t.Run("the requester runs it", func(t *testing.T) {
+		resp, body := ana.post(path+"/run", url.Values{"csrf": {token}})
+		wantRedirect(t, resp, body, path+"?")
+		_, page := ana.get(resp.Header.Get("Location"))
+		for _, want := range []string{"Ran " + id, `id="request" data-state="succeeded"`, `data-testid="exit-code">0`,
+			`<pre class="output" id="output" aria-labelledby="output-title" tabindex="0">hello` + "\n</pre>", `data-testid="duration">`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("after the run, the page lacks %s:\n%s", want, page)
+			}
+		}
+		if resp, body := ana.post(path+"/run", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(body, "is succeeded") {
+			t.Errorf("a second run: %d\n%s", resp.StatusCode, body)
+		}
+		_, page = bo.get("/admin/actions")
+		if !strings.Contains(page, `data-testid="request-`+id+`" data-state="succeeded"`) || !strings.Contains(page, `id="no-open-requests"`) {
+			t.Errorf("the recent requests:\n%s", page)
+		}
+	})
+}

@@ -287,3 +287,143 @@ components:
 		t.Fatalf("viewer's alerts page: %v, %d acknowledge buttons", err, buttons)
 	}
 }
+
+// TestActionsInBrowser drives a guarded action through its pages in a
+// real headless Chromium: ana requests it through the form (whose pattern
+// the browser enforces too); her request's page offers her no approval,
+// and a forged one is refused on the page; bo sees the request pending,
+// reads exactly the argv it will run, and approves; ana runs it and reads
+// its output.
+func TestActionsInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	ctx := chromeTab(t)
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+actionsYAML)
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", nightowl.RoleResponder)
+	userToken(t, a, "bo", nightowl.RoleResponder)
+	signOut := func() {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login"))); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+	}
+
+	// ana requests it; the browser holds back a word the pattern refuses.
+	signIn(t, ctx, base, "ana")
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/actions"),
+		chromedp.WaitVisible(css("#request-say")),
+		chromedp.SendKeys(css("#p-say-word"), "Hello world"),
+	)
+	if err != nil {
+		t.Fatalf("the actions page: %v", err)
+	}
+	mismatch, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#p-say-word").validity.patternMismatch`))
+	if err != nil || !mismatch {
+		t.Fatalf("the browser takes a word its pattern refuses: %v %v", mismatch, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#p-say-word").value = ""`),
+		chromedp.SendKeys(css("#p-say-word"), "hello"),
+		chromedp.SendKeys(css("#request-say-reason"), "to see the buddy system work"),
+		chromedp.SendKeys(css("#confirm-say"), "hello"),
+		chromedp.Click(css("#request-say-submit")),
+	)
+	if err != nil {
+		t.Fatalf("request in the browser: %v", err)
+	}
+	waitLocation(t, ctx, "the request's page", func(u string) bool { return strings.Contains(u, "/admin/actions/requests/r-") })
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(loc, base), "?")
+	id := strings.TrimPrefix(path, "/admin/actions/requests/")
+
+	// No approve button for her; a form she forges is refused, and the
+	// page says why.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`#request[data-state="pending"]`))); err != nil {
+		t.Fatalf("ana's request page: %v", err)
+	}
+	buttons, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid^="approve-"]').length`))
+	if err != nil || buttons != 0 {
+		t.Fatalf("ana's own request: %v, %d approve buttons", err, buttons)
+	}
+	err = chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		const f = document.createElement("form");
+		f.method = "post";
+		f.action = location.pathname + "/approve";
+		const c = document.createElement("input");
+		c.type = "hidden"; c.name = "csrf"; c.value = document.querySelector('input[name="csrf"]').value;
+		f.append(c);
+		document.body.append(f);
+		f.submit();
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLocation(t, ctx, "the forged approval's answer", func(u string) bool { return strings.HasSuffix(u, path+"/approve") })
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`#error`)), chromedp.WaitVisible(css(`#request[data-state="pending"]`))); err != nil {
+		t.Fatalf("after a forged self-approval: %v", err)
+	}
+	if msg, err := chromedp.Run(ctx, chromedp.Text(css("#error"))); err != nil || !strings.Contains(msg, "someone else must approve it") {
+		t.Fatalf("a forged self-approval says %q (%v)", msg, err)
+	}
+
+	// bo finds it pending, reads exactly what it runs, and approves.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/admin/actions"), chromedp.WaitVisible(css("#logout"))); err != nil {
+		t.Fatal(err)
+	}
+	signOut()
+	signIn(t, ctx, base, "bo")
+	row := `[data-testid="request-` + id + `"]`
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/actions"),
+		chromedp.WaitVisible(css(row+`[data-state="pending"]`)),
+	)
+	if err != nil {
+		t.Fatalf("bo's actions page: %v", err)
+	}
+	shots := t.TempDir()
+	screenshot(t, ctx, shots, "actions.png")
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(row+" a")),
+		chromedp.WaitVisible(css(`[data-testid="approve-`+id+`"]`)),
+	)
+	if err != nil {
+		t.Fatalf("bo opens the pending request: %v", err)
+	}
+	argv, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#plan ol.argv code")].map(c => c.textContent)`))
+	if err != nil || strings.Join(argv, "|") != "/bin/echo|hello" {
+		t.Fatalf("the plan bo approves: %q %v", argv, err)
+	}
+	screenshot(t, ctx, shots, "action-request.png")
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`[data-testid="approve-`+id+`"]`)),
+		chromedp.WaitVisible(css(`#request[data-state="approved"]`)),
+	)
+	if err != nil {
+		t.Fatalf("bo approves: %v", err)
+	}
+
+	// ana runs it and reads the output.
+	signOut()
+	signIn(t, ctx, base, "ana")
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+path),
+		chromedp.Click(css(`[data-testid="run-`+id+`"]`)),
+		chromedp.WaitVisible(css(`#request[data-state="succeeded"]`)),
+	)
+	if err != nil {
+		t.Fatalf("ana runs it: %v", err)
+	}
+	if out, err := chromedp.Run(ctx, chromedp.Text(css("#output"))); err != nil || strings.TrimSpace(out) != "hello" {
+		t.Fatalf("the output shown: %q %v", out, err)
+	}
+}

@@ -147,6 +147,11 @@ var flashes = map[string]string{
 	"user-removed":   "Removed %s.",
 	"incident-open":  "Opened incident %s.",
 	"incident-saved": "Posted to incident %s.",
+	// Guarded actions name the request.
+	"action-requested": "Requested %s.",
+	"action-approved":  "Approved %s.",
+	"action-denied":    "Denied %s.",
+	"action-ran":       "Ran %s: its outcome is below.",
 }
 
 func flashOf(r *http.Request) string {
@@ -239,6 +244,18 @@ func (a *api) frame(r *http.Request, p *adminPage) {
 		n := navItem{Href: "/admin/incidents", Label: "Incidents", Current: p.Section == "incidents", CountLabel: "open", ID: "nav-incidents"}
 		if open, err := a.incidents.List(r.Context(), nightowl.IncidentQuery{Open: true, Limit: 200}); err == nil {
 			n.Count = len(open)
+		}
+		p.Nav = append(p.Nav, n)
+	}
+	if a.actions != nil {
+		// Pending requests wait for someone else: every page counts them.
+		n := navItem{Href: "/admin/actions", Label: "Actions", Current: p.Section == "actions", CountLabel: "awaiting approval", ID: "nav-actions"}
+		if open, err := a.actions.ActionRequests(r.Context(), nightowl.ActionQuery{Open: true, Limit: 200}); err == nil {
+			for _, req := range open {
+				if req.State == nightowl.RequestPending {
+					n.Count++
+				}
+			}
 		}
 		p.Nav = append(p.Nav, n)
 	}

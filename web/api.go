@@ -166,6 +166,7 @@ func (a *api) routes(opts Options) []Route {
 	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)
 	rs = append(rs, a.adminRoutes()...)
+	rs = append(rs, a.runbookRoutes()...)
 	rs = append(rs, f("/api/", public, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	}))

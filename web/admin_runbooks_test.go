@@ -1,0 +1,115 @@
+package web
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// TestHTMLPattern: what the request form's pattern attribute says is the
+// parameter's RE2 pattern written in a syntax JavaScript reads the same
+// way, or nothing. The cases that matter are the ones whose two readings
+// differ: a POSIX class, \pL, a literal "-" in a class (an error with the
+// v flag browsers use), case folding.
+func TestHTMLPattern(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`^[a-z]+$`, `^(?:[a-z])+$`},
+		{`^(blue|green)$`, `^(?:(?:blue|green))$`},
+		{`^[a-z0-9-]+$`, `^(?:[\u{2D}0-9a-z])+$`},
+		{`^[[:alpha:]]{2,8}$`, `^(?:[A-Za-z]){2,8}$`},
+		{`^db\.[0-9]{1,3}$`, `^db\u{2E}(?:[0-9]){1,3}$`},
+		{`^(?i)ab$`, `^[Aa][Bb]$`},
+		{`^a.?$`, `^a(?:[^\n])?$`},
+		{`^\pL+$`, `^(?:[`},
+		{`(?m)^a$`, ``},
+		{`\bword\b`, ``},
+		{`^(unclosed$`, ``},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got := htmlPattern(tc.in)
+			if tc.want == `^(?:[` {
+				// A Unicode class: long, but a class.
+				if !strings.HasPrefix(got, tc.want) {
+					t.Errorf("htmlPattern(%q) = %q", tc.in, got)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Errorf("htmlPattern(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+	// The ASCII cases mean the same to Go: the rewrite lost nothing.
+	for _, tc := range []struct {
+		pattern string
+		values  []string
+	}{
+		{`^[a-z0-9-]+$`, []string{"db-1", "DB", "a b", "a;b", ""}},
+		{`^(blue|green)$`, []string{"blue", "green", "bluegreen", "red"}},
+		{`^(?i)ab$`, []string{"ab", "AB", "aB", "abc"}},
+	} {
+		re, again := regexp.MustCompile(tc.pattern), regexp.MustCompile(strings.ReplaceAll(htmlPattern(tc.pattern), `\u{2D}`, `\-`))
+		for _, v := range tc.values {
+			if re.MatchString(v) != again.MatchString(v) {
+				t.Errorf("%s and %s differ on %q", tc.pattern, htmlPattern(tc.pattern), v)
+			}
+		}
+	}
+}
+
+// TestRunbookTemplatesRender runs the actions pages' templates through
+// their branches: the plan of a command and of an HTTP request, a form
+// with a pattern and a confirmation, the buttons, and an outcome.
+func TestRunbookTemplatesRender(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	say := nightowl.ActionView{Needs: 1, Action: nightowl.Action{Name: "say", Description: "Say <it>", Run: []string{"/bin/echo", "{{word}}", ""},
+		Params:    []nightowl.ActionParam{{Name: "word", Pattern: "^[a-z]+$", Description: "a word"}},
+		Preflight: []string{`check("web").status == "up"`}, Approvals: 1, Confirm: "word", Cooldown: 10 * time.Minute}}
+	kill := nightowl.ActionView{Needs: 1, Action: nightowl.Action{Name: "kill", HTTP: &nightowl.ActionHTTP{URL: "https://x.example/{{c}}",
+		Headers: map[string]string{"Authorization": "(hidden)"}, Body: `{"a": 1}`}}}
+	code := 0
+	req := nightowl.ActionRequest{ID: "r-abc", Action: "say", Params: map[string]string{"word": "hi"}, Reason: "because <b>",
+		RequestedBy: "ana", RequestedAt: now, ExpiresAt: now.Add(time.Hour), State: nightowl.RequestSucceeded, Needs: 1,
+		Approvals: []nightowl.Approval{{By: "bo", At: now}}, RanBy: "ana", StartedAt: now, EndedAt: now.Add(3 * time.Millisecond),
+		ExitCode: &code, Output: "hi <there>\n"}
+	pages := map[string]any{
+		"admin_runbooks.html": actionsPage{Actions: []actionRow{toActionRow(say, &actionForm{Action: "say", Reason: "again"}), toActionRow(kill, nil)},
+			Open:   []requestRow{toRequestRow(nightowl.ActionRequest{ID: "r-1", Action: "say", State: nightowl.RequestPending, Needs: 1})},
+			Recent: []requestRow{toRequestRow(req)}},
+		"admin_runbook_request.html": requestPage{Request: toRequestRow(req), Run: []string{"/bin/echo", "hi there", ""},
+			Approvals: []approvalRow{{By: "bo", Time: at(now)}}, Needs: 1, RanBy: "ana", Started: at(now), Duration: "3.0 ms",
+			Output: req.Output, Ran: true, CanApprove: true, CanDeny: true, CanRun: true, CSRF: "tok"},
+	}
+	for name, data := range pages {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := &adminPage{Title: "x", User: "ana", Role: responder, SignOut: true, CSRF: "tok", CanRespond: true, Data: data}
+			if err := adminTemplates.ExecuteTemplate(&buf, name, p); err != nil {
+				t.Fatal(err)
+			}
+			html := buf.String()
+			if strings.Contains(html, "<it>") || strings.Contains(html, "<there>") || strings.Contains(html, "<b>") {
+				t.Errorf("not escaped:\n%s", html)
+			}
+			if strings.Contains(html, " style=") || strings.Contains(html, "<script>") {
+				t.Errorf("inline style or script: the CSP forbids them")
+			}
+			for _, want := range map[string][]string{
+				"admin_runbooks.html": {`id="request-say"`, `name="param.word"`, `pattern="^(?:[a-z])&#43;$"`, `name="confirm" required`,
+					`<li><code>{{word}}</code></li>`, `<li><code></code></li>`, "Authorization", `(values hidden)`, ">10m<", `>again</textarea>`,
+					`data-testid="request-r-1" data-state="pending"`, `name="csrf" value="tok"`},
+				"admin_runbook_request.html": {`id="request"`, `data-state="succeeded"`, `<li><code>hi there</code></li>`,
+					`data-testid="approve-r-abc"`, `data-testid="deny-r-abc"`, `data-testid="run-r-abc"`, `<pre class="output" id="output"`,
+					"hi &lt;there&gt;", "3.0 ms"},
+			}[name] {
+				if !strings.Contains(html, want) {
+					t.Errorf("no %s in\n%s", want, html)
+				}
+			}
+		})
+	}
+}
