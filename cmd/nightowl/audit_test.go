@@ -42,16 +42,23 @@ func TestAuditCLI(t *testing.T) {
 	if code, out, errOut := runCmdIn(t, nil, "another good password\n", "user", "add", "-c", cfg, "--password-stdin", "vic"); code != 0 {
 		t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
 	}
+	if code, out, errOut := runCmd(t, who, "user", "role", "-c", cfg, "ana", "viewer"); code == 0 {
+		t.Fatalf("demoting the last admin: exit 0: %s%s", out, errOut)
+	}
+	if code, out, errOut := runCmd(t, who, "user", "role", "-c", cfg, "vic", "responder"); code != 0 || out != "vic is now responder\n" {
+		t.Fatalf("user role: exit %d: %q %s", code, out, errOut)
+	}
 
 	code, out, errOut := runCmd(t, nil, "audit", "list", "-c", cfg)
 	if code != 0 {
 		t.Fatalf("audit list: exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "SEQ") {
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "SEQ") {
 		t.Fatalf("audit list:\n%s", out)
 	}
 	for i, want := range []string{
+		`^5 .* cli:ops-person +user\.role +vic +from viewer to responder$`,
 		`^4 .* cli:unknown +user\.add +vic +role viewer$`,
 		`^3 .* cli:ops-person +token\.revoke +` + id[1] + ` +of ana; name ci$`,
 		`^2 .* cli:ops-person +token\.create +` + id[1] + ` +for ana; name ci; role admin$`,
@@ -76,7 +83,7 @@ func TestAuditCLI(t *testing.T) {
 	}
 
 	code, out, errOut = runCmd(t, nil, "audit", "verify", "-c", cfg)
-	if code != 0 || !regexp.MustCompile(`^ok: 4 entries, head [0-9a-f]{64}\n$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`^ok: 5 entries, head [0-9a-f]{64}\n$`).MatchString(out) {
 		t.Fatalf("audit verify: exit %d: %s%s", code, out, errOut)
 	}
 

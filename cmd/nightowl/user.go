@@ -29,6 +29,7 @@ func withAccess(ctx context.Context, e *env, cfgPath string, fn func(svc accessS
 type accessService interface {
 	AddUser(ctx context.Context, name string, role nightowl.Role, password string) (nightowl.User, error)
 	RemoveUser(ctx context.Context, name string) error
+	SetRole(ctx context.Context, name string, role nightowl.Role) error
 	Users(ctx context.Context) ([]nightowl.User, error)
 	CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]nightowl.Token, error)
@@ -37,7 +38,7 @@ type accessService interface {
 
 func cmdUser(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|remove")
+		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|remove")
 		return exitBadConfig
 	}
 	fs := newFlags(e, "user "+args[0])
@@ -86,6 +87,20 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			tw.Flush()
 			return exitOK
 		})
+	case "role":
+		pos, err := parse(fs, args[1:])
+		if err != nil || len(pos) != 2 {
+			fmt.Fprintln(e.stderr, "usage: nightowl user role [-c FILE] NAME viewer|responder|admin")
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			if err := svc.SetRole(ctx, pos[0], nightowl.Role(pos[1])); err != nil {
+				fmt.Fprintln(e.stderr, "nightowl user role:", nightowl.ErrorMessage(err))
+				return exitNotUp
+			}
+			fmt.Fprintf(e.stdout, "%s is now %s\n", pos[0], pos[1])
+			return exitOK
+		})
 	case "remove":
 		pos, err := parse(fs, args[1:])
 		if err != nil || len(pos) == 0 {
@@ -105,7 +120,7 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			return code
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list or remove\n", args[0])
+	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role or remove\n", args[0])
 	return exitBadConfig
 }
 
