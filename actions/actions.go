@@ -252,6 +252,18 @@ func (s *Service) load(ctx context.Context, id string) (nightowl.ActionRequest, 
 	if err != nil {
 		return r, err
 	}
+	if r.State == nightowl.RequestRunning && s.clock.Now().After(r.StartedAt.Add(s.timeout(r.Action)+interruptedAfter)) {
+		// A run ends by its timeout wherever it runs; one still marked
+		// running long after was cut off by a crash, and its outcome
+		// is unknown. Left running, it would look under way for ever.
+		r.State, r.EndedAt = nightowl.RequestFailed, s.clock.Now().UTC()
+		r.Error = "interrupted: nightowl stopped while it ran; what it did is unknown"
+		if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
+			return r, err
+		}
+		s.audit(ctx, "nightowl", "action.result", r.ID, "failed: "+r.Error)
+		return r, nil
+	}
 	if !r.State.Final() && r.State != nightowl.RequestRunning && s.clock.Now().After(r.ExpiresAt) {
 		r.State = nightowl.RequestExpired
 		if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
@@ -464,13 +476,24 @@ func (s *Service) start(ctx context.Context, a *nightowl.Action, r nightowl.Acti
 	return r, nil
 }
 
+// interruptedAfter is how long past its timeout a run still marked running
+// is taken for one that a crash cut off.
+const interruptedAfter = time.Minute
+
+// timeout is how long a run of the named action may take.
+func (s *Service) timeout(name string) time.Duration {
+	if a, err := s.action(name); err == nil && a.Timeout > 0 {
+		return a.Timeout
+	}
+	return defaultTimeout
+}
+
+// defaultTimeout bounds a run of an action without a timeout of its own.
+const defaultTimeout = time.Minute
+
 // finish runs the action and records the outcome.
 func (s *Service) finish(ctx context.Context, a *nightowl.Action, r nightowl.ActionRequest) nightowl.ActionRequest {
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout(a.Name))
 	out := s.opts.Exec.Execute(rctx, PlanOf(a, r.Params))
 	cancel()
 	r.EndedAt = s.clock.Now().UTC()

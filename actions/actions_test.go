@@ -420,3 +420,34 @@ func TestValuesAreNotTemplates(t *testing.T) {
 		t.Fatalf("filled %q: a value was read again for placeholders", got)
 	}
 }
+
+// TestRunCutOffByACrash: a request left running by a process that died is
+// failed once its timeout is long past, and says why; until then it is
+// still taken for under way.
+func TestRunCutOffByACrash(t *testing.T) {
+	f := newFixture(t, terminate())
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	r, _ := f.svc.Request(ctx, "terminate-cluster", map[string]string{"cluster": "green"}, "decommission", "green", "ana")
+	// What a node that crashed mid-run leaves behind.
+	r.State, r.RanBy, r.StartedAt = nightowl.RequestRunning, "ana", t0
+	if err := f.store.SaveRequest(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(t0.Add(time.Minute))
+	if got, _ := f.svc.Get(ctx, r.ID); got.State != nightowl.RequestRunning {
+		t.Fatalf("within its timeout and grace: state %s", got.State)
+	}
+	f.clock.Set(t0.Add(10*time.Second + time.Minute + time.Second))
+	open, err := f.svc.Requests(ctx, nightowl.ActionQuery{Open: true})
+	if err != nil || len(open) != 0 {
+		t.Fatalf("open requests after the run was cut off: %v %+v", err, open)
+	}
+	got, _ := f.svc.Get(ctx, r.ID)
+	if got.State != nightowl.RequestFailed || !strings.Contains(got.Error, "interrupted") || got.EndedAt.IsZero() {
+		t.Fatalf("cut-off run: %+v", got)
+	}
+	if e := f.entries(); len(e) == 0 || !strings.Contains(e[len(e)-1], "action.result failed: interrupted") {
+		t.Fatalf("audit: %q", e)
+	}
+}
