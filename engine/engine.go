@@ -37,6 +37,10 @@ type Options struct {
 	Windows func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow
 	// Metrics receives scheduler measurements; nil records nothing.
 	Metrics *Metrics
+	// Owns, when set, tells whether this process runs a check now: in a
+	// cluster each check runs on one node. A check it does not own keeps
+	// its place in the schedule, and its slots pass without a run.
+	Owns func(check string) bool
 }
 
 // Engine schedules and runs checks.
@@ -300,6 +304,9 @@ func (e *Engine) popDue(now time.Time, out []job) []job {
 		}
 		ent.due = next
 		heap.Fix(&e.queue, 0)
+		if e.opts.Owns != nil && !e.opts.Owns(r.check.Name) {
+			continue
+		}
 		if r.running.Load() {
 			if m := e.opts.Metrics; m != nil {
 				m.Skipped.Inc()
@@ -505,6 +512,54 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 		r.close()
 	}
 	return res, nil
+}
+
+// Adopt brings the engine up to date with what the other nodes of a cluster
+// recorded in the shared store. Checks this node does not run take their
+// state from states; the checks in gained, which it has just taken over,
+// take theirs too, so that thresholds go on counting where the last owner
+// left them, and each of them whose last run is older than its interval
+// runs at once instead of waiting for its next slot.
+func (e *Engine) Adopt(states []nightowl.State, gained []string) {
+	now := e.clock.Now()
+	mine := make(map[string]bool, len(gained))
+	for _, c := range gained {
+		mine[c] = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, st := range states {
+		r := e.checks[st.Check]
+		if r == nil || r.check.Passive || r.check.Paused || r.running.Load() {
+			continue
+		}
+		if !mine[st.Check] && (e.opts.Owns == nil || e.opts.Owns(st.Check)) {
+			continue
+		}
+		r.mu.Lock()
+		r.state = st
+		r.mu.Unlock()
+	}
+	if len(gained) == 0 {
+		return
+	}
+	moved := false
+	for i := range e.queue {
+		r := e.queue[i].r
+		if !mine[r.check.Name] {
+			continue
+		}
+		r.mu.Lock()
+		last := r.state.LastRun
+		r.mu.Unlock()
+		if now.Sub(last) >= r.check.Interval && e.queue[i].due.After(now) {
+			e.queue[i].due, moved = now, true
+		}
+	}
+	if moved {
+		heap.Init(&e.queue)
+		e.poke()
+	}
 }
 
 // CheckView is a check with its current state and last result.

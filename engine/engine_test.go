@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -390,5 +391,58 @@ func TestStopLetsRunsFinish(t *testing.T) {
 	defer store.mu.Unlock()
 	if len(store.results) != 1 || store.results[0].Status != nightowl.StatusUp {
 		t.Errorf("results at stop = %+v, want one that finished up", store.results)
+	}
+}
+
+// TestOwnsAndAdopt: a node runs only the checks it owns; the others take
+// their state from the store; a check it takes over continues from the
+// state its last owner recorded and runs at once when it is overdue.
+func TestOwnsAndAdopt(t *testing.T) {
+	var mu sync.Mutex
+	owned := map[string]bool{"a": true}
+	e, err := New(Options{Clock: clocktest.New(t0), Store: newMemStore(), Concurrency: 4, Owns: func(c string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return owned[c]
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetChecks(checks(3, time.Minute, okProber()), nil)
+	var ran []string
+	for _, j := range e.popDue(t0.Add(2*time.Minute), nil) {
+		ran = append(ran, j.r.check.Name)
+	}
+	if !slices.Equal(ran, []string{"a"}) {
+		t.Fatalf("ran %v, want only the owned a", ran)
+	}
+
+	now := t0.Add(2 * time.Minute)
+	elsewhere := []nightowl.State{
+		{Check: "a", Status: nightowl.StatusDown},                                                 // ours: memory is newer
+		{Check: "b", Status: nightowl.StatusDown, Streak: 1, LastRun: now.Add(-90 * time.Second)}, // overdue
+		{Check: "c", Status: nightowl.StatusUp, LastRun: now.Add(-10 * time.Second)},              // ran just now elsewhere
+	}
+	e.Adopt(elsewhere, nil)
+	for name, want := range map[string]nightowl.Status{"a": nightowl.StatusUnknown, "b": nightowl.StatusDown, "c": nightowl.StatusUp} {
+		if v, _ := e.Check(name); v.State.Status != want {
+			t.Errorf("%s: %s, want %s", name, v.State.Status, want)
+		}
+	}
+
+	mu.Lock()
+	owned["b"], owned["c"] = true, true
+	mu.Unlock()
+	e.clock = clocktest.New(now)
+	e.Adopt(elsewhere, []string{"b", "c"})
+	due := e.NextDue()
+	if !due["b"].Equal(now) {
+		t.Errorf("overdue b next at %s, want now (%s)", due["b"], now)
+	}
+	if !due["c"].After(now) {
+		t.Errorf("c, run 10s ago elsewhere, moved to %s", due["c"])
+	}
+	if v, _ := e.Check("b"); v.State.Streak != 1 {
+		t.Errorf("b's streak %d, want the 1 its last owner recorded", v.State.Streak)
 	}
 }

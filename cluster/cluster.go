@@ -1,0 +1,309 @@
+// Package cluster makes the `nightowl serve` processes that share one
+// PostgreSQL store into a cluster, with no consensus code of its own: each
+// node heartbeats in the store, computes from the live nodes which checks
+// are its own (rendezvous hashing, so that a node joining or leaving moves
+// only its share), and runs a check only while it holds the check's lease in
+// the store. The store grants a lease only when no other node holds it
+// unexpired, so two nodes never run the same check at once while they both
+// reach the store; a dead node's leases expire with it, and its checks move
+// to the others within the node timeout.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// DefaultNodeTimeout is how long a node that stopped heartbeating keeps its
+// checks: within it they run again elsewhere.
+const DefaultNodeTimeout = 15 * time.Second
+
+// Options configure a Membership.
+type Options struct {
+	Store nightowl.ClusterStore // required
+	// Node names this process; unique in the cluster. Addr is what it
+	// advertises.
+	Node string
+	Addr string
+	// Timeout is cluster.node_timeout: the longest a dead node's checks go
+	// unrun. Default DefaultNodeTimeout.
+	Timeout time.Duration
+	// Checks returns the names of the configured checks that a node runs
+	// (active checks: heartbeats are fed by pings wherever they land).
+	Checks func() []string
+	Clock  nightowl.Clock // nightowl.SystemClock when nil
+	Logger *slog.Logger   // slog.Default() when nil
+	// OnOwn is called after a round in which this node gained or lost
+	// checks, on the membership's goroutine.
+	OnOwn func(gained, lost []string)
+	// OnLost is called when a node that was live stopped heartbeating
+	// without leaving: it crashed, hung or lost the store.
+	OnLost func(n nightowl.Node)
+}
+
+// Membership is this node's part in the cluster.
+type Membership struct {
+	opts  Options
+	clock nightowl.Clock
+	log   *slog.Logger
+	// beat is how often the node heartbeats and looks at the others;
+	// live is how long since its last beat a node counts as alive, and ttl
+	// how long a lease lasts. Both are the timeout less two beats, so
+	// that the round that sees a node gone, and takes its checks, comes
+	// within the timeout.
+	beat, live, ttl time.Duration
+	renewEvery      time.Duration
+	started         time.Time
+
+	mu    sync.Mutex
+	held  map[string]bool
+	valid time.Time // the leases in held are ours until then
+	// storeDown is set while the store cannot be reached: the node then
+	// keeps running what it held, since nobody can take it over through
+	// the store either, and a check run twice is better than one not run.
+	storeDown bool
+	nodes     []nightowl.Node
+	renewed   time.Time
+	lastWant  []string
+}
+
+// New returns a membership; Run takes part in the cluster.
+func New(opts Options) (*Membership, error) {
+	if opts.Store == nil || opts.Node == "" || opts.Checks == nil {
+		return nil, errors.New("cluster: a store, a node name and the checks are required")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultNodeTimeout
+	}
+	if opts.Timeout < 3*time.Second {
+		return nil, fmt.Errorf("cluster: node_timeout %s is shorter than 3s", opts.Timeout)
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	beat := min(time.Second, opts.Timeout/10)
+	m := &Membership{opts: opts, clock: opts.Clock, log: opts.Logger, beat: beat,
+		live: opts.Timeout - 2*beat, ttl: opts.Timeout - 2*beat, renewEvery: opts.Timeout / 5,
+		held: map[string]bool{}}
+	m.started = m.clock.Now()
+	return m, nil
+}
+
+// Owns reports whether this node should run the check now.
+func (m *Membership) Owns(check string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held[check] && (m.storeDown || m.clock.Now().Before(m.valid))
+}
+
+// Nodes returns the nodes seen in the last round, by name.
+func (m *Membership) Nodes() []nightowl.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.nodes)
+}
+
+// Name is this node's name.
+func (m *Membership) Name() string { return m.opts.Node }
+
+// Run takes part in the cluster until ctx ends, then leaves it, handing
+// this node's checks to the others at once.
+func (m *Membership) Run(ctx context.Context) {
+	for {
+		m.Round(ctx)
+		select {
+		case <-ctx.Done():
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := m.opts.Store.Leave(lctx, m.opts.Node); err != nil {
+				m.log.Warn("leave the cluster", "node", m.opts.Node, "err", err)
+			}
+			m.mu.Lock()
+			m.held, m.valid = map[string]bool{}, time.Time{}
+			m.mu.Unlock()
+			return
+		case <-m.clock.After(m.beat):
+		}
+	}
+}
+
+// Round is one heartbeat: record this node alive, see who else is, and
+// take or give up checks accordingly. Run calls it every beat; tests call
+// it directly.
+func (m *Membership) Round(ctx context.Context) {
+	start := m.clock.Now()
+	nodes, err := m.opts.Store.Beat(ctx, nightowl.Node{Name: m.opts.Node, Addr: m.opts.Addr, StartedAt: m.started.UTC()}, m.live)
+	if err != nil {
+		m.storeLost(err)
+		return
+	}
+	var live []string
+	for _, n := range nodes {
+		if n.Live {
+			live = append(live, n.Name)
+		}
+	}
+	if !slices.Contains(live, m.opts.Node) {
+		// The store's answer lags this node's own beat only if something
+		// is badly wrong; never own nothing because of it.
+		live = append(live, m.opts.Node)
+	}
+	m.mu.Lock()
+	prev := m.nodes
+	m.nodes = nodes
+	wasDown := m.storeDown
+	m.storeDown = false
+	m.mu.Unlock()
+	if wasDown {
+		m.log.Info("the store is back", "node", m.opts.Node)
+	}
+	m.lost(prev, nodes)
+
+	var want []string
+	for _, c := range m.opts.Checks() {
+		if Owner(c, live) == m.opts.Node {
+			want = append(want, c)
+		}
+	}
+	slices.Sort(want)
+	m.mu.Lock()
+	var drop []string
+	for c := range m.held {
+		if _, ok := slices.BinarySearch(want, c); !ok {
+			drop = append(drop, c)
+		}
+	}
+	renew := !slices.Equal(want, m.lastWant) || start.Sub(m.renewed) >= m.renewEvery || len(want) > len(m.held)
+	m.mu.Unlock()
+	if len(drop) > 0 {
+		// Stop running them before letting go of them.
+		m.mu.Lock()
+		for _, c := range drop {
+			delete(m.held, c)
+		}
+		m.mu.Unlock()
+		if err := m.opts.Store.Release(ctx, m.opts.Node, drop); err != nil {
+			m.log.Warn("release checks", "node", m.opts.Node, "checks", len(drop), "err", err)
+		}
+	}
+	if !renew {
+		if len(drop) > 0 && m.opts.OnOwn != nil {
+			m.opts.OnOwn(nil, drop)
+		}
+		return
+	}
+	got, err := m.opts.Store.Lease(ctx, m.opts.Node, want, m.ttl)
+	if err != nil {
+		m.storeLost(err)
+		if len(drop) > 0 && m.opts.OnOwn != nil {
+			m.opts.OnOwn(nil, drop)
+		}
+		return
+	}
+	next := make(map[string]bool, len(got))
+	for _, c := range got {
+		next[c] = true
+	}
+	m.mu.Lock()
+	var gained, lost []string
+	for c := range next {
+		if !m.held[c] {
+			gained = append(gained, c)
+		}
+	}
+	for c := range m.held {
+		if !next[c] {
+			lost = append(lost, c)
+		}
+	}
+	lost = append(lost, drop...)
+	m.held, m.valid, m.renewed = next, start.Add(m.ttl), start
+	// Checks wanted but still leased elsewhere are asked for again next
+	// beat, until the other lease ends.
+	if len(got) == len(want) {
+		m.lastWant = want
+	} else {
+		m.lastWant = nil
+	}
+	m.mu.Unlock()
+	slices.Sort(gained)
+	slices.Sort(lost)
+	if (len(gained) > 0 || len(lost) > 0) && m.opts.OnOwn != nil {
+		m.opts.OnOwn(gained, lost)
+	}
+}
+
+func (m *Membership) storeLost(err error) {
+	m.mu.Lock()
+	was := m.storeDown
+	m.storeDown = true
+	m.mu.Unlock()
+	if !was {
+		m.log.Error("the store cannot be reached: running the checks this node held", "node", m.opts.Node, "err", err)
+	}
+}
+
+// lost reports the nodes that were live in the last round and are neither
+// live nor left now.
+func (m *Membership) lost(prev, now []nightowl.Node) {
+	if m.opts.OnLost == nil {
+		return
+	}
+	for _, p := range prev {
+		if !p.Live || p.Name == m.opts.Node {
+			continue
+		}
+		i := slices.IndexFunc(now, func(n nightowl.Node) bool { return n.Name == p.Name })
+		if i >= 0 && (now[i].Live || now[i].Left) {
+			continue
+		}
+		if i >= 0 {
+			p = now[i]
+		}
+		m.log.Warn("monitoring node lost", "node", p.Name, "last_seen", p.SeenAt)
+		m.opts.OnLost(p)
+	}
+}
+
+// Owner is the node, among live, that runs check: the one with the highest
+// score for the pair, so that when a node goes, only its checks move, and
+// spread over the others evenly.
+func Owner(check string, live []string) string {
+	var best string
+	var top uint64
+	for _, n := range live {
+		if s := score(n, check); best == "" || s > top || (s == top && n < best) {
+			best, top = n, s
+		}
+	}
+	return best
+}
+
+// score hashes a node and a check together: FNV-1a, then a 64-bit
+// finaliser, since FNV's high bits alone spread similar names poorly.
+func score(node, check string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(node); i++ {
+		h = (h ^ uint64(node[i])) * 1099511628211
+	}
+	h = (h ^ 0xff) * 1099511628211
+	for i := 0; i < len(check); i++ {
+		h = (h ^ uint64(check[i])) * 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}

@@ -1,0 +1,348 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/cluster"
+	"github.com/nightowl/nightowl/internal/clocktest"
+)
+
+// memStore is a ClusterStore in memory, on the fake clock, with the
+// semantics the postgres package gives it: a test of its own there runs
+// the same rules against the database.
+type memStore struct {
+	clock  *clocktest.Fake
+	mu     sync.Mutex
+	nodes  map[string]nightowl.Node
+	leases map[string]lease
+	down   bool
+}
+
+type lease struct {
+	node    string
+	expires time.Time
+}
+
+var errDown = errors.New("connection refused")
+
+func newMemStore(c *clocktest.Fake) *memStore {
+	return &memStore{clock: c, nodes: map[string]nightowl.Node{}, leases: map[string]lease{}}
+}
+
+func (s *memStore) Beat(_ context.Context, n nightowl.Node, timeout time.Duration) ([]nightowl.Node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, errDown
+	}
+	now := s.clock.Now()
+	n.SeenAt, n.Left = now, false
+	s.nodes[n.Name] = n
+	var out []nightowl.Node
+	for _, m := range s.nodes {
+		m.Live = !m.Left && now.Sub(m.SeenAt) < timeout
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b nightowl.Node) int { return compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *memStore) Leave(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
+	n := s.nodes[name]
+	n.Left = true
+	s.nodes[name] = n
+	for c, l := range s.leases {
+		if l.node == name {
+			delete(s.leases, c)
+		}
+	}
+	return nil
+}
+
+func (s *memStore) Lease(_ context.Context, node string, checks []string, ttl time.Duration) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, errDown
+	}
+	now := s.clock.Now()
+	var got []string
+	for _, c := range checks {
+		if l, ok := s.leases[c]; ok && l.node != node && now.Before(l.expires) {
+			continue
+		}
+		s.leases[c] = lease{node: node, expires: now.Add(ttl)}
+		got = append(got, c)
+	}
+	return got, nil
+}
+
+func (s *memStore) Release(_ context.Context, node string, checks []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return errDown
+	}
+	for _, c := range checks {
+		if s.leases[c].node == node {
+			delete(s.leases, c)
+		}
+	}
+	return nil
+}
+
+type world struct {
+	t      *testing.T
+	clock  *clocktest.Fake
+	store  *memStore
+	checks []string
+	nodes  map[string]*cluster.Membership
+	lost   map[string][]string // node to the nodes it reported lost
+	mu     sync.Mutex
+}
+
+func newWorld(t *testing.T, n int) *world {
+	w := &world{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)),
+		nodes: map[string]*cluster.Membership{}, lost: map[string][]string{}}
+	w.store = newMemStore(w.clock)
+	for i := range 300 {
+		w.checks = append(w.checks, fmt.Sprintf("check-%03d", i))
+	}
+	for i := range n {
+		w.add(fmt.Sprintf("node-%c", 'a'+i))
+	}
+	return w
+}
+
+func (w *world) add(name string) *cluster.Membership {
+	m, err := cluster.New(cluster.Options{Store: w.store, Node: name, Clock: w.clock,
+		Logger: slog.New(slog.DiscardHandler),
+		Checks: func() []string { return w.checks },
+		OnLost: func(n nightowl.Node) {
+			w.mu.Lock()
+			w.lost[name] = append(w.lost[name], n.Name)
+			w.mu.Unlock()
+		}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.nodes[name] = m
+	return m
+}
+
+// round runs one round on each named node, or on all.
+func (w *world) round(names ...string) {
+	if len(names) == 0 {
+		for n := range w.nodes {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+	}
+	for _, n := range names {
+		w.nodes[n].Round(context.Background())
+	}
+}
+
+// owners maps each check to the nodes that would run it now; it fails the
+// test when any check has two.
+func (w *world) owners(among ...string) map[string][]string {
+	w.t.Helper()
+	if len(among) == 0 {
+		for n := range w.nodes {
+			among = append(among, n)
+		}
+	}
+	out := map[string][]string{}
+	for _, c := range w.checks {
+		for _, n := range among {
+			if w.nodes[n].Owns(c) {
+				out[c] = append(out[c], n)
+			}
+		}
+		if len(out[c]) > 1 {
+			w.t.Fatalf("at %s, %s is run by %v", w.clock.Now().Format(time.TimeOnly), c, out[c])
+		}
+	}
+	return out
+}
+
+func TestEachCheckHasOneOwner(t *testing.T) {
+	w := newWorld(t, 3)
+	w.round()
+	w.round() // the first to beat saw only itself: the next round settles
+	w.clock.Advance(time.Second)
+	w.round()
+	own := w.owners()
+	per := map[string]int{}
+	for _, c := range w.checks {
+		if len(own[c]) != 1 {
+			t.Fatalf("%s is run by %v", c, own[c])
+		}
+		per[own[c][0]]++
+	}
+	for n, k := range per {
+		if k < 60 {
+			t.Errorf("%s runs %d of 300 checks: %v", n, k, per)
+		}
+	}
+}
+
+// TestDeadNodesChecksMove kills a node: nobody runs its checks twice at any
+// moment, they all run again within the node timeout, and the others report
+// it lost once each.
+func TestDeadNodesChecksMove(t *testing.T) {
+	w := newWorld(t, 3)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	before := w.owners()
+	var hers []string
+	for _, c := range w.checks {
+		if before[c][0] == "node-c" {
+			hers = append(hers, c)
+		}
+	}
+	// node-c is killed right after a round: its last beat and renewal.
+	killed := w.clock.Now().Add(-time.Second)
+	var resumed time.Duration
+	for step := 0; step < 30; step++ {
+		w.round("node-a", "node-b")
+		own := w.owners("node-a", "node-b")
+		done := true
+		for _, c := range hers {
+			if len(own[c]) == 0 {
+				done = false
+			}
+		}
+		if done {
+			resumed = w.clock.Now().Sub(killed)
+			break
+		}
+		w.clock.Advance(time.Second)
+	}
+	if resumed == 0 || resumed > cluster.DefaultNodeTimeout {
+		t.Fatalf("node-c's %d checks resumed after %s, want within %s", len(hers), resumed, cluster.DefaultNodeTimeout)
+	}
+	// Checks that were not node-c's did not move.
+	own := w.owners("node-a", "node-b")
+	for _, c := range w.checks {
+		if before[c][0] != "node-c" && own[c][0] != before[c][0] {
+			t.Errorf("%s moved from %s to %s", c, before[c][0], own[c][0])
+		}
+	}
+	w.round("node-a", "node-b")
+	for _, n := range []string{"node-a", "node-b"} {
+		if !slices.Equal(w.lost[n], []string{"node-c"}) {
+			t.Errorf("%s reported lost: %v", n, w.lost[n])
+		}
+	}
+	t.Logf("node-c's %d checks resumed %s after it died", len(hers), resumed)
+
+	// node-c comes back: the load spreads again, one owner at every step.
+	for step := 0; step < 20; step++ {
+		w.round()
+		w.owners()
+		w.clock.Advance(time.Second)
+	}
+	own = w.owners()
+	for _, c := range hers {
+		if len(own[c]) != 1 || own[c][0] != "node-c" {
+			t.Fatalf("%s is run by %v after node-c came back", c, own[c])
+		}
+	}
+}
+
+// TestLeaveHandsOver: a node that stops cleanly hands its checks over at
+// the others' next round, and is not reported lost.
+func TestLeaveHandsOver(t *testing.T) {
+	w := newWorld(t, 2)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.nodes["node-b"].Run(ctx); close(done) }()
+	cancel()
+	<-done
+	w.clock.Advance(time.Second)
+	w.round("node-a")
+	own := w.owners()
+	for _, c := range w.checks {
+		if len(own[c]) != 1 || own[c][0] != "node-a" {
+			t.Fatalf("%s is run by %v a second after node-b left", c, own[c])
+		}
+	}
+	if len(w.lost["node-a"]) != 0 {
+		t.Errorf("a node that left was reported lost: %v", w.lost)
+	}
+}
+
+// TestStoreDownKeepsRunning: with the store unreachable nobody can take a
+// check over, so each node goes on running what it held, past its leases.
+func TestStoreDownKeepsRunning(t *testing.T) {
+	w := newWorld(t, 2)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	w.store.down = true
+	for range 60 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	own := w.owners()
+	for _, c := range w.checks {
+		if len(own[c]) != 1 {
+			t.Fatalf("a minute into a store outage, %s is run by %v", c, own[c])
+		}
+	}
+	w.store.down = false
+	w.round()
+	if own := w.owners(); len(own) != len(w.checks) {
+		t.Fatalf("after the outage %d of %d checks have an owner", len(own), len(w.checks))
+	}
+}
+
+func TestOwnerMovesOnlyTheLeaversChecks(t *testing.T) {
+	nodes := []string{"a", "b", "c", "d"}
+	moved := 0
+	for i := range 10000 {
+		c := fmt.Sprintf("c%d", i)
+		before := cluster.Owner(c, nodes)
+		after := cluster.Owner(c, nodes[:3])
+		if before != "d" && after != before {
+			t.Fatalf("%s moved from %s to %s when d left", c, before, after)
+		}
+		if before == "d" {
+			moved++
+		}
+	}
+	if moved < 2000 || moved > 3000 {
+		t.Errorf("d owned %d of 10,000 checks, want about a quarter", moved)
+	}
+}
