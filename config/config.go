@@ -89,6 +89,10 @@ type Config struct {
 	// BuddyDuringIncidents makes every action need an approval while an
 	// incident is open; default true.
 	BuddyDuringIncidents bool
+	// Cluster and Watchdog are for several nodes on one PostgreSQL
+	// store (cluster.go).
+	Cluster  Cluster
+	Watchdog Watchdog
 }
 
 // Server is the server section.
@@ -181,6 +185,8 @@ type top struct {
 	Storage   Storage   `yaml:"storage"`
 	Defaults  Defaults  `yaml:"defaults"`
 	Incidents Incidents `yaml:"incidents"`
+	Cluster   Cluster   `yaml:"cluster"`
+	Watchdog  Watchdog  `yaml:"watchdog"`
 
 	BuddyDuringIncidents bool `yaml:"buddy_during_incidents"`
 }
@@ -221,7 +227,7 @@ func (d *decoder) config() *Config {
 		})
 	}
 	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
-		BuddyDuringIncidents: t.BuddyDuringIncidents}
+		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -232,6 +238,7 @@ func (d *decoder) config() *Config {
 	cfg.Maintenance = d.maintenance(maintenance, cfg.Checks)
 	cfg.Components = d.components(components, cfg.Checks)
 	d.incidents(&cfg.Incidents)
+	d.cluster(cfg)
 	var as *actionScope
 	cfg.Actions, as = d.actions(actions, cfg.Checks)
 	d.onDown(cfg.Checks, as)
