@@ -281,10 +281,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
 		go func() { defer wg.Done(); a.maint.Run(nctx) }()
+		go func() { defer wg.Done(); a.runWatchdog(nctx) }()
 		wg.Wait()
 		close(a.notifyDone)
 	}()
@@ -346,8 +347,9 @@ func (a *App) Reload(ctx context.Context) error {
 		return a.refuse(err, checks)
 	}
 	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage ||
-		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL {
-		a.log.Warn("changes to server.listen, server.anonymous, server.public_url and storage take effect after a restart")
+		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL ||
+		cfg.Cluster != a.cfg.Cluster || cfg.Watchdog != a.cfg.Watchdog {
+		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, storage, cluster and watchdog take effect after a restart")
 	}
 	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
 		// Checked above: cannot happen.

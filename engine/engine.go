@@ -59,6 +59,9 @@ type Engine struct {
 	stop    context.CancelFunc
 	done    sync.WaitGroup
 	started atomic.Bool
+	// startedAt is when Start was called: a check that has never run is
+	// late only once it has had time to.
+	startedAt time.Time
 }
 
 // run is the live side of one configured check.
@@ -230,6 +233,9 @@ func (e *Engine) Start(ctx context.Context) {
 		return
 	}
 	ctx, e.stop = context.WithCancel(ctx)
+	e.mu.Lock()
+	e.startedAt = e.clock.Now()
+	e.mu.Unlock()
 	for range e.opts.Concurrency {
 		e.done.Add(1)
 		go func() {
@@ -560,6 +566,38 @@ func (e *Engine) Adopt(states []nightowl.State, gained []string) {
 		heap.Init(&e.queue)
 		e.poke()
 	}
+}
+
+// Late returns how many of the checks this node runs have gone without a
+// run for more than twice their interval plus their timeout, with the name
+// of one of them: a scheduler that stalled or a worker pool that is stuck.
+// The watchdog stops vouching for a node with late checks.
+func (e *Engine) Late() (n int, example string) {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.startedAt.IsZero() {
+		return 0, ""
+	}
+	for _, r := range e.checks {
+		c := &r.check
+		if c.Passive || c.Paused || (e.opts.Owns != nil && !e.opts.Owns(c.Name)) {
+			continue
+		}
+		r.mu.Lock()
+		last := r.state.LastRun
+		r.mu.Unlock()
+		if last.Before(e.startedAt) {
+			last = e.startedAt
+		}
+		if now.Sub(last) > 2*c.Interval+c.Timeout {
+			if n == 0 || c.Name < example {
+				example = c.Name
+			}
+			n++
+		}
+	}
+	return n, example
 }
 
 // CheckView is a check with its current state and last result.

@@ -446,3 +446,22 @@ func TestOwnsAndAdopt(t *testing.T) {
 		t.Errorf("b's streak %d, want the 1 its last owner recorded", v.State.Streak)
 	}
 }
+
+func TestLate(t *testing.T) {
+	clock := clocktest.New(t0)
+	e := newTestEngine(t, clock, newMemStore())
+	e.SetChecks(checks(2, time.Minute, okProber()), []nightowl.State{{Check: "b", LastRun: t0.Add(-time.Hour)}})
+	if n, _ := e.Late(); n != 0 {
+		t.Fatalf("before Start: %d late", n)
+	}
+	e.startedAt = t0
+	e.checks["a"].state.LastRun = t0.Add(90 * time.Second)
+	clock.Set(t0.Add(2*time.Minute + time.Second))
+	if n, _ := e.Late(); n != 0 {
+		t.Fatalf("within twice the interval plus the timeout of the start: %d late", n)
+	}
+	clock.Set(t0.Add(2*time.Minute + 2*time.Second))
+	if n, name := e.Late(); n != 1 || name != "b" {
+		t.Fatalf("late: %d (%s), want b only", n, name)
+	}
+}
