@@ -50,6 +50,12 @@ type ManagerOptions struct {
 	// open an incident. It runs with the alert's check locked, so it must
 	// not call back into the Manager.
 	Fired func(nightowl.Alert)
+	// Owns, when set, says whether this node runs a check now: in a
+	// cluster, the alerts of a check are opened, escalated and resolved by
+	// the node that runs it, and the Manager reads an alert back from the
+	// store before it changes it, since another node may have
+	// acknowledged it.
+	Owns func(check string) bool
 }
 
 // Manager opens, escalates, acknowledges and resolves alerts, and writes
@@ -167,6 +173,7 @@ func (m *Manager) lock(check string) (func(), *Policy, *nightowl.Alert) {
 func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 	unlock, pol, a := m.lock(v.Check.Name)
 	defer unlock()
+	a = m.current(ctx, a)
 	route := route(pol, v.Check.Labels)
 	switch st := v.State.Status; {
 	case alerting(st, route) && a == nil:
@@ -482,10 +489,22 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 	m.mu.Unlock()
 	var a *nightowl.Alert
 	pol := &Policy{}
+	if check == "" && m.opts.Owns != nil {
+		// Another node runs the check: its alert is in the store only.
+		if stored, err := m.opts.Store.Alert(ctx, id); err == nil && stored.Open() {
+			check = stored.Check
+		}
+	}
 	if check != "" {
 		var unlock func()
 		unlock, pol, a = m.lock(check)
 		defer unlock()
+		a = m.current(ctx, a)
+		if a == nil && m.opts.Owns != nil {
+			if stored, err := m.opts.Store.Alert(ctx, id); err == nil && stored.Open() {
+				a = m.adopt(&stored)
+			}
+		}
 		if a != nil && a.ID != id {
 			a = nil // resolved meanwhile, and another fired
 		}
@@ -517,6 +536,80 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 	return b, nil
 }
 
+// current returns the check's open alert as the store has it, when other
+// nodes share the store and may have changed it; a, the one in memory,
+// otherwise. Called with the check locked.
+func (m *Manager) current(ctx context.Context, a *nightowl.Alert) *nightowl.Alert {
+	if m.opts.Owns == nil || a == nil {
+		return a
+	}
+	stored, err := m.opts.Store.Alert(ctx, a.ID)
+	if err != nil {
+		// The store is unreachable: act on what this node knows.
+		return a
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !stored.Open() {
+		if m.open[a.Check] == a {
+			delete(m.open, a.Check)
+		}
+		return nil
+	}
+	*a = stored
+	return a
+}
+
+// adopt makes a stored open alert the one in memory for its check.
+// Called with the check locked.
+func (m *Manager) adopt(stored *nightowl.Alert) *nightowl.Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.open[stored.Check]; cur != nil {
+		*cur = *stored
+		return cur
+	}
+	b := *stored
+	m.open[b.Check] = &b
+	return &b
+}
+
+// Adopt loads the open alerts of checks from the store: this node has just
+// taken them over from another, which may have opened, escalated or
+// resolved their alerts since this node last knew.
+func (m *Manager) Adopt(ctx context.Context, checks []string) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	alerts, err := m.opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true})
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(checks))
+	for _, c := range checks {
+		want[c] = true
+	}
+	latest := map[string]nightowl.Alert{}
+	for _, a := range alerts {
+		if want[a.Check] && (latest[a.Check].ID == "" || a.StartsAt.After(latest[a.Check].StartsAt)) {
+			latest[a.Check] = a
+		}
+	}
+	for _, c := range checks {
+		unlock, _, _ := m.lock(c)
+		if a, ok := latest[c]; ok {
+			m.adopt(&a)
+		} else {
+			m.mu.Lock()
+			delete(m.open, c)
+			m.mu.Unlock()
+		}
+		unlock()
+	}
+	m.poke()
+	return nil
+}
+
 // Open returns the open alerts, oldest first.
 func (m *Manager) Open() []nightowl.Alert {
 	m.mu.Lock()
@@ -542,7 +635,7 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	var due []string
 	m.mu.Lock()
 	for name, a := range m.open {
-		if a.State != nightowl.AlertFiring || a.NextAt.IsZero() {
+		if a.State != nightowl.AlertFiring || a.NextAt.IsZero() || (m.opts.Owns != nil && !m.opts.Owns(name)) {
 			continue
 		}
 		if a.NextAt.After(now) {
@@ -555,6 +648,7 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	var firstErr error
 	for _, name := range due {
 		unlock, pol, a := m.lock(name)
+		a = m.current(ctx, a)
 		if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
 			// Acknowledged or resolved meanwhile.
 			if a != nil && a.State == nightowl.AlertFiring {

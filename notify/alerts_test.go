@@ -487,3 +487,68 @@ func TestNotRecoveredAfterMaintenance(t *testing.T) {
 		t.Fatal("recovery did not resolve it")
 	}
 }
+
+// TestTwoNodesShareAlerts: two nodes on one store, as in a cluster. Only
+// the node that runs a check escalates its alert; an acknowledgement made
+// on the other node stops that escalation; and when the check moves, the
+// new owner carries the alert on and resolves it.
+func TestTwoNodesShareAlerts(t *testing.T) {
+	f := newFixture(t, policy())
+	owner := "a"
+	node := func(name string) *notify.Manager {
+		m, err := notify.NewManager(context.Background(), notify.ManagerOptions{
+			Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler), Policy: f.pol,
+			Owns: func(string) bool { return owner == name },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := node("a"), node("b")
+	ctx := context.Background()
+	web := map[string]string{"tier": "web"}
+	if err := a.Observe(ctx, view("shop", web, nightowl.StatusDown)); err != nil {
+		t.Fatal(err)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	id := a.Open()[0].ID
+
+	// b does not escalate a's alert, even when it knows of it.
+	f.clock.Advance(5 * time.Minute)
+	if err := b.Adopt(ctx, []string{"shop"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Escalate(ctx)
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	a.Escalate(ctx)
+	wantQueued(t, f.queued(t), "firing chat[0]", "firing primary[0]", "firing primary[1]")
+
+	// Acknowledged through b: a's next step is not sent.
+	acked, err := b.Ack(ctx, id, "ana")
+	if err != nil || acked.State != nightowl.AlertAcknowledged {
+		t.Fatalf("ack on the other node: %+v %v", acked, err)
+	}
+	f.clock.Advance(10 * time.Minute)
+	a.Escalate(ctx)
+	if got := f.queued(t); slices.Contains(got, "firing secondary[0]") {
+		t.Fatalf("escalated after an acknowledgement on another node:\n%s", strings.Join(got, "\n"))
+	}
+
+	// The check moves to b, which resolves the alert when it recovers.
+	owner = "b"
+	if err := b.Adopt(ctx, []string{"shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Observe(ctx, view("shop", web, nightowl.StatusUp)); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.store.Alert(ctx, id)
+	if err != nil || stored.State != nightowl.AlertResolved || stored.AckedBy != "ana" {
+		t.Fatalf("after b resolved it: %+v %v", stored, err)
+	}
+	got := f.queued(t)
+	if got[len(got)-1] != "resolved primary[1]" || strings.Count(strings.Join(got, ","), "resolved") != 3 {
+		t.Fatalf("resolved notifications:\n%s", strings.Join(got, "\n"))
+	}
+}
