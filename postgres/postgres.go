@@ -19,13 +19,16 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nightowl/nightowl/internal/checkstore"
 )
 
 // Options configure a Store. The zero value of every field but DSN is
@@ -39,11 +42,39 @@ type Options struct {
 	Logger *slog.Logger     // slog.Default() when nil
 	// MaxConns bounds the connection pool; default 8.
 	MaxConns int32
+	// ResultsPerCheck is how many recent raw results are kept per check;
+	// default 100.
+	ResultsPerCheck int
+	// PingsPerCheck is how many recent pings are kept per heartbeat check;
+	// default 100.
+	PingsPerCheck int
+	// FlushInterval is how often queued writes reach the database; default
+	// 1s.
+	FlushInterval time.Duration
+	// HourlyRetention and DailyRetention bound how long rollups are kept;
+	// defaults 90 and 400 days.
+	HourlyRetention time.Duration
+	DailyRetention  time.Duration
+	// EventRetention bounds how long status-change events are kept;
+	// default 400 days, as long as daily rollups.
+	EventRetention time.Duration
+	// RollupInterval is how often rollups are written, besides every
+	// Flush and Close; default 1 minute.
+	RollupInterval time.Duration
 }
 
-// DefaultMaxConns is the pool's size when Options.MaxConns is zero: the
-// writer, the API's readers and the cluster's bookkeeping.
-const DefaultMaxConns = 8
+// Defaults of Options.
+const (
+	// DefaultMaxConns is the pool's size when Options.MaxConns is zero:
+	// the writer, the API's readers and the cluster's bookkeeping.
+	DefaultMaxConns        = 8
+	DefaultResultsPerCheck = 100
+	DefaultPingsPerCheck   = 100
+	DefaultFlushInterval   = time.Second
+	DefaultHourlyRetention = 90 * 24 * time.Hour
+	DefaultDailyRetention  = 400 * 24 * time.Hour
+	DefaultEventRetention  = 400 * 24 * time.Hour
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.DSN == "" {
@@ -51,6 +82,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxConns < 0 {
 		return o, errors.New("open postgres: negative max_conns")
+	}
+	if o.ResultsPerCheck < 0 || o.PingsPerCheck < 0 || o.FlushInterval < 0 || o.HourlyRetention < 0 ||
+		o.DailyRetention < 0 || o.EventRetention < 0 || o.RollupInterval < 0 {
+		return o, errors.New("open postgres: negative results or pings per check, interval or retention")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -61,6 +96,13 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	o.ResultsPerCheck = cmp.Or(o.ResultsPerCheck, DefaultResultsPerCheck)
+	o.PingsPerCheck = cmp.Or(o.PingsPerCheck, DefaultPingsPerCheck)
+	o.FlushInterval = cmp.Or(o.FlushInterval, DefaultFlushInterval)
+	o.HourlyRetention = cmp.Or(o.HourlyRetention, DefaultHourlyRetention)
+	o.DailyRetention = cmp.Or(o.DailyRetention, DefaultDailyRetention)
+	o.EventRetention = cmp.Or(o.EventRetention, DefaultEventRetention)
+	o.RollupInterval = cmp.Or(o.RollupInterval, checkstore.DefaultRollupInterval)
 	return o, nil
 }
 
@@ -71,6 +113,24 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 	pool *pgxpool.Pool
+
+	// The check store's writer: see checks.go.
+	q *checkstore.Queue
+	// commitMu is held by the writer while it commits and lets the queue
+	// forget what is in flight, and by Pings while it reads memory and
+	// the database, so that a ping is seen exactly once.
+	commitMu  sync.RWMutex
+	ops       chan checksOp
+	events    chan *checksEventReq
+	quit      chan struct{}
+	done      chan struct{} // the writer goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+	// The rest belongs to the writer goroutine.
+	lastPrune time.Time
+	// refusedAt is when a check's heartbeat state was last refused for a
+	// token another check holds.
+	refusedAt map[string]time.Time
 }
 
 // Open connects to the database, brings its schema up to date and starts the
@@ -86,7 +146,19 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("open postgres: the connection string is not valid")
 	}
 	cfg.MaxConns = opts.MaxConns
-	s := &Store{opts: opts, log: opts.Logger}
+	s := &Store{
+		opts: opts,
+		log:  opts.Logger,
+		// The queue's bounds are checkstore's, as the sqlite store's are.
+		q:   checkstore.New(checkstore.Options{Now: opts.Now, RollupInterval: opts.RollupInterval}),
+		ops: make(chan checksOp),
+		// Unbuffered, so that an event is either taken by the writer or
+		// refused when it has stopped, never left behind in a buffer.
+		events:    make(chan *checksEventReq),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		refusedAt: make(map[string]time.Time),
+	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)
 	}
@@ -94,6 +166,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)
 	}
+	go s.runChecks()
 	return s, nil
 }
 
@@ -104,7 +177,13 @@ func redact(cfg *pgxpool.Config) string {
 }
 
 // Close stops the writer, writes what it holds and closes the connections.
+// Results, states, pings and heartbeats saved after Close are ignored.
 func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
+	s.closeOnce.Do(func() {
+		s.q.Close()
+		close(s.quit)
+		<-s.done
+		s.pool.Close()
+	})
+	return s.closeErr
 }

@@ -348,13 +348,9 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 // be written with them. They stay queued: the next flush writes them again,
 // or a newer state, which is no harm.
 func (s *Store) queuedStates(reqs []*eventReq) map[string]nightowl.State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]nightowl.State, len(reqs))
-	for _, r := range reqs {
-		if st, ok := s.q.states[r.e.Check]; ok {
-			out[r.e.Check] = st
-		}
+	checks := make([]string, len(reqs))
+	for i, r := range reqs {
+		checks[i] = r.e.Check
 	}
-	return out
+	return s.q.States(checks)
 }

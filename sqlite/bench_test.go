@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/internal/clocktest"
 )
 
@@ -61,9 +62,9 @@ func BenchmarkSaveResult(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		timed bool // whether flushing is timed
-		every int  // results between flushes; below flushAt, so the writer stays idle meanwhile
+		every int  // results between flushes; below checkstore.FlushAt, so the writer stays idle meanwhile
 	}{
-		{"queue", false, flushAt - 1},
+		{"queue", false, checkstore.FlushAt - 1},
 		{"queue+flush", true, checks},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
@@ -234,12 +235,12 @@ func BenchmarkSavePing(b *testing.B) {
 	for _, tc := range []struct {
 		name       string
 		write      bool // whether the queue is written, and timed
-		every      int  // pings between flushes; for "queue", below flushAt, so the writer stays idle
+		every      int  // pings between flushes; for "queue", below checkstore.FlushAt, so the writer stays idle
 		heartbeats bool
 		// full, when set, is the order of the rows in the full rings.
 		full string
 	}{
-		{"queue", false, flushAt - 1, false, ""},
+		{"queue", false, checkstore.FlushAt - 1, false, ""},
 		{"queue+flush", true, checks, false, ""},
 		{"queue+flush+heartbeats", true, checks, true, ""},
 		{"queue+flush+heartbeats/full rings in order", true, checks, true, "slot.n, c.id"},
@@ -289,10 +290,10 @@ func BenchmarkSavePing(b *testing.B) {
 						continue
 					}
 					b.StopTimer()
-					s.mu.Lock()
-					clear(s.q.pings)
-					s.q.pings, s.q.pingBytes, s.q.bare = s.q.pings[:0], 0, 0
-					s.mu.Unlock()
+					// Thrown away, as if written.
+					q := s.q.Take(false)
+					s.q.Landed()
+					s.q.Recycle(q)
 					b.StartTimer()
 				}
 			}

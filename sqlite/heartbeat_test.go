@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/internal/clocktest"
 )
 
@@ -24,99 +24,6 @@ func intp(v int) *int { return &v }
 func secp(d time.Duration) *nightowl.Seconds {
 	s := nightowl.Seconds(d)
 	return &s
-}
-
-// fullBody is a body of the largest size kept, with every byte value in it:
-// NULs and bytes that are not UTF-8 must come back as they were sent.
-func fullBody() string {
-	b := make([]byte, nightowl.MaxPingBody)
-	for i := range b {
-		b[i] = byte(i * 7)
-	}
-	return string(b)
-}
-
-func TestPingsRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	path := dbPath(t)
-	clock := clocktest.New(t0)
-	local := time.FixedZone("CET", 3600)
-	pings := []nightowl.Ping{
-		{Check: "backup", Time: t0.Add(time.Nanosecond).In(local), Kind: nightowl.PingStart,
-			RID: "5f0c7a8e-1b2d-4c3e-9f40-123456789abc", Method: "GET", UserAgent: "curl/8.5.0", Remote: "192.0.2.7"},
-		{Check: "backup", Time: t0.Add(time.Minute), Kind: nightowl.PingSuccess, ExitCode: intp(0),
-			RID: "5f0c7a8e-1b2d-4c3e-9f40-123456789abc", Duration: secp(59*time.Second + 999*time.Nanosecond),
-			Method: "POST", Body: "1234 files, 5.6 GB\n", UserAgent: "curl/8.5.0", Remote: "[2001:db8::7]:51234"},
-		// No exit code at all, which is not the same as 0.
-		{Check: "backup", Time: t0.Add(2 * time.Minute), Kind: nightowl.PingFail, Method: "HEAD"},
-		{Check: "backup", Time: t0.Add(3 * time.Minute), Kind: nightowl.PingFail, ExitCode: intp(255),
-			Method: "POST", Body: fullBody(), Truncated: true},
-		{Check: "backup", Time: t0.Add(4 * time.Minute), Kind: nightowl.PingLog, Method: "POST", Body: "still going"},
-		// Another check's ping must not show.
-		{Check: "worker", Time: t0.Add(5 * time.Minute), Kind: nightowl.PingSuccess},
-	}
-	var want []nightowl.Ping
-	for i := len(pings) - 2; i >= 0; i-- {
-		p := pings[i]
-		p.Time = p.Time.UTC()
-		want = append(want, p)
-	}
-	s := openTest(t, path, clock, Options{})
-	for _, p := range pings {
-		s.SavePing(p)
-	}
-	for _, tc := range []struct {
-		name string
-		prep func()
-	}{
-		{"queued", func() {}},
-		{"written", func() { flush(t, s) }},
-		{"reopened", func() {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = openTest(t, path, clock, Options{})
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.prep()
-			got, err := s.Pings(ctx, "backup", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("%d pings, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if !reflect.DeepEqual(got[i], want[i]) {
-					g, w := got[i], want[i]
-					g.Body, w.Body = fmt.Sprintf("%d bytes", len(g.Body)), fmt.Sprintf("%d bytes", len(w.Body))
-					t.Errorf("ping %d:\n got %#v\nwant %#v (bodies equal: %v)", i, g, w, got[i].Body == want[i].Body)
-				}
-			}
-			if got, _ := s.Pings(ctx, "backup", 2); !reflect.DeepEqual(got, want[:2]) {
-				t.Errorf("limit 2: got %d pings, not the newest two", len(got))
-			}
-			if got, err := s.Pings(ctx, "nope", 0); err != nil || len(got) != 0 {
-				t.Errorf("unknown check: %v, %v", got, err)
-			}
-		})
-	}
-	t.Run("stored exit code", func(t *testing.T) {
-		// 0 and none are told apart on disk, not only on the way back.
-		if n := countRows(t, path, `SELECT count(*) FROM pings p JOIN checks c ON c.id = p.check_id
-			WHERE c.name = 'backup' AND exit_code IS NULL`); n != 3 {
-			t.Errorf("%d pings without an exit code, want 3", n)
-		}
-	})
-	t.Run("zero time is now", func(t *testing.T) {
-		clock.Advance(time.Hour)
-		s.SavePing(nightowl.Ping{Check: "worker", Kind: nightowl.PingSuccess})
-		got, err := s.Pings(ctx, "worker", 1)
-		if err != nil || len(got) != 1 || !got[0].Time.Equal(clock.Now()) {
-			t.Errorf("got %v, %v; want the ping at %v", got, err, clock.Now())
-		}
-	})
 }
 
 // bodyN is the number a test wrote in a ping's body.
@@ -263,8 +170,8 @@ func TestPingQueueBound(t *testing.T) {
 	ctx := context.Background()
 	body := strings.Repeat("x", 1000)
 	rid := func(i int) string { return fmt.Sprintf("%02d", i) }
-	size := pingSize(&nightowl.Ping{Body: body, RID: rid(0)})
-	bare := pingSize(&nightowl.Ping{RID: rid(0)})
+	size := checkstore.PingSize(&nightowl.Ping{Body: body, RID: rid(0)})
+	bare := checkstore.PingSize(&nightowl.Ping{RID: rid(0)})
 	// Four pings more than fit in ten pings' bytes cost as many bodies as
 	// it takes to free four pings' bytes.
 	lost := (4*size + len(body) - 1) / len(body)
@@ -320,95 +227,6 @@ func TestPingQueueBound(t *testing.T) {
 	}
 }
 
-func TestHeartbeatsRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	path := dbPath(t)
-	clock := clocktest.New(t0)
-	local := time.FixedZone("PDT", -7*3600)
-	full := nightowl.Heartbeat{
-		Check: "backup", Token: "k3Jd9-Qw_xZ0aB1cD2eF3g",
-		LastPing: t0.Add(time.Nanosecond).In(local), LastSuccess: t0.Add(-time.Hour),
-		Started: map[string]time.Time{
-			"":                                     t0.Add(-time.Minute).In(local),
-			"5f0c7a8e-1b2d-4c3e-9f40-123456789abc": t0.Add(-2 * time.Minute),
-		},
-		LastDuration: secp(90*time.Second + 7), ExitCode: intp(0), Since: t0.Add(-24 * time.Hour),
-	}
-	failed := nightowl.Heartbeat{Check: "nightly", Token: "another-token", LastPing: t0,
-		ExitCode: intp(3), Failed: true, Since: t0.Add(-time.Hour)}
-	// Tracked, never pinged, no runs open: nil pointers, zero times.
-	fresh := nightowl.Heartbeat{Check: "new", Token: "a-third-token", Since: t0, Started: map[string]time.Time{}}
-
-	utc := func(h nightowl.Heartbeat) nightowl.Heartbeat {
-		h.LastPing, h.LastSuccess, h.Since = h.LastPing.UTC(), h.LastSuccess.UTC(), h.Since.UTC()
-		h.ExitCode, h.LastDuration = clonePtr(h.ExitCode), clonePtr(h.LastDuration)
-		if len(h.Started) == 0 {
-			h.Started = nil
-		} else {
-			m := map[string]time.Time{}
-			for k, v := range h.Started {
-				m[k] = v.UTC()
-			}
-			h.Started = m
-		}
-		return h
-	}
-	want := []nightowl.Heartbeat{utc(full), utc(fresh), utc(failed)}
-
-	s := openTest(t, path, clock, Options{})
-	older := full
-	older.LastPing, older.Started = t0.Add(-time.Hour), nil
-	s.SaveHeartbeat(older)
-	s.SaveHeartbeat(full) // replaces older: only the latest is written
-	s.SaveHeartbeat(failed)
-	s.SaveHeartbeat(fresh)
-	// The store keeps its own copy: the caller's state goes on changing.
-	full.Started["later"] = t0
-	*full.ExitCode = 1
-	check := func(t *testing.T, want []nightowl.Heartbeat) {
-		t.Helper()
-		got, err := s.Heartbeats(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("heartbeats:\n got %#v\nwant %#v", got, want)
-		}
-	}
-	t.Run("queued", func(t *testing.T) { check(t, want) })
-	t.Run("written", func(t *testing.T) {
-		flush(t, s)
-		if n := countRows(t, path, `SELECT count(*) FROM heartbeats`); n != 3 {
-			t.Errorf("%d rows, want 3", n)
-		}
-		check(t, want)
-	})
-	t.Run("queued wins over written", func(t *testing.T) {
-		newer := failed
-		newer.Failed, newer.ExitCode, newer.LastSuccess = false, intp(0), t0.Add(time.Minute)
-		s.SaveHeartbeat(newer)
-		check(t, []nightowl.Heartbeat{want[0], want[1], utc(newer)})
-		flush(t, s)
-		check(t, []nightowl.Heartbeat{want[0], want[1], utc(newer)})
-		want[2] = utc(newer)
-	})
-	t.Run("new token", func(t *testing.T) {
-		moved := fresh
-		moved.Token = "a-new-token"
-		s.SaveHeartbeat(moved)
-		flush(t, s)
-		want[1] = utc(moved)
-		check(t, want)
-	})
-	t.Run("reopened", func(t *testing.T) {
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-		s = openTest(t, path, clock, Options{})
-		check(t, want)
-	})
-}
-
 // syncBuffer is a log destination that the writer goroutine and the test
 // can share.
 type syncBuffer struct {
@@ -428,43 +246,38 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func TestHeartbeatTokenTaken(t *testing.T) {
-	ctx := context.Background()
+// TestHeartbeatTokenLogged checks that a refused heartbeat state is logged,
+// naming both checks and not the token, at most once a minute; the store
+// suite checks what is stored.
+func TestHeartbeatTokenLogged(t *testing.T) {
 	const secret = "the-secret-token-of-a"
 	for _, tc := range []struct {
 		name string
-		// first is written and flushed, then second in one batch with a
-		// ping and a state of a third check.
+		// first is written and flushed, then second in one batch.
 		first, second []nightowl.Heartbeat
-		want          map[string]string // token by check, after both
-		refused       []string          // checks named in the error log
+		refused       []string // what the error log mentions
 	}{
 		{
 			name:    "another check's token",
 			first:   []nightowl.Heartbeat{{Check: "a", Token: secret}},
 			second:  []nightowl.Heartbeat{{Check: "b", Token: secret}, {Check: "c", Token: "c-token"}},
-			want:    map[string]string{"a": secret, "c": "c-token"},
 			refused: []string{"check=b", "token_holder=a"},
 		},
 		{
 			name:    "a new check takes it while the holder is updated",
 			first:   []nightowl.Heartbeat{{Check: "a", Token: secret}},
 			second:  []nightowl.Heartbeat{{Check: "a", Token: secret, Failed: true}, {Check: "b", Token: secret}},
-			want:    map[string]string{"a": secret},
 			refused: []string{"check=b", "token_holder=a"},
 		},
 		{
-			// Whichever of the two is written first, both end up saved.
 			name:   "moved from one check to another in one batch",
 			first:  []nightowl.Heartbeat{{Check: "a", Token: secret}},
 			second: []nightowl.Heartbeat{{Check: "a", Token: "a-new-token"}, {Check: "b", Token: secret}},
-			want:   map[string]string{"a": "a-new-token", "b": secret},
 		},
 		{
 			name:   "no token yet is no conflict",
 			first:  []nightowl.Heartbeat{{Check: "a"}},
 			second: []nightowl.Heartbeat{{Check: "b"}, {Check: "c"}},
-			want:   map[string]string{"a": "", "b": "", "c": ""},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -479,28 +292,7 @@ func TestHeartbeatTokenTaken(t *testing.T) {
 			for _, h := range tc.second {
 				s.SaveHeartbeat(h)
 			}
-			s.SavePing(nightowl.Ping{Check: "z", Time: t0, Kind: nightowl.PingSuccess})
-			s.SaveState(nightowl.State{Check: "z", Status: nightowl.StatusUp})
-			// The rest of the batch is written: the error is logged,
-			// not returned and retried for ever.
 			flush(t, s)
-			got := map[string]string{}
-			hbs, err := s.Heartbeats(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range hbs {
-				got[h.Check] = h.Token
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("tokens %v, want %v", got, tc.want)
-			}
-			if p, _ := s.Pings(ctx, "z", 0); len(p) != 1 {
-				t.Errorf("pings of z: %v, want 1", p)
-			}
-			if st, _ := s.States(ctx); len(st) != 1 {
-				t.Errorf("states: %v, want z's", st)
-			}
 			out := logs.String()
 			if strings.Contains(out, secret) {
 				t.Errorf("the log shows a token: %s", out)
@@ -545,49 +337,6 @@ func TestHeartbeatTokenTaken(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestForgetHeartbeats(t *testing.T) {
-	ctx := context.Background()
-	path := dbPath(t)
-	s := openTest(t, path, clocktest.New(t0), Options{})
-	save := func(c string) {
-		s.SavePing(nightowl.Ping{Check: c, Time: t0, Kind: nightowl.PingStart, Body: "x"})
-		s.SaveHeartbeat(nightowl.Heartbeat{Check: c, Token: c + "-token", Since: t0})
-	}
-	for _, c := range []string{"gone", "kept"} {
-		save(c)
-	}
-	flush(t, s)
-	save("queued")
-	if err := s.Forget(ctx, []string{"gone", "queued"}); err != nil {
-		t.Fatal(err)
-	}
-	flush(t, s)
-	for _, c := range []string{"gone", "queued"} {
-		if p, _ := s.Pings(ctx, c, 0); len(p) != 0 {
-			t.Errorf("pings of %s remain: %v", c, p)
-		}
-	}
-	hbs, err := s.Heartbeats(ctx)
-	if err != nil || len(hbs) != 1 || hbs[0].Check != "kept" {
-		t.Errorf("heartbeats %v, %v: want only kept's", hbs, err)
-	}
-	for _, table := range []string{"pings", "heartbeats"} {
-		if n := countRows(t, path, `SELECT count(*) FROM `+table); n != 1 {
-			t.Errorf("%s: %d rows, want 1", table, n)
-		}
-	}
-	// A forgotten check that comes back starts afresh, its token free.
-	s.SavePing(nightowl.Ping{Check: "gone", Time: t0.Add(time.Hour), Kind: nightowl.PingFail})
-	s.SaveHeartbeat(nightowl.Heartbeat{Check: "gone", Token: "gone-token"})
-	flush(t, s)
-	if p, _ := s.Pings(ctx, "gone", 0); len(p) != 1 || p[0].Kind != nightowl.PingFail {
-		t.Errorf("returning check: %v", p)
-	}
-	if hbs, _ := s.Heartbeats(ctx); len(hbs) != 2 {
-		t.Errorf("heartbeats %v: want gone's back", hbs)
 	}
 }
 

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
 )
 
 // Reads of states, results, rollups and events see what has been written,
@@ -66,15 +66,8 @@ func (s *Store) Results(ctx context.Context, check string, limit int) ([]nightow
 		}
 		r.Due, r.Start = fromNanos(due), fromNanos(start)
 		r.Duration = nightowl.Seconds(dur)
-		if len(facts) > 0 {
-			if r.Facts, err = decodeFacts(facts); err != nil {
-				return nil, fmt.Errorf("read results of %s: facts: %w", check, err)
-			}
-		}
-		if len(assertions) > 0 {
-			if err := json.Unmarshal(assertions, &r.Assertions); err != nil {
-				return nil, fmt.Errorf("read results of %s: assertions: %w", check, err)
-			}
+		if err := checkstore.DecodeResult(&r, facts, assertions); err != nil {
+			return nil, fmt.Errorf("read results of %s: %w", check, err)
 		}
 		out = append(out, r)
 	}
@@ -120,14 +113,9 @@ func (s *Store) Events(ctx context.Context, check string, limit int) ([]nightowl
 // Rollups returns the check's rollups of period p, oldest first, from the
 // one that contains since.
 func (s *Store) Rollups(ctx context.Context, check string, p nightowl.Period, since time.Time) ([]nightowl.Rollup, error) {
-	var period int64
-	switch p {
-	case nightowl.Hourly:
-		period = hourSecs
-	case nightowl.Daily:
-		period = daySecs
-	default:
-		return nil, nightowl.Errorf(nightowl.EInvalid, "unknown rollup period %q", p)
+	period, err := checkstore.PeriodSecs(p)
+	if err != nil {
+		return nil, err
 	}
 	from := since.Truncate(time.Duration(period) * time.Second).Unix()
 	rows, err := s.rdb.QueryContext(ctx, `SELECT start, runs, failures, max_ns, hist FROM rollups
@@ -139,20 +127,12 @@ func (s *Store) Rollups(ctx context.Context, check string, p nightowl.Period, si
 	defer rows.Close()
 	var out []nightowl.Rollup
 	for rows.Next() {
-		ru := nightowl.Rollup{Check: check, Period: p}
-		var start, top int64
+		var start, runs, failures, top int64
 		var blob []byte
-		if err := rows.Scan(&start, &ru.Runs, &ru.Failures, &top, &blob); err != nil {
+		if err := rows.Scan(&start, &runs, &failures, &top, &blob); err != nil {
 			return nil, fmt.Errorf("read rollups of %s: %w", check, err)
 		}
-		ru.Start = time.Unix(start, 0).UTC()
-		ru.Max = float64(top) / 1e9
-		// A damaged histogram still leaves runs, failures and max to show.
-		if h, err := decodeHist(blob); err == nil {
-			ru.P50 = h.quantile(0.50, top) / 1e9
-			ru.P95 = h.quantile(0.95, top) / 1e9
-		}
-		out = append(out, ru)
+		out = append(out, checkstore.Rollup(check, p, time.Unix(start, 0), runs, failures, top, blob))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read rollups of %s: %w", check, err)
@@ -171,7 +151,7 @@ func (s *Store) Pings(ctx context.Context, check string, limit int) ([]nightowl.
 	// commit cannot move pings from the one to the other in between.
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
-	out := s.queuedPings(check, limit)
+	out := s.q.Pings(check, limit)
 	if len(out) == limit {
 		return out, nil
 	}
@@ -201,25 +181,6 @@ func (s *Store) Pings(ctx context.Context, check string, limit int) ([]nightowl.
 	return out, nil
 }
 
-// queuedPings returns up to limit of the check's pings that wait for the
-// writer or are being written, newest first, as they will read back from
-// disk.
-func (s *Store) queuedPings(check string, limit int) []nightowl.Ping {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []nightowl.Ping
-	for _, q := range [2][]nightowl.Ping{s.q.pings, s.inflight.pings} {
-		for i := len(q) - 1; i >= 0 && len(out) < limit; i-- {
-			if p := q[i]; p.Check == check {
-				p.Time = p.Time.UTC()
-				p.ExitCode, p.Duration = clonePtr(p.ExitCode), clonePtr(p.Duration)
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 // Heartbeats returns the state of every heartbeat check, by name: what is
 // stored, updated with what is queued.
 func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
@@ -227,14 +188,7 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 	// commits in between is then read twice, the same both times, rather
 	// than missed. No lock is needed, which matters: with a million checks
 	// this read takes seconds, and the writer must not wait for it.
-	s.mu.Lock()
-	mem := make(map[string]nightowl.Heartbeat, len(s.inflight.heartbeats)+len(s.q.heartbeats))
-	for _, m := range [2]map[string]nightowl.Heartbeat{s.inflight.heartbeats, s.q.heartbeats} {
-		for name, h := range m {
-			mem[name] = h
-		}
-	}
-	s.mu.Unlock()
+	mem := s.q.Heartbeats()
 
 	rows, err := s.rdb.QueryContext(ctx, `SELECT c.name, COALESCE(h.token, ''), h.last_ping, h.last_success,
 		h.started, h.last_duration_ns, h.exit_code, h.failed, h.since
@@ -253,7 +207,7 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 			return nil, fmt.Errorf("read heartbeats: %w", err)
 		}
 		if q, ok := mem[h.Check]; ok {
-			out = append(out, cloneHeartbeat(q))
+			out = append(out, q)
 			delete(mem, h.Check)
 			continue
 		}
@@ -278,7 +232,7 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 	}
 	if len(mem) > 0 {
 		for _, h := range mem {
-			out = append(out, cloneHeartbeat(h))
+			out = append(out, h)
 		}
 		slices.SortFunc(out, func(a, b nightowl.Heartbeat) int { return strings.Compare(a.Check, b.Check) })
 	}
@@ -314,40 +268,4 @@ func fromNanos(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n.Int64).UTC()
-}
-
-// decodeFacts reads facts back with whole numbers as int64 rather than
-// float64, as most probes report them (status codes, counts, byte sizes
-// beyond float64's exact range).
-func decodeFacts(b []byte) (nightowl.Facts, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var f map[string]any
-	if err := d.Decode(&f); err != nil {
-		return nil, err
-	}
-	for k, v := range f {
-		f[k] = numbers(v)
-	}
-	return nightowl.Facts(f), nil
-}
-
-func numbers(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
-	case map[string]any:
-		for k, e := range v {
-			v[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = numbers(e)
-		}
-	}
-	return v
 }

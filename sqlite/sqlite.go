@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
 	modernc "modernc.org/sqlite"
 )
 
@@ -62,7 +63,7 @@ type Options struct {
 
 	// maxQueued bounds the raw results waiting for the writer, and
 	// maxQueuedPings and maxPingBytes the pings; tests shrink them to see
-	// the oldest dropped.
+	// the oldest dropped. Zero is checkstore's default.
 	maxQueued      int
 	maxQueuedPings int
 	maxPingBytes   int
@@ -79,23 +80,6 @@ const (
 )
 
 const (
-	// flushAt queued results wake the writer before its interval is up, so
-	// that a burst goes out in batches of a bounded size.
-	flushAt = 5000
-	// defaultMaxQueued is about 100 s of results at 2,000 a second: far more
-	// than a healthy disk ever lets pile up, small enough (with facts, some
-	// hundreds of MB at worst) not to take the process down with it.
-	defaultMaxQueued = 200_000
-	// defaultMaxQueuedPings is some 10 s of pings at the 20,000 a second
-	// that the ping endpoint is built for, and minutes at any rate a real
-	// fleet of jobs sends.
-	defaultMaxQueuedPings = 200_000
-	// defaultMaxPingBytes bounds the memory that queued pings hold: a ping
-	// can carry a body of up to 100 KB, so a count alone would allow 20 GB.
-	defaultMaxPingBytes = 64 << 20
-	// flushAtBytes of queued pings wake the writer too, so that pings with
-	// large bodies go out long before they reach defaultMaxPingBytes.
-	flushAtBytes  = 4 << 20
 	pruneEvery    = time.Hour
 	warnEvery     = time.Minute
 	busyTimeoutMS = 5000
@@ -136,16 +120,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.EventRetention = DefaultEventRetention
 	}
 	if o.RollupInterval == 0 {
-		o.RollupInterval = time.Minute
-	}
-	if o.maxQueued <= 0 {
-		o.maxQueued = defaultMaxQueued
-	}
-	if o.maxQueuedPings <= 0 {
-		o.maxQueuedPings = defaultMaxQueuedPings
-	}
-	if o.maxPingBytes <= 0 {
-		o.maxPingBytes = defaultMaxPingBytes
+		o.RollupInterval = checkstore.DefaultRollupInterval
 	}
 	return o, nil
 }
@@ -158,26 +133,14 @@ type Store struct {
 	wdb  *sql.DB // one connection: SQLite has one writer at a time anyway
 	rdb  *sql.DB
 
-	mu    sync.Mutex
-	q     batch // waiting for the writer
-	spare []nightowl.Result
-	// inflight holds the pings and heartbeats that the writer took from the
-	// queue and has not committed yet: until it has, readers find them
-	// neither in q nor on disk.
-	inflight   batch
-	sparePings []nightowl.Ping
-	closed     bool
-	dropped    int64 // raw results dropped since Open because the writer fell behind
-	// Pings dropped, and pings whose bodies were dropped, since Open
-	// because the writer fell behind.
-	droppedPings, droppedBodies int64
-	// commitMu is held by the writer while it commits and clears inflight,
-	// and by Pings while it reads memory and disk, so that a ping is seen
-	// exactly once: before the commit in inflight, after it on disk.
+	q *checkstore.Queue // waiting for the writer
+	// commitMu is held by the writer while it commits and lets the queue
+	// forget what is in flight, and by Pings while it reads memory and
+	// disk, so that a ping is seen exactly once: before the commit in the
+	// queue, after it on disk.
 	commitMu sync.RWMutex
 
-	kick      chan struct{} // the queue is long: write now
-	ops       chan op       // work for the writer goroutine
+	ops       chan op // work for the writer goroutine
 	events    chan *eventReq
 	alertReqs chan *alertReq
 	quit      chan struct{}
@@ -186,21 +149,13 @@ type Store struct {
 	closeErr  error
 
 	// The rest belongs to the writer goroutine.
-	ids        map[string]int64     // check name to checks.id
-	prepared   map[string]*sql.Stmt // statements prepared on the writer connection
-	wanted     []string             // statements to prepare once the connection is free
-	seqs       map[int64]int64      // check id to the seq of its next result
-	pingSeqs   map[int64]int64      // check id to the seq of its next ping
-	unsynced   bool                 // a commit since the last fsync of the WAL
-	rollupsAt  time.Time            // when rollups were last written
-	lastPrune  time.Time
-	warnedAt   time.Time
-	warnedDrop int64
-	// Drops of pings are warned about apart from results: they have
-	// their own bound.
-	warnedPingsAt time.Time
-	warnedPings   int64
-	warnedBodies  int64
+	ids       map[string]int64     // check name to checks.id
+	prepared  map[string]*sql.Stmt // statements prepared on the writer connection
+	wanted    []string             // statements to prepare once the connection is free
+	seqs      map[int64]int64      // check id to the seq of its next result
+	pingSeqs  map[int64]int64      // check id to the seq of its next ping
+	unsynced  bool                 // a commit since the last fsync of the WAL
+	lastPrune time.Time
 	// refusedAt is when a check's heartbeat state was last refused for
 	// a token another check holds.
 	refusedAt map[string]time.Time
@@ -227,9 +182,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		opts: opts,
 		log:  opts.Logger,
-		q:    newBatch(batch{}),
-		kick: make(chan struct{}, 1),
-		ops:  make(chan op),
+		q: checkstore.New(checkstore.Options{Now: opts.Now, RollupInterval: opts.RollupInterval,
+			MaxResults: opts.maxQueued, MaxPings: opts.maxQueuedPings, MaxPingBytes: opts.maxPingBytes}),
+		ops: make(chan op),
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
 		events:    make(chan *eventReq),
@@ -390,7 +345,7 @@ func (s *Store) run() {
 		select {
 		case <-tick.C:
 			s.flush(false)
-		case <-s.kick:
+		case <-s.q.Kick():
 			s.flush(false)
 		case o := <-s.ops:
 			o.done <- o.fn()
@@ -434,22 +389,7 @@ func (s *Store) housekeep() {
 			s.lastPrune = now
 		}
 	}
-	s.mu.Lock()
-	dropped, pings, bodies := s.dropped, s.droppedPings, s.droppedBodies
-	s.mu.Unlock()
-	if dropped > s.warnedDrop && now.Sub(s.warnedAt) >= warnEvery {
-		s.log.Warn("sqlite: writer fell behind; dropped the oldest queued results (rollups still count them)",
-			"dropped", dropped-s.warnedDrop, "total", dropped)
-		s.warnedAt = now
-		s.warnedDrop = dropped
-	}
-	if (pings > s.warnedPings || bodies > s.warnedBodies) && now.Sub(s.warnedPingsAt) >= warnEvery {
-		s.log.Warn("sqlite: writer fell behind; dropped the oldest queued pings, or their bodies (heartbeat states are kept)",
-			"pings", pings-s.warnedPings, "bodies", bodies-s.warnedBodies,
-			"total_pings", pings, "total_bodies", bodies)
-		s.warnedPingsAt = now
-		s.warnedPings, s.warnedBodies = pings, bodies
-	}
+	s.q.WarnDrops(s.log, "sqlite")
 }
 
 // Flush writes everything queued so far and returns once it is durable, on
@@ -460,28 +400,18 @@ func (s *Store) Flush(ctx context.Context) error {
 
 // Dropped returns how many raw results were dropped since Open because the
 // writer could not keep up. Their rollup counts were kept.
-func (s *Store) Dropped() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dropped
-}
+func (s *Store) Dropped() int64 { return s.q.Dropped() }
 
 // DroppedPings returns how many pings were dropped since Open because the
 // writer could not keep up, and how many lost their body first, to keep the
 // queue's memory bounded.
-func (s *Store) DroppedPings() (pings, bodies int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.droppedPings, s.droppedBodies
-}
+func (s *Store) DroppedPings() (pings, bodies int64) { return s.q.DroppedPings() }
 
 // Close writes what is queued, stops the writer and closes the database.
 // Results, states, pings and heartbeats saved after Close are ignored.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
+		s.q.Close()
 		close(s.quit)
 		<-s.done
 		for _, st := range s.prepared {
@@ -583,7 +513,7 @@ func (s *Store) prune(now time.Time) error {
 		for _, p := range []struct {
 			period int64
 			keep   time.Duration
-		}{{hourSecs, s.opts.HourlyRetention}, {daySecs, s.opts.DailyRetention}} {
+		}{{checkstore.HourSecs, s.opts.HourlyRetention}, {checkstore.DaySecs, s.opts.DailyRetention}} {
 			// Naming every check lets SQLite seek each one's range in the
 			// primary key instead of scanning the whole table.
 			_, err := w.tx.ExecContext(w.ctx, `DELETE FROM rollups

@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -152,20 +151,20 @@ func (w *txWriter) seq(r ring, id int64) (int64, error) {
 	return seq, err
 }
 
-func (w *txWriter) batch(b batch) error {
-	if err := w.states(b.states); err != nil {
+func (w *txWriter) batch(b checkstore.Batch) error {
+	if err := w.states(b.States); err != nil {
 		return fmt.Errorf("write states: %w", err)
 	}
-	if err := w.results(b.results); err != nil {
+	if err := w.results(b.Results); err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}
-	if err := w.rollups(b.aggs); err != nil {
+	if err := w.rollups(b.Aggs); err != nil {
 		return fmt.Errorf("write rollups: %w", err)
 	}
-	if err := w.pings(b.pings); err != nil {
+	if err := w.pings(b.Pings); err != nil {
 		return fmt.Errorf("write pings: %w", err)
 	}
-	if err := w.heartbeats(b.heartbeats); err != nil {
+	if err := w.heartbeats(b.Heartbeats); err != nil {
 		return fmt.Errorf("write heartbeats: %w", err)
 	}
 	return nil
@@ -234,65 +233,21 @@ func (w *txWriter) results(results []nightowl.Result) error {
 	return nil
 }
 
-// encode turns facts and assertion outcomes into JSON. A fact that JSON
-// cannot hold (a NaN) costs the result its facts, not the whole batch.
-// maxStoredFacts bounds the facts of one stored result: a parsed JSON body,
-// a Redis INFO or query rows can be large, and each check keeps a ring of
-// results.
-const maxStoredFacts = 16 << 10
-
-// shrink encodes facts within maxStoredFacts by leaving out the largest
-// values, largest first, and naming them under "_omitted".
-func (w *txWriter) shrink(f nightowl.Facts) []byte {
-	type sized struct {
-		key string
-		n   int
-	}
-	var all []sized
-	for k, v := range f {
-		b, _ := json.Marshal(v)
-		all = append(all, sized{k, len(b)})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
-	kept := maps.Clone(f)
-	var omitted []string
-	for _, s := range all {
-		delete(kept, s.key)
-		omitted = append(omitted, s.key)
-		kept["_omitted"] = omitted
-		if b, err := json.Marshal(kept); err == nil && len(b) <= maxStoredFacts {
-			return b
-		}
-	}
-	b, _ := json.Marshal(map[string]any{"_omitted": omitted})
-	return b
-}
-
+// encode turns facts and assertion outcomes into JSON, logging what JSON
+// cannot hold.
 func (w *txWriter) encode(r nightowl.Result) (facts, assertions []byte) {
-	var err error
-	if len(r.Facts) > 0 {
-		if facts, err = json.Marshal(r.Facts); err != nil {
-			w.s.log.Warn("sqlite: facts not stored", "check", r.Check, "err", err)
-			facts = nil
-		}
-		if len(facts) > maxStoredFacts {
-			facts = w.shrink(r.Facts)
-		}
-	}
-	if len(r.Assertions) > 0 {
-		if assertions, err = json.Marshal(r.Assertions); err != nil {
-			w.s.log.Warn("sqlite: assertion results not stored", "check", r.Check, "err", err)
-			assertions = nil
-		}
+	facts, assertions, warn := checkstore.EncodeResult(r)
+	if warn != nil {
+		w.s.log.Warn("sqlite: result not stored whole", "check", r.Check, "err", warn)
 	}
 	return facts, assertions
 }
 
 // rollups adds the aggregates of the batch to their stored rows. The merge
 // happens in SQL (merge_hist), which spares reading every row back first.
-func (w *txWriter) rollups(aggs map[aggKey]*agg) error {
+func (w *txWriter) rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
 	for k, a := range aggs {
-		id, err := w.id(k.check)
+		id, err := w.id(k.Check)
 		if err != nil {
 			return err
 		}
@@ -301,7 +256,7 @@ func (w *txWriter) rollups(aggs map[aggKey]*agg) error {
 			ON CONFLICT (check_id, period, start) DO UPDATE SET
 			runs = runs + excluded.runs, failures = failures + excluded.failures,
 			max_ns = max(max_ns, excluded.max_ns), hist = merge_hist(hist, excluded.hist)`,
-			id, k.period, k.start, a.runs, a.failures, a.max, a.hist.encode())
+			id, k.Period, k.Start, a.Runs, a.Failures, a.Max, a.Hist.Encode())
 		if err != nil {
 			return err
 		}
@@ -595,7 +550,7 @@ func (s *Store) Forget(ctx context.Context, checks []string) error {
 		names[c] = true
 	}
 	err := s.do(ctx, func() error {
-		s.purge(names)
+		s.q.Purge(names)
 		err := s.inTx(ctx, false, func(w *txWriter) error {
 			for i := 0; i < len(checks); i += forgetChunk {
 				chunk := checks[i:min(i+forgetChunk, len(checks))]

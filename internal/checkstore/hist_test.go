@@ -1,4 +1,4 @@
-package sqlite
+package checkstore
 
 import (
 	"math"
@@ -29,31 +29,31 @@ func TestHistogram(t *testing.T) {
 		{"hours", func(i int) time.Duration { return time.Duration(1+rng.IntN(48)) * time.Hour }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var whole, a, b hist
+			var whole, a, b Hist
 			ds := make([]int64, 1000)
 			for i := range ds {
 				ds[i] = int64(tc.gen(i))
-				whole.add(histIndex(ds[i]), 1)
+				whole.Add(HistIndex(ds[i]), 1)
 				// Two halves that must merge into the whole exactly.
 				if i%3 == 0 {
-					a.add(histIndex(ds[i]), 1)
+					a.Add(HistIndex(ds[i]), 1)
 				} else {
-					b.add(histIndex(ds[i]), 1)
+					b.Add(HistIndex(ds[i]), 1)
 				}
 			}
 			slices.Sort(ds)
 			top := ds[len(ds)-1]
 			for _, q := range []float64{0.01, 0.5, 0.9, 0.95, 0.99, 1} {
 				exact := float64(ds[int(math.Ceil(q*float64(len(ds))))-1])
-				if got := whole.quantile(q, top); math.Abs(got-exact) > histAccuracy*exact {
+				if got := whole.Quantile(q, top); math.Abs(got-exact) > HistAccuracy*exact {
 					t.Errorf("q%v: %v, exact %v: off by %.2f%%", q, time.Duration(got), time.Duration(exact), 100*math.Abs(got-exact)/exact)
 				}
 			}
-			a.merge(b)
+			a.Merge(b)
 			if !reflect.DeepEqual(a, whole) {
 				t.Errorf("merged halves differ from the whole")
 			}
-			dec, err := decodeHist(whole.encode())
+			dec, err := DecodeHist(whole.Encode())
 			if err != nil || !reflect.DeepEqual(dec, whole) {
 				t.Errorf("decode(encode) = %v, %v", dec, err)
 			}
@@ -62,20 +62,20 @@ func TestHistogram(t *testing.T) {
 }
 
 func TestHistogramEdges(t *testing.T) {
-	var h hist
-	if got := h.quantile(0.5, 0); got != 0 {
+	var h Hist
+	if got := h.Quantile(0.5, 0); got != 0 {
 		t.Errorf("empty: %v", got)
 	}
 	for _, d := range []int64{0, 1, 999} {
-		if histIndex(d) != 0 {
+		if HistIndex(d) != 0 {
 			t.Errorf("%dns not in bin 0", d)
 		}
 	}
-	if histIndex(math.MaxInt64) == 0 || histIndex(math.MaxInt64) == math.MaxUint16 {
-		t.Errorf("largest duration: bin %d", histIndex(math.MaxInt64))
+	if HistIndex(math.MaxInt64) == 0 || HistIndex(math.MaxInt64) == math.MaxUint16 {
+		t.Errorf("largest duration: bin %d", HistIndex(math.MaxInt64))
 	}
-	h.add(histIndex(0), 3)
-	if got := h.quantile(0.95, 0); got != 0 {
+	h.Add(HistIndex(0), 3)
+	if got := h.Quantile(0.95, 0); got != 0 {
 		t.Errorf("zero durations: p95 %v", got)
 	}
 	for _, tc := range []struct {
@@ -90,7 +90,7 @@ func TestHistogramEdges(t *testing.T) {
 		{"run cut short", []byte{histFormat, 0, 3, 1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := decodeHist(tc.blob); err == nil {
+			if _, err := DecodeHist(tc.blob); err == nil {
 				t.Error("decoded")
 			}
 		})
@@ -100,17 +100,17 @@ func TestHistogramEdges(t *testing.T) {
 func TestHistogramEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		bins hist
+		bins Hist
 	}{
 		{"empty", nil},
-		{"bin 0", hist{{0, 5}}},
-		{"adjacent", hist{{10, 1}, {11, 300}, {12, 1}}},
-		{"small gaps stay in the run", hist{{10, 1}, {12, 2}, {15, 3}}},
-		{"large gap starts a run", hist{{10, 1}, {14, 2}, {400, 7}}},
-		{"the last bin", hist{{1, 1}, {math.MaxUint16, math.MaxUint32}}},
+		{"bin 0", Hist{{0, 5}}},
+		{"adjacent", Hist{{10, 1}, {11, 300}, {12, 1}}},
+		{"small gaps stay in the run", Hist{{10, 1}, {12, 2}, {15, 3}}},
+		{"large gap starts a run", Hist{{10, 1}, {14, 2}, {400, 7}}},
+		{"the last bin", Hist{{1, 1}, {math.MaxUint16, math.MaxUint32}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeHist(tc.bins.encode())
+			got, err := DecodeHist(tc.bins.Encode())
 			if err != nil || !reflect.DeepEqual(got, tc.bins) {
 				t.Errorf("decode(encode(%v)) = %v, %v", tc.bins, got, err)
 			}

@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/nightowl/nightowl"
+)
+
+var _ nightowl.ActionStore = (*Store)(nil)
+
+// SaveRequest creates or updates r. The action and the time of the request
+// are fixed when it is created.
+func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
+	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {
+		return nightowl.Errorf(nightowl.EInvalid, "action request needs an id, an action, a state and a time")
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("save action request %s: %w", r.ID, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO action_requests (id, action, state, requested_at, started_at, data)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, data = excluded.data`,
+		r.ID, r.Action, string(r.State), r.RequestedAt, recTime(r.StartedAt), data)
+	if err != nil {
+		return fmt.Errorf("save action request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Request returns the request with the given ID.
+func (s *Store) Request(ctx context.Context, id string) (nightowl.ActionRequest, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT data FROM action_requests WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nightowl.ActionRequest{}, nightowl.Errorf(nightowl.ENotFound, "no action request %q", id)
+	}
+	if err != nil {
+		return nightowl.ActionRequest{}, fmt.Errorf("read action request %s: %w", id, err)
+	}
+	var r nightowl.ActionRequest
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("read action request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// recDefaultRequestLimit bounds a list of requests whose query gives no limit
+// and asks for more than the open ones.
+const recDefaultRequestLimit = 100
+
+// Requests returns the requests q selects, newest first. Open requests are
+// all returned unless q gives a limit: there are few, and each needs
+// someone.
+func (s *Store) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) {
+	var w recWhere
+	if q.Open {
+		w.add(`state IN ('pending', 'approved')`)
+	}
+	if q.Action != "" {
+		w.add(`action = ` + w.arg(q.Action))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = recDefaultRequestLimit
+		if q.Open {
+			limit = 0
+		}
+	}
+	query := `SELECT data FROM action_requests` + w.sql() + ` ORDER BY requested_at DESC, id DESC LIMIT ` + w.arg(recLimit(limit))
+	return recReadJSON[nightowl.ActionRequest](ctx, s.pool, "action requests", query, w.args...)
+}
+
+// LastRun returns when a request for the action last started running; the
+// zero time when none has.
+func (s *Store) LastRun(ctx context.Context, action string) (time.Time, error) {
+	var last pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, `SELECT MAX(started_at) FROM action_requests WHERE action = $1`, action).Scan(&last)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read last run of action %s: %w", action, err)
+	}
+	return recTimeOf(last), nil
+}

@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nightowl/nightowl"
+)
+
+// The audit log is one chain however many nodes append to it: each append
+// takes the advisory lock recAuditLock for its transaction before it reads
+// the head, so appends from every node follow one another, each reading the
+// head the one before committed. Nothing here updates or deletes a row of
+// audit_log (and triggers refuse it): the log is kept whole, for good.
+
+var _ nightowl.AuditStore = (*Store)(nil)
+
+// recAuditLock is the key of the advisory lock that serialises appends.
+const recAuditLock = 0x6e6f2d6175646974 // "no-audit"
+
+// AppendAudit sets e's Seq, Prev and Hash from the head of the log and
+// appends it. A zero e.Time means now; the time is kept to the nanosecond,
+// in UTC.
+func (s *Store) AppendAudit(ctx context.Context, e *nightowl.AuditEntry) error {
+	if e.Actor == "" || e.Action == "" {
+		return nightowl.Errorf(nightowl.EInvalid, "an audit entry needs an actor and an action")
+	}
+	if e.Time.IsZero() {
+		e.Time = s.opts.Now()
+	}
+	at := e.Time.UnixNano()
+	var next nightowl.AuditEntry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Read committed: the statements after the lock see what the
+		// append before committed.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(recAuditLock)); err != nil {
+			return err
+		}
+		last, prev, err := s.recAuditHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		next = *e
+		next.Seq, next.Time, next.Prev = last+1, time.Unix(0, at).UTC(), prev
+		next.Hash = nightowl.AuditHash(next)
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, time_ns, actor, action, subject, detail, prev, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			next.Seq, at, next.Actor, next.Action, next.Subject, next.Detail, recBlob(next.Prev), next.Hash); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)
+			ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, next.Seq, next.Hash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("append %s to the audit log: %w", e.Action, err)
+	}
+	*e = next
+	return nil
+}
+
+// recAuditHead returns the seq and hash that the next entry follows: the
+// head's, which stays ahead of the rows when the newest were deleted, so
+// that the gap stays for verify to find rather than being filled by the next
+// append. Without a head (it was deleted, since only an empty log has none)
+// the newest row stands in, and the log says so.
+func (s *Store) recAuditHead(ctx context.Context, tx pgx.Tx) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+	if err == nil {
+		return seq, hash, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, err
+	}
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	s.log.Error("postgres: the audit log has entries but no head: it was tampered with; run nightowl audit verify",
+		"last_seq", seq)
+	return seq, hash, nil
+}
+
+// recBlob stores a nil hash (the first entry's Prev) as an empty bytea
+// rather than NULL.
+func recBlob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+const recAuditColumns = `seq, time_ns, actor, action, subject, detail, prev, hash`
+
+func recScanAudit(r pgx.CollectableRow) (nightowl.AuditEntry, error) {
+	var e nightowl.AuditEntry
+	var at int64
+	if err := r.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Prev, &e.Hash); err != nil {
+		return e, err
+	}
+	e.Time = time.Unix(0, at).UTC()
+	if len(e.Prev) == 0 {
+		e.Prev = nil
+	}
+	return e, nil
+}
+
+// AuditEntries returns the entries q selects, newest first; a Limit <= 0
+// means all.
+func (s *Store) AuditEntries(ctx context.Context, q nightowl.AuditQuery) ([]nightowl.AuditEntry, error) {
+	var w recWhere
+	if q.Actor != "" {
+		w.add(`actor = ` + w.arg(q.Actor))
+	}
+	if q.Action != "" {
+		// starts_with rather than LIKE, which gives _ and % meanings.
+		w.add(`starts_with(action, ` + w.arg(q.Action) + `)`)
+	}
+	if !q.Since.IsZero() {
+		w.add(`time_ns >= ` + w.arg(q.Since.UnixNano()))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recAuditColumns+` FROM audit_log`+w.sql()+
+		` ORDER BY seq DESC LIMIT `+w.arg(recLimit(q.Limit)), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	out, err := recCollect(rows, recScanAudit)
+	if err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	return out, nil
+}
+
+// AuditChain calls fn with every entry in seq order, as the rows arrive, and
+// returns the head, all read in one repeatable-read transaction: one
+// snapshot, however many entries the nodes append meanwhile.
+func (s *Store) AuditChain(ctx context.Context, fn func(nightowl.AuditEntry) error) (nightowl.AuditHead, error) {
+	var head nightowl.AuditHead
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The head first: the first statement takes the snapshot.
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return head, fmt.Errorf("read the audit log's head: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+recAuditColumns+` FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := recScanAudit(rows)
+		if err != nil {
+			return head, fmt.Errorf("read the audit log: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return head, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return head, fmt.Errorf("read the audit log: %w", err)
+	}
+	return head, nil
+}

@@ -1,0 +1,395 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
+)
+
+// The check store. Results, states, pings and heartbeat states wait in
+// memory, in internal/checkstore's queue, shared with the sqlite store; one
+// goroutine per Store writes what is queued in one transaction every
+// FlushInterval, or sooner when the queue grows long, and writes events and
+// forgets checks in turn with it, so that a status change is never written
+// before a flush that holds an older state of its check. Several nodes may
+// write the same check at once while it changes hands, and nothing here
+// relies on a node being its only writer: ids come from identity columns,
+// each check's lists are cut to their newest rows by id, rollups are merged
+// under a row lock, states and heartbeat states are upserted.
+
+var _ nightowl.Store = (*Store)(nil)
+
+const (
+	checksPruneEvery = time.Hour
+	// checksWarnEvery spaces the log lines about a refused heartbeat
+	// state: the tracker saves a check's state with every ping.
+	checksWarnEvery = time.Minute
+	// checksMaxEvents bounds how many events share one transaction.
+	checksMaxEvents = 1000
+	// checksAttempts is how many times a transaction that lost a deadlock
+	// or a serialization conflict to another node is tried.
+	checksAttempts = 3
+)
+
+var errChecksClosed = errors.New("postgres: store is closed")
+
+// checksOp is a piece of work run on the writer goroutine.
+type checksOp struct {
+	fn   func() error
+	done chan error
+}
+
+// checksEventReq is an event on its way to the writer goroutine, which sets
+// its ID before it answers on done.
+type checksEventReq struct {
+	ctx  context.Context
+	e    nightowl.Event
+	done chan error
+}
+
+// SaveResult queues r for the check's list of recent results and counts it
+// in its hourly and daily rollups, which it falls in by r.Start. It never
+// waits for the database. The store keeps r.Facts and r.Assertions until
+// they are written, so the caller must not change them afterwards.
+func (s *Store) SaveResult(r nightowl.Result) { s.q.SaveResult(r) }
+
+// CountResult counts r in its check's rollups without keeping it among the
+// recent results.
+func (s *Store) CountResult(r nightowl.Result) { s.q.CountResult(r) }
+
+// SaveState queues the current state of a check; only the latest state of
+// each check is written.
+func (s *Store) SaveState(st nightowl.State) { s.q.SaveState(st) }
+
+// SavePing queues p for the check's list of recent pings. It never waits for
+// the database. A zero p.Time means now. The store keeps p.ExitCode and
+// p.Duration until p is written, so the caller must not change what they
+// point to afterwards.
+func (s *Store) SavePing(p nightowl.Ping) {
+	if p.Time.IsZero() {
+		p.Time = s.opts.Now()
+	}
+	// As the database will keep it, so that a ping reads the same from
+	// the queue as once written.
+	p.Time = p.Time.Truncate(time.Microsecond)
+	s.q.SavePing(p)
+}
+
+// SaveHeartbeat queues the state of a heartbeat check; only the latest of
+// each check is written. It never waits for the database.
+func (s *Store) SaveHeartbeat(h nightowl.Heartbeat) {
+	h = checkstore.CloneHeartbeat(h)
+	h.LastPing = h.LastPing.Truncate(time.Microsecond)
+	h.LastSuccess = h.LastSuccess.Truncate(time.Microsecond)
+	h.Since = h.Since.Truncate(time.Microsecond)
+	s.q.SaveHeartbeat(h)
+}
+
+// Dropped returns how many raw results were dropped since Open because the
+// writer could not keep up. Their rollup counts were kept.
+func (s *Store) Dropped() int64 { return s.q.Dropped() }
+
+// DroppedPings returns how many pings were dropped since Open because the
+// writer could not keep up, and how many lost their body first.
+func (s *Store) DroppedPings() (pings, bodies int64) { return s.q.DroppedPings() }
+
+// Flush writes everything queued so far and returns once it is committed.
+func (s *Store) Flush(ctx context.Context) error {
+	return s.checksDo(ctx, func() error { return s.flushChecks(true) })
+}
+
+// runChecks is the writer goroutine.
+func (s *Store) runChecks() {
+	defer close(s.done)
+	tick := time.NewTicker(s.opts.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.flushChecks(false)
+		case <-s.q.Kick():
+			s.flushChecks(false)
+		case o := <-s.ops:
+			o.done <- o.fn()
+		case r := <-s.events:
+			s.addEvents(r)
+		case <-s.quit:
+			s.closeErr = s.flushChecks(true)
+			return
+		}
+	}
+}
+
+// checksDo runs fn on the writer goroutine and waits for it.
+func (s *Store) checksDo(ctx context.Context, fn func() error) error {
+	o := checksOp{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-s.done:
+		return errChecksClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checksTx runs fn in a transaction, again when it loses a deadlock or a
+// serialization conflict to another node writing the same rows; fn must
+// leave nothing behind outside the transaction but through committed, which
+// runs right after the commit succeeds.
+func (s *Store) checksTx(ctx context.Context, fn func(tx pgx.Tx) error, committed func()) error {
+	var err error
+	for range checksAttempts {
+		err = s.checksTxOnce(ctx, fn, committed)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || (pe.Code != "40P01" && pe.Code != "40001") {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) checksTxOnce(ctx context.Context, fn func(tx pgx.Tx) error, committed func()) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if committed == nil {
+		return tx.Commit(ctx)
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	committed()
+	return nil
+}
+
+// flushChecks writes what is queued in one transaction. It runs on the
+// writer goroutine. What fails to be written goes back in the queue, to be
+// tried again with the next flush.
+func (s *Store) flushChecks(durable bool) error {
+	b := s.q.Take(durable)
+	// Pruning after the write, and before Flush returns, lets a caller (a
+	// test with a fake clock) see its effect.
+	defer s.housekeepChecks()
+	if b.Empty() {
+		return nil
+	}
+	ctx := context.Background()
+	var refused []nightowl.Heartbeat
+	err := s.checksTx(ctx, func(tx pgx.Tx) error {
+		w := &checksWriter{s: s, ctx: ctx, tx: tx}
+		err := w.batch(b)
+		refused = w.refused
+		return err
+	}, s.q.Landed)
+	if err != nil {
+		s.q.Requeue(b)
+		s.log.Error("postgres: write queued results", "err", err,
+			"results", len(b.Results), "states", len(b.States), "rollups", len(b.Aggs),
+			"pings", len(b.Pings), "heartbeats", len(b.Heartbeats))
+		return err
+	}
+	s.q.Recycle(b)
+	s.logRefused(ctx, refused)
+	return nil
+}
+
+// housekeepChecks runs on the writer goroutine after each flush, which
+// comes at least every FlushInterval.
+func (s *Store) housekeepChecks() {
+	now := s.opts.Now()
+	if now.Sub(s.lastPrune) >= checksPruneEvery {
+		if err := s.pruneChecks(now); err != nil {
+			s.log.Error("postgres: prune rollups and events", "err", err)
+		} else {
+			s.lastPrune = now
+		}
+	}
+	s.q.WarnDrops(s.log, "postgres")
+}
+
+// pruneChecks deletes rollups and events older than their retention. Every
+// node does so once an hour; the deletes of one make those of the others
+// find nothing.
+func (s *Store) pruneChecks(now time.Time) error {
+	return s.checksTx(context.Background(), func(tx pgx.Tx) error {
+		ctx := context.Background()
+		for _, p := range []struct {
+			period int64
+			keep   time.Duration
+		}{{checkstore.HourSecs, s.opts.HourlyRetention}, {checkstore.DaySecs, s.opts.DailyRetention}} {
+			if _, err := tx.Exec(ctx, `DELETE FROM rollups WHERE period = $1 AND start < $2`,
+				p.period, now.Add(-p.keep)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM events WHERE time < $1`, now.Add(-s.opts.EventRetention))
+		return err
+	}, nil)
+}
+
+// AddEvent records e and returns it with its ID once it is committed,
+// together with the latest queued state of its check. A zero e.Time means
+// now.
+func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
+	if e.Check == "" {
+		return e, nightowl.Errorf(nightowl.EInvalid, "event has no check")
+	}
+	if e.Time.IsZero() {
+		e.Time = s.opts.Now()
+	}
+	// As the database keeps it, so that the event returned is the one
+	// read back.
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	r := &checksEventReq{ctx: ctx, e: e, done: make(chan error, 1)}
+	select {
+	case s.events <- r:
+	case <-s.done:
+		return e, fmt.Errorf("add event of %s: %w", e.Check, errChecksClosed)
+	case <-ctx.Done():
+		return e, ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return e, fmt.Errorf("add event of %s: %w", e.Check, err)
+		}
+		return r.e, nil
+	case <-ctx.Done():
+		return e, ctx.Err()
+	}
+}
+
+// addEvents writes first and every other event already waiting in one
+// transaction. When a whole fleet changes status at once the engine's
+// workers all record an event at the same moment; a commit each, in turn,
+// would keep them waiting.
+func (s *Store) addEvents(first *checksEventReq) {
+	reqs := []*checksEventReq{first}
+gather:
+	for len(reqs) < checksMaxEvents {
+		select {
+		case r := <-s.events:
+			reqs = append(reqs, r)
+		default:
+			break gather
+		}
+	}
+	live := reqs[:0]
+	for _, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	checks := make([]string, len(live))
+	for i, r := range live {
+		checks[i] = r.e.Check
+	}
+	states := s.q.States(checks)
+	ctx := context.Background()
+	ids := make([]int64, len(live))
+	err := s.checksTx(ctx, func(tx pgx.Tx) error {
+		w := &checksWriter{s: s, ctx: ctx, tx: tx}
+		// A status change and the state it leads to are committed
+		// together: a node that dies right after recording the change
+		// must not leave the state from before it.
+		if err := w.resolve(checks, states); err != nil {
+			return err
+		}
+		if err := w.states(states); err != nil {
+			return err
+		}
+		var b pgx.Batch
+		for i, r := range live {
+			b.Queue(`INSERT INTO events (check_id, time, kind, from_status, to_status, cause)
+				VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+				w.ids[r.e.Check], r.e.Time, r.e.Kind, string(r.e.From), string(r.e.To), r.e.Cause).
+				QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	}, nil)
+	for i, r := range live {
+		if err == nil {
+			r.e.ID = ids[i]
+		}
+		r.done <- err
+	}
+}
+
+// Forget deletes the states, results, rollups, events, pings and heartbeat
+// states of the named checks, including what is still queued for them here.
+// Another node that still runs one of them brings it back with its next
+// write, as a node of an older configuration would.
+func (s *Store) Forget(ctx context.Context, checks []string) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	names := make(map[string]bool, len(checks))
+	for _, c := range checks {
+		names[c] = true
+	}
+	err := s.checksDo(ctx, func() error {
+		s.q.Purge(names)
+		err := s.checksTx(ctx, func(tx pgx.Tx) error {
+			// Everything else goes with the check: ON DELETE CASCADE.
+			_, err := tx.Exec(ctx, `DELETE FROM checks WHERE name = ANY($1)`, checks)
+			return err
+		}, nil)
+		if err != nil {
+			return err
+		}
+		for name := range names {
+			delete(s.refusedAt, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget checks: %w", err)
+	}
+	return nil
+}
+
+// logRefused logs the heartbeat states that were not written because
+// another check holds their token, at most once a minute per check. It runs
+// on the writer goroutine.
+func (s *Store) logRefused(ctx context.Context, refused []nightowl.Heartbeat) {
+	now := s.opts.Now()
+	for _, h := range refused {
+		if at, ok := s.refusedAt[h.Check]; ok && now.Sub(at) < checksWarnEvery {
+			continue
+		}
+		s.refusedAt[h.Check] = now
+		// The token is a secret: the log names the checks, not it.
+		var holder string
+		err := s.pool.QueryRow(ctx, `SELECT c.name FROM heartbeats h JOIN checks c ON c.id = h.check_id
+			WHERE h.token = $1`, h.Token).Scan(&holder)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			s.log.Error("postgres: find the holder of a heartbeat token", "check", h.Check, "err", err)
+		}
+		s.log.Error("postgres: heartbeat state not saved: another check holds its token; give one of them another token, or forget the other if it is gone",
+			"check", h.Check, "token_holder", holder)
+	}
+}

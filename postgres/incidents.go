@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nightowl/nightowl"
+)
+
+var _ nightowl.IncidentStore = (*Store)(nil)
+
+// recIncidentPrefix begins every incident ID; the rest is its seq.
+const recIncidentPrefix = "inc-"
+
+// SaveIncident creates or updates inc, with u when not nil, in one
+// transaction. A new incident's number comes from the counter row, bumped in
+// the same transaction: nodes opening incidents at once take turns on its
+// lock, and each gets the next number.
+func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nightowl.IncidentUpdate) error {
+	what := "incident " + inc.ID
+	if inc.ID == "" {
+		what = "new incident"
+	}
+	if inc.Title == "" || !inc.State.Valid() || !inc.Impact.Valid() {
+		return nightowl.Errorf(nightowl.EInvalid, "save %s: it needs a title, a state and an impact", what)
+	}
+	rec := *inc
+	// The ID lives in its column: the store gives it.
+	rec.ID = ""
+	data, err := json.Marshal(&rec)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", what, err)
+	}
+	var comps []byte
+	if u != nil && u.Components != nil {
+		if comps, err = json.Marshal(u.Components); err != nil {
+			return fmt.Errorf("save %s: %w", what, err)
+		}
+	}
+	var id string
+	var uid int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		id, uid = inc.ID, 0
+		if id == "" {
+			err := tx.QueryRow(ctx, `WITH n AS (UPDATE incident_counter SET last = last + 1 WHERE id = 1 RETURNING last)
+				INSERT INTO incidents (seq, id, state, created_at, resolved_at, data)
+				SELECT n.last, $1::text || n.last, $2, $3, $4, $5 FROM n
+				RETURNING id`,
+				recIncidentPrefix, string(inc.State), inc.CreatedAt, recTime(inc.ResolvedAt), data).Scan(&id)
+			if err != nil {
+				return err
+			}
+		} else {
+			tag, err := tx.Exec(ctx, `UPDATE incidents SET state = $1, resolved_at = $2, data = $3 WHERE id = $4`,
+				string(inc.State), recTime(inc.ResolvedAt), data, id)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+			}
+		}
+		if u == nil {
+			return nil
+		}
+		var c any
+		if comps != nil {
+			c = comps
+		}
+		return tx.QueryRow(ctx, `INSERT INTO incident_updates (incident_id, time, by_name, public, state, impact, components, message)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			id, u.Time, u.By, u.Public, string(u.State), string(u.Impact), c, u.Message).Scan(&uid)
+	})
+	if err != nil {
+		if nightowl.ErrorCode(err) == nightowl.ENotFound {
+			return err
+		}
+		return fmt.Errorf("save %s: %w", what, err)
+	}
+	inc.ID = id
+	if u != nil {
+		u.ID, u.IncidentID = uid, id
+	}
+	return nil
+}
+
+func recScanIncident(r pgx.CollectableRow) (nightowl.Incident, error) {
+	var id string
+	var data []byte
+	if err := r.Scan(&id, &data); err != nil {
+		return nightowl.Incident{}, err
+	}
+	var inc nightowl.Incident
+	if err := json.Unmarshal(data, &inc); err != nil {
+		return inc, err
+	}
+	inc.ID = id
+	return inc, nil
+}
+
+// Incident returns the incident with the given ID.
+func (s *Store) Incident(ctx context.Context, id string) (nightowl.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, data FROM incidents WHERE id = $1`, id)
+	if err != nil {
+		return nightowl.Incident{}, fmt.Errorf("read incident %s: %w", id, err)
+	}
+	inc, err := pgx.CollectOneRow(rows, recScanIncident)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inc, nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+	}
+	if err != nil {
+		return inc, fmt.Errorf("read incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Incidents returns the incidents q selects, newest first.
+func (s *Store) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nightowl.Incident, error) {
+	var w recWhere
+	if q.Open {
+		w.add(`state <> 'resolved'`)
+	}
+	if !q.Since.IsZero() {
+		since := w.arg(q.Since)
+		w.add(`(created_at >= ` + since + ` OR resolved_at >= ` + since + `)`)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = recDefaultLimit
+	}
+	if q.Open && q.Limit <= 0 {
+		// Every open incident: an alert that fires is matched against
+		// them all.
+		limit = 0
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, data FROM incidents`+w.sql()+
+		` ORDER BY created_at DESC, seq DESC LIMIT `+w.arg(recLimit(limit)), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	out, err := recCollect(rows, recScanIncident)
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}
+
+// Updates returns an incident's updates and notes, oldest first.
+func (s *Store) Updates(ctx context.Context, incident string) ([]nightowl.IncidentUpdate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, incident_id, time, by_name, public, state, impact, components, message
+		FROM incident_updates WHERE incident_id = $1 ORDER BY id`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)
+	}
+	out, err := recCollect(rows, func(r pgx.CollectableRow) (nightowl.IncidentUpdate, error) {
+		var u nightowl.IncidentUpdate
+		var state, impact string
+		var comps []byte
+		if err := r.Scan(&u.ID, &u.IncidentID, &u.Time, &u.By, &u.Public, &state, &impact, &comps, &u.Message); err != nil {
+			return u, err
+		}
+		u.Time = u.Time.UTC()
+		u.State, u.Impact = nightowl.IncidentState(state), nightowl.Impact(impact)
+		if comps != nil {
+			if err := json.Unmarshal(comps, &u.Components); err != nil {
+				return u, err
+			}
+		}
+		return u, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)
+	}
+	return out, nil
+}
