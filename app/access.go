@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/config"
-	"github.com/nightowl/nightowl/sqlite"
 )
 
 // OpenAccess opens the store of the config at path for the commands that
@@ -18,12 +16,9 @@ func OpenAccess(ctx context.Context, path string) (*access.Service, func() error
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Storage.Postgres != "" {
-		return nil, nil, fmt.Errorf("storage.postgres is not supported by this version; use storage.sqlite")
-	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Storage.SQLite})
+	store, err := openStore(ctx, cfg, nil, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open storage: %w", err)
+		return nil, nil, err
 	}
 	svc, err := access.New(access.Options{Store: store})
 	if err != nil {

@@ -36,7 +36,6 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/probe"
-	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -63,7 +62,7 @@ type App struct {
 	log      *slog.Logger
 	compiler *assert.Compiler
 	clients  *probe.Clients
-	store    *sqlite.Store
+	store    store
 	engine   *engine.Engine
 	alerts   *notify.Manager
 	maint    *maintenance.Runner
@@ -98,6 +97,9 @@ type App struct {
 	// config it reads (actions.go).
 	actions   *actions.Service
 	actionCfg *atomic.Pointer[actionConfig]
+	// cluster is this node's part in a cluster; nil with SQLite
+	// (cluster.go).
+	cluster *clusterState
 }
 
 // New loads the config and opens the store. Nothing runs until Start.
@@ -117,17 +119,15 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Storage.Postgres != "" {
-		return nil, errors.New("storage.postgres is not supported by this version; use storage.sqlite")
-	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Storage.SQLite, Logger: a.log, Now: opts.Clock.Now})
+	store, err := openStore(ctx, cfg, a.log, opts.Clock.Now)
 	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
+		return nil, err
 	}
 	a.store, a.cfg = store, cfg
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.newCluster()
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		store.Close()
 		return nil, err
@@ -152,6 +152,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.engine, err = engine.New(engine.Options{
 		Clock: opts.Clock, Store: store, Logger: a.log, Concurrency: opts.Concurrency, Metrics: metrics,
 		Windows: func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow { return a.maint.Active(c, at) },
+		Owns:    a.ownsFunc(),
 		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
 			// A failure is logged by the manager's caller here and made
 			// good by the reconciliation at the next start or reload.
@@ -170,6 +171,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Store: store, Clock: opts.Clock, Logger: a.log,
 		Checks: a.engine.Checks,
 		Run: func(ctx context.Context, check string) error {
+			if !a.owns(check) {
+				return nil // its own node verifies it
+			}
 			_, err := a.engine.RunNow(ctx, check)
 			return err
 		},
@@ -178,6 +182,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			return err
 		},
 		NotRecovered: func(ctx context.Context, v nightowl.CheckView, w *nightowl.Window, stage int) {
+			if !a.owns(v.Check.Name) {
+				return
+			}
 			after := w.Verify.Within
 			if stage > 0 {
 				after = w.Verify.AgainAfter[stage-1]
@@ -274,18 +281,17 @@ func (a *App) Start(ctx context.Context) error {
 	// The states restored from the store may disagree with the alerts it
 	// kept, if the last process died between recording a change and
 	// acting on it.
-	if err := a.alerts.Reconcile(ctx, a.engine.Checks()); err != nil {
-		a.log.Error("reconcile alerts with check states", "err", err)
-	}
+	a.reconcile(ctx, nil)
 	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(4)
+		wg.Add(5)
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
 		go func() { defer wg.Done(); a.maint.Run(nctx) }()
 		go func() { defer wg.Done(); a.runWatchdog(nctx) }()
+		go func() { defer wg.Done(); a.runCluster(nctx, ln.Addr().String()) }()
 		wg.Wait()
 		close(a.notifyDone)
 	}()
@@ -546,7 +552,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 		return slices.Sorted(maps.Keys(*a.targets.Load()))
 	}})
 	a.sender, err = notify.NewSender(notify.SenderOptions{
-		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
+		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Owner: a.nodeName(),
 		Targets: func(id string) (notify.Target, bool) {
 			t, ok := (*a.targets.Load())[id]
 			return t, ok
@@ -560,7 +566,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 	a.alerts, err = notify.NewManager(ctx, notify.ManagerOptions{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Policy: policy(cfg),
 		Signer: a.signer, PublicURL: cfg.Server.PublicURL, Queued: a.sender.Wake,
-		Fired: a.alertFired,
+		Fired: a.alertFired, Owns: a.ownsFunc(),
 	})
 	if err != nil {
 		return fmt.Errorf("load alerts: %w", err)

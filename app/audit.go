@@ -14,7 +14,6 @@ import (
 	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/incident"
-	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -283,7 +282,7 @@ func (s *AuditedAccess) RevokeToken(ctx context.Context, id string) error {
 // Storage is the store of a config, opened for the commands that work on it
 // directly, without a server: user, token and audit.
 type Storage struct {
-	store    *sqlite.Store
+	store    store
 	access   *access.Service
 	recorder *audit.Recorder
 }
@@ -294,12 +293,9 @@ func OpenStorage(ctx context.Context, path string) (*Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Storage.Postgres != "" {
-		return nil, fmt.Errorf("storage.postgres is not supported by this version; use storage.sqlite")
-	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: cfg.Storage.SQLite})
+	store, err := openStore(ctx, cfg, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
+		return nil, err
 	}
 	svc, err := access.New(access.Options{Store: store})
 	if err != nil {

@@ -1,0 +1,256 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/cluster"
+)
+
+// clusterState is this node's part in a cluster, with storage.postgres.
+type clusterState struct {
+	name   string
+	member atomic.Pointer[cluster.Membership]
+	lost   prometheus.Counter
+}
+
+// clustered reports whether this server is a node of a cluster: then each
+// check runs on one node, and the rest of the server acts only on the
+// checks this node runs.
+func (a *App) clustered() bool { return a.cluster != nil }
+
+// owns reports whether this node runs check now; always, outside a
+// cluster.
+func (a *App) owns(check string) bool {
+	if a.cluster == nil {
+		return true
+	}
+	m := a.cluster.member.Load()
+	if m == nil {
+		return false
+	}
+	if strings.HasPrefix(check, nodeCheckPrefix) {
+		return cluster.Owner(check, liveNames(m.Nodes())) == m.Name()
+	}
+	return m.Owns(check)
+}
+
+// nodeCheckPrefix begins the name under which a node's loss is alerted
+// on, "node:NAME"; no configured check can have it, as check names have
+// no colon.
+const nodeCheckPrefix = "node:"
+
+func liveNames(nodes []nightowl.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		if n.Live {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// watchNodes alerts on nodes lost and resolves the alert when they are back
+// or have left cleanly. Each node's alert is the business of one live node
+// (rendezvous over the live nodes, as for checks), which reads it from the
+// store first, so that a node taking this over from a dead one carries the
+// same alert on.
+func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
+	nodes := m.Nodes()
+	live := liveNames(nodes)
+	var mine []nightowl.Node
+	var names []string
+	for _, n := range nodes {
+		if n.Name == m.Name() {
+			continue
+		}
+		if name := nodeCheckPrefix + n.Name; cluster.Owner(name, live) == m.Name() {
+			mine, names = append(mine, n), append(names, name)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	if err := a.alerts.Adopt(ctx, names); err != nil {
+		a.log.Warn("read node alerts", "err", err)
+		return
+	}
+	for i, n := range mine {
+		st, cause := nightowl.StatusUp, ""
+		if !n.Live && !n.Left {
+			st = nightowl.StatusDown
+			cause = fmt.Sprintf("monitoring node %s lost: last heartbeat %s", n.Name, n.SeenAt.Format(time.RFC3339))
+		}
+		v := nightowl.CheckView{
+			Check: nightowl.Check{Name: names[i], Labels: map[string]string{"nightowl": "node", "node": n.Name}},
+			State: nightowl.State{Check: names[i], Status: st, Since: n.SeenAt, Cause: cause},
+			Last: &nightowl.Result{Check: names[i], Status: st, Assertions: []nightowl.AssertionResult{{Name: "heartbeat",
+				OK: st == nightowl.StatusUp, Severity: nightowl.SeverityCritical, Message: cause}}},
+		}
+		if err := a.alerts.Observe(ctx, v); err != nil {
+			a.log.Error("alert on a lost node", "node", n.Name, "err", err)
+		}
+	}
+}
+
+// ownsFunc is a.owns for the options that take one, nil outside a cluster.
+func (a *App) ownsFunc() func(string) bool {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.owns
+}
+
+// newCluster prepares the cluster state when the store is shared; the
+// membership itself starts with the server, once its address is known.
+func (a *App) newCluster() {
+	if a.cfg.Storage.Postgres == "" {
+		return
+	}
+	name := a.cfg.Cluster.Node
+	if name == "" {
+		addr := a.opts.Listen
+		if addr == "" {
+			addr = a.cfg.Server.Listen
+		}
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(addr)
+		name = host + ":" + port
+	}
+	a.cluster = &clusterState{name: name, lost: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nightowl_cluster_nodes_lost_total",
+		Help: "Nodes of the cluster seen to stop heartbeating without leaving.",
+	})}
+	a.registry.MustRegister(a.cluster.lost)
+}
+
+// runCluster takes part in the cluster until ctx ends, then leaves it.
+func (a *App) runCluster(ctx context.Context, addr string) {
+	if a.cluster == nil {
+		return
+	}
+	cs, ok := a.store.(nightowl.ClusterStore)
+	if !ok {
+		a.log.Error("the store cannot hold a cluster")
+		return
+	}
+	c := a.cfg.Cluster
+	name := a.cluster.name
+	advertise := c.Advertise
+	if advertise == "" {
+		advertise = addr
+	}
+	m, err := cluster.New(cluster.Options{Store: cs, Node: name, Addr: advertise, Timeout: c.NodeTimeout,
+		Clock: a.opts.Clock, Logger: a.log, Checks: a.activeChecks,
+		OnOwn: func(gained, lost []string) {
+			a.log.Info("checks moved", "node", name, "gained", len(gained), "lost", len(lost))
+			a.adopt(ctx, gained)
+			a.reconcile(ctx, gained)
+		},
+		OnLost: func(n nightowl.Node) {
+			a.cluster.lost.Inc()
+			a.log.Error("monitoring node lost", "node", n.Name, "last_seen", n.SeenAt)
+		},
+	})
+	if err != nil {
+		a.log.Error("join the cluster", "err", err)
+		return
+	}
+	a.cluster.member.Store(m)
+	a.log.Info("joined the cluster", "node", name, "node_timeout", c.NodeTimeout)
+	done := make(chan struct{})
+	go func() {
+		// What the other nodes record shows here too: the dashboard and
+		// API of every node tell the same story.
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.opts.Clock.After(2 * time.Second):
+				a.adopt(ctx, nil)
+				a.watchNodes(ctx, m)
+			}
+		}
+	}()
+	m.Run(ctx)
+	<-done
+}
+
+// adopt brings in the states other nodes recorded, and for the checks this
+// node has just taken over, their open alerts.
+func (a *App) adopt(ctx context.Context, gained []string) {
+	states, err := a.store.States(ctx)
+	if err != nil {
+		a.log.Warn("read check states", "err", err)
+		return
+	}
+	a.engine.Adopt(states, gained)
+	if err := a.alerts.Adopt(ctx, gained); err != nil {
+		a.log.Warn("read the alerts of checks taken over", "err", err)
+	}
+}
+
+// reconcile opens or resolves the alerts of checks, from their states: at
+// start for every check this node runs, and for the checks it takes over.
+func (a *App) reconcile(ctx context.Context, checks []string) {
+	var views []nightowl.CheckView
+	if checks == nil {
+		for _, v := range a.engine.Checks() {
+			if a.owns(v.Check.Name) {
+				views = append(views, v)
+			}
+		}
+	}
+	for _, c := range checks {
+		if v, ok := a.engine.Check(c); ok {
+			views = append(views, v)
+		}
+	}
+	if len(views) == 0 {
+		return
+	}
+	if err := a.alerts.Reconcile(ctx, views); err != nil {
+		a.log.Error("reconcile alerts with check states", "err", err)
+	}
+}
+
+// nodeName is this node's name in the outbox's leases.
+func (a *App) nodeName() string {
+	if a.cluster == nil {
+		return ""
+	}
+	return a.cluster.name
+}
+
+// activeChecks names the checks that run on a schedule; heartbeats are fed
+// by pings and are not leased.
+func (a *App) activeChecks() []string {
+	var out []string
+	for _, v := range a.engine.Checks() {
+		if !v.Check.Passive && !v.Check.Paused {
+			out = append(out, v.Check.Name)
+		}
+	}
+	return out
+}
+
+// ClusterNodes returns the nodes this one saw in its last heartbeat; nil
+// outside a cluster.
+func (a *App) ClusterNodes() []nightowl.Node {
+	if a.cluster == nil {
+		return nil
+	}
+	if m := a.cluster.member.Load(); m != nil {
+		return m.Nodes()
+	}
+	return nil
+}
