@@ -18,6 +18,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/internal/testdb"
 )
 
 // pgTestDSN is the shared PostgreSQL server of the tests.
@@ -555,10 +556,10 @@ func TestPostgresTimeoutCancels(t *testing.T) {
 // falls behind, the primary loses its replica, the monitoring role lacks
 // the privilege to see replication.
 func TestPostgresReplication(t *testing.T) {
-	primary := startPGPrimary(t)
-	replica := primary.startReplica(t, "")
+	primary := testdb.StartPostgres(t)
+	replica := primary.StartReplica(t, "")
 	primary.Exec(t, "CREATE TABLE beat (at timestamptz)", "INSERT INTO beat VALUES (now())")
-	replicaConn := replica.connect(t, "postgres")
+	replicaConn := replica.Connect(t, "postgres")
 	pgWaitFor(t, replicaConn, "SELECT to_regclass('beat') IS NOT NULL")
 
 	onPrimary := pgProberOf(t, &Postgres{DSN: primary.DSN("postgres", "postgres")})
@@ -628,7 +629,7 @@ func TestPostgresReplication(t *testing.T) {
 	})
 	t.Run("replica lost", func(t *testing.T) {
 		replica.Stop(t)
-		c := primary.connect(t, "postgres")
+		c := primary.Connect(t, "postgres")
 		pgWaitFor(t, c, "SELECT count(*) = 0 FROM pg_stat_replication")
 		r := pgRunOnce(t, onPrimary, 5*time.Second)
 		pgWantOK(t, r)

@@ -1,4 +1,4 @@
-package probe
+package testdb
 
 import (
 	"context"
@@ -17,12 +17,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgServer is a PostgreSQL instance of a test's own: initdb'ed into a
+// PGServer is a PostgreSQL instance of a test's own: initdb'ed into a
 // directory under /tmp, listening on 127.0.0.1 on a port of its own, with
 // trust authentication, stopped and removed when the test ends. It is for
 // what the shared test server cannot be put through: replication, failover,
 // being stopped.
-type pgServer struct {
+type PGServer struct {
 	Port int
 	bin  string // where initdb, pg_ctl and pg_basebackup are
 	base string // owned by the server's OS user; holds data, socket, log
@@ -62,7 +62,7 @@ func pgBinDir(t testing.TB) string {
 			return d
 		}
 	}
-	skipUnlessCI(t, "no PostgreSQL server programs (initdb) in /usr/lib/postgresql/*/bin or pg_config --bindir; apt-get install postgresql")
+	SkipUnlessCI(t, "no PostgreSQL server programs (initdb) in /usr/lib/postgresql/*/bin or pg_config --bindir; apt-get install postgresql")
 	return ""
 }
 
@@ -73,7 +73,7 @@ func newPGRunner(t testing.TB) pgRunner {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		skipUnlessCI(t, "running as root and there is no postgres OS user to run PostgreSQL as")
+		SkipUnlessCI(t, "running as root and there is no postgres OS user to run PostgreSQL as")
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -156,14 +156,14 @@ var pgTestSettings = []string{
 	"log_min_messages = warning",
 }
 
-// startPGPrimary initdb's and starts an instance that replicas can stream
+// StartPostgres initdb's and starts an instance that replicas can stream
 // from. settings are extra postgresql.conf lines.
-func startPGPrimary(t testing.TB, settings ...string) *pgServer {
+func StartPostgres(t testing.TB, settings ...string) *PGServer {
 	t.Helper()
 	bin := pgBinDir(t)
 	r := newPGRunner(t)
 	base := newPGBase(t, r)
-	s := &pgServer{Port: pgFreePort(t), bin: bin, base: base, data: filepath.Join(base, "data"), run: r}
+	s := &PGServer{Port: pgFreePort(t), bin: bin, base: base, data: filepath.Join(base, "data"), run: r}
 	r.run(t, base, filepath.Join(bin, "initdb"), "-D", s.data, "-U", "postgres", "--auth=trust",
 		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
 	s.appendFile(t, "pg_hba.conf", "host replication all 127.0.0.1/32 trust")
@@ -172,14 +172,14 @@ func startPGPrimary(t testing.TB, settings ...string) *pgServer {
 	return s
 }
 
-// startReplica takes a base backup of s and starts it as a streaming
+// StartReplica takes a base backup of s and starts it as a streaming
 // replica on a port of its own. name becomes its cluster_name, which is
 // the application_name it connects with ("" leaves it "walreceiver"). It
 // returns once the primary reports it streaming.
-func (s *pgServer) startReplica(t testing.TB, name string, settings ...string) *pgServer {
+func (s *PGServer) StartReplica(t testing.TB, name string, settings ...string) *PGServer {
 	t.Helper()
 	base := newPGBase(t, s.run)
-	rs := &pgServer{Port: pgFreePort(t), bin: s.bin, base: base, data: filepath.Join(base, "data"), run: s.run}
+	rs := &PGServer{Port: pgFreePort(t), bin: s.bin, base: base, data: filepath.Join(base, "data"), run: s.run}
 	s.run.run(t, base, filepath.Join(s.bin, "pg_basebackup"), "-D", rs.data, "-h", "127.0.0.1",
 		"-p", strconv.Itoa(s.Port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync")
 	if name != "" {
@@ -190,7 +190,7 @@ func (s *pgServer) startReplica(t testing.TB, name string, settings ...string) *
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := s.connect(t, "postgres")
+	c := s.Connect(t, "postgres")
 	for {
 		var n int
 		err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_replication
@@ -212,14 +212,14 @@ func (s *pgServer) startReplica(t testing.TB, name string, settings ...string) *
 // configure appends the test settings, then the caller's, which win. The
 // socket goes into the instance's own directory, away from the system
 // server's.
-func (s *pgServer) configure(t testing.TB, settings []string) {
+func (s *PGServer) configure(t testing.TB, settings []string) {
 	t.Helper()
 	lines := append([]string{}, pgTestSettings...)
 	lines = append(lines, "port = "+strconv.Itoa(s.Port), "unix_socket_directories = '"+s.base+"'")
 	s.appendFile(t, "postgresql.conf", append(lines, settings...)...)
 }
 
-func (s *pgServer) appendFile(t testing.TB, name string, lines ...string) {
+func (s *PGServer) appendFile(t testing.TB, name string, lines ...string) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(s.data, name), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -231,18 +231,25 @@ func (s *pgServer) appendFile(t testing.TB, name string, lines ...string) {
 	}
 }
 
-func (s *pgServer) start(t testing.TB) {
+func (s *PGServer) start(t testing.TB) {
+	t.Helper()
+	s.Start(t)
+	t.Cleanup(func() { s.Stop(t) })
+}
+
+// Start starts the instance again after Stop, on the same port with the
+// same data.
+func (s *PGServer) Start(t testing.TB) {
 	t.Helper()
 	logFile := filepath.Join(s.base, "server.log")
 	out, err := s.run.cmd(s.base, filepath.Join(s.bin, "pg_ctl"), "-D", s.data, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, s.logTail())
 	}
-	t.Cleanup(func() { s.Stop(t) })
 }
 
 // Stop stops the instance at once, as a crash would; stopping twice is fine.
-func (s *pgServer) Stop(t testing.TB) {
+func (s *PGServer) Stop(t testing.TB) {
 	if _, err := os.Stat(filepath.Join(s.data, "postmaster.pid")); err != nil {
 		return
 	}
@@ -253,12 +260,12 @@ func (s *pgServer) Stop(t testing.TB) {
 }
 
 // DSN reaches database db as user.
-func (s *pgServer) DSN(user, db string) string {
+func (s *PGServer) DSN(user, db string) string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", user, s.Port, db)
 }
 
-// connect opens a connection as postgres, closed at cleanup.
-func (s *pgServer) connect(t testing.TB, db string) *pgx.Conn {
+// Connect opens a connection as postgres, closed at cleanup.
+func (s *PGServer) Connect(t testing.TB, db string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -266,14 +273,14 @@ func (s *pgServer) connect(t testing.TB, db string) *pgx.Conn {
 	if err != nil {
 		t.Fatalf("connect to the test instance on port %d: %v", s.Port, err)
 	}
-	t.Cleanup(func() { pgClose(c) })
+	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 
 // Exec runs statements on database postgres as postgres.
-func (s *pgServer) Exec(t testing.TB, stmts ...string) {
+func (s *PGServer) Exec(t testing.TB, stmts ...string) {
 	t.Helper()
-	c := s.connect(t, "postgres")
+	c := s.Connect(t, "postgres")
 	for _, q := range stmts {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := c.Exec(ctx, q)
@@ -284,7 +291,7 @@ func (s *pgServer) Exec(t testing.TB, stmts ...string) {
 	}
 }
 
-func (s *pgServer) logTail() string {
+func (s *PGServer) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(s.base, "server.log"))
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
