@@ -370,9 +370,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.cfg = cfg
 	// Checks removed from the config resolve their alerts; a route that
 	// now asks for degraded checks opens theirs.
-	if err := a.alerts.Reconcile(ctx, a.engine.Checks()); err != nil {
-		a.log.Error("reconcile alerts after reload", "err", err)
-	}
+	a.reconcile(ctx, nil)
 	// Ping URLs of new heartbeat checks are shown from now on; their
 	// tokens must not be lost to a crash.
 	if err := a.store.Flush(ctx); err != nil {

@@ -152,8 +152,15 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 		Clock: a.opts.Clock, Logger: a.log, Checks: a.activeChecks,
 		OnOwn: func(gained, lost []string) {
 			a.log.Info("checks moved", "node", name, "gained", len(gained), "lost", len(lost))
-			a.adopt(ctx, gained)
-			a.reconcile(ctx, gained)
+			if len(gained) > 0 {
+				a.adopt(ctx, gained)
+				a.reconcile(ctx, gained)
+			}
+		},
+		BeforeRelease: func(checks []string) {
+			qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			a.engine.Quiesce(qctx, checks)
 		},
 		OnLost: func(n nightowl.Node) {
 			a.cluster.lost.Inc()
@@ -199,8 +206,10 @@ func (a *App) adopt(ctx context.Context, gained []string) {
 	}
 }
 
-// reconcile opens or resolves the alerts of checks, from their states: at
-// start for every check this node runs, and for the checks it takes over.
+// reconcile opens or resolves the alerts of checks from their states, and
+// resolves those of checks no longer configured: at start and reload for
+// every check this node runs (checks nil), and for the checks it takes
+// over.
 func (a *App) reconcile(ctx context.Context, checks []string) {
 	var views []nightowl.CheckView
 	if checks == nil {
@@ -215,10 +224,14 @@ func (a *App) reconcile(ctx context.Context, checks []string) {
 			views = append(views, v)
 		}
 	}
-	if len(views) == 0 {
-		return
+	configured := func(c string) bool {
+		if a.cluster != nil && strings.HasPrefix(c, nodeCheckPrefix) {
+			return true // the node watch resolves these
+		}
+		_, ok := a.engine.Check(c)
+		return ok
 	}
-	if err := a.alerts.Reconcile(ctx, views); err != nil {
+	if err := a.alerts.Reconcile(ctx, views, configured); err != nil {
 		a.log.Error("reconcile alerts with check states", "err", err)
 	}
 }

@@ -40,9 +40,14 @@ type Options struct {
 	Checks func() []string
 	Clock  nightowl.Clock // nightowl.SystemClock when nil
 	Logger *slog.Logger   // slog.Default() when nil
-	// OnOwn is called after a round in which this node gained or lost
-	// checks, on the membership's goroutine.
+	// OnOwn is called in a round in which this node gained or lost checks,
+	// on the membership's goroutine: before it runs the gained ones, and
+	// after it stopped running the lost ones.
 	OnOwn func(gained, lost []string)
+	// BeforeRelease is called with checks this node no longer runs, before
+	// their leases are released: it waits for runs under way to end, so
+	// that the next owner starts from everything they recorded.
+	BeforeRelease func(checks []string)
 	// OnLost is called when a node that was live stopped heartbeating
 	// without leaving: it crashed, hung or lost the store.
 	OnLost func(n nightowl.Node)
@@ -55,9 +60,9 @@ type Membership struct {
 	log   *slog.Logger
 	// beat is how often the node heartbeats and looks at the others;
 	// live is how long since its last beat a node counts as alive, and ttl
-	// how long a lease lasts. Both are the timeout less two beats, so
-	// that the round that sees a node gone, and takes its checks, comes
-	// within the timeout.
+	// how long a lease lasts. Both are four fifths of the timeout, so that
+	// the round that sees a node gone, takes its checks over and runs
+	// them comes within the timeout.
 	beat, live, ttl time.Duration
 	renewEvery      time.Duration
 	started         time.Time
@@ -93,7 +98,7 @@ func New(opts Options) (*Membership, error) {
 	}
 	beat := min(time.Second, opts.Timeout/10)
 	m := &Membership{opts: opts, clock: opts.Clock, log: opts.Logger, beat: beat,
-		live: opts.Timeout - 2*beat, ttl: opts.Timeout - 2*beat, renewEvery: opts.Timeout / 5,
+		live: opts.Timeout * 4 / 5, ttl: opts.Timeout * 4 / 5, renewEvery: opts.Timeout / 5,
 		held: map[string]bool{}}
 	m.started = m.clock.Now()
 	return m, nil
@@ -192,6 +197,9 @@ func (m *Membership) Round(ctx context.Context) {
 			delete(m.held, c)
 		}
 		m.mu.Unlock()
+		if m.opts.BeforeRelease != nil {
+			m.opts.BeforeRelease(drop)
+		}
 		if err := m.opts.Store.Release(ctx, m.opts.Node, drop); err != nil {
 			m.log.Warn("release checks", "node", m.opts.Node, "checks", len(drop), "err", err)
 		}
@@ -226,7 +234,17 @@ func (m *Membership) Round(ctx context.Context) {
 			lost = append(lost, c)
 		}
 	}
+	m.mu.Unlock()
+	slices.Sort(gained)
+	slices.Sort(lost)
 	lost = append(lost, drop...)
+	// The node learns what the last owner left (states, alerts) before
+	// it starts running what it gained, so that its first run carries on
+	// from there instead of starting afresh.
+	if (len(gained) > 0 || len(lost) > 0) && m.opts.OnOwn != nil {
+		m.opts.OnOwn(gained, lost)
+	}
+	m.mu.Lock()
 	m.held, m.valid, m.renewed = next, start.Add(m.ttl), start
 	// Checks wanted but still leased elsewhere are asked for again next
 	// beat, until the other lease ends.
@@ -236,11 +254,6 @@ func (m *Membership) Round(ctx context.Context) {
 		m.lastWant = nil
 	}
 	m.mu.Unlock()
-	slices.Sort(gained)
-	slices.Sort(lost)
-	if (len(gained) > 0 || len(lost) > 0) && m.opts.OnOwn != nil {
-		m.opts.OnOwn(gained, lost)
-	}
 }
 
 func (m *Membership) storeLost(err error) {

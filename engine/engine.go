@@ -451,6 +451,12 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		}
 		r = cur
 	}
+	if e.opts.Owns != nil && !r.check.Passive && !e.opts.Owns(r.check.Name) {
+		// The check moved to another node while this run was under way:
+		// the new owner carries on from what was recorded before, and
+		// this result would cross what it records.
+		return
+	}
 	r.mu.Lock()
 	prev := r.state
 	st, ev := Apply(prev, &r.check, res)
@@ -565,6 +571,28 @@ func (e *Engine) Adopt(states []nightowl.State, gained []string) {
 	if moved {
 		heap.Init(&e.queue)
 		e.poke()
+	}
+}
+
+// Quiesce waits until none of checks is running, or ctx ends: a node hands
+// a check over only once its own run of it is over.
+func (e *Engine) Quiesce(ctx context.Context, checks []string) {
+	e.mu.Lock()
+	var runs []*run
+	for _, c := range checks {
+		if r := e.checks[c]; r != nil {
+			runs = append(runs, r)
+		}
+	}
+	e.mu.Unlock()
+	for _, r := range runs {
+		for r.running.Load() || r.manual.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,5 +464,42 @@ func TestLate(t *testing.T) {
 	clock.Set(t0.Add(2*time.Minute + 2*time.Second))
 	if n, name := e.Late(); n != 1 || name != "b" {
 		t.Fatalf("late: %d (%s), want b only", n, name)
+	}
+}
+
+// TestResultOfACheckThatMovedIsDropped: a run that ends after its check
+// moved to another node records nothing here, and Quiesce waits for it.
+func TestResultOfACheckThatMovedIsDropped(t *testing.T) {
+	var owned atomic.Bool
+	owned.Store(true)
+	release := make(chan struct{})
+	slow := fakeProber{func(context.Context) nightowl.Result {
+		<-release
+		return nightowl.Result{OK: false}
+	}}
+	store := newMemStore()
+	e, err := New(Options{Clock: clocktest.New(t0), Store: store, Concurrency: 4, Owns: func(string) bool { return owned.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetChecks(checks(1, time.Minute, slow), nil)
+	done := make(chan struct{})
+	go func() { e.RunNow(context.Background(), "a"); close(done) }()
+	for e.checks["a"].manual.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	quiesced := make(chan struct{})
+	go func() { e.Quiesce(context.Background(), []string{"a"}); close(quiesced) }()
+	owned.Store(false) // the check moves while its run is under way
+	select {
+	case <-quiesced:
+		t.Fatal("Quiesce returned while the run was under way")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	<-done
+	<-quiesced
+	if v, _ := e.Check("a"); v.State.Runs != 0 || v.Last != nil || store.count() != 0 {
+		t.Fatalf("the moved check's result was recorded: %+v, %d stored", v.State, store.count())
 	}
 }

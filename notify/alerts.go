@@ -266,8 +266,11 @@ func formatDuration(d time.Duration) string {
 
 // Reconcile observes every check in views and resolves the open alerts of
 // checks that are no longer configured: what a start or a reload runs, so
-// that a change the last process did not live to make is made now.
-func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView) error {
+// that a change the last process did not live to make is made now. A
+// check is configured when configured says so; when configured is nil,
+// when it is in views. (In a cluster, views are only the checks this node
+// runs, and the others are configured all the same.)
+func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView, configured func(check string) bool) error {
 	seen := make(map[string]bool, len(views))
 	var errs []error
 	for _, v := range views {
@@ -276,10 +279,13 @@ func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView) err
 			errs = append(errs, err)
 		}
 	}
+	if configured == nil {
+		configured = func(c string) bool { return seen[c] }
+	}
 	m.mu.Lock()
 	var gone []string
 	for name := range m.open {
-		if !seen[name] {
+		if !configured(name) {
 			gone = append(gone, name)
 		}
 	}

@@ -307,7 +307,7 @@ func TestRestartResumesEscalationAndReconciles(t *testing.T) {
 	// gone was removed from the config.
 	err := f.m.Reconcile(context.Background(), []nightowl.CheckView{
 		view("shop", nil, nightowl.StatusDown), view("cart", nil, nightowl.StatusUp),
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
