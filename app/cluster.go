@@ -64,6 +64,9 @@ func liveNames(nodes []nightowl.Node) []string {
 // store first, so that a node taking this over from a dead one carries the
 // same alert on.
 func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
+	if !m.Settled() {
+		return
+	}
 	nodes := m.Nodes()
 	live := liveNames(nodes)
 	var mine []nightowl.Node

@@ -75,8 +75,11 @@ type Membership struct {
 	// the store either, and a check run twice is better than one not run.
 	storeDown bool
 	nodes     []nightowl.Node
-	renewed   time.Time
-	lastWant  []string
+	// settleAt is when this node's view of the others is trustworthy: a
+	// node timeout after it started or after the store came back.
+	settleAt time.Time
+	renewed  time.Time
+	lastWant []string
 }
 
 // New returns a membership; Run takes part in the cluster.
@@ -109,6 +112,15 @@ func (m *Membership) Owns(check string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.held[check] && (m.storeDown || m.clock.Now().Before(m.valid))
+}
+
+// Settled reports whether this node has been in touch with the store for
+// long enough to tell a lost node from one that, like itself, could not
+// reach the store for a while.
+func (m *Membership) Settled() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.storeDown && !m.settleAt.IsZero() && !m.clock.Now().Before(m.settleAt)
 }
 
 // Nodes returns the nodes seen in the last round, by name.
@@ -168,11 +180,20 @@ func (m *Membership) Round(ctx context.Context) {
 	m.nodes = nodes
 	wasDown := m.storeDown
 	m.storeDown = false
+	if wasDown || m.settleAt.IsZero() {
+		// Every other node was cut off as long as this one, or this one
+		// has just started: give them a timeout's length to beat again
+		// before calling any of them lost.
+		m.settleAt = start.Add(m.live)
+	}
+	settled := !start.Before(m.settleAt)
 	m.mu.Unlock()
 	if wasDown {
 		m.log.Info("the store is back", "node", m.opts.Node)
 	}
-	m.lost(prev, nodes)
+	if settled {
+		m.lost(prev, nodes)
+	}
 
 	var want []string
 	for _, c := range m.opts.Checks() {

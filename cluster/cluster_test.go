@@ -326,6 +326,18 @@ func TestStoreDownKeepsRunning(t *testing.T) {
 	if own := w.owners(); len(own) != len(w.checks) {
 		t.Fatalf("after the outage %d of %d checks have an owner", len(own), len(w.checks))
 	}
+	// The first node back sees the other's last beat a minute old: that
+	// node was cut off too, not lost.
+	for range 20 {
+		w.clock.Advance(time.Second)
+		w.round()
+	}
+	if len(w.lost) != 0 {
+		t.Errorf("nodes reported lost after a store outage: %v", w.lost)
+	}
+	if !w.nodes["node-a"].Settled() {
+		t.Error("not settled 20s after the store came back")
+	}
 }
 
 func TestOwnerMovesOnlyTheLeaversChecks(t *testing.T) {
