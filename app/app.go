@@ -169,7 +169,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.registry.MustRegister(engine.Collector{E: a.engine})
 	a.maint, err = maintenance.New(ctx, cfg.Maintenance, maintenance.Options{
 		Store: store, Clock: opts.Clock, Logger: a.log,
-		Checks: a.engine.Checks,
+		Checks: a.engine.Checks, Mine: a.ownsFunc(),
 		Run: func(ctx context.Context, check string) error {
 			if !a.owns(check) {
 				return nil // its own node verifies it

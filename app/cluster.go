@@ -188,6 +188,9 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 			case <-a.opts.Clock.After(2 * time.Second):
 				a.adopt(ctx, nil)
 				a.watchNodes(ctx, m)
+				if err := a.maint.Refresh(ctx); err != nil {
+					a.log.Warn("read maintenance windows", "err", err)
+				}
 			}
 		}
 	}()

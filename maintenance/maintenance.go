@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +49,11 @@ type Options struct {
 	// Concurrency bounds the checks run at once at a window's end;
 	// DefaultConcurrency when zero.
 	Concurrency int
+	// Mine, when set, tells the checks this node runs: in a cluster each
+	// node records the maintenance events of its own checks, runs them at
+	// a window's end and verifies them. Windows are checked and listed
+	// against every check.
+	Mine func(check string) bool
 }
 
 // DefaultConcurrency is how many checks a window's end runs at once.
@@ -136,6 +142,39 @@ func New(ctx context.Context, config []nightowl.Window, opts Options) (*Runner, 
 		}
 	}
 	return r, nil
+}
+
+func (r *Runner) mine(check string) bool { return r.opts.Mine == nil || r.opts.Mine(check) }
+
+// Refresh reads the windows again from the store: in a cluster, a window
+// started or ended through another node is in force here too. Each node
+// keeps its own progress, as it verifies only the checks it runs.
+func (r *Runner) Refresh(ctx context.Context) error {
+	stored, err := r.opts.Store.Windows(ctx)
+	if err != nil {
+		return err
+	}
+	adhoc, ended := map[string]nightowl.Window{}, map[string]nightowl.Window{}
+	for _, w := range stored {
+		if w.Source == SourceConfig {
+			ended[w.ID] = w
+		} else {
+			adhoc[w.ID] = w
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reflect.DeepEqual(adhoc, r.adhoc) && reflect.DeepEqual(ended, r.ended) {
+		return nil
+	}
+	oldAdhoc, oldEnded := r.adhoc, r.ended
+	r.adhoc, r.ended = adhoc, ended
+	if err := r.rebuild(); err != nil {
+		r.adhoc, r.ended = oldAdhoc, oldEnded
+		return err
+	}
+	r.poke()
+	return nil
 }
 
 // Sources of windows.
@@ -459,7 +498,7 @@ func (r *Runner) event(ctx context.Context, w *window, cause string) {
 	var wg sync.WaitGroup
 	now := r.clock.Now().UTC()
 	for _, c := range r.opts.Checks() {
-		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) {
+		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || !r.mine(c.Check.Name) {
 			continue
 		}
 		sem <- struct{}{}
@@ -523,7 +562,7 @@ func (r *Runner) runScope(ctx context.Context, w *window) {
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for _, c := range r.opts.Checks() {
-		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || c.Check.Passive || c.Check.Paused {
+		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || c.Check.Passive || c.Check.Paused || !r.mine(c.Check.Name) {
 			continue
 		}
 		sem <- struct{}{}
@@ -549,7 +588,7 @@ func (r *Runner) verify(ctx context.Context, w *window, p nightowl.MaintenancePr
 	}
 	var bad []string
 	for _, c := range r.opts.Checks() {
-		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || c.Check.Paused {
+		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || c.Check.Paused || !r.mine(c.Check.Name) {
 			continue
 		}
 		if c.State.Status == nightowl.StatusUp || r.explained(c, now) {

@@ -380,3 +380,64 @@ func TestRecurringWindowAcrossDST(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshSeesOtherNodesWindows: two runners on one store, as two nodes
+// of a cluster. A window started and ended through one is in force, and
+// then over, on the other once it refreshes.
+func TestRefreshSeesOtherNodesWindows(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	other := f.r
+	f.restart() // f.r is now the second node
+	f.at(0)
+	if _, err := other.Start(ctx, nightowl.Window{Name: "db-upgrade", CreatedBy: "ana",
+		Checks: nightowl.Selector{Names: []string{"math-db"}}, Expect: []string{"replicating"},
+		End: t0.Add(2 * time.Hour), Verify: nightowl.Verify{Within: 5 * time.Minute}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.active("math-db", time.Minute); len(got) != 0 {
+		t.Fatalf("active before a refresh: %v", got)
+	}
+	if err := f.r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.active("math-db", time.Minute); !slices.Equal(got, []string{"db-upgrade"}) {
+		t.Fatalf("active after a refresh: %v", got)
+	}
+	f.at(time.Minute)
+	f.take()
+	f.clock.Set(t0.Add(30 * time.Minute))
+	if _, err := other.End(ctx, "db-upgrade", "bo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.r.Tick(ctx)
+	ran, _, events := f.take()
+	if !slices.Equal(ran, []string{"math-db"}) || !strings.Contains(events[len(events)-1], "was ended by bo") {
+		t.Fatalf("after the other node ended it: ran %v, events %v", ran, events)
+	}
+}
+
+// TestMineOnly: in a cluster a node runs, records and verifies only its
+// own checks in a window's scope.
+func TestMineOnly(t *testing.T) {
+	f := newFixture(t, failover())
+	f.r.opts.Mine = func(c string) bool { return c == "bio-site" }
+	f.at(30 * time.Minute)
+	f.at(time.Hour + time.Minute)
+	f.take()
+	f.status["bio-site"] = nightowl.StatusDown
+	f.status["math-site"] = nightowl.StatusDown
+	f.at(2 * time.Hour)
+	ran, _, events := f.take()
+	if !slices.Equal(ran, []string{"bio-site"}) || len(events) != 1 || !strings.HasPrefix(events[0], "bio-site: ") {
+		t.Fatalf("at the end: ran %v, events %v", ran, events)
+	}
+	f.at(2*time.Hour + 10*time.Minute)
+	_, notRecovered, _ := f.take()
+	if !slices.Equal(notRecovered, []string{"bio-site march-failover 0"}) {
+		t.Fatalf("not recovered: %v", notRecovered)
+	}
+}
