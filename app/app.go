@@ -119,7 +119,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg, a.log, opts.Clock.Now)
+	store, err := openServerStore(ctx, cfg, a.log, opts.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +128,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.newCluster()
+	registerStoreMetrics(a.registry, store)
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		store.Close()
 		return nil, err
@@ -203,14 +204,21 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		store.Close()
 		return nil, fmt.Errorf("read check states: %w", err)
 	}
-	a.beats, err = heartbeat.New(heartbeat.Options{
+	beatOpts := heartbeat.Options{
 		Clock: opts.Clock, Store: store, Logger: a.log,
 		Report: func(check string, at time.Time, facts nightowl.Facts) {
 			// A report may race a reload that removed the check; the
-			// engine then no longer knows it, which is fine.
+			// engine then no longer knows it, which is fine. In a
+			// cluster the engine drops it unless this node holds the
+			// check.
 			a.engine.Submit(check, at, facts)
 		},
-	})
+	}
+	if err := a.clusterHeartbeats(ctx, &beatOpts); err != nil { // pings.go
+		store.Close()
+		return nil, err
+	}
+	a.beats, err = heartbeat.New(beatOpts)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -286,12 +294,13 @@ func (a *App) Start(ctx context.Context) error {
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(5)
+		wg.Add(6)
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
 		go func() { defer wg.Done(); a.maint.Run(nctx) }()
 		go func() { defer wg.Done(); a.runWatchdog(nctx) }()
 		go func() { defer wg.Done(); a.runCluster(nctx, ln.Addr().String()) }()
+		go func() { defer wg.Done(); runStore(nctx, a.store) }()
 		wg.Wait()
 		close(a.notifyDone)
 	}()
@@ -314,6 +323,11 @@ func (a *App) Stop(ctx context.Context) error {
 	a.beats.Stop()
 	a.engine.Stop()
 	a.engine.Close()
+	if a.cluster != nil {
+		// What this node ran is written before it leaves the cluster,
+		// so that the next owners carry on from all of it.
+		errs = append(errs, a.store.Flush(ctx))
+	}
 	if a.stopNotify != nil {
 		// Sends under way finish (each within its timeout) and are
 		// recorded; what is left waits in the outbox for the next start.
@@ -623,7 +637,7 @@ func (a *App) webOptions() web.Options {
 	// Incidents, Auth and People record what people do in the audit
 	// log (audit.go).
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-		Pinger: a.beats, Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
+		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
 		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }

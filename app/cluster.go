@@ -20,6 +20,9 @@ type clusterState struct {
 	name   string
 	member atomic.Pointer[cluster.Membership]
 	lost   prometheus.Counter
+	// pings forwards heartbeat pings to the node that tracks their
+	// check (pings.go).
+	pings *pingRouter
 }
 
 // clustered reports whether this server is a node of a cluster: then each
@@ -140,7 +143,7 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 	if a.cluster == nil {
 		return
 	}
-	cs, ok := a.store.(nightowl.ClusterStore)
+	cs, ok := clusterStore(a.store)
 	if !ok {
 		a.log.Error("the store cannot hold a cluster")
 		return
@@ -186,6 +189,9 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 			case <-ctx.Done():
 				return
 			case <-a.opts.Clock.After(2 * time.Second):
+				if m.StoreDown() {
+					continue // said once by the membership; nothing to read
+				}
 				a.adopt(ctx, nil)
 				a.watchNodes(ctx, m)
 				if err := a.maint.Refresh(ctx); err != nil {
@@ -201,6 +207,9 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 // adopt brings in the states other nodes recorded, and for the checks this
 // node has just taken over, their open alerts.
 func (a *App) adopt(ctx context.Context, gained []string) {
+	// Heartbeats first: their state is stored apart, and a takeover must
+	// not go without it because the other read failed.
+	a.adoptHeartbeats(ctx, gained)
 	states, err := a.store.States(ctx)
 	if err != nil {
 		a.log.Warn("read check states", "err", err)
@@ -250,12 +259,14 @@ func (a *App) nodeName() string {
 	return a.cluster.name
 }
 
-// activeChecks names the checks that run on a schedule; heartbeats are fed
-// by pings and are not leased.
+// activeChecks names the checks the membership leases, each to one node:
+// those that run on a schedule, and heartbeats, which that node's tracker
+// judges while the others forward their pings to it (pings.go). Paused
+// checks run nowhere.
 func (a *App) activeChecks() []string {
 	var out []string
 	for _, v := range a.engine.Checks() {
-		if !v.Check.Passive && !v.Check.Paused {
+		if !v.Check.Paused {
 			out = append(out, v.Check.Name)
 		}
 	}

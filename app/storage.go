@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/offline"
 	"github.com/nightowl/nightowl/postgres"
 	"github.com/nightowl/nightowl/sqlite"
 )
@@ -43,4 +46,91 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	return s, nil
+}
+
+// resilient is a shared store that a server keeps working without: while
+// PostgreSQL cannot be reached, status changes and alerts are kept in
+// memory, notifications are sent from there, and everything is written
+// back, in order, when it returns (package offline).
+type resilient struct {
+	*offline.Store
+	rest
+	pg  *postgres.Store
+	log *slog.Logger
+}
+
+// rest is the whole store one level down, so that the methods offline
+// keeps working win over the store's own.
+type rest struct{ store }
+
+var _ store = (*resilient)(nil)
+
+// openServerStore opens the store for a server: with PostgreSQL, one that
+// outlives the database's outages.
+func openServerStore(ctx context.Context, cfg *config.Config, log *slog.Logger, clock nightowl.Clock) (store, error) {
+	s, err := openStore(ctx, cfg, log, clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	pg, ok := s.(*postgres.Store)
+	if !ok {
+		return s, nil
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &resilient{log: log,
+		Store: offline.New(offline.Options{Store: pg, Unavailable: postgres.Unavailable, Clock: clock, Logger: log}),
+		rest:  rest{pg}, pg: pg,
+	}, nil
+}
+
+// Close writes back what is kept in memory, if the database lets it within
+// a few seconds, then closes the store.
+func (r *resilient) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Store.Drain(ctx); err != nil {
+		events, alerts, notes := r.Store.Spooled()
+		r.log.Error("the store is unreachable: what was kept in memory is lost",
+			"events", events, "alerts", alerts, "notifications", notes, "err", err)
+	}
+	return r.pg.Close()
+}
+
+// clusterStore returns the store nodes agree through, if there is one.
+func clusterStore(s store) (nightowl.ClusterStore, bool) {
+	switch s := s.(type) {
+	case *resilient:
+		return s.pg, true
+	case nightowl.ClusterStore:
+		return s, true
+	}
+	return nil, false
+}
+
+// runStore keeps the store's write-back going, until ctx ends.
+func runStore(ctx context.Context, s store) {
+	if r, ok := s.(*resilient); ok {
+		r.Store.Run(ctx)
+	}
+}
+
+// registerStoreMetrics exports how much is kept in memory while the store
+// is unreachable.
+func registerStoreMetrics(reg prometheus.Registerer, s store) {
+	r, ok := s.(*resilient)
+	if !ok {
+		return
+	}
+	for i, kind := range []string{"events", "alerts", "notifications"} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "nightowl_store_unwritten",
+			Help:        "What is kept in memory because the store cannot be reached, to be written when it can.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 {
+			e, a, n := r.Store.Spooled()
+			return float64([]int{e, a, n}[i])
+		}))
+	}
 }

@@ -35,8 +35,9 @@ type Options struct {
 	// Timeout is cluster.node_timeout: the longest a dead node's checks go
 	// unrun. Default DefaultNodeTimeout.
 	Timeout time.Duration
-	// Checks returns the names of the configured checks that a node runs
-	// (active checks: heartbeats are fed by pings wherever they land).
+	// Checks returns the names of the configured checks that nodes share
+	// out: every check that is not paused, heartbeats included (their
+	// pings are forwarded to the node that holds them).
 	Checks func() []string
 	Clock  nightowl.Clock // nightowl.SystemClock when nil
 	Logger *slog.Logger   // slog.Default() when nil
@@ -121,6 +122,13 @@ func (m *Membership) Settled() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return !m.storeDown && !m.settleAt.IsZero() && !m.clock.Now().Before(m.settleAt)
+}
+
+// StoreDown reports whether the last heartbeat failed to reach the store.
+func (m *Membership) StoreDown() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.storeDown
 }
 
 // Nodes returns the nodes seen in the last round, by name.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/url"
 	"regexp"
 	"time"
@@ -41,17 +40,6 @@ const (
 
 func (d *decoder) cluster(cfg *Config) {
 	c, w := &cfg.Cluster, &cfg.Watchdog
-	if cfg.Storage.Postgres != "" {
-		for i, ch := range cfg.Checks {
-			if ch.Type == "heartbeat" {
-				// A ping lands on whichever node the load balancer
-				// picks, and the node that tracks the heartbeat would
-				// not see it: refused, rather than false alarms.
-				path := fmt.Sprintf("checks[%d].heartbeat", i)
-				d.errorf(d.locate(path), path, "heartbeat checks are not supported with storage.postgres in this version")
-			}
-		}
-	}
 	if c.NodeTimeout == 0 {
 		c.NodeTimeout = DefaultNodeTimeout
 	} else if c.NodeTimeout < 3*time.Second && !d.hasError("cluster.node_timeout") {

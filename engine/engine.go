@@ -451,10 +451,12 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		}
 		r = cur
 	}
-	if e.opts.Owns != nil && !r.check.Passive && !e.opts.Owns(r.check.Name) {
+	if e.opts.Owns != nil && !e.opts.Owns(r.check.Name) {
 		// The check moved to another node while this run was under way:
 		// the new owner carries on from what was recorded before, and
-		// this result would cross what it records.
+		// this result would cross what it records. A heartbeat's report
+		// is the same: the node that holds its lease judges it, and the
+		// deadlines the others' trackers reach say nothing.
 		return
 	}
 	r.mu.Lock()
@@ -542,7 +544,7 @@ func (e *Engine) Adopt(states []nightowl.State, gained []string) {
 	defer e.mu.Unlock()
 	for _, st := range states {
 		r := e.checks[st.Check]
-		if r == nil || r.check.Passive || r.check.Paused || r.running.Load() {
+		if r == nil || r.check.Paused || r.running.Load() {
 			continue
 		}
 		if !mine[st.Check] && (e.opts.Owns == nil || e.opts.Owns(st.Check)) {

@@ -503,3 +503,27 @@ func TestResultOfACheckThatMovedIsDropped(t *testing.T) {
 		t.Fatalf("the moved check's result was recorded: %+v, %d stored", v.State, store.count())
 	}
 }
+
+// TestHeartbeatReportOfACheckNotOwnedIsDropped: in a cluster every node's
+// tracker reaches a heartbeat's deadlines, but only the report of the node
+// that holds its lease counts.
+func TestHeartbeatReportOfACheckNotOwnedIsDropped(t *testing.T) {
+	var owned atomic.Bool
+	store := newMemStore()
+	e, err := New(Options{Clock: clocktest.New(t0), Store: store, Owns: func(string) bool { return owned.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onTime := assertion{name: "on_time", ok: func(f nightowl.Facts) bool { return f["overdue"] != true }}
+	e.SetChecks([]nightowl.Check{{Name: "backup", Type: "heartbeat", Passive: true, FailAfter: 1, RecoverAfter: 1,
+		Assertions: []nightowl.Assertion{onTime}, Fingerprint: "f"}}, nil)
+	e.Submit("backup", t0, nightowl.Facts{"overdue": true})
+	if v, _ := e.Check("backup"); v.State.Status != nightowl.StatusUnknown || v.Last != nil || store.count() != 0 {
+		t.Fatalf("a report of a heartbeat owned elsewhere was recorded: %+v", v.State)
+	}
+	owned.Store(true)
+	e.Submit("backup", t0, nightowl.Facts{"overdue": true})
+	if v, _ := e.Check("backup"); v.State.Status != nightowl.StatusDown {
+		t.Fatalf("the owner's report was not recorded: %+v", v.State)
+	}
+}

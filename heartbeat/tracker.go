@@ -63,7 +63,9 @@ package heartbeat
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -120,6 +122,13 @@ type Options struct {
 	// 16 bytes (128 bits) from crypto/rand, base64url without padding (22
 	// characters).
 	NewToken func() (string, error)
+	// TokenFor, when set, gives the token of a check that has neither a
+	// configured nor a stored one, in place of NewToken. In a cluster every
+	// node must hand out the same ping URL for a check, including nodes
+	// that start before any of them has stored it, so the token is derived
+	// from the check's name and a secret the nodes share (DeriveToken)
+	// rather than drawn at random.
+	TokenFor func(check string) string
 }
 
 // Tracker keeps the state of heartbeat checks and their deadlines.
@@ -205,6 +214,16 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
+// DeriveToken is a ping token that only holders of key can compute:
+// HMAC-SHA256 of the check's name, cut to 128 bits and written like a
+// generated token, so that derived URLs look no different from random ones.
+func DeriveToken(key []byte, check string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("nightowl heartbeat token\x00"))
+	m.Write([]byte(check))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
 // SetChecks installs the heartbeat checks, on start and on every reload. It
 // either applies the whole set or, on an error (two checks with the same
 // token, a token that cannot be generated), changes nothing.
@@ -214,7 +233,8 @@ func randomToken() (string, error) {
 // outcome, tracking start and token carry over, so that a restart neither
 // moves due times nor changes ping URLs. A check's token is the configured
 // Spec.Token when there is one; otherwise the token it already has (kept or
-// stored); otherwise a new one, which is saved at once.
+// stored); otherwise a new one (Options.TokenFor, or NewToken), which is
+// saved at once.
 //
 // A reload keeps the state of every check it keeps. A check whose period,
 // schedule, time zone or grace changed gets its due time recomputed and is
@@ -280,13 +300,20 @@ func (t *Tracker) SetChecks(checks []Check, stored []nightowl.Heartbeat) error {
 			continue
 		}
 		for try := 0; ; try++ {
-			tok, err := t.opts.NewToken()
-			if err != nil {
+			var tok string
+			var err error
+			if t.opts.TokenFor != nil {
+				tok = t.opts.TokenFor(checks[i].Name)
+			} else if tok, err = t.opts.NewToken(); err != nil {
 				return fmt.Errorf("generate a ping token for %s: %w", checks[i].Name, err)
 			}
 			if _, dup := next.byToken[tok]; tok != "" && !dup {
 				s.token = tok
 				break
+			}
+			if t.opts.TokenFor != nil {
+				// Derived again, it would be the same.
+				return fmt.Errorf("derive a ping token for %s: another check has it", checks[i].Name)
 			}
 			if try == 3 {
 				return fmt.Errorf("generate a ping token for %s: the generator keeps returning tokens in use", checks[i].Name)
@@ -844,4 +871,87 @@ func (t *Tracker) Due(check string) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	return fromNano(c.due), true
+}
+
+// CheckFor returns the name of the check whose token this is.
+func (t *Tracker) CheckFor(token string) (string, bool) {
+	c := t.index.Load().byToken[token]
+	if c == nil {
+		return "", false
+	}
+	return c.name, true
+}
+
+// Adopt brings the named checks up to date with their stored states, in a
+// cluster: for a check this node has just taken over, the last owner's
+// record, before it tracks the check; for the others, now and then, so that
+// what this node knows of them is never far behind should it take them
+// over. The newer of the two wins: the stored state, unless this tracker
+// took a ping since (while ownership was moving, or as the last owner);
+// the last success is the later of both either way. A check with no stored
+// state keeps its own, which is saved: the cluster then has its tracking
+// start, and nothing makes it overdue merely because its last owner never
+// wrote.
+//
+// Adopt reports nothing, since a check taken over is not this node's to
+// report until its lease is in force; deadlines are rescheduled, and the
+// caller hands the facts on (Facts) once it may.
+func (t *Tracker) Adopt(stored []nightowl.Heartbeat, checks []string) {
+	if len(checks) == 0 {
+		return
+	}
+	byName := make(map[string]*nightowl.Heartbeat, len(stored))
+	for i := range stored {
+		byName[stored[i].Check] = &stored[i]
+	}
+	idx := t.index.Load()
+	nowN := t.clock.Now().UnixNano()
+	for _, name := range checks {
+		c := idx.byName[name]
+		if c == nil {
+			continue
+		}
+		h := byName[name]
+		c.mu.Lock()
+		if c.gone {
+			c.mu.Unlock()
+			continue
+		}
+		if h == nil {
+			hb := c.snapshot()
+			c.mu.Unlock()
+			t.opts.Store.SaveHeartbeat(hb)
+			continue
+		}
+		if c.merge(h) {
+			c.due = nextDue(c.spec, c.base())
+			t.reschedule(c, c.wakeAt(nowN))
+			// A report of the facts from before, under way, is
+			// followed by one of these (see report).
+			c.ver++
+		}
+		c.mu.Unlock()
+	}
+}
+
+// merge folds a stored state into c (see Adopt) and reports whether
+// anything changed. Call it with c.mu held.
+func (c *check) merge(h *nightowl.Heartbeat) bool {
+	next := newCheck(c.name, c.since, h)
+	if c.lastPing >= next.lastPing {
+		// This node is as recent as the store or more (it took the
+		// last ping itself): its runs and outcome stand, as the store
+		// may still hold a run it has since ended.
+		next.lastPing, next.runs = c.lastPing, c.runs
+		next.failed, next.exit, next.lastDuration = c.failed, c.exit, c.lastDuration
+	}
+	next.lastSuccess = max(c.lastSuccess, next.lastSuccess)
+	if c.since == next.since && c.lastPing == next.lastPing && c.lastSuccess == next.lastSuccess &&
+		c.failed == next.failed && c.exit == next.exit && c.lastDuration == next.lastDuration &&
+		slices.Equal(c.runs, next.runs) {
+		return false
+	}
+	c.since, c.lastPing, c.lastSuccess = next.since, next.lastPing, next.lastSuccess
+	c.failed, c.exit, c.lastDuration, c.runs = next.failed, next.exit, next.lastDuration, next.runs
+	return true
 }

@@ -155,6 +155,11 @@ func (a *api) routes(opts Options) []Route {
 	}
 	if opts.Pinger != nil {
 		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
+		if cp, ok := opts.Pinger.(ClusterPinger); ok {
+			// Signed by the forwarding node with a key from the shared
+			// store, not by a person (web/cluster.go).
+			rs = append(rs, f("POST "+ClusterPingPath, public, clusterPing(cp, a.log)))
+		}
 	}
 	if opts.AuditLog != nil {
 		// Admin only: the log names everyone's sign-ins and addresses.

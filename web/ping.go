@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -56,7 +57,9 @@ var bodyBufs = sync.Pool{New: func() any {
 // "OK" with 200. An unknown token or suffix is 404 "not found"; an exit
 // code above 255, a rid too long or another malformed ping is 400: the URL
 // has the right shape but cannot be a real exit status, and a job wrapper
-// that sends it has a bug worth reporting, not a missing check.
+// that sends it has a bug worth reporting, not a missing check. When the
+// Pinger returns ErrPingUnavailable (in a cluster, the node that tracks the
+// check cannot be reached) the answer is 503, so that the job tries again.
 //
 // The first nightowl.MaxPingBody bytes of the request body are kept with the
 // ping (Truncated when more was sent); the rest is read and dropped without
@@ -116,10 +119,14 @@ func (h *pingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ping.Body, ping.Truncated = readPingBody(r)
 	if _, err := h.p.Ping(token, ping); err != nil {
-		switch nightowl.ErrorCode(err) {
-		case nightowl.ENotFound:
+		switch code := nightowl.ErrorCode(err); {
+		case errors.Is(err, ErrPingUnavailable):
+			// Not lost: the job tries again (curl --retry), by when
+			// the check's node is back or another has taken it over.
+			pingAnswer(w, r, http.StatusServiceUnavailable, "unavailable, try again")
+		case code == nightowl.ENotFound:
 			pingAnswer(w, r, http.StatusNotFound, "not found")
-		case nightowl.EInvalid:
+		case code == nightowl.EInvalid:
 			pingAnswer(w, r, http.StatusBadRequest, nightowl.ErrorMessage(err))
 		default:
 			pingAnswer(w, r, http.StatusInternalServerError, "internal error")

@@ -316,6 +316,46 @@ func TestClusterOfThree(t *testing.T) {
 		}
 	}
 
+	// PostgreSQL stops for a minute. The checks go on running, a check
+	// that goes down meanwhile is alerted on from memory, and once the
+	// database is back what happened is written to it.
+	outage := names[6]
+	pg.Stop(t)
+	stopped := time.Now()
+	w.setDown([]string{outage}, true)
+	waitFor(t, 30*time.Second, "an alert during the outage", w.report, func() bool {
+		byWhat, _ := w.messages()
+		return byWhat["firing "+outage] == 1
+	})
+	t.Logf("alerted on %s %s into the outage", outage, time.Since(stopped).Round(100*time.Millisecond))
+	time.Sleep(time.Until(stopped.Add(50 * time.Second)))
+	got = w.runsSince(time.Now().Add(-10 * time.Second))
+	for _, c := range names {
+		if len(got[c]) != 1 || sum(got[c]) < 5 {
+			t.Errorf("%s in the last 10s of the outage: %v, want runs on one node", c, got[c])
+		}
+	}
+	time.Sleep(time.Until(stopped.Add(60 * time.Second)))
+	pg.Start(t)
+	t.Logf("PostgreSQL back after %s", time.Since(stopped).Round(100*time.Millisecond))
+	db := pg.Connect(t, "postgres")
+	waitFor(t, 30*time.Second, "the outage's alert, notification and event written back", w.report, func() bool {
+		var alerts, sent, events int
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		db.QueryRow(qctx, `SELECT count(*) FROM alerts WHERE check_name = $1 AND state IN ('firing', 'resolved')`, outage).Scan(&alerts)
+		db.QueryRow(qctx, `SELECT count(*) FROM outbox o JOIN alerts a ON a.id = o.alert_id
+			WHERE a.check_name = $1 AND o.state = 'sent'`, outage).Scan(&sent)
+		db.QueryRow(qctx, `SELECT count(*) FROM events e JOIN checks c ON c.id = e.check_id
+			WHERE c.name = $1 AND e.to_status = 'down'`, outage).Scan(&events)
+		return alerts == 1 && sent == 1 && events >= 1
+	})
+	w.setDown([]string{outage}, false)
+	waitFor(t, 30*time.Second, "the outage's alert resolved", w.report, func() bool {
+		byWhat, _ := w.messages()
+		return byWhat["resolved "+outage] == 1
+	})
+
 	byWhat, dups = w.messages()
 	if len(dups) > 0 {
 		t.Errorf("messages sent twice: %v", dups)
@@ -337,6 +377,14 @@ func (w *world) report() string {
 	}
 	sort.Strings(kinds)
 	return fmt.Sprintf("messages: %s; keys sent twice: %v", strings.Join(kinds, ", "), dups)
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, k := range m {
+		n += k
+	}
+	return n
 }
 
 // runsSinceBy lists the checks node ran since t.
