@@ -34,6 +34,12 @@ type Backend interface {
 	PingURL(check string) (string, bool)
 }
 
+// ClusterViewer is a Backend that can tell the nodes of its cluster: those
+// seen in the last hour, live or not; none outside a cluster.
+type ClusterViewer interface {
+	ClusterNodes() []nightowl.Node
+}
+
 // Options configure the handler.
 type Options struct {
 	Backend  Backend
@@ -160,6 +166,15 @@ func (a *api) routes(opts Options) []Route {
 			// store, not by a person (web/cluster.go).
 			rs = append(rs, f("POST "+ClusterPingPath, public, clusterPing(cp, a.log)))
 		}
+	}
+	if cv, ok := opts.Backend.(ClusterViewer); ok {
+		rs = append(rs, f("GET /api/v1/cluster", viewer, func(w http.ResponseWriter, r *http.Request) {
+			nodes := cv.ClusterNodes()
+			if nodes == nil {
+				nodes = []nightowl.Node{}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
+		}))
 	}
 	if opts.AuditLog != nil {
 		// Admin only: the log names everyone's sign-ins and addresses.
