@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // Users, tokens and sessions are written at once, each change in its own
@@ -20,8 +21,8 @@ var _ nightowl.AccessStore = (*Store)(nil)
 // SaveUser creates a user, or updates the role and password hash of one;
 // CreatedAt is kept from when the user was created.
 func (s *Store) SaveUser(ctx context.Context, u *nightowl.User) error {
-	if u.Name == "" || !u.Role.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "user %q needs a name and a role (one of viewer, responder, admin)", u.Name)
+	if err := records.CheckUser(u); err != nil {
+		return err
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
@@ -49,7 +50,7 @@ func recScanUser(r pgx.Row) (nightowl.User, error) {
 func (s *Store) User(ctx context.Context, name string) (nightowl.User, error) {
 	u, err := recScanUser(s.pool.QueryRow(ctx, `SELECT `+recUserColumns+` FROM users WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nightowl.User{}, nightowl.Errorf(nightowl.ENotFound, "no user %q", name)
+		return nightowl.User{}, records.NotFound("user", name)
 	}
 	if err != nil {
 		return nightowl.User{}, fmt.Errorf("read user %s: %w", name, err)
@@ -75,7 +76,7 @@ func (s *Store) Users(ctx context.Context) ([]nightowl.User, error) {
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = nightowl.Errorf(nightowl.ENotFound, "no user %q", name)
+		err = records.NotFound("user", name)
 	}
 	if err != nil {
 		return fmt.Errorf("delete user %s: %w", name, err)
@@ -88,8 +89,8 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 // token (with another hash or user) has, or whose hash another token has,
 // is a conflict, so that a clash of random IDs cannot overwrite a token.
 func (s *Store) SaveToken(ctx context.Context, t *nightowl.Token) error {
-	if t.ID == "" || t.User == "" || len(t.Hash) == 0 || !t.Role.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "token %q needs an id, a user, a hash and a role", t.ID)
+	if err := records.CheckToken(t); err != nil {
+		return err
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, user_name, role, hash, created_at, expires_at, last_used)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -97,15 +98,7 @@ func (s *Store) SaveToken(ctx context.Context, t *nightowl.Token) error {
 			expires_at = excluded.expires_at, last_used = excluded.last_used
 		WHERE tokens.hash = excluded.hash AND tokens.user_name = excluded.user_name`,
 		t.ID, t.Name, t.User, string(t.Role), t.Hash, recTime(t.CreatedAt), recTime(t.ExpiresAt), recTime(t.LastUsed))
-	switch {
-	case recIsCode(err, recForeignKeyViolation):
-		err = nightowl.Errorf(nightowl.ENotFound, "no user %q", t.User)
-	case recIsCode(err, recUniqueViolation):
-		err = nightowl.Errorf(nightowl.EConflict, "another token has the same secret")
-	case err == nil && tag.RowsAffected() == 0:
-		err = nightowl.Errorf(nightowl.EConflict, "another token has the id %q", t.ID)
-	}
-	if err != nil {
+	if err = records.TokenSaved(t, err, recRefusal(err), tag.RowsAffected()); err != nil {
 		return fmt.Errorf("save token %s of user %s: %w", t.ID, t.User, err)
 	}
 	return nil
@@ -129,7 +122,7 @@ func recScanToken(r pgx.Row) (nightowl.Token, error) {
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (nightowl.Token, error) {
 	t, err := recScanToken(s.pool.QueryRow(ctx, `SELECT `+recTokenColumns+` FROM tokens WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nightowl.Token{}, nightowl.Errorf(nightowl.ENotFound, "no such token")
+		return nightowl.Token{}, records.NoSuch("token")
 	}
 	if err != nil {
 		return nightowl.Token{}, fmt.Errorf("read token: %w", err)
@@ -159,7 +152,7 @@ func (s *Store) Tokens(ctx context.Context, user string) ([]nightowl.Token, erro
 func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = nightowl.Errorf(nightowl.ENotFound, "no token %q", id)
+		err = records.NotFound("token", id)
 	}
 	if err != nil {
 		return fmt.Errorf("delete token %s: %w", id, err)
@@ -171,8 +164,8 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 // A session never changes hands: saving one whose hash another user's
 // session has is a conflict.
 func (s *Store) SaveSession(ctx context.Context, ss *nightowl.Session) error {
-	if len(ss.Hash) == 0 || ss.User == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "session needs a hash and a user")
+	if err := records.CheckSession(ss); err != nil {
+		return err
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_name, csrf, created_at, expires_at, max_until)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -180,13 +173,7 @@ func (s *Store) SaveSession(ctx context.Context, ss *nightowl.Session) error {
 			expires_at = excluded.expires_at, max_until = excluded.max_until
 		WHERE sessions.user_name = excluded.user_name`,
 		ss.Hash, ss.User, ss.CSRF, recTime(ss.CreatedAt), recTime(ss.ExpiresAt), recTime(ss.MaxUntil))
-	switch {
-	case recIsCode(err, recForeignKeyViolation):
-		err = nightowl.Errorf(nightowl.ENotFound, "no user %q", ss.User)
-	case err == nil && tag.RowsAffected() == 0:
-		err = nightowl.Errorf(nightowl.EConflict, "another user has the same session")
-	}
-	if err != nil {
+	if err = records.SessionSaved(ss, err, recRefusal(err), tag.RowsAffected()); err != nil {
 		// Never the hash: it is as good as the cookie for finding the
 		// session in a stolen copy of the database.
 		return fmt.Errorf("save session of user %s: %w", ss.User, err)
@@ -201,7 +188,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash []byte) (nightowl.Sessio
 	err := s.pool.QueryRow(ctx, `SELECT hash, user_name, csrf, created_at, expires_at, max_until
 		FROM sessions WHERE hash = $1`, hash).Scan(&ss.Hash, &ss.User, &ss.CSRF, &created, &expires, &maxUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nightowl.Session{}, nightowl.Errorf(nightowl.ENotFound, "no such session")
+		return nightowl.Session{}, records.NoSuch("session")
 	}
 	if err != nil {
 		return nightowl.Session{}, fmt.Errorf("read session: %w", err)
@@ -214,7 +201,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash []byte) (nightowl.Sessio
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = nightowl.Errorf(nightowl.ENotFound, "no such session")
+		err = records.NoSuch("session")
 	}
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
@@ -238,7 +225,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 func (s *Store) recTouch(ctx context.Context, what, query string, args ...any) error {
 	tag, err := s.pool.Exec(ctx, query, args...)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = nightowl.Errorf(nightowl.ENotFound, "no such %s", what)
+		err = records.NoSuch(what)
 	}
 	if err != nil {
 		return fmt.Errorf("record use of %s: %w", what, err)

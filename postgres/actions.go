@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 var _ nightowl.ActionStore = (*Store)(nil)
@@ -18,12 +18,9 @@ var _ nightowl.ActionStore = (*Store)(nil)
 // SaveRequest creates or updates r. The action and the time of the request
 // are fixed when it is created.
 func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
-	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {
-		return nightowl.Errorf(nightowl.EInvalid, "action request needs an id, an action, a state and a time")
-	}
-	data, err := json.Marshal(r)
+	data, err := records.EncodeRequest(r)
 	if err != nil {
-		return fmt.Errorf("save action request %s: %w", r.ID, err)
+		return err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO action_requests (id, action, state, requested_at, started_at, data)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -40,21 +37,17 @@ func (s *Store) Request(ctx context.Context, id string) (nightowl.ActionRequest,
 	var data []byte
 	err := s.pool.QueryRow(ctx, `SELECT data FROM action_requests WHERE id = $1`, id).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nightowl.ActionRequest{}, nightowl.Errorf(nightowl.ENotFound, "no action request %q", id)
+		return nightowl.ActionRequest{}, records.NotFound("action request", id)
 	}
 	if err != nil {
 		return nightowl.ActionRequest{}, fmt.Errorf("read action request %s: %w", id, err)
 	}
-	var r nightowl.ActionRequest
-	if err := json.Unmarshal(data, &r); err != nil {
+	r, err := records.Decode[nightowl.ActionRequest](data)
+	if err != nil {
 		return r, fmt.Errorf("read action request %s: %w", id, err)
 	}
 	return r, nil
 }
-
-// recDefaultRequestLimit bounds a list of requests whose query gives no limit
-// and asks for more than the open ones.
-const recDefaultRequestLimit = 100
 
 // Requests returns the requests q selects, newest first. Open requests are
 // all returned unless q gives a limit: there are few, and each needs
@@ -67,14 +60,8 @@ func (s *Store) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightow
 	if q.Action != "" {
 		w.add(`action = ` + w.arg(q.Action))
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = recDefaultRequestLimit
-		if q.Open {
-			limit = 0
-		}
-	}
-	query := `SELECT data FROM action_requests` + w.sql() + ` ORDER BY requested_at DESC, id DESC LIMIT ` + w.arg(recLimit(limit))
+	query := `SELECT data FROM action_requests` + w.sql() + ` ORDER BY requested_at DESC, id DESC LIMIT ` +
+		w.arg(recLimit(records.RequestLimit(q)))
 	return recReadJSON[nightowl.ActionRequest](ctx, s.pool, "action requests", query, w.args...)
 }
 

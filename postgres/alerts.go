@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // Alerts and notifications are written at once, each change in its own
@@ -24,30 +24,17 @@ import (
 
 var _ nightowl.AlertStore = (*Store)(nil)
 
-// recDefaultLimit bounds a list of alerts, notifications or incidents
-// whose query gives no limit.
-const recDefaultLimit = 100
-
 // SaveAlert writes a and queues out in one transaction.
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
-	if a.ID == "" || a.Check == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
-	}
-	data, err := json.Marshal(a)
+	rec, err := records.EncodeAlert(a, out)
 	if err != nil {
-		return fmt.Errorf("save alert %s: %w", a.ID, err)
-	}
-	msgs := make([][]byte, len(out))
-	for i := range out {
-		if msgs[i], err = json.Marshal(&out[i].Message); err != nil {
-			return fmt.Errorf("save alert %s: %w", a.ID, err)
-		}
+		return err
 	}
 	ids := make([]int64, len(out))
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
-			a.ID, a.Check, string(a.State), a.StartsAt, data)
+			a.ID, a.Check, string(a.State), a.StartsAt, rec.Data)
 		if err != nil {
 			return err
 		}
@@ -55,7 +42,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 			n := &out[i]
 			err := tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
 				VALUES ($1, $2, 'pending', 0, $3, $4, $5) RETURNING id`,
-				a.ID, n.Receiver, n.CreatedAt, n.NextAt, msgs[i]).Scan(&ids[i])
+				a.ID, n.Receiver, n.CreatedAt, n.NextAt, rec.Messages[i]).Scan(&ids[i])
 			if err != nil {
 				return err
 			}
@@ -65,11 +52,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 	if err != nil {
 		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	for i := range out {
-		out[i].ID = ids[i]
-		out[i].AlertID = a.ID
-		out[i].State = nightowl.NotificationPending
-	}
+	records.Queued(a, out, ids)
 	return nil
 }
 
@@ -78,13 +61,13 @@ func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
 	var data []byte
 	err := s.pool.QueryRow(ctx, `SELECT data FROM alerts WHERE id = $1`, id).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nightowl.Alert{}, nightowl.Errorf(nightowl.ENotFound, "no alert %q", id)
+		return nightowl.Alert{}, records.NotFound("alert", id)
 	}
 	if err != nil {
 		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
 	}
-	var a nightowl.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
+	a, err := records.Decode[nightowl.Alert](data)
+	if err != nil {
 		return a, fmt.Errorf("read alert %s: %w", id, err)
 	}
 	return a, nil
@@ -99,16 +82,8 @@ func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.A
 	if q.Check != "" {
 		w.add(`check_name = ` + w.arg(q.Check))
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = recDefaultLimit
-	}
-	if q.Open {
-		// Every open alert, however many: the alerting code loads them
-		// all as it starts.
-		limit = 0
-	}
-	query := `SELECT data FROM alerts` + w.sql() + ` ORDER BY starts_at DESC, id LIMIT ` + w.arg(recLimit(limit))
+	query := `SELECT data FROM alerts` + w.sql() + ` ORDER BY starts_at DESC, id LIMIT ` +
+		w.arg(recLimit(records.AlertLimit(q)))
 	return recReadJSON[nightowl.Alert](ctx, s.pool, "alerts", query, w.args...)
 }
 
@@ -124,13 +99,7 @@ func recScanNotification(r pgx.CollectableRow) (nightowl.Notification, error) {
 	}
 	n.State = nightowl.NotificationState(state)
 	n.CreatedAt, n.NextAt, n.SentAt = recTimeOf(created), recTimeOf(next), recTimeOf(sent)
-	if n.State != nightowl.NotificationPending {
-		n.NextAt = time.Time{}
-	}
-	if err := json.Unmarshal(msg, &n.Message); err != nil {
-		return n, err
-	}
-	return n, nil
+	return n, records.DecodeNotification(&n, msg)
 }
 
 // Notifications returns the notifications q selects, newest first.
@@ -142,12 +111,8 @@ func (s *Store) Notifications(ctx context.Context, q nightowl.NotificationQuery)
 	if q.State != "" {
 		w.add(`state = ` + w.arg(string(q.State)))
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = recDefaultLimit
-	}
 	rows, err := s.pool.Query(ctx, `SELECT `+recNotificationColumns+` FROM outbox`+w.sql()+
-		` ORDER BY id DESC LIMIT `+w.arg(limit), w.args...)
+		` ORDER BY id DESC LIMIT `+w.arg(records.NotificationLimit(q)), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("read notifications: %w", err)
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // The audit log is one chain however many nodes append to it: each append
@@ -26,13 +26,9 @@ const recAuditLock = 0x6e6f2d6175646974 // "no-audit"
 // appends it. A zero e.Time means now; the time is kept to the nanosecond,
 // in UTC.
 func (s *Store) AppendAudit(ctx context.Context, e *nightowl.AuditEntry) error {
-	if e.Actor == "" || e.Action == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "an audit entry needs an actor and an action")
+	if err := records.CheckAudit(e, s.opts.Now); err != nil {
+		return err
 	}
-	if e.Time.IsZero() {
-		e.Time = s.opts.Now()
-	}
-	at := e.Time.UnixNano()
 	var next nightowl.AuditEntry
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Read committed: the statements after the lock see what the
@@ -44,12 +40,11 @@ func (s *Store) AppendAudit(ctx context.Context, e *nightowl.AuditEntry) error {
 		if err != nil {
 			return err
 		}
-		next = *e
-		next.Seq, next.Time, next.Prev = last+1, time.Unix(0, at).UTC(), prev
-		next.Hash = nightowl.AuditHash(next)
+		next = records.NextAudit(*e, last, prev)
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, time_ns, actor, action, subject, detail, prev, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			next.Seq, at, next.Actor, next.Action, next.Subject, next.Detail, recBlob(next.Prev), next.Hash); err != nil {
+			next.Seq, next.Time.UnixNano(), next.Actor, next.Action, next.Subject, next.Detail,
+			records.AuditPrev(next.Prev), next.Hash); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)
@@ -85,18 +80,8 @@ func (s *Store) recAuditHead(ctx context.Context, tx pgx.Tx) (int64, []byte, err
 	if err != nil {
 		return 0, nil, err
 	}
-	s.log.Error("postgres: the audit log has entries but no head: it was tampered with; run nightowl audit verify",
-		"last_seq", seq)
+	records.WarnHeadless(s.log, "postgres", seq)
 	return seq, hash, nil
-}
-
-// recBlob stores a nil hash (the first entry's Prev) as an empty bytea
-// rather than NULL.
-func recBlob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 const recAuditColumns = `seq, time_ns, actor, action, subject, detail, prev, hash`
@@ -107,10 +92,7 @@ func recScanAudit(r pgx.CollectableRow) (nightowl.AuditEntry, error) {
 	if err := r.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Prev, &e.Hash); err != nil {
 		return e, err
 	}
-	e.Time = time.Unix(0, at).UTC()
-	if len(e.Prev) == 0 {
-		e.Prev = nil
-	}
+	records.ScannedAudit(&e, at)
 	return e, nil
 }
 

@@ -27,31 +27,12 @@ var _ nightowl.Store = (*Store)(nil)
 
 const (
 	checksPruneEvery = time.Hour
-	// checksWarnEvery spaces the log lines about a refused heartbeat
-	// state: the tracker saves a check's state with every ping.
-	checksWarnEvery = time.Minute
-	// checksMaxEvents bounds how many events share one transaction.
-	checksMaxEvents = 1000
 	// checksAttempts is how many times a transaction that lost a deadlock
 	// or a serialization conflict to another node is tried.
 	checksAttempts = 3
 )
 
 var errChecksClosed = errors.New("postgres: store is closed")
-
-// checksOp is a piece of work run on the writer goroutine.
-type checksOp struct {
-	fn   func() error
-	done chan error
-}
-
-// checksEventReq is an event on its way to the writer goroutine, which sets
-// its ID before it answers on done.
-type checksEventReq struct {
-	ctx  context.Context
-	e    nightowl.Event
-	done chan error
-}
 
 // SaveResult queues r for the check's list of recent results and counts it
 // in its hourly and daily rollups, which it falls in by r.Start. It never
@@ -116,7 +97,7 @@ func (s *Store) runChecks() {
 		case <-s.q.Kick():
 			s.flushChecks(false)
 		case o := <-s.ops:
-			o.done <- o.fn()
+			o.Run()
 		case r := <-s.events:
 			s.addEvents(r)
 		case <-s.quit:
@@ -128,20 +109,7 @@ func (s *Store) runChecks() {
 
 // checksDo runs fn on the writer goroutine and waits for it.
 func (s *Store) checksDo(ctx context.Context, fn func() error) error {
-	o := checksOp{fn: fn, done: make(chan error, 1)}
-	select {
-	case s.ops <- o:
-	case <-s.done:
-		return errChecksClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return checkstore.Do(ctx, s.ops, s.done, errChecksClosed, fn)
 }
 
 // checksTx runs fn in a transaction, again when it loses a deadlock or a
@@ -250,63 +218,25 @@ func (s *Store) pruneChecks(now time.Time) error {
 // together with the latest queued state of its check. A zero e.Time means
 // now.
 func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
-	if e.Check == "" {
-		return e, nightowl.Errorf(nightowl.EInvalid, "event has no check")
-	}
-	if e.Time.IsZero() {
-		e.Time = s.opts.Now()
+	if err := checkstore.CheckEvent(&e, s.opts.Now); err != nil {
+		return e, err
 	}
 	// As the database keeps it, so that the event returned is the one
 	// read back.
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	r := &checksEventReq{ctx: ctx, e: e, done: make(chan error, 1)}
-	select {
-	case s.events <- r:
-	case <-s.done:
-		return e, fmt.Errorf("add event of %s: %w", e.Check, errChecksClosed)
-	case <-ctx.Done():
-		return e, ctx.Err()
-	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return e, fmt.Errorf("add event of %s: %w", e.Check, err)
-		}
-		return r.e, nil
-	case <-ctx.Done():
-		return e, ctx.Err()
-	}
+	e.Time = e.Time.Truncate(time.Microsecond)
+	return checkstore.SendEvent(ctx, s.events, s.done, errChecksClosed, e)
 }
 
 // addEvents writes first and every other event already waiting in one
-// transaction. When a whole fleet changes status at once the engine's
-// workers all record an event at the same moment; a commit each, in turn,
-// would keep them waiting.
-func (s *Store) addEvents(first *checksEventReq) {
-	reqs := []*checksEventReq{first}
-gather:
-	for len(reqs) < checksMaxEvents {
-		select {
-		case r := <-s.events:
-			reqs = append(reqs, r)
-		default:
-			break gather
-		}
-	}
-	live := reqs[:0]
-	for _, r := range reqs {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
+// transaction.
+func (s *Store) addEvents(first *checkstore.EventReq) {
+	live := checkstore.TakeEvents(first, s.events)
 	if len(live) == 0 {
 		return
 	}
 	checks := make([]string, len(live))
 	for i, r := range live {
-		checks[i] = r.e.Check
+		checks[i] = r.E.Check
 	}
 	states := s.q.States(checks)
 	ctx := context.Background()
@@ -319,23 +249,23 @@ gather:
 		if err := w.resolve(checks, states); err != nil {
 			return err
 		}
-		if err := w.states(states); err != nil {
+		if err := w.States(states); err != nil {
 			return err
 		}
 		var b pgx.Batch
 		for i, r := range live {
 			b.Queue(`INSERT INTO events (check_id, time, kind, from_status, to_status, cause)
 				VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-				w.ids[r.e.Check], r.e.Time, r.e.Kind, string(r.e.From), string(r.e.To), r.e.Cause).
+				w.ids[r.E.Check], r.E.Time, r.E.Kind, string(r.E.From), string(r.E.To), r.E.Cause).
 				QueryRow(func(row pgx.Row) error { return row.Scan(&ids[i]) })
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	}, nil)
 	for i, r := range live {
 		if err == nil {
-			r.e.ID = ids[i]
+			r.E.ID = ids[i]
 		}
-		r.done <- err
+		r.Answer(err)
 	}
 }
 
@@ -362,7 +292,7 @@ func (s *Store) Forget(ctx context.Context, checks []string) error {
 			return err
 		}
 		for name := range names {
-			delete(s.refusedAt, name)
+			delete(s.refused, name)
 		}
 		return nil
 	})
@@ -378,18 +308,15 @@ func (s *Store) Forget(ctx context.Context, checks []string) error {
 func (s *Store) logRefused(ctx context.Context, refused []nightowl.Heartbeat) {
 	now := s.opts.Now()
 	for _, h := range refused {
-		if at, ok := s.refusedAt[h.Check]; ok && now.Sub(at) < checksWarnEvery {
+		if !s.refused.Due(h.Check, now) {
 			continue
 		}
-		s.refusedAt[h.Check] = now
-		// The token is a secret: the log names the checks, not it.
 		var holder string
 		err := s.pool.QueryRow(ctx, `SELECT c.name FROM heartbeats h JOIN checks c ON c.id = h.check_id
 			WHERE h.token = $1`, h.Token).Scan(&holder)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			s.log.Error("postgres: find the holder of a heartbeat token", "check", h.Check, "err", err)
 		}
-		s.log.Error("postgres: heartbeat state not saved: another check holds its token; give one of them another token, or forget the other if it is gone",
-			"check", h.Check, "token_holder", holder)
+		checkstore.LogRefused(s.log, "postgres", h.Check, holder)
 	}
 }

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -222,9 +219,7 @@ func checksDurationFrom(p *int64) *nightowl.Seconds {
 // Heartbeats returns the state of every heartbeat check, by name: what is
 // stored, updated with what this node has queued.
 func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
-	// Memory first, then the database, and memory wins: a state that the
-	// writer commits in between is then read twice, the same both times,
-	// rather than missed.
+	// Memory first, then the database, and memory wins: see WithQueued.
 	mem := s.q.Heartbeats()
 	rows, err := s.pool.Query(ctx, `SELECT c.name, COALESCE(h.token, ''), h.last_ping, h.last_success,
 		h.started, h.last_duration_ns, h.exit_code, h.failed, h.since
@@ -252,15 +247,8 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 		h.LastPing, h.LastSuccess, h.Since = checksTimeFrom(lastPing), checksTimeFrom(lastSuccess), checksTimeFrom(since)
 		h.LastDuration, h.ExitCode = checksDurationFrom(dur), checksIntFrom(code)
 		if started != nil {
-			var m map[string]int64
-			if err := json.Unmarshal([]byte(*started), &m); err != nil {
+			if h.Started, err = checkstore.DecodeStarted(*started); err != nil {
 				return nil, fmt.Errorf("read heartbeats: started runs of %s: %w", h.Check, err)
-			}
-			if len(m) > 0 {
-				h.Started = make(map[string]time.Time, len(m))
-				for rid, at := range m {
-					h.Started[rid] = time.Unix(0, at).UTC()
-				}
 			}
 		}
 		out = append(out, h)
@@ -268,11 +256,5 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
 	}
-	if len(mem) > 0 {
-		for _, h := range mem {
-			out = append(out, h)
-		}
-		slices.SortFunc(out, func(a, b nightowl.Heartbeat) int { return strings.Compare(a.Check, b.Check) })
-	}
-	return out, nil
+	return checkstore.WithQueued(out, mem), nil
 }

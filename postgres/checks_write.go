@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -46,22 +45,7 @@ func (w *checksWriter) batch(b checkstore.Batch) error {
 	if err := w.resolve(names, b.States); err != nil {
 		return fmt.Errorf("add checks: %w", err)
 	}
-	if err := w.states(b.States); err != nil {
-		return fmt.Errorf("write states: %w", err)
-	}
-	if err := w.results(b.Results); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	if err := w.rollups(b.Aggs); err != nil {
-		return fmt.Errorf("write rollups: %w", err)
-	}
-	if err := w.pings(b.Pings); err != nil {
-		return fmt.Errorf("write pings: %w", err)
-	}
-	if err := w.heartbeats(b.Heartbeats); err != nil {
-		return fmt.Errorf("write heartbeats: %w", err)
-	}
-	return nil
+	return b.Write(w)
 }
 
 // resolve finds the ids of the named checks, and of the checks of states,
@@ -118,7 +102,7 @@ func checksTime(t time.Time) *time.Time {
 	return &t
 }
 
-func (w *checksWriter) states(states map[string]nightowl.State) error {
+func (w *checksWriter) States(states map[string]nightowl.State) error {
 	if len(states) == 0 {
 		return nil
 	}
@@ -179,7 +163,7 @@ func checksNewest(n, keep int, check func(i int) string) []int {
 	return out
 }
 
-func (w *checksWriter) results(results []nightowl.Result) error {
+func (w *checksWriter) Results(results []nightowl.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -228,7 +212,7 @@ func (w *checksWriter) trim(table string, keep, n int, check func(i int) string)
 // exist, then locked and read, then written back merged: a node merging the
 // same row at the same time waits for the lock, and reads what this one
 // wrote.
-func (w *checksWriter) rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
+func (w *checksWriter) Rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
 	if len(aggs) == 0 {
 		return nil
 	}
@@ -305,7 +289,7 @@ func (w *checksWriter) rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
 	return err
 }
 
-func (w *checksWriter) pings(pings []nightowl.Ping) error {
+func (w *checksWriter) Pings(pings []nightowl.Ping) error {
 	if len(pings) == 0 {
 		return nil
 	}
@@ -368,7 +352,7 @@ const upsertHeartbeats = `INSERT INTO heartbeats
 // token another check holds is left out, into w.refused, rather than
 // failing the whole batch: every other check's pings and states still get
 // written, and the token stays with the check that had it first.
-func (w *checksWriter) heartbeats(hbs map[string]nightowl.Heartbeat) error {
+func (w *checksWriter) Heartbeats(hbs map[string]nightowl.Heartbeat) error {
 	byID := func(a, b nightowl.Heartbeat) int { return cmp.Compare(w.ids[a.Check], w.ids[b.Check]) }
 	left := slices.SortedFunc(maps.Values(hbs), byID)
 	// Each pass writes some of what is left, or gives up on some: left
@@ -431,21 +415,13 @@ func (w *checksWriter) upsertHeartbeats(hbs []nightowl.Heartbeat) (map[int64]boo
 		failed                  = make([]bool, 0, n)
 	)
 	for _, h := range hbs {
-		var tok, st *string
+		var tok *string
 		if h.Token != "" {
 			tok = &h.Token
 		}
-		if len(h.Started) > 0 {
-			m := make(map[string]int64, len(h.Started))
-			for rid, at := range h.Started {
-				m[rid] = at.UnixNano()
-			}
-			b, err := json.Marshal(m)
-			if err != nil {
-				return nil, fmt.Errorf("heartbeat of %s: %w", h.Check, err)
-			}
-			s := string(b)
-			st = &s
+		st, err := checkstore.EncodeStarted(h)
+		if err != nil {
+			return nil, err
 		}
 		ids = append(ids, w.ids[h.Check])
 		tokens, started = append(tokens, tok), append(started, st)

@@ -2,44 +2,25 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 var _ nightowl.IncidentStore = (*Store)(nil)
-
-// recIncidentPrefix begins every incident ID; the rest is its seq.
-const recIncidentPrefix = "inc-"
 
 // SaveIncident creates or updates inc, with u when not nil, in one
 // transaction. A new incident's number comes from the counter row, bumped in
 // the same transaction: nodes opening incidents at once take turns on its
 // lock, and each gets the next number.
 func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nightowl.IncidentUpdate) error {
-	what := "incident " + inc.ID
-	if inc.ID == "" {
-		what = "new incident"
-	}
-	if inc.Title == "" || !inc.State.Valid() || !inc.Impact.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "save %s: it needs a title, a state and an impact", what)
-	}
-	rec := *inc
-	// The ID lives in its column: the store gives it.
-	rec.ID = ""
-	data, err := json.Marshal(&rec)
+	rec, err := records.EncodeIncident(inc, u)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", what, err)
-	}
-	var comps []byte
-	if u != nil && u.Components != nil {
-		if comps, err = json.Marshal(u.Components); err != nil {
-			return fmt.Errorf("save %s: %w", what, err)
-		}
+		return err
 	}
 	var id string
 	var uid int64
@@ -50,41 +31,35 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 				INSERT INTO incidents (seq, id, state, created_at, resolved_at, data)
 				SELECT n.last, $1::text || n.last, $2, $3, $4, $5 FROM n
 				RETURNING id`,
-				recIncidentPrefix, string(inc.State), inc.CreatedAt, recTime(inc.ResolvedAt), data).Scan(&id)
+				records.IncidentPrefix, string(inc.State), inc.CreatedAt, recTime(inc.ResolvedAt), rec.Data).Scan(&id)
 			if err != nil {
 				return err
 			}
 		} else {
 			tag, err := tx.Exec(ctx, `UPDATE incidents SET state = $1, resolved_at = $2, data = $3 WHERE id = $4`,
-				string(inc.State), recTime(inc.ResolvedAt), data, id)
+				string(inc.State), recTime(inc.ResolvedAt), rec.Data, id)
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				return nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+				return records.NotFound("incident", id)
 			}
 		}
 		if u == nil {
 			return nil
 		}
 		var c any
-		if comps != nil {
-			c = comps
+		if rec.Components != nil {
+			c = rec.Components
 		}
 		return tx.QueryRow(ctx, `INSERT INTO incident_updates (incident_id, time, by_name, public, state, impact, components, message)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			id, u.Time, u.By, u.Public, string(u.State), string(u.Impact), c, u.Message).Scan(&uid)
 	})
 	if err != nil {
-		if nightowl.ErrorCode(err) == nightowl.ENotFound {
-			return err
-		}
-		return fmt.Errorf("save %s: %w", what, err)
+		return rec.Failed(err)
 	}
-	inc.ID = id
-	if u != nil {
-		u.ID, u.IncidentID = uid, id
-	}
+	records.IncidentSaved(inc, u, id, uid)
 	return nil
 }
 
@@ -94,12 +69,7 @@ func recScanIncident(r pgx.CollectableRow) (nightowl.Incident, error) {
 	if err := r.Scan(&id, &data); err != nil {
 		return nightowl.Incident{}, err
 	}
-	var inc nightowl.Incident
-	if err := json.Unmarshal(data, &inc); err != nil {
-		return inc, err
-	}
-	inc.ID = id
-	return inc, nil
+	return records.DecodeIncident(id, data)
 }
 
 // Incident returns the incident with the given ID.
@@ -110,7 +80,7 @@ func (s *Store) Incident(ctx context.Context, id string) (nightowl.Incident, err
 	}
 	inc, err := pgx.CollectOneRow(rows, recScanIncident)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return inc, nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+		return inc, records.NotFound("incident", id)
 	}
 	if err != nil {
 		return inc, fmt.Errorf("read incident %s: %w", id, err)
@@ -128,17 +98,8 @@ func (s *Store) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nigh
 		since := w.arg(q.Since)
 		w.add(`(created_at >= ` + since + ` OR resolved_at >= ` + since + `)`)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = recDefaultLimit
-	}
-	if q.Open && q.Limit <= 0 {
-		// Every open incident: an alert that fires is matched against
-		// them all.
-		limit = 0
-	}
 	rows, err := s.pool.Query(ctx, `SELECT id, data FROM incidents`+w.sql()+
-		` ORDER BY created_at DESC, seq DESC LIMIT `+w.arg(recLimit(limit)), w.args...)
+		` ORDER BY created_at DESC, seq DESC LIMIT `+w.arg(recLimit(records.IncidentLimit(q))), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
@@ -165,12 +126,7 @@ func (s *Store) Updates(ctx context.Context, incident string) ([]nightowl.Incide
 		}
 		u.Time = u.Time.UTC()
 		u.State, u.Impact = nightowl.IncidentState(state), nightowl.Impact(impact)
-		if comps != nil {
-			if err := json.Unmarshal(comps, &u.Components); err != nil {
-				return u, err
-			}
-		}
-		return u, nil
+		return u, records.DecodeComponents(&u, comps)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)

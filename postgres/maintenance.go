@@ -2,37 +2,20 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 var _ nightowl.MaintenanceStore = (*Store)(nil)
 
-// recWindow is a window as stored: with its verification, which the API
-// shape leaves out. It is the same document the sqlite package stores.
-type recWindow struct {
-	nightowl.Window
-	Verify recVerify `json:"verify"`
-}
-
-type recVerify struct {
-	Within     nightowl.Seconds   `json:"within"`
-	AgainAfter []nightowl.Seconds `json:"again_after,omitempty"`
-}
-
 // SaveWindow creates or replaces a maintenance window.
 func (s *Store) SaveWindow(ctx context.Context, w *nightowl.Window) error {
-	rec := recWindow{Window: *w, Verify: recVerify{Within: nightowl.Seconds(w.Verify.Within)}}
-	rec.Verify.AgainAfter = make([]nightowl.Seconds, len(w.Verify.AgainAfter))
-	for i, d := range w.Verify.AgainAfter {
-		rec.Verify.AgainAfter[i] = nightowl.Seconds(d)
-	}
-	data, err := json.Marshal(rec)
+	data, err := records.EncodeWindow(w)
 	if err != nil {
 		return fmt.Errorf("save maintenance window %s: %w", w.ID, err)
 	}
@@ -46,18 +29,19 @@ func (s *Store) SaveWindow(ctx context.Context, w *nightowl.Window) error {
 
 // Windows returns every stored window, by ID.
 func (s *Store) Windows(ctx context.Context) ([]nightowl.Window, error) {
-	recs, err := recReadJSON[recWindow](ctx, s.pool, "maintenance windows", `SELECT data FROM maintenance_windows ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT data FROM maintenance_windows ORDER BY id`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read maintenance windows: %w", err)
 	}
-	var out []nightowl.Window
-	for _, rec := range recs {
-		w := rec.Window
-		w.Verify.Within = time.Duration(rec.Verify.Within)
-		for _, d := range rec.Verify.AgainAfter {
-			w.Verify.AgainAfter = append(w.Verify.AgainAfter, time.Duration(d))
+	out, err := recCollect(rows, func(r pgx.CollectableRow) (nightowl.Window, error) {
+		var data []byte
+		if err := r.Scan(&data); err != nil {
+			return nightowl.Window{}, err
 		}
-		out = append(out, w)
+		return records.DecodeWindow(data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read maintenance windows: %w", err)
 	}
 	return out, nil
 }

@@ -4,57 +4,18 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nightowl/nightowl/internal/schema"
 )
 
-// Migrations are numbered files, NNNN_what.sql, applied in order, each in a
-// transaction together with the row that records it. A released file is
-// never edited: a change to the schema is a new file.
+// The migrations, numbered files applied in order: see internal/schema.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // migrateLock is the key of the advisory lock that nodes take while they
 // migrate, so that nodes starting together apply each migration once: the
@@ -65,7 +26,7 @@ const migrateLock = 0x6e696768746f776c // "nightowl"
 // a database that a newer nightowl has already migrated further: this binary
 // would not know what its tables mean.
 func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) error {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Load(migrationFiles)
 	if err != nil {
 		return err
 	}
@@ -90,19 +51,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) erro
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if cur > len(ms) {
-		return fmt.Errorf("database schema is version %d, newer than version %d that this nightowl knows: upgrade nightowl", cur, len(ms))
+		return schema.TooNew(cur, len(ms))
 	}
 	for _, m := range ms[cur:] {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, now().UTC())
+				m.Version, m.Name, now().UTC())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate to %s: %w", m.name, err)
+			return fmt.Errorf("migrate to %s: %w", m.Name, err)
 		}
 	}
 	return nil

@@ -63,17 +63,17 @@ type Options struct {
 	RollupInterval time.Duration
 }
 
-// Defaults of Options.
+// Defaults of Options: but for MaxConns, the sqlite store's too.
 const (
 	// DefaultMaxConns is the pool's size when Options.MaxConns is zero:
 	// the writer, the API's readers and the cluster's bookkeeping.
 	DefaultMaxConns        = 8
-	DefaultResultsPerCheck = 100
-	DefaultPingsPerCheck   = 100
-	DefaultFlushInterval   = time.Second
-	DefaultHourlyRetention = 90 * 24 * time.Hour
-	DefaultDailyRetention  = 400 * 24 * time.Hour
-	DefaultEventRetention  = 400 * 24 * time.Hour
+	DefaultResultsPerCheck = checkstore.DefaultResultsPerCheck
+	DefaultPingsPerCheck   = checkstore.DefaultPingsPerCheck
+	DefaultFlushInterval   = checkstore.DefaultFlushInterval
+	DefaultHourlyRetention = checkstore.DefaultHourlyRetention
+	DefaultDailyRetention  = checkstore.DefaultDailyRetention
+	DefaultEventRetention  = checkstore.DefaultEventRetention
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -120,17 +120,17 @@ type Store struct {
 	// forget what is in flight, and by Pings while it reads memory and
 	// the database, so that a ping is seen exactly once.
 	commitMu  sync.RWMutex
-	ops       chan checksOp
-	events    chan *checksEventReq
+	ops       chan checkstore.Op
+	events    chan *checkstore.EventReq
 	quit      chan struct{}
 	done      chan struct{} // the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
 	// The rest belongs to the writer goroutine.
 	lastPrune time.Time
-	// refusedAt is when a check's heartbeat state was last refused for a
-	// token another check holds.
-	refusedAt map[string]time.Time
+	// refused is when heartbeat states were last refused for a token
+	// another check holds.
+	refused checkstore.Refusals
 }
 
 // Open connects to the database, brings its schema up to date and starts the
@@ -151,13 +151,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log:  opts.Logger,
 		// The queue's bounds are checkstore's, as the sqlite store's are.
 		q:   checkstore.New(checkstore.Options{Now: opts.Now, RollupInterval: opts.RollupInterval}),
-		ops: make(chan checksOp),
+		ops: make(chan checkstore.Op),
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
-		events:    make(chan *checksEventReq),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		refusedAt: make(map[string]time.Time),
+		events:  make(chan *checkstore.EventReq),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		refused: make(checkstore.Refusals),
 	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)

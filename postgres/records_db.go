@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // What the record stores (alerts, maintenance, people, incidents, actions,
@@ -90,7 +92,7 @@ type recQuerier interface {
 }
 
 // recReadJSON runs a query whose one column is a JSON document (the tables
-// that keep a record whole: alerts, windows, action requests) and decodes
+// that keep a record whole: alerts, action requests) and decodes
 // each row into a T, as the sqlite package's readJSON does. what names the
 // rows in errors.
 func recReadJSON[T any](ctx context.Context, db recQuerier, what, query string, args ...any) ([]T, error) {
@@ -112,16 +114,20 @@ func recReadJSON[T any](ctx context.Context, db recQuerier, what, query string, 
 	return out, nil
 }
 
-// SQLSTATEs the record stores turn into domain errors.
-const (
-	recForeignKeyViolation = "23503"
-	recUniqueViolation     = "23505"
-)
-
-// recIsCode reports whether err is a PostgreSQL error with this SQLSTATE.
-func recIsCode(err error, code string) bool {
+// recRefusal tells which constraint, if any, refused a write, by its
+// SQLSTATE.
+func recRefusal(err error) records.Refusal {
 	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == code
+	if !errors.As(err, &e) {
+		return records.NotRefused
+	}
+	switch e.Code {
+	case "23503": // foreign_key_violation
+		return records.ForeignKey
+	case "23505": // unique_violation
+		return records.Unique
+	}
+	return records.NotRefused
 }
 
 // recCollect reads every row with fn, closing rows; nil when there is none,

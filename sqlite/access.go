@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -26,8 +27,8 @@ var _ nightowl.AccessStore = (*Store)(nil)
 // SaveUser creates a user, or updates the role and password hash of one;
 // CreatedAt is kept from when the user was created.
 func (s *Store) SaveUser(ctx context.Context, u *nightowl.User) error {
-	if u.Name == "" || !u.Role.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "user %q needs a name and a role (one of viewer, responder, admin)", u.Name)
+	if err := records.CheckUser(u); err != nil {
+		return err
 	}
 	err := s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
@@ -58,7 +59,7 @@ func scanUser(sc interface{ Scan(...any) error }) (nightowl.User, error) {
 func (s *Store) User(ctx context.Context, name string) (nightowl.User, error) {
 	u, err := scanUser(s.rdb.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.User{}, nightowl.Errorf(nightowl.ENotFound, "no user %q", name)
+		return nightowl.User{}, records.NotFound("user", name)
 	}
 	if err != nil {
 		return nightowl.User{}, fmt.Errorf("read user %s: %w", name, err)
@@ -94,7 +95,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
 			n, err := w.execCount(`DELETE FROM users WHERE name = ?`, name)
 			if err == nil && n == 0 {
-				err = nightowl.Errorf(nightowl.ENotFound, "no user %q", name)
+				err = records.NotFound("user", name)
 			}
 			return err
 		})
@@ -110,8 +111,8 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 // token (with another hash or user) has, or whose hash another token has,
 // is a conflict, so that a clash of random IDs cannot overwrite a token.
 func (s *Store) SaveToken(ctx context.Context, t *nightowl.Token) error {
-	if t.ID == "" || t.User == "" || len(t.Hash) == 0 || !t.Role.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "token %q needs an id, a user, a hash and a role", t.ID)
+	if err := records.CheckToken(t); err != nil {
+		return err
 	}
 	err := s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
@@ -121,15 +122,7 @@ func (s *Store) SaveToken(ctx context.Context, t *nightowl.Token) error {
 					expires_at = excluded.expires_at, last_used = excluded.last_used
 				WHERE tokens.hash = excluded.hash AND tokens.user_name = excluded.user_name`,
 				t.ID, t.Name, t.User, string(t.Role), t.Hash, nanos(t.CreatedAt), nanos(t.ExpiresAt), nanos(t.LastUsed))
-			switch {
-			case isForeignKey(err):
-				return nightowl.Errorf(nightowl.ENotFound, "no user %q", t.User)
-			case isUnique(err):
-				return nightowl.Errorf(nightowl.EConflict, "another token has the same secret")
-			case err == nil && n == 0:
-				return nightowl.Errorf(nightowl.EConflict, "another token has the id %q", t.ID)
-			}
-			return err
+			return records.TokenSaved(t, err, refusal(err), n)
 		})
 	})
 	if err != nil {
@@ -154,7 +147,7 @@ func scanToken(sc interface{ Scan(...any) error }) (nightowl.Token, error) {
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (nightowl.Token, error) {
 	t, err := scanToken(s.rdb.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.Token{}, nightowl.Errorf(nightowl.ENotFound, "no such token")
+		return nightowl.Token{}, records.NoSuch("token")
 	}
 	if err != nil {
 		return nightowl.Token{}, fmt.Errorf("read token: %w", err)
@@ -196,7 +189,7 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
 			n, err := w.execCount(`DELETE FROM tokens WHERE id = ?`, id)
 			if err == nil && n == 0 {
-				err = nightowl.Errorf(nightowl.ENotFound, "no token %q", id)
+				err = records.NotFound("token", id)
 			}
 			return err
 		})
@@ -211,8 +204,8 @@ func (s *Store) DeleteToken(ctx context.Context, id string) error {
 // A session never changes hands: saving one whose hash another user's
 // session has is a conflict.
 func (s *Store) SaveSession(ctx context.Context, ss *nightowl.Session) error {
-	if len(ss.Hash) == 0 || ss.User == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "session needs a hash and a user")
+	if err := records.CheckSession(ss); err != nil {
+		return err
 	}
 	err := s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
@@ -222,13 +215,7 @@ func (s *Store) SaveSession(ctx context.Context, ss *nightowl.Session) error {
 					expires_at = excluded.expires_at, max_until = excluded.max_until
 				WHERE sessions.user_name = excluded.user_name`,
 				ss.Hash, ss.User, ss.CSRF, nanos(ss.CreatedAt), nanos(ss.ExpiresAt), nanos(ss.MaxUntil))
-			switch {
-			case isForeignKey(err):
-				return nightowl.Errorf(nightowl.ENotFound, "no user %q", ss.User)
-			case err == nil && n == 0:
-				return nightowl.Errorf(nightowl.EConflict, "another user has the same session")
-			}
-			return err
+			return records.SessionSaved(ss, err, refusal(err), n)
 		})
 	})
 	if err != nil {
@@ -246,7 +233,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash []byte) (nightowl.Sessio
 	err := s.rdb.QueryRowContext(ctx, `SELECT hash, user_name, csrf, created_at, expires_at, max_until
 		FROM sessions WHERE hash = ?`, hash).Scan(&ss.Hash, &ss.User, &ss.CSRF, &created, &expires, &maxUntil)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.Session{}, nightowl.Errorf(nightowl.ENotFound, "no such session")
+		return nightowl.Session{}, records.NoSuch("session")
 	}
 	if err != nil {
 		return nightowl.Session{}, fmt.Errorf("read session: %w", err)
@@ -261,7 +248,7 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
 			n, err := w.execCount(`DELETE FROM sessions WHERE hash = ?`, hash)
 			if err == nil && n == 0 {
-				err = nightowl.Errorf(nightowl.ENotFound, "no such session")
+				err = records.NoSuch("session")
 			}
 			return err
 		})
@@ -306,11 +293,20 @@ func (w *txWriter) execCount(query string, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
-// isForeignKey reports whether err is a FOREIGN KEY constraint failing: a
-// token or session of a user who is not there.
-func isForeignKey(err error) bool {
+// refusal tells which constraint, if any, refused a write: a FOREIGN KEY
+// is a token or session of a user who is not there.
+func refusal(err error) records.Refusal {
 	var e *modernc.Error
-	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	if !errors.As(err, &e) {
+		return records.NotRefused
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return records.ForeignKey
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return records.Unique
+	}
+	return records.NotRefused
 }
 
 // touch runs an update of one row that must exist, without syncing: losing
@@ -321,7 +317,7 @@ func (s *Store) touch(ctx context.Context, what, query string, args ...any) erro
 		return s.inTx(ctx, false, func(w *txWriter) error {
 			n, err := w.execCount(query, args...)
 			if err == nil && n == 0 {
-				err = nightowl.Errorf(nightowl.ENotFound, "no such %s", what)
+				err = records.NoSuch(what)
 			}
 			return err
 		})

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // Action requests are few (people make them by hand) and each change is a
@@ -21,12 +21,9 @@ var _ nightowl.ActionStore = (*Store)(nil)
 // SaveRequest creates or updates r in one durable transaction. The action
 // and the time of the request are fixed when it is created.
 func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
-	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {
-		return nightowl.Errorf(nightowl.EInvalid, "action request needs an id, an action, a state and a time")
-	}
-	data, err := json.Marshal(r)
+	data, err := records.EncodeRequest(r)
 	if err != nil {
-		return fmt.Errorf("save action request %s: %w", r.ID, err)
+		return err
 	}
 	err = s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
@@ -47,21 +44,17 @@ func (s *Store) Request(ctx context.Context, id string) (nightowl.ActionRequest,
 	var data []byte
 	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM action_requests WHERE id = ?`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.ActionRequest{}, nightowl.Errorf(nightowl.ENotFound, "no action request %q", id)
+		return nightowl.ActionRequest{}, records.NotFound("action request", id)
 	}
 	if err != nil {
 		return nightowl.ActionRequest{}, fmt.Errorf("read action request %s: %w", id, err)
 	}
-	var r nightowl.ActionRequest
-	if err := json.Unmarshal(data, &r); err != nil {
+	r, err := records.Decode[nightowl.ActionRequest](data)
+	if err != nil {
 		return r, fmt.Errorf("read action request %s: %w", id, err)
 	}
 	return r, nil
 }
-
-// defaultRequestLimit bounds a list of requests whose query gives no limit
-// and asks for more than the open ones.
-const defaultRequestLimit = 100
 
 // Requests returns the requests q selects, newest first. Open requests are
 // all returned unless q gives a limit: there are few, and each needs
@@ -80,15 +73,8 @@ func (s *Store) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightow
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultRequestLimit
-		if q.Open {
-			limit = -1
-		}
-	}
 	query += ` ORDER BY requested_at DESC, id DESC LIMIT ?`
-	args = append(args, limit)
+	args = append(args, sqlLimit(records.RequestLimit(q)))
 	return readJSON[nightowl.ActionRequest](ctx, s.rdb, "action requests", query, args...)
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/checkstore"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // Alerts and notifications are written on the writer goroutine like
@@ -23,21 +24,11 @@ var _ nightowl.AlertStore = (*Store)(nil)
 // alerts change at once (the network went away and every check went down),
 // the changes waiting together share one transaction and one fsync.
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
-	if a.ID == "" || a.Check == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
+	rec, err := records.EncodeAlert(a, out)
+	if err != nil {
+		return err
 	}
-	r := &alertReq{ctx: ctx, out: out, ids: make([]int64, len(out)), done: make(chan error, 1)}
-	r.a = *a
-	var err error
-	if r.data, err = json.Marshal(a); err != nil {
-		return fmt.Errorf("save alert %s: %w", a.ID, err)
-	}
-	r.msgs = make([][]byte, len(out))
-	for i := range out {
-		if r.msgs[i], err = json.Marshal(&out[i].Message); err != nil {
-			return fmt.Errorf("save alert %s: %w", a.ID, err)
-		}
-	}
+	r := &alertReq{ctx: ctx, a: *a, rec: rec, out: out, ids: make([]int64, len(out)), done: make(chan error, 1)}
 	select {
 	case s.alertReqs <- r:
 	case <-s.done:
@@ -50,11 +41,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 	if err := <-r.done; err != nil {
 		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	for i := range out {
-		out[i].ID = r.ids[i]
-		out[i].AlertID = a.ID
-		out[i].State = nightowl.NotificationPending
-	}
+	records.Queued(a, out, r.ids)
 	return nil
 }
 
@@ -62,9 +49,8 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 type alertReq struct {
 	ctx  context.Context
 	a    nightowl.Alert
-	data []byte
+	rec  records.Alert
 	out  []nightowl.Notification
-	msgs [][]byte
 	ids  []int64 // set by the writer
 	done chan error
 }
@@ -73,16 +59,7 @@ type alertReq struct {
 // one durable transaction. Should that fail, each is tried alone, so that
 // one bad change cannot sink the others.
 func (s *Store) saveAlerts(first *alertReq) {
-	reqs := []*alertReq{first}
-gather:
-	for len(reqs) < maxEventBatch {
-		select {
-		case r := <-s.alertReqs:
-			reqs = append(reqs, r)
-		default:
-			break gather
-		}
-	}
+	reqs := checkstore.Gather(first, s.alertReqs, checkstore.MaxEvents)
 	write := func(batch []*alertReq) error {
 		return s.inTx(context.Background(), true, func(w *txWriter) error {
 			for _, r := range batch {
@@ -108,7 +85,7 @@ func (w *txWriter) saveAlert(r *alertReq) error {
 	a := &r.a
 	err := w.exec(`INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
-		a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.data)
+		a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.rec.Data)
 	if err != nil {
 		return err
 	}
@@ -116,7 +93,7 @@ func (w *txWriter) saveAlert(r *alertReq) error {
 		n := &r.out[i]
 		err := w.queryRow(`INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
 			VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
-			a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), r.msgs[i]).Scan(&r.ids[i])
+			a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), r.rec.Messages[i]).Scan(&r.ids[i])
 		if err != nil {
 			return err
 		}
@@ -124,22 +101,18 @@ func (w *txWriter) saveAlert(r *alertReq) error {
 	return nil
 }
 
-// defaultAlertLimit bounds a list of alerts or notifications whose query
-// gives no limit.
-const defaultAlertLimit = 100
-
 // Alert returns the alert with the given id.
 func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
 	var data []byte
 	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM alerts WHERE id = ?`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.Alert{}, nightowl.Errorf(nightowl.ENotFound, "no alert %q", id)
+		return nightowl.Alert{}, records.NotFound("alert", id)
 	}
 	if err != nil {
 		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
 	}
-	var a nightowl.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
+	a, err := records.Decode[nightowl.Alert](data)
+	if err != nil {
 		return a, fmt.Errorf("read alert %s: %w", id, err)
 	}
 	return a, nil
@@ -160,17 +133,8 @@ func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.A
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultAlertLimit
-	}
-	if q.Open {
-		// Every open alert, however many: the alerting code loads them
-		// all as it starts.
-		limit = -1
-	}
 	query += ` ORDER BY starts_at DESC, id LIMIT ?`
-	args = append(args, limit)
+	args = append(args, sqlLimit(records.AlertLimit(q)))
 	return readJSON[nightowl.Alert](ctx, s.rdb, "alerts", query, args...)
 }
 
@@ -184,13 +148,7 @@ func scanNotification(sc interface{ Scan(...any) error }) (nightowl.Notification
 		return n, err
 	}
 	n.CreatedAt, n.NextAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
-	if n.State != nightowl.NotificationPending {
-		n.NextAt = time.Time{}
-	}
-	if err := json.Unmarshal(msg, &n.Message); err != nil {
-		return n, err
-	}
-	return n, nil
+	return n, records.DecodeNotification(&n, msg)
 }
 
 func scanNotifications(rows *sql.Rows) ([]nightowl.Notification, error) {
@@ -222,12 +180,8 @@ func (s *Store) Notifications(ctx context.Context, q nightowl.NotificationQuery)
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultAlertLimit
-	}
 	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
+	args = append(args, records.NotificationLimit(q))
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read notifications: %w", err)
@@ -347,10 +301,10 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 // queuedStates returns the queued states of the checks of these events, to
 // be written with them. They stay queued: the next flush writes them again,
 // or a newer state, which is no harm.
-func (s *Store) queuedStates(reqs []*eventReq) map[string]nightowl.State {
+func (s *Store) queuedStates(reqs []*checkstore.EventReq) map[string]nightowl.State {
 	checks := make([]string, len(reqs))
 	for i, r := range reqs {
-		checks[i] = r.e.Check
+		checks[i] = r.E.Check
 	}
 	return s.q.States(checks)
 }

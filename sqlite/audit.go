@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 // The audit log is appended on the writer goroutine, one durable
@@ -24,25 +24,20 @@ var _ nightowl.AuditStore = (*Store)(nil)
 // appends it, durably. A zero e.Time means now; the time is kept to the
 // nanosecond, in UTC.
 func (s *Store) AppendAudit(ctx context.Context, e *nightowl.AuditEntry) error {
-	if e.Actor == "" || e.Action == "" {
-		return nightowl.Errorf(nightowl.EInvalid, "an audit entry needs an actor and an action")
+	if err := records.CheckAudit(e, s.opts.Now); err != nil {
+		return err
 	}
-	if e.Time.IsZero() {
-		e.Time = s.opts.Now()
-	}
-	at := e.Time.UnixNano()
 	err := s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
 			last, prev, err := w.auditHead()
 			if err != nil {
 				return err
 			}
-			next := *e
-			next.Seq, next.Time, next.Prev = last+1, time.Unix(0, at).UTC(), prev
-			next.Hash = nightowl.AuditHash(next)
+			next := records.NextAudit(*e, last, prev)
 			if err := w.exec(`INSERT INTO audit_log (seq, time, actor, action, subject, detail, prev, hash)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				next.Seq, at, next.Actor, next.Action, next.Subject, next.Detail, blob(next.Prev), next.Hash); err != nil {
+				next.Seq, next.Time.UnixNano(), next.Actor, next.Action, next.Subject, next.Detail,
+				records.AuditPrev(next.Prev), next.Hash); err != nil {
 				return err
 			}
 			if err := w.exec(`INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)
@@ -81,18 +76,8 @@ func (w *txWriter) auditHead() (int64, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	w.s.log.Error("sqlite: the audit log has entries but no head: it was tampered with; run nightowl audit verify",
-		"last_seq", seq)
+	records.WarnHeadless(w.s.log, "sqlite", seq)
 	return seq, hash, nil
-}
-
-// blob stores a nil hash (the first entry's Prev) as an empty blob rather
-// than NULL.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 const auditColumns = `seq, time, actor, action, subject, detail, prev, hash`
@@ -103,10 +88,7 @@ func scanAudit(sc interface{ Scan(...any) error }) (nightowl.AuditEntry, error) 
 	if err := sc.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Prev, &e.Hash); err != nil {
 		return e, err
 	}
-	e.Time = time.Unix(0, at).UTC()
-	if len(e.Prev) == 0 {
-		e.Prev = nil
-	}
+	records.ScannedAudit(&e, at)
 	return e, nil
 }
 

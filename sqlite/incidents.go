@@ -3,42 +3,23 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 var _ nightowl.IncidentStore = (*Store)(nil)
 
-// incidentPrefix begins every incident ID; the rest is its seq.
-const incidentPrefix = "inc-"
-
 // SaveIncident creates or updates inc, with u when not nil, in one durable
 // transaction: what people wrote during an outage must survive a crash.
 func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nightowl.IncidentUpdate) error {
-	what := "incident " + inc.ID
-	if inc.ID == "" {
-		what = "new incident"
-	}
-	if inc.Title == "" || !inc.State.Valid() || !inc.Impact.Valid() {
-		return nightowl.Errorf(nightowl.EInvalid, "save %s: it needs a title, a state and an impact", what)
-	}
-	rec := *inc
-	// The ID lives in its column: the store gives it.
-	rec.ID = ""
-	data, err := json.Marshal(&rec)
+	rec, err := records.EncodeIncident(inc, u)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", what, err)
-	}
-	var comps []byte
-	if u != nil && u.Components != nil {
-		if comps, err = json.Marshal(u.Components); err != nil {
-			return fmt.Errorf("save %s: %w", what, err)
-		}
+		return err
 	}
 	id, uid := inc.ID, int64(0)
 	err = s.do(ctx, func() error {
@@ -50,18 +31,18 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 				err := w.queryRow(`INSERT INTO incidents (seq, id, state, created_at, resolved_at, data)
 					SELECT n, ? || n, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM incidents)
 					RETURNING id`,
-					incidentPrefix, string(inc.State), inc.CreatedAt.UnixNano(), nanos(inc.ResolvedAt), data).Scan(&id)
+					records.IncidentPrefix, string(inc.State), inc.CreatedAt.UnixNano(), nanos(inc.ResolvedAt), rec.Data).Scan(&id)
 				if err != nil {
 					return err
 				}
 			} else {
 				n, err := w.execCount(`UPDATE incidents SET state = ?, resolved_at = ?, data = ? WHERE id = ?`,
-					string(inc.State), nanos(inc.ResolvedAt), data, id)
+					string(inc.State), nanos(inc.ResolvedAt), rec.Data, id)
 				if err != nil {
 					return err
 				}
 				if n == 0 {
-					return nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+					return records.NotFound("incident", id)
 				}
 			}
 			if u == nil {
@@ -69,19 +50,13 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 			}
 			return w.queryRow(`INSERT INTO incident_updates (incident_id, time, by_name, public, state, impact, components, message)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				id, u.Time.UnixNano(), u.By, u.Public, string(u.State), string(u.Impact), nullBytes(comps), u.Message).Scan(&uid)
+				id, u.Time.UnixNano(), u.By, u.Public, string(u.State), string(u.Impact), nullBytes(rec.Components), u.Message).Scan(&uid)
 		})
 	})
 	if err != nil {
-		if nightowl.ErrorCode(err) == nightowl.ENotFound {
-			return err
-		}
-		return fmt.Errorf("save %s: %w", what, err)
+		return rec.Failed(err)
 	}
-	inc.ID = id
-	if u != nil {
-		u.ID, u.IncidentID = uid, id
-	}
+	records.IncidentSaved(inc, u, id, uid)
 	return nil
 }
 
@@ -98,7 +73,7 @@ func (s *Store) Incident(ctx context.Context, id string) (nightowl.Incident, err
 	row := s.rdb.QueryRowContext(ctx, `SELECT id, data FROM incidents WHERE id = ?`, id)
 	inc, err := scanIncident(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inc, nightowl.Errorf(nightowl.ENotFound, "no incident %q", id)
+		return inc, records.NotFound("incident", id)
 	}
 	if err != nil {
 		return inc, fmt.Errorf("read incident %s: %w", id, err)
@@ -112,12 +87,7 @@ func scanIncident(sc interface{ Scan(...any) error }) (nightowl.Incident, error)
 	if err := sc.Scan(&id, &data); err != nil {
 		return nightowl.Incident{}, err
 	}
-	var inc nightowl.Incident
-	if err := json.Unmarshal(data, &inc); err != nil {
-		return inc, err
-	}
-	inc.ID = id
-	return inc, nil
+	return records.DecodeIncident(id, data)
 }
 
 // Incidents returns the incidents q selects, newest first.
@@ -135,17 +105,8 @@ func (s *Store) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nigh
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultAlertLimit
-	}
-	if q.Open && q.Limit <= 0 {
-		// Every open incident: an alert that fires is matched against
-		// them all.
-		limit = -1
-	}
 	query += ` ORDER BY created_at DESC, seq DESC LIMIT ?`
-	args = append(args, limit)
+	args = append(args, sqlLimit(records.IncidentLimit(q)))
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
@@ -177,15 +138,13 @@ func (s *Store) Updates(ctx context.Context, incident string) ([]nightowl.Incide
 	for rows.Next() {
 		var u nightowl.IncidentUpdate
 		var at int64
-		var comps sql.NullString
+		var comps []byte
 		if err := rows.Scan(&u.ID, &u.IncidentID, &at, &u.By, &u.Public, &u.State, &u.Impact, &comps, &u.Message); err != nil {
 			return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)
 		}
 		u.Time = time.Unix(0, at).UTC()
-		if comps.Valid {
-			if err := json.Unmarshal([]byte(comps.String), &u.Components); err != nil {
-				return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)
-			}
+		if err := records.DecodeComponents(&u, comps); err != nil {
+			return nil, fmt.Errorf("read updates of incident %s: %w", incident, err)
 		}
 		out = append(out, u)
 	}

@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/records"
 )
 
 var _ nightowl.MaintenanceStore = (*Store)(nil)
@@ -15,8 +15,7 @@ var _ nightowl.MaintenanceStore = (*Store)(nil)
 // SaveWindow creates or replaces a maintenance window, durably: a window
 // started by hand must outlive a crash.
 func (s *Store) SaveWindow(ctx context.Context, w *nightowl.Window) error {
-	data, err := json.Marshal(windowRecord{Window: *w, Verify: verifyRecord{
-		Within: nightowl.Seconds(w.Verify.Within), AgainAfter: secondsOf(w.Verify.AgainAfter)}})
+	data, err := records.EncodeWindow(w)
 	if err != nil {
 		return fmt.Errorf("save maintenance window %s: %w", w.ID, err)
 	}
@@ -32,26 +31,6 @@ func (s *Store) SaveWindow(ctx context.Context, w *nightowl.Window) error {
 	return nil
 }
 
-// windowRecord is a window as stored: with its verification, which the API
-// shape leaves out.
-type windowRecord struct {
-	nightowl.Window
-	Verify verifyRecord `json:"verify"`
-}
-
-type verifyRecord struct {
-	Within     nightowl.Seconds   `json:"within"`
-	AgainAfter []nightowl.Seconds `json:"again_after,omitempty"`
-}
-
-func secondsOf(ds []time.Duration) []nightowl.Seconds {
-	out := make([]nightowl.Seconds, len(ds))
-	for i, d := range ds {
-		out[i] = nightowl.Seconds(d)
-	}
-	return out
-}
-
 // Windows returns every stored window.
 func (s *Store) Windows(ctx context.Context) ([]nightowl.Window, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT data FROM maintenance_windows ORDER BY id`)
@@ -65,14 +44,9 @@ func (s *Store) Windows(ctx context.Context) ([]nightowl.Window, error) {
 		if err := rows.Scan(&data); err != nil {
 			return nil, fmt.Errorf("read maintenance windows: %w", err)
 		}
-		var rec windowRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
+		w, err := records.DecodeWindow(data)
+		if err != nil {
 			return nil, fmt.Errorf("read maintenance windows: %w", err)
-		}
-		w := rec.Window
-		w.Verify.Within = time.Duration(rec.Verify.Within)
-		for _, d := range rec.Verify.AgainAfter {
-			w.Verify.AgainAfter = append(w.Verify.AgainAfter, time.Duration(d))
 		}
 		out = append(out, w)
 	}

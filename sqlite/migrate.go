@@ -5,67 +5,28 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/nightowl/nightowl/internal/schema"
 )
 
-// Migrations are numbered files, NNNN_what.sql, applied in order, each in a
-// transaction together with the row that records it. A released file is
-// never edited: a change to the schema is a new file.
+// The migrations, numbered files applied in order: see internal/schema.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // migrate brings the schema up to the newest embedded migration, and refuses
 // a database that a newer nightowl has already migrated further: this binary
 // would not know what its tables mean.
 func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := schema.Load(migrationFiles)
 	if err != nil {
 		return err
 	}
 	return applyMigrations(ctx, db, ms, now)
 }
 
-func applyMigrations(ctx context.Context, db *sql.DB, ms []migration, now func() time.Time) error {
+func applyMigrations(ctx context.Context, db *sql.DB, ms []schema.Migration, now func() time.Time) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
@@ -79,11 +40,11 @@ func applyMigrations(ctx context.Context, db *sql.DB, ms []migration, now func()
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if cur > latest {
-		return fmt.Errorf("database schema is version %d, newer than version %d that this nightowl knows: upgrade nightowl", cur, latest)
+		return schema.TooNew(cur, latest)
 	}
 	for _, m := range ms[cur:] {
 		if err := applyMigration(ctx, db, m, now); err != nil {
-			return fmt.Errorf("migrate to %s: %w", m.name, err)
+			return fmt.Errorf("migrate to %s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -97,7 +58,7 @@ func schemaVersion(ctx context.Context, q interface {
 	return v, err
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() time.Time) error {
+func applyMigration(ctx context.Context, db *sql.DB, m schema.Migration, now func() time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -109,14 +70,14 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() tim
 	if err != nil {
 		return err
 	}
-	if cur >= m.version {
+	if cur >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, now().UnixNano()); err != nil {
+		m.Version, m.Name, now().UnixNano()); err != nil {
 		return err
 	}
 	return tx.Commit()

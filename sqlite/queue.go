@@ -53,7 +53,7 @@ func (s *Store) flush(durable bool) error {
 	}
 	err := s.inTx(ctx, durable, func(w *txWriter) error {
 		w.committed = s.q.Landed
-		return w.batch(b)
+		return b.Write(w)
 	})
 	if err != nil {
 		s.q.Requeue(b)

@@ -3,10 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -184,10 +181,9 @@ func (s *Store) Pings(ctx context.Context, check string, limit int) ([]nightowl.
 // Heartbeats returns the state of every heartbeat check, by name: what is
 // stored, updated with what is queued.
 func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
-	// Memory first, then disk, and memory wins: a state that the writer
-	// commits in between is then read twice, the same both times, rather
-	// than missed. No lock is needed, which matters: with a million checks
-	// this read takes seconds, and the writer must not wait for it.
+	// Memory first, then disk, and memory wins (see WithQueued). No lock
+	// is needed, which matters: with a million checks this read takes
+	// seconds, and the writer must not wait for it.
 	mem := s.q.Heartbeats()
 
 	rows, err := s.rdb.QueryContext(ctx, `SELECT c.name, COALESCE(h.token, ''), h.last_ping, h.last_success,
@@ -214,15 +210,8 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 		h.LastPing, h.LastSuccess, h.Since = fromNanos(lastPing), fromNanos(lastSuccess), fromNanos(since)
 		h.LastDuration, h.ExitCode = durationFrom(dur), intFrom(code)
 		if started.Valid {
-			var m map[string]int64
-			if err := json.Unmarshal([]byte(started.String), &m); err != nil {
+			if h.Started, err = checkstore.DecodeStarted(started.String); err != nil {
 				return nil, fmt.Errorf("read heartbeats: started runs of %s: %w", h.Check, err)
-			}
-			if len(m) > 0 {
-				h.Started = make(map[string]time.Time, len(m))
-				for rid, at := range m {
-					h.Started[rid] = time.Unix(0, at).UTC()
-				}
 			}
 		}
 		out = append(out, h)
@@ -230,13 +219,7 @@ func (s *Store) Heartbeats(ctx context.Context) ([]nightowl.Heartbeat, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
 	}
-	if len(mem) > 0 {
-		for _, h := range mem {
-			out = append(out, h)
-		}
-		slices.SortFunc(out, func(a, b nightowl.Heartbeat) int { return strings.Compare(a.Check, b.Check) })
-	}
-	return out, nil
+	return checkstore.WithQueued(out, mem), nil
 }
 
 func intFrom(n sql.NullInt64) *int {

@@ -69,19 +69,18 @@ type Options struct {
 	maxPingBytes   int
 }
 
-// Defaults of Options.
+// Defaults of Options: the postgres store's too.
 const (
-	DefaultResultsPerCheck = 100
-	DefaultPingsPerCheck   = 100
-	DefaultFlushInterval   = time.Second
-	DefaultHourlyRetention = 90 * 24 * time.Hour
-	DefaultDailyRetention  = 400 * 24 * time.Hour
-	DefaultEventRetention  = 400 * 24 * time.Hour
+	DefaultResultsPerCheck = checkstore.DefaultResultsPerCheck
+	DefaultPingsPerCheck   = checkstore.DefaultPingsPerCheck
+	DefaultFlushInterval   = checkstore.DefaultFlushInterval
+	DefaultHourlyRetention = checkstore.DefaultHourlyRetention
+	DefaultDailyRetention  = checkstore.DefaultDailyRetention
+	DefaultEventRetention  = checkstore.DefaultEventRetention
 )
 
 const (
 	pruneEvery    = time.Hour
-	warnEvery     = time.Minute
 	busyTimeoutMS = 5000
 	// readConns is enough for the web UI and API to read while the writer
 	// works; every connection costs its own page cache.
@@ -140,8 +139,8 @@ type Store struct {
 	// queue, after it on disk.
 	commitMu sync.RWMutex
 
-	ops       chan op // work for the writer goroutine
-	events    chan *eventReq
+	ops       chan checkstore.Op // work for the writer goroutine
+	events    chan *checkstore.EventReq
 	alertReqs chan *alertReq
 	quit      chan struct{}
 	done      chan struct{} // the writer goroutine has returned
@@ -156,19 +155,12 @@ type Store struct {
 	pingSeqs  map[int64]int64      // check id to the seq of its next ping
 	unsynced  bool                 // a commit since the last fsync of the WAL
 	lastPrune time.Time
-	// refusedAt is when a check's heartbeat state was last refused for
-	// a token another check holds.
-	refusedAt map[string]time.Time
+	// refused is when heartbeat states were last refused for a token
+	// another check holds.
+	refused checkstore.Refusals
 }
 
 var _ nightowl.Store = (*Store)(nil)
-
-// op is a piece of work run on the writer goroutine, which serialises every
-// write and owns the id cache.
-type op struct {
-	fn   func() error
-	done chan error
-}
 
 var errClosed = errors.New("sqlite: store is closed")
 
@@ -184,17 +176,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log:  opts.Logger,
 		q: checkstore.New(checkstore.Options{Now: opts.Now, RollupInterval: opts.RollupInterval,
 			MaxResults: opts.maxQueued, MaxPings: opts.maxQueuedPings, MaxPingBytes: opts.maxPingBytes}),
-		ops: make(chan op),
+		ops: make(chan checkstore.Op),
 		// Unbuffered, so that an event is either taken by the writer or
 		// refused when it has stopped, never left behind in a buffer.
-		events:    make(chan *eventReq),
+		events:    make(chan *checkstore.EventReq),
 		alertReqs: make(chan *alertReq),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		ids:       make(map[string]int64),
 		seqs:      make(map[int64]int64),
 		pingSeqs:  make(map[int64]int64),
-		refusedAt: make(map[string]time.Time),
+		refused:   make(checkstore.Refusals),
 		prepared:  make(map[string]*sql.Stmt),
 	}
 	if err := s.open(ctx); err != nil {
@@ -348,7 +340,7 @@ func (s *Store) run() {
 		case <-s.q.Kick():
 			s.flush(false)
 		case o := <-s.ops:
-			o.done <- o.fn()
+			o.Run()
 		case r := <-s.events:
 			s.addEvents(r)
 		case r := <-s.alertReqs:
@@ -360,22 +352,10 @@ func (s *Store) run() {
 	}
 }
 
-// do runs fn on the writer goroutine and waits for it.
+// do runs fn on the writer goroutine, which serialises every write and
+// owns the id cache, and waits for it.
 func (s *Store) do(ctx context.Context, fn func() error) error {
-	o := op{fn: fn, done: make(chan error, 1)}
-	select {
-	case s.ops <- o:
-	case <-s.done:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return checkstore.Do(ctx, s.ops, s.done, errClosed, fn)
 }
 
 // housekeep runs on the writer goroutine after each flush, which comes at

@@ -10,12 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/internal/schema"
 )
 
 var t0 = time.Date(2026, 3, 17, 22, 0, 0, 0, time.UTC)
@@ -264,14 +264,14 @@ func TestMigrations(t *testing.T) {
 		}
 	})
 
-	steps := []migration{
-		{1, "0001_a.sql", `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`},
-		{2, "0002_b.sql", `CREATE TABLE b (y INTEGER); INSERT INTO b SELECT x + 1 FROM a;`},
-		{3, "0003_bad.sql", `CREATE TABLE c (z INTEGER); INSERT INTO nowhere VALUES (1);`},
+	steps := []schema.Migration{
+		{Version: 1, Name: "0001_a.sql", SQL: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`},
+		{Version: 2, Name: "0002_b.sql", SQL: `CREATE TABLE b (y INTEGER); INSERT INTO b SELECT x + 1 FROM a;`},
+		{Version: 3, Name: "0003_bad.sql", SQL: `CREATE TABLE c (z INTEGER); INSERT INTO nowhere VALUES (1);`},
 	}
 	for _, tc := range []struct {
 		name        string
-		ms          []migration
+		ms          []schema.Migration
 		wantErr     bool
 		wantVersion int
 		tables      []string
@@ -309,33 +309,10 @@ func TestMigrations(t *testing.T) {
 			}
 		})
 	}
-
-	t.Run("file names", func(t *testing.T) {
-		for _, tc := range []struct {
-			name  string
-			files []string
-			ok    bool
-		}{
-			{"numbered", []string{"0001_init.sql", "0002_more.sql"}, true},
-			{"gap", []string{"0001_init.sql", "0003_more.sql"}, false},
-			{"unnumbered", []string{"init.sql"}, false},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				fsys := fstest.MapFS{}
-				for _, f := range tc.files {
-					fsys["migrations/"+f] = &fstest.MapFile{Data: []byte("SELECT 1;")}
-				}
-				_, err := loadMigrations(fsys)
-				if (err == nil) != tc.ok {
-					t.Errorf("err = %v, want ok %v", err, tc.ok)
-				}
-			})
-		}
-	})
 }
 
-func mustMigrations(t *testing.T) []migration {
-	ms, err := loadMigrations(migrationFiles)
+func mustMigrations(t *testing.T) []schema.Migration {
+	ms, err := schema.Load(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}

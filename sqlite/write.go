@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -151,26 +150,7 @@ func (w *txWriter) seq(r ring, id int64) (int64, error) {
 	return seq, err
 }
 
-func (w *txWriter) batch(b checkstore.Batch) error {
-	if err := w.states(b.States); err != nil {
-		return fmt.Errorf("write states: %w", err)
-	}
-	if err := w.results(b.Results); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	if err := w.rollups(b.Aggs); err != nil {
-		return fmt.Errorf("write rollups: %w", err)
-	}
-	if err := w.pings(b.Pings); err != nil {
-		return fmt.Errorf("write pings: %w", err)
-	}
-	if err := w.heartbeats(b.Heartbeats); err != nil {
-		return fmt.Errorf("write heartbeats: %w", err)
-	}
-	return nil
-}
-
-func (w *txWriter) states(states map[string]nightowl.State) error {
+func (w *txWriter) States(states map[string]nightowl.State) error {
 	for _, st := range states {
 		id, err := w.id(st.Check)
 		if err != nil {
@@ -192,7 +172,7 @@ func (w *txWriter) states(states map[string]nightowl.State) error {
 	return nil
 }
 
-func (w *txWriter) results(results []nightowl.Result) error {
+func (w *txWriter) Results(results []nightowl.Result) error {
 	rr := w.resultRing()
 	ring := rr.size
 	// A check with more results in the batch than its ring holds (after a
@@ -245,7 +225,7 @@ func (w *txWriter) encode(r nightowl.Result) (facts, assertions []byte) {
 
 // rollups adds the aggregates of the batch to their stored rows. The merge
 // happens in SQL (merge_hist), which spares reading every row back first.
-func (w *txWriter) rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
+func (w *txWriter) Rollups(aggs map[checkstore.Key]*checkstore.Agg) error {
 	for k, a := range aggs {
 		id, err := w.id(k.Check)
 		if err != nil {
@@ -272,7 +252,7 @@ const upsertPing = `INSERT INTO pings
 	rid = excluded.rid, duration_ns = excluded.duration_ns, method = excluded.method, body = excluded.body,
 	truncated = excluded.truncated, user_agent = excluded.user_agent, remote = excluded.remote`
 
-func (w *txWriter) pings(pings []nightowl.Ping) error {
+func (w *txWriter) Pings(pings []nightowl.Ping) error {
 	pr := w.pingRing()
 	// Looked up once rather than by its text for every row: hashing the
 	// query costs more than binding a ping's values.
@@ -336,7 +316,7 @@ const (
 // token another check holds is left out, and logged, rather than failing
 // the whole batch: every other check's pings and states still get written,
 // and the token stays with the check that had it first.
-func (w *txWriter) heartbeats(hbs map[string]nightowl.Heartbeat) error {
+func (w *txWriter) Heartbeats(hbs map[string]nightowl.Heartbeat) error {
 	update, err := w.stmt(updateHeartbeat)
 	if err != nil {
 		return err
@@ -368,21 +348,16 @@ func (w *txWriter) heartbeats(hbs map[string]nightowl.Heartbeat) error {
 	}
 	now := w.s.opts.Now()
 	for _, h := range refused {
-		// The tracker saves a check's state with every ping: once a
-		// minute is enough to be noticed.
-		if at, ok := w.s.refusedAt[h.Check]; ok && now.Sub(at) < warnEvery {
+		if !w.s.refused.Due(h.Check, now) {
 			continue
 		}
-		w.s.refusedAt[h.Check] = now
-		// The token is a secret: the log names the checks, not it.
 		var holder string
 		err := w.queryRow(`SELECT c.name FROM heartbeats h JOIN checks c ON c.id = h.check_id WHERE h.token = ?`,
 			h.Token).Scan(&holder)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		w.s.log.Error("sqlite: heartbeat state not saved: another check holds its token; give one of them another token, or forget the other if it is gone",
-			"check", h.Check, "token_holder", holder)
+		checkstore.LogRefused(w.s.log, "sqlite", h.Check, holder)
 	}
 	return nil
 }
@@ -393,17 +368,9 @@ func (w *txWriter) heartbeat(update *sql.Stmt, h nightowl.Heartbeat) error {
 	if err != nil {
 		return err
 	}
-	var started any
-	if len(h.Started) > 0 {
-		m := make(map[string]int64, len(h.Started))
-		for rid, at := range h.Started {
-			m[rid] = at.UnixNano()
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			return fmt.Errorf("heartbeat of %s: %w", h.Check, err)
-		}
-		started = string(b)
+	started, err := checkstore.EncodeStarted(h)
+	if err != nil {
+		return err
 	}
 	var token any
 	if h.Token != "" {
@@ -445,66 +412,17 @@ func durationOrNil(p *nightowl.Seconds) any {
 // AddEvent records e and returns it with its ID once it is on disk. A zero
 // e.Time means now.
 func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
-	if e.Check == "" {
-		return e, nightowl.Errorf(nightowl.EInvalid, "event has no check")
+	if err := checkstore.CheckEvent(&e, s.opts.Now); err != nil {
+		return e, err
 	}
-	if e.Time.IsZero() {
-		e.Time = s.opts.Now()
-	}
-	e.Time = e.Time.UTC()
-	r := &eventReq{ctx: ctx, e: e, done: make(chan error, 1)}
-	select {
-	case s.events <- r:
-	case <-s.done:
-		return e, fmt.Errorf("add event of %s: %w", e.Check, errClosed)
-	case <-ctx.Done():
-		return e, ctx.Err()
-	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return e, fmt.Errorf("add event of %s: %w", e.Check, err)
-		}
-		return r.e, nil
-	case <-ctx.Done():
-		return e, ctx.Err()
-	}
+	return checkstore.SendEvent(ctx, s.events, s.done, errClosed, e)
 }
-
-// eventReq is an event on its way to the writer goroutine, which sets its
-// ID before it answers on done.
-type eventReq struct {
-	ctx  context.Context
-	e    nightowl.Event
-	done chan error
-}
-
-// maxEventBatch bounds how many events share one transaction.
-const maxEventBatch = 1000
 
 // addEvents writes first and every other event already waiting in one
-// transaction, synced to disk once. When a whole fleet changes status at
-// once (the network went away) the engine's workers all record an event at
-// the same moment; one fsync each, in turn, would stall them for minutes.
-func (s *Store) addEvents(first *eventReq) {
-	reqs := []*eventReq{first}
-gather:
-	for len(reqs) < maxEventBatch {
-		select {
-		case r := <-s.events:
-			reqs = append(reqs, r)
-		default:
-			break gather
-		}
-	}
-	live := reqs[:0]
-	for _, r := range reqs {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
+// transaction, synced to disk once: one fsync each, in turn, would stall a
+// fleet's worth of status changes for minutes.
+func (s *Store) addEvents(first *checkstore.EventReq) {
+	live := checkstore.TakeEvents(first, s.events)
 	if len(live) == 0 {
 		return
 	}
@@ -513,17 +431,17 @@ gather:
 		// A status change and the state it leads to reach the disk
 		// together: a process that crashes right after recording the
 		// change must not come back with the state from before it.
-		if err := w.states(states); err != nil {
+		if err := w.States(states); err != nil {
 			return err
 		}
 		for _, r := range live {
-			id, err := w.id(r.e.Check)
+			id, err := w.id(r.E.Check)
 			if err != nil {
 				return err
 			}
 			err = w.queryRow(`INSERT INTO events (check_id, time, kind, from_status, to_status, cause)
 				VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-				id, r.e.Time.UnixNano(), r.e.Kind, string(r.e.From), string(r.e.To), r.e.Cause).Scan(&r.e.ID)
+				id, r.E.Time.UnixNano(), r.E.Kind, string(r.E.From), string(r.E.To), r.E.Cause).Scan(&r.E.ID)
 			if err != nil {
 				return err
 			}
@@ -531,7 +449,7 @@ gather:
 		return nil
 	})
 	for _, r := range live {
-		r.done <- err
+		r.Answer(err)
 	}
 }
 
@@ -575,7 +493,7 @@ func (s *Store) Forget(ctx context.Context, checks []string) error {
 				delete(s.pingSeqs, id)
 				delete(s.ids, name)
 			}
-			delete(s.refusedAt, name)
+			delete(s.refused, name)
 		}
 		return nil
 	})

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -142,4 +144,54 @@ func Rollup(check string, p nightowl.Period, start time.Time, runs, failures, ma
 		ru.P95 = h.Quantile(0.95, maxNS) / 1e9
 	}
 	return ru
+}
+
+// EncodeStarted is a heartbeat's started runs as both stores keep them: a
+// JSON object of Unix nanoseconds by run ID; nil, NULL, for none.
+func EncodeStarted(h nightowl.Heartbeat) (*string, error) {
+	if len(h.Started) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]int64, len(h.Started))
+	for rid, at := range h.Started {
+		m[rid] = at.UnixNano()
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat of %s: %w", h.Check, err)
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// DecodeStarted reads back what EncodeStarted wrote; nil for none.
+func DecodeStarted(s string) (map[string]time.Time, error) {
+	var m map[string]int64
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	started := make(map[string]time.Time, len(m))
+	for rid, at := range m {
+		started[rid] = time.Unix(0, at).UTC()
+	}
+	return started, nil
+}
+
+// WithQueued adds to the heartbeat states read from the database, in name
+// order, the queued states of checks not written yet, keeping that order.
+// The stores read the queue first, then the database, and the queue wins:
+// a state that the writer commits in between is read twice, the same both
+// times, rather than missed.
+func WithQueued(stored []nightowl.Heartbeat, mem map[string]nightowl.Heartbeat) []nightowl.Heartbeat {
+	if len(mem) == 0 {
+		return stored
+	}
+	for _, h := range mem {
+		stored = append(stored, h)
+	}
+	slices.SortFunc(stored, func(a, b nightowl.Heartbeat) int { return strings.Compare(a.Check, b.Check) })
+	return stored
 }

@@ -3,9 +3,11 @@
 // pings and heartbeat states wait for a store's writer, with its bounds and
 // what it drops when the writer falls behind; the hourly and daily rollups
 // aggregated in memory, and the mergeable latency histogram behind their
-// percentiles, whose encoding is what both stores keep in the database; and
-// the encoding of a result's facts. Keeping one copy is what keeps the
-// stores behaving alike.
+// percentiles, whose encoding is what both stores keep in the database; the
+// encoding of a result's facts and of a heartbeat's started runs; how work,
+// events and batches reach a store's writer goroutine; and the defaults of
+// the options both stores take. Keeping one copy is what keeps the stores
+// behaving alike.
 package checkstore
 
 import (

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +50,40 @@ func closeRecords(t *testing.T, s Records) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// recordsQuery is a named query of a list of records and the keys of what
+// it returns, in order.
+type recordsQuery[Q any, K comparable] struct {
+	name string
+	q    Q
+	want []K
+}
+
+// recordsQueries runs each query with list and compares the keys of what it
+// returns.
+func recordsQueries[Q, V any, K comparable](t *testing.T, list func(Q) ([]V, error), key func(V) K, queries []recordsQuery[Q, K]) {
+	t.Helper()
+	for _, tt := range queries {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := list(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys := recordsKeys(got, key); !slices.Equal(keys, tt.want) {
+				t.Errorf("query %+v = %v, want %v", tt.q, keys, tt.want)
+			}
+		})
+	}
+}
+
+// recordsKeys is the key of each record, nil for none.
+func recordsKeys[V, K any](vs []V, key func(V) K) []K {
+	var out []K
+	for _, v := range vs {
+		out = append(out, key(v))
+	}
+	return out
 }
 
 func recordsAlerts(t *testing.T, open Opener[Records]) {
@@ -103,11 +136,8 @@ func recordsAlerts(t *testing.T, open Opener[Records]) {
 		}
 	})
 
-	queries := []struct {
-		name string
-		q    nightowl.AlertQuery
-		want []string
-	}{
+	alertID := func(a nightowl.Alert) string { return a.ID }
+	recordsQueries(t, func(q nightowl.AlertQuery) ([]nightowl.Alert, error) { return s.Alerts(ctx, q) }, alertID, []recordsQuery[nightowl.AlertQuery, string]{
 		{"all, newest first", nightowl.AlertQuery{}, []string{"a-db", "a-shop", "a-old"}},
 		{"open", nightowl.AlertQuery{Open: true}, []string{"a-db", "a-shop"}},
 		{"by check", nightowl.AlertQuery{Check: "shop"}, []string{"a-shop", "a-old"}},
@@ -115,18 +145,7 @@ func recordsAlerts(t *testing.T, open Opener[Records]) {
 		{"limit", nightowl.AlertQuery{Limit: 2}, []string{"a-db", "a-shop"}},
 		{"open ignores the limit", nightowl.AlertQuery{Open: true, Limit: 1}, []string{"a-db", "a-shop"}},
 		{"none", nightowl.AlertQuery{Check: "nope"}, nil},
-	}
-	for _, tt := range queries {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Alerts(ctx, tt.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ids := recordsAlertIDs(got); !slices.Equal(ids, tt.want) {
-				t.Errorf("Alerts(%+v) = %v, want %v", tt.q, ids, tt.want)
-			}
-		})
-	}
+	})
 
 	t.Run("survive a reopen", func(t *testing.T) {
 		closeRecords(t, s)
@@ -135,14 +154,6 @@ func recordsAlerts(t *testing.T, open Opener[Records]) {
 			t.Fatalf("after reopen = %+v, %v\nwant %+v", got, err, *shop)
 		}
 	})
-}
-
-func recordsAlertIDs(as []nightowl.Alert) []string {
-	var out []string
-	for _, a := range as {
-		out = append(out, a.ID)
-	}
-	return out
 }
 
 func recordsOutbox(t *testing.T, open Opener[Records]) {
@@ -177,7 +188,8 @@ func recordsOutbox(t *testing.T, open Opener[Records]) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ids := recordsNotificationIDs(got); !slices.Equal(ids, []int64{n3.ID, n2.ID, n1.ID}) {
+		ids := recordsKeys(got, func(n nightowl.Notification) int64 { return n.ID })
+		if !slices.Equal(ids, []int64{n3.ID, n2.ID, n1.ID}) {
 			t.Fatalf("Notifications = %v, want newest first %v", ids, []int64{n3.ID, n2.ID, n1.ID})
 		}
 		for i, want := range []nightowl.Notification{n3, n2, n1} {
@@ -296,14 +308,6 @@ func recordsOutbox(t *testing.T, open Opener[Records]) {
 	for _, st := range steps {
 		t.Run(st.name, st.do)
 	}
-}
-
-func recordsNotificationIDs(ns []nightowl.Notification) []int64 {
-	var out []int64
-	for _, n := range ns {
-		out = append(out, n.ID)
-	}
-	return out
 }
 
 func recordsOutboxStats(t *testing.T, open Opener[Records]) {
@@ -640,29 +644,13 @@ func recordsTokens(t *testing.T, open Opener[Records]) {
 		t.Fatalf("after a touch: %+v, %v; want %+v", got, err, a1)
 	}
 
-	for _, tc := range []struct {
-		user string
-		want []string
-	}{
-		{"alice", []string{"t-a1", "t-a2"}},
-		{"bob", []string{"t-b1"}},
-		{"", []string{"t-a1", "t-a2", "t-b1"}},
-		{"carol", nil},
-	} {
-		t.Run("tokens of "+cmp.Or(tc.user, "everyone"), func(t *testing.T) {
-			ts, err := s.Tokens(ctx, tc.user)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, tok := range ts {
-				ids = append(ids, tok.ID)
-			}
-			if !slices.Equal(ids, tc.want) {
-				t.Fatalf("got %v, want %v", ids, tc.want)
-			}
-		})
-	}
+	tokens := func(user string) ([]nightowl.Token, error) { return s.Tokens(ctx, user) }
+	recordsQueries(t, tokens, func(tok nightowl.Token) string { return tok.ID }, []recordsQuery[string, string]{
+		{"tokens of alice", "alice", []string{"t-a1", "t-a2"}},
+		{"tokens of bob", "bob", []string{"t-b1"}},
+		{"tokens of everyone", "", []string{"t-a1", "t-a2", "t-b1"}},
+		{"tokens of carol", "carol", nil},
+	})
 
 	if err := s.DeleteToken(ctx, "t-a2"); err != nil {
 		t.Fatal(err)
@@ -924,33 +912,15 @@ func recordsIncidents(t *testing.T, open Opener[Records]) {
 	})
 
 	t.Run("query", func(t *testing.T) {
-		tests := []struct {
-			name string
-			q    nightowl.IncidentQuery
-			want []string
-		}{
+		incidents := func(q nightowl.IncidentQuery) ([]nightowl.Incident, error) { return s.Incidents(ctx, q) }
+		recordsQueries(t, incidents, func(inc nightowl.Incident) string { return inc.ID }, []recordsQuery[nightowl.IncidentQuery, string]{
 			{"all, newest first", nightowl.IncidentQuery{}, []string{"inc-2", "inc-1"}},
 			{"open", nightowl.IncidentQuery{Open: true}, []string{"inc-2"}},
 			{"limit", nightowl.IncidentQuery{Limit: 1}, []string{"inc-2"}},
 			{"resolved since", nightowl.IncidentQuery{Since: t0.Add(20 * time.Minute)}, []string{"inc-2", "inc-1"}},
 			{"since", nightowl.IncidentQuery{Since: t0.Add(45 * time.Minute)}, []string{"inc-2"}},
 			{"none since", nightowl.IncidentQuery{Since: t0.Add(2 * time.Hour)}, nil},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				list, err := s.Incidents(ctx, tt.q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, inc := range list {
-					got = append(got, inc.ID)
-				}
-				if !slices.Equal(got, tt.want) {
-					t.Errorf("incidents = %v, want %v", got, tt.want)
-				}
-			})
-		}
+		})
 	})
 
 	t.Run("invalid", func(t *testing.T) {
@@ -1041,32 +1011,14 @@ func recordsActionRequests(t *testing.T, open Opener[Records]) {
 		}
 	})
 
-	queries := []struct {
-		name string
-		q    nightowl.ActionQuery
-		want []string
-	}{
+	requests := func(q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) { return s.Requests(ctx, q) }
+	recordsQueries(t, requests, func(r nightowl.ActionRequest) string { return r.ID }, []recordsQuery[nightowl.ActionQuery, string]{
 		{"all, newest first", nightowl.ActionQuery{}, []string{"r3", "r2", "r1"}},
 		{"open", nightowl.ActionQuery{Open: true}, []string{"r3"}},
 		{"by action", nightowl.ActionQuery{Action: "pause-replication"}, []string{"r3", "r1"}},
 		{"limit", nightowl.ActionQuery{Limit: 2}, []string{"r3", "r2"}},
 		{"none", nightowl.ActionQuery{Action: "nope"}, nil},
-	}
-	for _, tt := range queries {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Requests(ctx, tt.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range got {
-				ids = append(ids, r.ID)
-			}
-			if !slices.Equal(ids, tt.want) {
-				t.Errorf("Requests(%+v) = %q, want %q", tt.q, ids, tt.want)
-			}
-		})
-	}
+	})
 
 	t.Run("last run survives a reopen", func(t *testing.T) {
 		closeRecords(t, s)
@@ -1164,11 +1116,8 @@ func recordsAudit(t *testing.T, open Opener[Records]) {
 		}
 	}
 
-	for _, tc := range []struct {
-		name string
-		q    nightowl.AuditQuery
-		want []int64
-	}{
+	list := func(q nightowl.AuditQuery) ([]nightowl.AuditEntry, error) { return s.AuditEntries(ctx, q) }
+	recordsQueries(t, list, func(e nightowl.AuditEntry) int64 { return e.Seq }, []recordsQuery[nightowl.AuditQuery, int64]{
 		{"all, newest first", nightowl.AuditQuery{}, []int64{5, 4, 3, 2, 1}},
 		{"limit", nightowl.AuditQuery{Limit: 2}, []int64{5, 4}},
 		{"actor", nightowl.AuditQuery{Actor: "ana"}, []int64{2, 1}},
@@ -1178,21 +1127,7 @@ func recordsAudit(t *testing.T, open Opener[Records]) {
 		{"since", nightowl.AuditQuery{Since: t0.Add(time.Second)}, []int64{2}},
 		{"since, to the nanosecond", nightowl.AuditQuery{Since: t0.Add(time.Minute + 124)}, nil},
 		{"both", nightowl.AuditQuery{Actor: "bob", Action: "action.app"}, []int64{4}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.AuditEntries(ctx, tc.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var seqs []int64
-			for _, e := range got {
-				seqs = append(seqs, e.Seq)
-			}
-			if !slices.Equal(seqs, tc.want) {
-				t.Errorf("seqs %v, want %v", seqs, tc.want)
-			}
-		})
-	}
+	})
 
 	t.Run("invalid", func(t *testing.T) {
 		if err := s.AppendAudit(ctx, &nightowl.AuditEntry{Action: "login"}); nightowl.ErrorCode(err) != nightowl.EInvalid {

@@ -1,0 +1,83 @@
+package records
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/nightowl/nightowl"
+)
+
+// CheckUser is the check a user passes before it is saved.
+func CheckUser(u *nightowl.User) error {
+	if u.Name == "" || !u.Role.Valid() {
+		return nightowl.Errorf(nightowl.EInvalid, "user %q needs a name and a role (one of viewer, responder, admin)", u.Name)
+	}
+	return nil
+}
+
+// CheckToken is the check a token passes before it is saved.
+func CheckToken(t *nightowl.Token) error {
+	if t.ID == "" || t.User == "" || len(t.Hash) == 0 || !t.Role.Valid() {
+		return nightowl.Errorf(nightowl.EInvalid, "token %q needs an id, a user, a hash and a role", t.ID)
+	}
+	return nil
+}
+
+// CheckSession is the check a session passes before it is saved.
+func CheckSession(ss *nightowl.Session) error {
+	if len(ss.Hash) == 0 || ss.User == "" {
+		return nightowl.Errorf(nightowl.EInvalid, "session needs a hash and a user")
+	}
+	return nil
+}
+
+// A Refusal is what a store's driver says of a failed upsert: which
+// constraint, if any, refused it.
+type Refusal int
+
+const (
+	NotRefused Refusal = iota
+	// ForeignKey: the user the token or session belongs to is not there.
+	ForeignKey
+	// Unique: another row has the same secret.
+	Unique
+)
+
+// TokenSaved is the error of the upsert that saves t: err told apart by
+// what refused it, or a conflict when it wrote no row (another token has
+// the ID, with another hash or user).
+func TokenSaved(t *nightowl.Token, err error, by Refusal, changed int64) error {
+	switch {
+	case by == ForeignKey:
+		return NotFound("user", t.User)
+	case by == Unique:
+		return nightowl.Errorf(nightowl.EConflict, "another token has the same secret")
+	case err == nil && changed == 0:
+		return nightowl.Errorf(nightowl.EConflict, "another token has the id %q", t.ID)
+	}
+	return err
+}
+
+// SessionSaved is the error of the upsert that saves ss: a missing user, or
+// a conflict when it wrote no row (a session never changes hands).
+func SessionSaved(ss *nightowl.Session, err error, by Refusal, changed int64) error {
+	switch {
+	case by == ForeignKey:
+		return NotFound("user", ss.User)
+	case err == nil && changed == 0:
+		return nightowl.Errorf(nightowl.EConflict, "another user has the same session")
+	}
+	return err
+}
+
+// EncodeRequest checks r and encodes it as both stores keep it: whole.
+func EncodeRequest(r *nightowl.ActionRequest) ([]byte, error) {
+	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {
+		return nil, nightowl.Errorf(nightowl.EInvalid, "action request needs an id, an action, a state and a time")
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("save action request %s: %w", r.ID, err)
+	}
+	return data, nil
+}
