@@ -61,9 +61,10 @@ type Membership struct {
 	log   *slog.Logger
 	// beat is how often the node heartbeats and looks at the others;
 	// live is how long since its last beat a node counts as alive, and ttl
-	// how long a lease lasts. Both are four fifths of the timeout, so that
-	// the round that sees a node gone, takes its checks over and runs
-	// them comes within the timeout.
+	// how long a lease lasts. Both are seven tenths of the timeout, so
+	// that the round that sees a node gone, takes its checks over and
+	// runs them comes within the timeout, with room for a slow round on a
+	// busy machine.
 	beat, live, ttl time.Duration
 	renewEvery      time.Duration
 	started         time.Time
@@ -102,7 +103,7 @@ func New(opts Options) (*Membership, error) {
 	}
 	beat := min(time.Second, opts.Timeout/10)
 	m := &Membership{opts: opts, clock: opts.Clock, log: opts.Logger, beat: beat,
-		live: opts.Timeout * 4 / 5, ttl: opts.Timeout * 4 / 5, renewEvery: opts.Timeout / 5,
+		live: opts.Timeout * 7 / 10, ttl: opts.Timeout * 7 / 10, renewEvery: opts.Timeout / 5,
 		held: map[string]bool{}}
 	m.started = m.clock.Now()
 	return m, nil

@@ -24,10 +24,11 @@ import (
 // that say which node ran them and when, and a webhook receiver that counts
 // each message by its Idempotency-Key.
 type world struct {
-	mu   sync.Mutex
-	runs []run
-	down map[string]bool
-	msgs []msg
+	mu    sync.Mutex
+	runs  []run
+	down  map[string]bool
+	msgs  []msg
+	watch []run // watchdog pings: node and time
 }
 
 type run struct {
@@ -43,6 +44,10 @@ type msg struct {
 func (w *world) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if node, ok := strings.CutPrefix(r.URL.Path, "/watchdog/"); ok {
+		w.watch = append(w.watch, run{node: node, at: time.Now()})
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/hook") {
 		var m nightowl.Message
 		body, _ := io.ReadAll(r.Body)
@@ -81,6 +86,19 @@ func (w *world) runsSince(t time.Time) map[string]map[string]int {
 			out[r.check] = map[string]int{}
 		}
 		out[r.check][r.node]++
+	}
+	return out
+}
+
+// watchdogPings counts each node's watchdog pings between from and to.
+func (w *world) watchdogPings(from, to time.Time) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range w.watch {
+		if !p.at.Before(from) && p.at.Before(to) {
+			out[p.node]++
+		}
 	}
 	return out
 }
@@ -157,6 +175,7 @@ func TestClusterOfThree(t *testing.T) {
 		n := &node{name: fmt.Sprintf("n%d", i+1), addr: freeAddr(t)}
 		var b strings.Builder
 		fmt.Fprintf(&b, "server: {listen: %q}\nstorage: {postgres: %q}\ncluster: {node: %s}\n", n.addr, dsn, n.name)
+		fmt.Fprintf(&b, "watchdog: {url: %q, every: 1s}\n", srv.URL+"/watchdog/"+n.name)
 		b.WriteString("defaults: {interval: 1s, timeout: 1s, fail_after: 1, recover_after: 1}\nchecks:\n")
 		for _, c := range names {
 			fmt.Fprintf(&b, "  - name: %s\n    http: {url: %q, headers: {X-Node: %s}}\n", c, srv.URL+"/t/"+c, n.name)
@@ -316,6 +335,10 @@ func TestClusterOfThree(t *testing.T) {
 		}
 	}
 
+	if got := w.watchdogPings(from, time.Now()); len(got) != len(nodes) {
+		t.Errorf("watchdog pings from a healthy cluster: %v", got)
+	}
+
 	// PostgreSQL stops for a minute. The checks go on running, a check
 	// that goes down meanwhile is alerted on from memory, and once the
 	// database is back what happened is written to it.
@@ -336,6 +359,10 @@ func TestClusterOfThree(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Until(stopped.Add(60 * time.Second)))
+	// The watchdog stopped vouching for nodes whose store takes no writes.
+	if got := w.watchdogPings(stopped.Add(20*time.Second), time.Now()); len(got) != 0 {
+		t.Errorf("watchdog pings from 20s into the outage: %v", got)
+	}
 	pg.Start(t)
 	t.Logf("PostgreSQL back after %s", time.Since(stopped).Round(100*time.Millisecond))
 	db := pg.Connect(t, "postgres")
@@ -354,6 +381,10 @@ func TestClusterOfThree(t *testing.T) {
 	waitFor(t, 30*time.Second, "the outage's alert resolved", w.report, func() bool {
 		byWhat, _ := w.messages()
 		return byWhat["resolved "+outage] == 1
+	})
+	back = time.Now()
+	waitFor(t, 20*time.Second, "every node's watchdog pinging again", w.report, func() bool {
+		return len(w.watchdogPings(back, time.Now())) == len(nodes)
 	})
 
 	byWhat, dups = w.messages()
