@@ -170,10 +170,22 @@ func (s *Store) flushChecks(durable bool) error {
 	}, s.q.Landed)
 	if err != nil {
 		s.q.Requeue(b)
-		s.log.Error("postgres: write queued results", "err", err,
-			"results", len(b.Results), "states", len(b.States), "rollups", len(b.Aggs),
-			"pings", len(b.Pings), "heartbeats", len(b.Heartbeats))
+		now := time.Now()
+		if s.failing.IsZero() {
+			s.failing = now
+		}
+		if now.Sub(s.failedAt) >= time.Minute {
+			s.failedAt = now
+			s.log.Error("postgres: write queued results; kept to try again", "err", err,
+				"failing_for", now.Sub(s.failing).Round(time.Second),
+				"results", len(b.Results), "states", len(b.States), "rollups", len(b.Aggs),
+				"pings", len(b.Pings), "heartbeats", len(b.Heartbeats))
+		}
 		return err
+	}
+	if !s.failing.IsZero() {
+		s.log.Info("postgres: queued results written again", "after", time.Since(s.failing).Round(time.Second))
+		s.failing, s.failedAt = time.Time{}, time.Time{}
 	}
 	s.q.Recycle(b)
 	s.logRefused(ctx, refused)

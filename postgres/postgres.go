@@ -131,6 +131,9 @@ type Store struct {
 	// refused is when heartbeat states were last refused for a token
 	// another check holds.
 	refused checkstore.Refusals
+	// failing is when writes began to fail, and failedAt when that was
+	// last logged: an outage is logged once a minute, not every flush.
+	failing, failedAt time.Time
 }
 
 // Open connects to the database, brings its schema up to date and starts the
