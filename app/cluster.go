@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -101,8 +102,14 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 			Last: &nightowl.Result{Check: names[i], Status: st, Assertions: []nightowl.AssertionResult{{Name: "heartbeat",
 				OK: st == nightowl.StatusUp, Severity: nightowl.SeverityCritical, Message: cause}}},
 		}
+		open := slices.ContainsFunc(a.alerts.Open(), func(al nightowl.Alert) bool { return al.Check == names[i] })
 		if err := a.alerts.Observe(ctx, v); err != nil {
 			a.log.Error("alert on a lost node", "node", n.Name, "err", err)
+			continue
+		}
+		if st == nightowl.StatusDown && !open {
+			// Counted by the one node that alerts, once per loss.
+			a.cluster.lost.Inc()
 		}
 	}
 }
@@ -156,20 +163,33 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 	}
 	m, err := cluster.New(cluster.Options{Store: cs, Node: name, Addr: advertise, Timeout: c.NodeTimeout,
 		Clock: a.opts.Clock, Logger: a.log, Checks: a.activeChecks,
-		OnOwn: func(gained, lost []string) {
+		OnOwn: func(gained, lost []string) error {
 			a.log.Info("checks moved", "node", name, "gained", len(gained), "lost", len(lost))
-			if len(gained) > 0 {
-				a.adopt(ctx, gained)
-				a.reconcile(ctx, gained)
+			if len(gained) == 0 {
+				return nil
 			}
+			if err := a.adopt(ctx, gained); err != nil {
+				return err
+			}
+			a.reconcile(ctx, gained)
+			return nil
 		},
-		BeforeRelease: func(checks []string) {
-			qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		OnHeld: a.engine.RunOverdue,
+		HandOver: func(checks []string) []string {
+			idle := a.engine.Idle(checks)
+			if len(idle) == 0 {
+				return nil
+			}
+			// What their last runs here recorded reaches the store
+			// before the next owner reads it.
+			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			a.engine.Quiesce(qctx, checks)
+			if err := a.store.Flush(fctx); err != nil {
+				return nil
+			}
+			return idle
 		},
 		OnLost: func(n nightowl.Node) {
-			a.cluster.lost.Inc()
 			a.log.Error("monitoring node lost", "node", n.Name, "last_seen", n.SeenAt)
 		},
 	})
@@ -206,19 +226,21 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 
 // adopt brings in the states other nodes recorded, and for the checks this
 // node has just taken over, their open alerts.
-func (a *App) adopt(ctx context.Context, gained []string) {
+func (a *App) adopt(ctx context.Context, gained []string) error {
 	// Heartbeats first: their state is stored apart, and a takeover must
 	// not go without it because the other read failed.
 	a.adoptHeartbeats(ctx, gained)
 	states, err := a.store.States(ctx)
 	if err != nil {
 		a.log.Warn("read check states", "err", err)
-		return
+		return err
 	}
 	a.engine.Adopt(states, gained)
 	if err := a.alerts.Adopt(ctx, gained); err != nil {
 		a.log.Warn("read the alerts of checks taken over", "err", err)
+		return err
 	}
+	return nil
 }
 
 // reconcile opens or resolves the alerts of checks from their states, and

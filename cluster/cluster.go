@@ -43,12 +43,20 @@ type Options struct {
 	Logger *slog.Logger   // slog.Default() when nil
 	// OnOwn is called in a round in which this node gained or lost checks,
 	// on the membership's goroutine: before it runs the gained ones, and
-	// after it stopped running the lost ones.
-	OnOwn func(gained, lost []string)
-	// BeforeRelease is called with checks this node no longer runs, before
-	// their leases are released: it waits for runs under way to end, so
-	// that the next owner starts from everything they recorded.
-	BeforeRelease func(checks []string)
+	// after it stopped running the lost ones. An error (it could not read
+	// what the last owner left) gives the gained ones back, to be taken
+	// again in a later round.
+	OnOwn func(gained, lost []string) error
+	// HandOver is given checks this node no longer runs and returns those
+	// ready for their next owner: no run of theirs under way here, and
+	// what they recorded written. The others are offered again next
+	// round (their leases, no longer renewed, end on their own). It must
+	// not wait long: it runs between heartbeats. Nil hands everything over
+	// at once.
+	HandOver func(checks []string) []string
+	// OnHeld is called with the checks gained in a round once this node
+	// holds them: the cue to run the overdue ones at once.
+	OnHeld func(gained []string)
 	// OnLost is called when a node that was live stopped heartbeating
 	// without leaving: it crashed, hung or lost the store.
 	OnLost func(n nightowl.Node)
@@ -67,11 +75,16 @@ type Membership struct {
 	// busy machine.
 	beat, live, ttl time.Duration
 	renewEvery      time.Duration
-	started         time.Time
+	// callTimeout bounds each store call of a round.
+	callTimeout time.Duration
+	started     time.Time
 
 	mu    sync.Mutex
 	held  map[string]bool
 	valid time.Time // the leases in held are ours until then
+	// draining are checks this node stopped running and has not handed
+	// over yet.
+	draining map[string]bool
 	// storeDown is set while the store cannot be reached: the node then
 	// keeps running what it held, since nobody can take it over through
 	// the store either, and a check run twice is better than one not run.
@@ -104,7 +117,8 @@ func New(opts Options) (*Membership, error) {
 	beat := min(time.Second, opts.Timeout/10)
 	m := &Membership{opts: opts, clock: opts.Clock, log: opts.Logger, beat: beat,
 		live: opts.Timeout * 7 / 10, ttl: opts.Timeout * 7 / 10, renewEvery: opts.Timeout / 5,
-		held: map[string]bool{}}
+		held: map[string]bool{}, draining: map[string]bool{}}
+	m.callTimeout = min(3*beat, m.live/3)
 	m.started = m.clock.Now()
 	return m, nil
 }
@@ -165,12 +179,18 @@ func (m *Membership) Run(ctx context.Context) {
 
 // Round is one heartbeat: record this node alive, see who else is, and
 // take or give up checks accordingly. Run calls it every beat; tests call
-// it directly.
+// it directly. It never waits long: every store call has its own deadline,
+// so that a database that hangs instead of refusing counts as unreachable,
+// and a check still running here is handed over in a later round rather
+// than waited for.
 func (m *Membership) Round(ctx context.Context) {
 	start := m.clock.Now()
-	nodes, err := m.opts.Store.Beat(ctx, nightowl.Node{Name: m.opts.Node, Addr: m.opts.Addr, StartedAt: m.started.UTC()}, m.live)
+	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, m.callTimeout) }
+	cctx, cancel := call()
+	nodes, err := m.opts.Store.Beat(cctx, nightowl.Node{Name: m.opts.Node, Addr: m.opts.Addr, StartedAt: m.started.UTC()}, m.live)
+	cancel()
 	if err != nil {
-		m.storeLost(err)
+		m.storeLost(ctx, err)
 		return
 	}
 	var live []string
@@ -219,19 +239,40 @@ func (m *Membership) Round(ctx context.Context) {
 		}
 	}
 	renew := !slices.Equal(want, m.lastWant) || start.Sub(m.renewed) >= m.renewEvery || len(want) > len(m.held)
+	// Stop running them at once; hand them over once their runs here
+	// have ended and been written.
+	for _, c := range drop {
+		delete(m.held, c)
+		m.draining[c] = true
+	}
+	var handing []string
+	for c := range m.draining {
+		if _, ok := slices.BinarySearch(want, c); ok {
+			delete(m.draining, c) // wanted again: it is leased below
+			continue
+		}
+		handing = append(handing, c)
+	}
 	m.mu.Unlock()
-	if len(drop) > 0 {
-		// Stop running them before letting go of them.
-		m.mu.Lock()
-		for _, c := range drop {
-			delete(m.held, c)
+	slices.Sort(handing)
+	if len(handing) > 0 {
+		ready := handing
+		if m.opts.HandOver != nil {
+			ready = m.opts.HandOver(handing)
 		}
-		m.mu.Unlock()
-		if m.opts.BeforeRelease != nil {
-			m.opts.BeforeRelease(drop)
-		}
-		if err := m.opts.Store.Release(ctx, m.opts.Node, drop); err != nil {
-			m.log.Warn("release checks", "node", m.opts.Node, "checks", len(drop), "err", err)
+		if len(ready) > 0 {
+			cctx, cancel := call()
+			err := m.opts.Store.Release(cctx, m.opts.Node, ready)
+			cancel()
+			if err != nil {
+				// Their leases end on their own.
+				m.log.Warn("release checks", "node", m.opts.Node, "checks", len(ready), "err", err)
+			}
+			m.mu.Lock()
+			for _, c := range ready {
+				delete(m.draining, c)
+			}
+			m.mu.Unlock()
 		}
 	}
 	if !renew {
@@ -240,9 +281,11 @@ func (m *Membership) Round(ctx context.Context) {
 		}
 		return
 	}
-	got, err := m.opts.Store.Lease(ctx, m.opts.Node, want, m.ttl)
+	cctx, cancel = call()
+	got, err := m.opts.Store.Lease(cctx, m.opts.Node, want, m.ttl)
+	cancel()
 	if err != nil {
-		m.storeLost(err)
+		m.storeLost(ctx, err)
 		if len(drop) > 0 && m.opts.OnOwn != nil {
 			m.opts.OnOwn(nil, drop)
 		}
@@ -268,25 +311,42 @@ func (m *Membership) Round(ctx context.Context) {
 	slices.Sort(gained)
 	slices.Sort(lost)
 	lost = append(lost, drop...)
+	complete := len(got) == len(want)
 	// The node learns what the last owner left (states, alerts) before
 	// it starts running what it gained, so that its first run carries on
-	// from there instead of starting afresh.
+	// from there instead of starting afresh. When it cannot, it does not
+	// take them: running them blind would page again for what is paged.
 	if (len(gained) > 0 || len(lost) > 0) && m.opts.OnOwn != nil {
-		m.opts.OnOwn(gained, lost)
+		if err := m.opts.OnOwn(gained, lost); err != nil && len(gained) > 0 {
+			m.log.Warn("checks not taken over: what their last owner left could not be read", "node", m.opts.Node, "checks", len(gained), "err", err)
+			for _, c := range gained {
+				delete(next, c)
+			}
+			cctx, cancel := call()
+			m.opts.Store.Release(cctx, m.opts.Node, gained)
+			cancel()
+			gained, complete = nil, false
+		}
 	}
 	m.mu.Lock()
 	m.held, m.valid, m.renewed = next, start.Add(m.ttl), start
 	// Checks wanted but still leased elsewhere are asked for again next
 	// beat, until the other lease ends.
-	if len(got) == len(want) {
+	if complete {
 		m.lastWant = want
 	} else {
 		m.lastWant = nil
 	}
 	m.mu.Unlock()
+	if len(gained) > 0 && m.opts.OnHeld != nil {
+		m.opts.OnHeld(gained)
+	}
 }
 
-func (m *Membership) storeLost(err error) {
+func (m *Membership) storeLost(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return // stopping, not an outage
+	}
 	m.mu.Lock()
 	was := m.storeDown
 	m.storeDown = true

@@ -24,6 +24,9 @@ type memStore struct {
 	nodes  map[string]nightowl.Node
 	leases map[string]lease
 	down   bool
+	// hang makes Beat wait for its context to end, as a database host that
+	// died makes a client wait.
+	hang bool
 }
 
 type lease struct {
@@ -37,8 +40,13 @@ func newMemStore(c *clocktest.Fake) *memStore {
 	return &memStore{clock: c, nodes: map[string]nightowl.Node{}, leases: map[string]lease{}}
 }
 
-func (s *memStore) Beat(_ context.Context, n nightowl.Node, timeout time.Duration) ([]nightowl.Node, error) {
+func (s *memStore) Beat(ctx context.Context, n nightowl.Node, timeout time.Duration) ([]nightowl.Node, error) {
 	s.mu.Lock()
+	if s.hang {
+		s.mu.Unlock()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	defer s.mu.Unlock()
 	if s.down {
 		return nil, errDown
@@ -121,12 +129,13 @@ type world struct {
 	checks []string
 	nodes  map[string]*cluster.Membership
 	lost   map[string][]string // node to the nodes it reported lost
+	busy   map[string]bool     // checks with a run under way, not to be handed over
 	mu     sync.Mutex
 }
 
 func newWorld(t *testing.T, n int) *world {
 	w := &world{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)),
-		nodes: map[string]*cluster.Membership{}, lost: map[string][]string{}}
+		nodes: map[string]*cluster.Membership{}, lost: map[string][]string{}, busy: map[string]bool{}}
 	w.store = newMemStore(w.clock)
 	for i := range 300 {
 		w.checks = append(w.checks, fmt.Sprintf("check-%03d", i))
@@ -139,6 +148,17 @@ func newWorld(t *testing.T, n int) *world {
 
 func (w *world) add(name string) *cluster.Membership {
 	m, err := cluster.New(cluster.Options{Store: w.store, Node: name, Clock: w.clock,
+		HandOver: func(checks []string) []string {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			var ready []string
+			for _, c := range checks {
+				if !w.busy[c] {
+					ready = append(ready, c)
+				}
+			}
+			return ready
+		},
 		Logger: slog.New(slog.DiscardHandler),
 		Checks: func() []string { return w.checks },
 		OnLost: func(n nightowl.Node) {
@@ -356,5 +376,77 @@ func TestOwnerMovesOnlyTheLeaversChecks(t *testing.T) {
 	}
 	if moved < 2000 || moved > 3000 {
 		t.Errorf("d owned %d of 10,000 checks, want about a quarter", moved)
+	}
+}
+
+// TestHandOverWaitsForRuns: a node giving checks to a newcomer hands over
+// at once those with no run under way, and the others once their runs end,
+// while it goes on beating: nobody runs them twice, nobody calls it lost.
+func TestHandOverWaitsForRuns(t *testing.T) {
+	w := newWorld(t, 2)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	before := w.owners()
+	w.add("node-c")
+	// Every check that will move to node-c has a run under way on its
+	// current owner for the next five rounds.
+	moving := map[string]bool{}
+	for _, c := range w.checks {
+		if cluster.Owner(c, []string{"node-a", "node-b", "node-c"}) == "node-c" {
+			moving[c] = true
+			w.busy[c] = true
+		}
+	}
+	for i := range 12 {
+		if i == 5 {
+			w.mu.Lock()
+			w.busy = map[string]bool{}
+			w.mu.Unlock()
+		}
+		w.round()
+		own := w.owners()
+		for c := range moving {
+			if i < 5 && len(own[c]) > 0 && own[c][0] == "node-c" {
+				t.Fatalf("round %d: %s taken by node-c while its run goes on on %s", i, c, before[c][0])
+			}
+		}
+		w.clock.Advance(time.Second)
+	}
+	own := w.owners()
+	for c := range moving {
+		if len(own[c]) != 1 || own[c][0] != "node-c" {
+			t.Errorf("%s is run by %v after its run ended, want node-c", c, own[c])
+		}
+	}
+	if len(w.lost) != 0 {
+		t.Errorf("nodes reported lost during a handover: %v", w.lost)
+	}
+}
+
+// TestHangingStoreIsAnOutage: a store that does not answer at all counts as
+// unreachable once a round's call times out, so the node keeps running
+// what it held instead of letting its leases lapse with nobody to take
+// them over.
+func TestHangingStoreIsAnOutage(t *testing.T) {
+	clock := clocktest.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	store := newMemStore(clock)
+	m, err := cluster.New(cluster.Options{Store: store, Node: "a", Clock: clock, Timeout: 3 * time.Second,
+		Logger: slog.New(slog.DiscardHandler), Checks: func() []string { return []string{"web"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Round(context.Background())
+	if !m.Owns("web") {
+		t.Fatal("a does not own its only check")
+	}
+	store.mu.Lock()
+	store.hang = true
+	store.mu.Unlock()
+	m.Round(context.Background()) // returns after the call's deadline
+	clock.Advance(time.Minute)
+	if !m.StoreDown() || !m.Owns("web") {
+		t.Fatalf("a minute into a hang: store down %v, owns %v", m.StoreDown(), m.Owns("web"))
 	}
 }

@@ -197,8 +197,9 @@ func closeProber(p nightowl.Prober) {
 	}
 }
 
-// Close writes every check's state and closes its prober; call it after
-// Stop.
+// Close writes the state of every check this node runs and closes every
+// prober; call it after Stop. The states of checks other nodes run are
+// theirs to write: this node's copies of them lag.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -206,7 +207,9 @@ func (e *Engine) Close() {
 		r.mu.Lock()
 		st := r.state
 		r.mu.Unlock()
-		e.opts.Store.SaveState(st)
+		if e.opts.Owns == nil || e.opts.Owns(r.check.Name) {
+			e.opts.Store.SaveState(st)
+		}
 		r.close()
 	}
 }
@@ -530,12 +533,10 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 
 // Adopt brings the engine up to date with what the other nodes of a cluster
 // recorded in the shared store. Checks this node does not run take their
-// state from states; the checks in gained, which it has just taken over,
-// take theirs too, so that thresholds go on counting where the last owner
-// left them, and each of them whose last run is older than its interval
-// runs at once instead of waiting for its next slot.
+// state from states; the checks in gained, which it is taking over, take
+// theirs too, so that thresholds go on counting where the last owner left
+// them.
 func (e *Engine) Adopt(states []nightowl.State, gained []string) {
-	now := e.clock.Now()
 	mine := make(map[string]bool, len(gained))
 	for _, c := range gained {
 		mine[c] = true
@@ -554,9 +555,19 @@ func (e *Engine) Adopt(states []nightowl.State, gained []string) {
 		r.state = st
 		r.mu.Unlock()
 	}
-	if len(gained) == 0 {
-		return
+}
+
+// RunOverdue moves each of checks whose last run is older than its interval
+// to run now instead of at its next slot: called once this node holds
+// checks it took over.
+func (e *Engine) RunOverdue(checks []string) {
+	now := e.clock.Now()
+	mine := make(map[string]bool, len(checks))
+	for _, c := range checks {
+		mine[c] = true
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	moved := false
 	for i := range e.queue {
 		r := e.queue[i].r
@@ -576,26 +587,19 @@ func (e *Engine) Adopt(states []nightowl.State, gained []string) {
 	}
 }
 
-// Quiesce waits until none of checks is running, or ctx ends: a node hands
-// a check over only once its own run of it is over.
-func (e *Engine) Quiesce(ctx context.Context, checks []string) {
+// Idle returns those of checks with no run under way: a node hands a check
+// over only once its own run of it is over.
+func (e *Engine) Idle(checks []string) []string {
 	e.mu.Lock()
-	var runs []*run
+	defer e.mu.Unlock()
+	var out []string
 	for _, c := range checks {
-		if r := e.checks[c]; r != nil {
-			runs = append(runs, r)
+		r := e.checks[c]
+		if r == nil || (!r.running.Load() && r.manual.Load() == 0) {
+			out = append(out, c)
 		}
 	}
-	e.mu.Unlock()
-	for _, r := range runs {
-		for r.running.Load() || r.manual.Load() > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
+	return out
 }
 
 // Late returns how many of the checks this node runs have gone without a

@@ -436,6 +436,10 @@ func TestOwnsAndAdopt(t *testing.T) {
 	mu.Unlock()
 	e.clock = clocktest.New(now)
 	e.Adopt(elsewhere, []string{"b", "c"})
+	if due := e.NextDue(); !due["b"].After(now) {
+		t.Errorf("b moved before this node holds it: %s", due["b"])
+	}
+	e.RunOverdue([]string{"b", "c"})
 	due := e.NextDue()
 	if !due["b"].Equal(now) {
 		t.Errorf("overdue b next at %s, want now (%s)", due["b"], now)
@@ -468,7 +472,7 @@ func TestLate(t *testing.T) {
 }
 
 // TestResultOfACheckThatMovedIsDropped: a run that ends after its check
-// moved to another node records nothing here, and Quiesce waits for it.
+// moved to another node records nothing here, and it is not idle until it ends.
 func TestResultOfACheckThatMovedIsDropped(t *testing.T) {
 	var owned atomic.Bool
 	owned.Store(true)
@@ -488,17 +492,15 @@ func TestResultOfACheckThatMovedIsDropped(t *testing.T) {
 	for e.checks["a"].manual.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	quiesced := make(chan struct{})
-	go func() { e.Quiesce(context.Background(), []string{"a"}); close(quiesced) }()
 	owned.Store(false) // the check moves while its run is under way
-	select {
-	case <-quiesced:
-		t.Fatal("Quiesce returned while the run was under way")
-	case <-time.After(20 * time.Millisecond):
+	if idle := e.Idle([]string{"a"}); len(idle) != 0 {
+		t.Fatalf("idle while its run is under way: %v", idle)
 	}
 	close(release)
 	<-done
-	<-quiesced
+	if idle := e.Idle([]string{"a"}); len(idle) != 1 {
+		t.Fatalf("not idle after its run: %v", idle)
+	}
 	if v, _ := e.Check("a"); v.State.Runs != 0 || v.Last != nil || store.count() != 0 {
 		t.Fatalf("the moved check's result was recorded: %+v, %d stored", v.State, store.count())
 	}
@@ -525,5 +527,22 @@ func TestHeartbeatReportOfACheckNotOwnedIsDropped(t *testing.T) {
 	e.Submit("backup", t0, nightowl.Facts{"overdue": true})
 	if v, _ := e.Check("backup"); v.State.Status != nightowl.StatusDown {
 		t.Fatalf("the owner's report was not recorded: %+v", v.State)
+	}
+}
+
+// TestCloseWritesOnlyOwnStates: a node that stops does not write its lagging
+// copies of the states other nodes own.
+func TestCloseWritesOnlyOwnStates(t *testing.T) {
+	store := newMemStore()
+	e, err := New(Options{Clock: clocktest.New(t0), Store: store, Concurrency: 4, Owns: func(c string) bool { return c == "a" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetChecks(checks(2, time.Minute, okProber()), nil)
+	e.Close()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if _, ok := store.states["b"]; ok || len(store.states) != 1 {
+		t.Fatalf("states written at close: %v", store.states)
 	}
 }
