@@ -505,6 +505,14 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 		var unlock func()
 		unlock, pol, a = m.lock(check)
 		defer unlock()
+		if m.opts.Owns != nil && !m.opts.Owns(check) && a != nil {
+			// Another node runs the check: only the store knows its
+			// alert as it is now, and without it there is no telling
+			// (current falls back to this node's copy).
+			if _, err := m.opts.Store.Alert(ctx, a.ID); err != nil {
+				return nightowl.Alert{}, err
+			}
+		}
 		a = m.current(ctx, a)
 		if a == nil && m.opts.Owns != nil {
 			if stored, err := m.opts.Store.Alert(ctx, id); err == nil && stored.Open() {
