@@ -19,7 +19,8 @@ type AuditEntry struct {
 	// Action says what was done, as noun.verb: "login", "login.failed",
 	// "user.add", "user.remove", "user.role", "token.create",
 	// "token.revoke", "alert.ack", "maintenance.start", "maintenance.end",
-	// "incident.open", "incident.update", "action.request",
+	// "incident.open", "incident.update", "incident.publish",
+	// "action.request",
 	// "action.approve", "action.deny", "action.run", "action.result".
 	Action string `json:"action"`
 	// Subject is what it was done to: an alert, window, incident or

@@ -79,7 +79,16 @@ type Incident struct {
 	CreatedBy  string    `json:"created_by"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// PublishedAt is when the incident went on the status page: its
+	// first public update, or someone publishing it. Zero while it is
+	// known only to the people handling it, who may still rename it;
+	// until then it neither shows on any public page nor counts towards
+	// the page's status.
+	PublishedAt time.Time `json:"published_at,omitzero"`
 }
+
+// Published reports whether the incident is on the status page.
+func (inc *Incident) Published() bool { return !inc.PublishedAt.IsZero() }
 
 // IncidentUpdate is one entry people make on an incident: a public update
 // (shown on the status page) or a private note, possibly changing its state

@@ -293,8 +293,37 @@ notify:
 		resp, body = ana.post(path+"/updates", url.Values{"csrf": {csrfIn(t, page)}, "state": {"identified"}, "was_state": {"investigating"},
 			"impact": {"major"}, "was_impact": {"major"}, "message": {"The database went read-only."}, "visibility": {"public"}})
 		wantRedirect(t, resp, body, path+"?")
-		if _, page := ana.get(path); !strings.Contains(page, `data-testid="incident-state">identified`) || !strings.Contains(page, "The database went read-only.") {
+		if _, page := ana.get(path); !strings.Contains(page, `data-testid="incident-state">identified`) || !strings.Contains(page, "The database went read-only.") ||
+			strings.Contains(page, `id="publish-incident"`) {
 			t.Errorf("after the update:\n%s", page)
+		}
+
+		// Opened with a private note: staff see it is not published, and
+		// may publish it.
+		_, page = ana.get("/admin/incidents")
+		resp, body = ana.post("/admin/incidents", url.Values{"csrf": {csrfIn(t, page)}, "title": {"Payments provider breach"},
+			"impact": {"critical"}, "components": {"Website"}, "message": {"Staff only."}})
+		wantRedirect(t, resp, body, "/admin/incidents/")
+		path, _, _ = strings.Cut(resp.Header.Get("Location"), "?")
+		_, page = ana.get(path)
+		if !strings.Contains(page, "not published") || !strings.Contains(page, `id="publish-incident"`) {
+			t.Fatalf("an unpublished incident:\n%s", page)
+		}
+		if _, list := ana.get("/admin/incidents"); !strings.Contains(list, "not published") {
+			t.Errorf("the list does not say the incident is not published:\n%s", list)
+		}
+		if resp, body := vic.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}}); resp.StatusCode != 403 {
+			t.Errorf("a viewer publishing: %d %s", resp.StatusCode, body)
+		}
+		resp, body = ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}, "message": {"Payments may fail."}})
+		wantRedirect(t, resp, body, path+"?")
+		if _, page := ana.get(resp.Header.Get("Location")); !strings.Contains(page, "on the status page") ||
+			!strings.Contains(page, `data-testid="incident-published">published`) || strings.Contains(page, `id="publish-incident"`) {
+			t.Errorf("after publishing:\n%s", page)
+		}
+		resp, body = ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}})
+		if resp.StatusCode != 409 || !strings.Contains(body, "already on the status page") {
+			t.Errorf("publishing twice: %d\n%s", resp.StatusCode, body)
 		}
 	})
 

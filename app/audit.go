@@ -129,6 +129,19 @@ func (s auditedIncidents) Update(ctx context.Context, id string, u nightowl.Inci
 	return inc, up, err
 }
 
+// Publish implements web.Incidents.
+func (s auditedIncidents) Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	inc, up, err := s.Service.Publish(ctx, id, message, by)
+	if err == nil {
+		detail := "as it stands"
+		if up.Public {
+			detail = "with a public update"
+		}
+		s.a.record(ctx, by, "incident.publish", inc.ID, fmt.Sprintf("%q; impact %s; %s", inc.Title, inc.Impact, detail))
+	}
+	return inc, up, err
+}
+
 // AuditedAccess is the people and tokens service with every sign-in, failed
 // sign-in, sign-out and change to users and tokens recorded. The web layer
 // uses it as its Authenticator and People; the command line for user and

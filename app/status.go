@@ -153,8 +153,8 @@ const (
 	maxHistory  = 50
 )
 
-// publicIncidents returns the open incidents and those resolved in the
-// last 90 days, each with its public updates only, newest first.
+// publicIncidents returns the published incidents, open and resolved in
+// the last 90 days, each with its public updates only, newest first.
 func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
 	// Every open incident, however old, and the recent resolved ones.
 	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1000})
@@ -171,9 +171,15 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		}
 	}
 	for _, inc := range incs {
-		_, updates, err := a.incidents.Get(ctx, inc.ID)
+		inc, updates, err := a.incidents.Get(ctx, inc.ID)
 		if err != nil {
 			return nil, nil, err
+		}
+		// Nothing of an incident is public before someone publishes it:
+		// not its title (an auto-opened one names a check), nor its
+		// impact on the page's status.
+		if !inc.Published() {
+			continue
 		}
 		pi := web.PublicIncident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
 			Components: inc.Components, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, ResolvedAt: inc.ResolvedAt}

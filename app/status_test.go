@@ -10,22 +10,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nightowl/nightowl"
 )
 
 // Markers that must never reach a public page: a check's target, a DSN's
-// password, the text of a failure, and a private incident note.
+// password, the text of a failure, a private incident note, the title of an
+// incident nobody published, and the names of checks that have no badge
+// (one of them in a component, so that auto-opened incidents carry it in
+// their titles).
 const (
-	markTarget  = "SECRET-TARGET-7f3a"
-	markDSN     = "SECRET-DSN-PASS-4b1d"
-	markError   = "SECRET-ERROR-TEXT-91c2"
-	markPrivate = "SECRET-PRIVATE-NOTE-55aa"
+	markTarget      = "SECRET-TARGET-7f3a"
+	markDSN         = "SECRET-DSN-PASS-4b1d"
+	markError       = "SECRET-ERROR-TEXT-91c2"
+	markPrivate     = "SECRET-PRIVATE-NOTE-55aa"
+	markUnpublished = "SECRET-UNPUBLISHED-TITLE-0c4e"
+	markDBCheck     = "db-secret-name-7e2c"
+	markHiddenCheck = "hidden-secret-name-3d9b"
 )
 
-// TestPublicPagesShowNoSecrets fails checks whose targets, DSN and error
-// text carry marker strings, opens incidents (one by auto_open, whose
-// private note names the failure, one by hand with a private note), and
-// asserts that no public response carries any marker, while each shows
-// what it should.
+// TestPublicPagesShowNoSecrets fails checks whose targets, DSN, error text
+// and names carry marker strings, opens incidents (by auto_open, whose
+// titles name checks and whose private notes name the failure; one by hand
+// that nobody published; one by hand with a private note), and asserts that
+// no public response carries any marker, while each shows what it should.
 func TestPublicPagesShowNoSecrets(t *testing.T) {
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database exploded: "+markError, http.StatusServiceUnavailable)
@@ -47,29 +55,39 @@ checks:
   - name: api
     labels: {tier: web}
     http: {url: "http://127.0.0.1:1/%[2]s"}
-  - name: db
+  - name: %[7]s
     labels: {tier: db}
+    badge: false
     postgres: {dsn: "postgres://nightowl:%[3]s@127.0.0.1:1/app?connect_timeout=1"}
+  - name: %[8]s
+    labels: {tier: internal}
+    http: {url: "http://127.0.0.1:1/%[2]s"}
+  - name: public-badge
+    labels: {tier: internal}
+    badge: true
+    http: {url: "http://127.0.0.1:1/%[2]s"}
 components:
   - {name: Website, checks: {labels: {tier: web}}}
-  - {name: Database, checks: {names: [db]}}
+  - {name: Database, checks: {names: [%[7]s]}}
 incidents: {auto_open: critical}
 maintenance:
   - name: db-upgrade
     start: %[4]s
     end: %[5]s
-    checks: {names: [db]}
+    checks: {names: [%[7]s]}
     expect: ["*"]
     announce: true
     reason: Upgrading the database to a new major version.
-`, failing.URL, markTarget, markDSN, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339), markError))
+`, failing.URL, markTarget, markDSN, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339), markError,
+		markDBCheck, markHiddenCheck))
 	a := startApp(t, cfg)
 	base := "http://" + a.Addr()
 
-	waitFor(t, "the auto-opened incident", func() bool {
-		var list struct{ Incidents []struct{ ID string } }
+	waitFor(t, "an auto-opened incident for each component", func() bool {
+		var list struct{ Incidents []struct{ ID, Title string } }
 		getJSON(t, "GET", base+"/api/v1/incidents", &list)
-		return len(list.Incidents) > 0
+		return strings.Contains(fmt.Sprint(list.Incidents), "Website down") &&
+			strings.Contains(fmt.Sprint(list.Incidents), "Database down: "+markDBCheck)
 	})
 	// Make sure the failures the markers ride on are there to leak.
 	var check struct{ Error, Cause string }
@@ -80,7 +98,7 @@ maintenance:
 	waitFor(t, "every check down", func() bool {
 		var list struct{ Checks []struct{ Status string } }
 		getJSON(t, "GET", base+"/api/v1/checks", &list)
-		return len(list.Checks) == 3 && strings.Count(fmt.Sprint(list.Checks), "down") == 3
+		return len(list.Checks) == 5 && strings.Count(fmt.Sprint(list.Checks), "down") == 5
 	})
 	// The auto-opened incident's private note names the alert's cause.
 	var inc struct{ Timeline []struct{ Text string } }
@@ -95,6 +113,10 @@ maintenance:
 			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
 		}
 	}
+	// Opened by hand, never published: a private first message, and no
+	// message at all.
+	post("/api/v1/incidents", `{"title": "`+markUnpublished+` one", "impact": "critical", "components": ["Website"], "message": "Looking.", "public": false}`)
+	post("/api/v1/incidents", `{"title": "`+markUnpublished+` two", "impact": "critical", "components": ["Database"]}`)
 	post("/api/v1/incidents", `{"title": "Checkout errors", "impact": "major", "components": ["Website"], "message": "We are investigating errors at checkout.", "public": true}`)
 	var list struct{ Incidents []struct{ ID, Title string } }
 	getJSON(t, "GET", base+"/api/v1/incidents", &list)
@@ -109,17 +131,47 @@ maintenance:
 	post("/api/v1/incidents/"+id+"/updates", `{"state": "resolved", "message": "Checkout works again.", "public": true}`)
 
 	pages := map[string]string{}
+	// Every public response: the pages, and what a stranger gets for
+	// badges of checks that have none, for no check, and for a forged
+	// acknowledgement link.
+	secrets := []string{markTarget, markDSN, markError, markPrivate, markUnpublished, markDBCheck, markHiddenCheck,
+		"127.0.0.1", "connection refused", "status == 200", "Website down", "Database down"}
+	var alerts struct{ Alerts []struct{ ID string } }
+	getJSON(t, "GET", base+"/api/v1/alerts", &alerts)
+	if len(alerts.Alerts) == 0 {
+		t.Fatal("no alerts")
+	}
 	for _, p := range []string{"/", "/history.atom", "/api/v2/summary.json", "/api/v2/status.json",
-		"/badge/shop.svg", "/badge/api.svg", "/badge/db.svg", "/static/style.css"} {
+		"/badge/shop.svg", "/badge/api.svg", "/badge/public-badge.svg", "/static/style.css",
+		"/badge/" + markDBCheck + ".svg", "/badge/" + markHiddenCheck + ".svg", "/badge/nosuch.svg",
+		"/ack/" + alerts.Alerts[0].ID + "?exp=9999999999&sig=forged"} {
 		resp, body := call(t, "GET", base+p, "", nil)
-		if resp.StatusCode != 200 {
+		if resp.StatusCode != 200 && !strings.HasPrefix(p, "/badge/") && !strings.HasPrefix(p, "/ack/") {
 			t.Fatalf("GET %s: %d %s", p, resp.StatusCode, body)
 		}
 		pages[p] = body
-		for _, m := range []string{markTarget, markDSN, markError, markPrivate, "127.0.0.1", "connection refused", "status == 200"} {
+		for _, m := range secrets {
 			if strings.Contains(body, m) {
 				t.Errorf("GET %s shows %q", p, m)
 			}
+		}
+	}
+	// A check without a badge is answered exactly as a check that does
+	// not exist: the answer does not confirm the name.
+	nosuch, _ := call(t, "GET", base+"/badge/nosuch.svg", "", nil)
+	if nosuch.StatusCode != 404 {
+		t.Errorf("badge of an unknown check: %d", nosuch.StatusCode)
+	}
+	for _, name := range []string{markDBCheck, markHiddenCheck} {
+		resp, body := call(t, "GET", base+"/badge/"+name+".svg", "", nil)
+		if resp.StatusCode != nosuch.StatusCode || body != pages["/badge/nosuch.svg"] ||
+			resp.Header.Get("Content-Type") != nosuch.Header.Get("Content-Type") {
+			t.Errorf("badge of %s, which has none: %d %q, unlike an unknown check's", name, resp.StatusCode, body)
+		}
+	}
+	for _, name := range []string{"shop", "api", "public-badge"} {
+		if b := pages["/badge/"+name+".svg"]; !strings.Contains(b, "<svg") || !strings.Contains(b, name) {
+			t.Errorf("badge of %s: %s", name, b)
 		}
 	}
 
@@ -178,7 +230,88 @@ maintenance:
 	if !strings.Contains(pages["/badge/shop.svg"], "down") || !strings.Contains(pages["/badge/shop.svg"], "<svg") {
 		t.Errorf("badge: %s", pages["/badge/shop.svg"])
 	}
-	if resp, _ := call(t, "GET", base+"/badge/nosuch.svg", "", nil); resp.StatusCode != 404 {
-		t.Errorf("badge of an unknown check: %d", resp.StatusCode)
+}
+
+// TestUnpublishedIncidentsDoNotCount: while every check is up, an open
+// critical incident nobody published leaves the page "All Systems
+// Operational" and lists nothing; once published through the API it shows,
+// and the page's status follows its impact.
+func TestUnpublishedIncidentsDoNotCount(t *testing.T) {
+	s := site(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s}
+checks:
+  - {name: shop, labels: {tier: web}, http: {url: "%s/ok"}}
+components:
+  - {name: Website, checks: {labels: {tier: web}}}
+`, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	waitFor(t, "shop up", func() bool {
+		var c struct{ Status string }
+		getJSON(t, "GET", base+"/api/v1/checks/shop", &c)
+		return c.Status == "up"
+	})
+	resp, body := call(t, "POST", base+"/api/v1/incidents", `{"title": "Card data exposure", "impact": "critical",
+		"components": ["Website"], "message": "Legal is looking at it.", "public": false}`, auth)
+	if resp.StatusCode != 201 {
+		t.Fatalf("open: %d %s", resp.StatusCode, body)
+	}
+	var opened struct{ Incident nightowl.Incident }
+	if err := json.Unmarshal([]byte(body), &opened); err != nil {
+		t.Fatal(err)
+	}
+	if opened.Incident.Published() {
+		t.Fatalf("opened with a private note, yet published: %+v", opened.Incident)
+	}
+	type summary struct {
+		Status    struct{ Indicator string }
+		Incidents []struct{ Name string }
+	}
+	read := func() summary {
+		t.Helper()
+		var sum summary
+		_, body := call(t, "GET", base+"/api/v2/summary.json", "", nil)
+		if err := json.Unmarshal([]byte(body), &sum); err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := read(); sum.Status.Indicator != "none" || len(sum.Incidents) != 0 {
+		t.Errorf("with an unpublished incident: %+v", sum)
+	}
+	_, status := call(t, "GET", base+"/api/v2/status.json", "", nil)
+	if !strings.Contains(status, `"indicator": "none"`) && !strings.Contains(status, `"indicator":"none"`) {
+		t.Errorf("status.json with an unpublished incident: %s", status)
+	}
+
+	resp, body = call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", "", auth)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"published_at"`) {
+		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	if sum := read(); sum.Status.Indicator != "critical" || len(sum.Incidents) != 1 || sum.Incidents[0].Name != "Card data exposure" {
+		t.Errorf("after publishing: %+v", sum)
+	}
+	if _, home := call(t, "GET", base+"/", "", nil); !strings.Contains(home, "Card data exposure") || strings.Contains(home, "Legal is looking") {
+		t.Errorf("the page after publishing:\n%s", home)
+	}
+	resp, body = call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", `{"message": "again"}`, auth)
+	if resp.StatusCode != 409 || !strings.Contains(body, `"conflict"`) {
+		t.Errorf("publishing twice: %d %s", resp.StatusCode, body)
+	}
+	var audit struct{ Entries []nightowl.AuditEntry }
+	getJSON(t, "GET", base+"/api/v1/audit", &audit)
+	found := false
+	for _, e := range audit.Entries {
+		found = found || (e.Action == "incident.publish" && e.Subject == opened.Incident.ID && e.Actor == "test-admin")
+	}
+	if !found {
+		t.Errorf("publishing is not audited: %+v", audit.Entries)
+	}
+	viewer := userToken(t, a, "vic", nightowl.RoleViewer)
+	if resp, body := call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", "", map[string]string{"Authorization": "Bearer " + viewer}); resp.StatusCode != 403 {
+		t.Errorf("a viewer publishing: %d %s", resp.StatusCode, body)
 	}
 }

@@ -140,6 +140,9 @@ func (s *Service) Open(ctx context.Context, title string, impact nightowl.Impact
 		Time: now, By: by, Public: public && message != "",
 		State: inc.State, Impact: impact, Components: comps, Message: message,
 	}
+	if u.Public {
+		inc.PublishedAt = now
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.opts.Store.SaveIncident(ctx, &inc, &u); err != nil {
@@ -158,22 +161,49 @@ func (s *Service) Update(ctx context.Context, id string, u nightowl.IncidentUpda
 	if strings.TrimSpace(u.Message) == "" {
 		return nightowl.Incident{}, u, nightowl.Errorf(nightowl.EInvalid, "an update needs a message")
 	}
-	return s.update(ctx, NormalizeID(id), u)
+	return s.update(ctx, NormalizeID(id), u, asWritten)
 }
 
-// Resolve resolves the incident with a public update; message has a plain
-// default.
+// Resolve resolves the incident; message has a plain default. The message
+// is a public update when the incident is on the status page, and a private
+// note when it is not: resolving an incident does not publish it.
 func (s *Service) Resolve(ctx context.Context, id, message, by string) (nightowl.Incident, error) {
 	if strings.TrimSpace(message) == "" {
 		message = "This incident has been resolved."
 	}
 	inc, _, err := s.update(ctx, NormalizeID(id), nightowl.IncidentUpdate{
 		State: nightowl.IncidentResolved, Message: message, Public: true, By: by,
-	})
+	}, withPublicIfPublished)
 	return inc, err
 }
 
-func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+// publishedNote is the private note that records who published an incident
+// without a public message, and when.
+const publishedNote = "Published on the status page."
+
+// Publish puts the incident on the status page: with a message, as a public
+// update of it; without one, as it stands (title, state, impact and
+// components), with a private note that says who published it. An incident
+// that is published already is a conflict.
+func (s *Service) Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	u := nightowl.IncidentUpdate{Message: message, Public: true, By: by}
+	if strings.TrimSpace(message) == "" {
+		u = nightowl.IncidentUpdate{Message: publishedNote, By: by}
+	}
+	return s.update(ctx, NormalizeID(id), u, mustPublish)
+}
+
+// How update treats the incident's publication, beside what the update
+// itself says.
+type publishMode int
+
+const (
+	asWritten             publishMode = iota
+	withPublicIfPublished             // the update is public only if the incident is already
+	mustPublish                       // publish it; a conflict if it is already
+)
+
+func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpdate, mode publishMode) (nightowl.Incident, nightowl.IncidentUpdate, error) {
 	if u.State != "" && !u.State.Valid() {
 		return nightowl.Incident{}, u, nightowl.Errorf(nightowl.EInvalid,
 			"state must be investigating, identified, monitoring or resolved, not %q", u.State)
@@ -196,6 +226,15 @@ func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpda
 	inc, err := s.opts.Store.Incident(ctx, id)
 	if err != nil {
 		return inc, u, err
+	}
+	if err := s.fillPublished(ctx, &inc); err != nil {
+		return inc, u, err
+	}
+	switch {
+	case mode == mustPublish && inc.Published():
+		return inc, u, nightowl.Errorf(nightowl.EConflict, "incident %s is already on the status page", id)
+	case mode == withPublicIfPublished && !inc.Published():
+		u.Public = false
 	}
 	if u.State == nightowl.IncidentResolved && inc.State == nightowl.IncidentResolved {
 		return inc, u, nightowl.Errorf(nightowl.EConflict, "incident %s is already resolved", id)
@@ -227,6 +266,9 @@ func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpda
 		inc.Components = u.Components
 	}
 	inc.UpdatedAt = now
+	if (u.Public || mode == mustPublish) && !inc.Published() {
+		inc.PublishedAt = now
+	}
 	if err := s.opts.Store.SaveIncident(ctx, &inc, &u); err != nil {
 		return inc, u, err
 	}
@@ -236,7 +278,16 @@ func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpda
 
 // List returns the incidents q selects, newest first.
 func (s *Service) List(ctx context.Context, q nightowl.IncidentQuery) ([]nightowl.Incident, error) {
-	return s.opts.Store.Incidents(ctx, q)
+	list, err := s.opts.Store.Incidents(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if err := s.fillPublished(ctx, &list[i]); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // Get returns an incident and its updates and notes, oldest first.
@@ -250,7 +301,38 @@ func (s *Service) Get(ctx context.Context, id string) (nightowl.Incident, []nigh
 	if err != nil {
 		return inc, nil, err
 	}
+	inc.PublishedAt = PublishedAt(inc, ups)
 	return inc, ups, nil
+}
+
+// PublishedAt is when inc went on the status page, given its updates: when
+// it was published, or else the time of its first public update; zero when
+// it is not published. Incidents stored before publication was recorded
+// have only their updates to tell.
+func PublishedAt(inc nightowl.Incident, ups []nightowl.IncidentUpdate) time.Time {
+	if inc.Published() {
+		return inc.PublishedAt
+	}
+	for _, u := range ups {
+		if u.Public {
+			return u.Time
+		}
+	}
+	return time.Time{}
+}
+
+// fillPublished sets inc.PublishedAt from its updates when the incident
+// itself does not say.
+func (s *Service) fillPublished(ctx context.Context, inc *nightowl.Incident) error {
+	if inc.Published() {
+		return nil
+	}
+	ups, err := s.opts.Store.Updates(ctx, inc.ID)
+	if err != nil {
+		return err
+	}
+	inc.PublishedAt = PublishedAt(*inc, ups)
+	return nil
 }
 
 // components checks names against the configured components and returns

@@ -480,3 +480,122 @@ func TestComponentStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestPublication: an incident is on the status page from its first public
+// update or from being published, and from nothing else: not a private
+// first message, not an auto-opened one, not resolving it.
+func TestPublication(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	published := func(id string) time.Time {
+		t.Helper()
+		inc, _, err := f.svc.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := f.svc.List(ctx, nightowl.IncidentQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range list {
+			if l.ID == id && !l.PublishedAt.Equal(inc.PublishedAt) {
+				t.Errorf("%s: List says published at %v, Get %v", id, l.PublishedAt, inc.PublishedAt)
+			}
+		}
+		return inc.PublishedAt
+	}
+
+	at := f.at(t, 22, 0, 0)
+	pub, err := f.svc.Open(ctx, "Checkout fails", "", []string{"Website"}, "We are looking into it.", true, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := published(pub.ID); !got.Equal(at) {
+		t.Errorf("opened with a public message: published at %v, want %v", got, at)
+	}
+
+	private, err := f.svc.Open(ctx, "PRIVATE: card key leaked", "", []string{"Website"}, "Rotate it.", false, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := f.svc.Open(ctx, "No message", "", nil, "", true, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, ok, err := f.svc.OnAlert(ctx, nightowl.Alert{ID: "a1", Check: "math-db", Severity: nightowl.SeverityCritical,
+		State: nightowl.AlertFiring, Status: nightowl.StatusDown, StartsAt: at})
+	if err != nil || !ok {
+		t.Fatalf("auto-open: %v %v", ok, err)
+	}
+	for _, id := range []string{private.ID, silent.ID, auto.ID} {
+		if got := published(id); !got.IsZero() {
+			t.Errorf("%s is published at %v", id, got)
+		}
+	}
+
+	// A private note publishes nothing; a public update does.
+	f.at(t, 22, 5, 0)
+	if _, _, err := f.svc.Update(ctx, private.ID, nightowl.IncidentUpdate{Message: "Still private.", By: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(private.ID); !got.IsZero() {
+		t.Errorf("a private note published %s at %v", private.ID, got)
+	}
+	at = f.at(t, 22, 10, 0)
+	if _, _, err := f.svc.Update(ctx, private.ID, nightowl.IncidentUpdate{Message: "Checkout fails for some.", Public: true, By: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(private.ID); !got.Equal(at) {
+		t.Errorf("after a public update: published at %v, want %v", got, at)
+	}
+
+	// Resolving an unpublished incident leaves it so, with a private note.
+	if _, err := f.svc.Resolve(ctx, silent.ID, "", "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(silent.ID); !got.IsZero() {
+		t.Errorf("resolving published %s at %v", silent.ID, got)
+	}
+	if _, ups, _ := f.svc.Get(ctx, silent.ID); ups[len(ups)-1].Public {
+		t.Errorf("the resolution of an unpublished incident is public: %+v", ups[len(ups)-1])
+	}
+
+	// Publishing without a message: on the page as it stands, and a note
+	// says who did it.
+	at = f.at(t, 22, 15, 0)
+	inc, u, err := f.svc.Publish(ctx, auto.ID, "", "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inc.PublishedAt.Equal(at) || u.Public || u.By != "ops" || u.Message == "" {
+		t.Errorf("publish: %+v %+v", inc, u)
+	}
+	if got := published(auto.ID); !got.Equal(at) {
+		t.Errorf("published at %v, want %v", got, at)
+	}
+	if _, _, err := f.svc.Publish(ctx, auto.ID, "Again.", "ops"); nightowl.ErrorCode(err) != nightowl.EConflict {
+		t.Errorf("publishing twice: %v", err)
+	}
+	if _, _, err := f.svc.Publish(ctx, "inc-99", "", "ops"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+		t.Errorf("publishing no incident: %v", err)
+	}
+	// With a message: a public update.
+	if _, u, err := f.svc.Publish(ctx, silent.ID, "It was brief.", "ops"); err != nil || !u.Public {
+		t.Errorf("publish with a message: %+v %v", u, err)
+	}
+
+	// An incident stored before publication was recorded is published
+	// from its first public update.
+	old := nightowl.Incident{Title: "Old", State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMinor,
+		CreatedAt: t0, UpdatedAt: t0}
+	first := t0.Add(time.Minute)
+	if err := f.store.SaveIncident(ctx, &old, &nightowl.IncidentUpdate{Time: t0, By: "ops", Message: "note"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SaveIncident(ctx, &old, &nightowl.IncidentUpdate{Time: first, By: "ops", Public: true, Message: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(old.ID); !got.Equal(first) {
+		t.Errorf("a stored incident with a public update: published at %v, want %v", got, first)
+	}
+}

@@ -83,6 +83,7 @@ func (a *api) adminRoutes() []Route {
 			f("POST /admin/incidents", responder, a.adminOpenIncident),
 			f("GET /admin/incidents/{id}", viewer, a.adminIncident),
 			f("POST /admin/incidents/{id}/updates", responder, a.adminUpdateIncident),
+			f("POST /admin/incidents/{id}/publish", responder, a.adminPublishIncident),
 		)
 	}
 	if a.people != nil {
@@ -140,13 +141,14 @@ func at(t time.Time) *stamp {
 // query names one, so that a link cannot make the page say anything else.
 // A message names what it did only by an ID or name.
 var flashes = map[string]string{
-	"acked":          "Acknowledged alert %s.",
-	"maint-started":  "Started maintenance %s.",
-	"maint-ended":    "Ended maintenance %s.",
-	"user-added":     "Added %s.",
-	"user-removed":   "Removed %s.",
-	"incident-open":  "Opened incident %s.",
-	"incident-saved": "Posted to incident %s.",
+	"acked":              "Acknowledged alert %s.",
+	"maint-started":      "Started maintenance %s.",
+	"maint-ended":        "Ended maintenance %s.",
+	"user-added":         "Added %s.",
+	"user-removed":       "Removed %s.",
+	"incident-open":      "Opened incident %s.",
+	"incident-saved":     "Posted to incident %s.",
+	"incident-published": "Published incident %s on the status page.",
 	// Guarded actions name the request.
 	"action-requested": "Requested %s.",
 	"action-approved":  "Approved %s.",

@@ -19,6 +19,9 @@ type incidentRow struct {
 	Created, Updated, Ended *stamp
 	CreatedBy               string
 	Open                    bool
+	// Published is when it went on the status page; nil while it is
+	// known only to staff.
+	Published *stamp
 }
 
 func incidentHref(id string) string { return "/admin/incidents/" + url.PathEscape(id) }
@@ -26,7 +29,8 @@ func incidentHref(id string) string { return "/admin/incidents/" + url.PathEscap
 func toIncidentRow(inc nightowl.Incident) incidentRow {
 	return incidentRow{ID: inc.ID, Href: incidentHref(inc.ID), Title: inc.Title, State: inc.State, Impact: inc.Impact,
 		Components: strings.Join(inc.Components, ", "), Created: at(inc.CreatedAt), Updated: at(inc.UpdatedAt),
-		Ended: at(inc.ResolvedAt), CreatedBy: inc.CreatedBy, Open: inc.State != nightowl.IncidentResolved}
+		Ended: at(inc.ResolvedAt), CreatedBy: inc.CreatedBy, Open: inc.State != nightowl.IncidentResolved,
+		Published: at(inc.PublishedAt)}
 }
 
 // incidentForm is what a form was filled with, to show again when it is
@@ -224,5 +228,16 @@ func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	to, _ := url.Parse(incidentHref(inc.ID))
 	to.RawQuery = url.Values{"done": {"incident-saved"}, "what": {inc.ID}}.Encode()
+	http.Redirect(w, r, to.String(), http.StatusSeeOther)
+}
+
+func (a *api) adminPublishIncident(w http.ResponseWriter, r *http.Request) {
+	inc, _, err := a.incidents.Publish(r.Context(), r.PathValue("id"), strings.TrimSpace(r.PostFormValue("message")), actor(r))
+	if err != nil {
+		a.showIncident(w, r, statusOf(err), "Could not publish: "+nightowl.ErrorMessage(err), nil)
+		return
+	}
+	to, _ := url.Parse(incidentHref(inc.ID))
+	to.RawQuery = url.Values{"done": {"incident-published"}, "what": {inc.ID}}.Encode()
 	http.Redirect(w, r, to.String(), http.StatusSeeOther)
 }

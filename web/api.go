@@ -156,6 +156,7 @@ func (a *api) routes(opts Options) []Route {
 			f("POST /api/v1/incidents", responder, a.openIncident),
 			f("GET /api/v1/incidents/{id}", viewer, a.getIncident),
 			f("POST /api/v1/incidents/{id}/updates", responder, a.updateIncident),
+			f("POST /api/v1/incidents/{id}/publish", responder, a.publishIncident),
 			f("GET /api/v1/incidents/{id}/postmortem", viewer, a.incidentPostmortem),
 		)
 	}

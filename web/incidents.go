@@ -20,6 +20,15 @@ type Incidents interface {
 	// Update records u (a public update or a private note) on the
 	// incident, changing its state, impact or components when u says.
 	Update(ctx context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error)
+	// Publish puts the incident on the status page, with message as its
+	// public update, or as it stands when message is empty.
+	Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
+}
+
+// IncidentPublishRequest is the body of POST /api/v1/incidents/{id}/publish;
+// it may be left out.
+type IncidentPublishRequest struct {
+	Message string `json:"message"`
 }
 
 // IncidentRequest is the body of POST /api/v1/incidents. Public is true
@@ -125,6 +134,20 @@ func (a *api) updateIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"incident": inc, "update": u})
+}
+
+func (a *api) publishIncident(w http.ResponseWriter, r *http.Request) {
+	var req IncidentPublishRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	inc, u, err := a.incidents.Publish(r.Context(), r.PathValue("id"), req.Message, actor(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "update": u})
 }
 
 func (a *api) incidentPostmortem(w http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,7 @@ import (
 
 func cmdIncident(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl incident open|update|resolve|list|postmortem")
+		fmt.Fprintln(e.stderr, "usage: nightowl incident open|update|publish|resolve|list|postmortem")
 		return exitBadConfig
 	}
 	switch args[0] {
@@ -21,6 +21,8 @@ func cmdIncident(ctx context.Context, e *env, args []string) int {
 		return incidentOpen(ctx, e, args[1:])
 	case "update":
 		return incidentUpdate(ctx, e, args[1:], false)
+	case "publish":
+		return incidentPublish(ctx, e, args[1:])
 	case "resolve":
 		return incidentUpdate(ctx, e, args[1:], true)
 	case "list":
@@ -28,7 +30,7 @@ func cmdIncident(ctx context.Context, e *env, args []string) int {
 	case "postmortem":
 		return incidentPostmortem(ctx, e, args[1:])
 	}
-	fmt.Fprintf(e.stderr, "nightowl incident: unknown subcommand %q: open, update, resolve, list or postmortem\n", args[0])
+	fmt.Fprintf(e.stderr, "nightowl incident: unknown subcommand %q: open, update, publish, resolve, list or postmortem\n", args[0])
 	return exitBadConfig
 }
 
@@ -103,6 +105,16 @@ func incidentUpdate(ctx context.Context, e *env, args []string, resolve bool) in
 	}
 	req := map[string]any{"message": *message, "public": !*private}
 	if resolve {
+		// Resolving says so on the status page only for an incident
+		// that is on it: it does not publish one that is not.
+		var cur struct {
+			Incident nightowl.Incident `json:"incident"`
+		}
+		if _, err := apiGet(ctx, e, "/api/v1/incidents/"+url.PathEscape(ids[0]), &cur); err != nil {
+			fmt.Fprintf(e.stderr, "nightowl %s %s: %v\n", name, ids[0], err)
+			return exitNotUp
+		}
+		req["public"] = cur.Incident.Published()
 		req["state"] = nightowl.IncidentResolved
 		if *message == "" {
 			req["message"] = "This incident has been resolved."
@@ -136,6 +148,36 @@ func incidentUpdate(ctx context.Context, e *env, args []string, resolve bool) in
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "%s added to incident %s (%s, impact %s)\n", kind, inc.ID, inc.State, inc.Impact)
+	return exitOK
+}
+
+// incidentPublish puts an incident on the status page, with a public
+// update when --message is given.
+func incidentPublish(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "incident publish")
+	message := fs.String("message", "", "a public update to publish it with (default: none, the incident as it stands)")
+	asJSON := fs.Bool("json", false, "print the server's JSON")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return exitBadConfig
+	}
+	if len(ids) != 1 {
+		fmt.Fprintln(e.stderr, "nightowl incident publish: name one incident (nightowl incident list shows them)")
+		return exitBadConfig
+	}
+	req := map[string]any{"message": *message}
+	var body incidentBody
+	raw, err := apiDo(ctx, e, "POST", "/api/v1/incidents/"+url.PathEscape(ids[0])+"/publish", req, &body)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "nightowl incident publish %s: %v\n", ids[0], err)
+		return exitNotUp
+	}
+	if *asJSON {
+		e.stdout.Write(raw)
+		return exitOK
+	}
+	inc := body.Incident
+	fmt.Fprintf(e.stdout, "incident %s is on the status page: %s (%s, impact %s)\n", inc.ID, inc.Title, inc.State, inc.Impact)
 	return exitOK
 }
 
@@ -174,13 +216,17 @@ func incidentList(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tIMPACT\tOPENED\tBY\tCOMPONENTS\tTITLE")
+	fmt.Fprintln(tw, "ID\tSTATE\tIMPACT\tPUBLIC\tOPENED\tBY\tCOMPONENTS\tTITLE")
 	for _, inc := range body.Incidents {
 		comps := strings.Join(inc.Components, ",")
 		if comps == "" {
 			comps = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Impact,
+		public := "no"
+		if inc.Published() {
+			public = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Impact, public,
 			inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
 	}
 	tw.Flush()

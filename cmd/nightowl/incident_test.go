@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nightowl/nightowl"
 )
 
 // TestIncidentCLI runs a server in-process whose database check fails with
@@ -73,6 +77,13 @@ incidents: {auto_open: critical}
 		{"resolve again", []string{"incident", "resolve", "inc-2"}, 1, "conflict: incident inc-2 is already resolved"},
 		{"list all", []string{"incident", "list", "--all"}, 0, "inc-2  resolved"},
 		{"json", []string{"incident", "list", "--all", "--json"}, 0, `"id": "inc-1"`},
+		{"open unpublished", []string{"incident", "open", "--title", "Internal only", "--private", "--message", "Staff only."}, 0,
+			"incident inc-3 opened"},
+		{"resolve unpublished", []string{"incident", "resolve", "inc-3"}, 0, "incident inc-3 resolved"},
+		{"publish", []string{"incident", "publish", "inc-1", "--message", "We are looking into database errors."}, 0,
+			"incident inc-1 is on the status page: Database down: math-db (investigating, impact major)"},
+		{"publish again", []string{"incident", "publish", "inc-1"}, 1, "conflict: incident inc-1 is already on the status page"},
+		{"publish unknown", []string{"incident", "publish", "inc-9"}, 1, "not_found"},
 		{"unknown postmortem", []string{"incident", "postmortem", "inc-9"}, 1, "not_found"},
 		{"unknown subcommand", []string{"incident", "close", "inc-1"}, 2, "unknown subcommand"},
 	}
@@ -86,6 +97,20 @@ incidents: {auto_open: critical}
 	}
 	if _, out, _ := runCmd(t, env, "incident", "list"); strings.Contains(out, "inc-2") {
 		t.Errorf("a resolved incident among the open ones:\n%s", out)
+	}
+	// Published by a public first message (inc-2) or by publish (inc-1);
+	// resolving inc-3 did not publish it.
+	_, out, _ = runCmd(t, env, "incident", "list", "--all", "--json")
+	var list struct{ Incidents []nightowl.Incident }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	published := map[string]bool{}
+	for _, inc := range list.Incidents {
+		published[inc.ID] = inc.Published()
+	}
+	if want := map[string]bool{"inc-1": true, "inc-2": true, "inc-3": false}; !maps.Equal(published, want) {
+		t.Errorf("published: %v, want %v", published, want)
 	}
 
 	t.Run("postmortem", func(t *testing.T) {
