@@ -137,8 +137,12 @@ func (a *App) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus,
 // window shows on the status page.
 const announceAhead = 24 * time.Hour
 
-// Badge implements web.Publisher.
+// Badge implements web.Publisher: only checks with a badge have one, and
+// any other name is answered as one that does not exist.
 func (a *App) Badge(name string) (nightowl.Status, bool) {
+	if !a.Config().HasBadge(name) {
+		return "", false
+	}
 	v, ok := a.engine.Check(name)
 	if !ok {
 		return "", false

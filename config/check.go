@@ -34,6 +34,7 @@ type checkKeys struct {
 	RecoverAfter *int              `yaml:"recover_after"`
 	Paused       bool              `yaml:"paused"`
 	OnDown       *onDownKeys       `yaml:"on_down"`
+	Badge        *bool             `yaml:"badge"`
 }
 
 // assertBlock is the long form of an assertion.
@@ -149,6 +150,7 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 
 	d.thresholds(&ch, &k, path)
 	ch.Paused = k.Paused
+	ch.Badge = k.Badge
 	ch.OnDown = d.onDownAction(k.OnDown, path+".on_down")
 
 	if asserts != nil {

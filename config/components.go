@@ -129,3 +129,27 @@ func (d *decoder) incidents(in *Incidents) {
 		}
 	}
 }
+
+// HasBadge reports whether the public badge of the named check is served:
+// when the check says so with badge, and otherwise when a component of the
+// status page selects it. A check that is on no component is internal: its
+// badge would only tell strangers that a check of that name exists. False
+// for no such check.
+func (c *Config) HasBadge(name string) bool {
+	for i := range c.Checks {
+		ch := &c.Checks[i]
+		if ch.Name != name {
+			continue
+		}
+		if ch.Badge != nil {
+			return *ch.Badge
+		}
+		for _, comp := range c.Components {
+			if comp.Checks.Matches(ch.Name, ch.Labels) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}

@@ -40,3 +40,24 @@ incidents: {auto_open: critical}
 		}
 	})
 }
+
+// TestHasBadge: a check has a public badge when a component selects it or
+// it says badge: true, and not when it says badge: false or is on no
+// component; a name that is no check has none.
+func TestHasBadge(t *testing.T) {
+	cfg := mustParse(t, `checks:
+  - {name: shop, labels: {tier: web}, http: {url: "https://example.com/"}}
+  - {name: shop-admin, labels: {tier: web}, badge: false, http: {url: "https://example.com/admin"}}
+  - {name: billing-db, tcp: {addr: "db:5432"}}
+  - {name: docs, badge: true, http: {url: "https://docs.example.com/"}}
+components:
+  - {name: Website, checks: {labels: {tier: web}}}
+`, Options{})
+	for name, want := range map[string]bool{"shop": true, "shop-admin": false, "billing-db": false, "docs": true, "nosuch": false} {
+		t.Run(name, func(t *testing.T) {
+			if got := cfg.HasBadge(name); got != want {
+				t.Errorf("HasBadge(%q) = %v, want %v", name, got, want)
+			}
+		})
+	}
+}

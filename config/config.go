@@ -137,6 +137,9 @@ type Check struct {
 	// OnDown names the action to run when the check goes down; empty for
 	// none.
 	OnDown string
+	// Badge says whether /badge/NAME.svg answers for the check; nil
+	// leaves it to HasBadge's default.
+	Badge *bool
 
 	// Spec is the decoded, validated type block.
 	Spec probe.Spec
