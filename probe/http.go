@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +33,9 @@ type HTTP struct {
 	CAFile      string     `yaml:"ca_file" path:"true"`
 	BasicAuth   *BasicAuth `yaml:"basic_auth"`
 	BearerToken string     `yaml:"bearer_token" secret:"true"`
+	// KeepHeaders names response headers whose values are kept in the
+	// headers fact although their names say they carry credentials.
+	KeepHeaders []string `yaml:"keep_headers"`
 }
 
 // BasicAuth is HTTP basic authentication.
@@ -70,7 +74,62 @@ func (h *HTTP) Validate() []FieldError {
 	if h.BasicAuth != nil && h.BearerToken != "" {
 		errs = append(errs, FieldError{Key: "bearer_token", Message: "cannot be combined with basic_auth"})
 	}
+	seen := map[string]bool{}
+	for i, name := range h.KeepHeaders {
+		key := fmt.Sprintf("keep_headers[%d]", i)
+		switch lower := strings.ToLower(name); {
+		case !validHeaderName(name):
+			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%q is not a header name", name)})
+		case seen[lower]:
+			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%s is listed twice", name)})
+		case !sensitiveHeader(lower):
+			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%s is kept anyway: only headers that would be redacted need listing", name)})
+		default:
+			seen[lower] = true
+		}
+	}
 	return errs
+}
+
+// Redacted is what the headers fact holds in place of the value of a
+// header that carries credentials: the header is there, its value is not.
+const Redacted = "[redacted]"
+
+// sensitiveHeader reports whether a response header, by its lower-case
+// name, may carry a credential: a cookie, a session, a token, a key. Its
+// value is kept out of the facts, which are stored and shown to every
+// viewer, unless the check lists it in keep_headers. The challenges
+// WWW-Authenticate and Proxy-Authenticate name a scheme and a realm, not a
+// secret, and are kept.
+func sensitiveHeader(lower string) bool {
+	switch lower {
+	case "authorization", "proxy-authorization", "authentication-info", "proxy-authentication-info",
+		"x-api-key", "api-key", "x-amz-security-token":
+		return true
+	}
+	for _, word := range sensitiveWords {
+		if strings.Contains(lower, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveWords in a header's name mark it as carrying a credential.
+var sensitiveWords = []string{"cookie", "session", "token", "secret", "password", "passwd", "credential", "apikey", "api-key", "auth-key"}
+
+// validHeaderName reports whether s is a header field name: one or more
+// token characters (RFC 9110, section 5.1).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r >= 0x80 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // bodyLimit is how much of a body becomes the body fact; drainLimit is how
@@ -128,7 +187,14 @@ func (h *HTTP) Prober(env Env) (nightowl.Prober, error) {
 	if h.BearerToken != "" {
 		req.Header.Set("Authorization", "Bearer "+h.BearerToken)
 	}
-	return &httpProber{clients: clients, client: client, tmpl: req}, nil
+	var keep map[string]bool
+	for _, name := range h.KeepHeaders {
+		if keep == nil {
+			keep = map[string]bool{}
+		}
+		keep[strings.ToLower(name)] = true
+	}
+	return &httpProber{clients: clients, client: client, tmpl: req, keep: keep}, nil
 }
 
 type httpProber struct {
@@ -137,6 +203,9 @@ type httpProber struct {
 	// tmpl is never sent itself, and neither it nor its header map is
 	// written after Prober returns, so concurrent runs may share them.
 	tmpl *http.Request
+	// keep holds the lower-case names of the sensitive headers whose
+	// values the check keeps (keep_headers); read-only.
+	keep map[string]bool
 }
 
 func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
@@ -164,12 +233,12 @@ func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
 			// A redirect that was not followed (a loop, say): its body is
 			// closed already, but status and headers tell where it led.
 			facts["status"] = resp.StatusCode
-			facts["headers"] = headerFacts(resp.Header)
+			facts["headers"] = headerFacts(resp.Header, p.keep)
 		}
 		return finish(r, start, httpError(ctx, err, start))
 	}
 	facts["status"] = resp.StatusCode
-	facts["headers"] = headerFacts(resp.Header)
+	facts["headers"] = headerFacts(resp.Header, p.keep)
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		facts["cert_days_left"] = daysLeft(resp.TLS.PeerCertificates[0].NotAfter)
 	}
@@ -225,16 +294,21 @@ func looksJSON(contentType string, body []byte) bool {
 
 // headerFacts lower-cases the names and joins repeated values with ", ", so
 // that assertions read headers["content-type"] whatever the server sent.
-func headerFacts(h http.Header) map[string]any {
+// The values of headers that carry credentials are Redacted, unless keep
+// names them: facts are stored, and shown to everyone who may read checks.
+func headerFacts(h http.Header, keep map[string]bool) map[string]any {
 	m := make(map[string]any, len(h))
 	for k, vs := range h {
 		lk, ok := lowerHeaders[k]
 		if !ok {
 			lk = strings.ToLower(k)
 		}
-		if len(vs) == 1 {
+		switch {
+		case sensitiveHeader(lk) && !keep[lk]:
+			m[lk] = Redacted
+		case len(vs) == 1:
 			m[lk] = vs[0]
-		} else {
+		default:
 			m[lk] = strings.Join(vs, ", ")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"math"
@@ -141,6 +142,22 @@ func testHandler() http.Handler {
 	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Set-Cookie", "a=1")
 		w.Header().Add("Set-Cookie", "b=2")
+		w.Header().Add("X-Served-By", "a")
+		w.Header().Add("X-Served-By", "b")
+	})
+	mux.HandleFunc("/credentials", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Set-Cookie", "sid=COOKIE-VALUE-1; HttpOnly")
+		h.Add("Set-Cookie", "csrf=COOKIE-VALUE-2")
+		h.Set("Set-Cookie2", "old=COOKIE-VALUE-3")
+		h.Set("Authorization", "Bearer AUTH-VALUE")
+		h.Set("X-Api-Key", "KEY-VALUE")
+		h.Set("X-Auth-Token", "TOKEN-VALUE")
+		h.Set("X-Session-Id", "SESSION-VALUE")
+		h.Set("X-Client-Secret", "SECRET-VALUE")
+		h.Set("WWW-Authenticate", `Basic realm="shop"`)
+		h.Set("X-Request-Id", "req-42")
+		w.WriteHeader(http.StatusUnauthorized)
 	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("x", 100<<10))
@@ -316,8 +333,39 @@ func TestHTTP(t *testing.T) {
 			spec:   HTTP{URL: "/cookies"},
 			wantOK: true,
 			check: func(t *testing.T, f nightowl.Facts) {
-				if got := f["headers"].(map[string]any)["set-cookie"]; got != "a=1, b=2" {
-					t.Errorf("set-cookie = %q", got)
+				if got := f["headers"].(map[string]any)["x-served-by"]; got != "a, b" {
+					t.Errorf("x-served-by = %q", got)
+				}
+			},
+		},
+		{
+			name:   "credentials in headers are redacted",
+			spec:   HTTP{URL: "/credentials"},
+			wantOK: true,
+			check: func(t *testing.T, f nightowl.Facts) {
+				h := f["headers"].(map[string]any)
+				for _, name := range []string{"set-cookie", "set-cookie2", "authorization", "x-api-key", "x-auth-token",
+					"x-session-id", "x-client-secret"} {
+					if h[name] != Redacted {
+						t.Errorf("%s = %q, want %q", name, h[name], Redacted)
+					}
+				}
+				if h["www-authenticate"] != `Basic realm="shop"` || h["x-request-id"] != "req-42" {
+					t.Errorf("headers without credentials: %v", h)
+				}
+				if s := fmt.Sprint(f); strings.Contains(s, "-VALUE") {
+					t.Errorf("the facts carry a credential: %s", s)
+				}
+			},
+		},
+		{
+			name:   "keep_headers keeps the headers it names",
+			spec:   HTTP{URL: "/credentials", KeepHeaders: []string{"x-session-ID"}},
+			wantOK: true,
+			check: func(t *testing.T, f nightowl.Facts) {
+				h := f["headers"].(map[string]any)
+				if h["x-session-id"] != "SESSION-VALUE" || h["set-cookie"] != Redacted {
+					t.Errorf("headers: %v", h)
 				}
 			},
 		},
