@@ -175,6 +175,9 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		}
 	}
 	for _, inc := range incs {
+		if !inc.Published() {
+			continue
+		}
 		inc, updates, err := a.incidents.Get(ctx, inc.ID)
 		if err != nil {
 			return nil, nil, err

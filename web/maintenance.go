@@ -106,6 +106,11 @@ func decodeBody(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return nightowl.Errorf(nightowl.EInvalid, "body: %v", err)
 	}
+	// One value: a second one after it is a mistake, not something to
+	// ignore.
+	if _, err := dec.Token(); err != io.EOF {
+		return nightowl.Errorf(nightowl.EInvalid, "body: more than one JSON value")
+	}
 	return nil
 }
 
