@@ -883,6 +883,7 @@ func recordsIncidents(t *testing.T, open Opener[Records]) {
 		at := t0.Add(30 * time.Minute)
 		first.State, first.ResolvedAt, first.UpdatedAt = nightowl.IncidentResolved, at, at
 		first.Alerts = []string{"abc"}
+		first.PublishedAt = at.Add(-time.Minute)
 		note := &nightowl.IncidentUpdate{Time: at, By: "bo", State: nightowl.IncidentResolved, Message: "fixed"}
 		if err := s.SaveIncident(ctx, first, note); err != nil {
 			t.Fatal(err)
