@@ -315,10 +315,18 @@ notify:
 		if resp, body := vic.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}}); resp.StatusCode != 403 {
 			t.Errorf("a viewer publishing: %d %s", resp.StatusCode, body)
 		}
-		resp, body = ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}, "message": {"Payments may fail."}})
+		if !strings.Contains(page, `name="title" value="Payments provider breach"`) {
+			t.Errorf("the publish form does not offer the title:\n%s", page)
+		}
+		if resp, body := ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}, "title": {strings.Repeat("x", 201)}}); resp.StatusCode != 400 ||
+			!strings.Contains(body, "Could not publish") || !strings.Contains(body, `id="publish-incident"`) {
+			t.Errorf("a title too long: %d\n%s", resp.StatusCode, body)
+		}
+		resp, body = ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}, "title": {"Payments may fail"}, "message": {"Payments may fail."}})
 		wantRedirect(t, resp, body, path+"?")
 		if _, page := ana.get(resp.Header.Get("Location")); !strings.Contains(page, "on the status page") ||
-			!strings.Contains(page, `data-testid="incident-published">published`) || strings.Contains(page, `id="publish-incident"`) {
+			!strings.Contains(page, `data-testid="incident-published">published`) || strings.Contains(page, `id="publish-incident"`) ||
+			!strings.Contains(page, "<h1>Payments may fail</h1>") {
 			t.Errorf("after publishing:\n%s", page)
 		}
 		resp, body = ana.post(path+"/publish", url.Values{"csrf": {csrfIn(t, page)}})

@@ -130,8 +130,8 @@ func (s auditedIncidents) Update(ctx context.Context, id string, u nightowl.Inci
 }
 
 // Publish implements web.Incidents.
-func (s auditedIncidents) Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
-	inc, up, err := s.Service.Publish(ctx, id, message, by)
+func (s auditedIncidents) Publish(ctx context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	inc, up, err := s.Service.Publish(ctx, id, title, message, by)
 	if err == nil {
 		detail := "as it stands"
 		if up.Public {

@@ -175,18 +175,15 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		}
 	}
 	for _, inc := range incs {
-		if !inc.Published() {
-			continue
-		}
-		inc, updates, err := a.incidents.Get(ctx, inc.ID)
-		if err != nil {
-			return nil, nil, err
-		}
 		// Nothing of an incident is public before someone publishes it:
 		// not its title (an auto-opened one names a check), nor its
-		// impact on the page's status.
+		// impact on the page's status. List says, for old incidents too.
 		if !inc.Published() {
 			continue
+		}
+		_, updates, err := a.incidents.Get(ctx, inc.ID)
+		if err != nil {
+			return nil, nil, err
 		}
 		pi := web.PublicIncident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
 			Components: inc.Components, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, ResolvedAt: inc.ResolvedAt}

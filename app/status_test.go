@@ -287,9 +287,17 @@ components:
 		t.Errorf("status.json with an unpublished incident: %s", status)
 	}
 
-	resp, body = call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", "", auth)
-	if resp.StatusCode != 200 || !strings.Contains(body, `"published_at"`) {
+	if resp, body := call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", `{"title": "  "}`, auth); resp.StatusCode != 200 {
 		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", `{"title": "Payments trouble"}`, auth)
+	if resp.StatusCode != 409 {
+		t.Fatalf("publish again: %d %s", resp.StatusCode, body)
+	}
+	var got struct{ Incident nightowl.Incident }
+	getJSON(t, "GET", base+"/api/v1/incidents/"+opened.Incident.ID, &got)
+	if !got.Incident.Published() || got.Incident.Title != "Card data exposure" {
+		t.Fatalf("after publishing: %+v", got.Incident)
 	}
 	if sum := read(); sum.Status.Indicator != "critical" || len(sum.Incidents) != 1 || sum.Incidents[0].Name != "Card data exposure" {
 		t.Errorf("after publishing: %+v", sum)

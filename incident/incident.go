@@ -112,11 +112,8 @@ func NormalizeID(id string) string {
 // DefaultImpact when empty; components must be configured ones.
 func (s *Service) Open(ctx context.Context, title string, impact nightowl.Impact, components []string, message string, public bool, by string) (nightowl.Incident, error) {
 	title = strings.TrimSpace(title)
-	switch {
-	case title == "":
-		return nightowl.Incident{}, nightowl.Errorf(nightowl.EInvalid, "an incident needs a title")
-	case utf8.RuneCountInString(title) > maxTitle:
-		return nightowl.Incident{}, nightowl.Errorf(nightowl.EInvalid, "the title must be at most %d characters", maxTitle)
+	if err := checkTitle(title); err != nil {
+		return nightowl.Incident{}, err
 	}
 	if impact == "" {
 		impact = DefaultImpact
@@ -161,7 +158,7 @@ func (s *Service) Update(ctx context.Context, id string, u nightowl.IncidentUpda
 	if strings.TrimSpace(u.Message) == "" {
 		return nightowl.Incident{}, u, nightowl.Errorf(nightowl.EInvalid, "an update needs a message")
 	}
-	return s.update(ctx, NormalizeID(id), u, asWritten)
+	return s.update(ctx, NormalizeID(id), u, asWritten, "")
 }
 
 // Resolve resolves the incident; message has a plain default. The message
@@ -173,7 +170,7 @@ func (s *Service) Resolve(ctx context.Context, id, message, by string) (nightowl
 	}
 	inc, _, err := s.update(ctx, NormalizeID(id), nightowl.IncidentUpdate{
 		State: nightowl.IncidentResolved, Message: message, Public: true, By: by,
-	}, withPublicIfPublished)
+	}, withPublicIfPublished, "")
 	return inc, err
 }
 
@@ -181,16 +178,23 @@ func (s *Service) Resolve(ctx context.Context, id, message, by string) (nightowl
 // without a public message, and when.
 const publishedNote = "Published on the status page."
 
-// Publish puts the incident on the status page: with a message, as a public
-// update of it; without one, as it stands (title, state, impact and
-// components), with a private note that says who published it. An incident
-// that is published already is a conflict.
-func (s *Service) Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+// Publish puts the incident on the status page, under title when it is not
+// empty (an auto-opened incident's title names a check): with a message, as
+// a public update of it; without one, as it stands (state, impact and
+// components), with a private note that says who published it and under
+// which title. An incident that is published already is a conflict.
+func (s *Service) Publish(ctx context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	title = strings.TrimSpace(title)
+	if title != "" {
+		if err := checkTitle(title); err != nil {
+			return nightowl.Incident{}, nightowl.IncidentUpdate{}, err
+		}
+	}
 	u := nightowl.IncidentUpdate{Message: message, Public: true, By: by}
 	if strings.TrimSpace(message) == "" {
 		u = nightowl.IncidentUpdate{Message: publishedNote, By: by}
 	}
-	return s.update(ctx, NormalizeID(id), u, mustPublish)
+	return s.update(ctx, NormalizeID(id), u, mustPublish, title)
 }
 
 // How update treats the incident's publication, beside what the update
@@ -203,7 +207,9 @@ const (
 	mustPublish                       // publish it; a conflict if it is already
 )
 
-func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpdate, mode publishMode) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+// update records u on the incident; mode says what it does to its
+// publication, and a title that is not empty renames it.
+func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpdate, mode publishMode, title string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
 	if u.State != "" && !u.State.Valid() {
 		return nightowl.Incident{}, u, nightowl.Errorf(nightowl.EInvalid,
 			"state must be investigating, identified, monitoring or resolved, not %q", u.State)
@@ -268,6 +274,12 @@ func (s *Service) update(ctx context.Context, id string, u nightowl.IncidentUpda
 	inc.UpdatedAt = now
 	if (u.Public || mode == mustPublish) && !inc.Published() {
 		inc.PublishedAt = now
+	}
+	if title != "" && title != inc.Title {
+		if u.Message == publishedNote {
+			u.Message = fmt.Sprintf("Published on the status page as %q; it was %q.", title, inc.Title)
+		}
+		inc.Title = title
 	}
 	if err := s.opts.Store.SaveIncident(ctx, &inc, &u); err != nil {
 		return inc, u, err
@@ -369,6 +381,16 @@ func componentNames(conf []nightowl.Component) string {
 
 func badImpact(i nightowl.Impact) error {
 	return nightowl.Errorf(nightowl.EInvalid, "impact must be none, minor, major or critical, not %q", i)
+}
+
+func checkTitle(title string) error {
+	switch {
+	case title == "":
+		return nightowl.Errorf(nightowl.EInvalid, "an incident needs a title")
+	case utf8.RuneCountInString(title) > maxTitle:
+		return nightowl.Errorf(nightowl.EInvalid, "the title must be at most %d characters", maxTitle)
+	}
+	return nil
 }
 
 func checkMessage(m string) error {

@@ -563,24 +563,28 @@ func TestPublication(t *testing.T) {
 	// Publishing without a message: on the page as it stands, and a note
 	// says who did it.
 	at = f.at(t, 22, 15, 0)
-	inc, u, err := f.svc.Publish(ctx, auto.ID, "", "ops")
+	if _, _, err := f.svc.Publish(ctx, auto.ID, strings.Repeat("x", 201), "", "ops"); nightowl.ErrorCode(err) != nightowl.EInvalid {
+		t.Errorf("publishing under a title too long: %v", err)
+	}
+	inc, u, err := f.svc.Publish(ctx, auto.ID, " Database errors ", "", "ops")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !inc.PublishedAt.Equal(at) || u.Public || u.By != "ops" || u.Message == "" {
+	if !inc.PublishedAt.Equal(at) || inc.Title != "Database errors" || u.Public || u.By != "ops" ||
+		u.Message != `Published on the status page as "Database errors"; it was "Database down: math-db".` {
 		t.Errorf("publish: %+v %+v", inc, u)
 	}
 	if got := published(auto.ID); !got.Equal(at) {
 		t.Errorf("published at %v, want %v", got, at)
 	}
-	if _, _, err := f.svc.Publish(ctx, auto.ID, "Again.", "ops"); nightowl.ErrorCode(err) != nightowl.EConflict {
+	if _, _, err := f.svc.Publish(ctx, auto.ID, "", "Again.", "ops"); nightowl.ErrorCode(err) != nightowl.EConflict {
 		t.Errorf("publishing twice: %v", err)
 	}
-	if _, _, err := f.svc.Publish(ctx, "inc-99", "", "ops"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+	if _, _, err := f.svc.Publish(ctx, "inc-99", "", "", "ops"); nightowl.ErrorCode(err) != nightowl.ENotFound {
 		t.Errorf("publishing no incident: %v", err)
 	}
 	// With a message: a public update.
-	if _, u, err := f.svc.Publish(ctx, silent.ID, "It was brief.", "ops"); err != nil || !u.Public {
+	if _, u, err := f.svc.Publish(ctx, silent.ID, "", "It was brief.", "ops"); err != nil || !u.Public || u.Message != "It was brief." {
 		t.Errorf("publish with a message: %+v %v", u, err)
 	}
 

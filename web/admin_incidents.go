@@ -232,7 +232,8 @@ func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) adminPublishIncident(w http.ResponseWriter, r *http.Request) {
-	inc, _, err := a.incidents.Publish(r.Context(), r.PathValue("id"), strings.TrimSpace(r.PostFormValue("message")), actor(r))
+	inc, _, err := a.incidents.Publish(r.Context(), r.PathValue("id"), r.PostFormValue("title"),
+		strings.TrimSpace(r.PostFormValue("message")), actor(r))
 	if err != nil {
 		a.showIncident(w, r, statusOf(err), "Could not publish: "+nightowl.ErrorMessage(err), nil)
 		return

@@ -20,14 +20,16 @@ type Incidents interface {
 	// Update records u (a public update or a private note) on the
 	// incident, changing its state, impact or components when u says.
 	Update(ctx context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error)
-	// Publish puts the incident on the status page, with message as its
-	// public update, or as it stands when message is empty.
-	Publish(ctx context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
+	// Publish puts the incident on the status page, renamed to title
+	// unless it is empty, with message as its public update, or as it
+	// stands when message is empty.
+	Publish(ctx context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
 }
 
 // IncidentPublishRequest is the body of POST /api/v1/incidents/{id}/publish;
-// it may be left out.
+// it may be left out. Title renames the incident as it is published.
 type IncidentPublishRequest struct {
+	Title   string `json:"title"`
 	Message string `json:"message"`
 }
 
@@ -142,7 +144,7 @@ func (a *api) publishIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inc, u, err := a.incidents.Publish(r.Context(), r.PathValue("id"), req.Message, actor(r))
+	inc, u, err := a.incidents.Publish(r.Context(), r.PathValue("id"), req.Title, req.Message, actor(r))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -16,25 +16,25 @@ import (
 // not called by the tests that use it.
 type fakeIncidents struct {
 	Incidents
-	publish func(id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
+	publish func(id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
 }
 
-func (f fakeIncidents) Publish(_ context.Context, id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
-	return f.publish(id, message, by)
+func (f fakeIncidents) Publish(_ context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	return f.publish(id, title, message, by)
 }
 
 // FuzzPublishIncidentBody: whatever the body of POST
 // /api/v1/incidents/{id}/publish, the answer is a publication with the
-// message the body gave, or 400 with nothing published.
+// title and message the body gave, or 400 with nothing published.
 func FuzzPublishIncidentBody(f *testing.F) {
-	for _, seed := range []string{"", "{}", `{"message": "We are looking into it."}`, `{"message": 1}`,
+	for _, seed := range []string{"", "{}", `{"message": "We are looking into it."}`, `{"message": 1}`, `{"title": "Checkout fails"}`,
 		`{"message": "a", "extra": true}`, `{"message": "a"} {"message": "b"}`, "[", "null", `"text"`} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		var got *string
-		a := &api{log: slog.New(slog.DiscardHandler), incidents: fakeIncidents{publish: func(id, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
-			got = &message
+		var got *IncidentPublishRequest
+		a := &api{log: slog.New(slog.DiscardHandler), incidents: fakeIncidents{publish: func(id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+			got = &IncidentPublishRequest{Title: title, Message: message}
 			return nightowl.Incident{ID: id}, nightowl.IncidentUpdate{}, nil
 		}}}
 		r := httptest.NewRequest("POST", "/api/v1/incidents/inc-1/publish", strings.NewReader(body))
@@ -49,8 +49,8 @@ func FuzzPublishIncidentBody(f *testing.F) {
 					t.Fatalf("published from a body that is not JSON: %q", body)
 				}
 			}
-			if got == nil || *got != req.Message {
-				t.Fatalf("body %q: published with %v, want %q", body, got, req.Message)
+			if got == nil || *got != req {
+				t.Fatalf("body %q: published with %+v, want %+v", body, got, req)
 			}
 		case http.StatusBadRequest:
 			if got != nil {

@@ -155,6 +155,7 @@ func incidentUpdate(ctx context.Context, e *env, args []string, resolve bool) in
 // update when --message is given.
 func incidentPublish(ctx context.Context, e *env, args []string) int {
 	fs := newFlags(e, "incident publish")
+	title := fs.String("title", "", "the title to publish it under (default: the one it has)")
 	message := fs.String("message", "", "a public update to publish it with (default: none, the incident as it stands)")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
 	ids, err := parse(fs, args)
@@ -165,7 +166,7 @@ func incidentPublish(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "nightowl incident publish: name one incident (nightowl incident list shows them)")
 		return exitBadConfig
 	}
-	req := map[string]any{"message": *message}
+	req := map[string]any{"title": *title, "message": *message}
 	var body incidentBody
 	raw, err := apiDo(ctx, e, "POST", "/api/v1/incidents/"+url.PathEscape(ids[0])+"/publish", req, &body)
 	if err != nil {
