@@ -85,6 +85,10 @@ type Incident struct {
 	// until then it neither shows on any public page nor counts towards
 	// the page's status.
 	PublishedAt time.Time `json:"published_at,omitzero"`
+	// Version counts the changes saved to the incident. A change is saved
+	// only over the version it was made to: of two made at once (on two
+	// nodes), the second is refused, and not lost in silence.
+	Version int64 `json:"version"`
 }
 
 // Published reports whether the incident is on the status page.
@@ -131,7 +135,9 @@ type IncidentStore interface {
 	// SaveIncident creates or updates an incident, with an update when u
 	// is not nil, in one transaction; u's ID is set. An incident without
 	// an ID is created and given the next one, "inc-N" with N counting
-	// from 1; one with an ID must exist (ENotFound).
+	// from 1; one with an ID must exist (ENotFound) and still be at
+	// inc.Version, else nothing is written (EConflict). inc.Version is
+	// set to the version saved.
 	SaveIncident(ctx context.Context, inc *Incident, u *IncidentUpdate) error
 	Incident(ctx context.Context, id string) (Incident, error)
 	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)

@@ -25,6 +25,21 @@ func (s *Service) OnAlert(ctx context.Context, a nightowl.Alert) (nightowl.Incid
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Someone may change the incident the alert joins between reading
+	// and saving it (on another node): read it again and retry.
+	for try := 1; ; try++ {
+		inc, ok, err := s.onAlert(ctx, a, comps)
+		if nightowl.ErrorCode(err) != nightowl.EConflict || try == joinTries {
+			return inc, ok, err
+		}
+	}
+}
+
+// joinTries is how often an alert tries to join an incident that keeps
+// changing under it.
+const joinTries = 3
+
+func (s *Service) onAlert(ctx context.Context, a nightowl.Alert, comps []string) (nightowl.Incident, bool, error) {
 	open, err := s.opts.Store.Incidents(ctx, nightowl.IncidentQuery{Open: true})
 	if err != nil {
 		return nightowl.Incident{}, false, fmt.Errorf("auto-open incident for alert %s: %w", a.ID, err)

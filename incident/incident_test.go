@@ -603,3 +603,86 @@ func TestPublication(t *testing.T) {
 		t.Errorf("a stored incident with a public update: published at %v, want %v", got, first)
 	}
 }
+
+// racingStore is a store on which another node changes an incident right
+// after this one read it: the first read of an incident runs meanwhile.
+type racingStore struct {
+	incident.Store
+	meanwhile func()
+}
+
+func (s *racingStore) Incident(ctx context.Context, id string) (nightowl.Incident, error) {
+	inc, err := s.Store.Incident(ctx, id)
+	if f := s.meanwhile; f != nil {
+		s.meanwhile = nil
+		f()
+	}
+	return inc, err
+}
+
+func (s *racingStore) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nightowl.Incident, error) {
+	list, err := s.Store.Incidents(ctx, q)
+	if f := s.meanwhile; f != nil {
+		s.meanwhile = nil
+		f()
+	}
+	return list, err
+}
+
+// TestTwoNodesChangeOneIncident: two services on one store, as two nodes
+// on one database. A change made to an incident that the other node
+// changed since it was read is refused with a conflict, not written over
+// the other's; an alert that joins such an incident reads it again.
+func TestTwoNodesChangeOneIncident(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	racing := &racingStore{Store: f.store}
+	nodeA, err := incident.New(incident.Options{Store: racing, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Components: func() []nightowl.Component { return components }, AutoOpen: func() bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeB := f.svc
+	f.at(t, 22, 0, 0)
+	inc, err := nodeB.Open(ctx, "Checkout fails", "", []string{"Website"}, "Looking.", false, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A publishes while B marks it identified.
+	racing.meanwhile = func() {
+		if _, _, err := nodeB.Update(ctx, inc.ID, nightowl.IncidentUpdate{State: nightowl.IncidentIdentified, Message: "Found it.", By: "ana"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := nodeA.Publish(ctx, inc.ID, "", "", "bo"); nightowl.ErrorCode(err) != nightowl.EConflict {
+		t.Fatalf("publishing over a change made meanwhile: %v, want conflict", err)
+	}
+	got, ups, err := nodeB.Get(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != nightowl.IncidentIdentified || got.Published() || len(ups) != 2 {
+		t.Fatalf("after the refused publication: %+v, %d updates", got, len(ups))
+	}
+	// Tried again, it is published, and B's change stays.
+	if got, _, err = nodeA.Publish(ctx, inc.ID, "", "", "bo"); err != nil || !got.Published() || got.State != nightowl.IncidentIdentified {
+		t.Fatalf("publishing again: %+v %v", got, err)
+	}
+
+	// An alert joins the incident while B changes its impact.
+	racing.meanwhile = func() {
+		if _, _, err := nodeB.Update(ctx, inc.ID, nightowl.IncidentUpdate{Impact: nightowl.ImpactCritical, Message: "Worse.", By: "ana"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joined, ok, err := nodeA.OnAlert(ctx, nightowl.Alert{ID: "a9", Check: "shop", Labels: map[string]string{"tier": "web"},
+		Severity: nightowl.SeverityCritical, State: nightowl.AlertFiring, Status: nightowl.StatusDown, StartsAt: f.clock.Now()})
+	if err != nil || !ok || joined.ID != inc.ID {
+		t.Fatalf("the alert joins: %+v %v %v", joined, ok, err)
+	}
+	got, _, _ = nodeB.Get(ctx, inc.ID)
+	if got.Impact != nightowl.ImpactCritical || !reflect.DeepEqual(got.Alerts, []string{"a9"}) || !got.Published() {
+		t.Errorf("after the alert joined: %+v", got)
+	}
+}

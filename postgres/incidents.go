@@ -36,13 +36,23 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 				return err
 			}
 		} else {
-			tag, err := tx.Exec(ctx, `UPDATE incidents SET state = $1, resolved_at = $2, data = $3 WHERE id = $4`,
-				string(inc.State), recTime(inc.ResolvedAt), rec.Data, id)
+			// Written only over the version it was read at: of two
+			// nodes that change it at once, one waits for the other's
+			// row lock, then finds the version moved on.
+			tag, err := tx.Exec(ctx, `UPDATE incidents SET state = $1, resolved_at = $2, data = $3
+				WHERE id = $4 AND COALESCE((data->>'version')::bigint, 0) = $5`,
+				string(inc.State), recTime(inc.ResolvedAt), rec.Data, id, rec.Was)
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				return records.NotFound("incident", id)
+				var one int
+				if err := tx.QueryRow(ctx, `SELECT 1 FROM incidents WHERE id = $1`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+					return records.NotFound("incident", id)
+				} else if err != nil {
+					return err
+				}
+				return records.IncidentChanged(id)
 			}
 		}
 		if u == nil {
@@ -59,7 +69,7 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 	if err != nil {
 		return rec.Failed(err)
 	}
-	records.IncidentSaved(inc, u, id, uid)
+	records.IncidentSaved(inc, rec, u, id, uid)
 	return nil
 }
 

@@ -36,13 +36,21 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 					return err
 				}
 			} else {
-				n, err := w.execCount(`UPDATE incidents SET state = ?, resolved_at = ?, data = ? WHERE id = ?`,
-					string(inc.State), nanos(inc.ResolvedAt), rec.Data, id)
+				// Written only over the version it was read at.
+				n, err := w.execCount(`UPDATE incidents SET state = ?, resolved_at = ?, data = ?
+					WHERE id = ? AND COALESCE(json_extract(CAST(data AS TEXT), '$.version'), 0) = ?`,
+					string(inc.State), nanos(inc.ResolvedAt), rec.Data, id, rec.Was)
 				if err != nil {
 					return err
 				}
 				if n == 0 {
-					return records.NotFound("incident", id)
+					var one int
+					if err := w.queryRow(`SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+						return records.NotFound("incident", id)
+					} else if err != nil {
+						return err
+					}
+					return records.IncidentChanged(id)
 				}
 			}
 			if u == nil {
@@ -56,7 +64,7 @@ func (s *Store) SaveIncident(ctx context.Context, inc *nightowl.Incident, u *nig
 	if err != nil {
 		return rec.Failed(err)
 	}
-	records.IncidentSaved(inc, u, id, uid)
+	records.IncidentSaved(inc, rec, u, id, uid)
 	return nil
 }
 

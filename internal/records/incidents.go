@@ -22,6 +22,9 @@ type Incident struct {
 	// Components are the update's components, nil when there is no
 	// update or it names none (NULL, not "null").
 	Components []byte
+	// Was is the version the stored incident must be at for an update to
+	// be written over it; Version the one written.
+	Was, Version int64
 }
 
 // EncodeIncident checks inc and encodes it, and u when not nil, as both
@@ -36,6 +39,8 @@ func EncodeIncident(inc *nightowl.Incident, u *nightowl.IncidentUpdate) (Inciden
 	}
 	stored := *inc
 	stored.ID = ""
+	rec.Was, rec.Version = inc.Version, inc.Version+1
+	stored.Version = rec.Version
 	var err error
 	if rec.Data, err = json.Marshal(&stored); err != nil {
 		return rec, fmt.Errorf("save %s: %w", rec.What, err)
@@ -49,17 +54,24 @@ func EncodeIncident(inc *nightowl.Incident, u *nightowl.IncidentUpdate) (Inciden
 }
 
 // Failed wraps the error of writing the incident; an incident that is not
-// there is said as it is.
+// there, or changed meanwhile, is said as it is.
 func (rec Incident) Failed(err error) error {
-	if nightowl.ErrorCode(err) == nightowl.ENotFound {
+	if c := nightowl.ErrorCode(err); c == nightowl.ENotFound || c == nightowl.EConflict {
 		return err
 	}
 	return fmt.Errorf("save %s: %w", rec.What, err)
 }
 
-// IncidentSaved gives inc, and u when not nil, the IDs the store gave them.
-func IncidentSaved(inc *nightowl.Incident, u *nightowl.IncidentUpdate, id string, updateID int64) {
-	inc.ID = id
+// IncidentChanged is the error for an incident saved over a version that
+// is no longer the stored one: someone changed it since it was read.
+func IncidentChanged(id string) error {
+	return nightowl.Errorf(nightowl.EConflict, "incident %s was changed meanwhile; read it again", id)
+}
+
+// IncidentSaved gives inc, and u when not nil, the IDs the store gave them,
+// and inc the version saved.
+func IncidentSaved(inc *nightowl.Incident, rec Incident, u *nightowl.IncidentUpdate, id string, updateID int64) {
+	inc.ID, inc.Version = id, rec.Version
 	if u != nil {
 		u.ID, u.IncidentID = updateID, id
 	}

@@ -59,14 +59,18 @@ func TestIncidentFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The ID lives in its column.
-			const stored = `{"id":"","title":"Shop down","state":"investigating","impact":"major","components":["shop"],"created_at":"2026-03-14T15:09:26Z","created_by":"","updated_at":"2026-03-14T15:09:26Z"}`
-			if rec.What != "incident inc-3" || string(rec.Data) != stored || !bytes.Equal(rec.Components, tc.components) {
-				t.Errorf("EncodeIncident = %q, %s, %s", rec.What, rec.Data, rec.Components)
+			// The ID lives in its column; the version written is the
+			// next one, over the version it was read at.
+			const stored = `{"id":"","title":"Shop down","state":"investigating","impact":"major","components":["shop"],"created_at":"2026-03-14T15:09:26Z","created_by":"","updated_at":"2026-03-14T15:09:26Z","version":1}`
+			if rec.What != "incident inc-3" || string(rec.Data) != stored || !bytes.Equal(rec.Components, tc.components) ||
+				rec.Was != 0 || rec.Version != 1 {
+				t.Errorf("EncodeIncident = %q, %s, %s, version %d over %d", rec.What, rec.Data, rec.Components, rec.Version, rec.Was)
 			}
 			back, err := DecodeIncident("inc-3", rec.Data)
-			if err != nil || !reflect.DeepEqual(back, inc) {
-				t.Errorf("DecodeIncident = %+v, %v\nwant %+v", back, err, inc)
+			want := inc
+			want.Version = 1
+			if err != nil || !reflect.DeepEqual(back, want) {
+				t.Errorf("DecodeIncident = %+v, %v\nwant %+v", back, err, want)
 			}
 		})
 	}

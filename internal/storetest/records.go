@@ -924,6 +924,36 @@ func recordsIncidents(t *testing.T, open Opener[Records]) {
 		})
 	})
 
+	t.Run("a change over a stale version", func(t *testing.T) {
+		// Two nodes read inc-2 at once and both change it: the second
+		// save is refused whole, and the first is kept.
+		a, err := s.Incident(ctx, "inc-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := a
+		b.Components = slices.Clone(a.Components)
+		at := t0.Add(70 * time.Minute)
+		a.State, a.UpdatedAt = nightowl.IncidentIdentified, at
+		if err := s.SaveIncident(ctx, &a, &nightowl.IncidentUpdate{Time: at, By: "ana", State: a.State, Message: "found it"}); err != nil {
+			t.Fatal(err)
+		}
+		if a.Version != b.Version+1 {
+			t.Errorf("version after a change = %d, want %d", a.Version, b.Version+1)
+		}
+		b.PublishedAt, b.UpdatedAt = at, at
+		err = s.SaveIncident(ctx, &b, &nightowl.IncidentUpdate{Time: at, By: "bo", Message: "published"})
+		if nightowl.ErrorCode(err) != nightowl.EConflict {
+			t.Fatalf("a change over a stale version: %v, want conflict", err)
+		}
+		if got, err := s.Incident(ctx, "inc-2"); err != nil || !reflect.DeepEqual(got, a) {
+			t.Errorf("after the refused change = %+v, %v\nwant %+v", got, err, a)
+		}
+		if ups, err := s.Updates(ctx, "inc-2"); err != nil || len(ups) != 1 || ups[0].By != "ana" {
+			t.Errorf("updates after the refused change: %+v, %v", ups, err)
+		}
+	})
+
 	t.Run("invalid", func(t *testing.T) {
 		if err := s.SaveIncident(ctx, &nightowl.Incident{Title: "x"}, nil); nightowl.ErrorCode(err) != nightowl.EInvalid {
 			t.Errorf("an incident without state or impact: %v, want invalid", err)
