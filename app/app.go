@@ -29,6 +29,7 @@ import (
 	"github.com/nightowl/nightowl/assert"
 	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/connlimit"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/incident"
@@ -280,10 +281,17 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a.listener = ln
-	a.srv = &http.Server{
-		Handler:           web.Handler(a.webOptions()),
-		ReadHeaderTimeout: 10 * time.Second,
+	// Connections are capped so that file descriptors stay for the
+	// checks: half of the process's limit, a share of that per client.
+	limit, err := connlimit.FileLimit()
+	if err != nil {
+		limit = fallbackFileLimit
 	}
+	caps := connlimit.Derive(limit, 0, 0)
+	caps.Exempt = a.cfg.Server.Proxies()
+	a.srv = web.NewServer(a.webOptions())
+	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "file_limit", limit)
+	ln = connlimit.Listener(ln, caps)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
 	// The states restored from the store may disagree with the alerts it
@@ -309,6 +317,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
 	return nil
 }
+
+// fallbackFileLimit stands for the file descriptor limit where it cannot
+// be read.
+const fallbackFileLimit = 4096
 
 // Addr is the address the server listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }

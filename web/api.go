@@ -390,6 +390,9 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if v, ok := a.b.Check(name); ok {
+		longWrite(w, v.Check.Timeout)
+	}
 	res, err := a.b.RunNow(r.Context(), name)
 	if err != nil {
 		writeError(w, err)
@@ -399,6 +402,7 @@ func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) reload(w http.ResponseWriter, r *http.Request) {
+	longWrite(w, time.Minute)
 	if err := a.b.Reload(r.Context()); err != nil {
 		writeError(w, err)
 		return
