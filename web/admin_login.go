@@ -107,8 +107,8 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 func (a *api) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		if s, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
-			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
-				a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again"))
+			if err := checkCSRF(w, r, s.CSRF); err != nil {
+				a.deny(w, r, err)
 				return
 			}
 			if err := a.auth.Logout(r.Context(), c.Value); err != nil {

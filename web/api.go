@@ -79,6 +79,11 @@ func Handler(opts Options) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.routes(opts) {
 		h := rt.handler
+		if rt.Pattern != pingPattern {
+			// The ping URLs read their bodies as bytes, bounded
+			// their own way (ping.go).
+			h = boundBody(h)
+		}
 		if rt.Role != "" {
 			h = a.require(rt.Role, h)
 		}
@@ -160,7 +165,7 @@ func (a *api) routes(opts Options) []Route {
 		)
 	}
 	if opts.Pinger != nil {
-		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
+		rs = append(rs, Route{Pattern: pingPattern, handler: PingHandler(opts.Pinger, opts.Clock)})
 		if cp, ok := opts.Pinger.(ClusterPinger); ok {
 			// Signed by the forwarding node with a key from the shared
 			// store, not by a person (web/cluster.go).
@@ -233,6 +238,7 @@ var errorStatus = map[string]int{
 	nightowl.EForbidden:    http.StatusForbidden,
 	nightowl.EUnauthorized: http.StatusUnauthorized,
 	nightowl.ERateLimited:  http.StatusTooManyRequests,
+	nightowl.EUnsupported:  http.StatusUnsupportedMediaType,
 	nightowl.EInternal:     http.StatusInternalServerError,
 }
 

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"mime"
 	"net/http"
 	"time"
+
+	"github.com/nightowl/nightowl"
 )
 
 // Timeouts of the server: a client that holds a connection open without
@@ -54,4 +57,40 @@ func closeUnread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		w.Header().Set("Connection", "close")
 	}
+}
+
+// pingPattern is the route of the ping URLs.
+const pingPattern = "/ping/"
+
+// maxFormBody bounds a form's body: the largest, an incident's update, is a
+// few kilobytes.
+const maxFormBody = 64 << 10
+
+// limitBody refuses a multipart body, which no route takes and which
+// net/http would spool to disk to parse, and caps a form's body at
+// maxFormBody before anything parses it.
+func limitBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "multipart/form-data", "multipart/mixed":
+		closeUnread(w, r)
+		return nightowl.Errorf(nightowl.EUnsupported, "multipart bodies are not taken: send a form as application/x-www-form-urlencoded, or JSON")
+	case "application/x-www-form-urlencoded":
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	}
+	return nil
+}
+
+// boundBody applies limitBody to every request of h.
+func boundBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := limitBody(w, r); err != nil {
+			writeError(w, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
