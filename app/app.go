@@ -651,7 +651,8 @@ func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		People: a.webAccess(), AuditLog: a.store, Actions: a}
+		TrustedProxies: a.cfg.Server.Proxies(),
+		People:         a.webAccess(), AuditLog: a.store, Actions: a}
 }
 
 // Routes lists every route the server serves with the role each needs.

@@ -34,14 +34,16 @@ func newLoginToken() string {
 }
 
 func (a *api) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginPageData) {
+	a.showLoginErr(w, r, status, d, nil)
+}
+
+func (a *api) showLoginErr(w http.ResponseWriter, r *http.Request, status int, d loginPageData, err error) {
 	d.Title = "Sign in – nightowl"
 	d.Unavailable = a.auth == nil
 	d.Token = newLoginToken()
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: d.Token, Path: "/login", MaxAge: int(loginTTL / time.Second),
 		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "900")
-	}
+	setRetryAfter(w, err)
 	a.renderBare(w, status, "login.html", d)
 }
 
@@ -75,12 +77,12 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		a.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), clientAddr(r))
+	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), a.clientAddr(r))
 	if err != nil {
 		switch nightowl.ErrorCode(err) {
 		case nightowl.ERateLimited:
 			d.Error = nightowl.ErrorMessage(err)
-			a.showLogin(w, r, http.StatusTooManyRequests, d)
+			a.showLoginErr(w, r, http.StatusTooManyRequests, d, err)
 		case nightowl.EUnauthorized, nightowl.EInvalid, nightowl.ENotFound:
 			d.Error = "Wrong name or password."
 			a.showLogin(w, r, http.StatusUnauthorized, d)

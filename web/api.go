@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -61,6 +62,9 @@ type Options struct {
 	Anonymous nightowl.Role
 	// PublicURL is server.public_url: an https one makes cookies Secure.
 	PublicURL string
+	// TrustedProxies are server.trusted_proxies: the peers whose
+	// X-Forwarded-For and Forwarded headers name the client.
+	TrustedProxies []netip.Prefix
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
 	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
@@ -100,7 +104,7 @@ func newAPI(opts Options) *api {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -224,6 +228,7 @@ type api struct {
 	pub       Publisher
 	anonymous nightowl.Role
 	publicURL string
+	trusted   []netip.Prefix
 	log       *slog.Logger
 	clock     nightowl.Clock
 	people    People

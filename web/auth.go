@@ -3,10 +3,11 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,16 +166,6 @@ func unauthorized(err error) error {
 	return err
 }
 
-// clientAddr is the address a request came from, without its port; the
-// sign-in rate limit counts failures per address.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // loginRequest is the body of POST /api/v1/login.
 type loginRequest struct {
 	Name     string `json:"name"`
@@ -218,11 +209,9 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, clientAddr(r))
+	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, a.clientAddr(r))
 	if err != nil {
-		if nightowl.ErrorCode(err) == nightowl.ERateLimited {
-			w.Header().Set("Retry-After", "900")
-		}
+		setRetryAfter(w, err)
 		writeError(w, err)
 		return
 	}
@@ -264,3 +253,17 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// setRetryAfter tells a client refused with ERateLimited when to try
+// again, as the error says.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if nightowl.ErrorCode(err) != nightowl.ERateLimited {
+		return
+	}
+	secs := int64(900)
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		secs = int64((ra.RetryAfter() + time.Second - 1) / time.Second)
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+}
