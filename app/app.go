@@ -70,6 +70,9 @@ type App struct {
 	access   *access.Service
 	sender   *notify.Sender
 	signer   *acklink.Signer
+	// loginKey signs the sign-in form's tokens; kept in the store, so
+	// that a form outlives a restart and works on every node.
+	loginKey []byte
 	// targets are the receivers of the config in force, by ID.
 	targets atomic.Pointer[map[string]notify.Target]
 	// stopNotify ends the escalation and sending loops, and notifyDone
@@ -133,6 +136,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("read the sign-in form key: %w", err)
 	}
 	if err := a.newAudit(); err != nil { // audit log (audit.go)
 		store.Close()
@@ -552,8 +559,13 @@ func buildTargets(cfg *config.Config, log *slog.Logger) (map[string]notify.Targe
 	return out, nil
 }
 
-// ackKeySize is the length of the key that signs acknowledgement links.
+// ackKeySize is the length of the key that signs acknowledgement links,
+// and of the one that signs the sign-in form's tokens.
 const ackKeySize = 32
+
+// loginKeyName is the store's name of the key that signs the sign-in
+// form's tokens.
+const loginKeyName = "login_form_key"
 
 // startAlerting builds the alert manager and the notification sender. The
 // key that signs acknowledgement links is made once and kept in the store,
@@ -651,8 +663,8 @@ func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		TrustedProxies: a.cfg.Server.Proxies(),
-		People:         a.webAccess(), AuditLog: a.store, Actions: a}
+		TrustedProxies: a.cfg.Server.Proxies(), LoginKey: a.loginKey,
+		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
 
 // Routes lists every route the server serves with the role each needs.

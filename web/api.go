@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -65,6 +66,9 @@ type Options struct {
 	// TrustedProxies are server.trusted_proxies: the peers whose
 	// X-Forwarded-For and Forwarded headers name the client.
 	TrustedProxies []netip.Prefix
+	// LoginKey signs the sign-in form's tokens; a random key of this
+	// process when nil, which a restart or another node does not know.
+	LoginKey []byte
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
 	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
@@ -103,7 +107,11 @@ func newAPI(opts Options) *api {
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
+	if opts.LoginKey == nil {
+		opts.LoginKey = make([]byte, 32)
+		rand.Read(opts.LoginKey)
+	}
+	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
 }
 
@@ -229,6 +237,7 @@ type api struct {
 	anonymous nightowl.Role
 	publicURL string
 	trusted   []netip.Prefix
+	loginKey  []byte
 	log       *slog.Logger
 	clock     nightowl.Clock
 	people    People
