@@ -97,7 +97,7 @@ func Handler(opts Options) http.Handler {
 		}
 		mux.Handle(rt.Pattern, h)
 	}
-	return mux
+	return a.secureHeaders(mux)
 }
 
 func newAPI(opts Options) *api {

@@ -3,6 +3,7 @@ package web
 import (
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -94,3 +95,76 @@ func boundBody(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// hstsValue asks browsers to use https for this host for a year. It leaves
+// out includeSubDomains: other services on sibling names are not this
+// server's to decide for.
+const hstsValue = "max-age=31536000"
+
+// frameDeny is the part of a Content-Security-Policy that keeps a page out
+// of other sites' frames, against clickjacking of its buttons.
+const frameDeny = "frame-ancestors 'none'"
+
+// noFrames reports whether path is a page with buttons that act: the
+// dashboard, the sign-in form and the acknowledgement page.
+func noFrames(path string) bool {
+	return path == "/admin" || strings.HasPrefix(path, "/admin/") || path == "/login" || path == "/logout" ||
+		strings.HasPrefix(path, "/ack/")
+}
+
+// secureHeaders sets the headers every answer carries: nosniff always;
+// on the pages of noFrames a frame-ancestors 'none' (added to the page's
+// own policy, if it has one) and X-Frame-Options for older browsers; and
+// Strict-Transport-Security when people reach the server over https:
+// the request came over TLS, or server.public_url is https and the request
+// came through a trusted proxy (which is what terminates TLS there).
+func (a *api) secureHeaders(h http.Handler) http.Handler {
+	httpsURL := strings.HasPrefix(a.publicURL, "https://")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		if r.TLS != nil || httpsURL && a.fromTrustedProxy(r) {
+			hdr.Set("Strict-Transport-Security", hstsValue)
+		}
+		if !noFrames(r.URL.Path) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hdr.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(&frameGuard{ResponseWriter: w}, r)
+	})
+}
+
+// frameGuard adds frame-ancestors 'none' to the Content-Security-Policy a
+// handler set, or sets it alone, as the header is written.
+type frameGuard struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (f *frameGuard) guard() {
+	if f.done {
+		return
+	}
+	f.done = true
+	hdr := f.Header()
+	switch csp := hdr.Get("Content-Security-Policy"); {
+	case csp == "":
+		hdr.Set("Content-Security-Policy", frameDeny)
+	case !strings.Contains(csp, "frame-ancestors"):
+		hdr.Set("Content-Security-Policy", csp+"; "+frameDeny)
+	}
+}
+
+func (f *frameGuard) WriteHeader(code int) {
+	f.guard()
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *frameGuard) Write(b []byte) (int, error) {
+	f.guard()
+	return f.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (f *frameGuard) Unwrap() http.ResponseWriter { return f.ResponseWriter }
