@@ -22,8 +22,12 @@ const (
 	// of the answer. Handlers that wait on a run (a check, an action, a
 	// reload) move it with longWrite.
 	WriteTimeout = 30 * time.Second
-	// IdleTimeout closes a kept-alive connection with no request.
-	IdleTimeout = 60 * time.Second
+	// IdleTimeout closes a kept-alive connection with no request. Longer
+	// than the 60 seconds after which load balancers and reverse proxies
+	// commonly drop their idle connections to a backend, so that the
+	// proxy, not the server, closes first and no request is sent on a
+	// connection the server is closing.
+	IdleTimeout = 2 * time.Minute
 )
 
 // NewServer returns the HTTP server for Handler(opts), with the timeouts
