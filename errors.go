@@ -16,6 +16,9 @@ const (
 	// ERateLimited refuses a request that came too often, such as a
 	// sign-in after many failures; try again later.
 	ERateLimited = "rate_limited"
+	// EUnsupported refuses a body of a kind the server does not take,
+	// such as multipart/form-data.
+	EUnsupported = "unsupported_media_type"
 	EInternal    = "internal"
 )
 

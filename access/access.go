@@ -45,9 +45,15 @@ const (
 
 // Sign-in failures are limited per account, against guessing one person's
 // password, and per address, against trying a few passwords on every
-// account; each counts the failures in a window that starts with the first.
+// account. After MaxAccountFailures failures in a row, each further attempt
+// at the account waits FirstDelay after the last, doubling up to MaxDelay;
+// the run is forgotten FailureWindow after its last failure. An address
+// that failed MaxAddressFailures times in the window that began with its
+// first is refused until that window is over.
 const (
 	MaxAccountFailures = 5
+	FirstDelay         = time.Second
+	MaxDelay           = time.Minute
 	MaxAddressFailures = 20
 	FailureWindow      = 15 * time.Minute
 )
@@ -331,10 +337,10 @@ func errWrongLogin() error { return nightowl.Errorf(nightowl.EUnauthorized, "wro
 // without a port) and starts a session. It returns the session and the
 // value of its cookie, which only the browser keeps.
 //
-// Failures are limited per account and per address (MaxAccountFailures and
-// MaxAddressFailures in FailureWindow), after which sign-ins are refused
-// with ERateLimited, however right the password, until the window is over;
-// success clears the account's count. An unknown name takes as long and
+// Failures slow down an account (growing delays after MaxAccountFailures)
+// and limit an address (MaxAddressFailures in FailureWindow): an attempt
+// too soon is refused with ERateLimited, however right the password, and
+// says when to try again; success clears the account's count. An unknown name takes as long and
 // fails the same way as a wrong password.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
 	now := s.clock.Now()

@@ -302,13 +302,14 @@ func TestLoginRateLimit(t *testing.T) {
 		{
 			name: "per account, from any address",
 			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", addr(i)) }),
-				limited("alice", "203.0.113.9")),
-			wait: FailureWindow - time.Second,
-			then: limited("alice", "203.0.113.9"),
+				fail("alice", "203.0.113.9"), limited("alice", "203.0.113.9")),
+			// the last failure was 2s before: the next waits 2s after it
+			wait: time.Second,
+			then: ok("alice", "203.0.113.9"),
 		},
 		{
-			name:     "per account, until the window is over",
-			attempts: repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", addr(i)) }),
+			name:     "per account, forgotten a window after the last failure",
+			attempts: repeat(MaxAccountFailures+1, func(i int) attempt { return fail("alice", addr(i)) }),
 			wait:     FailureWindow,
 			then:     ok("alice", "203.0.113.9"),
 		},
@@ -319,7 +320,7 @@ func TestLoginRateLimit(t *testing.T) {
 		},
 		{
 			name: "per account, unknown names too, so that the limit tells nobody who exists",
-			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("nobody", addr(i)) }),
+			attempts: append(repeat(MaxAccountFailures+1, func(i int) attempt { return fail("nobody", addr(i)) }),
 				attempt{"nobody", password, "203.0.113.9", nightowl.ERateLimited}),
 		},
 		{
@@ -387,13 +388,13 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 // TestLoginRateLimitMessage: the refusal says how long to wait, rounded up
-// to a minute.
+// to a second under a minute and to a minute above.
 func TestLoginRateLimitMessage(t *testing.T) {
 	ctx := context.Background()
 	f := newTest(t)
 	f.addUser(t, "alice", nightowl.RoleViewer)
-	for i := range MaxAccountFailures {
-		if _, _, err := f.svc.Login(ctx, "alice", wrong, "192.0.2.1"); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+	for i := range MaxAddressFailures {
+		if _, _, err := f.svc.Login(ctx, fmt.Sprint("user", i), wrong, "192.0.2.1"); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
@@ -403,7 +404,8 @@ func TestLoginRateLimitMessage(t *testing.T) {
 	}{
 		{0, "try again in 15 minutes"},
 		{10*time.Minute + time.Second, "try again in 5 minutes"},
-		{14*time.Minute + 30*time.Second, "try again in 1 minute"},
+		{14*time.Minute + 30*time.Second, "try again in 30 seconds"},
+		{14*time.Minute + 59*time.Second, "try again in 1 second"},
 	} {
 		f.clock.Set(t0.Add(tc.at))
 		_, _, err := f.svc.Login(ctx, "alice", password, "192.0.2.1")
@@ -413,6 +415,49 @@ func TestLoginRateLimitMessage(t *testing.T) {
 		if d, ok := RetryAfter(err); !ok || d != FailureWindow-tc.at {
 			t.Errorf("at +%v: RetryAfter = %v, %v", tc.at, d, ok)
 		}
+	}
+}
+
+// TestLoginDelaysGrow: after MaxAccountFailures failures in a row, each
+// attempt at the account waits 1s, 2s, 4s … after the last failure, at most
+// a minute; the owner signs in once the delay is over, and other accounts
+// are never held up.
+func TestLoginDelaysGrow(t *testing.T) {
+	ctx := context.Background()
+	f := newTest(t)
+	f.addUser(t, "alice", nightowl.RoleViewer)
+	f.addUser(t, "bob", nightowl.RoleViewer)
+	addr := func(i int) string { return fmt.Sprintf("198.51.100.%d", i%200+1) }
+	for i := range MaxAccountFailures {
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
+	for i, w := range want {
+		w *= time.Second
+		_, _, err := f.svc.Login(ctx, "alice", password, "203.0.113.9")
+		if d, ok := RetryAfter(err); !ok || d != w {
+			t.Fatalf("delay %d: %v, RetryAfter %v, want %v", i, err, d, w)
+		}
+		if _, _, err := f.svc.Login(ctx, "bob", password, addr(i)); err != nil {
+			t.Fatalf("another account while alice waits: %v", err)
+		}
+		f.clock.Advance(w - time.Millisecond)
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.ERateLimited {
+			t.Fatalf("before the delay is over: %v", err)
+		}
+		f.clock.Advance(time.Millisecond)
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+			t.Fatalf("once the delay is over: %v", err)
+		}
+	}
+	f.clock.Advance(MaxDelay)
+	if _, _, err := f.svc.Login(ctx, "alice", password, "203.0.113.9"); err != nil {
+		t.Fatalf("the owner after the delay: %v", err)
+	}
+	if _, _, err := f.svc.Login(ctx, "alice", wrong, "203.0.113.9"); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+		t.Fatalf("success cleared the run: %v", err)
 	}
 }
 

@@ -13,6 +13,13 @@ import (
 // limiter counts failed sign-ins per account and per address, in memory: a
 // restart forgets them, which costs an attacker a restart of the server per
 // few guesses.
+//
+// An account is never locked: after MaxAccountFailures failures in a row,
+// each further attempt must wait a delay after the last, growing from
+// FirstDelay to MaxDelay, so that guessing one password is slow while its
+// owner, whom strangers may have been trying, gets in within a minute. An
+// address, once it has failed MaxAddressFailures times, waits for the end
+// of the window.
 type limiter struct {
 	mu       sync.Mutex
 	accounts map[string]failures
@@ -20,31 +27,49 @@ type limiter struct {
 	sweptAt  time.Time
 }
 
-// failures counts the failures in the window that began with the first.
+// failures counts the failures in the window that began with the first,
+// and when the last was.
 type failures struct {
 	n     int
 	since time.Time
+	last  time.Time
 }
 
 func newLimiter() *limiter {
 	return &limiter{accounts: make(map[string]failures), addrs: make(map[string]failures)}
 }
 
+// accountDelay is how long after its last failure an account that has
+// failed n times in a row waits before the next attempt.
+func accountDelay(n int) time.Duration {
+	if n < MaxAccountFailures {
+		return 0
+	}
+	d := FirstDelay
+	for i := MaxAccountFailures; i < n && d < MaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, MaxDelay)
+}
+
 // begin starts a sign-in to account (none when "") from addr. It counts the
 // attempt as a failure at once, so that many attempts at the same time
 // cannot all pass before the first has failed; succeeded takes it back.
-// When either count is full, it refuses and says until when.
+// When the account must wait, or the address's count is full, it refuses
+// and says until when.
 func (l *limiter) begin(account, addr string, now time.Time) (retry time.Time, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweptAt) >= FailureWindow {
-		sweep(l.accounts, now)
-		sweep(l.addrs, now)
+		sweep(l.accounts, now, accountFrom)
+		sweep(l.addrs, now, addrFrom)
 		l.sweptAt = now
 	}
-	acc, ad := current(l.accounts, account, now), current(l.addrs, addr, now)
-	if account != "" && acc.n >= MaxAccountFailures {
-		retry = acc.since.Add(FailureWindow)
+	acc, ad := current(l.accounts, account, now, accountFrom), current(l.addrs, addr, now, addrFrom)
+	if account != "" {
+		if r := acc.last.Add(accountDelay(acc.n)); acc.n > 0 && r.After(now) {
+			retry = r
+		}
 	}
 	if ad.n >= MaxAddressFailures {
 		if r := ad.since.Add(FailureWindow); r.After(retry) {
@@ -73,28 +98,34 @@ func (l *limiter) succeeded(account, addr string) {
 	}
 }
 
-// current returns the failures of key in the window that holds now.
-func current(m map[string]failures, key string, now time.Time) failures {
+// current returns the failures of key that still count at now.
+func current(m map[string]failures, key string, now time.Time, from func(failures) time.Time) failures {
 	f := m[key]
-	if f.n > 0 && now.Sub(f.since) >= FailureWindow {
+	if f.n > 0 && now.Sub(from(f)) >= FailureWindow {
 		return failures{}
 	}
 	return f
 }
+
+// An account's run of failures is forgotten a window after its last
+// failure; an address's count a window after its first.
+func accountFrom(f failures) time.Time { return f.last }
+func addrFrom(f failures) time.Time    { return f.since }
 
 func (f failures) add(now time.Time) failures {
 	if f.n == 0 {
 		f.since = now
 	}
 	f.n++
+	f.last = now
 	return f
 }
 
-// sweep forgets the counts whose window is over, so that the maps hold
+// sweep forgets the counts that no longer count, so that the maps hold
 // only the last window's worth of names and addresses.
-func sweep(m map[string]failures, now time.Time) {
+func sweep(m map[string]failures, now time.Time, from func(failures) time.Time) {
 	for k, f := range m {
-		if now.Sub(f.since) >= FailureWindow {
+		if now.Sub(from(f)) >= FailureWindow {
 			delete(m, k)
 		}
 	}
@@ -127,16 +158,25 @@ func (e *limitedError) Error() string { return e.err.Error() }
 func (e *limitedError) Unwrap() error { return e.err }
 
 func rateLimited(after time.Duration) error {
-	mins := int((after + time.Minute - 1) / time.Minute)
-	when := "in 1 minute"
-	if mins > 1 {
-		when = fmt.Sprintf("in %d minutes", mins)
+	var when string
+	switch {
+	case after <= time.Second:
+		when = "in 1 second"
+	case after < time.Minute:
+		when = fmt.Sprintf("in %d seconds", int((after+time.Second-1)/time.Second))
+	case after <= time.Minute:
+		when = "in 1 minute"
+	default:
+		when = fmt.Sprintf("in %d minutes", int((after+time.Minute-1)/time.Minute))
 	}
 	return &limitedError{
 		err:   nightowl.Errorf(nightowl.ERateLimited, "too many failed sign-ins: try again %s", when),
 		after: after,
 	}
 }
+
+// RetryAfter is how long to wait, for a Retry-After header.
+func (e *limitedError) RetryAfter() time.Duration { return e.after }
 
 // RetryAfter returns how long until a sign-in that Login refused with
 // ERateLimited may be tried again.

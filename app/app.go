@@ -29,6 +29,7 @@ import (
 	"github.com/nightowl/nightowl/assert"
 	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/connlimit"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/incident"
@@ -69,6 +70,9 @@ type App struct {
 	access   *access.Service
 	sender   *notify.Sender
 	signer   *acklink.Signer
+	// loginKey signs the sign-in form's tokens; kept in the store, so
+	// that a form outlives a restart and works on every node.
+	loginKey []byte
 	// targets are the receivers of the config in force, by ID.
 	targets atomic.Pointer[map[string]notify.Target]
 	// stopNotify ends the escalation and sending loops, and notifyDone
@@ -132,6 +136,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("read the sign-in form key: %w", err)
 	}
 	if err := a.newAudit(); err != nil { // audit log (audit.go)
 		store.Close()
@@ -280,10 +288,17 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	a.listener = ln
-	a.srv = &http.Server{
-		Handler:           web.Handler(a.webOptions()),
-		ReadHeaderTimeout: 10 * time.Second,
+	// Connections are capped so that file descriptors stay for the
+	// checks: half of the process's limit, a share of that per client.
+	limit, err := connlimit.FileLimit()
+	if err != nil {
+		limit = fallbackFileLimit
 	}
+	caps := connlimit.Derive(limit, 0, 0)
+	caps.Exempt = a.cfg.Server.Proxies()
+	a.srv = web.NewServer(a.webOptions())
+	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "file_limit", limit)
+	ln = connlimit.Listener(ln, caps)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
 	// The states restored from the store may disagree with the alerts it
@@ -309,6 +324,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
 	return nil
 }
+
+// fallbackFileLimit stands for the file descriptor limit where it cannot
+// be read.
+const fallbackFileLimit = 4096
 
 // Addr is the address the server listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }
@@ -540,8 +559,13 @@ func buildTargets(cfg *config.Config, log *slog.Logger) (map[string]notify.Targe
 	return out, nil
 }
 
-// ackKeySize is the length of the key that signs acknowledgement links.
+// ackKeySize is the length of the key that signs acknowledgement links,
+// and of the one that signs the sign-in form's tokens.
 const ackKeySize = 32
+
+// loginKeyName is the store's name of the key that signs the sign-in
+// form's tokens.
+const loginKeyName = "login_form_key"
 
 // startAlerting builds the alert manager and the notification sender. The
 // key that signs acknowledgement links is made once and kept in the store,
@@ -639,6 +663,7 @@ func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
+		TrustedProxies: a.cfg.Server.Proxies(), LoginKey: a.loginKey,
 		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
 

@@ -112,6 +112,9 @@ func (r *pingRouter) Ping(token string, p nightowl.Ping) (nightowl.Ping, error) 
 	return p, err
 }
 
+// CheckFor implements web.PingTokens: every node knows every token.
+func (r *pingRouter) CheckFor(token string) (string, bool) { return r.a.beats.CheckFor(token) }
+
 // owner is the live node other than this one that holds check, as the
 // membership computes it; false when there is none (this node has just
 // started, or is taking the check over).

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -106,6 +107,41 @@ type Server struct {
 	// (every API route needs a session or token), or viewer, for a
 	// read-only API and dashboard without signing in.
 	Anonymous nightowl.Role `yaml:"anonymous"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client; no others are believed.
+	TrustedProxies []CIDR `yaml:"trusted_proxies"`
+}
+
+// Proxies returns TrustedProxies as prefixes.
+func (s Server) Proxies() []netip.Prefix {
+	out := make([]netip.Prefix, len(s.TrustedProxies))
+	for i, c := range s.TrustedProxies {
+		out[i] = c.Prefix
+	}
+	return out
+}
+
+// CIDR is an address range, 10.0.0.0/8 or fd00::/8; a bare address is the
+// range of that address alone.
+type CIDR struct{ netip.Prefix }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *CIDR) UnmarshalText(b []byte) error {
+	s := string(b)
+	if ip, err := netip.ParseAddr(s); err == nil && ip.Zone() == "" {
+		ip = ip.Unmap()
+		c.Prefix = netip.PrefixFrom(ip, ip.BitLen())
+		return nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("must be an IP address or a CIDR range such as 10.0.0.0/8, not %q", s)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	c.Prefix = p.Masked()
+	return nil
 }
 
 // Storage is the storage section: exactly one of SQLite (a file path,

@@ -61,7 +61,7 @@ func TestLoadValid(t *testing.T) {
 			t.Errorf("File, Dir = %q, %q", cfg.File, cfg.Dir)
 		}
 		wantServer := Server{Listen: "0.0.0.0:9090", PublicURL: "https://status.example.com", Title: "Example Status"}
-		if cfg.Server != wantServer {
+		if !reflect.DeepEqual(cfg.Server, wantServer) {
 			t.Errorf("Server = %+v, want %+v", cfg.Server, wantServer)
 		}
 		wantStorage := Storage{SQLite: filepath.Join("testdata", "data", "nightowl.db")}
@@ -207,7 +207,7 @@ func TestDefaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, tt.src, Options{})
 			want := Server{Listen: DefaultListen, Title: DefaultTitle}
-			if cfg.Server != want {
+			if !reflect.DeepEqual(cfg.Server, want) {
 				t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 			}
 			if cfg.Storage != (Storage{SQLite: "/etc/nightowl/nightowl.db"}) {

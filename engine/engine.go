@@ -72,6 +72,9 @@ type run struct {
 	manual  atomic.Int32 // runs started by RunNow still under way
 	closed  sync.Once
 
+	nowMu sync.Mutex
+	now   *manualRun // RunNow's run under way, if any
+
 	mu    sync.Mutex
 	state nightowl.State
 	last  *nightowl.Result
@@ -511,7 +514,11 @@ func stateChanged(prev, st nightowl.State) bool {
 }
 
 // RunNow runs a check immediately, outside its schedule, and records the
-// result like any other run.
+// result like any other run. Calls for a check whose manual run is under
+// way wait for that run and get its result: a hundred people pressing
+// "run" at once make one request to the target, not a hundred. The run is
+// not cut short when the caller that started it gives up (the check's
+// timeout bounds it), since others may be waiting for it.
 func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, error) {
 	e.mu.Lock()
 	r := e.checks[name]
@@ -522,13 +529,36 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 	if r.check.Passive {
 		return nightowl.Result{}, nightowl.Errorf(nightowl.EInvalid, "check %q is a heartbeat: it runs when it is pinged", name)
 	}
+	r.nowMu.Lock()
+	if m := r.now; m != nil {
+		r.nowMu.Unlock()
+		select {
+		case <-m.done:
+			return m.res, nil
+		case <-ctx.Done():
+			return nightowl.Result{}, ctx.Err()
+		}
+	}
+	m := &manualRun{done: make(chan struct{})}
+	r.now = m
+	r.nowMu.Unlock()
 	// A reload must not close the prober under a manual run.
 	r.manual.Add(1)
-	res := e.execute(ctx, r, e.clock.Now())
+	m.res = e.execute(context.WithoutCancel(ctx), r, e.clock.Now())
+	r.nowMu.Lock()
+	r.now = nil
+	r.nowMu.Unlock()
+	close(m.done)
 	if r.manual.Add(-1) == 0 && r.removed.Load() && !r.running.Load() {
 		r.close()
 	}
-	return res, nil
+	return m.res, nil
+}
+
+// manualRun is a run of RunNow under way, which later calls join.
+type manualRun struct {
+	done chan struct{} // closed once res is set
+	res  nightowl.Result
 }
 
 // Adopt brings the engine up to date with what the other nodes of a cluster

@@ -126,6 +126,7 @@ func (a *api) denyAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) runAction(w http.ResponseWriter, r *http.Request) {
+	longWrite(w, actionWrite)
 	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), actor(r))
 	if err != nil {
 		writeError(w, err)

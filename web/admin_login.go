@@ -1,9 +1,12 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"strings"
 	"time"
@@ -13,9 +16,11 @@ import (
 
 // LoginCookie carries the sign-in form's CSRF token. Before signing in
 // there is no session to hold one, so the form is protected by a double
-// submit: a short-lived random cookie that another site can neither read nor
-// set, repeated in a hidden field. Without it, a page elsewhere could sign
-// a browser in as the attacker (login CSRF) and watch what its owner does.
+// submit: a short-lived cookie that another site can neither read nor set,
+// repeated in a hidden field. Without it, a page elsewhere could sign a
+// browser in as the attacker (login CSRF) and watch what its owner does.
+// The token is also signed with the server's key and carries its expiry
+// (loginToken), so that only a form this server handed out, lately, passes.
 const LoginCookie = "nightowl_login"
 
 // loginTTL is how long a sign-in form stays good.
@@ -27,21 +32,58 @@ type loginPageData struct {
 	Unavailable                     bool
 }
 
-func newLoginToken() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+// loginTokenLabel keeps the key's MACs here apart from any other use of it.
+const loginTokenLabel = "nightowl sign-in form\x00"
+
+// Sizes of the parts of a sign-in token: its expiry (Unix seconds), a
+// random nonce and the HMAC-SHA256 of both.
+const (
+	loginExpSize   = 8
+	loginNonceSize = 16
+	loginTokenSize = loginExpSize + loginNonceSize + sha256.Size
+)
+
+// newLoginToken makes a sign-in token that expires at exp.
+func newLoginToken(key []byte, exp time.Time) string {
+	b := make([]byte, loginExpSize+loginNonceSize, loginTokenSize)
+	binary.BigEndian.PutUint64(b, uint64(exp.Unix()))
+	rand.Read(b[loginExpSize:])
+	return base64.RawURLEncoding.EncodeToString(loginMAC(key, b))
+}
+
+func loginMAC(key, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(loginTokenLabel))
+	m.Write(msg)
+	return m.Sum(msg)
+}
+
+// validLoginToken reports whether tok was made with key and has not
+// expired at now.
+func validLoginToken(key []byte, tok string, now time.Time) bool {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) != loginTokenSize {
+		return false
+	}
+	body := b[:loginExpSize+loginNonceSize]
+	if !hmac.Equal(loginMAC(key, append([]byte(nil), body...)), b) {
+		return false
+	}
+	exp := int64(binary.BigEndian.Uint64(b))
+	return now.Unix() < exp
 }
 
 func (a *api) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginPageData) {
+	a.showLoginErr(w, r, status, d, nil)
+}
+
+func (a *api) showLoginErr(w http.ResponseWriter, r *http.Request, status int, d loginPageData, err error) {
 	d.Title = "Sign in – nightowl"
 	d.Unavailable = a.auth == nil
-	d.Token = newLoginToken()
+	d.Token = newLoginToken(a.loginKey, a.clock.Now().Add(loginTTL))
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: d.Token, Path: "/login", MaxAge: int(loginTTL / time.Second),
 		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "900")
-	}
+	setRetryAfter(w, err)
 	a.renderBare(w, status, "login.html", d)
 }
 
@@ -65,7 +107,8 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	d := loginPageData{Name: name, Next: localAdminPath(r.PostFormValue("next"))}
 	c, err := r.Cookie(LoginCookie)
-	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 ||
+		!validLoginToken(a.loginKey, c.Value, a.clock.Now()) {
 		d.Error = "This sign-in form has expired or came from elsewhere. Please try again."
 		a.showLogin(w, r, http.StatusForbidden, d)
 		return
@@ -75,12 +118,12 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		a.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), clientAddr(r))
+	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), a.clientAddr(r))
 	if err != nil {
 		switch nightowl.ErrorCode(err) {
 		case nightowl.ERateLimited:
 			d.Error = nightowl.ErrorMessage(err)
-			a.showLogin(w, r, http.StatusTooManyRequests, d)
+			a.showLoginErr(w, r, http.StatusTooManyRequests, d, err)
 		case nightowl.EUnauthorized, nightowl.EInvalid, nightowl.ENotFound:
 			d.Error = "Wrong name or password."
 			a.showLogin(w, r, http.StatusUnauthorized, d)
@@ -107,8 +150,8 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 func (a *api) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		if s, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
-			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
-				a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again"))
+			if err := checkCSRF(w, r, s.CSRF); err != nil {
+				a.deny(w, r, err)
 				return
 			}
 			if err := a.auth.Logout(r.Context(), c.Value); err != nil {

@@ -339,6 +339,7 @@ func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
 func (a *api) adminRunAction(w http.ResponseWriter, r *http.Request) {
 	// It answers when the run has ended; a run that failed is an outcome,
 	// which the request's page shows, not an error.
+	longWrite(w, actionWrite)
 	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), actor(r))
 	if err != nil {
 		a.refused(w, r, "run", err)

@@ -5,10 +5,12 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -61,6 +63,12 @@ type Options struct {
 	Anonymous nightowl.Role
 	// PublicURL is server.public_url: an https one makes cookies Secure.
 	PublicURL string
+	// TrustedProxies are server.trusted_proxies: the peers whose
+	// X-Forwarded-For and Forwarded headers name the client.
+	TrustedProxies []netip.Prefix
+	// LoginKey signs the sign-in form's tokens; a random key of this
+	// process when nil, which a restart or another node does not know.
+	LoginKey []byte
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
 	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
@@ -79,12 +87,17 @@ func Handler(opts Options) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.routes(opts) {
 		h := rt.handler
+		if rt.Pattern != pingPattern {
+			// The ping URLs read their bodies as bytes, bounded
+			// their own way (ping.go).
+			h = boundBody(h)
+		}
 		if rt.Role != "" {
 			h = a.require(rt.Role, h)
 		}
 		mux.Handle(rt.Pattern, h)
 	}
-	return mux
+	return a.secureHeaders(mux)
 }
 
 func newAPI(opts Options) *api {
@@ -94,8 +107,12 @@ func newAPI(opts Options) *api {
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
+	if opts.LoginKey == nil {
+		opts.LoginKey = make([]byte, 32)
+		rand.Read(opts.LoginKey)
+	}
+	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -161,7 +178,7 @@ func (a *api) routes(opts Options) []Route {
 		)
 	}
 	if opts.Pinger != nil {
-		rs = append(rs, Route{Pattern: "/ping/", handler: PingHandler(opts.Pinger, opts.Clock)})
+		rs = append(rs, Route{Pattern: pingPattern, handler: PingHandler(opts.Pinger, opts.Clock)})
 		if cp, ok := opts.Pinger.(ClusterPinger); ok {
 			// Signed by the forwarding node with a key from the shared
 			// store, not by a person (web/cluster.go).
@@ -220,6 +237,8 @@ type api struct {
 	pub       Publisher
 	anonymous nightowl.Role
 	publicURL string
+	trusted   []netip.Prefix
+	loginKey  []byte
 	log       *slog.Logger
 	clock     nightowl.Clock
 	people    People
@@ -234,6 +253,7 @@ var errorStatus = map[string]int{
 	nightowl.EForbidden:    http.StatusForbidden,
 	nightowl.EUnauthorized: http.StatusUnauthorized,
 	nightowl.ERateLimited:  http.StatusTooManyRequests,
+	nightowl.EUnsupported:  http.StatusUnsupportedMediaType,
 	nightowl.EInternal:     http.StatusInternalServerError,
 }
 
@@ -391,6 +411,9 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if v, ok := a.b.Check(name); ok {
+		longWrite(w, v.Check.Timeout)
+	}
 	res, err := a.b.RunNow(r.Context(), name)
 	if err != nil {
 		writeError(w, err)
@@ -400,6 +423,7 @@ func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) reload(w http.ResponseWriter, r *http.Request) {
+	longWrite(w, time.Minute)
 	if err := a.b.Reload(r.Context()); err != nil {
 		writeError(w, err)
 		return

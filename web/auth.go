@@ -3,10 +3,11 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,8 @@ func unsafe(method string) bool {
 // at least role need.
 func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Who asks, and whether they may, is known from the headers:
+		// nothing of the body is read before both are settled.
 		p, err := a.principal(r)
 		if err != nil {
 			a.deny(w, r, err)
@@ -75,6 +78,12 @@ func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
 		if !p.Role.Allows(need) {
 			a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
 			return
+		}
+		if p.Via == "session" && unsafe(r.Method) {
+			if err := checkCSRF(w, r, p.CSRF); err != nil {
+				a.deny(w, r, err)
+				return
+			}
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
@@ -87,9 +96,28 @@ func orAnonymous(user string) string {
 	return user
 }
 
+// checkCSRF compares a session's CSRF token with the request's: from the
+// X-CSRF-Token header on the API, which scripts send, and else from the
+// header or the form field csrf, read only within the form's bounds.
+func checkCSRF(w http.ResponseWriter, r *http.Request, want string) error {
+	got := r.Header.Get(CSRFHeader)
+	if got == "" && !strings.HasPrefix(r.URL.Path, "/api/") {
+		if err := limitBody(w, r); err != nil {
+			return err
+		}
+		got = r.PostFormValue("csrf")
+	}
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		closeUnread(w, r)
+		return nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again")
+	}
+	return nil
+}
+
 // deny answers a request that may not go on: JSON for the API, the sign-in
-// page for a browser that is not signed in.
+// page for a browser that is not signed in. Its body stays unread.
 func (a *api) deny(w http.ResponseWriter, r *http.Request, err error) {
+	closeUnread(w, r)
 	if strings.HasPrefix(r.URL.Path, "/admin") && nightowl.ErrorCode(err) == nightowl.EUnauthorized && r.Method == http.MethodGet {
 		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
@@ -100,9 +128,9 @@ func (a *api) deny(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err)
 }
 
-// principal finds who a request acts for: a bearer token, else a session
-// cookie (with its CSRF token on anything that changes something), else
-// the anonymous role the config grants, if any.
+// principal finds who a request acts for from its headers: a bearer token,
+// else a session cookie (whose CSRF token require checks, once the role
+// allows the route), else the anonymous role the config grants, if any.
 func (a *api) principal(r *http.Request) (Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		secret, ok := strings.CutPrefix(h, "Bearer ")
@@ -120,15 +148,6 @@ func (a *api) principal(r *http.Request) (Principal, error) {
 		if err != nil {
 			return Principal{}, unauthorized(err)
 		}
-		if unsafe(r.Method) {
-			got := r.Header.Get(CSRFHeader)
-			if got == "" {
-				got = r.PostFormValue("csrf")
-			}
-			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
-				return Principal{}, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again")
-			}
-		}
 		return Principal{User: u.Name, Role: u.Role, Via: "session", CSRF: s.CSRF}, nil
 	}
 	if a.anonymous.Valid() {
@@ -145,16 +164,6 @@ func unauthorized(err error) error {
 		return nightowl.Errorf(nightowl.EUnauthorized, "%s", nightowl.ErrorMessage(err))
 	}
 	return err
-}
-
-// clientAddr is the address a request came from, without its port; the
-// sign-in rate limit counts failures per address.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // loginRequest is the body of POST /api/v1/login.
@@ -200,11 +209,9 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, clientAddr(r))
+	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, a.clientAddr(r))
 	if err != nil {
-		if nightowl.ErrorCode(err) == nightowl.ERateLimited {
-			w.Header().Set("Retry-After", "900")
-		}
+		setRetryAfter(w, err)
 		writeError(w, err)
 		return
 	}
@@ -220,12 +227,8 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 		s, _, err := a.auth.Session(r.Context(), c.Value)
 		switch nightowl.ErrorCode(err) {
 		case "":
-			got := r.Header.Get(CSRFHeader)
-			if got == "" {
-				got = r.PostFormValue("csrf")
-			}
-			if subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) != 1 {
-				writeError(w, nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again"))
+			if err := checkCSRF(w, r, s.CSRF); err != nil {
+				writeError(w, err)
 				return
 			}
 			if err := a.auth.Logout(r.Context(), c.Value); err != nil {
@@ -250,3 +253,17 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// setRetryAfter tells a client refused with ERateLimited when to try
+// again, as the error says.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if nightowl.ErrorCode(err) != nightowl.ERateLimited {
+		return
+	}
+	secs := int64(900)
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		secs = int64((ra.RetryAfter() + time.Second - 1) / time.Second)
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+}

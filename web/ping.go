@@ -16,6 +16,13 @@ type Pinger interface {
 	Ping(token string, p nightowl.Ping) (nightowl.Ping, error)
 }
 
+// PingTokens is a Pinger that can tell a known token without taking a ping:
+// the handler then refuses an unknown one before it reads a byte of the
+// body, so that strangers cannot hold a connection by sending one slowly.
+type PingTokens interface {
+	CheckFor(token string) (string, bool)
+}
+
 // maxRID is the longest ?rid= accepted. Healthchecks wants a UUID (36
 // characters); any string up to this length is accepted here so that job
 // wrappers can use a PID, a hostname or a timestamp.
@@ -116,6 +123,13 @@ func (h *pingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if exit >= 0 {
 		ping.ExitCode = &exit
+	}
+	if pt, ok := h.p.(PingTokens); ok {
+		if _, known := pt.CheckFor(token); !known {
+			closeUnread(w, r)
+			pingAnswer(w, r, http.StatusNotFound, "not found")
+			return
+		}
 	}
 	ping.Body, ping.Truncated = readPingBody(r)
 	if _, err := h.p.Ping(token, ping); err != nil {

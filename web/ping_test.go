@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -322,4 +324,40 @@ func BenchmarkPingLoopback(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pings/s")
+}
+
+// TestPingUnknownTokenReadsNoBody: a ping to a token nobody has is refused
+// from its headers, before a byte of the body it announces has come, so a
+// stranger cannot hold the handler by sending a body slowly.
+func TestPingUnknownTokenReadsNoBody(t *testing.T) {
+	tr, err := heartbeat.New(heartbeat.Options{Store: discardStore{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Report: func(string, time.Time, nightowl.Facts) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &probe.Heartbeat{Period: time.Hour}
+	spec.Validate()
+	if err := tr.SetChecks([]heartbeat.Check{{Name: "job", Spec: spec}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(PingHandler(tr, nil))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /ping/no-such-token HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst bytes")
+	// The guard against a hang: without the lookup first, the handler
+	// waits for the rest of the body, which never comes.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown token: %d, want 404", resp.StatusCode)
+	}
 }

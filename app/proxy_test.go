@@ -1,0 +1,86 @@
+//go:build linux
+
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
+)
+
+// TestSignInBehindAProxy: behind a reverse proxy (127.0.0.1, trusted) the
+// sign-in limits count each client by the address the proxy names, so
+// twenty wrong guesses at one account from one client lock out neither
+// another user behind the same proxy nor the account's owner for more than
+// a minute; a client that is not a proxy cannot choose its address with
+// X-Forwarded-For.
+func TestSignInBehindAProxy(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, "server: {trusted_proxies: [127.0.0.1/32]}\n"+fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", nightowl.RoleViewer)
+	userToken(t, a, "bo", nightowl.RoleViewer)
+
+	login := func(c *http.Client, user, password, xff string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/api/v1/login",
+			strings.NewReader(fmt.Sprintf(`{"name": %q, "password": %q}`, user, password)))
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	proxy := http.DefaultClient
+	for i := range access.MaxAddressFailures {
+		if code := login(proxy, fmt.Sprint("user", i), "wrong password here", "198.51.100.7").StatusCode; code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if resp := login(proxy, "bo", "correct horse battery staple", "203.0.113.20"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another user behind the proxy after twenty wrong guesses: %d", resp.StatusCode)
+	}
+	if resp := login(proxy, "bo", "correct horse battery staple", "198.51.100.7"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the guessing client is limited by its own address: %d, want 429", resp.StatusCode)
+	}
+
+	// Twenty wrong guesses at one account hold its owner up a minute at
+	// most.
+	for i := range access.MaxAddressFailures {
+		code := login(proxy, "ana", "wrong password here", "198.51.100.8").StatusCode
+		if code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+			t.Fatalf("guess %d at ana: %d", i, code)
+		}
+	}
+	resp := login(proxy, "ana", "correct horse battery staple", "203.0.113.21")
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the guessed account at once: %d, want 429 for a while", resp.StatusCode)
+	}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || secs < 1 || secs > 60 {
+		t.Fatalf("Retry-After %q, want 1 to 60 seconds", resp.Header.Get("Retry-After"))
+	}
+
+	// Not a proxy: its X-Forwarded-For is not believed, so changing it
+	// does not get it past the per-address limit.
+	stranger := clientFrom("127.0.0.2")
+	for i := range access.MaxAddressFailures {
+		login(stranger, fmt.Sprint("user", i), "wrong password here", fmt.Sprintf("192.0.2.%d", i+1))
+	}
+	if resp := login(stranger, "bo", "correct horse battery staple", "192.0.2.200"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a stranger naming a new address: %d, want 429", resp.StatusCode)
+	}
+}

@@ -1,0 +1,174 @@
+package web
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Timeouts of the server: a client that holds a connection open without
+// sending, or without reading what it is sent, loses it.
+const (
+	// ReadHeaderTimeout bounds the request line and headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds a whole request, its body included: no route
+	// takes more than a ping's log or a form. Net/http lifts it once the
+	// body is read, so a handler may then run as long as it needs.
+	ReadTimeout = 30 * time.Second
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of the answer. Handlers that wait on a run (a check, an action, a
+	// reload) move it with longWrite.
+	WriteTimeout = 30 * time.Second
+	// IdleTimeout closes a kept-alive connection with no request. Longer
+	// than the 60 seconds after which load balancers and reverse proxies
+	// commonly drop their idle connections to a backend, so that the
+	// proxy, not the server, closes first and no request is sent on a
+	// connection the server is closing.
+	IdleTimeout = 2 * time.Minute
+)
+
+// NewServer returns the HTTP server for Handler(opts), with the timeouts
+// above.
+func NewServer(opts Options) *http.Server {
+	return &http.Server{
+		Handler:           Handler(opts),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// actionWrite is how long a handler that runs an action may take to answer:
+// config.MaxActionTimeout and a margin.
+const actionWrite = time.Hour + time.Minute
+
+// longWrite gives a handler that waits on a run d more than WriteTimeout
+// to write its answer.
+func longWrite(w http.ResponseWriter, d time.Duration) {
+	// An error means the writer cannot take deadlines (a test's
+	// recorder): nothing to move.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout + d))
+}
+
+// closeUnread marks the connection of a request whose body the handler
+// will not read to be closed after the answer: net/http would otherwise
+// wait to read up to 256 KB of it first, as long as the client takes.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
+}
+
+// pingPattern is the route of the ping URLs.
+const pingPattern = "/ping/"
+
+// maxFormBody bounds a form's body: the largest, an incident's update, is a
+// few kilobytes.
+const maxFormBody = 64 << 10
+
+// limitBody refuses a multipart body, which no route takes and which
+// net/http would spool to disk to parse, and caps a form's body at
+// maxFormBody before anything parses it.
+func limitBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "multipart/form-data", "multipart/mixed":
+		closeUnread(w, r)
+		return nightowl.Errorf(nightowl.EUnsupported, "multipart bodies are not taken: send a form as application/x-www-form-urlencoded, or JSON")
+	case "application/x-www-form-urlencoded":
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	}
+	return nil
+}
+
+// boundBody applies limitBody to every request of h.
+func boundBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := limitBody(w, r); err != nil {
+			writeError(w, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hstsValue asks browsers to use https for this host for a year. It leaves
+// out includeSubDomains: other services on sibling names are not this
+// server's to decide for.
+const hstsValue = "max-age=31536000"
+
+// frameDeny is the part of a Content-Security-Policy that keeps a page out
+// of other sites' frames, against clickjacking of its buttons.
+const frameDeny = "frame-ancestors 'none'"
+
+// noFrames reports whether path is a page with buttons that act: the
+// dashboard, the sign-in form and the acknowledgement page.
+func noFrames(path string) bool {
+	return path == "/admin" || strings.HasPrefix(path, "/admin/") || path == "/login" || path == "/logout" ||
+		strings.HasPrefix(path, "/ack/")
+}
+
+// secureHeaders sets the headers every answer carries: nosniff always;
+// on the pages of noFrames a frame-ancestors 'none' (added to the page's
+// own policy, if it has one) and X-Frame-Options for older browsers; and
+// Strict-Transport-Security when people reach the server over https:
+// the request came over TLS, or server.public_url is https and the request
+// came through a trusted proxy (which is what terminates TLS there).
+func (a *api) secureHeaders(h http.Handler) http.Handler {
+	httpsURL := strings.HasPrefix(a.publicURL, "https://")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		if r.TLS != nil || httpsURL && a.fromTrustedProxy(r) {
+			hdr.Set("Strict-Transport-Security", hstsValue)
+		}
+		if !noFrames(r.URL.Path) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hdr.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(&frameGuard{ResponseWriter: w}, r)
+	})
+}
+
+// frameGuard adds frame-ancestors 'none' to the Content-Security-Policy a
+// handler set, or sets it alone, as the header is written.
+type frameGuard struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (f *frameGuard) guard() {
+	if f.done {
+		return
+	}
+	f.done = true
+	hdr := f.Header()
+	switch csp := hdr.Get("Content-Security-Policy"); {
+	case csp == "":
+		hdr.Set("Content-Security-Policy", frameDeny)
+	case !strings.Contains(csp, "frame-ancestors"):
+		hdr.Set("Content-Security-Policy", csp+"; "+frameDeny)
+	}
+}
+
+func (f *frameGuard) WriteHeader(code int) {
+	f.guard()
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *frameGuard) Write(b []byte) (int, error) {
+	f.guard()
+	return f.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (f *frameGuard) Unwrap() http.ResponseWriter { return f.ResponseWriter }
