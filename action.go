@@ -94,6 +94,7 @@ type ActionRequest struct {
 	Needs     int        `json:"needs"`
 	Approvals []Approval `json:"approvals,omitempty"`
 	DeniedBy  string     `json:"denied_by,omitempty"`
+	DeniedAt  time.Time  `json:"denied_at,omitzero"`
 	RanBy     string     `json:"ran_by,omitempty"`
 	StartedAt time.Time  `json:"started_at,omitzero"`
 	EndedAt   time.Time  `json:"ended_at,omitzero"`
@@ -105,6 +106,10 @@ type ActionRequest struct {
 	// Error says why it failed or was refused: a failing preflight with
 	// what it saw, a timeout.
 	Error string `json:"error,omitempty"`
+	// Version counts the writes of the request. Every change is written
+	// over the version it was read at, so that of two nodes acting on a
+	// request at once exactly one wins.
+	Version int64 `json:"version"`
 }
 
 // ActionQuery selects action requests, newest first.
@@ -116,7 +121,11 @@ type ActionQuery struct {
 
 // ActionStore keeps action requests.
 type ActionStore interface {
-	// SaveRequest creates or updates a request, durably.
+	// SaveRequest creates or updates a request, durably, as a
+	// compare-and-set: it writes only when the stored request still has
+	// r.Version (0 for one not yet stored), and then moves r.Version on by
+	// one. When another write came first it changes nothing and returns an
+	// EConflict error.
 	SaveRequest(ctx context.Context, r *ActionRequest) error
 	Request(ctx context.Context, id string) (ActionRequest, error)
 	Requests(ctx context.Context, q ActionQuery) ([]ActionRequest, error)

@@ -1020,6 +1020,64 @@ func recordsActionRequests(t *testing.T, open Opener[Records]) {
 		{"none", nightowl.ActionQuery{Action: "nope"}, nil},
 	})
 
+	t.Run("compare and set", func(t *testing.T) {
+		r := newRequest("r4", "rotate-keys", t0.Add(3*time.Minute))
+		if err := s.SaveRequest(ctx, r); err != nil || r.Version != 1 {
+			t.Fatalf("create: %v, version %d; want version 1", err, r.Version)
+		}
+		again := newRequest("r4", "rotate-keys", t0.Add(3*time.Minute))
+		if err := s.SaveRequest(ctx, again); nightowl.ErrorCode(err) != nightowl.EConflict || again.Version != 0 {
+			t.Errorf("a second create of r4: %v, version %d; want conflict, version 0", err, again.Version)
+		}
+		stale := *r
+		r.State, r.DeniedBy = nightowl.RequestDenied, "bo"
+		if err := s.SaveRequest(ctx, r); err != nil || r.Version != 2 {
+			t.Fatalf("deny: %v, version %d; want version 2", err, r.Version)
+		}
+		stale.State = nightowl.RequestApproved
+		if err := s.SaveRequest(ctx, &stale); nightowl.ErrorCode(err) != nightowl.EConflict || stale.Version != 1 {
+			t.Errorf("approve over a stale version: %v, version %d; want conflict, version 1", err, stale.Version)
+		}
+		got, err := s.Request(ctx, "r4")
+		if err != nil || got.State != nightowl.RequestDenied || got.Version != 2 {
+			t.Errorf("stored: %s v%d, %v; want denied v2", got.State, got.Version, err)
+		}
+	})
+
+	t.Run("raced writes", func(t *testing.T) {
+		// Writers that all read version 1 race to start the request:
+		// exactly one wins, and the others change nothing.
+		r := newRequest("r5", "rotate-keys", t0.Add(4*time.Minute))
+		r.State = nightowl.RequestApproved
+		if err := s.SaveRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				c := *r
+				c.State, c.RanBy, c.StartedAt = nightowl.RequestRunning, fmt.Sprintf("node%d", i), t0.Add(5*time.Minute)
+				errs <- s.SaveRequest(ctx, &c)
+			}()
+		}
+		won, lost := 0, 0
+		for range n {
+			switch err := <-errs; nightowl.ErrorCode(err) {
+			case "":
+				won++
+			case nightowl.EConflict:
+				lost++
+			default:
+				t.Errorf("raced save: %v", err)
+			}
+		}
+		got, err := s.Request(ctx, "r5")
+		if won != 1 || lost != n-1 || err != nil || got.State != nightowl.RequestRunning || got.Version != 2 {
+			t.Errorf("%d won, %d lost; stored %s v%d by %s, %v; want one winner, running v2", won, lost, got.State, got.Version, got.RanBy, err)
+		}
+	})
+
 	t.Run("last run survives a reopen", func(t *testing.T) {
 		closeRecords(t, s)
 		s = reopen()
