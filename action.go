@@ -98,6 +98,15 @@ type ActionRequest struct {
 	RanBy     string     `json:"ran_by,omitempty"`
 	StartedAt time.Time  `json:"started_at,omitzero"`
 	EndedAt   time.Time  `json:"ended_at,omitzero"`
+	// Plan is what the request runs, as it was when it was requested:
+	// what approvers approve. A run whose plan the config has changed
+	// since goes back to pending. Header values are hidden.
+	Plan *ActionPlan `json:"plan,omitempty"`
+	// PlanHash is the SHA-256 of Plan, in hex, as the audit log names it.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Seen is what the preflight judged when the request was made: each
+	// check it read, with the time of the result.
+	Seen []CheckSeen `json:"seen,omitempty"`
 	// ExitCode is the command's exit code, or the HTTP status.
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Output is the command's output (stdout and stderr) or the HTTP
@@ -139,6 +148,18 @@ type ActionStore interface {
 type ActionPlan struct {
 	Run  []string    `json:"run,omitempty"`
 	HTTP *ActionHTTP `json:"http,omitempty"`
+	// Preflight is the action's preflight expressions.
+	Preflight []string `json:"preflight,omitempty"`
+}
+
+// CheckSeen is a check a preflight read: its status and when the result
+// it judged was taken. At is zero when the check had no result.
+type CheckSeen struct {
+	Check  string    `json:"check"`
+	Status Status    `json:"status"`
+	At     time.Time `json:"at,omitzero"`
+	// Age is how old the result was when it was judged.
+	Age Seconds `json:"age"`
 }
 
 // ActionView is an action with the approvals a request for it needs now.

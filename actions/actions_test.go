@@ -66,13 +66,14 @@ func newFixture(t *testing.T, acts ...nightowl.Action) *fixture {
 			defer f.mu.Unlock()
 			return f.incident, nil
 		},
-		Preflight: func(a *nightowl.Action, params map[string]string) (string, error) {
-			return preflight.Run(a.Preflight, preflight.Env{Params: params, Checks: func(name string) (nightowl.CheckView, bool) {
+		Preflight: func(_ context.Context, a *nightowl.Action, params map[string]string) (string, []nightowl.CheckSeen, error) {
+			r, err := preflight.Judge(a.Preflight, preflight.Env{Params: params, Now: f.clock.Now, Checks: func(name string) (nightowl.CheckView, bool) {
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				v, ok := f.checks[name]
 				return v, ok
 			}})
+			return r.Failed, r.Seen, err
 		},
 		InMaintenance: func(*nightowl.Check) bool {
 			f.mu.Lock()
@@ -415,7 +416,10 @@ func TestHTTPActionAndLimits(t *testing.T) {
 
 func TestValuesAreNotTemplates(t *testing.T) {
 	a := &nightowl.Action{Name: "x", Run: []string{"/bin/echo", "{{a}}-{{b}}"}}
-	p := actions.PlanOf(a, map[string]string{"a": "{{b}}", "b": "B"})
+	p, err := actions.PlanOf(a, map[string]string{"a": "{{b}}", "b": "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := p.Run[1]; got != "{{b}}-B" {
 		t.Fatalf("filled %q: a value was read again for placeholders", got)
 	}

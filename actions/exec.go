@@ -3,12 +3,16 @@ package actions
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +35,7 @@ func fill(s string, params map[string]string) string {
 var placeholder = regexp.MustCompile(`\{\{[a-z][a-z0-9_]*\}\}`)
 
 // PlanOf fills in an action's parameters.
-func PlanOf(a *nightowl.Action, params map[string]string) nightowl.ActionPlan {
+func PlanOf(a *nightowl.Action, params map[string]string) (nightowl.ActionPlan, error) {
 	if a.HTTP != nil {
 		h := &nightowl.ActionHTTP{URL: fill(a.HTTP.URL, params), Method: a.HTTP.Method, Body: fill(a.HTTP.Body, params)}
 		if h.Method == "" {
@@ -43,17 +47,58 @@ func PlanOf(a *nightowl.Action, params map[string]string) nightowl.ActionPlan {
 				h.Headers[k] = fill(v, params)
 			}
 		}
-		return nightowl.ActionPlan{HTTP: h}
+		return nightowl.ActionPlan{HTTP: h}, nil
 	}
 	argv := make([]string, len(a.Run))
 	for i, s := range a.Run {
 		argv[i] = fill(s, params)
 	}
-	return nightowl.ActionPlan{Run: argv}
+	return nightowl.ActionPlan{Run: argv}, nil
+}
+
+// Snapshot is the plan a request keeps and its approvers see: PlanOf with
+// the action's preflight, and the values of HTTP headers hidden, since
+// they carry credentials (expanded from ${VAR} or _file secrets). A
+// credential rotated in the config therefore leaves a plan the same.
+func Snapshot(a *nightowl.Action, params map[string]string) (nightowl.ActionPlan, error) {
+	p, err := PlanOf(a, params)
+	if err != nil {
+		return p, err
+	}
+	p.HTTP = HideHeaders(p.HTTP)
+	p.Preflight = slices.Clone(a.Preflight)
+	return p, nil
+}
+
+// HideHeaders hides the values of an HTTP request's headers.
+func HideHeaders(h *nightowl.ActionHTTP) *nightowl.ActionHTTP {
+	if h == nil || len(h.Headers) == 0 {
+		return h
+	}
+	c := *h
+	c.Headers = make(map[string]string, len(h.Headers))
+	for k := range h.Headers {
+		c.Headers[k] = "(hidden)"
+	}
+	return &c
+}
+
+// PlanHash is the SHA-256 of a plan's JSON (whose map keys are sorted), in
+// hex: the name of a snapshot in the audit log.
+func PlanHash(p nightowl.ActionPlan) string {
+	data, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // a plan is strings only
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func describe(a *nightowl.Action, params map[string]string) string {
-	p := PlanOf(a, params)
+	p, err := PlanOf(a, params)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", a.Name, err)
+	}
 	if p.HTTP != nil {
 		return fmt.Sprintf("%s: %s %s", a.Name, p.HTTP.Method, p.HTTP.URL)
 	}
