@@ -22,7 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-		"time"
+	"time"
 
 	"github.com/nightowl/nightowl"
 )
