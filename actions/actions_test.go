@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -453,5 +454,95 @@ func TestRunCutOffByACrash(t *testing.T) {
 	}
 	if e := f.entries(); len(e) == 0 || !strings.Contains(e[len(e)-1], "action.result failed: interrupted") {
 		t.Fatalf("audit: %q", e)
+	}
+}
+
+// TestApprovalCoversThePlan: an approval covers the plan as it was
+// requested. A reload that changes the command sends the request back to
+// pending, without its approvals, and it does not run.
+func TestApprovalCoversThePlan(t *testing.T) {
+	restore := nightowl.Action{Name: "restore", Run: []string{"/bin/echo", "orders"}, Approvals: 1}
+	f := newFixture(t, restore)
+	ctx := context.Background()
+	r, err := f.svc.Request(ctx, "restore", nil, "orders dropped", "", "ana")
+	code(t, err, "")
+	if r.Plan == nil || !slices.Equal(r.Plan.Run, []string{"/bin/echo", "orders"}) || len(r.PlanHash) != 64 {
+		t.Fatalf("snapshot: %+v %q", r.Plan, r.PlanHash)
+	}
+	approvedHash := r.PlanHash
+	_, err = f.svc.Approve(ctx, r.ID, "bo")
+	code(t, err, "")
+
+	f.mu.Lock()
+	f.acts = []nightowl.Action{{Name: "restore", Run: []string{"/bin/echo", "DROP-EVERYTHING", "orders"}, Approvals: 1}}
+	f.mu.Unlock()
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), "its plan changed since it was requested") {
+		t.Fatalf("run after the plan changed: %v", err)
+	}
+	got, err := f.svc.Get(ctx, r.ID)
+	code(t, err, "")
+	if got.State != nightowl.RequestPending || len(got.Approvals) != 0 || got.RanBy != "" ||
+		!slices.Equal(got.Plan.Run, []string{"/bin/echo", "DROP-EVERYTHING", "orders"}) || got.PlanHash == approvedHash {
+		t.Fatalf("after the refused run: %+v", got)
+	}
+	log := strings.Join(f.entries(), "\n")
+	for _, want := range []string{
+		"ana action.request restore (no parameters); reason: orders dropped; plan " + approvedHash,
+		"bo action.approve restore; plan " + approvedHash,
+		"ana action.run refused: its plan changed since it was requested (now " + got.PlanHash + ", approved " + approvedHash + ")",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit lacks %q:\n%s", want, log)
+		}
+	}
+	// Approved again, the new plan runs.
+	_, err = f.svc.Approve(ctx, r.ID, "cy")
+	code(t, err, "")
+	got, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	if strings.TrimSpace(got.Output) != "DROP-EVERYTHING orders" {
+		t.Errorf("output %q", got.Output)
+	}
+	if log := strings.Join(f.entries(), "\n"); !strings.Contains(log, "ana action.run restore: [\"/bin/echo\" \"DROP-EVERYTHING\" \"orders\"]; plan "+got.PlanHash) {
+		t.Errorf("the run's audit entry lacks the plan hash:\n%s", log)
+	}
+}
+
+// TestPreflightJudgesFreshResults: a preflight refuses to judge a result
+// older than twice its check's interval plus its timeout, saying how old it
+// is, and a request keeps the age of each result it judged.
+func TestPreflightJudgesFreshResults(t *testing.T) {
+	deploy := nightowl.Action{Name: "deploy", Run: []string{"/bin/true"}, Preflight: []string{`check("shop").facts.status == 200`}}
+	f := newFixture(t, deploy)
+	ctx := context.Background()
+	result := func(age time.Duration) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.checks["shop"] = nightowl.CheckView{
+			Check: nightowl.Check{Name: "shop", Interval: 30 * time.Second, Timeout: 10 * time.Second},
+			State: nightowl.State{Check: "shop", Status: nightowl.StatusUp},
+			Last:  &nightowl.Result{Check: "shop", OK: true, Status: nightowl.StatusUp, Start: t0.Add(-age), Facts: nightowl.Facts{"status": 200}},
+		}
+	}
+	result(2 * time.Minute)
+	_, err := f.svc.Request(ctx, "deploy", nil, "release", "", "ana")
+	code(t, err, nightowl.EConflict)
+	if want := `preflight failed: the newest result of check "shop" is 2m0s old (taken at 2026-03-18T01:58:00Z), older than the 1m10s a preflight may judge`; !strings.HasPrefix(nightowl.ErrorMessage(err), want) {
+		t.Fatalf("stale result: %q, want %q…", nightowl.ErrorMessage(err), want)
+	}
+	result(20 * time.Second)
+	r, err := f.svc.Request(ctx, "deploy", nil, "release", "", "ana")
+	code(t, err, "")
+	if len(r.Seen) != 1 || r.Seen[0].Check != "shop" || time.Duration(r.Seen[0].Age) != 20*time.Second || !r.Seen[0].At.Equal(t0.Add(-20*time.Second)) {
+		t.Fatalf("what the preflight saw: %+v", r.Seen)
+	}
+	// At run time the result is judged again.
+	f.clock.Set(t0.Add(time.Minute))
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), `check "shop" is 1m20s old`) {
+		t.Fatalf("run on a stale result: %v", err)
 	}
 }
