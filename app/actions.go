@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/actions"
@@ -32,6 +33,9 @@ func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
 		Preflight: func(ctx context.Context, act *nightowl.Action, params map[string]string) (string, []nightowl.CheckSeen, error) {
 			r, err := preflight.Judge(act.Preflight, preflight.Env{Params: params, Checks: a.newestCheck(ctx), Now: a.opts.Clock.Now})
 			return r.Failed, r.Seen, err
+		},
+		MayApprove: func(ctx context.Context, user string, requested time.Time) (string, error) {
+			return a.access.HeldRoleBefore(ctx, user, nightowl.RoleResponder, requested)
 		},
 		InMaintenance: func(c *nightowl.Check) bool {
 			return len(a.maint.Active(c, a.opts.Clock.Now())) > 0
