@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -544,5 +545,61 @@ func TestPreflightJudgesFreshResults(t *testing.T) {
 	code(t, err, nightowl.EConflict)
 	if !strings.Contains(err.Error(), `check "shop" is 1m20s old`) {
 		t.Fatalf("run on a stale result: %v", err)
+	}
+}
+
+// TestHTTPParamsAreEscaped: a parameter of an HTTP action is escaped for
+// where it lands: a path segment cannot become "..", "." or empty, or add a
+// segment; a query value cannot add a parameter; a value inside a JSON
+// string stays inside it, and one outside must be a plain JSON value.
+func TestHTTPParamsAreEscaped(t *testing.T) {
+	var mu sync.Mutex
+	var uris, bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		uris, bodies = append(uris, r.RequestURI), append(bodies, string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	any := "^.{0,40}$"
+	act := nightowl.Action{Name: "tag", HTTP: &nightowl.ActionHTTP{URL: srv.URL + "/files/{{name}}/meta?q={{q}}",
+		Headers: map[string]string{"Authorization": "Bearer t"}, Body: `{"note": "{{note}}", "n": {{n}}}`},
+		Params: []nightowl.ActionParam{{Name: "name", Pattern: any}, {Name: "q", Pattern: any}, {Name: "note", Pattern: any}, {Name: "n", Pattern: any}}}
+	f := newFixture(t, act)
+	ctx := context.Background()
+	params := func(name, n string) map[string]string {
+		return map[string]string{"name": name, "q": "x&y=z", "note": `he said "hi" \ bye`, "n": n}
+	}
+	for _, c := range []struct{ name, n, want string }{
+		{"..", "3", `a parameter makes the path segment {{name}} "..", which would reach another path`},
+		{".", "3", `a parameter makes the path segment {{name}} ".", which would reach another path`},
+		{"", "3", `a parameter makes the path segment {{name}} "", which would reach another path`},
+		{"a", `1, "admin": true`, `parameter n: "1, \"admin\": true" is not a JSON number, true, false or null`},
+	} {
+		_, err := f.svc.Request(ctx, "tag", params(c.name, c.n), "x", "", "ana")
+		code(t, err, nightowl.EInvalid)
+		if !strings.HasPrefix(nightowl.ErrorMessage(err), c.want) {
+			t.Errorf("name %q, n %q: %q, want %q…", c.name, c.n, nightowl.ErrorMessage(err), c.want)
+		}
+	}
+	r, err := f.svc.Request(ctx, "tag", params("a/b", "3"), "x", "", "ana")
+	code(t, err, "")
+	if want := srv.URL + "/files/a%2Fb/meta?q=x%26y%3Dz"; r.Plan.HTTP.URL != want {
+		t.Errorf("the plan's URL = %q, want %q", r.Plan.HTTP.URL, want)
+	}
+	r, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(uris) != 1 || uris[0] != "/files/a%2Fb/meta?q=x%26y%3Dz" {
+		t.Fatalf("the server got %q", uris)
+	}
+	var body struct {
+		Note string `json:"note"`
+		N    int    `json:"n"`
+	}
+	if err := json.Unmarshal([]byte(bodies[0]), &body); err != nil || body.Note != `he said "hi" \ bye` || body.N != 3 {
+		t.Errorf("body %s: %+v %v", bodies[0], body, err)
 	}
 }
