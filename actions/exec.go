@@ -51,7 +51,9 @@ func PlanOf(a *nightowl.Action, params map[string]string) (nightowl.ActionPlan, 
 		if len(a.HTTP.Headers) > 0 {
 			h.Headers = make(map[string]string, len(a.HTTP.Headers))
 			for k, v := range a.HTTP.Headers {
-				h.Headers[k] = fill(v, params)
+				if h.Headers[k], err = fillEscaped(v, params, headerValue); err != nil {
+					return nightowl.ActionPlan{}, err
+				}
 			}
 		}
 		if h.Body, err = fillBody(a.HTTP.Body, a.HTTP.Headers, params); err != nil {
@@ -125,6 +127,14 @@ func fillURL(tmpl string, params map[string]string) (string, error) {
 		}
 	}
 	return out, nil
+}
+
+// headerValue refuses a value that would end a header line.
+func headerValue(_, name, v string) (string, error) {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return "", nightowl.Errorf(nightowl.EInvalid, "parameter %s: %q cannot go in a header", name, v)
+	}
+	return v, nil
 }
 
 // pathSegments splits the path of a URL (after its scheme and host, when
