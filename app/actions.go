@@ -76,15 +76,12 @@ func (a *App) Actions(ctx context.Context) ([]nightowl.ActionView, error) {
 // newestCheck looks a check up by its newest result: this node's, or the
 // one in the store when that is newer, as it is for a check another node
 // of a cluster runs (this node's copy is what it last saw, possibly
-// minutes old).
+// minutes old) and for one this node has not run since it started.
 func (a *App) newestCheck(ctx context.Context) func(string) (nightowl.CheckView, bool) {
 	return func(name string) (nightowl.CheckView, bool) {
 		v, ok := a.engine.Check(name)
 		if !ok {
 			return v, false
-		}
-		if a.owns(name) {
-			return v, true
 		}
 		rs, err := a.store.Results(ctx, name, 1)
 		if err != nil {

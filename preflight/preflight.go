@@ -298,10 +298,16 @@ func (env Env) vars(l *lookups) map[string]any {
 			if cv.State.Status != "" {
 				seen.Status = cv.State.Status
 			}
+			// The result the state comes from; a state without one (read
+			// back at a start) is as old as its last run.
+			taken := cv.State.LastRun
 			if cv.Last != nil && !cv.Last.Start.IsZero() {
-				seen.At = cv.Last.Start.UTC()
+				taken = cv.Last.Start
+			}
+			if !taken.IsZero() {
+				seen.At = taken.UTC()
 				if !l.now.IsZero() {
-					seen.Age = nightowl.Seconds(l.now.Sub(cv.Last.Start))
+					seen.Age = nightowl.Seconds(l.now.Sub(taken))
 				}
 			}
 			limit = MaxAge(&cv.Check)
