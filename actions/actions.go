@@ -606,6 +606,9 @@ func (s *Service) timeout(name string) time.Duration {
 // defaultTimeout bounds a run of an action without a timeout of its own.
 const defaultTimeout = time.Minute
 
+// recordTimeout bounds the writes that record how a run ended.
+const recordTimeout = 30 * time.Second
+
 // finish runs the action and records the outcome.
 func (s *Service) finish(ctx context.Context, a *nightowl.Action, r nightowl.ActionRequest) nightowl.ActionRequest {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout(a.Name))
@@ -615,7 +618,10 @@ func (s *Service) finish(ctx context.Context, a *nightowl.Action, r nightowl.Act
 		out = s.opts.Exec.Execute(rctx, plan)
 	}
 	cancel()
-	ctx = context.WithoutCancel(ctx)
+	// The outcome is recorded even when the caller has gone, within a
+	// deadline of its own: a hung database must not hold this for ever.
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	r = s.end(ctx, r, out)
 	detail := string(r.State)
 	if r.ExitCode != nil {
