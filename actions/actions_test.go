@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -601,5 +602,71 @@ func TestHTTPParamsAreEscaped(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(bodies[0]), &body); err != nil || body.Note != `he said "hi" \ bye` || body.N != 3 {
 		t.Errorf("body %s: %+v %v", bodies[0], body, err)
+	}
+}
+
+// countingExec counts the plans it is given to run.
+type countingExec struct{ n atomic.Int32 }
+
+func (c *countingExec) Execute(context.Context, nightowl.ActionPlan) actions.Outcome {
+	c.n.Add(1)
+	code := 0
+	return actions.Outcome{OK: true, Code: &code}
+}
+
+// TestRacesOnOneRequest: two services on one store, as two nodes are,
+// act on a request at once. Approvals at once all count; of runs at once
+// exactly one runs, and the others are refused saying who ran it.
+func TestRacesOnOneRequest(t *testing.T) {
+	f := newFixture(t, nightowl.Action{Name: "flush", Run: []string{"/bin/true"}, Approvals: 5})
+	ctx := context.Background()
+	exec := &countingExec{}
+	var nodes []*actions.Service
+	for range 2 {
+		svc, err := actions.New(actions.Options{Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+			Actions: func() []nightowl.Action { return f.acts }, Exec: exec,
+			Preflight: func(context.Context, *nightowl.Action, map[string]string) (string, []nightowl.CheckSeen, error) {
+				return "", nil, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, svc)
+	}
+	r, err := nodes[0].Request(ctx, "flush", nil, "stale", "", "ana")
+	code(t, err, "")
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range 5 {
+		wg.Go(func() { _, errs[i] = nodes[i%2].Approve(ctx, r.ID, fmt.Sprintf("approver%d", i)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		code(t, err, "")
+	}
+	got, err := nodes[1].Get(ctx, r.ID)
+	if err != nil || len(got.Approvals) != 5 || got.State != nightowl.RequestApproved {
+		t.Fatalf("after five approvals at once: %d approvals, %s, %v", len(got.Approvals), got.State, err)
+	}
+
+	msgs := make([]string, 10)
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := nodes[i%2].Run(ctx, r.ID, "ana")
+			msgs[i] = nightowl.ErrorMessage(err)
+		})
+	}
+	wg.Wait()
+	ran := 0
+	for _, m := range msgs {
+		switch {
+		case m == "":
+			ran++
+		case !strings.Contains(m, "ana started it at"):
+			t.Errorf("a run that lost: %q", m)
+		}
+	}
+	if ran != 1 || exec.n.Load() != 1 {
+		t.Errorf("%d runs answered, %d executed; want 1 and 1: %q", ran, exec.n.Load(), msgs)
 	}
 }
