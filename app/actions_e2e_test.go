@@ -520,3 +520,57 @@ actions:
 		t.Errorf("the account boss made is not recorded as made by boss: %+v", log.Entries)
 	}
 }
+
+// TestApprovalCoversTheCommand: a request approved while its action ran
+// ["/bin/echo", "orders"] does not run what a reload made of the action;
+// it goes back to pending, and the API shows the plan it now needs
+// approving.
+func TestApprovalCoversTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	conf := func(run string) string {
+		return `storage: {sqlite: test.db}
+checks:
+  - name: closed
+    tcp: {addr: "127.0.0.1:1"}
+    interval: 24h
+actions:
+  - name: restore
+    run: ` + run + `
+    params: {table: {pattern: "^[a-z]+$"}}
+    approvals: 1
+`
+	}
+	writeConfig(t, cfg, conf(`[/bin/echo, "{{table}}"]`))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
+	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
+
+	code, req, msg := ana.request("restore", map[string]string{"table": "orders"}, "", "orders dropped")
+	if code != 201 {
+		t.Fatalf("request: %d %q", code, msg)
+	}
+	if got := bo.show(req.ID).Plan.Run; !reflect.DeepEqual(got, []string{"/bin/echo", "orders"}) {
+		t.Fatalf("the plan bo approves: %q", got)
+	}
+	if code, _, msg := bo.step(req.ID, "approve"); code != 200 {
+		t.Fatalf("approve: %d %q", code, msg)
+	}
+	writeConfig(t, cfg, conf(`[/bin/echo, DROP-EVERYTHING, "{{table}}"]`))
+	if err := a.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	code, _, msg = ana.step(req.ID, "run")
+	if code != 409 || !strings.HasPrefix(msg, "request "+req.ID+" cannot run yet: its plan changed since it was requested") {
+		t.Fatalf("run after the reload: %d %q", code, msg)
+	}
+	got := bo.show(req.ID)
+	if got.Request.State != nightowl.RequestPending || len(got.Request.Approvals) != 0 || got.Request.RanBy != "" ||
+		!reflect.DeepEqual(got.Plan.Run, []string{"/bin/echo", "DROP-EVERYTHING", "orders"}) || got.Request.PlanHash == req.PlanHash {
+		t.Fatalf("after the refused run: %+v, plan %q", got.Request, got.Plan.Run)
+	}
+	if lines := actionAudit(t, base); len(lines) != 3 || !strings.HasPrefix(lines[2], "ana | action.run | "+req.ID+" | refused: its plan changed since it was requested (now "+got.Request.PlanHash+", approved "+req.PlanHash+")") {
+		t.Errorf("the audit log:\n%s", strings.Join(lines, "\n"))
+	}
+}
