@@ -48,6 +48,10 @@ type User struct {
 	// PasswordHash is a bcrypt hash; never shown.
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// RoleSince is when the user was given their role: when they were
+	// created, or their role last changed. Zero for a user whose role has
+	// not changed since before it was recorded.
+	RoleSince time.Time `json:"role_since,omitzero"`
 }
 
 // Token is an API token of a user. Only a hash of its secret is kept: the

@@ -94,9 +94,19 @@ type ActionRequest struct {
 	Needs     int        `json:"needs"`
 	Approvals []Approval `json:"approvals,omitempty"`
 	DeniedBy  string     `json:"denied_by,omitempty"`
+	DeniedAt  time.Time  `json:"denied_at,omitzero"`
 	RanBy     string     `json:"ran_by,omitempty"`
 	StartedAt time.Time  `json:"started_at,omitzero"`
 	EndedAt   time.Time  `json:"ended_at,omitzero"`
+	// Plan is what the request runs, as it was when it was requested:
+	// what approvers approve. A run whose plan the config has changed
+	// since goes back to pending. Header values are hidden.
+	Plan *ActionPlan `json:"plan,omitempty"`
+	// PlanHash is the SHA-256 of Plan, in hex, as the audit log names it.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Seen is what the preflight judged when the request was made: each
+	// check it read, with the time of the result.
+	Seen []CheckSeen `json:"seen,omitempty"`
 	// ExitCode is the command's exit code, or the HTTP status.
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Output is the command's output (stdout and stderr) or the HTTP
@@ -105,6 +115,10 @@ type ActionRequest struct {
 	// Error says why it failed or was refused: a failing preflight with
 	// what it saw, a timeout.
 	Error string `json:"error,omitempty"`
+	// Version counts the writes of the request. Every change is written
+	// over the version it was read at, so that of two nodes acting on a
+	// request at once exactly one wins.
+	Version int64 `json:"version"`
 }
 
 // ActionQuery selects action requests, newest first.
@@ -116,7 +130,11 @@ type ActionQuery struct {
 
 // ActionStore keeps action requests.
 type ActionStore interface {
-	// SaveRequest creates or updates a request, durably.
+	// SaveRequest creates or updates a request, durably, as a
+	// compare-and-set: it writes only when the stored request still has
+	// r.Version (0 for one not yet stored), and then moves r.Version on by
+	// one. When another write came first it changes nothing and returns an
+	// EConflict error.
 	SaveRequest(ctx context.Context, r *ActionRequest) error
 	Request(ctx context.Context, id string) (ActionRequest, error)
 	Requests(ctx context.Context, q ActionQuery) ([]ActionRequest, error)
@@ -130,6 +148,18 @@ type ActionStore interface {
 type ActionPlan struct {
 	Run  []string    `json:"run,omitempty"`
 	HTTP *ActionHTTP `json:"http,omitempty"`
+	// Preflight is the action's preflight expressions.
+	Preflight []string `json:"preflight,omitempty"`
+}
+
+// CheckSeen is a check a preflight read: its status and when the result
+// it judged was taken. At is zero when the check had no result.
+type CheckSeen struct {
+	Check  string    `json:"check"`
+	Status Status    `json:"status"`
+	At     time.Time `json:"at,omitzero"`
+	// Age is how old the result was when it was judged.
+	Age Seconds `json:"age"`
 }
 
 // ActionView is an action with the approvals a request for it needs now.

@@ -208,7 +208,8 @@ func (s *Service) AddUser(ctx context.Context, name string, role nightowl.Role, 
 	if err != nil {
 		return nightowl.User{}, fmt.Errorf("add user %s: %w", name, err)
 	}
-	u := nightowl.User{Name: name, Role: role, PasswordHash: h, CreatedAt: s.clock.Now().UTC()}
+	now := s.clock.Now().UTC()
+	u := nightowl.User{Name: name, Role: role, PasswordHash: h, CreatedAt: now, RoleSince: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch _, err := s.store.User(ctx, name); nightowl.ErrorCode(err) {
@@ -276,11 +277,37 @@ func (s *Service) SetRole(ctx context.Context, name string, role nightowl.Role) 
 			return fmt.Errorf("set role of %s: %w", name, err)
 		}
 	}
-	u.Role = role
+	if u.Role != role {
+		u.Role, u.RoleSince = role, s.clock.Now().UTC()
+	}
 	if err := s.store.SaveUser(ctx, &u); err != nil {
 		return fmt.Errorf("set role of %s: %w", name, err)
 	}
 	return nil
+}
+
+// HeldRoleBefore says why name cannot act with role as of t, or "" when
+// they can: the account must have existed, with its role unchanged since,
+// before t. An approval of an action request counts only then, so that an
+// admin cannot mint (or promote) an account to approve their own request.
+func (s *Service) HeldRoleBefore(ctx context.Context, name string, role nightowl.Role, t time.Time) (string, error) {
+	u, err := s.store.User(ctx, name)
+	if nightowl.ErrorCode(err) == nightowl.ENotFound {
+		return fmt.Sprintf("there is no user %q", name), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read user %s: %w", name, err)
+	}
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	switch {
+	case !u.Role.Allows(role):
+		return fmt.Sprintf("%s has the role %s, not %s", name, u.Role, role), nil
+	case u.CreatedAt.After(t):
+		return fmt.Sprintf("the account %s was created at %s, after the request was made at %s", name, stamp(u.CreatedAt), stamp(t)), nil
+	case u.RoleSince.After(t):
+		return fmt.Sprintf("the account %s was given its role (%s) at %s, after the request was made at %s", name, u.Role, stamp(u.RoleSince), stamp(t)), nil
+	}
+	return "", nil
 }
 
 // RemoveUser deletes a user with their tokens and sessions. The last admin

@@ -902,3 +902,35 @@ func TestTouchNeverRevives(t *testing.T) {
 		t.Fatalf("an ended session came back: %v", err)
 	}
 }
+
+// TestHeldRoleBefore: an account counts as of a time only if it existed,
+// with its role, by then; a role change restarts the clock.
+func TestHeldRoleBefore(t *testing.T) {
+	f := newTest(t)
+	ctx := context.Background()
+	f.addUser(t, "bo", nightowl.RoleResponder)
+	f.addUser(t, "vic", nightowl.RoleViewer)
+	request := t0.Add(time.Minute)
+	f.clock.Set(t0.Add(2 * time.Minute))
+	f.addUser(t, "late", nightowl.RoleResponder)
+	if err := f.svc.SetRole(ctx, "vic", nightowl.RoleResponder); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := f.store.User(ctx, "vic"); err != nil || !u.RoleSince.Equal(t0.Add(2*time.Minute)) || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("vic after the promotion: %+v %v", u, err)
+	}
+	for _, c := range []struct{ name, why string }{
+		{"bo", ""},
+		{"late", "the account late was created at 2026-03-18T09:02:00Z, after the request was made at 2026-03-18T09:01:00Z"},
+		{"vic", "the account vic was given its role (responder) at 2026-03-18T09:02:00Z, after the request was made at 2026-03-18T09:01:00Z"},
+		{"nobody", `there is no user "nobody"`},
+	} {
+		why, err := f.svc.HeldRoleBefore(ctx, c.name, nightowl.RoleResponder, request)
+		if err != nil || why != c.why {
+			t.Errorf("%s: %q, %v; want %q", c.name, why, err, c.why)
+		}
+	}
+	if why, _ := f.svc.HeldRoleBefore(ctx, "bo", nightowl.RoleAdmin, request); why != "bo has the role responder, not admin" {
+		t.Errorf("bo as an admin: %q", why)
+	}
+}

@@ -22,7 +22,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -40,9 +39,13 @@ type Options struct {
 	// IncidentOpen reports whether any incident is open.
 	IncidentOpen func(ctx context.Context) (bool, error)
 	// Preflight evaluates an action's preflight expressions against the
-	// live checks and the request's parameters; it returns the first that
-	// does not hold, with what it saw, or "" when all hold.
-	Preflight func(a *nightowl.Action, params map[string]string) (failed string, err error)
+	// newest results of the checks and the request's parameters; it
+	// returns the first that does not hold, with what it saw, or "" when
+	// all hold, and the checks it read.
+	Preflight func(ctx context.Context, a *nightowl.Action, params map[string]string) (failed string, seen []nightowl.CheckSeen, err error)
+	// MayApprove says why user may not approve a request made at the
+	// given time, or "" when they may; nil lets everyone with the role.
+	MayApprove func(ctx context.Context, user string, requested time.Time) (why string, err error)
 	// InMaintenance reports whether a maintenance window is in force for
 	// the check: on_down never runs then.
 	InMaintenance func(check *nightowl.Check) bool
@@ -60,14 +63,14 @@ type Options struct {
 // DefaultExpiry is how long a request may wait for approval and a run.
 const DefaultExpiry = time.Hour
 
-// Service keeps the requests and runs the actions.
+// Service keeps the requests and runs the actions. It holds no lock of its
+// own: every change of a request is a compare-and-set in the store, so that
+// of two changes at once, here or on another node, exactly one wins, and
+// the other is judged again against what won.
 type Service struct {
 	opts  Options
 	clock nightowl.Clock
 	log   *slog.Logger
-	// mu serialises the changes of requests, so that two approvals, or an
-	// approval and a run, cannot cross.
-	mu sync.Mutex
 }
 
 // New checks opts and returns a Service.
@@ -86,6 +89,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.IncidentOpen == nil {
 		opts.IncidentOpen = func(context.Context) (bool, error) { return false, nil }
+	}
+	if opts.MayApprove == nil {
+		opts.MayApprove = func(context.Context, string, time.Time) (string, error) { return "", nil }
 	}
 	if opts.InMaintenance == nil {
 		opts.InMaintenance = func(*nightowl.Check) bool { return false }
@@ -179,7 +185,8 @@ func checkParams(a *nightowl.Action, params map[string]string) error {
 
 // Request asks to run an action. It is refused when a parameter is
 // missing or does not match its pattern, the confirmation is wrong, or a
-// preflight does not hold.
+// preflight does not hold. The request keeps the plan as it is now, which
+// is what its approvers approve.
 func (s *Service) Request(ctx context.Context, name string, params map[string]string, reason, confirm, by string) (nightowl.ActionRequest, error) {
 	a, err := s.action(name)
 	if err != nil {
@@ -198,7 +205,12 @@ func (s *Service) Request(ctx context.Context, name string, params map[string]st
 		return nightowl.ActionRequest{}, nightowl.Errorf(nightowl.EInvalid,
 			"to confirm, type the value of %s (%s) exactly", a.Confirm, params[a.Confirm])
 	}
-	if failed, err := s.opts.Preflight(a, params); err != nil {
+	plan, err := Snapshot(a, params)
+	if err != nil {
+		return nightowl.ActionRequest{}, err
+	}
+	failed, seen, err := s.opts.Preflight(ctx, a, params)
+	if err != nil {
 		return nightowl.ActionRequest{}, err
 	} else if failed != "" {
 		s.audit(ctx, by, "action.request", a.Name, "refused: preflight failed: "+failed)
@@ -213,13 +225,14 @@ func (s *Service) Request(ctx context.Context, name string, params map[string]st
 		ID: newID(), Action: a.Name, Params: params, Reason: reason,
 		RequestedBy: by, RequestedAt: now, ExpiresAt: now.Add(s.opts.Expiry),
 		State: nightowl.RequestApproved, Needs: needs,
+		Plan: &plan, PlanHash: PlanHash(plan), Seen: seen,
 	}
 	if needs > 0 {
 		r.State = nightowl.RequestPending
 	}
 	// Recorded before it counts: a request the log does not have must not
-	// be run.
-	if err := s.audit(ctx, by, "action.request", r.ID, fmt.Sprintf("%s %s; reason: %s", a.Name, formatParams(params), reason)); err != nil {
+	// be run. A new ID cannot lose a compare-and-set.
+	if err := s.audit(ctx, by, "action.request", r.ID, fmt.Sprintf("%s %s; reason: %s; plan %s", a.Name, formatParams(params), reason, r.PlanHash)); err != nil {
 		return r, fmt.Errorf("record the request: %w", err)
 	}
 	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
@@ -245,46 +258,93 @@ func formatParams(p map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-// load returns a request, expiring it first if its time is up. Called with
-// s.mu held.
-func (s *Service) load(ctx context.Context, id string) (nightowl.ActionRequest, error) {
-	r, err := s.opts.Store.Request(ctx, id)
-	if err != nil {
-		return r, err
+// casTries bounds how often a change is judged again after it lost to
+// another write of the request: each loss means the request moved on, and
+// a handful of people acting on one request at once is the most there is.
+const casTries = 8
+
+// change reads a request, lets judge change it, and writes it over the
+// version it read. When another write came first, it reads the request
+// again and judges anew, so that what wins is always judged against the
+// stored request; a refusal after such a loss says it happened meanwhile.
+// judge returns whether to write r, and the error to give the caller (a
+// refusal, or one that goes with a write, such as sending a request back
+// to pending). wrote reports whether a write won.
+func (s *Service) change(ctx context.Context, id string, judge func(r *nightowl.ActionRequest) (write bool, err error)) (r nightowl.ActionRequest, wrote bool, err error) {
+	lost := false
+	for try := 1; ; try++ {
+		r, err = s.load(ctx, id)
+		if err != nil {
+			return r, false, err
+		}
+		read := r
+		write, jerr := judge(&r)
+		if !write {
+			if lost && nightowl.ErrorCode(jerr) == nightowl.EConflict {
+				jerr = nightowl.Errorf(nightowl.EConflict, "%s meanwhile", nightowl.ErrorMessage(jerr))
+			}
+			return read, false, jerr
+		}
+		err = s.opts.Store.SaveRequest(ctx, &r)
+		if nightowl.ErrorCode(err) == nightowl.EConflict {
+			if try < casTries {
+				lost = true
+				continue
+			}
+			return read, false, nightowl.Errorf(nightowl.EConflict, "request %s keeps changing: try again", id)
+		}
+		if err != nil {
+			return read, false, err
+		}
+		return r, true, jerr
 	}
-	if r.State == nightowl.RequestRunning && s.clock.Now().After(r.StartedAt.Add(s.timeout(r.Action)+interruptedAfter)) {
-		// A run ends by its timeout wherever it runs; one still marked
-		// running long after was cut off by a crash, and its outcome
-		// is unknown. Left running, it would look under way for ever.
-		r.State, r.EndedAt = nightowl.RequestFailed, s.clock.Now().UTC()
-		r.Error = "interrupted: nightowl stopped while it ran; what it did is unknown"
-		if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
+}
+
+// load returns a request, ending it first if its time is up: expired, or
+// a run that a crash cut off. Ending it is a compare-and-set like every
+// change; only the writer that wins records it.
+func (s *Service) load(ctx context.Context, id string) (nightowl.ActionRequest, error) {
+	for try := 1; ; try++ {
+		r, err := s.opts.Store.Request(ctx, id)
+		if err != nil {
 			return r, err
 		}
-		s.audit(ctx, "nightowl", "action.result", r.ID, "failed: "+r.Error)
+		now := s.clock.Now().UTC()
+		var actor, action, detail string
+		switch {
+		case r.State == nightowl.RequestRunning && now.After(r.StartedAt.Add(s.timeout(r.Action)+interruptedAfter)):
+			// A run ends by its timeout wherever it runs; one still
+			// marked running long after was cut off by a crash, and its
+			// outcome is unknown. Left running, it would look under way
+			// for ever.
+			r.State, r.EndedAt = nightowl.RequestFailed, now
+			r.Error = "interrupted: nightowl stopped while it ran; what it did is unknown"
+			actor, action, detail = "nightowl", "action.result", "failed: "+r.Error
+		case !r.State.Final() && r.State != nightowl.RequestRunning && now.After(r.ExpiresAt):
+			r.State = nightowl.RequestExpired
+			actor, action, detail = "nightowl", "action.expire", r.Action
+		default:
+			return r, nil
+		}
+		err = s.opts.Store.SaveRequest(ctx, &r)
+		if nightowl.ErrorCode(err) == nightowl.EConflict && try < casTries {
+			continue // another writer ended it, or changed it: read it again
+		}
+		if err != nil {
+			return r, err
+		}
+		s.audit(ctx, actor, action, r.ID, detail)
 		return r, nil
 	}
-	if !r.State.Final() && r.State != nightowl.RequestRunning && s.clock.Now().After(r.ExpiresAt) {
-		r.State = nightowl.RequestExpired
-		if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
-			return r, err
-		}
-		s.audit(ctx, "nightowl", "action.expire", r.ID, r.Action)
-	}
-	return r, nil
 }
 
 // Get returns a request.
 func (s *Service) Get(ctx context.Context, id string) (nightowl.ActionRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.load(ctx, id)
 }
 
 // Requests returns the requests q selects, expiring those whose time is up.
 func (s *Service) Requests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rs, err := s.opts.Store.Requests(ctx, q)
 	if err != nil {
 		return nil, err
@@ -303,47 +363,81 @@ func (s *Service) Requests(ctx context.Context, q nightowl.ActionQuery) ([]night
 	return out, nil
 }
 
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// refuseFinal refuses to change a request that has ended or is running,
+// saying who ended it and when.
 func refuseFinal(r *nightowl.ActionRequest) error {
 	switch r.State {
+	case nightowl.RequestDenied:
+		return nightowl.Errorf(nightowl.EConflict, "request %s was denied by %s at %s", r.ID, r.DeniedBy, stamp(r.DeniedAt))
 	case nightowl.RequestExpired:
-		return nightowl.Errorf(nightowl.EConflict, "request %s expired at %s", r.ID, r.ExpiresAt.Format(time.RFC3339))
+		return nightowl.Errorf(nightowl.EConflict, "request %s expired at %s", r.ID, stamp(r.ExpiresAt))
 	case nightowl.RequestRunning:
-		return nightowl.Errorf(nightowl.EConflict, "request %s is running", r.ID)
-	}
-	if r.State.Final() {
-		return nightowl.Errorf(nightowl.EConflict, "request %s is %s", r.ID, r.State)
+		return nightowl.Errorf(nightowl.EConflict, "request %s is running: %s started it at %s", r.ID, r.RanBy, stamp(r.StartedAt))
+	case nightowl.RequestSucceeded, nightowl.RequestFailed:
+		if r.RanBy == "" {
+			return nightowl.Errorf(nightowl.EConflict, "request %s is %s", r.ID, r.State)
+		}
+		return nightowl.Errorf(nightowl.EConflict, "request %s has run: %s started it at %s and it %s", r.ID, r.RanBy, stamp(r.StartedAt), r.State)
 	}
 	return nil
 }
 
+func approvedBy(r *nightowl.ActionRequest, by string) bool {
+	return slices.ContainsFunc(r.Approvals, func(a nightowl.Approval) bool { return a.By == by })
+}
+
 // Approve adds by's approval. The requester can never approve their own
-// request.
+// request, nor can an account made, or given its role, after the request.
+// Approvals of one request at once all count: each is added to what the
+// others stored.
 func (s *Service) Approve(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.load(ctx, id)
+	r, _, err := s.change(ctx, id, func(r *nightowl.ActionRequest) (bool, error) {
+		if err := refuseFinal(r); err != nil {
+			return false, err
+		}
+		if by == r.RequestedBy {
+			s.audit(ctx, by, "action.approve", r.ID, "refused: the requester cannot approve their own request")
+			return false, nightowl.Errorf(nightowl.EForbidden, "you requested %s: someone else must approve it", r.ID)
+		}
+		if approvedBy(r, by) {
+			return false, nightowl.Errorf(nightowl.EConflict, "you have approved %s already", r.ID)
+		}
+		why, err := s.opts.MayApprove(ctx, by, r.RequestedAt)
+		if err != nil {
+			return false, err
+		}
+		if why != "" {
+			s.audit(ctx, by, "action.approve", r.ID, "refused: "+why)
+			return false, nightowl.Errorf(nightowl.EForbidden, "your approval of %s cannot count: %s", r.ID, why)
+		}
+		r.Approvals = append(r.Approvals, nightowl.Approval{By: by, At: s.clock.Now().UTC()})
+		if len(r.Approvals) >= r.Needs {
+			r.State = nightowl.RequestApproved
+		}
+		return true, nil
+	})
 	if err != nil {
 		return r, err
 	}
-	if err := refuseFinal(&r); err != nil {
-		return r, err
-	}
-	if by == r.RequestedBy {
-		s.audit(ctx, by, "action.approve", r.ID, "refused: the requester cannot approve their own request")
-		return r, nightowl.Errorf(nightowl.EForbidden, "you requested %s: someone else must approve it", r.ID)
-	}
-	if slices.ContainsFunc(r.Approvals, func(a nightowl.Approval) bool { return a.By == by }) {
-		return r, nightowl.Errorf(nightowl.EConflict, "you have approved %s already", r.ID)
-	}
-	if err := s.audit(ctx, by, "action.approve", r.ID, r.Action); err != nil {
+	// Recorded once it has counted: an entry for an approval that lost to
+	// a denial would claim what did not happen. One the log cannot take is
+	// taken back, since a run must not rest on an approval the log lacks.
+	if err := s.audit(ctx, by, "action.approve", r.ID, fmt.Sprintf("%s; plan %s", r.Action, r.PlanHash)); err != nil {
+		if _, _, uerr := s.change(ctx, id, func(u *nightowl.ActionRequest) (bool, error) {
+			if u.State != nightowl.RequestPending && u.State != nightowl.RequestApproved || !approvedBy(u, by) {
+				return false, nil
+			}
+			u.Approvals = slices.DeleteFunc(u.Approvals, func(a nightowl.Approval) bool { return a.By == by })
+			if len(u.Approvals) < u.Needs {
+				u.State = nightowl.RequestPending
+			}
+			return true, nil
+		}); uerr != nil {
+			s.log.Error("take back an approval the audit log lacks", "request", id, "by", by, "err", uerr)
+		}
 		return r, fmt.Errorf("record the approval: %w", err)
-	}
-	r.Approvals = append(r.Approvals, nightowl.Approval{By: by, At: s.clock.Now().UTC()})
-	if len(r.Approvals) >= r.Needs {
-		r.State = nightowl.RequestApproved
-	}
-	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
-		return r, err
 	}
 	return r, nil
 }
@@ -351,129 +445,150 @@ func (s *Service) Approve(ctx context.Context, id, by string) (nightowl.ActionRe
 // Deny ends a request: anyone with the role may say no, the requester
 // included (withdrawing it).
 func (s *Service) Deny(ctx context.Context, id, by, reason string) (nightowl.ActionRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.load(ctx, id)
+	r, _, err := s.change(ctx, id, func(r *nightowl.ActionRequest) (bool, error) {
+		if err := refuseFinal(r); err != nil {
+			return false, err
+		}
+		r.State, r.DeniedBy, r.DeniedAt = nightowl.RequestDenied, by, s.clock.Now().UTC()
+		if reason != "" {
+			r.Error = "denied: " + reason
+		}
+		return true, nil
+	})
 	if err != nil {
 		return r, err
 	}
-	if err := refuseFinal(&r); err != nil {
-		return r, err
-	}
+	// Recorded once it has happened; the denial stands even if the log
+	// cannot take it, since it only stops a run.
 	if err := s.audit(ctx, by, "action.deny", r.ID, strings.TrimSpace(r.Action+"; "+reason)); err != nil {
-		return r, fmt.Errorf("record the denial: %w", err)
-	}
-	r.State, r.DeniedBy = nightowl.RequestDenied, by
-	if reason != "" {
-		r.Error = "denied: " + reason
-	}
-	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
-		return r, err
+		s.log.Error("record a denial in the audit log", "request", r.ID, "by", by, "err", err)
 	}
 	return r, nil
 }
 
 // Run runs an approved request, for its requester or one of its approvers:
-// its preflight must hold again now, and its action must be out of its
-// cooldown. It returns when the run has ended.
+// its plan must be the one approved, its preflight must hold again now, and
+// its action must be out of its cooldown. The run is claimed in the store
+// (approved to running) before anything starts, so that of many runs at
+// once, on any nodes, exactly one runs. It returns when the run has ended.
 func (s *Service) Run(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	s.mu.Lock()
-	r, err := s.load(ctx, id)
-	if err != nil {
-		s.mu.Unlock()
-		return r, err
+	var a *nightowl.Action
+	var audit func()
+	r, wrote, err := s.change(ctx, id, func(r *nightowl.ActionRequest) (bool, error) {
+		audit = nil
+		if err := refuseFinal(r); err != nil {
+			return false, err
+		}
+		if r.State != nightowl.RequestApproved {
+			return false, nightowl.Errorf(nightowl.EConflict, "request %s has %d of the %d approvals it needs", r.ID, len(r.Approvals), r.Needs)
+		}
+		if by != r.RequestedBy && !approvedBy(r, by) {
+			return false, nightowl.Errorf(nightowl.EForbidden, "only the requester or an approver may run %s", r.ID)
+		}
+		var err error
+		if a, err = s.action(r.Action); err != nil {
+			return false, err
+		}
+		if write, err := s.backToPending(ctx, a, r, by, &audit); write || err != nil {
+			return write, err
+		}
+		return true, s.start(ctx, a, r, by)
+	})
+	if wrote && audit != nil {
+		audit() // sent back to pending: the refusal is recorded once it stands
 	}
-	if err := refuseFinal(&r); err != nil {
-		s.mu.Unlock()
-		return r, err
-	}
-	if r.State != nightowl.RequestApproved {
-		s.mu.Unlock()
-		return r, nightowl.Errorf(nightowl.EConflict, "request %s has %d of the %d approvals it needs", r.ID, len(r.Approvals), r.Needs)
-	}
-	if by != r.RequestedBy && !slices.ContainsFunc(r.Approvals, func(a nightowl.Approval) bool { return a.By == by }) {
-		s.mu.Unlock()
-		return r, nightowl.Errorf(nightowl.EForbidden, "only the requester or an approver may run %s", r.ID)
-	}
-	a, err := s.action(r.Action)
-	if err != nil {
-		s.mu.Unlock()
-		return r, err
-	}
-	if err := s.needsNow(ctx, a, &r, by); err != nil {
-		s.mu.Unlock()
-		return r, err
-	}
-	r, err = s.start(ctx, a, r, by)
-	s.mu.Unlock()
 	if err != nil {
 		return r, err
 	}
-	return s.finish(ctx, a, r), nil
+	return s.started(ctx, a, r, by)
 }
 
-// needsNow holds back an approved request that has fewer approvals than
-// its action needs now: an incident opened (with buddy_during_incidents)
-// or the config raised approvals since the request was made, which would
-// otherwise let a request approved by nobody run during an incident. The
-// request goes back to pending, needing what it needs now. Called with
-// s.mu held.
-func (s *Service) needsNow(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest, by string) error {
-	needs, err := s.Needs(ctx, a)
+// backToPending sends an approved request back to pending when the
+// approvals it has no longer cover it: the plan it would run now is not the
+// one approved (a reload changed the action), or its action needs more
+// approvals now (an incident opened with buddy_during_incidents, or the
+// config raised them), which would otherwise let a request approved by
+// nobody run during an incident. It sets *audit to record the refusal once
+// the change has been written.
+func (s *Service) backToPending(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest, by string, audit *func()) (bool, error) {
+	plan, err := Snapshot(a, r.Params)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if needs <= r.Needs || len(r.Approvals) >= needs {
-		return nil
+	var why string
+	if hash := PlanHash(plan); hash != r.PlanHash {
+		why = fmt.Sprintf("its plan changed since it was requested (now %s, approved %s): it needs its approvals again", hash, r.PlanHash)
+		if r.PlanHash == "" {
+			why = fmt.Sprintf("it was requested without a plan on record (now %s): it needs its approvals again", hash)
+		}
+		r.Plan, r.PlanHash, r.Approvals = &plan, hash, nil
+		r.State = nightowl.RequestPending
+		if r.Needs == 0 {
+			// Nobody approves it: the requester runs the new plan on
+			// purpose, with a second run.
+			r.State = nightowl.RequestApproved
+		}
+	} else {
+		needs, err := s.Needs(ctx, a)
+		if err != nil {
+			return false, err
+		}
+		if needs <= r.Needs || len(r.Approvals) >= needs {
+			return false, nil
+		}
+		noun := "approvals"
+		if needs == 1 {
+			noun = "approval"
+		}
+		why = fmt.Sprintf("it needs %d %s now (an incident is open, or the action's approvals were raised) and has %d", needs, noun, len(r.Approvals))
+		r.Needs, r.State = needs, nightowl.RequestPending
 	}
-	noun := "approvals"
-	if needs == 1 {
-		noun = "approval"
-	}
-	why := fmt.Sprintf("it needs %d %s now (an incident is open, or the action's approvals were raised) and has %d", needs, noun, len(r.Approvals))
-	r.Needs, r.State = needs, nightowl.RequestPending
-	if err := s.opts.Store.SaveRequest(ctx, r); err != nil {
-		return err
-	}
-	s.audit(ctx, by, "action.run", r.ID, "refused: "+why)
-	return nightowl.Errorf(nightowl.EConflict, "request %s cannot run yet: %s", r.ID, why)
+	id := r.ID
+	*audit = func() { s.audit(ctx, by, "action.run", id, "refused: "+why) }
+	return true, nightowl.Errorf(nightowl.EConflict, "request %s cannot run yet: %s", r.ID, why)
 }
 
-// start checks the cooldown and the preflight again and marks the request
-// running. Called with s.mu held.
-func (s *Service) start(ctx context.Context, a *nightowl.Action, r nightowl.ActionRequest, by string) (nightowl.ActionRequest, error) {
+// start checks the cooldown, the parameters and the preflight again and
+// marks r running, for the caller to write.
+func (s *Service) start(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest, by string) error {
 	now := s.clock.Now().UTC()
 	if a.Cooldown > 0 {
 		last, err := s.opts.Store.LastRun(ctx, a.Name)
 		if err != nil {
-			return r, err
+			return err
 		}
 		if !last.IsZero() && now.Sub(last) < a.Cooldown {
-			return r, nightowl.Errorf(nightowl.EConflict, "%s ran at %s; its cooldown lasts until %s",
-				a.Name, last.UTC().Format(time.RFC3339), last.Add(a.Cooldown).UTC().Format(time.RFC3339))
+			return nightowl.Errorf(nightowl.EConflict, "%s ran at %s; its cooldown lasts until %s",
+				a.Name, stamp(last), stamp(last.Add(a.Cooldown)))
 		}
 	}
 	// Parameters are checked again: the config may have changed since the
 	// request was made.
 	if err := checkParams(a, r.Params); err != nil {
-		return r, err
+		return err
 	}
-	failed, err := s.opts.Preflight(a, r.Params)
+	failed, _, err := s.opts.Preflight(ctx, a, r.Params)
 	if err != nil {
-		return r, err
+		return err
 	}
 	if failed != "" {
 		s.audit(ctx, by, "action.run", r.ID, "refused: preflight failed: "+failed)
-		return r, nightowl.Errorf(nightowl.EConflict, "preflight failed: %s", failed)
-	}
-	if err := s.audit(ctx, by, "action.run", r.ID, describe(a, r.Params)); err != nil {
-		return r, fmt.Errorf("record the run: %w", err)
+		return nightowl.Errorf(nightowl.EConflict, "preflight failed: %s", failed)
 	}
 	r.State, r.RanBy, r.StartedAt = nightowl.RequestRunning, by, now
-	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
-		return r, err
+	return nil
+}
+
+// started records a run this node has claimed, runs it and records the
+// outcome. A run the audit log cannot take does not happen: the request
+// fails without running.
+func (s *Service) started(ctx context.Context, a *nightowl.Action, r nightowl.ActionRequest, by string) (nightowl.ActionRequest, error) {
+	if err := s.audit(ctx, by, "action.run", r.ID, describe(a, r.Params)+"; plan "+r.PlanHash); err != nil {
+		r.Error = "not run: it could not be recorded in the audit log"
+		s.end(ctx, r, Outcome{Err: r.Error})
+		return r, fmt.Errorf("record the run: %w", err)
 	}
-	return r, nil
+	return s.finish(ctx, a, r), nil
 }
 
 // interruptedAfter is how long past its timeout a run still marked running
@@ -491,21 +606,23 @@ func (s *Service) timeout(name string) time.Duration {
 // defaultTimeout bounds a run of an action without a timeout of its own.
 const defaultTimeout = time.Minute
 
+// recordTimeout bounds the writes that record how a run ended.
+const recordTimeout = 30 * time.Second
+
 // finish runs the action and records the outcome.
 func (s *Service) finish(ctx context.Context, a *nightowl.Action, r nightowl.ActionRequest) nightowl.ActionRequest {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout(a.Name))
-	out := s.opts.Exec.Execute(rctx, PlanOf(a, r.Params))
+	plan, err := PlanOf(a, r.Params)
+	out := Outcome{Err: "not run: " + nightowl.ErrorMessage(err)}
+	if err == nil {
+		out = s.opts.Exec.Execute(rctx, plan)
+	}
 	cancel()
-	r.EndedAt = s.clock.Now().UTC()
-	r.ExitCode, r.Output, r.Error = out.Code, out.Output, out.Err
-	r.State = nightowl.RequestSucceeded
-	if !out.OK {
-		r.State = nightowl.RequestFailed
-	}
-	ctx = context.WithoutCancel(ctx)
-	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
-		s.log.Error("record action outcome", "request", r.ID, "err", err)
-	}
+	// The outcome is recorded even when the caller has gone, within a
+	// deadline of its own: a hung database must not hold this for ever.
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	r = s.end(ctx, r, out)
 	detail := string(r.State)
 	if r.ExitCode != nil {
 		detail += fmt.Sprintf(" (exit %d)", *r.ExitCode)
@@ -519,6 +636,39 @@ func (s *Service) finish(ctx context.Context, a *nightowl.Action, r nightowl.Act
 	}
 	s.log.Info("action ran", "request", r.ID, "action", a.Name, "state", r.State)
 	return r
+}
+
+// end writes the outcome of the run this node claimed. It is written over
+// whatever the request became meanwhile only if that is still this run, or
+// the "interrupted" another node gave it when it seemed cut off.
+func (s *Service) end(ctx context.Context, r nightowl.ActionRequest, out Outcome) nightowl.ActionRequest {
+	apply := func(r *nightowl.ActionRequest) {
+		r.EndedAt = s.clock.Now().UTC()
+		r.ExitCode, r.Output, r.Error = out.Code, out.Output, out.Err
+		r.State = nightowl.RequestSucceeded
+		if !out.OK {
+			r.State = nightowl.RequestFailed
+		}
+	}
+	mine := r
+	apply(&r)
+	for try := 1; ; try++ {
+		err := s.opts.Store.SaveRequest(ctx, &r)
+		if nightowl.ErrorCode(err) != nightowl.EConflict || try == casTries {
+			if err != nil {
+				s.log.Error("record action outcome", "request", r.ID, "err", err)
+			}
+			return r
+		}
+		cur, err := s.opts.Store.Request(ctx, r.ID)
+		if err != nil || !cur.StartedAt.Equal(mine.StartedAt) || cur.RanBy != mine.RanBy ||
+			cur.State != nightowl.RequestRunning && cur.State != nightowl.RequestFailed {
+			s.log.Error("record action outcome: the request changed meanwhile", "request", r.ID, "err", err)
+			return r
+		}
+		r = cur
+		apply(&r)
+	}
 }
 
 // OnDown runs the check's on_down action, when it needs no approval, is
@@ -556,26 +706,37 @@ func (s *Service) OnDown(ctx context.Context, v nightowl.CheckView) {
 		event(fmt.Sprintf("on_down did not run %s: it needs an approval now (an incident is open)", a.Name))
 		return
 	}
-	s.mu.Lock()
+	plan, err := Snapshot(a, map[string]string{})
+	if err != nil {
+		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
+		return
+	}
 	now := s.clock.Now().UTC()
 	r := nightowl.ActionRequest{
 		ID: newID(), Action: a.Name, Params: map[string]string{}, Automatic: true,
 		Reason: fmt.Sprintf("on_down of %s: %s", v.Check.Name, v.State.Cause), RequestedBy: "nightowl",
 		RequestedAt: now, ExpiresAt: now.Add(s.opts.Expiry), State: nightowl.RequestApproved,
+		Plan: &plan, PlanHash: PlanHash(plan),
 	}
 	// Recorded before it counts, as a person's request is.
-	if err := s.audit(ctx, "nightowl", "action.request", r.ID, fmt.Sprintf("%s; reason: %s", a.Name, r.Reason)); err != nil {
-		s.mu.Unlock()
+	if err := s.audit(ctx, "nightowl", "action.request", r.ID, fmt.Sprintf("%s; reason: %s; plan %s", a.Name, r.Reason, r.PlanHash)); err != nil {
 		event(fmt.Sprintf("on_down did not run %s: it could not be recorded in the audit log", a.Name))
 		return
 	}
-	r, err = s.start(ctx, a, r, "nightowl")
-	s.mu.Unlock()
+	// Created running: a new request cannot lose its compare-and-set.
+	if err := s.start(ctx, a, &r, "nightowl"); err != nil {
+		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
+		return
+	}
+	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
+		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
+		return
+	}
+	r, err = s.started(ctx, a, r, "nightowl")
 	if err != nil {
 		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
 		return
 	}
-	r = s.finish(ctx, a, r)
 	outcome := string(r.State)
 	if r.ExitCode != nil {
 		outcome += fmt.Sprintf(" (exit %d)", *r.ExitCode)

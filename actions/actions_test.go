@@ -2,14 +2,17 @@ package actions_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,13 +69,14 @@ func newFixture(t *testing.T, acts ...nightowl.Action) *fixture {
 			defer f.mu.Unlock()
 			return f.incident, nil
 		},
-		Preflight: func(a *nightowl.Action, params map[string]string) (string, error) {
-			return preflight.Run(a.Preflight, preflight.Env{Params: params, Checks: func(name string) (nightowl.CheckView, bool) {
+		Preflight: func(_ context.Context, a *nightowl.Action, params map[string]string) (string, []nightowl.CheckSeen, error) {
+			r, err := preflight.Judge(a.Preflight, preflight.Env{Params: params, Now: f.clock.Now, Checks: func(name string) (nightowl.CheckView, bool) {
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				v, ok := f.checks[name]
 				return v, ok
 			}})
+			return r.Failed, r.Seen, err
 		},
 		InMaintenance: func(*nightowl.Check) bool {
 			f.mu.Lock()
@@ -415,7 +419,10 @@ func TestHTTPActionAndLimits(t *testing.T) {
 
 func TestValuesAreNotTemplates(t *testing.T) {
 	a := &nightowl.Action{Name: "x", Run: []string{"/bin/echo", "{{a}}-{{b}}"}}
-	p := actions.PlanOf(a, map[string]string{"a": "{{b}}", "b": "B"})
+	p, err := actions.PlanOf(a, map[string]string{"a": "{{b}}", "b": "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := p.Run[1]; got != "{{b}}-B" {
 		t.Fatalf("filled %q: a value was read again for placeholders", got)
 	}
@@ -449,5 +456,217 @@ func TestRunCutOffByACrash(t *testing.T) {
 	}
 	if e := f.entries(); len(e) == 0 || !strings.Contains(e[len(e)-1], "action.result failed: interrupted") {
 		t.Fatalf("audit: %q", e)
+	}
+}
+
+// TestApprovalCoversThePlan: an approval covers the plan as it was
+// requested. A reload that changes the command sends the request back to
+// pending, without its approvals, and it does not run.
+func TestApprovalCoversThePlan(t *testing.T) {
+	restore := nightowl.Action{Name: "restore", Run: []string{"/bin/echo", "orders"}, Approvals: 1}
+	f := newFixture(t, restore)
+	ctx := context.Background()
+	r, err := f.svc.Request(ctx, "restore", nil, "orders dropped", "", "ana")
+	code(t, err, "")
+	if r.Plan == nil || !slices.Equal(r.Plan.Run, []string{"/bin/echo", "orders"}) || len(r.PlanHash) != 64 {
+		t.Fatalf("snapshot: %+v %q", r.Plan, r.PlanHash)
+	}
+	approvedHash := r.PlanHash
+	_, err = f.svc.Approve(ctx, r.ID, "bo")
+	code(t, err, "")
+
+	f.mu.Lock()
+	f.acts = []nightowl.Action{{Name: "restore", Run: []string{"/bin/echo", "DROP-EVERYTHING", "orders"}, Approvals: 1}}
+	f.mu.Unlock()
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), "its plan changed since it was requested") {
+		t.Fatalf("run after the plan changed: %v", err)
+	}
+	got, err := f.svc.Get(ctx, r.ID)
+	code(t, err, "")
+	if got.State != nightowl.RequestPending || len(got.Approvals) != 0 || got.RanBy != "" ||
+		!slices.Equal(got.Plan.Run, []string{"/bin/echo", "DROP-EVERYTHING", "orders"}) || got.PlanHash == approvedHash {
+		t.Fatalf("after the refused run: %+v", got)
+	}
+	log := strings.Join(f.entries(), "\n")
+	for _, want := range []string{
+		"ana action.request restore (no parameters); reason: orders dropped; plan " + approvedHash,
+		"bo action.approve restore; plan " + approvedHash,
+		"ana action.run refused: its plan changed since it was requested (now " + got.PlanHash + ", approved " + approvedHash + ")",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit lacks %q:\n%s", want, log)
+		}
+	}
+	// Approved again, the new plan runs.
+	_, err = f.svc.Approve(ctx, r.ID, "cy")
+	code(t, err, "")
+	got, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	if strings.TrimSpace(got.Output) != "DROP-EVERYTHING orders" {
+		t.Errorf("output %q", got.Output)
+	}
+	if log := strings.Join(f.entries(), "\n"); !strings.Contains(log, "ana action.run restore: [\"/bin/echo\" \"DROP-EVERYTHING\" \"orders\"]; plan "+got.PlanHash) {
+		t.Errorf("the run's audit entry lacks the plan hash:\n%s", log)
+	}
+}
+
+// TestPreflightJudgesFreshResults: a preflight refuses to judge a result
+// older than twice its check's interval plus its timeout, saying how old it
+// is, and a request keeps the age of each result it judged.
+func TestPreflightJudgesFreshResults(t *testing.T) {
+	deploy := nightowl.Action{Name: "deploy", Run: []string{"/bin/true"}, Preflight: []string{`check("shop").facts.status == 200`}}
+	f := newFixture(t, deploy)
+	ctx := context.Background()
+	result := func(age time.Duration) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.checks["shop"] = nightowl.CheckView{
+			Check: nightowl.Check{Name: "shop", Interval: 30 * time.Second, Timeout: 10 * time.Second},
+			State: nightowl.State{Check: "shop", Status: nightowl.StatusUp},
+			Last:  &nightowl.Result{Check: "shop", OK: true, Status: nightowl.StatusUp, Start: t0.Add(-age), Facts: nightowl.Facts{"status": 200}},
+		}
+	}
+	result(2 * time.Minute)
+	_, err := f.svc.Request(ctx, "deploy", nil, "release", "", "ana")
+	code(t, err, nightowl.EConflict)
+	if want := `preflight failed: the newest result of check "shop" is 2m0s old (taken at 2026-03-18T01:58:00Z), older than the 1m10s a preflight may judge`; !strings.HasPrefix(nightowl.ErrorMessage(err), want) {
+		t.Fatalf("stale result: %q, want %q…", nightowl.ErrorMessage(err), want)
+	}
+	result(20 * time.Second)
+	r, err := f.svc.Request(ctx, "deploy", nil, "release", "", "ana")
+	code(t, err, "")
+	if len(r.Seen) != 1 || r.Seen[0].Check != "shop" || time.Duration(r.Seen[0].Age) != 20*time.Second || !r.Seen[0].At.Equal(t0.Add(-20*time.Second)) {
+		t.Fatalf("what the preflight saw: %+v", r.Seen)
+	}
+	// At run time the result is judged again.
+	f.clock.Set(t0.Add(time.Minute))
+	_, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if !strings.Contains(err.Error(), `check "shop" is 1m20s old`) {
+		t.Fatalf("run on a stale result: %v", err)
+	}
+}
+
+// TestHTTPParamsAreEscaped: a parameter of an HTTP action is escaped for
+// where it lands: a path segment cannot become "..", "." or empty, or add a
+// segment; a query value cannot add a parameter; a value inside a JSON
+// string stays inside it, and one outside must be a plain JSON value.
+func TestHTTPParamsAreEscaped(t *testing.T) {
+	var mu sync.Mutex
+	var uris, bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		uris, bodies = append(uris, r.RequestURI), append(bodies, string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	any := "^.{0,40}$"
+	act := nightowl.Action{Name: "tag", HTTP: &nightowl.ActionHTTP{URL: srv.URL + "/files/{{name}}/meta?q={{q}}",
+		Headers: map[string]string{"Authorization": "Bearer t"}, Body: `{"note": "{{note}}", "n": {{n}}}`},
+		Params: []nightowl.ActionParam{{Name: "name", Pattern: any}, {Name: "q", Pattern: any}, {Name: "note", Pattern: any}, {Name: "n", Pattern: any}}}
+	f := newFixture(t, act)
+	ctx := context.Background()
+	params := func(name, n string) map[string]string {
+		return map[string]string{"name": name, "q": "x&y=z", "note": `he said "hi" \ bye`, "n": n}
+	}
+	for _, c := range []struct{ name, n, want string }{
+		{"..", "3", `a parameter makes the path segment {{name}} "..", which would reach another path`},
+		{".", "3", `a parameter makes the path segment {{name}} ".", which would reach another path`},
+		{"", "3", `a parameter makes the path segment {{name}} "", which would reach another path`},
+		{"a", `1, "admin": true`, `parameter n: "1, \"admin\": true" is not a JSON number, true, false or null`},
+	} {
+		_, err := f.svc.Request(ctx, "tag", params(c.name, c.n), "x", "", "ana")
+		code(t, err, nightowl.EInvalid)
+		if !strings.HasPrefix(nightowl.ErrorMessage(err), c.want) {
+			t.Errorf("name %q, n %q: %q, want %q…", c.name, c.n, nightowl.ErrorMessage(err), c.want)
+		}
+	}
+	r, err := f.svc.Request(ctx, "tag", params("a/b", "3"), "x", "", "ana")
+	code(t, err, "")
+	if want := srv.URL + "/files/a%2Fb/meta?q=x%26y%3Dz"; r.Plan.HTTP.URL != want {
+		t.Errorf("the plan's URL = %q, want %q", r.Plan.HTTP.URL, want)
+	}
+	r, err = f.svc.Run(ctx, r.ID, "ana")
+	code(t, err, "")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(uris) != 1 || uris[0] != "/files/a%2Fb/meta?q=x%26y%3Dz" {
+		t.Fatalf("the server got %q", uris)
+	}
+	var body struct {
+		Note string `json:"note"`
+		N    int    `json:"n"`
+	}
+	if err := json.Unmarshal([]byte(bodies[0]), &body); err != nil || body.Note != `he said "hi" \ bye` || body.N != 3 {
+		t.Errorf("body %s: %+v %v", bodies[0], body, err)
+	}
+}
+
+// countingExec counts the plans it is given to run.
+type countingExec struct{ n atomic.Int32 }
+
+func (c *countingExec) Execute(context.Context, nightowl.ActionPlan) actions.Outcome {
+	c.n.Add(1)
+	code := 0
+	return actions.Outcome{OK: true, Code: &code}
+}
+
+// TestRacesOnOneRequest: two services on one store, as two nodes are,
+// act on a request at once. Approvals at once all count; of runs at once
+// exactly one runs, and the others are refused saying who ran it.
+func TestRacesOnOneRequest(t *testing.T) {
+	f := newFixture(t, nightowl.Action{Name: "flush", Run: []string{"/bin/true"}, Approvals: 5})
+	ctx := context.Background()
+	exec := &countingExec{}
+	var nodes []*actions.Service
+	for range 2 {
+		svc, err := actions.New(actions.Options{Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+			Actions: func() []nightowl.Action { return f.acts }, Exec: exec,
+			Preflight: func(context.Context, *nightowl.Action, map[string]string) (string, []nightowl.CheckSeen, error) {
+				return "", nil, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, svc)
+	}
+	r, err := nodes[0].Request(ctx, "flush", nil, "stale", "", "ana")
+	code(t, err, "")
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range 5 {
+		wg.Go(func() { _, errs[i] = nodes[i%2].Approve(ctx, r.ID, fmt.Sprintf("approver%d", i)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		code(t, err, "")
+	}
+	got, err := nodes[1].Get(ctx, r.ID)
+	if err != nil || len(got.Approvals) != 5 || got.State != nightowl.RequestApproved {
+		t.Fatalf("after five approvals at once: %d approvals, %s, %v", len(got.Approvals), got.State, err)
+	}
+
+	msgs := make([]string, 10)
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := nodes[i%2].Run(ctx, r.ID, "ana")
+			msgs[i] = nightowl.ErrorMessage(err)
+		})
+	}
+	wg.Wait()
+	ran := 0
+	for _, m := range msgs {
+		switch {
+		case m == "":
+			ran++
+		case !strings.Contains(m, "ana started it at"):
+			t.Errorf("a run that lost: %q", m)
+		}
+	}
+	if ran != 1 || exec.n.Load() != 1 {
+		t.Errorf("%d runs answered, %d executed; want 1 and 1: %q", ran, exec.n.Load(), msgs)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/actions"
@@ -29,8 +30,12 @@ func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
 			open, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1})
 			return len(open) > 0, err
 		},
-		Preflight: func(act *nightowl.Action, params map[string]string) (string, error) {
-			return preflight.Run(act.Preflight, preflight.Env{Params: params, Checks: a.engine.Check})
+		Preflight: func(ctx context.Context, act *nightowl.Action, params map[string]string) (string, []nightowl.CheckSeen, error) {
+			r, err := preflight.Judge(act.Preflight, preflight.Env{Params: params, Checks: a.newestCheck(ctx), Now: a.opts.Clock.Now})
+			return r.Failed, r.Seen, err
+		},
+		MayApprove: func(ctx context.Context, user string, requested time.Time) (string, error) {
+			return a.access.HeldRoleBefore(ctx, user, nightowl.RoleResponder, requested)
 		},
 		InMaintenance: func(c *nightowl.Check) bool {
 			return len(a.maint.Active(c, a.opts.Clock.Now())) > 0
@@ -63,24 +68,42 @@ func (a *App) onDown(v nightowl.CheckView) {
 func (a *App) Actions(ctx context.Context) ([]nightowl.ActionView, error) {
 	list, err := a.actions.List(ctx)
 	for i := range list {
-		list[i].HTTP = hideHeaders(list[i].HTTP)
+		list[i].HTTP = actions.HideHeaders(list[i].HTTP)
 	}
 	return list, err
 }
 
-// hideHeaders hides the values of an HTTP action's headers, which carry
-// its credentials (expanded from ${VAR} or _file secrets), from everyone
-// who may read the actions and their plans.
-func hideHeaders(h *nightowl.ActionHTTP) *nightowl.ActionHTTP {
-	if h == nil || len(h.Headers) == 0 {
-		return h
+// newestCheck looks a check up by its newest result: this node's, or the
+// one in the store when that is newer, as it is for a check another node
+// of a cluster runs (this node's copy is what it last saw, possibly
+// minutes old) and for one this node has not run since it started.
+func (a *App) newestCheck(ctx context.Context) func(string) (nightowl.CheckView, bool) {
+	return func(name string) (nightowl.CheckView, bool) {
+		v, ok := a.engine.Check(name)
+		if !ok {
+			return v, false
+		}
+		rs, err := a.store.Results(ctx, name, 1)
+		if err != nil {
+			// The local copy then stands, and its age is judged.
+			a.log.Warn("read the newest result of a check for a preflight", "check", name, "err", err)
+			return v, true
+		}
+		if len(rs) == 0 || v.Last != nil && !rs[0].Start.After(v.Last.Start) {
+			return v, true
+		}
+		v.Last = &rs[0]
+		states, err := a.store.States(ctx)
+		if err != nil {
+			a.log.Warn("read check states for a preflight", "check", name, "err", err)
+		}
+		for _, st := range states {
+			if st.Check == name && !st.LastRun.Before(v.State.LastRun) {
+				v.State = st
+			}
+		}
+		return v, true
 	}
-	c := *h
-	c.Headers = make(map[string]string, len(h.Headers))
-	for k := range h.Headers {
-		c.Headers[k] = "(hidden)"
-	}
-	return &c
 }
 
 // RequestAction implements web.Actioner.
@@ -94,20 +117,13 @@ func (a *App) ActionRequests(ctx context.Context, q nightowl.ActionQuery) ([]nig
 }
 
 // ActionRequest implements web.Actioner: the request and exactly what it
-// runs.
+// runs, as it was when it was requested.
 func (a *App) ActionRequest(ctx context.Context, id string) (nightowl.ActionRequest, nightowl.ActionPlan, error) {
 	r, err := a.actions.Get(ctx, id)
-	if err != nil {
+	if err != nil || r.Plan == nil {
 		return r, nightowl.ActionPlan{}, err
 	}
-	for _, act := range a.actionCfg.Load().actions {
-		if act.Name == r.Action {
-			plan := actions.PlanOf(&act, r.Params)
-			plan.HTTP = hideHeaders(plan.HTTP)
-			return r, plan, nil
-		}
-	}
-	return r, nightowl.ActionPlan{}, nil
+	return r, *r.Plan, nil
 }
 
 // ApproveAction implements web.Actioner.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -184,7 +185,7 @@ actions:
 	if code != 201 || req.State != nightowl.RequestPending || req.Needs != 1 || req.RequestedBy != "ana" {
 		t.Fatalf("request with replication stopped: %d %q %+v", code, msg, req)
 	}
-	id := req.ID
+	id, hash := req.ID, req.PlanHash
 
 	code, _, msg = ana.step(id, "approve")
 	if code != 403 || msg != "you requested "+id+": someone else must approve it" {
@@ -205,7 +206,7 @@ actions:
 		req.Output != "restoring orders\n" || req.RanBy != "ana" {
 		t.Fatalf("run: %d %q %+v", code, msg, req)
 	}
-	if code, _, msg := ana.step(id, "run"); code != 409 || msg != "request "+id+" is succeeded" {
+	if code, _, msg := ana.step(id, "run"); code != 409 || msg != "request "+id+" has run: ana started it at "+req.StartedAt.Format(time.RFC3339)+" and it succeeded" {
 		t.Errorf("running it again: %d %q", code, msg)
 	}
 
@@ -231,13 +232,13 @@ actions:
 
 	matchLines(t, "the audit log", actionAudit(t, base), []string{
 		"ana | action.request | restore-table | refused: " + refusal,
-		"ana | action.request | " + id + " | restore-table table=orders; reason: " + reason,
+		"ana | action.request | " + id + " | restore-table table=orders; reason: " + reason + "; plan " + hash,
 		"ana | action.approve | " + id + " | refused: the requester cannot approve their own request",
-		"bo | action.approve | " + id + " | restore-table",
-		"ana | action.run | " + id + ` | restore-table: ["/bin/echo" "restoring" "orders"]`,
+		"bo | action.approve | " + id + " | restore-table; plan " + hash,
+		"ana | action.run | " + id + ` | restore-table: ["/bin/echo" "restoring" "orders"]; plan ` + hash,
 		"ana | action.result | " + id + " | succeeded (exit 0) in …",
-		"ana | action.request | " + req2.ID + " | restore-table table=order_lines; reason: " + reason,
-		"bo | action.approve | " + req2.ID + " | restore-table",
+		"ana | action.request | " + req2.ID + " | restore-table table=order_lines; reason: " + reason + "; plan " + req2.PlanHash,
+		"bo | action.approve | " + req2.ID + " | restore-table; plan " + req2.PlanHash,
 		"bo | action.run | " + req2.ID + " | refused: " + refusal,
 	})
 	if rep, err := audit.Verify(t.Context(), a.store); err != nil || !rep.OK() {
@@ -358,7 +359,8 @@ actions:
 	}
 	got := bo.show(req.ID)
 	wantPlan := nightowl.ActionPlan{HTTP: &nightowl.ActionHTTP{URL: cl.srv.URL + "/clusters/green", Method: "DELETE",
-		Headers: map[string]string{"Authorization": "(hidden)"}}}
+		Headers: map[string]string{"Authorization": "(hidden)"}},
+		Preflight: []string{`check("traffic-" + params.cluster).status == "down"`}}
 	if !reflect.DeepEqual(got.Plan, wantPlan) {
 		t.Errorf("plan = %+v, want %+v", got.Plan.HTTP, wantPlan.HTTP)
 	}
@@ -436,8 +438,139 @@ actions:
 		t.Errorf("after expiry: %+v", got)
 	}
 	matchLines(t, "the audit log", actionAudit(t, base), []string{
-		"ana | action.request | " + req.ID + " | flush-cache (no parameters); reason: stale prices",
-		"bo | action.approve | " + req.ID + " | flush-cache",
+		"ana | action.request | " + req.ID + " | flush-cache (no parameters); reason: stale prices; plan " + req.PlanHash,
+		"bo | action.approve | " + req.ID + " | flush-cache; plan " + req.PlanHash,
 		"nightowl | action.expire | " + req.ID + " | flush-cache",
 	})
+}
+
+// TestSecondAccountCannotApprove: an admin who requests an action, then
+// makes a second account (or promotes one) to approve it, is refused: an
+// approval counts only from an account that had its role before the
+// request was made. Making the account is recorded with who made it, and
+// so is the refusal.
+func TestSecondAccountCannotApprove(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, `storage: {sqlite: test.db}
+checks:
+  - name: closed
+    tcp: {addr: "127.0.0.1:1"}
+    interval: 24h
+actions:
+  - name: flush-cache
+    run: [/bin/true]
+    approvals: 1
+`)
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	boss := actionAPI{t, base, userToken(t, a, "boss", nightowl.RoleAdmin)}
+	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
+	userToken(t, a, "vic", nightowl.RoleViewer)
+	web := newBrowser(t, base)
+	web.signIn("boss")
+
+	code, req, msg := boss.request("flush-cache", nil, "", "stale prices")
+	if code != 201 {
+		t.Fatalf("request: %d %q", code, msg)
+	}
+	_, page := web.get("/admin/users")
+	resp, body := web.post("/admin/users", url.Values{"csrf": {csrfIn(t, page)}, "name": {"boss2"}, "role": {"responder"},
+		"password": {"correct horse battery staple"}})
+	wantRedirect(t, resp, body, "/admin/users")
+	if err := a.Access().SetRole(t.Context(), "vic", nightowl.RoleResponder); err != nil {
+		t.Fatal(err)
+	}
+	boss2 := actionAPI{t, base, userToken(t, a, "boss2", nightowl.RoleResponder)}
+	vic := actionAPI{t, base, userToken(t, a, "vic", nightowl.RoleResponder)}
+
+	for _, c := range []struct {
+		who  actionAPI
+		name string
+		why  string
+	}{
+		{boss2, "boss2", "the account boss2 was created at "},
+		{vic, "vic", "the account vic was given its role (responder) at "},
+	} {
+		code, _, msg := c.who.step(req.ID, "approve")
+		if want := "your approval of " + req.ID + " cannot count: " + c.why; code != 403 || !strings.HasPrefix(msg, want) ||
+			!strings.HasSuffix(msg, ", after the request was made at "+req.RequestedAt.Format(time.RFC3339)) {
+			t.Errorf("approval by %s: %d %q, want 403 %q…", c.name, code, msg, want)
+		}
+	}
+	if got := bo.show(req.ID).Request; got.State != nightowl.RequestPending || len(got.Approvals) != 0 {
+		t.Fatalf("after the refused approvals: %+v", got)
+	}
+	if code, _, msg := bo.step(req.ID, "approve"); code != 200 {
+		t.Fatalf("approval by bo, a responder from before: %d %q", code, msg)
+	}
+	matchLines(t, "the audit log", actionAudit(t, base), []string{
+		"boss | action.request | " + req.ID + " | flush-cache (no parameters); reason: stale prices; plan " + req.PlanHash,
+		"boss2 | action.approve | " + req.ID + " | refused: the account boss2 was created at …, after the request was made at " + req.RequestedAt.Format(time.RFC3339),
+		"vic | action.approve | " + req.ID + " | refused: the account vic was given its role (responder) at …, after the request was made at " + req.RequestedAt.Format(time.RFC3339),
+		"bo | action.approve | " + req.ID + " | flush-cache; plan " + req.PlanHash,
+	})
+	var log struct{ Entries []nightowl.AuditEntry }
+	getJSON(t, "GET", base+"/api/v1/audit?action=user.add&limit=100", &log)
+	found := false
+	for _, e := range log.Entries {
+		found = found || e.Actor == "boss" && e.Subject == "boss2" && e.Detail == "role responder"
+	}
+	if !found {
+		t.Errorf("the account boss made is not recorded as made by boss: %+v", log.Entries)
+	}
+}
+
+// TestApprovalCoversTheCommand: a request approved while its action ran
+// ["/bin/echo", "orders"] does not run what a reload made of the action;
+// it goes back to pending, and the API shows the plan it now needs
+// approving.
+func TestApprovalCoversTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	conf := func(run string) string {
+		return `storage: {sqlite: test.db}
+checks:
+  - name: closed
+    tcp: {addr: "127.0.0.1:1"}
+    interval: 24h
+actions:
+  - name: restore
+    run: ` + run + `
+    params: {table: {pattern: "^[a-z]+$"}}
+    approvals: 1
+`
+	}
+	writeConfig(t, cfg, conf(`[/bin/echo, "{{table}}"]`))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
+	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
+
+	code, req, msg := ana.request("restore", map[string]string{"table": "orders"}, "", "orders dropped")
+	if code != 201 {
+		t.Fatalf("request: %d %q", code, msg)
+	}
+	if got := bo.show(req.ID).Plan.Run; !reflect.DeepEqual(got, []string{"/bin/echo", "orders"}) {
+		t.Fatalf("the plan bo approves: %q", got)
+	}
+	if code, _, msg := bo.step(req.ID, "approve"); code != 200 {
+		t.Fatalf("approve: %d %q", code, msg)
+	}
+	writeConfig(t, cfg, conf(`[/bin/echo, DROP-EVERYTHING, "{{table}}"]`))
+	if err := a.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	code, _, msg = ana.step(req.ID, "run")
+	if code != 409 || !strings.HasPrefix(msg, "request "+req.ID+" cannot run yet: its plan changed since it was requested") {
+		t.Fatalf("run after the reload: %d %q", code, msg)
+	}
+	got := bo.show(req.ID)
+	if got.Request.State != nightowl.RequestPending || len(got.Request.Approvals) != 0 || got.Request.RanBy != "" ||
+		!reflect.DeepEqual(got.Plan.Run, []string{"/bin/echo", "DROP-EVERYTHING", "orders"}) || got.Request.PlanHash == req.PlanHash {
+		t.Fatalf("after the refused run: %+v, plan %q", got.Request, got.Plan.Run)
+	}
+	if lines := actionAudit(t, base); len(lines) != 3 || !strings.HasPrefix(lines[2], "ana | action.run | "+req.ID+" | refused: its plan changed since it was requested (now "+got.Request.PlanHash+", approved "+req.PlanHash+")") {
+		t.Errorf("the audit log:\n%s", strings.Join(lines, "\n"))
+	}
 }

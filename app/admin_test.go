@@ -544,7 +544,7 @@ func TestAdminActions(t *testing.T) {
 				t.Errorf("after the run, the page lacks %s:\n%s", want, page)
 			}
 		}
-		if resp, body := ana.post(path+"/run", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(body, "is succeeded") {
+		if resp, body := ana.post(path+"/run", url.Values{"csrf": {token}}); resp.StatusCode != 409 || !strings.Contains(body, "has run: ana started it at ") {
 			t.Errorf("a second run: %d\n%s", resp.StatusCode, body)
 		}
 		_, page = bo.get("/admin/actions")

@@ -18,31 +18,33 @@ import (
 
 var _ nightowl.AccessStore = (*Store)(nil)
 
-// SaveUser creates a user, or updates the role and password hash of one;
-// CreatedAt is kept from when the user was created.
+// SaveUser creates a user, or updates the role, the time it was given and
+// the password hash of one; CreatedAt is kept from when the user was
+// created.
 func (s *Store) SaveUser(ctx context.Context, u *nightowl.User) error {
 	if err := records.CheckUser(u); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
-		u.Name, string(u.Role), u.PasswordHash, recTime(u.CreatedAt))
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (name, role, password_hash, created_at, role_since) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash,
+			role_since = excluded.role_since`,
+		u.Name, string(u.Role), u.PasswordHash, recTime(u.CreatedAt), recTime(u.RoleSince))
 	if err != nil {
 		return fmt.Errorf("save user %s: %w", u.Name, err)
 	}
 	return nil
 }
 
-const recUserColumns = `name, role, password_hash, created_at`
+const recUserColumns = `name, role, password_hash, created_at, role_since`
 
 func recScanUser(r pgx.Row) (nightowl.User, error) {
 	var u nightowl.User
 	var role string
-	var created pgtype.Timestamptz
-	if err := r.Scan(&u.Name, &role, &u.PasswordHash, &created); err != nil {
+	var created, since pgtype.Timestamptz
+	if err := r.Scan(&u.Name, &role, &u.PasswordHash, &created, &since); err != nil {
 		return u, err
 	}
-	u.Role, u.CreatedAt = nightowl.Role(role), recTimeOf(created)
+	u.Role, u.CreatedAt, u.RoleSince = nightowl.Role(role), recTimeOf(created), recTimeOf(since)
 	return u, nil
 }
 

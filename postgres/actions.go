@@ -15,21 +15,23 @@ import (
 
 var _ nightowl.ActionStore = (*Store)(nil)
 
-// SaveRequest creates or updates r. The action and the time of the request
-// are fixed when it is created.
+// SaveRequest creates or updates r as a compare-and-set on its version
+// (see nightowl.ActionStore). The action and the time of the request are
+// fixed when it is created.
 func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
-	data, err := records.EncodeRequest(r)
-	if err != nil {
-		return err
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO action_requests (id, action, state, requested_at, started_at, data)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, data = excluded.data`,
-		r.ID, r.Action, string(r.State), r.RequestedAt, recTime(r.StartedAt), data)
-	if err != nil {
+	err := records.SaveRequest(r, func(data []byte, from int64) (int64, error) {
+		tag, err := s.pool.Exec(ctx, `INSERT INTO action_requests (id, action, state, requested_at, started_at, data, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+				data = excluded.data, version = excluded.version
+			WHERE action_requests.version = $8`,
+			r.ID, r.Action, string(r.State), r.RequestedAt, recTime(r.StartedAt), data, r.Version, from)
+		return tag.RowsAffected(), err
+	})
+	if err != nil && nightowl.ErrorCode(err) == nightowl.EInternal {
 		return fmt.Errorf("save action request %s: %w", r.ID, err)
 	}
-	return nil
+	return err
 }
 
 // Request returns the request with the given ID.

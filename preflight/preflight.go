@@ -14,6 +14,11 @@
 //     check("web").facts.status).
 //   - params maps each parameter of the request to its value.
 //
+// A preflight judges only fresh facts: the result a check's state comes
+// from must be younger than twice the check's interval plus its timeout
+// (passive checks, such as heartbeats, excepted), or the preflight fails
+// saying how old it is, whether or not the expression holds.
+//
 // config compiles every expression at load, so that a typo fails the config;
 // the actions service evaluates them, and a false one explains itself with
 // the values it saw, as an assertion does.
@@ -23,8 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -40,6 +47,28 @@ type Env struct {
 	// false for a name that is not configured.
 	Checks func(name string) (v nightowl.CheckView, ok bool)
 	Params map[string]string
+	// Now is the time the results' age is judged at; nil judges no age.
+	Now func() time.Time
+}
+
+// Report is what an evaluation of an action's preflight found.
+type Report struct {
+	// Failed explains the first expression that does not hold or read a
+	// stale result; "" when all hold.
+	Failed string
+	// Seen lists the checks the expressions read, in the order they were
+	// first read, with the time of the result each was judged by.
+	Seen []nightowl.CheckSeen
+}
+
+// MaxAge is how old the newest result of c may be for a preflight to judge
+// it: twice its interval plus its timeout, or 0 (no limit) for a passive
+// check, whose results come when signals do.
+func MaxAge(c *nightowl.Check) time.Duration {
+	if c.Passive || c.Interval <= 0 {
+		return 0
+	}
+	return 2*c.Interval + c.Timeout
 }
 
 // The names of the keys of check(name) that are not facts.
@@ -173,7 +202,10 @@ func contains(list []string, s string) bool {
 // err is not nil when the expression cannot be evaluated (a fact that is
 // nil, a type error); detail then says why, and ok is false.
 func Eval(p *Program, env Env) (ok bool, detail string, err error) {
-	vars := env.vars()
+	return p.eval(env.vars(&lookups{env: env}))
+}
+
+func (p *Program) eval(vars map[string]any) (ok bool, detail string, err error) {
 	out, err := vm.Run(p.prog, vars)
 	if err != nil {
 		msg := oneLine(err.Error())
@@ -190,34 +222,101 @@ func Eval(p *Program, env Env) (ok bool, detail string, err error) {
 // when all hold. err is for an expression that does not compile, which a
 // loaded config rules out.
 func Run(exprs []string, env Env) (failed string, err error) {
+	r, err := Judge(exprs, env)
+	return r.Failed, err
+}
+
+// Judge is Run with the checks the expressions read. Every expression sees
+// one state of each check, however often it reads it; with env.Now, an
+// expression that read a stale result fails for it.
+func Judge(exprs []string, env Env) (Report, error) {
+	l := &lookups{env: env, seen: map[string]map[string]any{}}
+	vars := env.vars(l)
 	for _, src := range exprs {
 		p, err := Compile(src)
 		if err != nil {
-			return "", fmt.Errorf("preflight %s: %w", src, err)
+			return Report{}, fmt.Errorf("preflight %s: %w", src, err)
 		}
-		if ok, detail, _ := Eval(p, env); !ok {
-			return detail, nil
+		read := len(l.order)
+		ok, detail, _ := p.eval(vars)
+		if stale := l.stale(read); stale != "" {
+			return Report{Failed: stale, Seen: l.report()}, nil
+		}
+		if !ok {
+			return Report{Failed: detail, Seen: l.report()}, nil
 		}
 	}
-	return "", nil
+	return Report{Seen: l.report()}, nil
 }
+
+// lookups is the checks one evaluation has read.
+type lookups struct {
+	env   Env
+	now   time.Time
+	seen  map[string]map[string]any
+	order []nightowl.CheckSeen
+	limit []time.Duration
+}
+
+// stale explains the first check read since the first n that is older than
+// its limit, or "".
+func (l *lookups) stale(n int) string {
+	if l.env.Now == nil {
+		return ""
+	}
+	for i := n; i < len(l.order); i++ {
+		c := l.order[i]
+		if l.limit[i] > 0 && !c.At.IsZero() && time.Duration(c.Age) > l.limit[i] {
+			return fmt.Sprintf("the newest result of check %q is %s old (taken at %s), older than the %s a preflight may judge (twice its interval plus its timeout)",
+				c.Check, time.Duration(c.Age).Round(time.Second), c.At.UTC().Format(time.RFC3339), l.limit[i])
+		}
+	}
+	return ""
+}
+
+func (l *lookups) report() []nightowl.CheckSeen { return slices.Clone(l.order) }
 
 // vars is the environment of one evaluation. check(name) looks each check
 // up once, so that an expression and its explanation see one state even
 // while the check runs again.
-func (env Env) vars() map[string]any {
-	seen := map[string]map[string]any{}
+func (env Env) vars(l *lookups) map[string]any {
+	if l.seen == nil {
+		l.seen = map[string]map[string]any{}
+	}
+	if env.Now != nil {
+		l.now = env.Now()
+	}
 	check := func(name string) map[string]any {
-		if v, ok := seen[name]; ok {
+		if v, ok := l.seen[name]; ok {
 			return v
 		}
 		var v map[string]any
+		seen := nightowl.CheckSeen{Check: name, Status: nightowl.StatusUnknown}
+		var limit time.Duration
 		if cv, ok := env.lookup(name); ok {
 			v = view(cv)
+			if cv.State.Status != "" {
+				seen.Status = cv.State.Status
+			}
+			// The result the state comes from; a state without one (read
+			// back at a start) is as old as its last run.
+			taken := cv.State.LastRun
+			if cv.Last != nil && !cv.Last.Start.IsZero() {
+				taken = cv.Last.Start
+			}
+			if !taken.IsZero() {
+				seen.At = taken.UTC()
+				if !l.now.IsZero() {
+					seen.Age = nightowl.Seconds(l.now.Sub(taken))
+				}
+			}
+			limit = MaxAge(&cv.Check)
 		} else {
 			v = map[string]any{keyStatus: string(nightowl.StatusUnknown), keyOK: false, keyError: "", keyFacts: map[string]any{}}
 		}
-		seen[name] = v
+		l.seen[name] = v
+		l.order = append(l.order, seen)
+		l.limit = append(l.limit, limit)
 		return v
 	}
 	params := env.Params

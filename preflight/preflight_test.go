@@ -2,8 +2,10 @@ package preflight
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/nightowl/nightowl"
 )
@@ -122,5 +124,56 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := Run([]string{`check(`}, env); err == nil {
 		t.Error("Run of an expression that does not compile gave no error")
+	}
+}
+
+// TestJudgeFreshness: a result older than twice its check's interval plus
+// its timeout fails the preflight with its age, even when the expression
+// holds; heartbeats are exempt; what was read is reported in order.
+func TestJudgeFreshness(t *testing.T) {
+	now := time.Date(2026, 3, 18, 2, 0, 0, 0, time.UTC)
+	views := map[string]nightowl.CheckView{
+		"fresh": {Check: nightowl.Check{Interval: time.Minute, Timeout: 10 * time.Second}, State: nightowl.State{Status: nightowl.StatusUp},
+			Last: &nightowl.Result{Start: now.Add(-time.Minute), Facts: nightowl.Facts{"status": 200}}},
+		"stale": {Check: nightowl.Check{Interval: time.Minute, Timeout: 10 * time.Second}, State: nightowl.State{Status: nightowl.StatusUp},
+			Last: &nightowl.Result{Start: now.Add(-3 * time.Minute), Facts: nightowl.Facts{"status": 200}}},
+		"restarted": {Check: nightowl.Check{Interval: time.Minute, Timeout: 10 * time.Second},
+			State: nightowl.State{Status: nightowl.StatusUp, LastRun: now.Add(-5 * time.Minute)}},
+		"heartbeat": {Check: nightowl.Check{Passive: true}, State: nightowl.State{Status: nightowl.StatusUp},
+			Last: &nightowl.Result{Start: now.Add(-24 * time.Hour)}},
+	}
+	env := Env{Now: func() time.Time { return now }, Checks: func(name string) (nightowl.CheckView, bool) {
+		v, ok := views[name]
+		return v, ok
+	}}
+	tests := []struct {
+		name   string
+		exprs  []string
+		failed string
+		seen   []string
+	}{
+		{"fresh", []string{`check("fresh").facts.status == 200`, `check("heartbeat").ok`}, "", []string{"fresh up 60s", "heartbeat up 86400s"}},
+		{"stale though it holds", []string{`check("fresh").ok`, `check("stale").facts.status == 200`},
+			`the newest result of check "stale" is 3m0s old (taken at 2026-03-18T01:57:00Z), older than the 2m10s a preflight may judge (twice its interval plus its timeout)`,
+			[]string{"fresh up 60s", "stale up 180s"}},
+		{"a state without its result", []string{`check("restarted").ok`},
+			`the newest result of check "restarted" is 5m0s old (taken at 2026-03-18T01:55:00Z), older than the 2m10s a preflight may judge (twice its interval plus its timeout)`,
+			[]string{"restarted up 300s"}},
+		{"not configured", []string{`check("nope").status == "unknown"`}, "", []string{"nope unknown 0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Judge(tt.exprs, env)
+			if err != nil || r.Failed != tt.failed {
+				t.Fatalf("failed %q, %v; want %q", r.Failed, err, tt.failed)
+			}
+			var seen []string
+			for _, c := range r.Seen {
+				seen = append(seen, fmt.Sprintf("%s %s %.0fs", c.Check, c.Status, time.Duration(c.Age).Seconds()))
+			}
+			if !reflect.DeepEqual(seen, tt.seen) {
+				t.Errorf("seen %q, want %q", seen, tt.seen)
+			}
+		})
 	}
 }

@@ -24,17 +24,19 @@ import (
 
 var _ nightowl.AccessStore = (*Store)(nil)
 
-// SaveUser creates a user, or updates the role and password hash of one;
-// CreatedAt is kept from when the user was created.
+// SaveUser creates a user, or updates the role, the time it was given and
+// the password hash of one; CreatedAt is kept from when the user was
+// created.
 func (s *Store) SaveUser(ctx context.Context, u *nightowl.User) error {
 	if err := records.CheckUser(u); err != nil {
 		return err
 	}
 	err := s.do(ctx, func() error {
 		return s.inTx(ctx, true, func(w *txWriter) error {
-			return w.exec(`INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
-				u.Name, string(u.Role), u.PasswordHash, nanos(u.CreatedAt))
+			return w.exec(`INSERT INTO users (name, role, password_hash, created_at, role_since) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash,
+					role_since = excluded.role_since`,
+				u.Name, string(u.Role), u.PasswordHash, nanos(u.CreatedAt), nanos(u.RoleSince))
 		})
 	})
 	if err != nil {
@@ -43,15 +45,15 @@ func (s *Store) SaveUser(ctx context.Context, u *nightowl.User) error {
 	return nil
 }
 
-const userColumns = `name, role, password_hash, created_at`
+const userColumns = `name, role, password_hash, created_at, role_since`
 
 func scanUser(sc interface{ Scan(...any) error }) (nightowl.User, error) {
 	var u nightowl.User
-	var created sql.NullInt64
-	if err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, &created); err != nil {
+	var created, since sql.NullInt64
+	if err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &since); err != nil {
 		return u, err
 	}
-	u.CreatedAt = fromNanos(created)
+	u.CreatedAt, u.RoleSince = fromNanos(created), fromNanos(since)
 	return u, nil
 }
 

@@ -18,25 +18,28 @@ import (
 
 var _ nightowl.ActionStore = (*Store)(nil)
 
-// SaveRequest creates or updates r in one durable transaction. The action
-// and the time of the request are fixed when it is created.
+// SaveRequest creates or updates r in one durable transaction, as a
+// compare-and-set on its version (see nightowl.ActionStore). The action and
+// the time of the request are fixed when it is created.
 func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) error {
-	data, err := records.EncodeRequest(r)
-	if err != nil {
-		return err
-	}
-	err = s.do(ctx, func() error {
-		return s.inTx(ctx, true, func(w *txWriter) error {
-			return w.exec(`INSERT INTO action_requests (id, action, state, requested_at, started_at, data)
-				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at, data = excluded.data`,
-				r.ID, r.Action, string(r.State), r.RequestedAt.UnixNano(), nanos(r.StartedAt), data)
+	err := records.SaveRequest(r, func(data []byte, from int64) (n int64, err error) {
+		err = s.do(ctx, func() error {
+			return s.inTx(ctx, true, func(w *txWriter) error {
+				n, err = w.execCount(`INSERT INTO action_requests (id, action, state, requested_at, started_at, data, version)
+					VALUES (?, ?, ?, ?, ?, ?, ?)
+					ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+						data = excluded.data, version = excluded.version
+					WHERE action_requests.version = ?`,
+					r.ID, r.Action, string(r.State), r.RequestedAt.UnixNano(), nanos(r.StartedAt), data, r.Version, from)
+				return err
+			})
 		})
+		return n, err
 	})
-	if err != nil {
+	if err != nil && nightowl.ErrorCode(err) == nightowl.EInternal {
 		return fmt.Errorf("save action request %s: %w", r.ID, err)
 	}
-	return nil
+	return err
 }
 
 // Request returns the request with the given ID.

@@ -253,6 +253,11 @@ type requestPage struct {
 	Request   requestRow
 	Run       []string
 	HTTP      *planHTTP
+	Preflight []string
+	// PlanHash names the plan as it was requested, as the audit log does.
+	PlanHash string
+	// Seen is what the preflight judged when the request was made.
+	Seen      []seenRow
 	Approvals []approvalRow
 	Needs     int
 	Missing   int // approvals still needed
@@ -266,6 +271,13 @@ type requestPage struct {
 	Mine                        bool
 	CanApprove, CanDeny, CanRun bool
 	CSRF                        string
+}
+
+// seenRow is a check a preflight read, with the time of its result and
+// how old it was then.
+type seenRow struct {
+	Check, Status, Age string
+	Time               *stamp
 }
 
 type approvalRow struct {
@@ -284,7 +296,12 @@ func (a *api) showRequest(w http.ResponseWriter, r *http.Request, status int, er
 	me := actor(r)
 	p := requestPage{Request: toRequestRow(req), Run: plan.Run, HTTP: toPlanHTTP(plan.HTTP), Needs: req.Needs,
 		DeniedBy: req.DeniedBy, RanBy: req.RanBy, Started: at(req.StartedAt), Output: req.Output,
-		Ran: !req.StartedAt.IsZero(), Mine: req.RequestedBy == me, CSRF: pr.CSRF}
+		Ran: !req.StartedAt.IsZero(), Mine: req.RequestedBy == me, CSRF: pr.CSRF,
+		Preflight: plan.Preflight, PlanHash: req.PlanHash}
+	for _, c := range req.Seen {
+		p.Seen = append(p.Seen, seenRow{Check: c.Check, Status: string(c.Status), Time: at(c.At),
+			Age: time.Duration(c.Age).Round(time.Second).String()})
+	}
 	approved := false
 	for _, ap := range req.Approvals {
 		p.Approvals = append(p.Approvals, approvalRow{By: ap.By, Time: at(ap.At)})

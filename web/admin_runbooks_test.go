@@ -82,7 +82,9 @@ func TestRunbookTemplatesRender(t *testing.T) {
 			Recent: []requestRow{toRequestRow(req)}},
 		"admin_runbook_request.html": requestPage{Request: toRequestRow(req), Run: []string{"/bin/echo", "hi there", ""},
 			Approvals: []approvalRow{{By: "bo", Time: at(now)}}, Needs: 1, RanBy: "ana", Started: at(now), Duration: "3.0 ms",
-			Output: req.Output, Ran: true, CanApprove: true, CanDeny: true, CanRun: true, CSRF: "tok"},
+			Output: req.Output, Ran: true, CanApprove: true, CanDeny: true, CanRun: true, CSRF: "tok",
+			Preflight: []string{`check("web").facts.status == 200`}, PlanHash: "ab12",
+			Seen: []seenRow{{Check: "web", Status: "up", Time: at(now.Add(-20 * time.Second)), Age: "20s"}}},
 	}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +106,8 @@ func TestRunbookTemplatesRender(t *testing.T) {
 					`data-testid="request-r-1" data-state="pending"`, `name="csrf" value="tok"`},
 				"admin_runbook_request.html": {`id="request"`, `data-state="succeeded"`, `<li><code>hi there</code></li>`,
 					`data-testid="approve-r-abc"`, `data-testid="deny-r-abc"`, `data-testid="run-r-abc"`, `<pre class="output" id="output"`,
-					"hi &lt;there&gt;", "3.0 ms"},
+					"hi &lt;there&gt;", "3.0 ms", `<li><code>check(&#34;web&#34;).facts.status == 200</code></li>`,
+					`data-testid="seen-web"><code>web</code> up: result of`, "20s old then", `data-testid="plan-hash">ab12<`},
 			}[name] {
 				if !strings.Contains(html, want) {
 					t.Errorf("no %s in\n%s", want, html)

@@ -353,6 +353,32 @@ func actionShow(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// printJudged shows the preflight of a request's plan, what it judged when
+// the request was made (each check's status and how old its result was),
+// and the plan's hash, which the audit log names.
+func printJudged(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan) {
+	if len(p.Preflight) > 0 {
+		fmt.Fprintln(w, "\npreflight (must hold again when it runs):")
+		for _, x := range p.Preflight {
+			fmt.Fprintf(w, "  %s\n", x)
+		}
+	}
+	if len(r.Seen) > 0 {
+		fmt.Fprintln(w, "\njudged when requested:")
+		for _, c := range r.Seen {
+			if c.At.IsZero() {
+				fmt.Fprintf(w, "  %s: %s, no result\n", c.Check, c.Status)
+				continue
+			}
+			fmt.Fprintf(w, "  %s: %s, result of %s, %s old then\n", c.Check, c.Status,
+				c.At.Local().Format("15:04:05"), time.Duration(c.Age).Round(time.Second))
+		}
+	}
+	if r.PlanHash != "" {
+		fmt.Fprintf(w, "\nplan sha256 %s, as requested\n", r.PlanHash)
+	}
+}
+
 // printRequest shows a request and exactly what it runs.
 func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan) {
 	const at = "2006-01-02 15:04:05 MST"
@@ -415,6 +441,7 @@ func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan
 		fmt.Fprintln(w, "\nruns (each argument as it is, never through a shell):")
 		fmt.Fprintf(w, "  %s\n", argvString(p.Run))
 	}
+	printJudged(w, r, p)
 	if r.State.Final() && r.State != nightowl.RequestDenied && r.State != nightowl.RequestExpired {
 		fmt.Fprintln(w)
 		printOutcome(w, r)

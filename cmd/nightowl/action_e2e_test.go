@@ -85,6 +85,7 @@ actions:
 		`params     table = "orders"` + "\n",
 		"approvals  1 of 1: bo at ",
 		"\nruns (each argument as it is, never through a shell):\n  /bin/echo \"restoring table\" orders --from=nightly\n",
+		"\nplan sha256 ",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("show: exit %d: lacks %q:\n%s%s", code, want, out, errOut)

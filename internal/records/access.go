@@ -70,6 +70,36 @@ func SessionSaved(ss *nightowl.Session, err error, by Refusal, changed int64) er
 	return err
 }
 
+// SaveRequest saves r through write, which writes data (r with its next
+// version) over the stored request only when the stored one still has
+// version from, and says how many rows it changed. On success r has its
+// new version; when no row changed, another write came first, and the
+// error is a conflict.
+func SaveRequest(r *nightowl.ActionRequest, write func(data []byte, from int64) (changed int64, err error)) error {
+	from := r.Version
+	r.Version = from + 1
+	data, err := EncodeRequest(r)
+	if err != nil {
+		r.Version = from
+		return err
+	}
+	n, err := write(data, from)
+	if err == nil && n == 0 {
+		err = RequestChanged(r.ID)
+	}
+	if err != nil {
+		r.Version = from
+		return err
+	}
+	return nil
+}
+
+// RequestChanged is the error of a save that lost to another write of the
+// same request.
+func RequestChanged(id string) error {
+	return nightowl.Errorf(nightowl.EConflict, "action request %s changed meanwhile", id)
+}
+
 // EncodeRequest checks r and encodes it as both stores keep it: whole.
 func EncodeRequest(r *nightowl.ActionRequest) ([]byte, error) {
 	if r.ID == "" || r.Action == "" || r.State == "" || r.RequestedAt.IsZero() {

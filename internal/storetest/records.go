@@ -479,8 +479,8 @@ func recordsUsers(t *testing.T, open Opener[Records]) {
 	t0 := clock.Now()
 	s, reopen := open(t, clock)
 
-	alice := nightowl.User{Name: "alice", Role: nightowl.RoleAdmin, PasswordHash: "$2a$04$x", CreatedAt: t0}
-	bob := nightowl.User{Name: "bob", Role: nightowl.RoleViewer, PasswordHash: "$2a$04$y", CreatedAt: t0.Add(time.Hour)}
+	alice := nightowl.User{Name: "alice", Role: nightowl.RoleAdmin, PasswordHash: "$2a$04$x", CreatedAt: t0, RoleSince: t0}
+	bob := nightowl.User{Name: "bob", Role: nightowl.RoleViewer, PasswordHash: "$2a$04$y", CreatedAt: t0.Add(time.Hour), RoleSince: t0.Add(time.Hour)}
 	for _, u := range []nightowl.User{bob, alice} {
 		if err := s.SaveUser(ctx, &u); err != nil {
 			t.Fatal(err)
@@ -491,10 +491,10 @@ func recordsUsers(t *testing.T, open Opener[Records]) {
 		t.Fatalf("User(alice) = %+v, %v; want %+v", got, err, alice)
 	}
 
-	// An update changes the role and the hash, never when the user was
-	// made.
+	// An update changes the role, when it was given and the hash, never
+	// when the user was made.
 	bob2 := bob
-	bob2.Role, bob2.PasswordHash, bob2.CreatedAt = nightowl.RoleResponder, "$2a$04$z", t0.Add(5*time.Hour)
+	bob2.Role, bob2.PasswordHash, bob2.CreatedAt, bob2.RoleSince = nightowl.RoleResponder, "$2a$04$z", t0.Add(5*time.Hour), t0.Add(4*time.Hour)
 	if err := s.SaveUser(ctx, &bob2); err != nil {
 		t.Fatal(err)
 	}
@@ -833,7 +833,8 @@ func recordsSameSession(a, b nightowl.Session) bool {
 }
 
 func recordsSameUser(a, b nightowl.User) bool {
-	return a.Name == b.Name && a.Role == b.Role && a.PasswordHash == b.PasswordHash && a.CreatedAt.Equal(b.CreatedAt)
+	return a.Name == b.Name && a.Role == b.Role && a.PasswordHash == b.PasswordHash && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.RoleSince.Equal(b.RoleSince)
 }
 
 func recordsIncidents(t *testing.T, open Opener[Records]) {
@@ -1049,6 +1050,64 @@ func recordsActionRequests(t *testing.T, open Opener[Records]) {
 		{"by action", nightowl.ActionQuery{Action: "pause-replication"}, []string{"r3", "r1"}},
 		{"limit", nightowl.ActionQuery{Limit: 2}, []string{"r3", "r2"}},
 		{"none", nightowl.ActionQuery{Action: "nope"}, nil},
+	})
+
+	t.Run("compare and set", func(t *testing.T) {
+		r := newRequest("r4", "rotate-keys", t0.Add(3*time.Minute))
+		if err := s.SaveRequest(ctx, r); err != nil || r.Version != 1 {
+			t.Fatalf("create: %v, version %d; want version 1", err, r.Version)
+		}
+		again := newRequest("r4", "rotate-keys", t0.Add(3*time.Minute))
+		if err := s.SaveRequest(ctx, again); nightowl.ErrorCode(err) != nightowl.EConflict || again.Version != 0 {
+			t.Errorf("a second create of r4: %v, version %d; want conflict, version 0", err, again.Version)
+		}
+		stale := *r
+		r.State, r.DeniedBy = nightowl.RequestDenied, "bo"
+		if err := s.SaveRequest(ctx, r); err != nil || r.Version != 2 {
+			t.Fatalf("deny: %v, version %d; want version 2", err, r.Version)
+		}
+		stale.State = nightowl.RequestApproved
+		if err := s.SaveRequest(ctx, &stale); nightowl.ErrorCode(err) != nightowl.EConflict || stale.Version != 1 {
+			t.Errorf("approve over a stale version: %v, version %d; want conflict, version 1", err, stale.Version)
+		}
+		got, err := s.Request(ctx, "r4")
+		if err != nil || got.State != nightowl.RequestDenied || got.Version != 2 {
+			t.Errorf("stored: %s v%d, %v; want denied v2", got.State, got.Version, err)
+		}
+	})
+
+	t.Run("raced writes", func(t *testing.T) {
+		// Writers that all read version 1 race to start the request:
+		// exactly one wins, and the others change nothing.
+		r := newRequest("r5", "rotate-keys", t0.Add(4*time.Minute))
+		r.State = nightowl.RequestApproved
+		if err := s.SaveRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				c := *r
+				c.State, c.RanBy, c.StartedAt = nightowl.RequestRunning, fmt.Sprintf("node%d", i), t0.Add(5*time.Minute)
+				errs <- s.SaveRequest(ctx, &c)
+			}()
+		}
+		won, lost := 0, 0
+		for range n {
+			switch err := <-errs; nightowl.ErrorCode(err) {
+			case "":
+				won++
+			case nightowl.EConflict:
+				lost++
+			default:
+				t.Errorf("raced save: %v", err)
+			}
+		}
+		got, err := s.Request(ctx, "r5")
+		if won != 1 || lost != n-1 || err != nil || got.State != nightowl.RequestRunning || got.Version != 2 {
+			t.Errorf("%d won, %d lost; stored %s v%d by %s, %v; want one winner, running v2", won, lost, got.State, got.Version, got.RanBy, err)
+		}
 	})
 
 	t.Run("last run survives a reopen", func(t *testing.T) {
