@@ -589,13 +589,14 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 // AlertStore implements web.Alerter.
 func (a *App) AlertStore() nightowl.AlertStore { return a.store }
 
-// Ack implements web.Alerter.
-func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
-	al, err := a.alerts.Ack(ctx, id, by)
-	if err == nil {
+// Ack implements web.Alerter. Only the acknowledgement that changed the
+// alert is recorded: repeating it is no news.
+func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
+	al, acked, err := a.alerts.Ack(ctx, id, by)
+	if err == nil && acked {
 		a.recordAck(ctx, al, by) // audit log (audit.go)
 	}
-	return al, err
+	return al, acked, err
 }
 
 // VerifyAckLink implements web.Alerter.

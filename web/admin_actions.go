@@ -106,7 +106,7 @@ func statusOf(err error) int {
 
 func (a *api) adminAck(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
+	if _, _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
 		a.showAlerts(w, r, statusOf(err), "Could not acknowledge alert "+id+": "+nightowl.ErrorMessage(err))
 		return
 	}

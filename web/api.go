@@ -95,7 +95,8 @@ func newAPI(opts Options) *api {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	return &api{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
+		ackLimit: newAckLimits()}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -223,6 +224,7 @@ type api struct {
 	clock     nightowl.Clock
 	people    People
 	actions   Actioner
+	ackLimit  *ackLimits
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.
@@ -264,6 +266,10 @@ func writeError(w http.ResponseWriter, err error) {
 	status, ok := errorStatus[body.Error.Code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", retryAfterSeconds(re))
 	}
 	writeJSON(w, status, body)
 }
