@@ -294,7 +294,8 @@ func (a *App) Start(ctx context.Context) error {
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
+		go func() { defer wg.Done(); a.audit.Run(nctx) }()
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
 		go func() { defer wg.Done(); a.maint.Run(nctx) }()
@@ -336,6 +337,10 @@ func (a *App) Stop(ctx context.Context) error {
 		case <-a.notifyDone:
 		case <-ctx.Done():
 		}
+	}
+	// What was appended in the last moments is signed too.
+	if _, _, err := a.audit.Checkpoint(ctx); err != nil {
+		a.log.Error("audit: could not sign a checkpoint", "err", err)
 	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
 	return errors.Join(errs...)
@@ -381,6 +386,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.setIncidentConfig(cfg)
 	a.setActionConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
+	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
 	// Checks removed from the config resolve their alerts; a route that
 	// now asks for degraded checks opens theirs.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -29,7 +30,7 @@ import (
 
 // newAudit makes the recorder over the store.
 func (a *App) newAudit() error {
-	rec, err := audit.New(audit.Options{Store: a.store, Clock: a.opts.Clock, Logger: a.log})
+	rec, err := audit.New(audit.Options{Store: a.store, Clock: a.opts.Clock, Logger: a.log, Signer: a.cfg.Audit.Signer})
 	if err != nil {
 		return err
 	}
@@ -285,6 +286,8 @@ type Storage struct {
 	store    store
 	access   *access.Service
 	recorder *audit.Recorder
+	// Signer is the audit.signing_key of the config; nil without one.
+	Signer *audit.Signer
 }
 
 // OpenStorage opens the store of the config at path.
@@ -302,12 +305,12 @@ func OpenStorage(ctx context.Context, path string) (*Storage, error) {
 		store.Close()
 		return nil, err
 	}
-	rec, err := audit.New(audit.Options{Store: store})
+	rec, err := audit.New(audit.Options{Store: store, Signer: cfg.Audit.Signer})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &Storage{store: store, access: svc, recorder: rec}, nil
+	return &Storage{store: store, access: svc, recorder: rec, Signer: cfg.Audit.Signer}, nil
 }
 
 // Access returns the people and tokens service, recording every change as
@@ -320,5 +323,9 @@ func (s *Storage) Access(actor string) *AuditedAccess {
 // AuditLog returns the audit log, to list and verify.
 func (s *Storage) AuditLog() nightowl.AuditStore { return s.store }
 
-// Close closes the store.
-func (s *Storage) Close() error { return s.store.Close() }
+// Close signs a checkpoint of what the command appended to the audit log,
+// when the config names a signing key, and closes the store.
+func (s *Storage) Close() error {
+	_, _, err := s.recorder.Checkpoint(context.Background())
+	return errors.Join(err, s.store.Close())
+}

@@ -12,7 +12,6 @@ package audit
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -174,6 +173,6 @@ func (r *Recorder) Checkpoint(ctx context.Context) (c nightowl.AuditCheckpoint, 
 	}
 	r.signed = head.Seq
 	r.log.Info("audit checkpoint", "seq", c.Seq, "hash", hex.EncodeToString(c.Hash),
-		"time", c.Time.Format(time.RFC3339Nano), "key_id", c.KeyID, "sig", base64.StdEncoding.EncodeToString(c.Sig))
+		"time", c.Time.Format(time.RFC3339Nano), "key_id", c.KeyID, "sig", hex.EncodeToString(c.Sig))
 	return c, true, nil
 }

@@ -93,6 +93,8 @@ type Config struct {
 	// store (cluster.go).
 	Cluster  Cluster
 	Watchdog Watchdog
+	// Audit is the audit section (audit.go).
+	Audit Audit
 }
 
 // Server is the server section.
@@ -187,6 +189,7 @@ type top struct {
 	Incidents Incidents `yaml:"incidents"`
 	Cluster   Cluster   `yaml:"cluster"`
 	Watchdog  Watchdog  `yaml:"watchdog"`
+	Audit     Audit     `yaml:"audit"`
 
 	BuddyDuringIncidents bool `yaml:"buddy_during_incidents"`
 }
@@ -227,7 +230,7 @@ func (d *decoder) config() *Config {
 		})
 	}
 	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
-		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog}
+		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog, Audit: t.Audit}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -239,6 +242,7 @@ func (d *decoder) config() *Config {
 	cfg.Components = d.components(components, cfg.Checks)
 	d.incidents(&cfg.Incidents)
 	d.cluster(cfg)
+	d.audit(&cfg.Audit)
 	var as *actionScope
 	cfg.Actions, as = d.actions(actions, cfg.Checks)
 	d.onDown(cfg.Checks, as)

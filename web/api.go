@@ -180,6 +180,9 @@ func (a *api) routes(opts Options) []Route {
 	if opts.AuditLog != nil {
 		// Admin only: the log names everyone's sign-ins and addresses.
 		rs = append(rs, f("GET /api/v1/audit", admin, a.listAudit(opts.AuditLog)))
+		// Viewer: the head names no one, and a collector outside nightowl
+		// keeps it with a token of its own.
+		rs = append(rs, f("GET /api/v1/audit/head", viewer, a.auditHead(opts.AuditLog)))
 	}
 	if opts.Gatherer != nil {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})

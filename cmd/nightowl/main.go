@@ -46,8 +46,9 @@ Usage:
   nightowl action   run ID | show ID                run a guarded runbook action: request, approve (someone else), run
   nightowl user     add|list|remove [-c FILE]       manage people, on the storage directly
   nightowl token    create|list|revoke [-c FILE]    manage API tokens, on the storage directly
-  nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json] | verify [-c FILE]
-                                                    read the audit log; prove it was not edited
+  nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json]
+  nightowl audit    verify [-c FILE] [--public-key FILE]... [--expect-head HASH] | keygen FILE
+                                                    read the audit log; prove it was not edited; make a signing key
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
