@@ -248,6 +248,19 @@ func (s *AuditedAccess) SetPassword(ctx context.Context, name, password string) 
 	return s.recordDone(ctx, "user.password", name, "their sessions ended")
 }
 
+// ChangePassword implements web.PasswordChanger: a user's change of their
+// own password, recorded (without it) as made by them.
+func (s *AuditedAccess) ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error) {
+	sess, cookie, err := s.Service.ChangePassword(ctx, name, current, password)
+	if err != nil {
+		return sess, cookie, err
+	}
+	if err := s.record(ctx, name, "user.password", name, "their own, on the dashboard; their other sessions ended"); err != nil {
+		return sess, cookie, nightowl.Errorf(nightowl.EInternal, "the password was changed, but could not be recorded in the audit log: %v", err)
+	}
+	return sess, cookie, nil
+}
+
 // CreateToken makes an API token, recorded without its secret.
 func (s *AuditedAccess) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
 	t, secret, err := s.Service.CreateToken(ctx, user, name, role, ttl)

@@ -30,6 +30,7 @@ type accessService interface {
 	AddUser(ctx context.Context, name string, role nightowl.Role, password string) (nightowl.User, error)
 	RemoveUser(ctx context.Context, name string) error
 	SetRole(ctx context.Context, name string, role nightowl.Role) error
+	SetPassword(ctx context.Context, name, password string) error
 	Users(ctx context.Context) ([]nightowl.User, error)
 	CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]nightowl.Token, error)
@@ -38,7 +39,7 @@ type accessService interface {
 
 func cmdUser(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|remove")
+		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|password|remove")
 		return exitBadConfig
 	}
 	fs := newFlags(e, "user "+args[0])
@@ -101,6 +102,26 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "%s is now %s\n", pos[0], pos[1])
 			return exitOK
 		})
+	case "password":
+		fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+		pos, err := parse(fs, args[1:])
+		if err != nil || len(pos) != 1 {
+			fmt.Fprintln(e.stderr, "usage: nightowl user password [-c FILE] [--password-stdin] NAME")
+			return exitBadConfig
+		}
+		password, err := readPassword(e, *fromStdin)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl user password:", err)
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			if err := svc.SetPassword(ctx, pos[0], password); err != nil {
+				fmt.Fprintln(e.stderr, "nightowl user password:", nightowl.ErrorMessage(err))
+				return exitNotUp
+			}
+			fmt.Fprintf(e.stdout, "changed the password of %s; their sessions have ended\n", pos[0])
+			return exitOK
+		})
 	case "remove":
 		pos, err := parse(fs, args[1:])
 		if err != nil || len(pos) == 0 {
@@ -120,7 +141,7 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			return code
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role or remove\n", args[0])
+	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role, password or remove\n", args[0])
 	return exitBadConfig
 }
 
