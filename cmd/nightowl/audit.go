@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/app"
@@ -75,13 +74,11 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 				enc.Encode(map[string]any{"entries": entries})
 				return exitOK
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tSUBJECT\tDETAIL")
+			tw := newTable(e.stdout, "SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL")
 			for _, en := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.Time.Local().Format("2006-01-02 15:04:05"),
-					oneLine(en.Actor), en.Action, oneLine(en.Subject), oneLine(en.Detail))
+				tw.row(en.Seq, en.Time.Local().Format("2006-01-02 15:04:05"), en.Actor, en.Action, en.Subject, en.Detail)
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "verify":
@@ -134,12 +131,6 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "nightowl audit: unknown subcommand %q: list, verify or keygen\n", args[0])
 	return exitBadConfig
-}
-
-// oneLine keeps what people typed (a reason, a title) from breaking the
-// table: line breaks and tabs become spaces.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
 }
 
 // cmdAuditKeygen makes a key file for audit.signing_key and prints its

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nightowl/nightowl"
 )
@@ -72,7 +71,7 @@ func incidentOpen(ctx context.Context, e *env, args []string) int {
 	}
 	inc := body.Incident
 	fmt.Fprintf(e.stdout, "incident %s opened: %s (%s, impact %s)\nupdate it with: nightowl incident update %s --state identified --message ...\n",
-		inc.ID, inc.Title, inc.State, inc.Impact, inc.ID)
+		inc.ID, cell(inc.Title), inc.State, inc.Impact, inc.ID)
 	return exitOK
 }
 
@@ -173,17 +172,15 @@ func incidentList(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tIMPACT\tOPENED\tBY\tCOMPONENTS\tTITLE")
+	tw := newTable(e.stdout, "ID", "STATE", "IMPACT", "OPENED", "BY", "COMPONENTS", "TITLE")
 	for _, inc := range body.Incidents {
 		comps := strings.Join(inc.Components, ",")
 		if comps == "" {
 			comps = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Impact,
-			inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
+		tw.row(inc.ID, inc.State, inc.Impact, inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
 	}
-	tw.Flush()
+	tw.flush()
 	return exitOK
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -80,12 +79,11 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 				fmt.Fprintln(e.stderr, "nightowl user list:", err)
 				return exitNotUp
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tADDED")
+			tw := newTable(e.stdout, "NAME", "ROLE", "ADDED")
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
+				tw.row(u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "role":
@@ -215,8 +213,7 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 				fmt.Fprintln(e.stderr, "nightowl token list:", err)
 				return exitNotUp
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSER\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED")
+			tw := newTable(e.stdout, "ID", "USER", "NAME", "ROLE", "CREATED", "EXPIRES", "LAST USED")
 			day := func(t time.Time) string {
 				if t.IsZero() {
 					return "-"
@@ -224,9 +221,9 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 				return t.Local().Format("2006-01-02 15:04")
 			}
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
+				tw.row(t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "revoke":
