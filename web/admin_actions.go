@@ -175,6 +175,10 @@ func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
 			Error: "Could not start maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(f)})
 	}
+	if err := checkTexts(textField{"name", f.Name, lineText}, textField{"reason", f.Reason, linesText}); err != nil {
+		refuse(err)
+		return
+	}
 	d, err := time.ParseDuration(f.For)
 	if err != nil || d <= 0 {
 		refuse(nightowl.Errorf(nightowl.EInvalid, "say how long it lasts as a duration, such as 30m or 2h, not %q", f.For))

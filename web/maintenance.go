@@ -106,6 +106,9 @@ func decodeBody(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return nightowl.Errorf(nightowl.EInvalid, "body: %v", err)
 	}
+	if ft, ok := v.(freeTexter); ok {
+		return checkTexts(ft.freeText()...) // text.go
+	}
 	return nil
 }
 

@@ -27,16 +27,59 @@ type textRule struct {
 	Plain bool
 }
 
-// Rules for the kinds of free text the API takes.
+// Rules for the kinds of free text the API takes. How long a title or a
+// message may be is the services' to say; the characters are checked here.
 var (
-	nameText    = textRule{Max: 200}
-	titleText   = textRule{Max: 500}
-	messageText = textRule{Max: 20000, Lines: true}
-	reasonText  = textRule{Max: 2000, Lines: true}
+	lineText  = textRule{}            // names, titles: one line
+	linesText = textRule{Lines: true} // messages, reasons
 	// byText is the name given on an acknowledgement link's page, which
 	// strangers holding a link may fill in.
 	byText = textRule{Max: 64, Plain: true}
 )
+
+// textField is one free-text field of a request, named as the client
+// knows it.
+type textField struct {
+	name  string
+	value string
+	rule  textRule
+}
+
+// checkTexts returns the first field's error, if any.
+func checkTexts(fields ...textField) error {
+	for _, f := range fields {
+		if err := checkText(f.name, f.value, f.rule); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freeTexter is a request body with free text in it: decodeBody checks it
+// as it decodes, so that every handler refuses the same characters.
+type freeTexter interface {
+	freeText() []textField
+}
+
+func (r *MaintenanceRequest) freeText() []textField {
+	return []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+}
+
+func (r *IncidentRequest) freeText() []textField {
+	return []textField{{"title", r.Title, lineText}, {"message", r.Message, linesText}}
+}
+
+func (r *IncidentUpdateRequest) freeText() []textField {
+	return []textField{{"message", r.Message, linesText}}
+}
+
+func (r *actionRequestBody) freeText() []textField {
+	return []textField{{"reason", r.Reason, linesText}}
+}
+
+func (r *denyBody) freeText() []textField {
+	return []textField{{"reason", r.Reason, linesText}}
+}
 
 // bidiControl reports whether r reorders the text around it: the
 // embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069 and
