@@ -78,8 +78,12 @@ type App struct {
 	beats      *heartbeat.Tracker
 	registry   *prometheus.Registry
 
-	mu  sync.Mutex // guards cfg and serializes reloads
-	cfg *config.Config
+	// reloadMu serialises reloads, which alone change cfg; live is the
+	// config in force for everyone else, read without waiting, and
+	// swapped in once a reload has built and applied the new one.
+	reloadMu sync.Mutex
+	cfg      *config.Config
+	live     atomic.Pointer[config.Config]
 
 	srv      *http.Server
 	listener net.Listener
@@ -111,7 +115,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients()}
-	cfg, err := config.Load(opts.ConfigPath, config.Options{Compiler: a.compiler})
+	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +128,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.store, a.cfg = store, cfg
+	a.live.Store(cfg)
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -347,11 +352,14 @@ func (a *App) Stop(ctx context.Context) error {
 }
 
 // Reload reads the config file again. A config with any error is refused
-// whole and the running one stays in force.
+// whole and the running one stays in force. Reading, checking and building
+// the new config hold up nothing but other reloads: the status page, the
+// API and the checks go on with the config in force (Config) until the new
+// one is applied. Ending ctx gives up a reload that is still reading.
 func (a *App) Reload(ctx context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cfg, err := config.Load(a.opts.ConfigPath, config.Options{Compiler: a.compiler})
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	cfg, err := config.LoadContext(ctx, a.opts.ConfigPath, config.Options{Compiler: a.compiler})
 	if err != nil {
 		return a.refuse(err, nil)
 	}
@@ -388,6 +396,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
+	a.live.Store(cfg)
 	// Checks removed from the config resolve their alerts; a route that
 	// now asks for degraded checks opens theirs.
 	a.reconcile(ctx, nil)
@@ -502,12 +511,8 @@ func (a *App) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Config returns the config in force.
-func (a *App) Config() *config.Config {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cfg
-}
+// Config returns the config in force. It never waits for a reload.
+func (a *App) Config() *config.Config { return a.live.Load() }
 
 // policy is the notify section as the alert manager uses it.
 func policy(cfg *config.Config) notify.Policy {

@@ -305,7 +305,7 @@ type Storage struct {
 
 // OpenStorage opens the store of the config at path.
 func OpenStorage(ctx context.Context, path string) (*Storage, error) {
-	cfg, err := config.Load(path, config.Options{})
+	cfg, err := config.LoadContext(ctx, path, config.Options{})
 	if err != nil {
 		return nil, err
 	}

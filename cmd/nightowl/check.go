@@ -24,7 +24,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return exitBadConfig
 	}
-	cfg, err := config.Load(cfgPath(), config.Options{})
+	cfg, err := config.LoadContext(ctx, cfgPath(), config.Options{})
 	if err != nil {
 		printConfigError(e, err)
 		return exitBadConfig
