@@ -25,6 +25,10 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		return exitBadConfig
 	}
 	cfg, err := config.LoadContext(ctx, cfgPath(), config.Options{})
+	if ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "nightowl check: stopped before the config was read")
+		return exitNotUp
+	}
 	if err != nil {
 		printConfigError(e, err)
 		return exitBadConfig
