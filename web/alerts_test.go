@@ -122,3 +122,32 @@ func TestAckLinkLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestBucketsConcurrent: many takes at once from one key spend exactly the
+// burst.
+func TestBucketsConcurrent(t *testing.T) {
+	b := newBuckets(10, time.Minute, 100)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var mu sync.Mutex
+	ok := 0
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := "a"
+			if i%2 == 1 {
+				key = fmt.Sprint("other-", i) // fresh keys meanwhile
+			}
+			if _, took := b.take(key, now); took && key == "a" {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 10 {
+		t.Fatalf("%d takes of a's burst of 10", ok)
+	}
+}
