@@ -337,8 +337,9 @@ func (s *Storage) Access(actor string) *AuditedAccess {
 func (s *Storage) AuditLog() nightowl.AuditStore { return s.store }
 
 // Close signs a checkpoint of what the command appended to the audit log,
-// when the config names a signing key, and closes the store.
+// if it appended anything and the config names a signing key, and closes
+// the store.
 func (s *Storage) Close() error {
-	_, _, err := s.recorder.Checkpoint(context.Background())
+	err := s.recorder.CheckpointOwn(context.Background())
 	return errors.Join(err, s.store.Close())
 }

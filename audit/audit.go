@@ -53,8 +53,10 @@ type Recorder struct {
 	log    *slog.Logger
 	every  time.Duration
 	signer atomic.Pointer[Signer]
-	// appended wakes Run after an append.
+	// appended wakes Run after an append; unsigned says that this
+	// recorder appended since it last signed.
 	appended chan struct{}
+	unsigned atomic.Bool
 	// signing serialises Checkpoint; signed is the seq last signed.
 	signing sync.Mutex
 	signed  int64
@@ -107,11 +109,24 @@ func (r *Recorder) Audit(ctx context.Context, e nightowl.AuditEntry) error {
 		r.log.Error("audit: could not record", "action", e.Action, "actor", e.Actor, "subject", e.Subject, "err", err)
 		return fmt.Errorf("record %s by %s in the audit log: %w", e.Action, e.Actor, err)
 	}
+	r.unsigned.Store(true)
 	select {
 	case r.appended <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// CheckpointOwn signs the head, as Checkpoint does, only when this recorder
+// appended since it last signed: a command that only read the log (audit
+// list, audit verify) signs nothing, least of all a head someone else
+// left.
+func (r *Recorder) CheckpointOwn(ctx context.Context) error {
+	if !r.unsigned.Load() {
+		return nil
+	}
+	_, _, err := r.Checkpoint(ctx)
+	return err
 }
 
 // Run signs the head of the log shortly after appends (one checkpoint for
@@ -167,8 +182,10 @@ func (r *Recorder) Checkpoint(ctx context.Context) (c nightowl.AuditCheckpoint, 
 		r.signed = head.Seq
 		return c, false, nil
 	}
+	r.unsigned.Store(false)
 	c = signer.Sign(head, r.clock.Now())
 	if err := r.store.AddAuditCheckpoint(ctx, c); err != nil {
+		r.unsigned.Store(true)
 		return c, false, err
 	}
 	r.signed = head.Seq
