@@ -196,3 +196,28 @@ func orEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+// FuzzParseKeys: no key file makes the parsers panic, and whatever
+// ParseSigningKey accepts signs checkpoints that its public half verifies.
+func FuzzParseKeys(f *testing.F) {
+	dir := f.TempDir()
+	if _, err := audit.GenerateKeyFile(filepath.Join(dir, "k")); err != nil {
+		f.Fatal(err)
+	}
+	good, _ := os.ReadFile(filepath.Join(dir, "k"))
+	s, _ := audit.ParseSigningKey(good)
+	for _, seed := range [][]byte{good, audit.PublicKeyPEM(s.Public()), nil, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		audit.ParsePublicKey(data)
+		s, err := audit.ParseSigningKey(data)
+		if err != nil {
+			return
+		}
+		c := s.Sign(nightowl.AuditHead{Seq: 1, Hash: bytes.Repeat([]byte{1}, 32)}, t0)
+		if !audit.VerifyCheckpoint(s.Public(), c) {
+			t.Fatal("a checkpoint does not verify with its own key")
+		}
+	})
+}
