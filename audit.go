@@ -60,6 +60,28 @@ type AuditStore interface {
 	// same snapshot as the entries, so that entries appended meanwhile
 	// are not mistaken for tampering.
 	AuditChain(ctx context.Context, fn func(AuditEntry) error) (AuditHead, error)
+	// AuditHead returns the head of the log as the store keeps it.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// AddAuditCheckpoint keeps a signed checkpoint, unless one for its
+	// seq is kept already (another node signed the same head): the first
+	// stays.
+	AddAuditCheckpoint(ctx context.Context, c AuditCheckpoint) error
+	// AuditCheckpoints returns the checkpoints, newest (highest seq)
+	// first; all when limit <= 0.
+	AuditCheckpoints(ctx context.Context, limit int) ([]AuditCheckpoint, error)
+}
+
+// AuditCheckpoint is a signed statement that the log's entry Seq had hash
+// Hash at Time: signed with an Ed25519 key kept outside the database, so
+// that cutting or rewriting the log is found even by someone who can write
+// the database (see the audit package).
+type AuditCheckpoint struct {
+	Seq  int64     `json:"seq"`
+	Hash []byte    `json:"hash"`
+	Time time.Time `json:"time"`
+	// KeyID names the key that signed it (audit.KeyID).
+	KeyID string `json:"key_id"`
+	Sig   []byte `json:"sig"`
 }
 
 // AuditHead is the Seq and Hash of the newest entry, kept apart from the

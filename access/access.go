@@ -260,6 +260,54 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	return nil
 }
 
+// ChangePassword is a signed-in user changing their own password: it
+// needs the current one. Every session of theirs ends, and a new one
+// starts for the browser that made the change, which is returned with its
+// cookie: the person who changed it stays signed in, whoever else had the
+// old password or a session is signed out. API tokens are not revoked.
+func (s *Service) ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error) {
+	if err := checkPassword(password); err != nil {
+		return nightowl.Session{}, "", err
+	}
+	u, err := s.store.User(ctx, name)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	// bcrypt reads only the first 72 bytes, as in Login.
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil || len(current) > MaxPassword {
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EForbidden, "the current password is wrong")
+	}
+	if current == password {
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EInvalid, "the new password is the current one")
+	}
+	h, err := s.hash(password)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Read again: another change since the check above wins.
+	cur, err := s.store.User(ctx, name)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	if cur.PasswordHash != u.PasswordHash {
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EConflict, "the password of %s changed meanwhile: sign in again", name)
+	}
+	cur.PasswordHash = h
+	if err := s.store.SaveUser(ctx, &cur); err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	if err := s.store.DeleteSessions(ctx, name); err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	sess, cookie, err := s.startSession(ctx, name, s.clock.Now())
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("change password of %s: the password changed, but signing in again failed: %w", name, err)
+	}
+	return sess, cookie, nil
+}
+
 // SetRole changes what a user may do, at once: sessions and tokens carry no
 // role of their own beyond the user's. The last admin cannot be demoted.
 func (s *Service) SetRole(ctx context.Context, name string, role nightowl.Role) error {
@@ -416,20 +464,29 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (night
 	}
 	s.limits.succeeded(account, addr)
 	s.upgradeHash(ctx, u, password)
+	sess, cookie, err := s.startSession(ctx, u.Name, now)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
+	}
+	s.pruneSessions(ctx, now)
+	return sess, cookie, nil
+}
 
+// startSession starts a session of user at now, and returns it and the
+// value of its cookie.
+func (s *Service) startSession(ctx context.Context, user string, now time.Time) (nightowl.Session, string, error) {
 	cookie, hashed := newCookie()
 	sess := nightowl.Session{
 		Hash:      hashed,
-		User:      u.Name,
+		User:      user,
 		CSRF:      base64.RawURLEncoding.EncodeToString(randomBytes(cookieBytes)),
 		CreatedAt: now.UTC(),
 		MaxUntil:  now.Add(s.max).UTC(),
 	}
 	sess.ExpiresAt = earliest(now.Add(s.idle), sess.MaxUntil).UTC()
 	if err := s.store.SaveSession(ctx, &sess); err != nil {
-		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
+		return nightowl.Session{}, "", err
 	}
-	s.pruneSessions(ctx, now)
 	return sess, cookie, nil
 }
 

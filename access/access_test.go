@@ -934,3 +934,43 @@ func TestHeldRoleBefore(t *testing.T) {
 		t.Errorf("bo as an admin: %q", why)
 	}
 }
+
+// TestChangePassword: a user's own change needs the current password, ends
+// every session of theirs, and starts a new one for the browser that made
+// it; the new password signs in, the old one does not.
+func TestChangePassword(t *testing.T) {
+	f := newTest(t)
+	ctx := context.Background()
+	f.addUser(t, "ana", nightowl.RoleResponder)
+	_, here := f.login(t, "ana")
+	_, there := f.login(t, "ana")
+
+	_, _, err := f.svc.ChangePassword(ctx, "ana", "not the password", "a much newer passphrase")
+	wantCode(t, err, nightowl.EForbidden)
+	_, _, err = f.svc.ChangePassword(ctx, "ana", password, "short")
+	wantCode(t, err, nightowl.EInvalid)
+	_, _, err = f.svc.ChangePassword(ctx, "ana", password, password)
+	wantCode(t, err, nightowl.EInvalid)
+	_, _, err = f.svc.ChangePassword(ctx, "zed", password, "a much newer passphrase")
+	wantCode(t, err, nightowl.ENotFound)
+	if _, _, err := f.svc.Session(ctx, there); err != nil {
+		t.Fatalf("a refused change ended a session: %v", err)
+	}
+
+	sess, cookie, err := f.svc.ChangePassword(ctx, "ana", password, "a much newer passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []string{here, there} {
+		_, _, err := f.svc.Session(ctx, old)
+		wantCode(t, err, nightowl.EUnauthorized)
+	}
+	if got, u, err := f.svc.Session(ctx, cookie); err != nil || u.Name != "ana" || !bytes.Equal(got.Hash, sess.Hash) {
+		t.Fatalf("the new session: %+v %+v %v", got, u, err)
+	}
+	_, _, err = f.svc.Login(ctx, "ana", password, "192.0.2.1")
+	wantCode(t, err, nightowl.EUnauthorized)
+	if _, _, err := f.svc.Login(ctx, "ana", "a much newer passphrase", "192.0.2.1"); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // first admin needs no server (and no way into it) to be made; a server
 // running on the same file sees the change at once.
 func OpenAccess(ctx context.Context, path string) (*access.Service, func() error, error) {
-	cfg, err := config.Load(path, config.Options{})
+	cfg, err := config.LoadContext(ctx, path, config.Options{})
 	if err != nil {
 		return nil, nil, err
 	}

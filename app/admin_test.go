@@ -553,3 +553,61 @@ func TestAdminActions(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeOwnPassword: a signed-in user changes their password on the
+// dashboard with the current one; their other sessions are refused from
+// then on, this browser stays signed in, the old password no longer signs
+// in, and the change is in the audit log.
+func TestChangeOwnPassword(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, "storage: {sqlite: test.db}\n")
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", nightowl.RoleViewer)
+	here, there := newBrowser(t, base), newBrowser(t, base)
+	here.signIn("ana")
+	there.signIn("ana")
+
+	_, page := here.get("/admin/password")
+	csrf := csrfIn(t, page)
+	change := func(current, next, again string) (*http.Response, string) {
+		return here.post("/admin/password", url.Values{"csrf": {csrf}, "current": {current}, "password": {next}, "again": {again}})
+	}
+	if resp, body := change("wrong password here", "a brand new passphrase", "a brand new passphrase"); resp.StatusCode != 403 || !strings.Contains(body, "current password is wrong") {
+		t.Fatalf("wrong current password: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := change("correct horse battery staple", "a brand new passphrase", "another passphrase"); resp.StatusCode != 400 || !strings.Contains(body, "differ") {
+		t.Fatalf("new passwords differ: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := there.get("/admin"); resp.StatusCode != 200 {
+		t.Fatalf("a refused change ended the other session: %d", resp.StatusCode)
+	}
+	if resp, body := here.post("/admin/password", url.Values{"current": {"correct horse battery staple"}, "password": {"a brand new passphrase"}, "again": {"a brand new passphrase"}}); resp.StatusCode != 403 {
+		t.Fatalf("without the CSRF token: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body := change("correct horse battery staple", "a brand new passphrase", "a brand new passphrase")
+	wantRedirect(t, resp, body, "/admin/password?done=password-changed")
+	if resp, body := there.get("/admin"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("the other session after the change: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := here.get("/admin/password?done=password-changed&what=ana"); resp.StatusCode != 200 || !strings.Contains(body, "Changed the password of ana") {
+		t.Fatalf("this browser after the change: %d\n%s", resp.StatusCode, body)
+	}
+	if _, _, err := a.access.Login(t.Context(), "ana", "correct horse battery staple", "192.0.2.9"); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+		t.Fatalf("the old password: %v", err)
+	}
+	if _, _, err := a.access.Login(t.Context(), "ana", "a brand new passphrase", "192.0.2.9"); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+	entries, err := a.store.AuditEntries(t.Context(), nightowl.AuditQuery{Action: "user.password"})
+	if err != nil || len(entries) != 1 || entries[0].Actor != "ana" || entries[0].Subject != "ana" {
+		t.Fatalf("audit: %+v %v", entries, err)
+	}
+	// An API token is no password to change.
+	req, _ := http.NewRequest("POST", base+"/admin/password", strings.NewReader("current=x&password=y&again=y"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+userToken(t, a, "ana", nightowl.RoleViewer))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("with a token: %v %v", resp, err)
+	}
+}

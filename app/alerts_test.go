@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -301,4 +302,77 @@ func TestReloadNotify(t *testing.T) {
 		return strings.Count(strings.Join(first.kinds(), " "), "resolved") == 1 &&
 			strings.Count(strings.Join(second.kinds(), " "), "resolved") == 1
 	})
+}
+
+// TestAckLinkFlood: a valid acknowledgement link posted 500 times
+// acknowledges once, writes one audit entry, tells the later posts who
+// acknowledged, and is slowed down with 429s.
+func TestAckLinkFlood(t *testing.T) {
+	s, down := switchSite(t)
+	h := newHook(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`server: {public_url: "http://owl.invalid"}
+storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: shop
+    http: {url: "%s/"}
+notify:
+  receivers:
+    ops: [{webhook: {url: "%s/hook"}}]
+  routes: [{escalation: ops}]
+  escalations:
+    ops: {steps: [{notify: ops}]}
+`, s.URL, h.srv.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	down.Store(true)
+	waitFor(t, "the firing notification", func() bool { return len(h.kinds()) >= 1 })
+	link, err := url.Parse(h.last().AckURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackURL := base + link.Path + "?" + link.RawQuery
+
+	codes := map[int]int{}
+	already := 0
+	for i := range 500 {
+		resp, err := http.PostForm(ackURL, url.Values{"by": {fmt.Sprintf("caller %d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+		body := string(b)
+		switch {
+		case i == 0 && (resp.StatusCode != 200 || !strings.Contains(body, "Acknowledged:")):
+			t.Fatalf("first post: %d %s", resp.StatusCode, body)
+		case resp.StatusCode == 200 && i > 0:
+			if !strings.Contains(body, "Already acknowledged by caller 0 (link)") {
+				t.Fatalf("post %d: %s", i, body)
+			}
+			already++
+		case resp.StatusCode == 429:
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, `data-code="rate_limited"`) {
+				t.Fatalf("post %d refused without Retry-After or code: %v %s", i, resp.Header, body)
+			}
+		case i > 0:
+			t.Fatalf("post %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if codes[429] < 450 || already == 0 {
+		t.Errorf("answers: %v (%d already acknowledged)", codes, already)
+	}
+	entries, err := a.store.AuditEntries(context.Background(), nightowl.AuditQuery{Action: "alert.ack", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Actor != "caller 0 (link)" {
+		t.Fatalf("audit entries for 500 posts: %+v", entries)
+	}
+	waitFor(t, "the acknowledgement notification", func() bool { return len(h.kinds()) >= 2 })
+	if got := strings.Join(h.kinds(), " "); got != "firing acknowledged" {
+		t.Errorf("messages: %s", got)
+	}
 }

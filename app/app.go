@@ -82,8 +82,12 @@ type App struct {
 	beats      *heartbeat.Tracker
 	registry   *prometheus.Registry
 
-	mu  sync.Mutex // guards cfg and serializes reloads
-	cfg *config.Config
+	// reloadMu serialises reloads, which alone change cfg; live is the
+	// config in force for everyone else, read without waiting, and
+	// swapped in once a reload has built and applied the new one.
+	reloadMu sync.Mutex
+	cfg      *config.Config
+	live     atomic.Pointer[config.Config]
 
 	srv      *http.Server
 	listener net.Listener
@@ -115,7 +119,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients()}
-	cfg, err := config.Load(opts.ConfigPath, config.Options{Compiler: a.compiler})
+	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler})
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +132,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.store, a.cfg = store, cfg
+	a.live.Store(cfg)
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -309,7 +314,8 @@ func (a *App) Start(ctx context.Context) error {
 	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
-		wg.Add(6)
+		wg.Add(7)
+		go func() { defer wg.Done(); a.audit.Run(nctx) }()
 		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
 		go func() { defer wg.Done(); a.sender.Run(nctx) }()
 		go func() { defer wg.Done(); a.maint.Run(nctx) }()
@@ -356,16 +362,23 @@ func (a *App) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
+	// What was appended in the last moments is signed too.
+	if _, _, err := a.audit.Checkpoint(ctx); err != nil {
+		a.log.Error("audit: could not sign a checkpoint", "err", err)
+	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
 	return errors.Join(errs...)
 }
 
 // Reload reads the config file again. A config with any error is refused
-// whole and the running one stays in force.
+// whole and the running one stays in force. Reading, checking and building
+// the new config hold up nothing but other reloads: the status page, the
+// API and the checks go on with the config in force (Config) until the new
+// one is applied. Ending ctx gives up a reload that is still reading.
 func (a *App) Reload(ctx context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	cfg, err := config.Load(a.opts.ConfigPath, config.Options{Compiler: a.compiler})
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	cfg, err := config.LoadContext(ctx, a.opts.ConfigPath, config.Options{Compiler: a.compiler})
 	if err != nil {
 		return a.refuse(err, nil)
 	}
@@ -400,7 +413,9 @@ func (a *App) Reload(ctx context.Context) error {
 	a.setIncidentConfig(cfg)
 	a.setActionConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
+	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
+	a.live.Store(cfg)
 	// Checks removed from the config resolve their alerts; a route that
 	// now asks for degraded checks opens theirs.
 	a.reconcile(ctx, nil)
@@ -515,12 +530,8 @@ func (a *App) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Config returns the config in force.
-func (a *App) Config() *config.Config {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cfg
-}
+// Config returns the config in force. It never waits for a reload.
+func (a *App) Config() *config.Config { return a.live.Load() }
 
 // policy is the notify section as the alert manager uses it.
 func policy(cfg *config.Config) notify.Policy {
@@ -613,13 +624,14 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 // AlertStore implements web.Alerter.
 func (a *App) AlertStore() nightowl.AlertStore { return a.store }
 
-// Ack implements web.Alerter.
-func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
-	al, err := a.alerts.Ack(ctx, id, by)
-	if err == nil {
+// Ack implements web.Alerter. Only the acknowledgement that changed the
+// alert is recorded: repeating it is no news.
+func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
+	al, acked, err := a.alerts.Ack(ctx, id, by)
+	if err == nil && acked {
 		a.recordAck(ctx, al, by) // audit log (audit.go)
 	}
-	return al, err
+	return al, acked, err
 }
 
 // VerifyAckLink implements web.Alerter.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,4 +353,96 @@ func skipUnlessCI(t testing.TB, why string) {
 		t.Fatal(why)
 	}
 	t.Skip(why)
+}
+
+// TestSlowReloadDoesNotFreezeReads: while a reload waits on a config file
+// that is slow to read (a FIFO nobody writes yet), the status page and the
+// config in force answer, a second reload waits its turn, and once the
+// file is written both reloads apply it.
+func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "nightowl.yaml")
+	comps := "components:\n  - {name: Website, checks: {names: [web-ok]}}\n"
+	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL)+comps)
+	a := startApp(t, cfgFile)
+	base := "http://" + a.Addr()
+	before := len(a.Config().Checks)
+
+	fifo := filepath.Join(dir, "slow.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	a.opts.ConfigPath = fifo
+	reloaded := make(chan error, 2)
+	for range 2 {
+		go func() { reloaded <- a.Reload(context.Background()) }()
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 3 {
+		resp, err := client.Get(base + "/")
+		if err != nil {
+			t.Fatalf("the status page during a reload: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("the status page during a reload: %d", resp.StatusCode)
+		}
+	}
+	if got := len(a.Config().Checks); got != before {
+		t.Fatalf("config in force during a reload: %d checks, want %d", got, before)
+	}
+	select {
+	case err := <-reloaded:
+		t.Fatalf("a reload ended before its file was written: %v", err)
+	default:
+	}
+	// Each reload opens the FIFO in turn: write it once for each.
+	next := fmt.Sprintf(checksYAML, s.URL) + "  - name: added\n    tcp: {addr: \"127.0.0.1:1\"}\n" + comps
+	for i := range 2 {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString(next)
+		w.Close()
+		if err := <-reloaded; err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	if got := len(a.Config().Checks); got != before+1 {
+		t.Fatalf("after the reloads: %d checks, want %d", got, before+1)
+	}
+}
+
+// TestReloadGivesUp: a reload whose context ends while it still reads the
+// file is refused, and the config in force stays.
+func TestReloadGivesUp(t *testing.T) {
+	s := site(t)
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfgFile)
+	before := len(a.Config().Checks)
+	fifo := filepath.Join(dir, "slow.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	a.opts.ConfigPath = fifo
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Reload(ctx) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("reload: %v, want canceled", err)
+	}
+	if got := len(a.Config().Checks); got != before {
+		t.Fatalf("config in force: %d checks, want %d", got, before)
+	}
+	// Let the abandoned read finish.
+	if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+		w.Close()
+	}
 }

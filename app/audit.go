@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -29,7 +30,7 @@ import (
 
 // newAudit makes the recorder over the store.
 func (a *App) newAudit() error {
-	rec, err := audit.New(audit.Options{Store: a.store, Clock: a.opts.Clock, Logger: a.log})
+	rec, err := audit.New(audit.Options{Store: a.store, Clock: a.opts.Clock, Logger: a.log, Signer: a.cfg.Audit.Signer})
 	if err != nil {
 		return err
 	}
@@ -260,6 +261,19 @@ func (s *AuditedAccess) SetPassword(ctx context.Context, name, password string) 
 	return s.recordDone(ctx, "user.password", name, "their sessions ended")
 }
 
+// ChangePassword implements web.PasswordChanger: a user's change of their
+// own password, recorded (without it) as made by them.
+func (s *AuditedAccess) ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error) {
+	sess, cookie, err := s.Service.ChangePassword(ctx, name, current, password)
+	if err != nil {
+		return sess, cookie, err
+	}
+	if err := s.record(ctx, name, "user.password", name, "their own, on the dashboard; their other sessions ended"); err != nil {
+		return sess, cookie, nightowl.Errorf(nightowl.EInternal, "the password was changed, but could not be recorded in the audit log: %v", err)
+	}
+	return sess, cookie, nil
+}
+
 // CreateToken makes an API token, recorded without its secret.
 func (s *AuditedAccess) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
 	t, secret, err := s.Service.CreateToken(ctx, user, name, role, ttl)
@@ -298,11 +312,13 @@ type Storage struct {
 	store    store
 	access   *access.Service
 	recorder *audit.Recorder
+	// Signer is the audit.signing_key of the config; nil without one.
+	Signer *audit.Signer
 }
 
 // OpenStorage opens the store of the config at path.
 func OpenStorage(ctx context.Context, path string) (*Storage, error) {
-	cfg, err := config.Load(path, config.Options{})
+	cfg, err := config.LoadContext(ctx, path, config.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -315,12 +331,12 @@ func OpenStorage(ctx context.Context, path string) (*Storage, error) {
 		store.Close()
 		return nil, err
 	}
-	rec, err := audit.New(audit.Options{Store: store})
+	rec, err := audit.New(audit.Options{Store: store, Signer: cfg.Audit.Signer})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &Storage{store: store, access: svc, recorder: rec}, nil
+	return &Storage{store: store, access: svc, recorder: rec, Signer: cfg.Audit.Signer}, nil
 }
 
 // Access returns the people and tokens service, recording every change as
@@ -333,5 +349,10 @@ func (s *Storage) Access(actor string) *AuditedAccess {
 // AuditLog returns the audit log, to list and verify.
 func (s *Storage) AuditLog() nightowl.AuditStore { return s.store }
 
-// Close closes the store.
-func (s *Storage) Close() error { return s.store.Close() }
+// Close signs a checkpoint of what the command appended to the audit log,
+// if it appended anything and the config names a signing key, and closes
+// the store.
+func (s *Storage) Close() error {
+	err := s.recorder.CheckpointOwn(context.Background())
+	return errors.Join(err, s.store.Close())
+}

@@ -1,16 +1,23 @@
 package app
 
 import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/audit"
+	"github.com/nightowl/nightowl/web"
 )
 
 // TestAuditRecordsWhatPeopleDo signs in (and fails to), acknowledges an
@@ -141,5 +148,86 @@ components:
 	rep, err := audit.Verify(t.Context(), a.store)
 	if err != nil || !rep.OK() || rep.Entries != int64(len(want)) {
 		t.Fatalf("verify: %v %s", err, rep)
+	}
+}
+
+// syncBuffer is a log destination that tests read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAuditCheckpointsPublished: with audit.signing_key, the server signs
+// the head after appends, logs the signed head at info level and serves it
+// at /api/v1/audit/head; the signature verifies with the public key.
+func TestAuditCheckpointsPublished(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	pub, err := audit.GenerateKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, "storage: {sqlite: test.db}\naudit: {signing_key: audit.key}\n")
+	var logs syncBuffer
+	a, err := New(context.Background(), Options{ConfigPath: cfg, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), BcryptCost: testCost, PublicTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	adminToken = userToken(t, a, "test-admin", "admin")
+	base := "http://" + a.Addr()
+
+	var got struct {
+		Head       struct{ Seq int64 }
+		Checkpoint *web.CheckpointJSON
+	}
+	if code := getJSON(t, "GET", base+"/api/v1/audit/head", &got); code != 200 || got.Checkpoint != nil {
+		t.Fatalf("before any entry: %d %+v", code, got)
+	}
+	a.record(context.Background(), "ana", "alert.ack", "a-1", "check shop")
+	a.record(context.Background(), "ana", "alert.ack", "a-2", "check shop")
+	waitFor(t, "a checkpoint of both entries", func() bool {
+		getJSON(t, "GET", base+"/api/v1/audit/head", &got)
+		return got.Checkpoint != nil && got.Checkpoint.Seq == 2
+	})
+	c := got.Checkpoint
+	hash, _ := hex.DecodeString(c.Hash)
+	sig, _ := hex.DecodeString(c.Sig)
+	if got.Head.Seq != 2 || !audit.VerifyCheckpoint(pub, nightowl.AuditCheckpoint{Seq: c.Seq, Hash: hash, Time: c.Time, KeyID: c.KeyID, Sig: sig}) {
+		t.Fatalf("served checkpoint does not verify: %+v", got)
+	}
+	line := fmt.Sprintf(`level=INFO msg="audit checkpoint" seq=2 hash=%s`, c.Hash)
+	if !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "sig="+c.Sig) {
+		t.Errorf("the log lacks %s and its signature:\n%s", line, logs.String())
+	}
+	rep, err := audit.VerifyWith(context.Background(), a.store, audit.VerifyOptions{PublicKeys: []ed25519.PublicKey{pub}, ExpectHead: hash})
+	if err != nil || !rep.OK() || rep.Checkpoints == 0 {
+		t.Fatalf("verify: %v %s", err, rep)
+	}
+	viewer := userToken(t, a, "vic", nightowl.RoleViewer)
+	req, _ := http.NewRequest("GET", base+"/api/v1/audit/head", nil)
+	req.Header.Set("Authorization", "Bearer "+viewer)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a viewer reads the head: %v %v", resp, err)
+	}
+	if resp, err := http.Get(base + "/api/v1/audit/head"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("without a token: %v %v", resp, err)
 	}
 }

@@ -11,6 +11,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,8 @@ type Config struct {
 	// store (cluster.go).
 	Cluster  Cluster
 	Watchdog Watchdog
+	// Audit is the audit section (audit.go).
+	Audit Audit
 }
 
 // Server is the server section.
@@ -194,21 +197,27 @@ type Check struct {
 // read is an ordinary wrapped error (errors.Is(err, fs.ErrNotExist) works);
 // an invalid one is Errors.
 func Load(path string, opts Options) (*Config, error) {
-	opts = opts.withDefaults()
-	data, err := opts.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data, opts)
+	return LoadContext(context.Background(), path, opts)
 }
 
 // Parse parses and validates a config. name is the file name used in errors;
 // relative paths in the config resolve against its directory. The error, if
 // any, is Errors.
 func Parse(name string, data []byte, opts Options) (*Config, error) {
+	return parse(context.Background(), name, data, opts)
+}
+
+func parse(ctx context.Context, name string, data []byte, opts Options) (*Config, error) {
 	opts = opts.withDefaults()
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: name, Line: 1, Col: 1, Message: fmt.Sprintf("the file is larger than %d MiB: refused unread", MaxFileSize>>20)}}
+	}
 	d := newDecoder(name, data, opts)
+	d.ctx = ctx
 	cfg := d.config()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load config %s: %w", name, err)
+	}
 	if len(d.errs) > 0 {
 		d.errs.sort()
 		return nil, d.errs
@@ -226,6 +235,7 @@ type top struct {
 	Incidents Incidents `yaml:"incidents"`
 	Cluster   Cluster   `yaml:"cluster"`
 	Watchdog  Watchdog  `yaml:"watchdog"`
+	Audit     Audit     `yaml:"audit"`
 
 	BuddyDuringIncidents bool `yaml:"buddy_during_incidents"`
 }
@@ -266,7 +276,7 @@ func (d *decoder) config() *Config {
 		})
 	}
 	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
-		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog}
+		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog, Audit: t.Audit}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -278,6 +288,7 @@ func (d *decoder) config() *Config {
 	cfg.Components = d.components(components, cfg.Checks)
 	d.incidents(&cfg.Incidents)
 	d.cluster(cfg)
+	d.audit(&cfg.Audit)
 	var as *actionScope
 	cfg.Actions, as = d.actions(actions, cfg.Checks)
 	d.onDown(cfg.Checks, as)
@@ -310,6 +321,9 @@ func (d *decoder) parseYAML() (*yaml.Node, bool) {
 			return nil, true
 		}
 		root = root.Content[0]
+	}
+	if !d.checkExpansion(root) {
+		return nil, false
 	}
 	root = resolve(root)
 	if isNull(root) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
@@ -21,6 +22,8 @@ import (
 // fill structs, because only the nodes know where each value came from, and
 // every problem must be reported at its line and column.
 type decoder struct {
+	// ctx ends the walk early when it is done (limits.go).
+	ctx  context.Context
 	file string
 	dir  string
 	src  []byte
@@ -42,6 +45,8 @@ type decoder struct {
 	// fields caches fieldsOf: a config repeats the same few structs
 	// thousands of times.
 	fields map[reflect.Type][]field
+	// steps counts calls of decode, to look at ctx now and then.
+	steps int
 }
 
 func newDecoder(file string, src []byte, opts Options) *decoder {
@@ -349,6 +354,9 @@ var (
 // decode sets v from n. A null value leaves v as it is, so that whatever was
 // preset (the defaults) stays.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.steps++; d.steps%1024 == 0 && d.ctx != nil && d.ctx.Err() != nil {
+		return // parse reports it
+	}
 	n = resolve(n)
 	d.vals[path] = n
 	if isNull(n) {

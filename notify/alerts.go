@@ -480,10 +480,11 @@ func (m *Manager) resolve(ctx context.Context, pol *Policy, a *nightowl.Alert) e
 }
 
 // Ack acknowledges the alert with the given ID on behalf of by: its
-// escalation stops, and everyone notified so far hears who took it.
-// Acknowledging an acknowledged alert changes nothing; a resolved one is a
-// conflict.
-func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error) {
+// escalation stops, and everyone notified so far hears who took it; acked
+// is true. Acknowledging an acknowledged alert changes nothing and returns
+// it as it is, saying who acknowledged it and when, with acked false; a
+// resolved one is a conflict.
+func (m *Manager) Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error) {
 	check := ""
 	m.mu.Lock()
 	for name, o := range m.open {
@@ -510,7 +511,7 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 			// alert as it is now, and without it there is no telling
 			// (current falls back to this node's copy).
 			if _, err := m.opts.Store.Alert(ctx, a.ID); err != nil {
-				return nightowl.Alert{}, err
+				return nightowl.Alert{}, false, err
 			}
 		}
 		a = m.current(ctx, a)
@@ -526,12 +527,12 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 	if a == nil {
 		stored, err := m.opts.Store.Alert(ctx, id)
 		if err != nil {
-			return nightowl.Alert{}, err
+			return nightowl.Alert{}, false, err
 		}
-		return stored, nightowl.Errorf(nightowl.EConflict, "alert %s is resolved: there is nothing to acknowledge", id)
+		return stored, false, nightowl.Errorf(nightowl.EConflict, "alert %s is resolved: there is nothing to acknowledge", id)
 	}
 	if a.State == nightowl.AlertAcknowledged {
-		return *a, nil
+		return *a, false, nil
 	}
 	now := m.clock.Now().UTC()
 	b := *a
@@ -544,10 +545,10 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (nightowl.Alert, error
 		out = append(out, m.notification(pol, &b, nightowl.MessageAcknowledged, rid, now))
 	}
 	if err := m.save(ctx, a, &b, out); err != nil {
-		return nightowl.Alert{}, err
+		return nightowl.Alert{}, false, err
 	}
 	m.log.Info("alert acknowledged", "alert", b.ID, "check", b.Check, "by", b.AckedBy)
-	return b, nil
+	return b, true, nil
 }
 
 // current returns the check's open alert as the store has it, when other

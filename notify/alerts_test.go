@@ -189,20 +189,24 @@ func TestAlertEscalatesStepByStep(t *testing.T) {
 
 	// Acknowledged: everyone notified so far hears it, and escalation stops.
 	f.clock.Set(t0.Add(80 * time.Minute))
-	acked, err := f.m.Ack(context.Background(), a.ID, "ana")
+	acked, first, err := f.m.Ack(context.Background(), a.ID, "ana")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acked.State != nightowl.AlertAcknowledged || acked.AckedBy != "ana" || !acked.NextAt.IsZero() {
+	if !first || acked.State != nightowl.AlertAcknowledged || acked.AckedBy != "ana" || !acked.NextAt.IsZero() {
 		t.Fatalf("acked = %+v", acked)
 	}
 	all = append(all, "acknowledged chat[0]", "acknowledged primary[0]", "acknowledged primary[1]", "acknowledged secondary[0]")
 	wantQueued(t, f.queued(t), all...)
 	f.clock.Set(t0.Add(10 * time.Hour))
 	f.escalate(t)
-	// A second acknowledgement is no news.
-	if _, err := f.m.Ack(context.Background(), a.ID, "bo"); err != nil {
+	// A second acknowledgement is no news, and says who took it.
+	again, now, err := f.m.Ack(context.Background(), a.ID, "bo")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if now || again.AckedBy != "ana" || !again.AckedAt.Equal(t0.Add(80*time.Minute)) {
+		t.Fatalf("second ack: acked %t, %+v", now, again)
 	}
 	wantQueued(t, f.queued(t), all...)
 
@@ -220,10 +224,10 @@ func TestAlertEscalatesStepByStep(t *testing.T) {
 	if got.State != nightowl.AlertResolved || got.AckedBy != "ana" || !got.ResolvedAt.Equal(t0.Add(10*time.Hour)) {
 		t.Fatalf("stored = %+v", got)
 	}
-	if _, err := f.m.Ack(context.Background(), a.ID, "ana"); nightowl.ErrorCode(err) != nightowl.EConflict {
+	if _, _, err := f.m.Ack(context.Background(), a.ID, "ana"); nightowl.ErrorCode(err) != nightowl.EConflict {
 		t.Fatalf("ack of a resolved alert: %v, want conflict", err)
 	}
-	if _, err := f.m.Ack(context.Background(), "nosuch", "ana"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+	if _, _, err := f.m.Ack(context.Background(), "nosuch", "ana"); nightowl.ErrorCode(err) != nightowl.ENotFound {
 		t.Fatalf("ack of an unknown alert: %v, want not_found", err)
 	}
 }
@@ -379,7 +383,7 @@ func TestFleetDownAtOnce(t *testing.T) {
 	go func() {
 		k := 0
 		for _, a := range f.m.Open() {
-			if _, err := f.m.Ack(context.Background(), a.ID, "ana"); err == nil {
+			if _, _, err := f.m.Ack(context.Background(), a.ID, "ana"); err == nil {
 				k++
 			}
 		}
@@ -475,7 +479,7 @@ func TestNotRecoveredAfterMaintenance(t *testing.T) {
 		t.Fatalf("note = %q", a.Maintenance)
 	}
 	// Acknowledged: annotated, nobody paged again.
-	if _, err := f.m.Ack(ctx, a.ID, "ana"); err != nil {
+	if _, _, err := f.m.Ack(ctx, a.ID, "ana"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.m.NotRecovered(ctx, v, w, 2, 2*time.Hour); err != nil {
@@ -525,7 +529,7 @@ func TestTwoNodesShareAlerts(t *testing.T) {
 	wantQueued(t, f.queued(t), "firing chat[0]", "firing primary[0]", "firing primary[1]")
 
 	// Acknowledged through b: a's next step is not sent.
-	acked, err := b.Ack(ctx, id, "ana")
+	acked, _, err := b.Ack(ctx, id, "ana")
 	if err != nil || acked.State != nightowl.AlertAcknowledged {
 		t.Fatalf("ack on the other node: %+v %v", acked, err)
 	}

@@ -156,3 +156,49 @@ func (s *Store) AuditChain(ctx context.Context, fn func(nightowl.AuditEntry) err
 	}
 	return head, nil
 }
+
+// AuditHead returns the head of the log; Seq 0 when there is none.
+func (s *Store) AuditHead(ctx context.Context) (nightowl.AuditHead, error) {
+	var head nightowl.AuditHead
+	err := s.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return head, fmt.Errorf("read the audit log's head: %w", err)
+	}
+	return head, nil
+}
+
+// AddAuditCheckpoint keeps c unless a checkpoint of its seq is kept
+// already: nodes that sign the same head at once keep the first.
+func (s *Store) AddAuditCheckpoint(ctx context.Context, c nightowl.AuditCheckpoint) error {
+	if err := records.CheckCheckpoint(c); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (seq, time_ns, hash, key_id, sig) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (seq) DO NOTHING`, c.Seq, c.Time.UnixNano(), c.Hash, c.KeyID, c.Sig)
+	if err != nil {
+		return fmt.Errorf("keep the audit checkpoint of %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// AuditCheckpoints returns the checkpoints, newest first; all when limit
+// <= 0.
+func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([]nightowl.AuditCheckpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, time_ns, hash, key_id, sig FROM audit_checkpoints ORDER BY seq DESC LIMIT $1`, recLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read the audit checkpoints: %w", err)
+	}
+	out, err := recCollect(rows, func(r pgx.CollectableRow) (nightowl.AuditCheckpoint, error) {
+		var c nightowl.AuditCheckpoint
+		var at int64
+		if err := r.Scan(&c.Seq, &at, &c.Hash, &c.KeyID, &c.Sig); err != nil {
+			return c, err
+		}
+		records.ScannedCheckpoint(&c, at)
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the audit checkpoints: %w", err)
+	}
+	return out, nil
+}

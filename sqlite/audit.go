@@ -170,3 +170,55 @@ func (s *Store) AuditChain(ctx context.Context, fn func(nightowl.AuditEntry) err
 	}
 	return head, nil
 }
+
+// AuditHead returns the head of the log; Seq 0 when there is none.
+func (s *Store) AuditHead(ctx context.Context) (nightowl.AuditHead, error) {
+	var head nightowl.AuditHead
+	err := s.rdb.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return head, fmt.Errorf("read the audit log's head: %w", err)
+	}
+	return head, nil
+}
+
+// AddAuditCheckpoint keeps c, durably, unless a checkpoint of its seq is
+// kept already.
+func (s *Store) AddAuditCheckpoint(ctx context.Context, c nightowl.AuditCheckpoint) error {
+	if err := records.CheckCheckpoint(c); err != nil {
+		return err
+	}
+	err := s.do(ctx, func() error {
+		return s.inTx(ctx, true, func(w *txWriter) error {
+			return w.exec(`INSERT INTO audit_checkpoints (seq, time, hash, key_id, sig) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (seq) DO NOTHING`, c.Seq, c.Time.UnixNano(), c.Hash, c.KeyID, c.Sig)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("keep the audit checkpoint of %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// AuditCheckpoints returns the checkpoints, newest first; all when limit
+// <= 0.
+func (s *Store) AuditCheckpoints(ctx context.Context, limit int) ([]nightowl.AuditCheckpoint, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT seq, time, hash, key_id, sig FROM audit_checkpoints ORDER BY seq DESC LIMIT ?`, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("read the audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.AuditCheckpoint
+	for rows.Next() {
+		var c nightowl.AuditCheckpoint
+		var at int64
+		if err := rows.Scan(&c.Seq, &at, &c.Hash, &c.KeyID, &c.Sig); err != nil {
+			return nil, fmt.Errorf("read the audit checkpoints: %w", err)
+		}
+		records.ScannedCheckpoint(&c, at)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the audit checkpoints: %w", err)
+	}
+	return out, nil
+}

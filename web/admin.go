@@ -93,6 +93,7 @@ func (a *api) adminRoutes() []Route {
 			f("POST /admin/users/{name}/remove", admin, a.adminRemoveUser),
 		)
 	}
+	rs = append(rs, a.passwordRoutes()...)
 	return rs
 }
 
@@ -141,11 +142,13 @@ func at(t time.Time) *stamp {
 // query names one, so that a link cannot make the page say anything else.
 // A message names what it did only by an ID or name.
 var flashes = map[string]string{
-	"acked":              "Acknowledged alert %s.",
-	"maint-started":      "Started maintenance %s.",
-	"maint-ended":        "Ended maintenance %s.",
-	"user-added":         "Added %s.",
-	"user-removed":       "Removed %s.",
+	"acked":         "Acknowledged alert %s.",
+	"maint-started": "Started maintenance %s.",
+	"maint-ended":   "Ended maintenance %s.",
+	"user-added":    "Added %s.",
+	"user-removed":  "Removed %s.",
+	// Names the user whose password it was.
+	"password-changed":   "Changed the password of %s: every other session of yours has ended.",
 	"incident-open":      "Opened incident %s.",
 	"incident-saved":     "Posted to incident %s.",
 	"incident-published": "Published incident %s on the status page.",

@@ -106,7 +106,7 @@ func statusOf(err error) int {
 
 func (a *api) adminAck(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
+	if _, _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
 		a.showAlerts(w, r, statusOf(err), "Could not acknowledge alert "+id+": "+nightowl.ErrorMessage(err))
 		return
 	}
@@ -174,6 +174,10 @@ func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 	refuse := func(err error) {
 		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
 			Error: "Could not start maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(f)})
+	}
+	if err := checkTexts(textField{"name", f.Name, lineText}, textField{"reason", f.Reason, linesText}); err != nil {
+		refuse(err)
+		return
 	}
 	d, err := time.ParseDuration(f.For)
 	if err != nil || d <= 0 {

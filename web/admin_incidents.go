@@ -134,7 +134,11 @@ func (a *api) adminOpenIncident(w http.ResponseWriter, r *http.Request) {
 	f := incidentForm{Title: strings.TrimSpace(r.PostFormValue("title")), Message: strings.TrimSpace(r.PostFormValue("message")),
 		Impact: nightowl.Impact(r.PostFormValue("impact")), Components: formComponents(r),
 		ComponentsText: r.PostFormValue("components_text"), Public: r.PostFormValue("public") != ""}
-	inc, err := a.incidents.Open(r.Context(), f.Title, f.Impact, f.Components, f.Message, f.Public, actor(r))
+	err := checkTexts(textField{"title", f.Title, lineText}, textField{"message", f.Message, linesText})
+	var inc nightowl.Incident
+	if err == nil {
+		inc, err = a.incidents.Open(r.Context(), f.Title, f.Impact, f.Components, f.Message, f.Public, actor(r))
+	}
 	if err != nil {
 		a.showIncidents(w, r, statusOf(err), "Could not open the incident: "+nightowl.ErrorMessage(err), f)
 		return
@@ -221,7 +225,11 @@ func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 	if f.Impact != nightowl.Impact(r.PostFormValue("was_impact")) {
 		u.Impact = f.Impact
 	}
-	inc, _, err := a.incidents.Update(r.Context(), r.PathValue("id"), u)
+	err := checkText("message", f.Message, linesText)
+	var inc nightowl.Incident
+	if err == nil {
+		inc, _, err = a.incidents.Update(r.Context(), r.PathValue("id"), u)
+	}
 	if err != nil {
 		a.showIncident(w, r, statusOf(err), "Could not post: "+nightowl.ErrorMessage(err), &f)
 		return

@@ -232,7 +232,11 @@ func (a *api) adminRequestAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	f := actionForm{Action: name, Params: formParams(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	// The confirmation is not shown again: it is there to be typed.
-	req, err := a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), actor(r))
+	err := checkText("reason", f.Reason, linesText)
+	var req nightowl.ActionRequest
+	if err == nil {
+		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), actor(r))
+	}
 	if err != nil {
 		a.showActions(w, r, statusOf(err), "Could not request "+name+": "+nightowl.ErrorMessage(err), &f)
 		return
@@ -345,7 +349,12 @@ func (a *api) adminApproveAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
-	req, err := a.actions.DenyAction(r.Context(), r.PathValue("id"), actor(r), strings.TrimSpace(r.PostFormValue("reason")))
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	err := checkText("reason", reason, linesText)
+	var req nightowl.ActionRequest
+	if err == nil {
+		req, err = a.actions.DenyAction(r.Context(), r.PathValue("id"), actor(r), reason)
+	}
 	if err != nil {
 		a.refused(w, r, "deny", err)
 		return

@@ -17,8 +17,9 @@ import (
 // Alerter is what the alert endpoints need from the running server.
 type Alerter interface {
 	AlertStore() nightowl.AlertStore
-	// Ack acknowledges an alert on behalf of by.
-	Ack(ctx context.Context, id, by string) (nightowl.Alert, error)
+	// Ack acknowledges an alert on behalf of by; acked is false when it
+	// was acknowledged already, and the alert says by whom and when.
+	Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error)
 	// VerifyAckLink checks the signature and expiry of an acknowledgement
 	// link's query for the alert.
 	VerifyAckLink(id string, q url.Values) error
@@ -132,12 +133,32 @@ func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
-	al, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r))
+	al, acked, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alert": al})
+	// already: someone acknowledged it before; acked_by and acked_at say
+	// who and when.
+	writeJSON(w, http.StatusOK, map[string]any{"alert": al, "already": !acked})
+}
+
+// Acknowledgement links are public: whoever holds one may post it, as
+// often as they like. Posts are limited per client address (before the
+// link is even checked) and per alert, so that a leaked link cannot flood
+// the server or its audit log.
+const (
+	ackAddrBurst = 30
+	ackAddrEvery = 2 * time.Second // 30 at once, then one every 2s
+	ackIDBurst   = 10
+	ackIDEvery   = 6 * time.Second // 10 at once, then one every 6s
+	ackMaxKeys   = 10000
+)
+
+type ackLimits struct{ addr, alert *buckets }
+
+func newAckLimits() *ackLimits {
+	return &ackLimits{addr: newBuckets(ackAddrBurst, ackAddrEvery, ackMaxKeys), alert: newBuckets(ackIDBurst, ackIDEvery, ackMaxKeys)}
 }
 
 // The acknowledgement link opens a page with one button rather than
@@ -155,17 +176,30 @@ button:focus{outline:3px solid #f4b400;outline-offset:2px}
 </style></head>
 <body><main>
 <h1>{{.Title}}</h1>
-{{if .Error}}<p class="error" role="alert">{{.Error}}</p>
+{{if .Error}}<p class="error" role="alert"{{if .Code}} data-code="{{.Code}}"{{end}}>{{.Error}}</p>
+{{else if .Already}}<p role="status">Already acknowledged by {{.By}} at {{.At}}: escalation has stopped for alert {{.ID}}{{if .Check}} on {{.Check}}{{end}}.</p>
 {{else if .Done}}<p role="status">Acknowledged: escalation has stopped for alert {{.ID}}{{if .Check}} on {{.Check}}{{end}}.</p>
 {{else}}<p>Alert {{.ID}}{{if .Check}} on <strong>{{.Check}}</strong>{{end}}. Acknowledging stops its escalation and tells everyone notified so far.</p>
-<form method="post"><label>Your name (optional) <input name="by" maxlength="200" autocomplete="name"></label>
+<form method="post"><label>Your name (optional) <input name="by" maxlength="64" autocomplete="name"></label>
 <p><button type="submit">Acknowledge</button></p></form>{{end}}
 </main></body></html>
 `))
 
 type ackPageData struct {
 	Title, ID, Check, Error string
-	Done                    bool
+	// Code is the error's code, for scripts that post links.
+	Code string
+	Done bool
+	// Already: someone acknowledged the alert before, By at At.
+	Already bool
+	By, At  string
+}
+
+func (d *ackPageData) already(al nightowl.Alert) {
+	d.Already, d.By = true, al.AckedBy
+	if !al.AckedAt.IsZero() {
+		d.At = al.AckedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
 }
 
 func (a *api) renderAck(w http.ResponseWriter, status int, d ackPageData) {
@@ -203,7 +237,7 @@ func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
 	d.Check = al.Check
 	switch al.State {
 	case nightowl.AlertAcknowledged:
-		d.Done = true
+		d.already(al)
 	case nightowl.AlertResolved:
 		d.Error = "This alert has already resolved."
 	}
@@ -211,31 +245,58 @@ func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
+	now := a.clock.Now()
+	if wait, ok := a.ackLimit.addr.take(a.clientAddr(r), now); !ok {
+		a.ackRefused(w, ackPageData{Title: "Acknowledge alert"}, tooMany(wait, "too many acknowledgements from your address"))
+		return
+	}
 	id, ok := a.verifyLink(w, r)
 	if !ok {
 		return
 	}
+	d := ackPageData{Title: "Acknowledge alert", ID: id}
+	if wait, ok := a.ackLimit.alert.take(id, now); !ok {
+		a.ackRefused(w, d, tooMany(wait, "too many acknowledgements of this alert"))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	by := strings.TrimSpace(r.PostFormValue("by"))
+	if err := checkText("by", by, byText); err != nil {
+		a.ackRefused(w, d, err)
+		return
+	}
 	if by == "" {
 		by = "acknowledgement link"
 	} else {
-		by = truncate(by, 200) + " (link)"
+		by += " (link)"
 	}
-	al, err := a.alerts.Ack(r.Context(), id, by)
-	d := ackPageData{Title: "Acknowledge alert", ID: id, Check: al.Check}
+	al, acked, err := a.alerts.Ack(r.Context(), id, by)
+	d.Check = al.Check
 	if err != nil {
-		status := http.StatusInternalServerError
-		var e *nightowl.Error
-		if errors.As(err, &e) {
-			status = errorStatus[e.Code]
-		}
-		d.Error = nightowl.ErrorMessage(err)
-		a.renderAck(w, status, d)
+		a.ackRefused(w, d, err)
 		return
 	}
-	d.Done = true
+	if acked {
+		d.Done = true
+	} else {
+		d.already(al)
+	}
 	a.renderAck(w, http.StatusOK, d)
+}
+
+// ackRefused shows the acknowledgement page with why it was refused, with
+// the status and Retry-After the API would give.
+func (a *api) ackRefused(w http.ResponseWriter, d ackPageData, err error) {
+	status, ok := errorStatus[nightowl.ErrorCode(err)]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", retryAfterSeconds(re))
+	}
+	d.Error, d.Code = nightowl.ErrorMessage(err), nightowl.ErrorCode(err)
+	a.renderAck(w, status, d)
 }
 
 func truncate(s string, n int) string {

@@ -112,7 +112,8 @@ func newAPI(opts Options) *api {
 		rand.Read(opts.LoginKey)
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions}
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
+		ackLimit: newAckLimits()}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -197,6 +198,9 @@ func (a *api) routes(opts Options) []Route {
 	if opts.AuditLog != nil {
 		// Admin only: the log names everyone's sign-ins and addresses.
 		rs = append(rs, f("GET /api/v1/audit", admin, a.listAudit(opts.AuditLog)))
+		// Viewer: the head names no one, and a collector outside nightowl
+		// keeps it with a token of its own.
+		rs = append(rs, f("GET /api/v1/audit/head", viewer, a.auditHead(opts.AuditLog)))
 	}
 	if opts.Gatherer != nil {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
@@ -243,6 +247,7 @@ type api struct {
 	clock     nightowl.Clock
 	people    People
 	actions   Actioner
+	ackLimit  *ackLimits
 }
 
 // errorStatus maps domain error codes to HTTP statuses: the one table.
@@ -285,6 +290,10 @@ func writeError(w http.ResponseWriter, err error) {
 	status, ok := errorStatus[body.Error.Code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	var re *retryError
+	if errors.As(err, &re) {
+		w.Header().Set("Retry-After", retryAfterSeconds(re))
 	}
 	writeJSON(w, status, body)
 }

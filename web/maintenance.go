@@ -111,6 +111,9 @@ func decodeBody(r *http.Request, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return nightowl.Errorf(nightowl.EInvalid, "body: more than one JSON value")
 	}
+	if ft, ok := v.(freeTexter); ok {
+		return checkTexts(ft.freeText()...) // text.go
+	}
 	return nil
 }
 

@@ -21,7 +21,8 @@ func cmdAck(ctx context.Context, e *env, args []string) int {
 	code := exitOK
 	for _, id := range ids {
 		var body struct {
-			Alert nightowl.Alert `json:"alert"`
+			Alert   nightowl.Alert `json:"alert"`
+			Already bool           `json:"already"`
 		}
 		_, err := apiDo(ctx, e, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/ack", nil, &body)
 		if err != nil {
@@ -30,7 +31,11 @@ func cmdAck(ctx context.Context, e *env, args []string) int {
 			continue
 		}
 		a := body.Alert
-		fmt.Fprintf(e.stdout, "acknowledged %s (%s) by %s at %s\n", a.ID, a.Check, a.AckedBy, a.AckedAt.Format("2006-01-02 15:04:05 MST"))
+		what := "acknowledged"
+		if body.Already {
+			what = "already acknowledged"
+		}
+		fmt.Fprintf(e.stdout, "%s %s (%s) by %s at %s\n", what, a.ID, a.Check, cell(a.AckedBy), a.AckedAt.Format("2006-01-02 15:04:05 MST"))
 	}
 	return code
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -72,16 +71,15 @@ func actionList(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, "no actions are configured")
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tAPPROVALS\tPARAMS\tRUNS")
+	tw := newTable(e.stdout, "NAME", "APPROVALS", "PARAMS", "RUNS")
 	for _, a := range body.Actions {
 		var params []string
 		for _, p := range a.Params {
 			params = append(params, p.Name)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", a.Name, a.Needs, orDash(strings.Join(params, ",")), summary(&a.Action))
+		tw.row(a.Name, a.Needs, orDash(strings.Join(params, ",")), summary(&a.Action))
 	}
-	tw.Flush()
+	tw.flush()
 
 	// What waits for someone: a pending request is every responder's to
 	// see.
@@ -96,13 +94,12 @@ func actionList(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	fmt.Fprintln(e.stdout, "\nopen requests:")
-	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tACTION\tSTATE\tAPPROVALS\tBY\tEXPIRES\tREASON")
+	tw = newTable(e.stdout, "ID", "ACTION", "STATE", "APPROVALS", "BY", "EXPIRES", "REASON")
 	for _, r := range open.Requests {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Action, r.State, len(r.Approvals), r.Needs,
+		tw.row(r.ID, r.Action, r.State, fmt.Sprintf("%d/%d", len(r.Approvals), r.Needs),
 			r.RequestedBy, r.ExpiresAt.Local().Format("15:04"), r.Reason)
 	}
-	tw.Flush()
+	tw.flush()
 	return exitOK
 }
 
@@ -382,16 +379,16 @@ func printJudged(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan)
 // printRequest shows a request and exactly what it runs.
 func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan) {
 	const at = "2006-01-02 15:04:05 MST"
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "request\t%s\n", r.ID)
-	fmt.Fprintf(tw, "action\t%s\n", r.Action)
-	fmt.Fprintf(tw, "state\t%s\n", r.State)
+	tw := newTable(w)
+	tw.row("request", r.ID)
+	tw.row("action", r.Action)
+	tw.row("state", r.State)
 	by := r.RequestedBy
 	if r.Automatic {
 		by += " (automatic: on_down)"
 	}
-	fmt.Fprintf(tw, "requested\tby %s at %s\n", by, r.RequestedAt.Local().Format(at))
-	fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
+	tw.row("requested", "by "+by+" at "+r.RequestedAt.Local().Format(at))
+	tw.row("reason", r.Reason)
 	if len(r.Params) > 0 {
 		names := make([]string, 0, len(r.Params))
 		for k := range r.Params {
@@ -403,24 +400,24 @@ func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan
 			if i == 0 {
 				label = "params"
 			}
-			fmt.Fprintf(tw, "%s\t%s = %s\n", label, k, strconv.Quote(r.Params[k]))
+			tw.row(label, k+" = "+strconv.Quote(r.Params[k]))
 		}
 	}
 	var approvals []string
 	for _, a := range r.Approvals {
 		approvals = append(approvals, a.By+" at "+a.At.Local().Format("15:04"))
 	}
-	fmt.Fprintf(tw, "approvals\t%d of %d%s\n", len(r.Approvals), r.Needs, listSuffix(approvals))
+	tw.row("approvals", fmt.Sprintf("%d of %d%s", len(r.Approvals), r.Needs, listSuffix(approvals)))
 	if r.DeniedBy != "" {
-		fmt.Fprintf(tw, "denied\tby %s\n", r.DeniedBy)
+		tw.row("denied", "by "+r.DeniedBy)
 	}
 	if !r.State.Final() && r.State != nightowl.RequestRunning {
-		fmt.Fprintf(tw, "expires\t%s\n", r.ExpiresAt.Local().Format(at))
+		tw.row("expires", r.ExpiresAt.Local().Format(at))
 	}
 	if r.RanBy != "" {
-		fmt.Fprintf(tw, "ran\tby %s at %s\n", r.RanBy, r.StartedAt.Local().Format(at))
+		tw.row("ran", "by "+r.RanBy+" at "+r.StartedAt.Local().Format(at))
 	}
-	tw.Flush()
+	tw.flush()
 
 	switch {
 	case p.HTTP != nil:

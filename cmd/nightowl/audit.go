@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/app"
@@ -38,8 +41,11 @@ func cliActor(e *env) string {
 
 func cmdAudit(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl audit list|verify")
+		fmt.Fprintln(e.stderr, "usage: nightowl audit list|verify|keygen")
 		return exitBadConfig
+	}
+	if args[0] == "keygen" {
+		return cmdAuditKeygen(e, args[1:])
 	}
 	fs := newFlags(e, "audit "+args[0])
 	cfgPath := configFlag(e, fs)
@@ -68,22 +74,49 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 				enc.Encode(map[string]any{"entries": entries})
 				return exitOK
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tSUBJECT\tDETAIL")
+			tw := newTable(e.stdout, "SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL")
 			for _, en := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.Time.Local().Format("2006-01-02 15:04:05"),
-					oneLine(en.Actor), en.Action, oneLine(en.Subject), oneLine(en.Detail))
+				tw.row(en.Seq, en.Time.Local().Format("2006-01-02 15:04:05"), en.Actor, en.Action, en.Subject, en.Detail)
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "verify":
+		var keyFiles fileList
+		fs.Var(&keyFiles, "public-key", "a public key file that signed checkpoints (repeat for old keys); default the public half of audit.signing_key")
+		expect := fs.String("expect-head", "", "a head hash (hex) recorded earlier: fail unless the log holds it")
+		usage := "usage: nightowl audit verify [-c FILE] [--public-key FILE]... [--expect-head HASH]"
 		if pos, err := parse(fs, args[1:]); err != nil || len(pos) > 0 {
-			fmt.Fprintln(e.stderr, "usage: nightowl audit verify [-c FILE]")
+			fmt.Fprintln(e.stderr, usage)
 			return exitBadConfig
 		}
+		var opts audit.VerifyOptions
+		if *expect != "" {
+			h, err := hex.DecodeString(strings.TrimSpace(*expect))
+			if err != nil || len(h) != sha256.Size {
+				fmt.Fprintln(e.stderr, "nightowl audit verify: --expect-head must be a SHA-256 hash in hex (64 characters)")
+				return exitBadConfig
+			}
+			opts.ExpectHead = h
+		}
+		for _, f := range keyFiles {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				fmt.Fprintln(e.stderr, "nightowl audit verify:", err)
+				return exitBadConfig
+			}
+			pub, err := audit.ParsePublicKey(data)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "nightowl audit verify: %s: %v\n", f, err)
+				return exitBadConfig
+			}
+			opts.PublicKeys = append(opts.PublicKeys, pub)
+		}
 		return withStorage(ctx, e, cfgPath(), func(st *app.Storage) int {
-			rep, err := audit.Verify(ctx, st.AuditLog())
+			if len(opts.PublicKeys) == 0 && st.Signer != nil {
+				opts.PublicKeys = []ed25519.PublicKey{st.Signer.Public()}
+			}
+			rep, err := audit.VerifyWith(ctx, st.AuditLog(), opts)
 			if err != nil {
 				fmt.Fprintln(e.stderr, "nightowl audit verify:", err)
 				return exitNotUp
@@ -96,12 +129,31 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 			return exitOK
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl audit: unknown subcommand %q: list or verify\n", args[0])
+	fmt.Fprintf(e.stderr, "nightowl audit: unknown subcommand %q: list, verify or keygen\n", args[0])
 	return exitBadConfig
 }
 
-// oneLine keeps what people typed (a reason, a title) from breaking the
-// table: line breaks and tabs become spaces.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+// cmdAuditKeygen makes a key file for audit.signing_key and prints its
+// public half, which verifies checkpoints without the power to sign them.
+func cmdAuditKeygen(e *env, args []string) int {
+	fs := newFlags(e, "audit keygen")
+	pos, err := parse(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprintln(e.stderr, "usage: nightowl audit keygen FILE    (writes a new Ed25519 key, mode 0600; prints its public key)")
+		return exitBadConfig
+	}
+	pub, err := audit.GenerateKeyFile(pos[0])
+	if err != nil {
+		fmt.Fprintln(e.stderr, "nightowl audit keygen:", err)
+		return exitNotUp
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (key %s): name it in audit.signing_key; keep it away from the database and its backups\n", pos[0], audit.KeyID(pub))
+	e.stdout.Write(audit.PublicKeyPEM(pub))
+	return exitOK
 }
+
+// fileList is a flag that may be given several times.
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(s string) error { *f = append(*f, s); return nil }

@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -103,6 +104,80 @@ func TestAuditCLI(t *testing.T) {
 	for _, args := range [][]string{{"audit"}, {"audit", "nosuch"}, {"audit", "list", "extra"}, {"audit", "verify", "extra"}} {
 		if code, _, _ := runCmd(t, nil, append(args, "-c", cfg)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestAuditSignedCheckpoints makes a signing key, records through the CLI
+// with it in the config (each command signs the head it leaves), then cuts
+// the tail of the log and moves the head back as someone who can write the
+// file could: the chain alone looks whole, the checkpoints do not. A head
+// recorded elsewhere (--expect-head) finds the cut too.
+func TestAuditSignedCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "keys", "audit.key")
+	os.Mkdir(filepath.Dir(keyFile), 0o700)
+	code, pubPEM, errOut := runCmd(t, nil, "audit", "keygen", keyFile)
+	if code != 0 || !strings.HasPrefix(pubPEM, "-----BEGIN PUBLIC KEY-----") {
+		t.Fatalf("keygen: exit %d: %s%s", code, pubPEM, errOut)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi.Mode(), err)
+	}
+	if code, _, _ := runCmd(t, nil, "audit", "keygen", keyFile); code == 0 {
+		t.Fatal("keygen overwrote a key file")
+	}
+	pubFile := writeFile(t, dir, "audit.pub", pubPEM)
+	cfg := writeFile(t, dir, "nightowl.yaml", "audit: {signing_key: keys/audit.key}\n")
+	for _, name := range []string{"ana", "bo", "cy"} {
+		if code, out, errOut := runCmdIn(t, nil, "correct horse battery staple\n", "user", "add", "-c", cfg, "--password-stdin", name); code != 0 {
+			t.Fatalf("user add: exit %d: %s%s", code, out, errOut)
+		}
+	}
+	code, out, errOut := runCmd(t, nil, "audit", "verify", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "ok: 3 entries") || !strings.Contains(out, "3 signed checkpoints, the newest at the head") {
+		t.Fatalf("verify: exit %d: %s%s", code, out, errOut)
+	}
+	head := regexp.MustCompile(`head ([0-9a-f]{64})`).FindStringSubmatch(out)[1]
+	if code, out, _ := runCmd(t, nil, "audit", "verify", "-c", cfg, "--public-key", pubFile, "--expect-head", head); code != 0 {
+		t.Fatalf("verify with the public key and the head: exit %d: %s", code, out)
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, "nightowl.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 3;
+		UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCmd(t, nil, "audit", "verify", "-c", writeFile(t, dir, "nokey.yaml", ""))
+	if code != 0 {
+		t.Fatalf("without a key the cut is not found (the chain is whole): exit %d: %s", code, out)
+	}
+	code, out, _ = runCmd(t, nil, "audit", "verify", "-c", cfg)
+	if code != 1 || !strings.HasPrefix(out, "FAILED: entries 3 to 3 were cut") {
+		t.Fatalf("verify after the cut: exit %d: %q", code, out)
+	}
+	code, out, _ = runCmd(t, nil, "audit", "verify", "-c", writeFile(t, dir, "nokey2.yaml", ""), "--expect-head", head)
+	if code != 1 || !strings.Contains(out, "does not hold the expected head") {
+		t.Fatalf("verify --expect-head of a hash cut off: exit %d: %q", code, out)
+	}
+	// Reading the log signs nothing: with every checkpoint deleted,
+	// verify keeps failing however often it runs.
+	if _, err := db.Exec(`DROP TRIGGER audit_checkpoints_no_delete; DELETE FROM audit_checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		runCmd(t, nil, "audit", "list", "-c", cfg)
+		if code, out, _ := runCmd(t, nil, "audit", "verify", "-c", cfg); code != 1 || !strings.Contains(out, "no signed checkpoint") {
+			t.Fatalf("verify without checkpoints: exit %d: %q", code, out)
+		}
+	}
+	for _, bad := range []string{"xyz", "abcd"} {
+		if code, _, _ := runCmd(t, nil, "audit", "verify", "-c", cfg, "--expect-head", bad); code != 2 {
+			t.Errorf("--expect-head %s: exit %d, want 2", bad, code)
 		}
 	}
 }

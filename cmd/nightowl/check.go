@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -25,7 +24,11 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return exitBadConfig
 	}
-	cfg, err := config.Load(cfgPath(), config.Options{})
+	cfg, err := config.LoadContext(ctx, cfgPath(), config.Options{})
+	if ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "nightowl check: stopped before the config was read")
+		return exitNotUp
+	}
 	if err != nil {
 		printConfigError(e, err)
 		return exitBadConfig
@@ -87,39 +90,39 @@ func printResults(e *env, results []nightowl.Result) {
 		}
 		return strings.Compare(a.Check, b.Check)
 	})
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tCHECK\tDURATION\t")
+	tw := newTable(e.stdout, "STATUS", "CHECK", "DURATION", "")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", paint(e, r.Status), r.Check, time.Duration(r.Duration).Round(time.Millisecond))
+		tw.row(paint(e, r.Status), r.Check, time.Duration(r.Duration).Round(time.Millisecond), "")
 	}
-	tw.Flush()
+	tw.flush()
 	for _, r := range results {
 		if r.Status == nightowl.StatusUp {
 			continue
 		}
-		fmt.Fprintf(e.stdout, "\n%s is %s:\n", r.Check, r.Status)
+		// Errors and assertion messages quote what monitored sites said.
+		fmt.Fprintf(e.stdout, "\n%s is %s:\n", cell(r.Check), r.Status)
 		if r.Error != "" {
-			fmt.Fprintf(e.stdout, "  error: %s\n", r.Error)
+			fmt.Fprintf(e.stdout, "  error: %s\n", cell(r.Error))
 		}
 		for _, a := range r.Failed() {
-			fmt.Fprintf(e.stdout, "  %s failed: %s\n", a.Name, a.Message)
+			fmt.Fprintf(e.stdout, "  %s failed: %s\n", cell(a.Name), cell(a.Message))
 		}
 	}
 }
 
 // paint colours a status on a terminal; NO_COLOR turns it off.
-func paint(e *env, s nightowl.Status) string {
+func paint(e *env, s nightowl.Status) painted {
 	if !e.isTTY || e.getenv("NO_COLOR") != "" {
-		return string(s)
+		return painted(cell(string(s)))
 	}
 	code := map[nightowl.Status]string{
 		nightowl.StatusUp: "0;32", nightowl.StatusDegraded: "0;33", nightowl.StatusDown: "1;31",
 		nightowl.StatusMaintenance: "0;34", nightowl.StatusUnknown: "0;90", nightowl.StatusPaused: "0;90",
 	}[s]
 	if code == "" {
-		return string(s)
+		return painted(cell(string(s)))
 	}
 	// Every code has the same length, so tabwriter, which counts escape
 	// bytes as width, keeps the columns straight.
-	return "\x1b[" + code + "m" + string(s) + "\x1b[0m"
+	return painted("\x1b[" + code + "m" + string(s) + "\x1b[0m")
 }

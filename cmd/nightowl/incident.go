@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nightowl/nightowl"
 )
@@ -74,7 +73,7 @@ func incidentOpen(ctx context.Context, e *env, args []string) int {
 	}
 	inc := body.Incident
 	fmt.Fprintf(e.stdout, "incident %s opened: %s (%s, impact %s)\nupdate it with: nightowl incident update %s --state identified --message ...\n",
-		inc.ID, inc.Title, inc.State, inc.Impact, inc.ID)
+		inc.ID, cell(inc.Title), inc.State, inc.Impact, inc.ID)
 	return exitOK
 }
 
@@ -216,8 +215,7 @@ func incidentList(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tIMPACT\tPUBLIC\tOPENED\tBY\tCOMPONENTS\tTITLE")
+	tw := newTable(e.stdout, "ID", "STATE", "IMPACT", "PUBLIC", "OPENED", "BY", "COMPONENTS", "TITLE")
 	for _, inc := range body.Incidents {
 		comps := strings.Join(inc.Components, ",")
 		if comps == "" {
@@ -227,10 +225,9 @@ func incidentList(ctx context.Context, e *env, args []string) int {
 		if inc.Published() {
 			public = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Impact, public,
-			inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
+		tw.row(inc.ID, inc.State, inc.Impact, public, inc.CreatedAt.Local().Format("2006-01-02 15:04"), inc.CreatedBy, comps, inc.Title)
 	}
-	tw.Flush()
+	tw.flush()
 	return exitOK
 }
 

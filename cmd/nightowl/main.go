@@ -44,10 +44,12 @@ Usage:
                                                     open, update and resolve incidents; draft a postmortem
   nightowl action   list | request NAME [--param K=V]... --reason R [--confirm V] | approve ID | deny ID [--reason R]
   nightowl action   run ID | show ID                run a guarded runbook action: request, approve (someone else), run
-  nightowl user     add|list|remove [-c FILE]       manage people, on the storage directly
+  nightowl user     add|list|role|password|remove [-c FILE]
+                                                    manage people, on the storage directly
   nightowl token    create|list|revoke [-c FILE]    manage API tokens, on the storage directly
-  nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json] | verify [-c FILE]
-                                                    read the audit log; prove it was not edited
+  nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json]
+  nightowl audit    verify [-c FILE] [--public-key FILE]... [--expect-head HASH] | keygen FILE
+                                                    read the audit log; prove it was not edited; make a signing key
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.

@@ -335,3 +335,28 @@ checks:
 		return strings.Contains(out, "down         shop") || strings.Contains(out, "down    shop")
 	})
 }
+
+// TestValidateStops: SIGINT and SIGTERM end the context that validate
+// loads the config with, and validate ends with it, even while the file
+// is still being read.
+func TestValidateStops(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "slow.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"validate", "-c", fifo})
+	}()
+	cancel()
+	if code := <-done; code != exitNotUp || !strings.Contains(stderr.String(), "stopped") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	// Let the abandoned read finish.
+	if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+		w.Close()
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -108,7 +107,7 @@ func maintEnd(ctx context.Context, e *env, args []string) int {
 			code = exitNotUp
 			continue
 		}
-		fmt.Fprintf(e.stdout, "maintenance %s ended; its checks run now and must be up within their verify time\n", body.Maintenance.Name)
+		fmt.Fprintf(e.stdout, "maintenance %s ended; its checks run now and must be up within their verify time\n", cell(body.Maintenance.Name))
 	}
 	return code
 }
@@ -135,8 +134,7 @@ func maintList(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, "no maintenance windows in force, to come, or ended this week")
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tFROM\tUNTIL\tCHECKS\tEXPECTS")
+	tw := newTable(e.stdout, "ID", "NAME", "STATE", "FROM", "UNTIL", "CHECKS", "EXPECTS")
 	now := time.Now()
 	for _, w := range body.Maintenance {
 		state := "ended"
@@ -146,10 +144,9 @@ func maintList(ctx context.Context, e *env, args []string) int {
 		case w.From.After(now):
 			state = "upcoming"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%d)\t%s\n", w.ID, w.Name, state,
-			w.From.Local().Format("2006-01-02 15:04"), w.Until.Local().Format("2006-01-02 15:04"),
-			w.Checks.String(), len(w.Scope), strings.Join(w.Expect, ","))
+		tw.row(w.ID, w.Name, state, w.From.Local().Format("2006-01-02 15:04"), w.Until.Local().Format("2006-01-02 15:04"),
+			fmt.Sprintf("%s (%d)", w.Checks.String(), len(w.Scope)), strings.Join(w.Expect, ","))
 	}
-	tw.Flush()
+	tw.flush()
 	return exitOK
 }

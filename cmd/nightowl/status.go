@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -39,17 +38,16 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 		e.stdout.Write(raw)
 		return code
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tCHECK\tTYPE\tSINCE\tDETAIL")
+	tw := newTable(e.stdout, "STATUS", "CHECK", "TYPE", "SINCE", "DETAIL")
 	now := time.Now()
 	for _, c := range body.Checks {
 		detail := ""
 		if c.Status != nightowl.StatusUp {
 			detail = c.Cause
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
+		tw.row(paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
 	}
-	tw.Flush()
+	tw.flush()
 	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
 	if base == "" {
 		base = defaultURL
@@ -67,7 +65,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) int {
 		if strings.HasPrefix(u, "/") {
 			u = base + u
 		}
-		fmt.Fprintf(e.stdout, "  %s  %s\n", c.Name, u)
+		fmt.Fprintf(e.stdout, "  %s  %s\n", cell(c.Name), cell(u))
 	}
 	printOpenAlerts(ctx, e, now)
 	return code
@@ -83,12 +81,11 @@ func printOpenAlerts(ctx context.Context, e *env, now time.Time) {
 		return
 	}
 	fmt.Fprintln(e.stdout, "\nOpen alerts (nightowl ack ID):")
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ID\tCHECK\tSTATE\tSINCE\tACKNOWLEDGED BY")
+	tw := newTable(e.stdout, "  ID", "CHECK", "STATE", "SINCE", "ACKNOWLEDGED BY")
 	for _, a := range body.Alerts {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.ID, a.Check, a.State, ago(now, a.StartsAt), a.AckedBy)
+		tw.row("  "+cell(a.ID), a.Check, a.State, ago(now, a.StartsAt), a.AckedBy)
 	}
-	tw.Flush()
+	tw.flush()
 }
 
 const defaultURL = "http://127.0.0.1:8080"

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -30,6 +29,7 @@ type accessService interface {
 	AddUser(ctx context.Context, name string, role nightowl.Role, password string) (nightowl.User, error)
 	RemoveUser(ctx context.Context, name string) error
 	SetRole(ctx context.Context, name string, role nightowl.Role) error
+	SetPassword(ctx context.Context, name, password string) error
 	Users(ctx context.Context) ([]nightowl.User, error)
 	CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]nightowl.Token, error)
@@ -38,7 +38,7 @@ type accessService interface {
 
 func cmdUser(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|remove")
+		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|password|remove")
 		return exitBadConfig
 	}
 	fs := newFlags(e, "user "+args[0])
@@ -79,12 +79,11 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 				fmt.Fprintln(e.stderr, "nightowl user list:", err)
 				return exitNotUp
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tADDED")
+			tw := newTable(e.stdout, "NAME", "ROLE", "ADDED")
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
+				tw.row(u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "role":
@@ -99,6 +98,26 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 				return exitNotUp
 			}
 			fmt.Fprintf(e.stdout, "%s is now %s\n", pos[0], pos[1])
+			return exitOK
+		})
+	case "password":
+		fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+		pos, err := parse(fs, args[1:])
+		if err != nil || len(pos) != 1 {
+			fmt.Fprintln(e.stderr, "usage: nightowl user password [-c FILE] [--password-stdin] NAME")
+			return exitBadConfig
+		}
+		password, err := readPassword(e, *fromStdin)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl user password:", err)
+			return exitBadConfig
+		}
+		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
+			if err := svc.SetPassword(ctx, pos[0], password); err != nil {
+				fmt.Fprintln(e.stderr, "nightowl user password:", nightowl.ErrorMessage(err))
+				return exitNotUp
+			}
+			fmt.Fprintf(e.stdout, "changed the password of %s; their sessions have ended\n", pos[0])
 			return exitOK
 		})
 	case "remove":
@@ -120,7 +139,7 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			return code
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role or remove\n", args[0])
+	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role, password or remove\n", args[0])
 	return exitBadConfig
 }
 
@@ -194,8 +213,7 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 				fmt.Fprintln(e.stderr, "nightowl token list:", err)
 				return exitNotUp
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSER\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED")
+			tw := newTable(e.stdout, "ID", "USER", "NAME", "ROLE", "CREATED", "EXPIRES", "LAST USED")
 			day := func(t time.Time) string {
 				if t.IsZero() {
 					return "-"
@@ -203,9 +221,9 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 				return t.Local().Format("2006-01-02 15:04")
 			}
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
+				tw.row(t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
 			}
-			tw.Flush()
+			tw.flush()
 			return exitOK
 		})
 	case "revoke":

@@ -16,11 +16,16 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		return exitBadConfig
 	}
 	path := cfgPath()
-	cfg, err := config.Load(path, config.Options{})
+	// SIGINT and SIGTERM end ctx, and with it the loading.
+	cfg, err := config.LoadContext(ctx, path, config.Options{})
 	if err == nil {
 		// Building the probes catches what only shows when a file is read,
 		// such as an unreadable ca_file.
 		_, err = app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "nightowl validate: stopped before the config was read")
+		return exitNotUp
 	}
 	if err != nil {
 		printConfigError(e, err)

@@ -52,3 +52,18 @@ func WarnHeadless(log *slog.Logger, store string, seq int64) {
 	log.Error(store+": the audit log has entries but no head: it was tampered with; run nightowl audit verify",
 		"last_seq", seq)
 }
+
+// CheckCheckpoint is the check a signed checkpoint of the audit log passes
+// before it is kept.
+func CheckCheckpoint(c nightowl.AuditCheckpoint) error {
+	if c.Seq < 1 || len(c.Hash) == 0 || len(c.Sig) == 0 || c.KeyID == "" || c.Time.IsZero() {
+		return nightowl.Errorf(nightowl.EInvalid, "an audit checkpoint needs a seq, a hash, a time, a key and a signature")
+	}
+	return nil
+}
+
+// ScannedCheckpoint completes a checkpoint scanned from the store, whose
+// time is kept as Unix nanoseconds.
+func ScannedCheckpoint(c *nightowl.AuditCheckpoint, at int64) {
+	c.Time = time.Unix(0, at).UTC()
+}

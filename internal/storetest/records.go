@@ -37,6 +37,7 @@ func RecordsSuite(t *testing.T, open Opener[Records]) {
 		{"incidents", recordsIncidents},
 		{"action requests", recordsActionRequests},
 		{"audit", recordsAudit},
+		{"audit checkpoints", recordsAuditCheckpoints},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
 	}
@@ -1249,4 +1250,57 @@ func recordsAudit(t *testing.T, open Opener[Records]) {
 		}
 		recordsCheckAuditChain(t, s, len(in)+1)
 	})
+}
+
+func recordsAuditCheckpoints(t *testing.T, open Opener[Records]) {
+	ctx := context.Background()
+	clock := NewClock()
+	s, reopen := open(t, clock)
+
+	if head, err := s.AuditHead(ctx); err != nil || head.Seq != 0 {
+		t.Fatalf("head of an empty log: %+v, %v", head, err)
+	}
+	if cps, err := s.AuditCheckpoints(ctx, 0); err != nil || len(cps) != 0 {
+		t.Fatalf("checkpoints of an empty log: %+v, %v", cps, err)
+	}
+	var last nightowl.AuditEntry
+	for range 3 {
+		last = nightowl.AuditEntry{Actor: "ana", Action: "login"}
+		if err := s.AppendAudit(ctx, &last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := s.AuditHead(ctx)
+	if err != nil || head.Seq != 3 || !bytes.Equal(head.Hash, last.Hash) {
+		t.Fatalf("head %+v, %v; want 3 and the last entry's hash", head, err)
+	}
+	at := clock.Now().Add(123).In(time.FixedZone("EST", -5*3600))
+	cp := func(seq int64, sig string) nightowl.AuditCheckpoint {
+		return nightowl.AuditCheckpoint{Seq: seq, Hash: bytes.Repeat([]byte{byte(seq)}, 32), Time: at, KeyID: "k1", Sig: []byte(sig)}
+	}
+	for _, c := range []nightowl.AuditCheckpoint{cp(1, "one"), cp(3, "three"), cp(3, "another node's")} {
+		if err := s.AddAuditCheckpoint(ctx, c); err != nil {
+			t.Fatalf("add %d: %v", c.Seq, err)
+		}
+	}
+	if err := s.AddAuditCheckpoint(ctx, nightowl.AuditCheckpoint{Seq: 4}); nightowl.ErrorCode(err) != nightowl.EInvalid {
+		t.Errorf("an unsigned checkpoint: %v", err)
+	}
+	check := func(s Records) {
+		t.Helper()
+		cps, err := s.AuditCheckpoints(ctx, 0)
+		if err != nil || len(cps) != 2 {
+			t.Fatalf("checkpoints %+v, %v", cps, err)
+		}
+		if c := cps[0]; c.Seq != 3 || string(c.Sig) != "three" || !c.Time.Equal(at) || c.Time.Location() != time.UTC ||
+			c.KeyID != "k1" || !bytes.Equal(c.Hash, bytes.Repeat([]byte{3}, 32)) {
+			t.Errorf("newest %+v: the first of seq 3 stays, its time to the nanosecond in UTC", c)
+		}
+		if one, err := s.AuditCheckpoints(ctx, 1); err != nil || len(one) != 1 || one[0].Seq != 3 {
+			t.Errorf("limit 1: %+v, %v", one, err)
+		}
+	}
+	check(s)
+	closeRecords(t, s)
+	check(reopen())
 }

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestExpansionBound: aliases that multiply a small file are refused
+// before the decoder walks them, naming where; a big config that merges an
+// anchor into every check is not.
+func TestExpansionBound(t *testing.T) {
+	t.Run("nested sequences of aliases", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("x0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n")
+		for i := 1; i <= 9; i++ {
+			fmt.Fprintf(&b, "x%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+		}
+		_, err := Parse("bomb.yaml", []byte(b.String()), Options{Getenv: env(nil)})
+		var es Errors
+		if !errors.As(err, &es) || len(es) != 1 || !strings.HasPrefix(es[0].Error(), "bomb.yaml:7:") || !strings.Contains(es[0].Error(), "more than 1000000 YAML nodes") {
+			t.Fatalf("%v", err)
+		}
+		if es[0].Key != "x6[0]" {
+			t.Errorf("key %q, want x6[0]", es[0].Key)
+		}
+	})
+	t.Run("many merges of one anchor", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("checks:\n")
+		for i := range 3000 {
+			if i == 0 {
+				fmt.Fprintf(&b, "  - &base {name: c0, interval: 1m, timeout: 5s, labels: {team: web, tier: front}, tcp: {addr: \"127.0.0.1:1\"}}\n")
+				continue
+			}
+			fmt.Fprintf(&b, "  - {<<: *base, name: c%d}\n", i)
+		}
+		cfg, err := Parse("big.yaml", []byte(b.String()), Options{Getenv: env(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Checks) != 3000 || cfg.Checks[2999].Labels["tier"] != "front" {
+			t.Fatalf("%d checks", len(cfg.Checks))
+		}
+	})
+}
+
+func TestFileSizeBound(t *testing.T) {
+	big := append([]byte("checks: []\n"), bytes.Repeat([]byte("# padding\n"), MaxFileSize/10+1)...)
+	_, err := Parse("big.yaml", big, Options{Getenv: env(nil)})
+	if err == nil || err.Error() != "big.yaml:1:1: the file is larger than 4 MiB: refused unread" {
+		t.Fatalf("%v", err)
+	}
+}
+
+// FuzzParse: no input makes the decoder panic, hang or return both a
+// config and errors.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"", "checks: []\n", "checks:\n  - name: a\n    tcp: {addr: \"127.0.0.1:1\"}\n",
+		"a: &a {x: 1}\nb: {<<: [*a, *a]}\n", "x: &x [*x]\n", "checks:\n  - {<<: {name: a}, tcp: {addr: 'h:1'}}\n",
+		"server: {listen: ':8080'}\nnotify: {routes: [{escalation: x}]}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data, Options{Getenv: env(nil), ReadFile: func(string) ([]byte, error) {
+			return nil, errors.New("no files here")
+		}})
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("config %v with error %v", cfg != nil, err)
+		}
+	})
+}

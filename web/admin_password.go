@@ -1,0 +1,77 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// PasswordChanger lets people signed in with a password change it; the
+// Authenticator implements it when the server keeps people.
+type PasswordChanger interface {
+	// ChangePassword checks name's current password, sets the new one,
+	// ends every session of theirs and starts a new one, returned with
+	// its cookie, for the browser that made the change.
+	ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error)
+}
+
+// Tries of the current password on the password page, per user: a stolen
+// session must not become a way to guess the password it came with.
+const (
+	passwordBurst = 5
+	passwordEvery = time.Minute
+)
+
+func (a *api) passwordRoutes() []Route {
+	pc, ok := a.auth.(PasswordChanger)
+	if !ok {
+		return nil
+	}
+	limit := newBuckets(passwordBurst, passwordEvery, ackMaxKeys)
+	return []Route{
+		{Pattern: "GET /admin/password", Role: viewer, handler: http.HandlerFunc(a.adminPassword)},
+		{Pattern: "POST /admin/password", Role: viewer, handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.adminChangePassword(w, r, pc, limit)
+		})},
+	}
+}
+
+func (a *api) showPassword(w http.ResponseWriter, r *http.Request, status int, errText string) {
+	p, _ := PrincipalFrom(r.Context())
+	a.render(w, r, status, "admin_password.html", &adminPage{Title: "Password", Section: "password", Error: errText,
+		Data: struct{ Session bool }{p.Via == "session"}})
+}
+
+func (a *api) adminPassword(w http.ResponseWriter, r *http.Request) {
+	a.showPassword(w, r, http.StatusOK, "")
+}
+
+func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc PasswordChanger, limit *buckets) {
+	p, _ := PrincipalFrom(r.Context())
+	if p.Via != "session" {
+		// Not 403: the role allows it; an API token is simply no password.
+		a.showPassword(w, r, http.StatusBadRequest, "Sign in with your name and password to change it.")
+		return
+	}
+	if wait, ok := limit.take(p.User, a.clock.Now()); !ok {
+		err := tooMany(wait, "too many tries of your current password")
+		w.Header().Set("Retry-After", retryAfterSeconds(err.(*retryError)))
+		a.showPassword(w, r, http.StatusTooManyRequests, nightowl.ErrorMessage(err))
+		return
+	}
+	current, next := r.PostFormValue("current"), r.PostFormValue("password")
+	if next != r.PostFormValue("again") {
+		a.showPassword(w, r, http.StatusBadRequest, "The new passwords differ: type the same one twice.")
+		return
+	}
+	s, cookie, err := pc.ChangePassword(r.Context(), p.User, current, next)
+	if err != nil {
+		a.showPassword(w, r, statusOf(err), "Your password was not changed: "+nightowl.ErrorMessage(err))
+		return
+	}
+	a.log.Info("password changed", "user", p.User)
+	a.setSession(w, r, cookie, s)
+	done(w, r, "/admin/password", "password-changed", p.User)
+}

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// buckets is a token bucket per key (an alert, a client address), in
+// memory: each key may spend burst requests at once and gets one back
+// every per. A key whose bucket has filled up again is forgotten, and at
+// most maxKeys are kept: past that, new keys share one overflow bucket, so
+// that a flood of fresh keys cannot grow the map.
+type buckets struct {
+	burst   float64
+	per     time.Duration
+	maxKeys int
+
+	mu       sync.Mutex
+	keys     map[string]*bucket
+	overflow bucket
+	swept    time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newBuckets(burst int, per time.Duration, maxKeys int) *buckets {
+	return &buckets{burst: float64(burst), per: per, maxKeys: maxKeys, keys: make(map[string]*bucket),
+		overflow: bucket{tokens: float64(burst)}}
+}
+
+// take spends one token of key's bucket; when there is none it returns how
+// long until there is.
+func (l *buckets) take(key string, now time.Time) (wait time.Duration, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > l.per*time.Duration(l.burst) {
+		l.sweep(now)
+	}
+	b, found := l.keys[key]
+	if !found {
+		if len(l.keys) >= l.maxKeys {
+			b = &l.overflow
+		} else {
+			b = &bucket{tokens: l.burst, at: now}
+			l.keys[key] = b
+		}
+	}
+	l.refill(b, now)
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) * float64(l.per)), false
+	}
+	b.tokens--
+	return 0, true
+}
+
+func (l *buckets) refill(b *bucket, now time.Time) {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.per))
+	}
+	b.at = now
+}
+
+// sweep forgets the keys whose bucket is full again: they are as good as
+// new.
+func (l *buckets) sweep(now time.Time) {
+	for k, b := range l.keys {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.keys, k)
+		}
+	}
+	l.swept = now
+}
+
+// retryError is ERateLimited with when to try again, for a Retry-After
+// header.
+type retryError struct {
+	err   *nightowl.Error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+func tooMany(after time.Duration, format string, args ...any) error {
+	secs := int((after + time.Second - 1) / time.Second)
+	return &retryError{
+		err:   nightowl.Errorf(nightowl.ERateLimited, "%s: try again in %d seconds", fmt.Sprintf(format, args...), secs),
+		after: after,
+	}
+}
+
+// retryAfterSeconds is the Retry-After value, in whole seconds, for an error
+// made by tooMany.
+func retryAfterSeconds(err *retryError) string {
+	return fmt.Sprint(max(1, int((err.after+time.Second-1)/time.Second)))
+}
