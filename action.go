@@ -136,6 +136,13 @@ type ActionStore interface {
 	// one. When another write came first it changes nothing and returns an
 	// EConflict error.
 	SaveRequest(ctx context.Context, r *ActionRequest) error
+	// StartRequest saves r, which the caller has moved to running with
+	// its StartedAt, as SaveRequest does, but only when no other request
+	// of r.Action started within cooldown before r.StartedAt; otherwise
+	// it writes nothing and returns when the latest of those started.
+	// The check and the write are one step, so of runs of one action
+	// started at once, on any nodes, at most one per cooldown starts.
+	StartRequest(ctx context.Context, r *ActionRequest, cooldown time.Duration) (last time.Time, err error)
 	Request(ctx context.Context, id string) (ActionRequest, error)
 	Requests(ctx context.Context, q ActionQuery) ([]ActionRequest, error)
 	// LastRun returns when the action last started running; zero when

@@ -18,6 +18,13 @@ import (
 
 var _ nightowl.ActionStore = (*Store)(nil)
 
+// saveRequestSQL writes a request over the version it was read at.
+const saveRequestSQL = `INSERT INTO action_requests (id, action, state, requested_at, started_at, data, version)
+	VALUES (?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
+		data = excluded.data, version = excluded.version
+	WHERE action_requests.version = ?`
+
 // SaveRequest creates or updates r in one durable transaction, as a
 // compare-and-set on its version (see nightowl.ActionStore). The action and
 // the time of the request are fixed when it is created.
@@ -25,11 +32,7 @@ func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) erro
 	err := records.SaveRequest(r, func(data []byte, from int64) (n int64, err error) {
 		err = s.do(ctx, func() error {
 			return s.inTx(ctx, true, func(w *txWriter) error {
-				n, err = w.execCount(`INSERT INTO action_requests (id, action, state, requested_at, started_at, data, version)
-					VALUES (?, ?, ?, ?, ?, ?, ?)
-					ON CONFLICT (id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
-						data = excluded.data, version = excluded.version
-					WHERE action_requests.version = ?`,
+				n, err = w.execCount(saveRequestSQL,
 					r.ID, r.Action, string(r.State), r.RequestedAt.UnixNano(), nanos(r.StartedAt), data, r.Version, from)
 				return err
 			})
@@ -40,6 +43,36 @@ func (s *Store) SaveRequest(ctx context.Context, r *nightowl.ActionRequest) erro
 		return fmt.Errorf("save action request %s: %w", r.ID, err)
 	}
 	return err
+}
+
+// StartRequest saves r, moved to running, unless another request of its
+// action started within cooldown (see nightowl.ActionStore). The check and
+// the write are one transaction on the writer goroutine, which runs one at
+// a time.
+func (s *Store) StartRequest(ctx context.Context, r *nightowl.ActionRequest, cooldown time.Duration) (time.Time, error) {
+	last, err := records.StartRequest(r, cooldown, func(data []byte, from int64, since time.Time) (n int64, last time.Time, err error) {
+		err = s.do(ctx, func() error {
+			return s.inTx(ctx, true, func(w *txWriter) error {
+				if !since.IsZero() {
+					var ns sql.NullInt64
+					if err := w.queryRow(`SELECT MAX(started_at) FROM action_requests WHERE action = ? AND id <> ? AND started_at > ?`,
+						r.Action, r.ID, since.UnixNano()).Scan(&ns); err != nil {
+						return err
+					}
+					if last = fromNanos(ns); !last.IsZero() {
+						return nil
+					}
+				}
+				n, err = w.execCount(saveRequestSQL, r.ID, r.Action, string(r.State), r.RequestedAt.UnixNano(), nanos(r.StartedAt), data, r.Version, from)
+				return err
+			})
+		})
+		return n, last, err
+	})
+	if err != nil && nightowl.ErrorCode(err) == nightowl.EInternal {
+		return last, fmt.Errorf("start action request %s: %w", r.ID, err)
+	}
+	return last, err
 }
 
 // Request returns the request with the given ID.

@@ -3,6 +3,7 @@ package records
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nightowl/nightowl"
 )
@@ -110,4 +111,43 @@ func EncodeRequest(r *nightowl.ActionRequest) ([]byte, error) {
 		return nil, fmt.Errorf("save action request %s: %w", r.ID, err)
 	}
 	return data, nil
+}
+
+// StartRequest saves r, which the caller has just moved to running, as
+// SaveRequest does, but only when no other request of its action started
+// within cooldown before r.StartedAt: the cooldown and the run are claimed
+// together. write runs in one transaction that the store serialises per
+// action: unless since is zero (no cooldown), it returns when another
+// request of the action last started after since, writing nothing then;
+// else it writes data over version from as SaveRequest's write does. StartRequest returns that time when the
+// cooldown refused the run; r is then unchanged.
+func StartRequest(r *nightowl.ActionRequest, cooldown time.Duration, write func(data []byte, from int64, since time.Time) (changed int64, last time.Time, err error)) (time.Time, error) {
+	if r.State != nightowl.RequestRunning || r.StartedAt.IsZero() {
+		return time.Time{}, nightowl.Errorf(nightowl.EInvalid, "action request %s is started only as running, with a start time", r.ID)
+	}
+	from := r.Version
+	r.Version = from + 1
+	data, err := EncodeRequest(r)
+	if err != nil {
+		r.Version = from
+		return time.Time{}, err
+	}
+	var since time.Time // zero: no cooldown to check
+	if cooldown > 0 {
+		since = r.StartedAt.Add(-cooldown)
+	}
+	n, last, err := write(data, from, since)
+	switch {
+	case err != nil:
+	case !last.IsZero():
+		r.Version = from
+		return last, nil
+	case n == 0:
+		err = RequestChanged(r.ID)
+	}
+	if err != nil {
+		r.Version = from
+		return time.Time{}, err
+	}
+	return time.Time{}, nil
 }

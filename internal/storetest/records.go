@@ -1111,6 +1111,100 @@ func recordsActionRequests(t *testing.T, open Opener[Records]) {
 		}
 	})
 
+	t.Run("raced starts under a cooldown", func(t *testing.T) {
+		// Approved requests of one action race to start, each over its
+		// own version: one starts, the cooldown refuses the others and
+		// they change nothing.
+		// Several rounds, each of its own action: the later ones find
+		// the store's connections open, and so truly at once.
+		const n, rounds = 8, 4
+		for round := range rounds {
+			action := fmt.Sprintf("flush-cache-%d", round)
+			var rs []*nightowl.ActionRequest
+			for i := range n {
+				r := newRequest(fmt.Sprintf("c%d-%d", round, i), action, t0.Add(time.Minute))
+				r.State = nightowl.RequestApproved
+				if err := s.SaveRequest(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			type start struct {
+				last time.Time
+				err  error
+			}
+			starts := make(chan start, n)
+			ready := make(chan struct{})
+			for i, r := range rs {
+				go func() {
+					<-ready
+					c := *r
+					c.State, c.RanBy, c.StartedAt = nightowl.RequestRunning, "ana", t0.Add(2*time.Minute+time.Duration(i)*time.Second)
+					last, err := s.StartRequest(ctx, &c, 10*time.Minute)
+					starts <- start{last, err}
+				}()
+			}
+			close(ready)
+			started, refused := 0, 0
+			for range n {
+				switch st := <-starts; {
+				case st.err != nil:
+					t.Errorf("raced start: %v", st.err)
+				case st.last.IsZero():
+					started++
+				default:
+					refused++
+				}
+			}
+			running := 0
+			for _, r := range rs {
+				got, err := s.Request(ctx, r.ID)
+				switch {
+				case err != nil:
+					t.Fatal(err)
+				case got.State == nightowl.RequestRunning && got.Version == 2:
+					running++
+				case got.State != nightowl.RequestApproved || got.Version != 1:
+					t.Errorf("%s: %s v%d; want running v2 or approved v1", r.ID, got.State, got.Version)
+				}
+			}
+			if started != 1 || refused != n-1 || running != 1 {
+				t.Errorf("round %d: %d started, %d refused, %d running; want 1, %d, 1", round, started, refused, running, n-1)
+			}
+		}
+
+		// Past the cooldown another starts; a lost version is a conflict
+		// even then; without a cooldown nothing is checked.
+		late := newRequest("c-late", "flush-cache-0", t0.Add(time.Minute))
+		late.State = nightowl.RequestApproved
+		if err := s.SaveRequest(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		stale := *late
+		stale.Version = 0
+		stale.State, stale.StartedAt = nightowl.RequestRunning, t0.Add(time.Hour)
+		if last, err := s.StartRequest(ctx, &stale, 10*time.Minute); nightowl.ErrorCode(err) != nightowl.EConflict || !last.IsZero() || stale.Version != 0 {
+			t.Errorf("a start over a stale version: %v, %v, v%d; want a conflict, v0", last, err, stale.Version)
+		}
+		late.State, late.StartedAt = nightowl.RequestRunning, t0.Add(time.Hour)
+		if last, err := s.StartRequest(ctx, late, 10*time.Minute); err != nil || !last.IsZero() || late.Version != 2 {
+			t.Errorf("a start past the cooldown: %v, %v, v%d; want started, v2", last, err, late.Version)
+		}
+		free := newRequest("c-free", "flush-cache-0", t0.Add(time.Minute))
+		free.State, free.StartedAt = nightowl.RequestRunning, t0.Add(time.Hour)
+		if last, err := s.StartRequest(ctx, free, 0); err != nil || !last.IsZero() || free.Version != 1 {
+			t.Errorf("a new request started without a cooldown: %v, %v, v%d; want started, v1", last, err, free.Version)
+		}
+		refusedAt, err := s.StartRequest(ctx, &nightowl.ActionRequest{ID: "c-new", Action: "flush-cache-0", State: nightowl.RequestRunning,
+			RequestedAt: t0.Add(time.Hour), StartedAt: t0.Add(time.Hour + time.Minute)}, 10*time.Minute)
+		if err != nil || !refusedAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("a new request in the cooldown: %v, %v; want refused, last run %v", refusedAt, err, t0.Add(time.Hour))
+		}
+		if _, err := s.Request(ctx, "c-new"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Errorf("a refused new request was stored: %v", err)
+		}
+	})
+
 	t.Run("last run survives a reopen", func(t *testing.T) {
 		closeRecords(t, s)
 		s = reopen()
