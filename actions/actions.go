@@ -264,13 +264,18 @@ func formatParams(p map[string]string) string {
 const casTries = 8
 
 // change reads a request, lets judge change it, and writes it over the
-// version it read. When another write came first, it reads the request
-// again and judges anew, so that what wins is always judged against the
-// stored request; a refusal after such a loss says it happened meanwhile.
-// judge returns whether to write r, and the error to give the caller (a
-// refusal, or one that goes with a write, such as sending a request back
-// to pending). wrote reports whether a write won.
-func (s *Service) change(ctx context.Context, id string, judge func(r *nightowl.ActionRequest) (write bool, err error)) (r nightowl.ActionRequest, wrote bool, err error) {
+// version it read, with save (the store's SaveRequest when nil). When
+// another write came first, it reads the request again and judges anew, so
+// that what wins is always judged against the stored request; a refusal
+// after such a loss says it happened meanwhile. judge returns whether to
+// write r, and the error to give the caller (a refusal, or one that goes
+// with a write, such as sending a request back to pending); a refusal
+// writes nothing. A save that the store refuses outright (a storeRefusal)
+// is not tried again. wrote reports whether a write won.
+func (s *Service) change(ctx context.Context, id string, judge func(r *nightowl.ActionRequest) (write bool, err error), save func(r *nightowl.ActionRequest) error) (r nightowl.ActionRequest, wrote bool, err error) {
+	if save == nil {
+		save = func(r *nightowl.ActionRequest) error { return s.opts.Store.SaveRequest(ctx, r) }
+	}
 	lost := false
 	for try := 1; ; try++ {
 		r, err = s.load(ctx, id)
@@ -285,7 +290,11 @@ func (s *Service) change(ctx context.Context, id string, judge func(r *nightowl.
 			}
 			return read, false, jerr
 		}
-		err = s.opts.Store.SaveRequest(ctx, &r)
+		err = save(&r)
+		var refused storeRefusal
+		if errors.As(err, &refused) {
+			return read, false, refused.error
+		}
 		if nightowl.ErrorCode(err) == nightowl.EConflict {
 			if try < casTries {
 				lost = true
@@ -299,6 +308,10 @@ func (s *Service) change(ctx context.Context, id string, judge func(r *nightowl.
 		return r, true, jerr
 	}
 }
+
+// storeRefusal is the error of a save that the store refused for a reason
+// of its own, such as a cooldown, rather than because the request changed.
+type storeRefusal struct{ error }
 
 // load returns a request, ending it first if its time is up: expired, or
 // a run that a crash cut off. Ending it is a compare-and-set like every
@@ -392,13 +405,30 @@ func approvedBy(r *nightowl.ActionRequest, by string) bool {
 // request, nor can an account made, or given its role, after the request.
 // Approvals of one request at once all count: each is added to what the
 // others stored.
+//
+// The approval is recorded before it counts, so that a run never rests on
+// an approval the log lacks; it is judged once before that, so that a
+// refusal leaves no approval in the log. One that then does not count
+// (the request was denied, or its plan changed, meanwhile) is recorded as
+// withdrawn.
 func (s *Service) Approve(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	r, _, err := s.change(ctx, id, func(r *nightowl.ActionRequest) (bool, error) {
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	hash := r.PlanHash
+	var refused string
+	judge := func(r *nightowl.ActionRequest) (bool, error) {
+		refused = ""
 		if err := refuseFinal(r); err != nil {
 			return false, err
 		}
+		if r.PlanHash != hash {
+			// The approval recorded names the plan it approves.
+			return false, nightowl.Errorf(nightowl.EConflict, "the plan of %s changed: look at it again before you approve", r.ID)
+		}
 		if by == r.RequestedBy {
-			s.audit(ctx, by, "action.approve", r.ID, "refused: the requester cannot approve their own request")
+			refused = "the requester cannot approve their own request"
 			return false, nightowl.Errorf(nightowl.EForbidden, "you requested %s: someone else must approve it", r.ID)
 		}
 		if approvedBy(r, by) {
@@ -409,7 +439,7 @@ func (s *Service) Approve(ctx context.Context, id, by string) (nightowl.ActionRe
 			return false, err
 		}
 		if why != "" {
-			s.audit(ctx, by, "action.approve", r.ID, "refused: "+why)
+			refused = why
 			return false, nightowl.Errorf(nightowl.EForbidden, "your approval of %s cannot count: %s", r.ID, why)
 		}
 		r.Approvals = append(r.Approvals, nightowl.Approval{By: by, At: s.clock.Now().UTC()})
@@ -417,27 +447,23 @@ func (s *Service) Approve(ctx context.Context, id, by string) (nightowl.ActionRe
 			r.State = nightowl.RequestApproved
 		}
 		return true, nil
-	})
-	if err != nil {
+	}
+	probe := r
+	if _, err := judge(&probe); err != nil {
+		if refused != "" {
+			s.audit(ctx, by, "action.approve", r.ID, "refused: "+refused)
+		}
 		return r, err
 	}
-	// Recorded once it has counted: an entry for an approval that lost to
-	// a denial would claim what did not happen. One the log cannot take is
-	// taken back, since a run must not rest on an approval the log lacks.
-	if err := s.audit(ctx, by, "action.approve", r.ID, fmt.Sprintf("%s; plan %s", r.Action, r.PlanHash)); err != nil {
-		if _, _, uerr := s.change(ctx, id, func(u *nightowl.ActionRequest) (bool, error) {
-			if u.State != nightowl.RequestPending && u.State != nightowl.RequestApproved || !approvedBy(u, by) {
-				return false, nil
-			}
-			u.Approvals = slices.DeleteFunc(u.Approvals, func(a nightowl.Approval) bool { return a.By == by })
-			if len(u.Approvals) < u.Needs {
-				u.State = nightowl.RequestPending
-			}
-			return true, nil
-		}); uerr != nil {
-			s.log.Error("take back an approval the audit log lacks", "request", id, "by", by, "err", uerr)
-		}
+	if err := s.audit(ctx, by, "action.approve", r.ID, fmt.Sprintf("%s; plan %s", r.Action, hash)); err != nil {
 		return r, fmt.Errorf("record the approval: %w", err)
+	}
+	r, _, err = s.change(ctx, id, judge, nil)
+	if err != nil {
+		if aerr := s.audit(ctx, by, "action.approve", id, "withdrawn: "+nightowl.ErrorMessage(err)); aerr != nil {
+			s.log.Error("record a withdrawn approval in the audit log", "request", id, "by", by, "err", aerr)
+		}
+		return r, err
 	}
 	return r, nil
 }
@@ -454,7 +480,7 @@ func (s *Service) Deny(ctx context.Context, id, by, reason string) (nightowl.Act
 			r.Error = "denied: " + reason
 		}
 		return true, nil
-	})
+	}, nil)
 	if err != nil {
 		return r, err
 	}
@@ -469,13 +495,17 @@ func (s *Service) Deny(ctx context.Context, id, by, reason string) (nightowl.Act
 // Run runs an approved request, for its requester or one of its approvers:
 // its plan must be the one approved, its preflight must hold again now, and
 // its action must be out of its cooldown. The run is claimed in the store
-// (approved to running) before anything starts, so that of many runs at
-// once, on any nodes, exactly one runs. It returns when the run has ended.
+// (approved to running, with the action's cooldown, in one step) before
+// anything starts, so that of many runs at once, on any nodes, of one
+// request or of several for one action, exactly one runs. A refused run
+// writes nothing, and the refusal is recorded once. It returns when the
+// run has ended.
 func (s *Service) Run(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
 	var a *nightowl.Action
 	var audit func()
+	var refused error // to record once it stands
 	r, wrote, err := s.change(ctx, id, func(r *nightowl.ActionRequest) (bool, error) {
-		audit = nil
+		audit, refused = nil, nil
 		if err := refuseFinal(r); err != nil {
 			return false, err
 		}
@@ -492,10 +522,26 @@ func (s *Service) Run(ctx context.Context, id, by string) (nightowl.ActionReques
 		if write, err := s.backToPending(ctx, a, r, by, &audit); write || err != nil {
 			return write, err
 		}
-		return true, s.start(ctx, a, r, by)
+		if refused, err = s.mayStart(ctx, a, r); err != nil {
+			return false, err
+		} else if refused != nil {
+			return false, refused
+		}
+		r.State, r.RanBy, r.StartedAt = nightowl.RequestRunning, by, s.clock.Now().UTC()
+		return true, nil
+	}, func(r *nightowl.ActionRequest) error {
+		err := s.claim(ctx, a, r)
+		var sr storeRefusal
+		if errors.As(err, &sr) {
+			refused = sr.error
+		}
+		return err
 	})
-	if wrote && audit != nil {
+	switch {
+	case wrote && audit != nil:
 		audit() // sent back to pending: the refusal is recorded once it stands
+	case !wrote && refused != nil:
+		s.audit(ctx, by, "action.run", id, "refused: "+nightowl.ErrorMessage(refused))
 	}
 	if err != nil {
 		return r, err
@@ -548,34 +594,39 @@ func (s *Service) backToPending(ctx context.Context, a *nightowl.Action, r *nigh
 	return true, nightowl.Errorf(nightowl.EConflict, "request %s cannot run yet: %s", r.ID, why)
 }
 
-// start checks the cooldown, the parameters and the preflight again and
-// marks r running, for the caller to write.
-func (s *Service) start(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest, by string) error {
-	now := s.clock.Now().UTC()
-	if a.Cooldown > 0 {
-		last, err := s.opts.Store.LastRun(ctx, a.Name)
-		if err != nil {
-			return err
-		}
-		if !last.IsZero() && now.Sub(last) < a.Cooldown {
-			return nightowl.Errorf(nightowl.EConflict, "%s ran at %s; its cooldown lasts until %s",
-				a.Name, stamp(last), stamp(last.Add(a.Cooldown)))
-		}
-	}
-	// Parameters are checked again: the config may have changed since the
-	// request was made.
+// mayStart checks the parameters and the preflight of r again, just
+// before it runs; it returns why r may not run, or an error when that could
+// not be judged. Parameters are checked again since the config may have
+// changed since the request was made.
+func (s *Service) mayStart(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest) (refused, err error) {
 	if err := checkParams(a, r.Params); err != nil {
-		return err
+		return err, nil
 	}
 	failed, _, err := s.opts.Preflight(ctx, a, r.Params)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if failed != "" {
-		s.audit(ctx, by, "action.run", r.ID, "refused: preflight failed: "+failed)
-		return nightowl.Errorf(nightowl.EConflict, "preflight failed: %s", failed)
+		return nightowl.Errorf(nightowl.EConflict, "preflight failed: %s", failed), nil
 	}
-	r.State, r.RanBy, r.StartedAt = nightowl.RequestRunning, by, now
+	return nil, nil
+}
+
+// claim writes r, moved to running, together with its action's cooldown:
+// a storeRefusal when another run of the action started within it. Any
+// other change of r is written as it is.
+func (s *Service) claim(ctx context.Context, a *nightowl.Action, r *nightowl.ActionRequest) error {
+	if r.State != nightowl.RequestRunning {
+		return s.opts.Store.SaveRequest(ctx, r)
+	}
+	last, err := s.opts.Store.StartRequest(ctx, r, a.Cooldown)
+	if err != nil {
+		return err
+	}
+	if !last.IsZero() {
+		return storeRefusal{nightowl.Errorf(nightowl.EConflict, "%s ran at %s; its cooldown lasts until %s",
+			a.Name, stamp(last), stamp(last.Add(a.Cooldown)))}
+	}
 	return nil
 }
 
@@ -723,12 +774,23 @@ func (s *Service) OnDown(ctx context.Context, v nightowl.CheckView) {
 		event(fmt.Sprintf("on_down did not run %s: it could not be recorded in the audit log", a.Name))
 		return
 	}
-	// Created running: a new request cannot lose its compare-and-set.
-	if err := s.start(ctx, a, &r, "nightowl"); err != nil {
-		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
-		return
+	refused, err := s.mayStart(ctx, a, &r)
+	if err == nil && refused == nil {
+		// Created running, with the cooldown: a new request cannot lose
+		// its compare-and-set, but another run may have taken the
+		// cooldown.
+		r.State, r.RanBy, r.StartedAt = nightowl.RequestRunning, "nightowl", s.clock.Now().UTC()
+		err = s.claim(ctx, a, &r)
+		var sr storeRefusal
+		if errors.As(err, &sr) {
+			refused, err = sr.error, nil
+		}
 	}
-	if err := s.opts.Store.SaveRequest(ctx, &r); err != nil {
+	if refused != nil {
+		s.audit(ctx, "nightowl", "action.run", r.ID, "refused: "+nightowl.ErrorMessage(refused))
+		err = refused
+	}
+	if err != nil {
 		event(fmt.Sprintf("on_down did not run %s: %s", a.Name, nightowl.ErrorMessage(err)))
 		return
 	}

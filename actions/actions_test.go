@@ -670,3 +670,230 @@ func TestRacesOnOneRequest(t *testing.T) {
 		t.Errorf("%d runs answered, %d executed; want 1 and 1: %q", ran, exec.n.Load(), msgs)
 	}
 }
+
+// TestCooldownHoldsForRunsAtOnce: runs of four requests for one action
+// with a cooldown, started at once on two services of one store, run once.
+func TestCooldownHoldsForRunsAtOnce(t *testing.T) {
+	f := newFixture(t, nightowl.Action{Name: "restart", Run: []string{"/bin/true"}, Cooldown: 10 * time.Minute})
+	ctx := context.Background()
+	exec := &countingExec{}
+	var nodes []*actions.Service
+	for range 2 {
+		svc, err := actions.New(actions.Options{Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+			Actions: func() []nightowl.Action { return f.acts }, Exec: exec,
+			Preflight: func(context.Context, *nightowl.Action, map[string]string) (string, []nightowl.CheckSeen, error) {
+				return "", nil, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, svc)
+	}
+	// Rounds a cooldown apart: each runs once.
+	const rounds, n = 3, 4
+	for round := range rounds {
+		f.clock.Set(t0.Add(time.Duration(round) * 20 * time.Minute))
+		var ids []string
+		for i := range n {
+			r, err := nodes[0].Request(ctx, "restart", nil, fmt.Sprintf("round %d, %d", round, i), "", "ana")
+			code(t, err, "")
+			ids = append(ids, r.ID)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i, id := range ids {
+			wg.Go(func() { _, errs[i] = nodes[i%2].Run(ctx, id, "ana") })
+		}
+		wg.Wait()
+		ran := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ran++
+			case !strings.Contains(err.Error(), "cooldown"):
+				t.Errorf("round %d: a run refused for another reason: %v", round, err)
+			}
+		}
+		if ran != 1 || exec.n.Load() != int32(round+1) {
+			t.Errorf("round %d: %d runs answered, %d executed in all; want 1 and %d", round, ran, exec.n.Load(), round+1)
+		}
+	}
+}
+
+// TestOnDownAtOnceRunsOnce: on_down of two checks that share an action,
+// called at once, runs it once within its cooldown.
+func TestOnDownAtOnceRunsOnce(t *testing.T) {
+	f := newFixture(t, nightowl.Action{Name: "restart", Run: []string{"/bin/true"}, Cooldown: 10 * time.Minute})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		name := fmt.Sprintf("db%d", i)
+		v := nightowl.CheckView{Check: nightowl.Check{Name: name, OnDown: "restart"},
+			State: nightowl.State{Check: name, Status: nightowl.StatusDown, Cause: "connection refused"}}
+		wg.Go(func() { f.svc.OnDown(ctx, v) })
+	}
+	wg.Wait()
+	ran, held := 0, 0
+	f.mu.Lock()
+	for _, e := range f.events {
+		switch {
+		case strings.Contains(e, "on_down ran restart"):
+			ran++
+		case strings.Contains(e, "cooldown"):
+			held++
+		}
+	}
+	events := strings.Join(f.events, "\n")
+	f.mu.Unlock()
+	if ran != 1 || held != 3 {
+		t.Errorf("%d ran, %d held back by the cooldown; want 1 and 3:\n%s", ran, held, events)
+	}
+}
+
+// TestRefusedRunsWriteNothing: a run that is refused (preflight failed, in
+// the cooldown) leaves the request as it was, version and all, and is
+// recorded once; a run refused again and again does not stop a denial.
+func TestRefusedRunsWriteNothing(t *testing.T) {
+	f := newFixture(t, terminate(), nightowl.Action{Name: "restart", Run: []string{"/bin/true"}, Cooldown: 10 * time.Minute})
+	ctx := context.Background()
+	f.setStatus("traffic-green", nightowl.StatusDown)
+	r, err := f.svc.Request(ctx, "terminate-cluster", map[string]string{"cluster": "green"}, "decommission", "green", "ana")
+	code(t, err, "")
+	r, err = f.svc.Approve(ctx, r.ID, "bo")
+	code(t, err, "")
+	f.setStatus("traffic-green", nightowl.StatusUp)
+	count := func(prefix string) int {
+		n := 0
+		for _, e := range f.entries() {
+			if strings.HasPrefix(e, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+
+	_, err = f.svc.Run(ctx, r.ID, "bo")
+	code(t, err, nightowl.EConflict)
+	got, err := f.svc.Get(ctx, r.ID)
+	if err != nil || got.Version != r.Version || got.State != nightowl.RequestApproved {
+		t.Fatalf("after a refused run: %s v%d, %v; want approved v%d", got.State, got.Version, err, r.Version)
+	}
+	if n := count("bo action.run refused: preflight failed"); n != 1 {
+		t.Errorf("%d audit entries for one refused run, want 1:\n%s", n, strings.Join(f.entries(), "\n"))
+	}
+
+	// In the cooldown: refused, unchanged, recorded.
+	first, _ := f.svc.Request(ctx, "restart", nil, "stuck", "", "ana")
+	_, err = f.svc.Run(ctx, first.ID, "ana")
+	code(t, err, "")
+	second, _ := f.svc.Request(ctx, "restart", nil, "stuck again", "", "ana")
+	_, err = f.svc.Run(ctx, second.ID, "ana")
+	code(t, err, nightowl.EConflict)
+	if got, err := f.svc.Get(ctx, second.ID); err != nil || got.Version != second.Version || got.State != nightowl.RequestApproved {
+		t.Fatalf("after a run refused in the cooldown: %s v%d, %v; want approved v%d", got.State, got.Version, err, second.Version)
+	}
+	if n := count("ana action.run refused: restart ran at"); n != 1 {
+		t.Errorf("%d audit entries for a run refused in the cooldown, want 1:\n%s", n, strings.Join(f.entries(), "\n"))
+	}
+
+	// Runs refused in a loop while someone denies: the denial stands.
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for i := 0; i < 500; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				f.svc.Run(ctx, r.ID, "bo")
+			}
+		})
+	}
+	_, err = f.svc.Deny(ctx, r.ID, "cy", "not now")
+	close(done)
+	wg.Wait()
+	code(t, err, "")
+	if got, _ := f.svc.Get(ctx, r.ID); got.State != nightowl.RequestDenied {
+		t.Errorf("state after the denial: %s", got.State)
+	}
+}
+
+type auditErrFunc func(nightowl.AuditEntry) error
+
+func (fn auditErrFunc) Audit(_ context.Context, e nightowl.AuditEntry) error { return fn(e) }
+
+// TestApprovalRecordedBeforeItCounts: an approval is in the log before a
+// run can rest on it. Another node acting at the moment it is recorded
+// finds it not yet counted; one the log cannot take never counts; one that
+// is recorded and then loses to a denial is recorded as withdrawn.
+func TestApprovalRecordedBeforeItCounts(t *testing.T) {
+	f := newFixture(t, nightowl.Action{Name: "flush", Run: []string{"/bin/true"}, Approvals: 1})
+	ctx := context.Background()
+	exec := &countingExec{}
+	noPreflight := func(context.Context, *nightowl.Action, map[string]string) (string, []nightowl.CheckSeen, error) {
+		return "", nil, nil
+	}
+	other, err := actions.New(actions.Options{Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Actions: func() []nightowl.Action { return f.acts }, Exec: exec, Preflight: noPreflight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	var during func() error // what the other node does while the approval is recorded
+	var log []string
+	node, err := actions.New(actions.Options{Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler),
+		Actions: func() []nightowl.Action { return f.acts }, Exec: exec, Preflight: noPreflight,
+		Audit: auditErrFunc(func(e nightowl.AuditEntry) error {
+			log = append(log, e.Actor+" "+e.Action+" "+e.Detail)
+			if e.Action == "action.approve" && e.Actor == "bo" && !strings.HasPrefix(e.Detail, "withdrawn") && during != nil {
+				return during()
+			}
+			return nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() {
+		r, err := node.Request(ctx, "flush", nil, "stale entries", "", "ana")
+		code(t, err, "")
+		id = r.ID
+	}
+
+	t.Run("the log cannot take it", func(t *testing.T) {
+		request()
+		var ran error
+		during = func() error {
+			_, ran = other.Run(ctx, id, "bo")
+			return fmt.Errorf("audit log unreachable")
+		}
+		if _, err := node.Approve(ctx, id, "bo"); err == nil {
+			t.Fatal("an approval the log could not take was accepted")
+		}
+		if exec.n.Load() != 0 || ran == nil {
+			t.Fatalf("a run rested on an approval the log lacks: %d runs, %v", exec.n.Load(), ran)
+		}
+		if got, err := node.Get(ctx, id); err != nil || got.State != nightowl.RequestPending || len(got.Approvals) != 0 {
+			t.Errorf("after an approval the log lacks: %s with %d approvals, %v; want pending with none", got.State, len(got.Approvals), err)
+		}
+	})
+
+	t.Run("denied meanwhile", func(t *testing.T) {
+		request()
+		log = nil
+		during = func() error {
+			_, err := other.Deny(ctx, id, "cy", "not now")
+			return err
+		}
+		_, err := node.Approve(ctx, id, "bo")
+		code(t, err, nightowl.EConflict)
+		want := []string{"bo action.approve flush; plan ", "bo action.approve withdrawn: request " + id + " was denied by cy"}
+		if len(log) != 2 || !strings.HasPrefix(log[0], want[0]) || !strings.HasPrefix(log[1], want[1]) {
+			t.Errorf("audit entries %q, want %q…", log, want)
+		}
+		if got, _ := node.Get(ctx, id); got.State != nightowl.RequestDenied || len(got.Approvals) != 0 {
+			t.Errorf("after a denial: %s with %d approvals", got.State, len(got.Approvals))
+		}
+	})
+}
