@@ -259,14 +259,15 @@ type lookups struct {
 }
 
 // stale explains the first check read since the first n that is older than
-// its limit, or "".
+// its limit, or "". An active check without any result has nothing fresh
+// to judge: it is stale too, however the expression reads "unknown".
 func (l *lookups) stale(n int) string {
-	if l.env.Now == nil {
-		return ""
-	}
 	for i := n; i < len(l.order); i++ {
 		c := l.order[i]
-		if l.limit[i] > 0 && !c.At.IsZero() && time.Duration(c.Age) > l.limit[i] {
+		if l.limit[i] > 0 && c.At.IsZero() {
+			return fmt.Sprintf("check %q has no result yet", c.Check)
+		}
+		if l.env.Now != nil && l.limit[i] > 0 && time.Duration(c.Age) > l.limit[i] {
 			return fmt.Sprintf("the newest result of check %q is %s old (taken at %s), older than the %s a preflight may judge (twice its interval plus its timeout)",
 				c.Check, time.Duration(c.Age).Round(time.Second), c.At.UTC().Format(time.RFC3339), l.limit[i])
 		}

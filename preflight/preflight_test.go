@@ -141,6 +141,8 @@ func TestJudgeFreshness(t *testing.T) {
 			State: nightowl.State{Status: nightowl.StatusUp, LastRun: now.Add(-5 * time.Minute)}},
 		"heartbeat": {Check: nightowl.Check{Passive: true}, State: nightowl.State{Status: nightowl.StatusUp},
 			Last: &nightowl.Result{Start: now.Add(-24 * time.Hour)}},
+		"new":      {Check: nightowl.Check{Interval: time.Minute, Timeout: 10 * time.Second}},
+		"new-ping": {Check: nightowl.Check{Passive: true}},
 	}
 	env := Env{Now: func() time.Time { return now }, Checks: func(name string) (nightowl.CheckView, bool) {
 		v, ok := views[name]
@@ -160,6 +162,8 @@ func TestJudgeFreshness(t *testing.T) {
 			`the newest result of check "restarted" is 5m0s old (taken at 2026-03-18T01:55:00Z), older than the 2m10s a preflight may judge (twice its interval plus its timeout)`,
 			[]string{"restarted up 300s"}},
 		{"not configured", []string{`check("nope").status == "unknown"`}, "", []string{"nope unknown 0s"}},
+		{"never ran", []string{`check("new").status != "down"`}, `check "new" has no result yet`, []string{"new unknown 0s"}},
+		{"a heartbeat never pinged", []string{`check("new-ping").status != "down"`}, "", []string{"new-ping unknown 0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
