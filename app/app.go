@@ -675,7 +675,7 @@ func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		TrustedProxies: a.cfg.Server.Proxies(), LoginKey: a.loginKey,
+		TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader, LoginKey: a.loginKey,
 		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
 
