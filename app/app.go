@@ -302,7 +302,7 @@ func (a *App) Start(ctx context.Context) error {
 	caps := connlimit.Derive(limit, 0, 0)
 	caps.Exempt = a.cfg.Server.Proxies()
 	a.srv = web.NewServer(a.webOptions())
-	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "file_limit", limit)
+	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "per_network", caps.PerNetwork, "file_limit", limit)
 	ln = connlimit.Listener(ln, caps)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
