@@ -400,8 +400,9 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage ||
 		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL ||
+		!slices.Equal(cfg.Server.TrustedProxies, a.cfg.Server.TrustedProxies) || cfg.Server.ForwardedHeader != a.cfg.Server.ForwardedHeader ||
 		cfg.Cluster != a.cfg.Cluster || cfg.Watchdog != a.cfg.Watchdog {
-		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, storage, cluster and watchdog take effect after a restart")
+		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, server.trusted_proxies, server.forwarded_header, storage, cluster and watchdog take effect after a restart")
 	}
 	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
 		// Checked above: cannot happen.

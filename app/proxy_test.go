@@ -3,11 +3,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nightowl/nightowl"
@@ -94,5 +97,48 @@ func TestSignInBehindAProxy(t *testing.T) {
 	}
 	if resp := login(stranger, "bo", "correct horse battery staple", "192.0.2.200"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a stranger naming a new address: %d, want 429", resp.StatusCode)
+	}
+}
+
+// TestReloadWarnsProxiesNeedARestart: a reload that changes the trusted
+// proxies or the header they write warns that the change waits for a
+// restart; one that changes neither does not.
+func TestReloadWarnsProxiesNeedARestart(t *testing.T) {
+	const base = "storage: {sqlite: test.db}\n"
+	for _, tc := range []struct {
+		name, before, after string
+		warn                bool
+	}{
+		{"trusted proxies", "server: {trusted_proxies: [10.0.0.1]}\n", "server: {trusted_proxies: [10.0.0.2]}\n", true},
+		{"a trusted proxy added", "server: {trusted_proxies: [10.0.0.1]}\n", "server: {trusted_proxies: [10.0.0.1, 10.0.0.2]}\n", true},
+		{"the forwarded header", "server: {trusted_proxies: [10.0.0.1]}\n", "server: {trusted_proxies: [10.0.0.1], forwarded_header: Forwarded}\n", true},
+		{"nothing", "server: {trusted_proxies: [10.0.0.1]}\n", "server: {trusted_proxies: [10.0.0.1/32], forwarded_header: x-forwarded-for}\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+			writeConfig(t, cfg, base+tc.before)
+			var logs strings.Builder
+			var mu sync.Mutex
+			a, err := New(context.Background(), Options{ConfigPath: cfg, Listen: "127.0.0.1:0",
+				Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn})), BcryptCost: testCost, PublicTTL: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Stop(context.Background()) })
+			writeConfig(t, cfg, base+tc.after)
+			if err := a.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			warned := strings.Contains(logs.String(), "server.trusted_proxies, server.forwarded_header") &&
+				strings.Contains(logs.String(), "take effect after a restart")
+			if warned != tc.warn {
+				t.Errorf("restart warning %v, want %v; logs:\n%s", warned, tc.warn, logs.String())
+			}
+		})
 	}
 }
