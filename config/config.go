@@ -113,8 +113,8 @@ type Server struct {
 	// (every API route needs a session or token), or viewer, for a
 	// read-only API and dashboard without signing in.
 	Anonymous nightowl.Role `yaml:"anonymous"`
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
-	// Forwarded headers name the client; no others are believed.
+	// TrustedProxies are the reverse proxies whose ForwardedHeader names
+	// the client; no others are believed.
 	TrustedProxies []CIDR `yaml:"trusted_proxies"`
 	// ForwardedHeader is the one header the trusted proxies write the
 	// client's address in, X-Forwarded-For (the default) or Forwarded;

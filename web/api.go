@@ -64,7 +64,7 @@ type Options struct {
 	// PublicURL is server.public_url: an https one makes cookies Secure.
 	PublicURL string
 	// TrustedProxies are server.trusted_proxies: the peers whose
-	// X-Forwarded-For and Forwarded headers name the client.
+	// ForwardedHeader names the client.
 	TrustedProxies []netip.Prefix
 	// ForwardedHeader is server.forwarded_header: the one header, of
 	// HeaderXForwardedFor (when empty) and HeaderForwarded, that the
