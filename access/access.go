@@ -423,10 +423,10 @@ func errWrongLogin() error { return nightowl.Errorf(nightowl.EUnauthorized, "wro
 // takes as long and fails the same way as a wrong password.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
 	now := s.clock.Now()
-	// Only names that could be a user's are counted per account, which
-	// bounds the memory the counts take; the rest are still counted per
-	// address. Errors never carry the name: people type passwords into
-	// the wrong field.
+	// Only names that could be a user's get runs of failures of their
+	// own; the rest are still counted per address, which also bounds the
+	// runs one address can start. Errors never carry the name: people
+	// type passwords into the wrong field.
 	account := name
 	if checkName(name) != nil {
 		account = ""

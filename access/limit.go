@@ -28,9 +28,12 @@ import (
 // addresses gets at most MaxAddressFailures guesses per FailureWindow from
 // each, 80 an hour, at one account or spread over many: 80×N an hour in
 // all, each costing the server one bcrypt comparison at the configured
-// cost. An account-wide limit would slow that guesser down only by also
-// refusing the owner, which is what strangers must not be able to do; long
-// passwords (MinPassword) are what keeps a distributed guesser out.
+// cost (about 0.3s of one core at DefaultBcryptCost), which bounds the
+// rate however many addresses there are. A delay per account applied only
+// to addresses that have failed would cut that to about one guess per
+// fresh address, but it would hold up an owner who mistyped once for as
+// long as strangers keep guessing, the lockout this is built to avoid; long
+// passwords (MinPassword) are what keep a distributed guesser out.
 type limiter struct {
 	mu      sync.Mutex
 	runs    map[runKey]failures
