@@ -43,13 +43,15 @@ const (
 	MaxPassword = 72
 )
 
-// Sign-in failures are limited per account, against guessing one person's
-// password, and per address, against trying a few passwords on every
-// account. After MaxAccountFailures failures in a row, each further attempt
-// at the account waits FirstDelay after the last, doubling up to MaxDelay;
-// the run is forgotten FailureWindow after its last failure. An address
-// that failed MaxAddressFailures times in the window that began with its
-// first is refused until that window is over.
+// Sign-in failures are limited per account and client address, against
+// guessing one person's password, and per address, against trying a few
+// passwords on every account (limit.go). After MaxAccountFailures failures
+// in a row at one account from one address (an IPv6 /64), each further
+// attempt at it from there waits FirstDelay after the last, doubling up to
+// MaxDelay; the run is forgotten FailureWindow after its last failure. An
+// address that failed MaxAddressFailures times in the window that began
+// with its first is refused until that window is over. Nothing is counted
+// per account alone, so that strangers cannot keep its owner out.
 const (
 	MaxAccountFailures = 5
 	FirstDelay         = time.Second
@@ -412,17 +414,19 @@ func errWrongLogin() error { return nightowl.Errorf(nightowl.EUnauthorized, "wro
 // without a port) and starts a session. It returns the session and the
 // value of its cookie, which only the browser keeps.
 //
-// Failures slow down an account (growing delays after MaxAccountFailures)
-// and limit an address (MaxAddressFailures in FailureWindow): an attempt
-// too soon is refused with ERateLimited, however right the password, and
-// says when to try again; success clears the account's count. An unknown name takes as long and
-// fails the same way as a wrong password.
+// Failures slow down an account from the address they came from (growing
+// delays after MaxAccountFailures) and limit an address (MaxAddressFailures
+// in FailureWindow): an attempt too soon is refused with ERateLimited,
+// however right the password, and says when to try again; success ends the
+// run of the account from that address. An attempt from an address that
+// has not failed is never held up by others' failures. An unknown name
+// takes as long and fails the same way as a wrong password.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
 	now := s.clock.Now()
-	// Only names that could be a user's are counted per account, which
-	// bounds the memory the counts take; the rest are still counted per
-	// address. Errors never carry the name: people type passwords into
-	// the wrong field.
+	// Only names that could be a user's get runs of failures of their
+	// own; the rest are still counted per address, which also bounds the
+	// runs one address can start. Errors never carry the name: people
+	// type passwords into the wrong field.
 	account := name
 	if checkName(name) != nil {
 		account = ""

@@ -300,36 +300,46 @@ func TestLoginRateLimit(t *testing.T) {
 		then attempt
 	}{
 		{
-			name: "per account, from any address",
-			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", addr(i)) }),
-				fail("alice", "203.0.113.9"), limited("alice", "203.0.113.9")),
-			// the last failure was 2s before: the next waits 2s after it
+			name: "per account and address",
+			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", "203.0.113.9") }),
+				fail("alice", "203.0.113.9"), limited("alice", "203.0.113.9"), ok("alice", "203.0.113.10")),
+			// the last failure was 3s before: the next waits 2s after it
 			wait: time.Second,
 			then: ok("alice", "203.0.113.9"),
 		},
 		{
-			name:     "per account, forgotten a window after the last failure",
-			attempts: repeat(MaxAccountFailures+1, func(i int) attempt { return fail("alice", addr(i)) }),
+			name:     "per account and address, forgotten a window after the last failure",
+			attempts: repeat(MaxAccountFailures+1, func(i int) attempt { return fail("alice", "203.0.113.9") }),
 			wait:     FailureWindow,
 			then:     ok("alice", "203.0.113.9"),
 		},
 		{
-			name: "per account, others are not held up",
-			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", addr(i)) }),
+			name: "per account and address, others are not held up",
+			attempts: append(repeat(MaxAccountFailures, func(i int) attempt { return fail("alice", addr(0)) }),
 				ok("bob", addr(0))),
 		},
 		{
-			name: "per account, unknown names too, so that the limit tells nobody who exists",
-			attempts: append(repeat(MaxAccountFailures+1, func(i int) attempt { return fail("nobody", addr(i)) }),
-				attempt{"nobody", password, "203.0.113.9", nightowl.ERateLimited}),
+			name: "per account and address, unknown names too, so that the limit tells nobody who exists",
+			attempts: append(repeat(MaxAccountFailures+1, func(i int) attempt { return fail("nobody", addr(0)) }),
+				attempt{"nobody", password, addr(0), nightowl.ERateLimited}),
 		},
 		{
-			name: "success clears the account's failures",
+			name: "per account and address, a guesser with many addresses holds nobody up",
+			attempts: append(repeat(3*MaxAccountFailures, func(i int) attempt { return fail("alice", addr(i)) }),
+				ok("alice", "203.0.113.9")),
+		},
+		{
+			name: "success clears the account's failures from that address",
 			attempts: append(append(append(
-				repeat(MaxAccountFailures-1, func(i int) attempt { return fail("alice", addr(i)) }),
+				repeat(MaxAccountFailures-1, func(i int) attempt { return fail("alice", addr(0)) }),
 				ok("alice", addr(0))),
-				repeat(MaxAccountFailures-1, func(i int) attempt { return fail("alice", addr(i)) })...),
+				repeat(MaxAccountFailures-1, func(i int) attempt { return fail("alice", addr(0)) })...),
 				ok("alice", addr(0))),
+		},
+		{
+			name: "the owner's success elsewhere leaves a guesser's run alone",
+			attempts: append(repeat(MaxAccountFailures+1, func(i int) attempt { return fail("alice", addr(0)) }),
+				ok("alice", "203.0.113.9"), fail("alice", addr(0)), limited("alice", addr(0))),
 		},
 		{
 			name: "per address, across accounts",
@@ -418,46 +428,87 @@ func TestLoginRateLimitMessage(t *testing.T) {
 	}
 }
 
-// TestLoginDelaysGrow: after MaxAccountFailures failures in a row, each
-// attempt at the account waits 1s, 2s, 4s … after the last failure, at most
-// a minute; the owner signs in once the delay is over, and other accounts
-// are never held up.
+// TestLoginDelaysGrow: after MaxAccountFailures failures in a row at an
+// account from one address, each attempt at it from there waits 1s, 2s,
+// 4s … after the last failure, at most a minute, even with the right
+// password; the owner signs in from elsewhere at any time, and from there
+// once the delay is over, and other accounts are never held up.
 func TestLoginDelaysGrow(t *testing.T) {
 	ctx := context.Background()
 	f := newTest(t)
 	f.addUser(t, "alice", nightowl.RoleViewer)
 	f.addUser(t, "bob", nightowl.RoleViewer)
-	addr := func(i int) string { return fmt.Sprintf("198.51.100.%d", i%200+1) }
+	const guesser = "198.51.100.1"
 	for i := range MaxAccountFailures {
-		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, guesser); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
 	for i, w := range want {
 		w *= time.Second
-		_, _, err := f.svc.Login(ctx, "alice", password, "203.0.113.9")
+		_, _, err := f.svc.Login(ctx, "alice", password, guesser)
 		if d, ok := RetryAfter(err); !ok || d != w {
 			t.Fatalf("delay %d: %v, RetryAfter %v, want %v", i, err, d, w)
 		}
-		if _, _, err := f.svc.Login(ctx, "bob", password, addr(i)); err != nil {
+		if _, _, err := f.svc.Login(ctx, "alice", password, fmt.Sprintf("203.0.113.%d", i+1)); err != nil {
+			t.Fatalf("the owner from elsewhere while the guesser waits: %v", err)
+		}
+		if _, _, err := f.svc.Login(ctx, "bob", password, guesser); err != nil {
 			t.Fatalf("another account while alice waits: %v", err)
 		}
 		f.clock.Advance(w - time.Millisecond)
-		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.ERateLimited {
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, guesser); nightowl.ErrorCode(err) != nightowl.ERateLimited {
 			t.Fatalf("before the delay is over: %v", err)
 		}
 		f.clock.Advance(time.Millisecond)
-		if _, _, err := f.svc.Login(ctx, "alice", wrong, addr(i)); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+		if _, _, err := f.svc.Login(ctx, "alice", wrong, guesser); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
 			t.Fatalf("once the delay is over: %v", err)
 		}
 	}
 	f.clock.Advance(MaxDelay)
-	if _, _, err := f.svc.Login(ctx, "alice", password, "203.0.113.9"); err != nil {
+	if _, _, err := f.svc.Login(ctx, "alice", password, guesser); err != nil {
 		t.Fatalf("the owner after the delay: %v", err)
 	}
-	if _, _, err := f.svc.Login(ctx, "alice", wrong, "203.0.113.9"); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
+	if _, _, err := f.svc.Login(ctx, "alice", wrong, guesser); nightowl.ErrorCode(err) != nightowl.EUnauthorized {
 		t.Fatalf("success cleared the run: %v", err)
+	}
+}
+
+// TestLoginStrangerKeepsGuessing: a stranger who guesses one account's
+// password once a minute for two hours slows only themself; the owner,
+// signing in from elsewhere now and then, always gets in.
+func TestLoginStrangerKeepsGuessing(t *testing.T) {
+	ctx := context.Background()
+	f := newTest(t)
+	f.addUser(t, "alice", nightowl.RoleViewer)
+	const stranger, owner = "198.51.100.66", "203.0.113.9"
+	refused := 0
+	for i := range 120 {
+		_, _, err := f.svc.Login(ctx, "alice", wrong, stranger)
+		switch code := nightowl.ErrorCode(err); code {
+		case nightowl.EUnauthorized:
+		case nightowl.ERateLimited:
+			refused++
+		default:
+			t.Fatalf("guess %d: %v", i, err)
+		}
+		if i >= MaxAccountFailures {
+			// Right after a guess, the stranger must wait.
+			if _, _, err := f.svc.Login(ctx, "alice", wrong, stranger); nightowl.ErrorCode(err) != nightowl.ERateLimited {
+				t.Fatalf("guess %d: a second guess at once: %v, want rate limited", i, err)
+			}
+		}
+		f.clock.Advance(30 * time.Second)
+		if i%10 == 9 {
+			if _, _, err := f.svc.Login(ctx, "alice", password, owner); err != nil {
+				t.Fatalf("the owner, %d minutes into the guessing: %v", i+1, err)
+			}
+		}
+		f.clock.Advance(30 * time.Second)
+	}
+	if refused > 0 {
+		t.Errorf("the stranger's guesses a minute apart were refused %d times: the delay is at most a minute", refused)
 	}
 }
 

@@ -10,22 +10,39 @@ import (
 	"github.com/nightowl/nightowl"
 )
 
-// limiter counts failed sign-ins per account and per address, in memory: a
-// restart forgets them, which costs an attacker a restart of the server per
-// few guesses.
+// limiter counts failed sign-ins per account and client address, and per
+// address, in memory: a restart forgets them, which costs an attacker a
+// restart of the server per few guesses.
 //
-// An account is never locked: after MaxAccountFailures failures in a row,
-// each further attempt must wait a delay after the last, growing from
-// FirstDelay to MaxDelay, so that guessing one password is slow while its
-// owner, whom strangers may have been trying, gets in within a minute. An
-// address, once it has failed MaxAddressFailures times, waits for the end
-// of the window.
+// A run of failures belongs to an account and the address it came from (an
+// IPv4 address, an IPv6 /64; see addrKey): after MaxAccountFailures
+// failures in a row at one account from one address, each further attempt
+// at it from there must wait a delay after the last, growing from
+// FirstDelay to MaxDelay. A guesser slows only themself: the account's
+// owner, from any address that has not failed, signs in at once however
+// long strangers keep guessing. An address, once it has failed
+// MaxAddressFailures times (at any accounts), waits for the end of the
+// window that began with its first failure.
+//
+// Nothing holds for an account across addresses. A guesser with N
+// addresses gets at most MaxAddressFailures guesses per FailureWindow from
+// each, 80 an hour, at one account or spread over many: 80×N an hour in
+// all, each costing the server one bcrypt comparison at the configured
+// cost (about 0.3s of one core at DefaultBcryptCost), which bounds the
+// rate however many addresses there are. A delay per account applied only
+// to addresses that have failed would cut that to about one guess per
+// fresh address, but it would hold up an owner who mistyped once for as
+// long as strangers keep guessing, the lockout this is built to avoid; long
+// passwords (MinPassword) are what keep a distributed guesser out.
 type limiter struct {
-	mu       sync.Mutex
-	accounts map[string]failures
-	addrs    map[string]failures
-	sweptAt  time.Time
+	mu      sync.Mutex
+	runs    map[runKey]failures
+	addrs   map[string]failures
+	sweptAt time.Time
 }
+
+// runKey is an account and the address its failures came from.
+type runKey struct{ account, addr string }
 
 // failures counts the failures in the window that began with the first,
 // and when the last was.
@@ -36,11 +53,11 @@ type failures struct {
 }
 
 func newLimiter() *limiter {
-	return &limiter{accounts: make(map[string]failures), addrs: make(map[string]failures)}
+	return &limiter{runs: make(map[runKey]failures), addrs: make(map[string]failures)}
 }
 
-// accountDelay is how long after its last failure an account that has
-// failed n times in a row waits before the next attempt.
+// accountDelay is how long after its last failure a run of n failures in
+// a row at an account from one address waits before the next attempt.
 func accountDelay(n int) time.Duration {
 	if n < MaxAccountFailures {
 		return 0
@@ -55,19 +72,20 @@ func accountDelay(n int) time.Duration {
 // begin starts a sign-in to account (none when "") from addr. It counts the
 // attempt as a failure at once, so that many attempts at the same time
 // cannot all pass before the first has failed; succeeded takes it back.
-// When the account must wait, or the address's count is full, it refuses
-// and says until when.
+// When the account must wait for this address, or the address's count is
+// full, it refuses and says until when.
 func (l *limiter) begin(account, addr string, now time.Time) (retry time.Time, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweptAt) >= FailureWindow {
-		sweep(l.accounts, now, accountFrom)
+		sweep(l.runs, now, runFrom)
 		sweep(l.addrs, now, addrFrom)
 		l.sweptAt = now
 	}
-	acc, ad := current(l.accounts, account, now, accountFrom), current(l.addrs, addr, now, addrFrom)
+	key := runKey{account, addr}
+	run, ad := current(l.runs, key, now, runFrom), current(l.addrs, addr, now, addrFrom)
 	if account != "" {
-		if r := acc.last.Add(accountDelay(acc.n)); acc.n > 0 && r.After(now) {
+		if r := run.last.Add(accountDelay(run.n)); run.n > 0 && r.After(now) {
 			retry = r
 		}
 	}
@@ -80,18 +98,19 @@ func (l *limiter) begin(account, addr string, now time.Time) (retry time.Time, o
 		return retry, false
 	}
 	if account != "" {
-		l.accounts[account] = acc.add(now)
+		l.runs[key] = run.add(now)
 	}
 	l.addrs[addr] = ad.add(now)
 	return time.Time{}, true
 }
 
-// succeeded takes back the failure that begin counted, and clears the
-// account's count.
+// succeeded takes back the failure that begin counted, and ends the
+// account's run from that address; runs from other addresses, which may
+// be strangers', go on.
 func (l *limiter) succeeded(account, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.accounts, account)
+	delete(l.runs, runKey{account, addr})
 	if f, ok := l.addrs[addr]; ok && f.n > 0 {
 		f.n--
 		l.addrs[addr] = f
@@ -99,7 +118,7 @@ func (l *limiter) succeeded(account, addr string) {
 }
 
 // current returns the failures of key that still count at now.
-func current(m map[string]failures, key string, now time.Time, from func(failures) time.Time) failures {
+func current[K comparable](m map[K]failures, key K, now time.Time, from func(failures) time.Time) failures {
 	f := m[key]
 	if f.n > 0 && now.Sub(from(f)) >= FailureWindow {
 		return failures{}
@@ -107,10 +126,10 @@ func current(m map[string]failures, key string, now time.Time, from func(failure
 	return f
 }
 
-// An account's run of failures is forgotten a window after its last
-// failure; an address's count a window after its first.
-func accountFrom(f failures) time.Time { return f.last }
-func addrFrom(f failures) time.Time    { return f.since }
+// A run of failures is forgotten a window after its last failure; an
+// address's count a window after its first.
+func runFrom(f failures) time.Time  { return f.last }
+func addrFrom(f failures) time.Time { return f.since }
 
 func (f failures) add(now time.Time) failures {
 	if f.n == 0 {
@@ -123,7 +142,7 @@ func (f failures) add(now time.Time) failures {
 
 // sweep forgets the counts that no longer count, so that the maps hold
 // only the last window's worth of names and addresses.
-func sweep(m map[string]failures, now time.Time, from func(failures) time.Time) {
+func sweep[K comparable](m map[K]failures, now time.Time, from func(failures) time.Time) {
 	for k, f := range m {
 		if now.Sub(from(f)) >= FailureWindow {
 			delete(m, k)

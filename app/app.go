@@ -302,7 +302,7 @@ func (a *App) Start(ctx context.Context) error {
 	caps := connlimit.Derive(limit, 0, 0)
 	caps.Exempt = a.cfg.Server.Proxies()
 	a.srv = web.NewServer(a.webOptions())
-	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "file_limit", limit)
+	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "per_network", caps.PerNetwork, "file_limit", limit)
 	ln = connlimit.Listener(ln, caps)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.srv.Serve(ln) }()
@@ -400,8 +400,9 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage ||
 		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL ||
+		!slices.Equal(cfg.Server.TrustedProxies, a.cfg.Server.TrustedProxies) || cfg.Server.ForwardedHeader != a.cfg.Server.ForwardedHeader ||
 		cfg.Cluster != a.cfg.Cluster || cfg.Watchdog != a.cfg.Watchdog {
-		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, storage, cluster and watchdog take effect after a restart")
+		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, server.trusted_proxies, server.forwarded_header, storage, cluster and watchdog take effect after a restart")
 	}
 	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
 		// Checked above: cannot happen.
@@ -675,7 +676,7 @@ func (a *App) webOptions() web.Options {
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
 		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		TrustedProxies: a.cfg.Server.Proxies(), LoginKey: a.loginKey,
+		TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader, LoginKey: a.loginKey,
 		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
 

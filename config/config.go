@@ -33,13 +33,16 @@ import (
 
 // Defaults applied when the config does not say otherwise.
 const (
-	DefaultListen       = "127.0.0.1:8080"
-	DefaultTitle        = "nightowl"
-	DefaultSQLite       = "nightowl.db"
-	DefaultInterval     = 30 * time.Second
-	DefaultTimeout      = 10 * time.Second
-	DefaultFailAfter    = 2
-	DefaultRecoverAfter = 1
+	DefaultListen = "127.0.0.1:8080"
+	DefaultTitle  = "nightowl"
+	// DefaultForwardedHeader is the header that nginx, HAProxy, Caddy
+	// and Traefik append the client's address to.
+	DefaultForwardedHeader = "X-Forwarded-For"
+	DefaultSQLite          = "nightowl.db"
+	DefaultInterval        = 30 * time.Second
+	DefaultTimeout         = 10 * time.Second
+	DefaultFailAfter       = 2
+	DefaultRecoverAfter    = 1
 )
 
 // Options are what Load and Parse read from outside the file. The zero value
@@ -110,9 +113,14 @@ type Server struct {
 	// (every API route needs a session or token), or viewer, for a
 	// read-only API and dashboard without signing in.
 	Anonymous nightowl.Role `yaml:"anonymous"`
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
-	// Forwarded headers name the client; no others are believed.
+	// TrustedProxies are the reverse proxies whose ForwardedHeader names
+	// the client; no others are believed.
 	TrustedProxies []CIDR `yaml:"trusted_proxies"`
+	// ForwardedHeader is the one header the trusted proxies write the
+	// client's address in, X-Forwarded-For (the default) or Forwarded;
+	// the other is ignored, since proxies pass on the one they do not
+	// write as the client sent it.
+	ForwardedHeader string `yaml:"forwarded_header"`
 }
 
 // Proxies returns TrustedProxies as prefixes.
@@ -246,7 +254,7 @@ func (d *decoder) config() *Config {
 		return nil
 	}
 	t := top{
-		Server: Server{Listen: DefaultListen, Title: DefaultTitle},
+		Server: Server{Listen: DefaultListen, Title: DefaultTitle, ForwardedHeader: DefaultForwardedHeader},
 		Defaults: Defaults{
 			Interval:     DefaultInterval,
 			Timeout:      DefaultTimeout,
@@ -442,6 +450,17 @@ func (d *decoder) server(s *Server) {
 	default:
 		d.errorf(d.locate("server.anonymous"), "server.anonymous",
 			"must be viewer, or left out: acting on an outage needs a person who signed in")
+	}
+	switch {
+	case s.ForwardedHeader == "":
+		s.ForwardedHeader = DefaultForwardedHeader
+	case strings.EqualFold(s.ForwardedHeader, "X-Forwarded-For"):
+		s.ForwardedHeader = "X-Forwarded-For"
+	case strings.EqualFold(s.ForwardedHeader, "Forwarded"):
+		s.ForwardedHeader = "Forwarded"
+	default:
+		d.errorf(d.locate("server.forwarded_header"), "server.forwarded_header",
+			"must be X-Forwarded-For or Forwarded: the one header the trusted proxies write")
 	}
 	if s.PublicURL != "" {
 		if msg := checkURL(s.PublicURL); msg != "" {

@@ -60,7 +60,7 @@ func TestLoadValid(t *testing.T) {
 		if cfg.File != "testdata/valid.yaml" || cfg.Dir != "testdata" {
 			t.Errorf("File, Dir = %q, %q", cfg.File, cfg.Dir)
 		}
-		wantServer := Server{Listen: "0.0.0.0:9090", PublicURL: "https://status.example.com", Title: "Example Status"}
+		wantServer := Server{Listen: "0.0.0.0:9090", PublicURL: "https://status.example.com", Title: "Example Status", ForwardedHeader: DefaultForwardedHeader}
 		if !reflect.DeepEqual(cfg.Server, wantServer) {
 			t.Errorf("Server = %+v, want %+v", cfg.Server, wantServer)
 		}
@@ -192,6 +192,21 @@ func TestLoadValid(t *testing.T) {
 	})
 }
 
+// TestForwardedHeader: server.forwarded_header names one of the two
+// headers, in any case, and is kept in its usual spelling.
+func TestForwardedHeader(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"", "X-Forwarded-For"},
+		{"server:\n  forwarded_header: x-forwarded-for\n", "X-Forwarded-For"},
+		{"server:\n  forwarded_header: Forwarded\n", "Forwarded"},
+		{"server:\n  forwarded_header: FORWARDED\n", "Forwarded"},
+	} {
+		if got := mustParse(t, tc.src, Options{}).Server.ForwardedHeader; got != tc.want {
+			t.Errorf("%q: ForwardedHeader = %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -206,7 +221,7 @@ func TestDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, tt.src, Options{})
-			want := Server{Listen: DefaultListen, Title: DefaultTitle}
+			want := Server{Listen: DefaultListen, Title: DefaultTitle, ForwardedHeader: DefaultForwardedHeader}
 			if !reflect.DeepEqual(cfg.Server, want) {
 				t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 			}

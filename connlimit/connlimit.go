@@ -1,7 +1,9 @@
 // Package connlimit bounds the connections a server holds open: in all, so
-// that the process keeps file descriptors for its own checks, and per
-// client address, so that one client cannot take them all. Connections over
-// a cap are closed as soon as they are accepted.
+// that the process keeps file descriptors for its own checks; per client
+// address, so that one client cannot take them all; and, more loosely, per
+// network, so that the many addresses of one customer (an IPv6 /48 holds
+// 65,536 /64s) cannot either. Connections over a cap are closed as soon as
+// they are accepted.
 package connlimit
 
 import (
@@ -25,6 +27,13 @@ const (
 	// the total, so that one client alone never fills the cap and
 	// /healthz, pings and people still get in.
 	perClientShare = 4
+	// perNetworkShare bounds the clients of one network together to this
+	// fraction of the total: it takes two networks to fill it.
+	perNetworkShare = 2
+	// Networks are IPv4 /24s and IPv6 /48s, the usual allocations to one
+	// customer.
+	networkBits4 = 24
+	networkBits6 = 48
 )
 
 // Options configure a Listener. The zero value of each field means no cap.
@@ -34,14 +43,18 @@ type Options struct {
 	// PerClient is the most connections one client address (an IPv6
 	// client's /64) holds at once.
 	PerClient int
+	// PerNetwork is the most connections the clients of one network (an
+	// IPv4 /24, an IPv6 /48) hold at once, together.
+	PerNetwork int
 	// Exempt are peers counted only towards Max: reverse proxies, whose
 	// one address carries every client's connections.
 	Exempt []netip.Prefix
 }
 
 // Derive returns the caps for a process that may hold fdLimit files: half
-// of them for connections, and a quarter of that, at most DefaultPerClient,
-// for one client. maxConns and perClient, when positive, are the configured
+// of them for connections, a quarter of that, at most DefaultPerClient, for
+// one client, and half of it for one network (never less than one
+// client's). maxConns and perClient, when positive, are the configured
 // caps and win.
 func Derive(fdLimit uint64, maxConns, perClient int) Options {
 	o := Options{Max: maxConns, PerClient: perClient}
@@ -54,13 +67,14 @@ func Derive(fdLimit uint64, maxConns, perClient int) Options {
 	if o.PerClient <= 0 {
 		o.PerClient = min(DefaultPerClient, max(o.Max/perClientShare, 1))
 	}
+	o.PerNetwork = max(o.Max/perNetworkShare, o.PerClient)
 	return o
 }
 
 // Listener wraps ln so that Accept hands out only connections within the
 // caps; the others are closed at once.
 func Listener(ln net.Listener, opts Options) net.Listener {
-	return &listener{Listener: ln, opts: opts, perAddr: map[netip.Addr]int{}}
+	return &listener{Listener: ln, opts: opts, perAddr: map[netip.Addr]int{}, perNet: map[netip.Addr]int{}}
 }
 
 type listener struct {
@@ -70,6 +84,14 @@ type listener struct {
 	mu      sync.Mutex
 	total   int
 	perAddr map[netip.Addr]int
+	perNet  map[netip.Addr]int
+}
+
+// peer is what a connection is counted under.
+type peer struct {
+	client  netip.Addr // its address, or its /64 for IPv6
+	network netip.Addr // its /24, or its /48 for IPv6
+	exempt  bool       // counted only in the total
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -78,8 +100,8 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key, exempt := l.key(c.RemoteAddr())
-		if !l.take(key, exempt) {
+		p := l.peer(c.RemoteAddr())
+		if !l.take(p) {
 			// Closing at once frees the descriptor; the client sees a
 			// reset or an empty answer and may try again later.
 			if tc, ok := c.(*net.TCPConn); ok {
@@ -88,13 +110,12 @@ func (l *listener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &conn{Conn: c, release: func() { l.release(key, exempt) }}, nil
+		return &conn{Conn: c, release: func() { l.release(p) }}, nil
 	}
 }
 
-// key is what a peer's connections are counted under: its address, or its
-// /64 for IPv6; exempt reports a peer counted only in the total.
-func (l *listener) key(addr net.Addr) (netip.Addr, bool) {
+// peer is what the connections of addr are counted under.
+func (l *listener) peer(addr net.Addr) peer {
 	var ip netip.Addr
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		ip, _ = netip.AddrFromSlice(ta.IP)
@@ -104,43 +125,59 @@ func (l *listener) key(addr net.Addr) (netip.Addr, bool) {
 	ip = ip.Unmap().WithZone("")
 	for _, p := range l.opts.Exempt {
 		if p.Contains(ip) {
-			return ip, true
+			return peer{client: ip, exempt: true}
 		}
 	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		ip = p.Addr()
+	if !ip.IsValid() {
+		return peer{}
 	}
-	return ip, false
+	if ip.Is6() {
+		c, _ := ip.Prefix(64)
+		n, _ := ip.Prefix(networkBits6)
+		return peer{client: c.Addr(), network: n.Addr()}
+	}
+	n, _ := ip.Prefix(networkBits4)
+	return peer{client: ip, network: n.Addr()}
 }
 
-func (l *listener) take(key netip.Addr, exempt bool) bool {
+func (l *listener) take(p peer) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.opts.Max > 0 && l.total >= l.opts.Max {
 		return false
 	}
-	if !exempt && l.opts.PerClient > 0 && l.perAddr[key] >= l.opts.PerClient {
-		return false
+	if !p.exempt {
+		if l.opts.PerClient > 0 && l.perAddr[p.client] >= l.opts.PerClient {
+			return false
+		}
+		if l.opts.PerNetwork > 0 && l.perNet[p.network] >= l.opts.PerNetwork {
+			return false
+		}
 	}
 	l.total++
-	if !exempt {
-		l.perAddr[key]++
+	if !p.exempt {
+		l.perAddr[p.client]++
+		l.perNet[p.network]++
 	}
 	return true
 }
 
-func (l *listener) release(key netip.Addr, exempt bool) {
+func (l *listener) release(p peer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
-	if exempt {
+	if p.exempt {
 		return
 	}
-	if n := l.perAddr[key] - 1; n > 0 {
-		l.perAddr[key] = n
+	decrement(l.perAddr, p.client)
+	decrement(l.perNet, p.network)
+}
+
+func decrement(m map[netip.Addr]int, k netip.Addr) {
+	if n := m[k] - 1; n > 0 {
+		m[k] = n
 	} else {
-		delete(l.perAddr, key)
+		delete(m, k)
 	}
 }
 

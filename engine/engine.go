@@ -534,7 +534,7 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 		r.nowMu.Unlock()
 		select {
 		case <-m.done:
-			return m.res, nil
+			return m.res, m.err
 		case <-ctx.Done():
 			return nightowl.Result{}, ctx.Err()
 		}
@@ -544,21 +544,32 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 	r.nowMu.Unlock()
 	// A reload must not close the prober under a manual run.
 	r.manual.Add(1)
+	// Deferred, so that a run that panics (a probe's or an assertion's
+	// bug) still lets the calls that joined it go, and the next call run
+	// the check again; the panic goes on to this caller.
+	defer func() {
+		if !m.ran {
+			m.err = nightowl.Errorf(nightowl.EInternal, "run of check %q failed", name)
+		}
+		r.nowMu.Lock()
+		r.now = nil
+		r.nowMu.Unlock()
+		close(m.done)
+		if r.manual.Add(-1) == 0 && r.removed.Load() && !r.running.Load() {
+			r.close()
+		}
+	}()
 	m.res = e.execute(context.WithoutCancel(ctx), r, e.clock.Now())
-	r.nowMu.Lock()
-	r.now = nil
-	r.nowMu.Unlock()
-	close(m.done)
-	if r.manual.Add(-1) == 0 && r.removed.Load() && !r.running.Load() {
-		r.close()
-	}
+	m.ran = true
 	return m.res, nil
 }
 
 // manualRun is a run of RunNow under way, which later calls join.
 type manualRun struct {
-	done chan struct{} // closed once res is set
+	done chan struct{} // closed once res, or err, is set
+	ran  bool          // the run ended without a panic, with res
 	res  nightowl.Result
+	err  error
 }
 
 // Adopt brings the engine up to date with what the other nodes of a cluster

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -548,4 +549,51 @@ func TestCloseWritesOnlyOwnStates(t *testing.T) {
 	if _, ok := store.states["b"]; ok || len(store.states) != 1 {
 		t.Fatalf("states written at close: %v", store.states)
 	}
+}
+
+// TestRunNowAfterAPanic: a manual run whose probe panics still ends: the
+// calls that joined it get an error, and the next call runs the check
+// again instead of waiting for ever.
+func TestRunNowAfterAPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var calls atomic.Int32
+		p := fakeProber{func(context.Context) nightowl.Result {
+			if calls.Add(1) == 1 {
+				<-release
+				panic("probe bug")
+			}
+			return nightowl.Result{OK: true}
+		}}
+		e := newTestEngine(t, clocktest.New(t0), newMemStore())
+		e.SetChecks(checks(1, time.Minute, p), nil)
+
+		panicked := make(chan any, 1)
+		go func() {
+			defer func() { panicked <- recover() }()
+			e.RunNow(context.Background(), "a")
+		}()
+		synctest.Wait() // the first run is under way
+		type outcome struct {
+			res nightowl.Result
+			err error
+		}
+		joined := make(chan outcome, 1)
+		go func() {
+			res, err := e.RunNow(context.Background(), "a")
+			joined <- outcome{res, err}
+		}()
+		synctest.Wait() // the second call waits for the first run
+		close(release)
+		if p := <-panicked; p == nil {
+			t.Fatal("the panic of the run was swallowed")
+		}
+		if o := <-joined; nightowl.ErrorCode(o.err) != nightowl.EInternal {
+			t.Fatalf("a call that joined the run that panicked: %+v, %v; want an internal error", o.res, o.err)
+		}
+		res, err := e.RunNow(context.Background(), "a")
+		if err != nil || !res.OK || calls.Load() != 2 {
+			t.Fatalf("the next run: %+v, %v after %d probes", res, err, calls.Load())
+		}
+	})
 }

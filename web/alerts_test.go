@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -97,6 +98,44 @@ func TestAckLinkLimits(t *testing.T) {
 		}
 		if w := postAck(h, "c1", "203.0.113.10", ""); w.Code != 200 {
 			t.Fatalf("another address: %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("per address, behind a proxy", func(t *testing.T) {
+		proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		// post comes through the proxy with the two headers, one written
+		// by the proxy and the other made up by the client.
+		post := func(h http.Handler, id, xff, fwd string) int {
+			r := httptest.NewRequest("POST", "/ack/"+id+"?exp=1&sig=x", strings.NewReader(""))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.RemoteAddr = "10.0.0.2:40000"
+			r.Header.Set("X-Forwarded-For", xff)
+			r.Header.Set("Forwarded", "for="+fwd)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w.Code
+		}
+		h := Handler(Options{Alerter: &linkAlerter{acked: map[string]string{}}, Clock: clock, TrustedProxies: proxies})
+		for i := range ackAddrBurst {
+			if code := post(h, fmt.Sprintf("e%d", i), "203.0.113.9", fmt.Sprintf("198.51.100.%d", i+1)); code != 200 {
+				t.Fatalf("post %d: %d", i, code)
+			}
+		}
+		if code := post(h, "e-next", "203.0.113.9", "198.51.100.200"); code != 429 {
+			t.Fatalf("a client naming a new address of its own in Forwarded: %d, want 429", code)
+		}
+		if code := post(h, "e-next", "203.0.113.10", "198.51.100.200"); code != 200 {
+			t.Fatalf("another client behind the proxy: %d", code)
+		}
+		// A proxy that writes Forwarded: that is the header read, and
+		// X-Forwarded-For is the one made up.
+		h = Handler(Options{Alerter: &linkAlerter{acked: map[string]string{}}, Clock: clock, TrustedProxies: proxies, ForwardedHeader: HeaderForwarded})
+		for i := range ackAddrBurst {
+			if code := post(h, fmt.Sprintf("f%d", i), fmt.Sprintf("198.51.100.%d", i+1), "203.0.113.9"); code != 200 {
+				t.Fatalf("Forwarded, post %d: %d", i, code)
+			}
+		}
+		if code := post(h, "f-next", "198.51.100.200", "203.0.113.9"); code != 429 {
+			t.Fatalf("Forwarded, a client naming a new address of its own in X-Forwarded-For: %d, want 429", code)
 		}
 	})
 	t.Run("by", func(t *testing.T) {

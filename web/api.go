@@ -64,8 +64,12 @@ type Options struct {
 	// PublicURL is server.public_url: an https one makes cookies Secure.
 	PublicURL string
 	// TrustedProxies are server.trusted_proxies: the peers whose
-	// X-Forwarded-For and Forwarded headers name the client.
+	// ForwardedHeader names the client.
 	TrustedProxies []netip.Prefix
+	// ForwardedHeader is server.forwarded_header: the one header, of
+	// HeaderXForwardedFor (when empty) and HeaderForwarded, that the
+	// trusted proxies write and that is read.
+	ForwardedHeader string
 	// LoginKey signs the sign-in form's tokens; a random key of this
 	// process when nil, which a restart or another node does not know.
 	LoginKey []byte
@@ -112,7 +116,7 @@ func newAPI(opts Options) *api {
 		rand.Read(opts.LoginKey)
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
-		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
+		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
 		ackLimit: newAckLimits()}
 }
 
@@ -242,6 +246,7 @@ type api struct {
 	anonymous nightowl.Role
 	publicURL string
 	trusted   []netip.Prefix
+	forwarded string
 	loginKey  []byte
 	log       *slog.Logger
 	clock     nightowl.Clock

@@ -16,7 +16,7 @@ const maxHops = 32
 // peer's, or, when the peer is one of the trusted proxies, the address the
 // proxies' headers give (see clientIP).
 func (a *api) clientAddr(r *http.Request) string {
-	ip := clientIP(r.RemoteAddr, r.Header, a.trusted)
+	ip := clientIP(r.RemoteAddr, r.Header, a.trusted, a.forwarded)
 	if !ip.IsValid() {
 		return r.RemoteAddr
 	}
@@ -28,23 +28,34 @@ func (a *api) fromTrustedProxy(r *http.Request) bool {
 	return trustedAddr(peerAddr(r.RemoteAddr), a.trusted)
 }
 
+// The headers a proxy may name the client in (server.forwarded_header).
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
 // clientIP finds the client of a request whose peer is remote. Only a
-// trusted peer's headers are read: Forwarded when it has a for= entry,
-// else X-Forwarded-For. They list the hops from the client to the proxy
-// next to the server, each proxy appending the address it was reached
-// from; the walk goes from the right past the trusted proxies, and the
-// first address that is not one is the client. An entry that is not an
-// address (unknown, an obfuscated name, garbage) ends the walk at the proxy
-// that wrote it: that proxy is the nearest thing to a client known. When
-// every hop is trusted, the leftmost is the client.
-func clientIP(remote string, h http.Header, trusted []netip.Prefix) netip.Addr {
+// trusted peer's headers are read, and of those only header, the one the
+// proxies write (X-Forwarded-For when empty): the proxies in common use
+// append to the one they write and pass the other on as the client sent
+// it, so reading the other would let a client choose its own address. The
+// header lists the hops from the client to the proxy next to the server,
+// each proxy appending the address it was reached from; the walk goes from
+// the right past the trusted proxies, and the first address that is not
+// one is the client. An entry that is not an address (unknown, an
+// obfuscated name, garbage) ends the walk at the proxy that wrote it: that
+// proxy is the nearest thing to a client known. When every hop is trusted,
+// the leftmost is the client.
+func clientIP(remote string, h http.Header, trusted []netip.Prefix, header string) netip.Addr {
 	peer := peerAddr(remote)
 	if !trustedAddr(peer, trusted) {
 		return peer
 	}
-	hops := forwardedFor(h["Forwarded"])
-	if hops == nil {
-		hops = xForwardedFor(h["X-Forwarded-For"])
+	var hops []string
+	if header == HeaderForwarded {
+		hops = forwardedFor(h[HeaderForwarded])
+	} else {
+		hops = xForwardedFor(h[HeaderXForwardedFor])
 	}
 	client := peer
 	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxHops; i-- {
