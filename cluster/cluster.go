@@ -93,6 +93,12 @@ type Membership struct {
 	// settleAt is when this node's view of the others is trustworthy: a
 	// node timeout after it started or after the store came back.
 	settleAt time.Time
+	// cutOff are the nodes that were live when this node lost the store.
+	// Until it has settled they count as live for ownership: most likely
+	// they lost the store too and still run their checks from memory, and
+	// taking those checks now would run them twice and page again for
+	// what they have paged for but not yet written back.
+	cutOff   []string
 	renewed  time.Time
 	lastWant []string
 }
@@ -215,8 +221,27 @@ func (m *Membership) Round(ctx context.Context) {
 		// before calling any of them lost.
 		m.settleAt = start.Add(m.live)
 	}
+	if wasDown {
+		for _, n := range prev {
+			if n.Live && !slices.Contains(m.cutOff, n.Name) {
+				m.cutOff = append(m.cutOff, n.Name)
+			}
+		}
+	}
 	settled := !start.Before(m.settleAt)
+	if settled {
+		m.cutOff = nil
+	}
+	cutOff := m.cutOff
 	m.mu.Unlock()
+	for _, name := range cutOff {
+		// Back from an outage: the others may be a few beats behind.
+		// A node that left cleanly is not coming back.
+		left := slices.ContainsFunc(nodes, func(n nightowl.Node) bool { return n.Name == name && n.Left })
+		if !left && !slices.Contains(live, name) {
+			live = append(live, name)
+		}
+	}
 	if wasDown {
 		m.log.Info("the store is back", "node", m.opts.Node)
 	}

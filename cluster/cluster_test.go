@@ -24,6 +24,8 @@ type memStore struct {
 	nodes  map[string]nightowl.Node
 	leases map[string]lease
 	down   bool
+	// cut are nodes that cannot reach the store while others can.
+	cut map[string]bool
 	// hang makes Beat wait for its context to end, as a database host that
 	// died makes a client wait.
 	hang bool
@@ -37,7 +39,7 @@ type lease struct {
 var errDown = errors.New("connection refused")
 
 func newMemStore(c *clocktest.Fake) *memStore {
-	return &memStore{clock: c, nodes: map[string]nightowl.Node{}, leases: map[string]lease{}}
+	return &memStore{clock: c, nodes: map[string]nightowl.Node{}, leases: map[string]lease{}, cut: map[string]bool{}}
 }
 
 func (s *memStore) Beat(ctx context.Context, n nightowl.Node, timeout time.Duration) ([]nightowl.Node, error) {
@@ -48,7 +50,7 @@ func (s *memStore) Beat(ctx context.Context, n nightowl.Node, timeout time.Durat
 		return nil, ctx.Err()
 	}
 	defer s.mu.Unlock()
-	if s.down {
+	if s.down || s.cut[n.Name] {
 		return nil, errDown
 	}
 	now := s.clock.Now()
@@ -93,7 +95,7 @@ func (s *memStore) Leave(_ context.Context, name string) error {
 func (s *memStore) Lease(_ context.Context, node string, checks []string, ttl time.Duration) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.down {
+	if s.down || s.cut[node] {
 		return nil, errDown
 	}
 	now := s.clock.Now()
@@ -111,7 +113,7 @@ func (s *memStore) Lease(_ context.Context, node string, checks []string, ttl ti
 func (s *memStore) Release(_ context.Context, node string, checks []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.down {
+	if s.down || s.cut[node] {
 		return errDown
 	}
 	for _, c := range checks {
@@ -448,5 +450,56 @@ func TestHangingStoreIsAnOutage(t *testing.T) {
 	clock.Advance(time.Minute)
 	if !m.StoreDown() || !m.Owns("web") {
 		t.Fatalf("a minute into a hang: store down %v, owns %v", m.StoreDown(), m.Owns("web"))
+	}
+}
+
+// TestNodesBackAtDifferentTimes: after an outage that cut every node off,
+// the first node back does not take the checks of the others, which are
+// still running them from memory and come back a few beats later; a node
+// that does not come back has its checks taken once the first has settled.
+func TestNodesBackAtDifferentTimes(t *testing.T) {
+	w := newWorld(t, 3)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	before := w.owners()
+	w.store.down = true
+	for range 60 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	// node-c reaches the store first; node-b three beats later; node-a
+	// never again.
+	w.store.down = false
+	w.store.cut["node-a"], w.store.cut["node-b"] = true, true
+	for i := range 30 {
+		if i == 3 {
+			w.store.cut["node-b"] = false
+		}
+		w.round()
+		// owners fails on a check run by two nodes. Once node-c has
+		// settled (0.7 of the 15s node timeout), node-a counts as lost
+		// and its checks move, while node-a, cut off, runs them still:
+		// from then on only the nodes that reach the store are asked.
+		among := []string{"node-a", "node-b", "node-c"}
+		if i >= 10 {
+			among = among[1:]
+		}
+		own := w.owners(among...)
+		if i < 3 {
+			for _, c := range w.checks {
+				if len(own[c]) != 1 || own[c][0] != before[c][0] {
+					t.Fatalf("%ds after node-c came back, %s is run by %v, before the outage by %v", i, c, own[c], before[c])
+				}
+			}
+		}
+		w.clock.Advance(time.Second)
+	}
+	own := w.owners("node-b", "node-c")
+	for _, c := range w.checks {
+		if len(own[c]) != 1 {
+			t.Fatalf("30s after the outage, %s is run by %v among node-b and node-c", c, own[c])
+		}
 	}
 }
