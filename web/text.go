@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -73,8 +75,24 @@ func (r *IncidentUpdateRequest) freeText() []textField {
 	return []textField{{"message", r.Message, linesText}}
 }
 
+func (r *IncidentPublishRequest) freeText() []textField {
+	return []textField{{"title", r.Title, lineText}, {"message", r.Message, linesText}}
+}
+
 func (r *actionRequestBody) freeText() []textField {
-	return []textField{{"reason", r.Reason, linesText}}
+	return append([]textField{{"reason", r.Reason, linesText}}, paramTexts(r.Params)...)
+}
+
+// paramTexts are an action's parameters as free text, in the order of
+// their names: their patterns are the operator's to write, and one that
+// lets anything through must not let an approver be shown a command that
+// reads otherwise than it runs.
+func paramTexts(params map[string]string) []textField {
+	var out []textField
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		out = append(out, textField{"params." + k, params[k], lineText})
+	}
+	return out
 }
 
 func (r *denyBody) freeText() []textField {
