@@ -86,11 +86,12 @@ func (r *actionRequestBody) freeText() []textField {
 // paramTexts are an action's parameters as free text, in the order of
 // their names: their patterns are the operator's to write, and one that
 // lets anything through must not let an approver be shown a command that
-// reads otherwise than it runs.
+// reads otherwise than it runs. Line breaks may be meant (a message in a
+// body), and the pattern says whether they are.
 func paramTexts(params map[string]string) []textField {
 	var out []textField
 	for _, k := range slices.Sorted(maps.Keys(params)) {
-		out = append(out, textField{"params." + k, params[k], lineText})
+		out = append(out, textField{"params." + k, params[k], linesText})
 	}
 	return out
 }
