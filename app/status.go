@@ -160,18 +160,25 @@ const (
 // publicIncidents returns the published incidents, open and resolved in
 // the last 90 days, each with its public updates only, newest first.
 func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
-	// Every open incident, however old, and the recent resolved ones.
-	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1000})
+	// Every open incident, however old, and the recent resolved ones;
+	// published ones only, asked of the store, so that incidents nobody
+	// published (a flapping check opens one after another) never take
+	// the places of those that were. The open ones are among the recent,
+	// and are made room for.
+	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Published: true, Limit: 1000})
 	if err != nil {
 		return nil, nil, err
 	}
-	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Limit: maxHistory})
+	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Published: true,
+		Limit: maxHistory + len(incs)})
 	if err != nil {
 		return nil, nil, err
 	}
+	resolved := 0
 	for _, inc := range recent {
-		if inc.State == nightowl.IncidentResolved {
+		if inc.State == nightowl.IncidentResolved && resolved < maxHistory {
 			incs = append(incs, inc)
+			resolved++
 		}
 	}
 	for _, inc := range incs {

@@ -323,3 +323,46 @@ components:
 		t.Errorf("a viewer publishing: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestUnpublishedIncidentsTakeNoPlaces: the status page and the feed list
+// the 50 newest published incidents; sixty newer ones that nobody
+// published (a flapping check opens one after another) push none of them
+// out.
+func TestUnpublishedIncidentsTakeNoPlaces(t *testing.T) {
+	s := site(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
+defaults: {interval: 1h, timeout: 1s}
+checks:
+  - {name: shop, labels: {tier: web}, http: {url: "%s/ok"}}
+components:
+  - {name: Website, checks: {labels: {tier: web}}}
+`, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	ctx := t.Context()
+	inc, err := a.incidents.Open(ctx, "Checkout was slow", nightowl.ImpactMinor, []string{"Website"}, "We are looking into it.", true, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.incidents.Resolve(ctx, inc.ID, "Checkout is fast again.", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		quiet, err := a.incidents.Open(ctx, fmt.Sprintf("Website down: shop (%d)", i), nightowl.ImpactMajor, []string{"Website"}, "", false, "nightowl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.incidents.Resolve(ctx, quiet.ID, "", "nightowl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, home := call(t, "GET", base+"/", "", nil)
+	if !strings.Contains(home, "Checkout was slow") || !strings.Contains(home, "Checkout is fast again.") || strings.Contains(home, "Website down") {
+		t.Errorf("the status page:\n%s", home)
+	}
+	_, feed := call(t, "GET", base+"/history.atom", "", nil)
+	if !strings.Contains(feed, "Checkout was slow") || strings.Contains(feed, "Website down") {
+		t.Errorf("the feed:\n%s", feed)
+	}
+}
