@@ -192,8 +192,11 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		if err != nil {
 			return nil, nil, err
 		}
+		// Its public times: from its publication, moving with what the
+		// page shows, never with private notes.
+		times := incident.Public(inc, updates)
 		pi := web.PublicIncident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
-			Components: inc.Components, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, ResolvedAt: inc.ResolvedAt}
+			Components: inc.Components, PublishedAt: times.Started, UpdatedAt: times.Updated, ResolvedAt: times.Resolved}
 		state := nightowl.IncidentInvestigating
 		for _, u := range updates {
 			if u.State != "" {
@@ -201,8 +204,11 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 			}
 			// Private notes stay private: only what was published,
 			// with the state it was published under.
+			// Numbered among the public ones: the store's numbers
+			// count every note on every incident, and their gaps
+			// would tell how many private ones were written.
 			if u.Public {
-				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: u.ID, Time: u.Time, State: state, Message: u.Message})
+				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: int64(len(pi.Updates) + 1), Time: u.Time, State: state, Message: u.Message})
 			}
 		}
 		slices.Reverse(pi.Updates)
@@ -211,6 +217,11 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		} else {
 			open = append(open, pi)
 		}
+	}
+	// In the order they went public: the order they were opened in
+	// would tell which were known, quietly, for longer.
+	for _, list := range [][]web.PublicIncident{open, history} {
+		slices.SortStableFunc(list, func(a, b web.PublicIncident) int { return b.PublishedAt.Compare(a.PublishedAt) })
 	}
 	return open, history, nil
 }
