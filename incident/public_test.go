@@ -13,7 +13,9 @@ import (
 func TestPublicTimes(t *testing.T) {
 	t0 := time.Date(2026, 3, 17, 22, 0, 0, 0, time.UTC)
 	at := func(h float64) time.Time { return t0.Add(time.Duration(h * float64(time.Hour))) }
-	note := func(h float64) nightowl.IncidentUpdate { return nightowl.IncidentUpdate{Time: at(h), Message: "private"} }
+	note := func(h float64) nightowl.IncidentUpdate {
+		return nightowl.IncidentUpdate{Time: at(h), Message: "private"}
+	}
 	public := func(h float64) nightowl.IncidentUpdate {
 		return nightowl.IncidentUpdate{Time: at(h), Public: true, Message: "public"}
 	}
