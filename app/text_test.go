@@ -25,6 +25,9 @@ func TestAPIRefusesControlCharacters(t *testing.T) {
 	for _, tc := range []struct{ name, path, body, field string }{
 		{"maintenance reason", "/api/v1/maintenance", `{"checks": "web-ok", "for": "1h", "reason": "deploy\u001b[2J"}`, "reason"},
 		{"maintenance name", "/api/v1/maintenance", `{"name": "db\u202eevil", "checks": "web-ok", "for": "1h"}`, "name"},
+		{"maintenance check name", "/api/v1/maintenance", `{"checks": "web-ok,evil\u001b[2J", "expect": ["*"], "for": "1h"}`, "checks.names[1]"},
+		{"maintenance label", "/api/v1/maintenance", `{"checks": {"names": ["web-ok"], "labels": {"tier": "web\u202e"}}, "expect": ["*"], "for": "1h"}`, "checks.labels.tier"},
+		{"maintenance expect", "/api/v1/maintenance", `{"checks": "web-ok", "expect": ["*", "a\u202e"], "for": "1h"}`, "expect[1]"},
 		{"incident title", "/api/v1/incidents", `{"title": "down\u0007", "message": "looking"}`, "title"},
 		{"incident message", "/api/v1/incidents", `{"title": "down", "message": "looking\u009b31m"}`, "message"},
 	} {
@@ -150,5 +153,34 @@ func TestActionParamsRefuseControlCharacters(t *testing.T) {
 	}
 	if code, _, msg := ana.request("note", map[string]string{"text": "plain words"}, "", "to see"); code != 201 {
 		t.Fatalf("a plain parameter: %d %q", code, msg)
+	}
+}
+
+// TestMaintenanceFormRefusesControlCharacters: the dashboard's maintenance
+// form holds its checks and expectations to the same characters as the
+// API; nothing is started.
+func TestMaintenanceFormRefusesControlCharacters(t *testing.T) {
+	s := site(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	userToken(t, a, "ana", "responder")
+	b := newBrowser(t, base)
+	b.signIn("ana")
+	for _, tc := range []struct{ field, checks, expect string }{
+		{"checks", "web-ok, evil\x1b[2J", "*"},
+		{"expect", "web-ok", "*, a\u202eb"},
+	} {
+		_, page := b.get("/admin/maintenance")
+		resp, body := b.post("/admin/maintenance", url.Values{"csrf": {csrfIn(t, page)}, "checks": {tc.checks}, "expect": {tc.expect}, "for": {"1h"}})
+		if resp.StatusCode != 400 || !strings.Contains(body, "Could not start maintenance: "+tc.field+" must not contain") {
+			t.Errorf("%s: %d\n%s", tc.field, resp.StatusCode, body)
+		}
+	}
+	var ws struct{ Maintenance []nightowl.MaintenanceView }
+	getJSON(t, "GET", base+"/api/v1/maintenance", &ws)
+	if len(ws.Maintenance) != 0 {
+		t.Fatalf("a refused form started maintenance: %+v", ws.Maintenance)
 	}
 }

@@ -64,7 +64,25 @@ type freeTexter interface {
 }
 
 func (r *MaintenanceRequest) freeText() []textField {
-	return []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+	out := []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+	for i, e := range r.Expect {
+		out = append(out, textField{fmt.Sprintf("expect[%d]", i), e, lineText})
+	}
+	return out
+}
+
+// selectorTexts are the names and labels of a maintenance window's
+// selector: a name need only be one of several, and a label any value, to
+// be stored and listed with the window.
+func selectorTexts(sel nightowl.Selector) []textField {
+	var out []textField
+	for i, n := range sel.Names {
+		out = append(out, textField{fmt.Sprintf("checks.names[%d]", i), n, lineText})
+	}
+	for _, k := range slices.Sorted(maps.Keys(sel.Labels)) {
+		out = append(out, textField{"checks.labels", k, lineText}, textField{"checks.labels." + k, sel.Labels[k], lineText})
+	}
+	return out
 }
 
 func (r *IncidentRequest) freeText() []textField {
