@@ -158,7 +158,8 @@ const (
 )
 
 // publicIncidents returns the published incidents, open and resolved in
-// the last 90 days, each with its public updates only, newest first.
+// the last 90 days, each with its public updates only and its public
+// times, the most recently published first.
 func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
 	// Every open incident, however old, and the recent resolved ones;
 	// published ones only, asked of the store, so that incidents nobody
@@ -203,10 +204,10 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 				state = u.State
 			}
 			// Private notes stay private: only what was published,
-			// with the state it was published under.
-			// Numbered among the public ones: the store's numbers
-			// count every note on every incident, and their gaps
-			// would tell how many private ones were written.
+			// with the state it was published under, numbered among
+			// the public updates (the store's numbers count every
+			// note on every incident: their gaps would tell how many
+			// private ones were written).
 			if u.Public {
 				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: int64(len(pi.Updates) + 1), Time: u.Time, State: state, Message: u.Message})
 			}
