@@ -127,7 +127,11 @@ type TimelineEntry struct {
 type IncidentQuery struct {
 	Open  bool
 	Since time.Time // created or resolved since
-	Limit int
+	// Published selects the incidents on the status page: published, or
+	// (stored before publication was recorded) with a public update. The
+	// others must not take the places of these under Limit.
+	Published bool
+	Limit     int
 }
 
 // IncidentStore keeps incidents and their updates.

@@ -158,20 +158,28 @@ const (
 )
 
 // publicIncidents returns the published incidents, open and resolved in
-// the last 90 days, each with its public updates only, newest first.
+// the last 90 days, each with its public updates only and its public
+// times, the most recently published first.
 func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
-	// Every open incident, however old, and the recent resolved ones.
-	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1000})
+	// Every open incident, however old, and the recent resolved ones;
+	// published ones only, asked of the store, so that incidents nobody
+	// published (a flapping check opens one after another) never take
+	// the places of those that were. The open ones are among the recent,
+	// and are made room for.
+	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Published: true, Limit: 1000})
 	if err != nil {
 		return nil, nil, err
 	}
-	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Limit: maxHistory})
+	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Published: true,
+		Limit: maxHistory + len(incs)})
 	if err != nil {
 		return nil, nil, err
 	}
+	resolved := 0
 	for _, inc := range recent {
-		if inc.State == nightowl.IncidentResolved {
+		if inc.State == nightowl.IncidentResolved && resolved < maxHistory {
 			incs = append(incs, inc)
+			resolved++
 		}
 	}
 	for _, inc := range incs {
@@ -185,17 +193,23 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		if err != nil {
 			return nil, nil, err
 		}
+		// Its public times: from its publication, moving with what the
+		// page shows, never with private notes.
+		times := incident.Public(inc, updates)
 		pi := web.PublicIncident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
-			Components: inc.Components, CreatedAt: inc.CreatedAt, UpdatedAt: inc.UpdatedAt, ResolvedAt: inc.ResolvedAt}
+			Components: inc.Components, PublishedAt: times.Started, UpdatedAt: times.Updated, ResolvedAt: times.Resolved}
 		state := nightowl.IncidentInvestigating
 		for _, u := range updates {
 			if u.State != "" {
 				state = u.State
 			}
 			// Private notes stay private: only what was published,
-			// with the state it was published under.
+			// with the state it was published under, numbered among
+			// the public updates (the store's numbers count every
+			// note on every incident: their gaps would tell how many
+			// private ones were written).
 			if u.Public {
-				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: u.ID, Time: u.Time, State: state, Message: u.Message})
+				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: int64(len(pi.Updates) + 1), Time: u.Time, State: state, Message: u.Message})
 			}
 		}
 		slices.Reverse(pi.Updates)
@@ -204,6 +218,11 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		} else {
 			open = append(open, pi)
 		}
+	}
+	// In the order they went public: the order they were opened in
+	// would tell which were known, quietly, for longer.
+	for _, list := range [][]web.PublicIncident{open, history} {
+		slices.SortStableFunc(list, func(a, b web.PublicIncident) int { return b.PublishedAt.Compare(a.PublishedAt) })
 	}
 	return open, history, nil
 }

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/clocktest"
 )
 
 // Markers that must never reach a public page: a check's target, a DSN's
@@ -321,5 +325,173 @@ components:
 	viewer := userToken(t, a, "vic", nightowl.RoleViewer)
 	if resp, body := call(t, "POST", base+"/api/v1/incidents/"+opened.Incident.ID+"/publish", "", map[string]string{"Authorization": "Bearer " + viewer}); resp.StatusCode != 403 {
 		t.Errorf("a viewer publishing: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestUnpublishedIncidentsTakeNoPlaces: the status page and the feed list
+// the 50 newest published incidents; sixty newer ones that nobody
+// published (a flapping check opens one after another) push none of them
+// out.
+func TestUnpublishedIncidentsTakeNoPlaces(t *testing.T) {
+	s := site(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
+defaults: {interval: 1h, timeout: 1s}
+checks:
+  - {name: shop, labels: {tier: web}, http: {url: "%s/ok"}}
+components:
+  - {name: Website, checks: {labels: {tier: web}}}
+`, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	ctx := t.Context()
+	inc, err := a.incidents.Open(ctx, "Checkout was slow", nightowl.ImpactMinor, []string{"Website"}, "We are looking into it.", true, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.incidents.Resolve(ctx, inc.ID, "Checkout is fast again.", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		quiet, err := a.incidents.Open(ctx, fmt.Sprintf("Website down: shop (%d)", i), nightowl.ImpactMajor, []string{"Website"}, "", false, "nightowl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.incidents.Resolve(ctx, quiet.ID, "", "nightowl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, home := call(t, "GET", base+"/", "", nil)
+	if !strings.Contains(home, "Checkout was slow") || !strings.Contains(home, "Checkout is fast again.") || strings.Contains(home, "Website down") {
+		t.Errorf("the status page:\n%s", home)
+	}
+	_, feed := call(t, "GET", base+"/history.atom", "", nil)
+	if !strings.Contains(feed, "Checkout was slow") || strings.Contains(feed, "Website down") {
+		t.Errorf("the feed:\n%s", feed)
+	}
+}
+
+// TestPublicTimesStartAtPublication: an incident handled quietly for hours
+// and then published starts, on every public page, when it was published;
+// its updated time moves with public updates and with changes the page
+// shows, never with private notes. No public response tells when it was
+// opened or when a private note was written.
+func TestPublicTimesStartAtPublication(t *testing.T) {
+	s := site(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`server: {public_url: "https://status.example.com"}
+storage: {sqlite: test.db}
+defaults: {interval: 24h, timeout: 1s}
+checks:
+  - {name: shop, labels: {tier: web}, http: {url: "%s/ok"}}
+components:
+  - {name: Website, checks: {labels: {tier: web}}}
+`, s.URL))
+	t0 := time.Date(2026, 3, 17, 22, 0, 0, 0, time.UTC)
+	clock := clocktest.New(t0)
+	a, err := New(t.Context(), Options{ConfigPath: cfg, Listen: "127.0.0.1:0", Clock: clock,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BcryptCost: testCost, PublicTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(context.Background()) })
+	adminToken = userToken(t, a, "test-admin", "admin")
+	base := "http://" + a.Addr()
+	post := func(path, body string) string {
+		t.Helper()
+		resp, out := call(t, "POST", base+path, body, map[string]string{"Authorization": "Bearer " + adminToken})
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	var opened struct{ Incident nightowl.Incident }
+	json.Unmarshal([]byte(post("/api/v1/incidents", `{"title": "Card data exposure", "impact": "critical",
+		"components": ["Website"], "message": "Legal is looking at it.", "public": false}`)), &opened)
+	id := opened.Incident.ID
+	clock.Advance(3 * time.Hour) // 01:00, a private note that changes the state, before publication
+	post("/api/v1/incidents/"+id+"/updates", `{"state": "identified", "message": "A leaked key.", "public": false}`)
+	clock.Advance(time.Hour) // 02:00, published
+	published := clock.Now()
+	post("/api/v1/incidents/"+id+"/publish", `{"title": "Payments trouble", "message": "Some payments may fail."}`)
+	clock.Advance(30 * time.Minute) // 02:30, a private note
+	post("/api/v1/incidents/"+id+"/updates", `{"message": "Rotated the key.", "public": false}`)
+	// The times of the quiet handling, as the JSON, the feed and the page
+	// would write them.
+	var quiet []string
+	for _, q := range []time.Time{t0, t0.Add(3 * time.Hour)} {
+		quiet = append(quiet, q.Format(time.RFC3339), q.Format("2006-01-02 15:04 UTC"))
+	}
+
+	type spIncident struct {
+		Name      string
+		CreatedAt time.Time `json:"created_at"`
+		StartedAt time.Time `json:"started_at"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	type feedEntry struct {
+		Title     string `xml:"title"`
+		Published string `xml:"published"`
+		Updated   string `xml:"updated"`
+	}
+	read := func(want spIncident) {
+		t.Helper()
+		_, body := call(t, "GET", base+"/api/v2/summary.json", "", nil)
+		var sum struct{ Incidents []spIncident }
+		if err := json.Unmarshal([]byte(body), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Incidents) != 1 || !sum.Incidents[0].CreatedAt.Equal(want.CreatedAt) ||
+			!sum.Incidents[0].StartedAt.Equal(want.StartedAt) || !sum.Incidents[0].UpdatedAt.Equal(want.UpdatedAt) {
+			t.Errorf("summary.json incidents: %+v, want %+v", sum.Incidents, want)
+		}
+		_, atom := call(t, "GET", base+"/history.atom", "", nil)
+		var feed struct {
+			Entries []feedEntry `xml:"entry"`
+		}
+		if err := xml.Unmarshal([]byte(atom), &feed); err != nil {
+			t.Fatal(err)
+		}
+		wantEntry := feedEntry{Title: "Payments trouble", Published: want.StartedAt.Format(time.RFC3339), Updated: want.UpdatedAt.Format(time.RFC3339)}
+		if len(feed.Entries) != 1 || feed.Entries[0] != wantEntry {
+			t.Errorf("feed entries: %+v, want %+v", feed.Entries, wantEntry)
+		}
+		_, home := call(t, "GET", base+"/", "", nil)
+		for p, body := range map[string]string{"summary.json": body, "history.atom": atom, "/": home} {
+			for _, q := range quiet {
+				if strings.Contains(body, q) {
+					t.Errorf("%s tells %s, a time of the quiet handling:\n%s", p, q, body)
+				}
+			}
+		}
+	}
+	read(spIncident{CreatedAt: published, StartedAt: published, UpdatedAt: published})
+
+	clock.Advance(15 * time.Minute) // 02:45, a private note that changes what the page shows
+	post("/api/v1/incidents/"+id+"/updates", `{"impact": "major", "message": "Fewer cards affected.", "public": false}`)
+	read(spIncident{CreatedAt: published, StartedAt: published, UpdatedAt: clock.Now()})
+	clock.Advance(15 * time.Minute) // 03:00, a public update
+	post("/api/v1/incidents/"+id+"/updates", `{"state": "monitoring", "message": "Payments work again.", "public": true}`)
+	changed := clock.Now()
+	clock.Advance(15 * time.Minute) // 03:15, a private note
+	post("/api/v1/incidents/"+id+"/updates", `{"message": "Writing the postmortem.", "public": false}`)
+	read(spIncident{CreatedAt: published, StartedAt: published, UpdatedAt: changed})
+
+	// The updates are numbered among the public ones: the store's
+	// numbers would count the private notes between them.
+	_, body := call(t, "GET", base+"/api/v2/summary.json", "", nil)
+	var sum struct {
+		Incidents []struct {
+			Updates []struct{ ID, Body string } `json:"incident_updates"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Incidents) != 1 || fmt.Sprint(sum.Incidents[0].Updates) != "[{"+id+"-2 Payments work again.} {"+id+"-1 Some payments may fail.}]" {
+		t.Errorf("public updates: %+v", sum.Incidents)
 	}
 }

@@ -333,6 +333,48 @@ func PublishedAt(inc nightowl.Incident, ups []nightowl.IncidentUpdate) time.Time
 	return time.Time{}
 }
 
+// PublicTimes are the times of an incident as the status page tells them:
+// its story starts when it was published, and moves only with what the
+// public sees. How long it was handled quietly before, and the private
+// notes written since, are not told by a time.
+type PublicTimes struct {
+	// Started is when it was published.
+	Started time.Time
+	// Updated is the latest of: its publication, its public updates, and
+	// the updates since its publication that changed its state, impact
+	// or components (which the page shows), private notes or not.
+	Updated time.Time
+	// Resolved is when it was resolved, or when it was published if it
+	// was resolved before; zero while it is open.
+	Resolved time.Time
+}
+
+// Public returns the public times of inc, given its updates; zero times
+// when it is not published.
+func Public(inc nightowl.Incident, ups []nightowl.IncidentUpdate) PublicTimes {
+	start := PublishedAt(inc, ups)
+	if start.IsZero() {
+		return PublicTimes{}
+	}
+	t := PublicTimes{Started: start, Updated: start}
+	for _, u := range ups {
+		shown := u.Public || u.State != "" || u.Impact != "" || u.Components != nil
+		if shown && u.Time.After(t.Updated) {
+			t.Updated = u.Time
+		}
+	}
+	if !inc.ResolvedAt.IsZero() {
+		t.Resolved = inc.ResolvedAt
+		if t.Resolved.Before(start) {
+			t.Resolved = start
+		}
+		if t.Resolved.After(t.Updated) {
+			t.Updated = t.Resolved
+		}
+	}
+	return t
+}
+
 // fillPublished sets inc.PublishedAt from its updates when the incident
 // itself does not say.
 func (s *Service) fillPublished(ctx context.Context, inc *nightowl.Incident) error {

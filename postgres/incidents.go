@@ -108,6 +108,10 @@ func (s *Store) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nigh
 		since := w.arg(q.Since)
 		w.add(`(created_at >= ` + since + ` OR resolved_at >= ` + since + `)`)
 	}
+	if q.Published {
+		w.add(`(data->>'published_at' IS NOT NULL
+			OR EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = incidents.id AND u.public))`)
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, data FROM incidents`+w.sql()+
 		` ORDER BY created_at DESC, seq DESC LIMIT `+w.arg(recLimit(records.IncidentLimit(q))), w.args...)
 	if err != nil {

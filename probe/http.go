@@ -82,7 +82,7 @@ func (h *HTTP) Validate() []FieldError {
 			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%q is not a header name", name)})
 		case seen[lower]:
 			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%s is listed twice", name)})
-		case !sensitiveHeader(lower):
+		case !sensitiveHeader(lower) && !urlHeader(lower):
 			errs = append(errs, FieldError{Key: key, Message: fmt.Sprintf("%s is kept anyway: only headers that would be redacted need listing", name)})
 		default:
 			seen[lower] = true
@@ -113,6 +113,87 @@ func sensitiveHeader(lower string) bool {
 		}
 	}
 	return false
+}
+
+// urlHeader reports whether a response header, by its lower-case name,
+// holds a URL whose query, fragment or user information may carry a
+// credential: a redirect to "?code=…" after a sign-in, a magic link's
+// token. Those parts are Redacted; the scheme, host and path, which
+// assertions on redirects read, are kept.
+func urlHeader(lower string) bool {
+	return lower == "location" || lower == "content-location" || lower == "refresh"
+}
+
+// redactURL returns the URL reference s with its user information, query
+// and fragment Redacted; Redacted whole when it cannot be read as a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return Redacted
+	}
+	if u.Opaque != "" {
+		// mailto:, data: and the like: no path to keep.
+		return u.Scheme + ":" + Redacted
+	}
+	var b strings.Builder
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme + ":")
+	}
+	if u.Host != "" || u.User != nil {
+		b.WriteString("//")
+		if u.User != nil {
+			b.WriteString(Redacted + "@")
+		}
+		b.WriteString(u.Host)
+	}
+	b.WriteString(u.EscapedPath())
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteString("?" + Redacted)
+	}
+	if u.Fragment != "" {
+		b.WriteString("#" + Redacted)
+	}
+	return b.String()
+}
+
+// redactRefresh redacts the URL of a Refresh header ("5; url=/next?t=…"),
+// keeping its delay and how it was written.
+func redactRefresh(s string) string {
+	// As browsers read it: a delay, then maybe ";" or ",", then the URL,
+	// maybe after "url=", maybe quoted.
+	i := 0
+	skip := func(set string) {
+		for i < len(s) && strings.IndexByte(set, s[i]) >= 0 {
+			i++
+		}
+	}
+	skip(" \t")
+	skip("0123456789.")
+	skip(" \t")
+	if i < len(s) && (s[i] == ';' || s[i] == ',') {
+		i++
+	}
+	skip(" \t")
+	head, rest := s[:i], s[i:]
+	if len(rest) >= 3 && strings.EqualFold(rest[:3], "url") {
+		if eq := strings.TrimLeft(rest[3:], " \t"); strings.HasPrefix(eq, "=") {
+			val := strings.TrimLeft(eq[1:], " \t")
+			head += rest[:len(rest)-len(val)]
+			rest = val
+		}
+	}
+	if rest == "" {
+		return s
+	}
+	if q := rest[0]; q == '"' || q == '\'' {
+		inner, tail, _ := strings.Cut(rest[1:], string(q))
+		out := head + string(q) + redactURL(inner) + string(q)
+		if strings.TrimSpace(tail) != "" {
+			out += " " + Redacted // whatever follows is no part of the URL browsers read
+		}
+		return out
+	}
+	return head + redactURL(rest)
 }
 
 // sensitiveWords in a header's name mark it as carrying a credential.
@@ -294,8 +375,10 @@ func looksJSON(contentType string, body []byte) bool {
 
 // headerFacts lower-cases the names and joins repeated values with ", ", so
 // that assertions read headers["content-type"] whatever the server sent.
-// The values of headers that carry credentials are Redacted, unless keep
-// names them: facts are stored, and shown to everyone who may read checks.
+// The values of headers that carry credentials are Redacted, and so are
+// the query, fragment and user information of the URLs in Location,
+// Content-Location and Refresh, unless keep names them: facts are stored,
+// and shown to everyone who may read checks.
 func headerFacts(h http.Header, keep map[string]bool) map[string]any {
 	m := make(map[string]any, len(h))
 	for k, vs := range h {
@@ -304,8 +387,20 @@ func headerFacts(h http.Header, keep map[string]bool) map[string]any {
 			lk = strings.ToLower(k)
 		}
 		switch {
-		case sensitiveHeader(lk) && !keep[lk]:
+		case keep[lk]:
+			m[lk] = strings.Join(vs, ", ")
+		case sensitiveHeader(lk):
 			m[lk] = Redacted
+		case urlHeader(lk):
+			out := make([]string, len(vs))
+			for i, v := range vs {
+				if lk == "refresh" {
+					out[i] = redactRefresh(v)
+				} else {
+					out[i] = redactURL(v)
+				}
+			}
+			m[lk] = strings.Join(out, ", ")
 		case len(vs) == 1:
 			m[lk] = vs[0]
 		default:
@@ -347,6 +442,9 @@ func httpError(ctx context.Context, err error, start time.Time) string {
 	}
 	var verr *tls.CertificateVerificationError
 	switch {
+	case uerr != nil && strings.HasPrefix(uerr.Err.Error(), "failed to parse Location header"):
+		// net/http's message quotes the Location, query and all.
+		return "http request: the server redirected to a Location that is not a valid URL"
 	case errors.As(err, &verr):
 		name, _, _ := net.SplitHostPort(host)
 		return "verify certificate of " + name + ": " + verr.Err.Error()

@@ -159,6 +159,17 @@ func testHandler() http.Handler {
 		h.Set("X-Request-Id", "req-42")
 		w.WriteHeader(http.StatusUnauthorized)
 	})
+	mux.HandleFunc("/signed-in", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Location", "https://alice:PASS-VALUE@app.example.com/callback?code=CODE-VALUE&state=s#access_token=FRAG-VALUE")
+		h.Set("Content-Location", "/docs/1?sig=SIG-VALUE")
+		h.Set("Refresh", "0; url='/next?token=REFRESH-VALUE'")
+		w.WriteHeader(http.StatusFound)
+	})
+	mux.HandleFunc("/bad-location", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://[::1%zz/cb?code=CODE-VALUE")
+		w.WriteHeader(http.StatusFound)
+	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("x", 100<<10))
 	})
@@ -370,6 +381,49 @@ func TestHTTP(t *testing.T) {
 			},
 		},
 		{
+			name:   "the query, fragment and user of a redirect's URLs are redacted",
+			spec:   HTTP{URL: "/signed-in", FollowRedirects: &no},
+			wantOK: true,
+			check: func(t *testing.T, f nightowl.Facts) {
+				h := f["headers"].(map[string]any)
+				want := map[string]any{
+					"location":         "https://[redacted]@app.example.com/callback?[redacted]#[redacted]",
+					"content-location": "/docs/1?[redacted]",
+					"refresh":          "0; url='/next?[redacted]'",
+				}
+				for k, v := range want {
+					if h[k] != v {
+						t.Errorf("%s = %q, want %q", k, h[k], v)
+					}
+				}
+				if s := fmt.Sprint(f); strings.Contains(s, "-VALUE") {
+					t.Errorf("the facts carry a credential: %s", s)
+				}
+			},
+		},
+		{
+			name:   "keep_headers keeps a redirect's URL whole",
+			spec:   HTTP{URL: "/signed-in", FollowRedirects: &no, KeepHeaders: []string{"Location"}},
+			wantOK: true,
+			check: func(t *testing.T, f nightowl.Facts) {
+				h := f["headers"].(map[string]any)
+				if !strings.HasSuffix(fmt.Sprint(h["location"]), "?code=CODE-VALUE&state=s#access_token=FRAG-VALUE") ||
+					h["content-location"] != "/docs/1?[redacted]" {
+					t.Errorf("headers: %v", h)
+				}
+			},
+		},
+		{
+			name:    "a Location that is not a URL stays out of the error",
+			spec:    HTTP{URL: "/bad-location"},
+			wantErr: "http request: the server redirected to a Location that is not a valid URL",
+			check: func(t *testing.T, f nightowl.Facts) {
+				if s := fmt.Sprint(f); strings.Contains(s, "-VALUE") {
+					t.Errorf("the facts carry a credential: %s", s)
+				}
+			},
+		},
+		{
 			name:   "body is cut at 64 KiB",
 			spec:   HTTP{URL: "/big"},
 			wantOK: true,
@@ -405,7 +459,7 @@ func TestHTTP(t *testing.T) {
 			}
 			r := runProbe(t, clients, &spec, timeout)
 			checkError(t, r, tt.wantOK, tt.wantErr)
-			if strings.Contains(r.Error, "s3cret") || strings.Contains(r.Error, "abc123") {
+			if strings.Contains(r.Error, "s3cret") || strings.Contains(r.Error, "abc123") || strings.Contains(r.Error, "-VALUE") {
 				t.Errorf("error leaks a credential: %q", r.Error)
 			}
 			checkFacts(t, r.Facts, tt.want)
@@ -570,5 +624,81 @@ func BenchmarkHTTPProbe(b *testing.B) {
 		if r := p.Probe(ctx); !r.OK {
 			b.Fatal(r.Error)
 		}
+	}
+}
+
+// TestRedactURLHeaders: the URL in a Location, Content-Location or Refresh
+// header keeps its scheme, host and path, for assertions on redirects, and
+// loses its user, query and fragment, where sign-in codes and magic-link
+// tokens ride.
+func TestRedactURLHeaders(t *testing.T) {
+	for _, tc := range []struct{ name, header, in, want string }{
+		{"absolute", "Location", "https://example.com/", "https://example.com/"},
+		{"relative", "Location", "/login", "/login"},
+		{"a query", "Location", "https://app.example.com/cb?code=SECRET&state=x", "https://app.example.com/cb?[redacted]"},
+		{"an empty query", "Location", "/cb?", "/cb?[redacted]"},
+		{"a fragment", "Location", "/cb#access_token=SECRET", "/cb#[redacted]"},
+		{"user and password", "Location", "ftp://bob:SECRET@files.example.com/a", "ftp://[redacted]@files.example.com/a"},
+		{"scheme-relative", "Location", "//cdn.example.com/x?sig=SECRET", "//cdn.example.com/x?[redacted]"},
+		{"an escaped path", "Location", "/a%20b/c?x=SECRET", "/a%20b/c?[redacted]"},
+		{"opaque", "Location", "mailto:ops@example.com?subject=SECRET", "mailto:[redacted]"},
+		{"not a URL", "Location", "http://[::1%zz/?code=SECRET", "[redacted]"},
+		{"content-location", "Content-Location", "/doc?sig=SECRET", "/doc?[redacted]"},
+		{"refresh, a delay alone", "Refresh", "30", "30"},
+		{"refresh with url=", "Refresh", "5; url=https://example.com/next?token=SECRET", "5; url=https://example.com/next?[redacted]"},
+		{"refresh, quoted", "Refresh", `0;URL="/next?token=SECRET"`, `0;URL="/next?[redacted]"`},
+		{"refresh without url=", "Refresh", "0, /next?token=SECRET", "0, /next?[redacted]"},
+		{"refresh without a separator", "Refresh", "3 url=/next?token=SECRET", "3 url=/next?[redacted]"},
+		{"refresh, text after the quote", "Refresh", "0; url='/next' ?token=SECRET", "0; url='/next' [redacted]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set(tc.header, tc.in)
+			got := headerFacts(h, nil)[strings.ToLower(tc.header)]
+			if got != tc.want {
+				t.Errorf("%s: %q = %q, want %q", tc.header, tc.in, got, tc.want)
+			}
+			if kept := headerFacts(h, map[string]bool{strings.ToLower(tc.header): true})[strings.ToLower(tc.header)]; kept != tc.in {
+				t.Errorf("kept: %q, want %q", kept, tc.in)
+			}
+		})
+	}
+}
+
+// FuzzRedactURLHeaders: whatever a server sends in Location or Refresh,
+// redacting it does not panic, and every "?" and "#" left is followed by
+// nothing but what Redacted put there: no query or fragment survives.
+func FuzzRedactURLHeaders(f *testing.F) {
+	for _, s := range []string{"", "/", "https://a.example/b?c=d#e", "//h/p?q", "mailto:x?y", "0; url='/n?t=1'",
+		"5, \"/x?y\" ?z", "http://[::1%zz/?code=x", "a:b@c/?#", "3 URL = /n?x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, out := range []string{redactURL(s), redactRefresh(s)} {
+			rest := out
+			for {
+				i := strings.IndexAny(rest, "?#")
+				if i < 0 {
+					break
+				}
+				if !strings.HasPrefix(rest[i+1:], Redacted) {
+					t.Fatalf("%q redacted as %q: a query or fragment is left", s, out)
+				}
+				rest = rest[i+1+len(Redacted):]
+			}
+		}
+	})
+}
+
+// TestKeepHeadersTakesURLHeaders: keep_headers may name the headers whose
+// URLs are redacted, and still refuses those kept whole anyway.
+func TestKeepHeadersTakesURLHeaders(t *testing.T) {
+	h := HTTP{URL: "https://example.com/", Method: "GET", KeepHeaders: []string{"Location", "content-location", "Refresh"}}
+	if errs := h.Validate(); len(errs) != 0 {
+		t.Errorf("Validate() = %v", errs)
+	}
+	h.KeepHeaders = []string{"Link"}
+	if errs := h.Validate(); len(errs) != 1 || !strings.Contains(errs[0].Message, "Link is kept anyway") {
+		t.Errorf("Validate() = %v", errs)
 	}
 }

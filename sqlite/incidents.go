@@ -109,6 +109,10 @@ func (s *Store) Incidents(ctx context.Context, q nightowl.IncidentQuery) ([]nigh
 		where = append(where, `(created_at >= ? OR resolved_at >= ?)`)
 		args = append(args, q.Since.UnixNano(), q.Since.UnixNano())
 	}
+	if q.Published {
+		where = append(where, `(json_extract(CAST(data AS TEXT), '$.published_at') IS NOT NULL
+			OR EXISTS (SELECT 1 FROM incident_updates u WHERE u.incident_id = incidents.id AND u.public))`)
+	}
 	query := `SELECT id, data FROM incidents`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)

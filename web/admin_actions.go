@@ -175,7 +175,9 @@ func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
 			Error: "Could not start maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(f)})
 	}
-	if err := checkTexts(textField{"name", f.Name, lineText}, textField{"reason", f.Reason, linesText}); err != nil {
+	// Checks and expect are lists, one a line if need be.
+	if err := checkTexts(textField{"name", f.Name, lineText}, textField{"checks", f.Checks, linesText},
+		textField{"expect", f.Expect, linesText}, textField{"reason", f.Reason, linesText}); err != nil {
 		refuse(err)
 		return
 	}

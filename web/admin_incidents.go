@@ -240,8 +240,13 @@ func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) adminPublishIncident(w http.ResponseWriter, r *http.Request) {
-	inc, _, err := a.incidents.Publish(r.Context(), r.PathValue("id"), r.PostFormValue("title"),
-		strings.TrimSpace(r.PostFormValue("message")), actor(r))
+	title, message := strings.TrimSpace(r.PostFormValue("title")), strings.TrimSpace(r.PostFormValue("message"))
+	// What is published is exactly what is shown to everyone.
+	err := checkTexts(textField{"title", title, lineText}, textField{"message", message, linesText})
+	var inc nightowl.Incident
+	if err == nil {
+		inc, _, err = a.incidents.Publish(r.Context(), r.PathValue("id"), title, message, actor(r))
+	}
 	if err != nil {
 		a.showIncident(w, r, statusOf(err), "Could not publish: "+nightowl.ErrorMessage(err), nil)
 		return

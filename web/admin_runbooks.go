@@ -232,7 +232,7 @@ func (a *api) adminRequestAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	f := actionForm{Action: name, Params: formParams(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	// The confirmation is not shown again: it is there to be typed.
-	err := checkText("reason", f.Reason, linesText)
+	err := checkTexts(append([]textField{{"reason", f.Reason, linesText}}, paramTexts(f.Params)...)...)
 	var req nightowl.ActionRequest
 	if err == nil {
 		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), actor(r))

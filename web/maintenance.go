@@ -148,6 +148,10 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := checkTexts(selectorTexts(win.Checks)...); err != nil { // text.go
+		writeError(w, err)
+		return
+	}
 	switch {
 	case req.For > 0 && !req.End.IsZero():
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, "give for or end, not both"))

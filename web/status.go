@@ -69,14 +69,18 @@ type PublicIncident struct {
 	State      nightowl.IncidentState
 	Impact     nightowl.Impact
 	Components []string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	ResolvedAt time.Time
-	Updates    []PublicUpdate // newest first
+	// PublishedAt is when it went on the status page, where its public
+	// story starts: never when it was opened, which may have been long
+	// before, quietly. UpdatedAt moves with what the page shows only.
+	PublishedAt time.Time
+	UpdatedAt   time.Time
+	ResolvedAt  time.Time
+	Updates     []PublicUpdate // newest first
 }
 
 // PublicUpdate is a public update of an incident.
 type PublicUpdate struct {
+	// ID counts the incident's public updates from 1, oldest first.
 	ID      int64
 	Time    time.Time
 	State   nightowl.IncidentState
@@ -309,8 +313,8 @@ func contains(list []string, s string) bool {
 }
 
 func (ps *PublicStatus) spIncident(inc PublicIncident) spIncident {
-	out := spIncident{ID: inc.ID, Name: inc.Title, Status: string(inc.State), CreatedAt: inc.CreatedAt.UTC(),
-		UpdatedAt: inc.UpdatedAt.UTC(), Impact: string(inc.Impact), StartedAt: inc.CreatedAt.UTC(), PageID: pageID,
+	out := spIncident{ID: inc.ID, Name: inc.Title, Status: string(inc.State), CreatedAt: inc.PublishedAt.UTC(),
+		UpdatedAt: inc.UpdatedAt.UTC(), Impact: string(inc.Impact), StartedAt: inc.PublishedAt.UTC(), PageID: pageID,
 		IncidentUpdates: []spUpdate{}, Components: ps.spComponents(inc.Components)}
 	if ps.URL != "" {
 		out.Shortlink = ps.URL + "/#incident-" + inc.ID
@@ -418,7 +422,7 @@ func (a *api) historyFeed(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&text, "\n%s — %s: %s\n", u.Time.UTC().Format("2006-01-02 15:04 UTC"), words(string(u.State)), u.Message)
 		}
 		e := atomEntry{Title: inc.Title, ID: "tag:nightowl," + pageID + ":incident:" + inc.ID,
-			Updated: inc.UpdatedAt.UTC().Format(time.RFC3339), Published: inc.CreatedAt.UTC().Format(time.RFC3339),
+			Updated: inc.UpdatedAt.UTC().Format(time.RFC3339), Published: inc.PublishedAt.UTC().Format(time.RFC3339),
 			Content: atomText{Type: "text", Body: text.String()}}
 		if base != "" {
 			e.Link = &atomLink{Href: base + "/#incident-" + inc.ID}

@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -62,7 +64,25 @@ type freeTexter interface {
 }
 
 func (r *MaintenanceRequest) freeText() []textField {
-	return []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+	out := []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+	for i, e := range r.Expect {
+		out = append(out, textField{fmt.Sprintf("expect[%d]", i), e, lineText})
+	}
+	return out
+}
+
+// selectorTexts are the names and labels of a maintenance window's
+// selector: a name need only be one of several, and a label any value, to
+// be stored and listed with the window.
+func selectorTexts(sel nightowl.Selector) []textField {
+	var out []textField
+	for i, n := range sel.Names {
+		out = append(out, textField{fmt.Sprintf("checks.names[%d]", i), n, lineText})
+	}
+	for _, k := range slices.Sorted(maps.Keys(sel.Labels)) {
+		out = append(out, textField{"checks.labels", k, lineText}, textField{"checks.labels." + k, sel.Labels[k], lineText})
+	}
+	return out
 }
 
 func (r *IncidentRequest) freeText() []textField {
@@ -73,8 +93,25 @@ func (r *IncidentUpdateRequest) freeText() []textField {
 	return []textField{{"message", r.Message, linesText}}
 }
 
+func (r *IncidentPublishRequest) freeText() []textField {
+	return []textField{{"title", r.Title, lineText}, {"message", r.Message, linesText}}
+}
+
 func (r *actionRequestBody) freeText() []textField {
-	return []textField{{"reason", r.Reason, linesText}}
+	return append([]textField{{"reason", r.Reason, linesText}}, paramTexts(r.Params)...)
+}
+
+// paramTexts are an action's parameters as free text, in the order of
+// their names: their patterns are the operator's to write, and one that
+// lets anything through must not let an approver be shown a command that
+// reads otherwise than it runs. Line breaks may be meant (a message in a
+// body), and the pattern says whether they are.
+func paramTexts(params map[string]string) []textField {
+	var out []textField
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		out = append(out, textField{"params." + k, params[k], linesText})
+	}
+	return out
 }
 
 func (r *denyBody) freeText() []textField {

@@ -923,6 +923,10 @@ func recordsIncidents(t *testing.T, open Opener[Records]) {
 			{"resolved since", nightowl.IncidentQuery{Since: t0.Add(20 * time.Minute)}, []string{"inc-2", "inc-1"}},
 			{"since", nightowl.IncidentQuery{Since: t0.Add(45 * time.Minute)}, []string{"inc-2"}},
 			{"none since", nightowl.IncidentQuery{Since: t0.Add(2 * time.Hour)}, nil},
+			// inc-1 has a public update and no published_at, as
+			// incidents stored before publication was recorded.
+			{"published", nightowl.IncidentQuery{Published: true}, []string{"inc-1"}},
+			{"published and open", nightowl.IncidentQuery{Published: true, Open: true}, nil},
 		})
 	})
 
@@ -953,6 +957,27 @@ func recordsIncidents(t *testing.T, open Opener[Records]) {
 		}
 		if ups, err := s.Updates(ctx, "inc-2"); err != nil || len(ups) != 1 || ups[0].By != "ana" {
 			t.Errorf("updates after the refused change: %+v, %v", ups, err)
+		}
+	})
+
+	t.Run("published without a public update", func(t *testing.T) {
+		// Published as it stands: a private note, and published_at.
+		inc, err := s.Incident(ctx, "inc-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(80 * time.Minute)
+		inc.PublishedAt, inc.UpdatedAt = at, at
+		if err := s.SaveIncident(ctx, &inc, &nightowl.IncidentUpdate{Time: at, By: "bo", Message: "Published on the status page."}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Incidents(ctx, nightowl.IncidentQuery{Published: true, Limit: 1})
+		if err != nil || len(got) != 1 || got[0].ID != "inc-2" {
+			t.Errorf("the newest published incident: %+v, %v, want inc-2", got, err)
+		}
+		got, err = s.Incidents(ctx, nightowl.IncidentQuery{Published: true, Open: true})
+		if err != nil || len(got) != 1 || got[0].ID != "inc-2" {
+			t.Errorf("the open published incidents: %+v, %v, want inc-2", got, err)
 		}
 	})
 
