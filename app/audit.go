@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/audit"
@@ -35,6 +37,10 @@ func (a *App) newAudit() error {
 		return err
 	}
 	a.audit = rec
+	a.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "nightowl_audit_checkpoint_refused_total",
+		Help: "Times the head of the audit log was not signed because it does not continue the log signed before: it was cut or rewritten in the store.",
+	}, func() float64 { return float64(rec.Refused()) }))
 	return nil
 }
 
