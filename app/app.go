@@ -384,7 +384,7 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	}
 	// What was appended in the last moments is signed too.
-	if _, _, err := a.audit.Checkpoint(ctx); err != nil {
+	if _, _, err := a.audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrHeadRefused) {
 		a.log.Error("audit: could not sign a checkpoint", "err", err)
 	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())

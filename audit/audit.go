@@ -177,7 +177,8 @@ func (r *Recorder) Run(ctx context.Context) {
 }
 
 func (r *Recorder) checkpointLogged(ctx context.Context) {
-	if _, _, err := r.Checkpoint(ctx); err != nil {
+	// A refusal is logged where it is made.
+	if _, _, err := r.Checkpoint(ctx); err != nil && !errors.Is(err, ErrHeadRefused) {
 		r.log.Error("audit: could not sign a checkpoint", "err", err)
 	}
 }
