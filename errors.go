@@ -69,3 +69,9 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrPasswordChanged is wrapped by the error of a change of a password
+// that was made, when what should follow it (starting a new session,
+// recording it in the audit log) failed: the person must not be told that
+// their password is unchanged.
+var ErrPasswordChanged = errors.New("the password was changed")

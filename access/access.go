@@ -286,28 +286,45 @@ func (s *Service) ChangePassword(ctx context.Context, name, current, password st
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
 	}
+	if err := s.replaceHash(ctx, name, u.PasswordHash, h); err != nil {
+		return nightowl.Session{}, "", err
+	}
+	sess, cookie, err := s.startSession(ctx, name, s.clock.Now())
+	if err == nil {
+		// Another change may land between the one above and the save.
+		err = s.keepIfUnchanged(ctx, sess, h)
+	}
+	if err != nil {
+		s.log.Warn("access: start a session after a change of password", "user", name, "err", err)
+		return nightowl.Session{}, "", fmt.Errorf("%w, but %w", nightowl.ErrPasswordChanged,
+			nightowl.Errorf(nightowl.ErrorCode(err), "a new session could not be started: sign in with the new password"))
+	}
+	return sess, cookie, nil
+}
+
+// replaceHash gives name the password hash h in place of old, and ends
+// their sessions.
+func (s *Service) replaceHash(ctx context.Context, name, old, h string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Read again: another change since the check above wins.
+	// Read again: another change since the check of the current password
+	// wins.
 	cur, err := s.store.User(ctx, name)
 	if err != nil {
-		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+		return fmt.Errorf("change password of %s: %w", name, err)
 	}
-	if cur.PasswordHash != u.PasswordHash {
-		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EConflict, "the password of %s changed meanwhile: sign in again", name)
+	if cur.PasswordHash != old {
+		return nightowl.Errorf(nightowl.EConflict, "the password of %s changed meanwhile: sign in again", name)
 	}
 	cur.PasswordHash = h
 	if err := s.store.SaveUser(ctx, &cur); err != nil {
-		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+		return fmt.Errorf("change password of %s: %w", name, err)
 	}
 	if err := s.store.DeleteSessions(ctx, name); err != nil {
-		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+		return fmt.Errorf("%w, but %w", nightowl.ErrPasswordChanged,
+			nightowl.Errorf(nightowl.EInternal, "ending your other sessions failed: change it again"))
 	}
-	sess, cookie, err := s.startSession(ctx, name, s.clock.Now())
-	if err != nil {
-		return nightowl.Session{}, "", fmt.Errorf("change password of %s: the password changed, but signing in again failed: %w", name, err)
-	}
-	return sess, cookie, nil
+	return nil
 }
 
 // SetRole changes what a user may do, at once: sessions and tokens carry no
@@ -466,14 +483,43 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (night
 	if !found || !match {
 		return nightowl.Session{}, "", errWrongLogin()
 	}
-	s.limits.succeeded(account, addr)
-	s.upgradeHash(ctx, u, password)
+	current := s.upgradeHash(ctx, u, password)
 	sess, cookie, err := s.startSession(ctx, u.Name, now)
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
 	}
+	if err := s.keepIfUnchanged(ctx, sess, current); err != nil {
+		return nightowl.Session{}, "", err
+	}
+	s.limits.succeeded(account, addr)
 	s.pruneSessions(ctx, now)
 	return sess, cookie, nil
+}
+
+// keepIfUnchanged refuses, and deletes, a session just saved for a
+// password whose hash was hash, when the user's hash is no longer hash: a
+// change of the password (here, by the CLI or on another node) landed
+// between the password check and the save, and its deletion of the user's
+// sessions may have run before the save. Reading the user after the
+// session is saved closes the gap for every process on the store: a
+// change this read does not see yet deletes its sessions after it, this
+// one included. The cookie of a refused session is never handed out, so
+// even a failed deletion leaves nobody holding it.
+func (s *Service) keepIfUnchanged(ctx context.Context, sess nightowl.Session, hash string) error {
+	cur, err := s.store.User(ctx, sess.User)
+	switch {
+	case err == nil && cur.PasswordHash == hash:
+		return nil
+	case err == nil, nightowl.ErrorCode(err) == nightowl.ENotFound:
+		// The password changed, or the user was removed, meanwhile.
+		err = errWrongLogin()
+	default:
+		err = fmt.Errorf("sign in %s: %w", sess.User, err)
+	}
+	if derr := s.deleteSession(ctx, sess.Hash); derr != nil {
+		s.log.Warn("access: delete a session begun with a changed password", "user", sess.User, "err", derr)
+	}
+	return err
 }
 
 // startSession starts a session of user at now, and returns it and the
@@ -496,26 +542,30 @@ func (s *Service) startSession(ctx context.Context, user string, now time.Time) 
 
 // upgradeHash hashes the password again when its hash is cheaper than the
 // configured cost, so that raising the cost reaches everyone who signs in.
-func (s *Service) upgradeHash(ctx context.Context, u nightowl.User, password string) {
+// It returns the hash the password now has: the new one when it was saved,
+// u's otherwise.
+func (s *Service) upgradeHash(ctx context.Context, u nightowl.User, password string) string {
 	if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || c >= s.cost {
-		return
+		return u.PasswordHash
 	}
 	h, err := s.hash(password)
 	if err != nil {
 		s.log.Warn("access: rehash password", "user", u.Name, "err", err)
-		return
+		return u.PasswordHash
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Read again: the password or role may have changed meanwhile.
 	cur, err := s.store.User(ctx, u.Name)
 	if err != nil || cur.PasswordHash != u.PasswordHash {
-		return
+		return u.PasswordHash
 	}
 	cur.PasswordHash = h
 	if err := s.store.SaveUser(ctx, &cur); err != nil {
 		s.log.Warn("access: rehash password", "user", u.Name, "err", err)
+		return u.PasswordHash
 	}
+	return h
 }
 
 // expiredSessionDeleter is a store that can delete the sessions that have

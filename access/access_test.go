@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -1024,4 +1025,91 @@ func TestChangePassword(t *testing.T) {
 	if _, _, err := f.svc.Login(ctx, "ana", "a much newer passphrase", "192.0.2.1"); err != nil {
 		t.Fatalf("the new password: %v", err)
 	}
+}
+
+// racingStore is the store of a sign-in during which another process (the
+// CLI, another node) changes the password: change runs just before or just
+// after the session is saved.
+type racingStore struct {
+	nightowl.AccessStore
+	change    func()
+	afterSave bool
+	saved     [][]byte
+}
+
+func (r *racingStore) SaveSession(ctx context.Context, ss *nightowl.Session) error {
+	if r.change != nil && !r.afterSave {
+		r.change()
+	}
+	err := r.AccessStore.SaveSession(ctx, ss)
+	r.saved = append(r.saved, ss.Hash)
+	if r.change != nil && r.afterSave {
+		r.change()
+	}
+	return err
+}
+
+// TestPasswordChangeDuringLogin: a sign-in with the old password whose
+// check overlaps a change of the password gets no session, wherever the
+// change lands; nor does a change of the password that another one
+// overtakes.
+func TestPasswordChangeDuringLogin(t *testing.T) {
+	for _, afterSave := range []bool{false, true} {
+		t.Run(fmt.Sprintf("change after the save %v", afterSave), func(t *testing.T) {
+			f := newTest(t)
+			ctx := context.Background()
+			f.addUser(t, "ana", nightowl.RoleResponder)
+			rs := &racingStore{AccessStore: f.store, afterSave: afterSave}
+			svc, err := New(Options{Store: rs, Clock: f.clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The other process is f.svc, on the same database.
+			rs.change = func() {
+				rs.change = nil
+				if err := f.svc.SetPassword(ctx, "ana", "a much newer passphrase"); err != nil {
+					t.Error(err)
+				}
+			}
+			_, cookie, err := svc.Login(ctx, "ana", password, "192.0.2.1")
+			wantCode(t, err, nightowl.EUnauthorized)
+			if cookie != "" {
+				if _, _, err := svc.Session(ctx, cookie); err == nil {
+					t.Fatal("a session begun with the old password outlived the change")
+				}
+			}
+			if len(rs.saved) != 1 {
+				t.Fatalf("%d sessions saved", len(rs.saved))
+			}
+			if _, err := f.store.SessionByHash(ctx, rs.saved[0]); nightowl.ErrorCode(err) != nightowl.ENotFound {
+				t.Fatalf("the session begun with the old password is still stored: %v", err)
+			}
+			if _, _, err := svc.Login(ctx, "ana", "a much newer passphrase", "192.0.2.1"); err != nil {
+				t.Fatalf("the new password: %v", err)
+			}
+		})
+	}
+	t.Run("change overtaken", func(t *testing.T) {
+		f := newTest(t)
+		ctx := context.Background()
+		f.addUser(t, "ana", nightowl.RoleResponder)
+		rs := &racingStore{AccessStore: f.store}
+		svc, err := New(Options{Store: rs, Clock: f.clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.change = func() {
+			rs.change = nil
+			if err := f.svc.SetPassword(ctx, "ana", "an admin's choice of passphrase"); err != nil {
+				t.Error(err)
+			}
+		}
+		_, cookie, err := svc.ChangePassword(ctx, "ana", password, "a much newer passphrase")
+		if !errors.Is(err, nightowl.ErrPasswordChanged) || cookie != "" {
+			t.Fatalf("cookie %q, %v", cookie, err)
+		}
+		if _, err := f.store.SessionByHash(ctx, rs.saved[0]); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Fatalf("the session of the overtaken change is still stored: %v", err)
+		}
+	})
 }

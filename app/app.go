@@ -55,6 +55,9 @@ type Options struct {
 	// PublicTTL is how long what the public status page shows is reused;
 	// 5s when 0, never when negative (tests).
 	PublicTTL time.Duration
+	// ReadFile reads the config file and the files it names; config's
+	// default (regular files only) when nil. Tests make it slow.
+	ReadFile func(string) ([]byte, error)
 }
 
 // App is a running nightowl server.
@@ -82,12 +85,19 @@ type App struct {
 	beats      *heartbeat.Tracker
 	registry   *prometheus.Registry
 
-	// reloadMu serialises reloads, which alone change cfg; live is the
+	// reloading is held (a token in it) by a reload, which alone changes
+	// cfg, and by Stop, which waits for a reload in progress; live is the
 	// config in force for everyone else, read without waiting, and
 	// swapped in once a reload has built and applied the new one.
-	reloadMu sync.Mutex
-	cfg      *config.Config
-	live     atomic.Pointer[config.Config]
+	// stopping refuses reloads that were still reading when Stop gave up
+	// waiting.
+	reloading chan struct{}
+	stopping  atomic.Bool
+	// afterSwap, when set (by tests), is called with the context the rest
+	// of a reload runs with, once the new config is in force.
+	afterSwap func(context.Context)
+	cfg       *config.Config
+	live      atomic.Pointer[config.Config]
 
 	srv      *http.Server
 	listener net.Listener
@@ -118,8 +128,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients()}
-	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler})
+	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients(),
+		reloading: make(chan struct{}, 1)}
+	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler, ReadFile: opts.ReadFile})
 	if err != nil {
 		return nil, err
 	}
@@ -341,6 +352,16 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // Stop shuts the server down gracefully: no new requests, running checks
 // finish, everything queued is written.
 func (a *App) Stop(ctx context.Context) error {
+	// A reload in progress finishes first (one still reading gives up
+	// with ctx's end, or its own), so that it never applies to what is
+	// stopped or closed; none starts after.
+	a.stopping.Store(true)
+	select {
+	case a.reloading <- struct{}{}:
+		defer func() { <-a.reloading }()
+	case <-ctx.Done():
+		a.log.Warn("stopping while a config reload is still reading; it will be refused")
+	}
 	var errs []error
 	if a.srv != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
@@ -363,7 +384,7 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	}
 	// What was appended in the last moments is signed too.
-	if _, _, err := a.audit.Checkpoint(ctx); err != nil {
+	if _, _, err := a.audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrHeadRefused) {
 		a.log.Error("audit: could not sign a checkpoint", "err", err)
 	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
@@ -376,9 +397,16 @@ func (a *App) Stop(ctx context.Context) error {
 // API and the checks go on with the config in force (Config) until the new
 // one is applied. Ending ctx gives up a reload that is still reading.
 func (a *App) Reload(ctx context.Context) error {
-	a.reloadMu.Lock()
-	defer a.reloadMu.Unlock()
-	cfg, err := config.LoadContext(ctx, a.opts.ConfigPath, config.Options{Compiler: a.compiler})
+	select {
+	case a.reloading <- struct{}{}:
+		defer func() { <-a.reloading }()
+	case <-ctx.Done():
+		return fmt.Errorf("reload: %w", ctx.Err())
+	}
+	if a.stopping.Load() {
+		return errStopping
+	}
+	cfg, err := config.LoadContext(ctx, a.opts.ConfigPath, config.Options{Compiler: a.compiler, ReadFile: a.opts.ReadFile})
 	if err != nil {
 		return a.refuse(err, nil)
 	}
@@ -393,6 +421,13 @@ func (a *App) Reload(ctx context.Context) error {
 	if err := maintenance.Check(cfg.Maintenance); err != nil {
 		return a.refuse(nightowl.Errorf(nightowl.EInvalid, "%v", err), checks)
 	}
+	if a.stopping.Load() {
+		closeProbers(checks)
+		return errStopping
+	}
+	// The point of no return: the new config is applied whole, even when
+	// whoever asked for it goes away now (an HTTP client that hangs up).
+	ctx = context.WithoutCancel(ctx)
 	// The tracker refuses a config whose tokens clash before anything
 	// changes; the engine's SetChecks cannot fail.
 	if err := a.beats.SetChecks(heartbeats(cfg), nil); err != nil {
@@ -417,6 +452,9 @@ func (a *App) Reload(ctx context.Context) error {
 	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
 	a.live.Store(cfg)
+	if a.afterSwap != nil {
+		a.afterSwap(ctx)
+	}
 	// Checks removed from the config resolve their alerts; a route that
 	// now asks for degraded checks opens theirs.
 	a.reconcile(ctx, nil)
@@ -441,6 +479,9 @@ func (a *App) Reload(ctx context.Context) error {
 	a.log.Info("config reloaded", "checks", len(checks))
 	return nil
 }
+
+// errStopping refuses a reload while the server stops.
+var errStopping = nightowl.Errorf(nightowl.EConflict, "the server is stopping: the config is not reloaded")
 
 // refuse closes the probes built for a refused config (they hold pools and
 // connections) and says why it was refused.

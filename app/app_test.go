@@ -11,9 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -355,10 +355,24 @@ func skipUnlessCI(t testing.TB, why string) {
 	t.Skip(why)
 }
 
+// gatedRead reads files as the config loader does, but reads gated only
+// once the test sends on release (or closes it): a file on a slow disk.
+type gatedRead struct {
+	gated   string
+	release chan struct{}
+}
+
+func (g gatedRead) read(path string) ([]byte, error) {
+	if path == g.gated {
+		<-g.release
+	}
+	return os.ReadFile(path)
+}
+
 // TestSlowReloadDoesNotFreezeReads: while a reload waits on a config file
-// that is slow to read (a FIFO nobody writes yet), the status page and the
-// config in force answer, a second reload waits its turn, and once the
-// file is written both reloads apply it.
+// that is slow to read, the status page and the config in force answer, a
+// second reload waits its turn, and once the file can be read both reloads
+// apply it.
 func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
 	s := site(t)
 	dir := t.TempDir()
@@ -369,11 +383,10 @@ func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
 	base := "http://" + a.Addr()
 	before := len(a.Config().Checks)
 
-	fifo := filepath.Join(dir, "slow.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no FIFOs here: %v", err)
-	}
-	a.opts.ConfigPath = fifo
+	slow := filepath.Join(dir, "slow.yaml")
+	writeConfig(t, slow, fmt.Sprintf(checksYAML, s.URL)+"  - name: added\n    tcp: {addr: \"127.0.0.1:1\"}\n"+comps)
+	g := gatedRead{gated: slow, release: make(chan struct{})}
+	a.opts.ConfigPath, a.opts.ReadFile = slow, g.read
 	reloaded := make(chan error, 2)
 	for range 2 {
 		go func() { reloaded <- a.Reload(context.Background()) }()
@@ -396,18 +409,12 @@ func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
 	}
 	select {
 	case err := <-reloaded:
-		t.Fatalf("a reload ended before its file was written: %v", err)
+		t.Fatalf("a reload ended before its file was read: %v", err)
 	default:
 	}
-	// Each reload opens the FIFO in turn: write it once for each.
-	next := fmt.Sprintf(checksYAML, s.URL) + "  - name: added\n    tcp: {addr: \"127.0.0.1:1\"}\n" + comps
+	// Each reload reads the file in turn: let each read.
 	for i := range 2 {
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.WriteString(next)
-		w.Close()
+		g.release <- struct{}{}
 		if err := <-reloaded; err != nil {
 			t.Fatalf("reload %d: %v", i, err)
 		}
@@ -426,11 +433,10 @@ func TestReloadGivesUp(t *testing.T) {
 	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))
 	a := startApp(t, cfgFile)
 	before := len(a.Config().Checks)
-	fifo := filepath.Join(dir, "slow.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no FIFOs here: %v", err)
-	}
-	a.opts.ConfigPath = fifo
+	g := gatedRead{gated: cfgFile, release: make(chan struct{})}
+	a.opts.ReadFile = g.read
+	// Let the abandoned read finish.
+	defer close(g.release)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Reload(ctx) }()
@@ -441,8 +447,60 @@ func TestReloadGivesUp(t *testing.T) {
 	if got := len(a.Config().Checks); got != before {
 		t.Fatalf("config in force: %d checks, want %d", got, before)
 	}
-	// Let the abandoned read finish.
-	if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-		w.Close()
+}
+
+// TestReloadFinishesWithoutItsCaller: once the new config is in force, the
+// rest of the reload (resolving alerts of removed checks, writing new
+// heartbeat tokens) does not end with the context of whoever asked for it,
+// an HTTP client that hung up.
+func TestReloadFinishesWithoutItsCaller(t *testing.T) {
+	s := site(t)
+	cfgFile := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfgFile)
+	ctx, cancel := context.WithCancel(context.Background())
+	var after error
+	a.afterSwap = func(applying context.Context) {
+		cancel()
+		after = applying.Err()
+	}
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after != nil {
+		t.Fatalf("the reload went on with an ended context: %v", after)
+	}
+}
+
+// TestStopWaitsForReload: a reload still reading when the server stops is
+// refused rather than applied to a closed store, and Stop waits for it.
+func TestStopWaitsForReload(t *testing.T) {
+	s := site(t)
+	cfgFile := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfgFile)
+	g := gatedRead{gated: cfgFile, release: make(chan struct{})}
+	a.opts.ReadFile = g.read
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- a.Reload(context.Background()) }()
+	for len(a.reloading) == 0 {
+		runtime.Gosched()
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	for !a.stopping.Load() {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned during a reload: %v", err)
+	default:
+	}
+	close(g.release)
+	if err := <-reloaded; nightowl.ErrorCode(err) != nightowl.EConflict || !strings.Contains(err.Error(), "stopping") {
+		t.Fatalf("the reload during Stop: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
 	}
 }

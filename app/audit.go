@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/audit"
@@ -35,6 +37,10 @@ func (a *App) newAudit() error {
 		return err
 	}
 	a.audit = rec
+	a.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "nightowl_audit_checkpoint_refused_total",
+		Help: "Times the head of the audit log was not signed because it does not continue the log signed before: it was cut or rewritten in the store.",
+	}, func() float64 { return float64(rec.Refused()) }))
 	return nil
 }
 
@@ -262,16 +268,27 @@ func (s *AuditedAccess) SetPassword(ctx context.Context, name, password string) 
 }
 
 // ChangePassword implements web.PasswordChanger: a user's change of their
-// own password, recorded (without it) as made by them.
+// own password, recorded (without it) as made by them. A change that was
+// made is recorded even when no new session could be started after it;
+// when recording fails, the change stands and its new session is
+// returned with an error that wraps nightowl.ErrPasswordChanged.
 func (s *AuditedAccess) ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error) {
 	sess, cookie, err := s.Service.ChangePassword(ctx, name, current, password)
-	if err != nil {
+	if err != nil && !errors.Is(err, nightowl.ErrPasswordChanged) {
 		return sess, cookie, err
 	}
-	if err := s.record(ctx, name, "user.password", name, "their own, on the dashboard; their other sessions ended"); err != nil {
-		return sess, cookie, nightowl.Errorf(nightowl.EInternal, "the password was changed, but could not be recorded in the audit log: %v", err)
+	detail := "their own, on the dashboard; their other sessions ended"
+	if err != nil {
+		detail = "their own, on the dashboard; then " + nightowl.ErrorMessage(err)
 	}
-	return sess, cookie, nil
+	if rerr := s.record(context.WithoutCancel(ctx), name, "user.password", name, detail); rerr != nil {
+		s.log.Error("a change of password could not be recorded in the audit log", "user", name, "err", rerr)
+		if err == nil {
+			err = fmt.Errorf("%w, but %w", nightowl.ErrPasswordChanged,
+				nightowl.Errorf(nightowl.EInternal, "the change could not be recorded in the audit log: %v", rerr))
+		}
+	}
+	return sess, cookie, err
 }
 
 // CreateToken makes an API token, recorded without its secret.

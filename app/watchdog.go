@@ -12,7 +12,7 @@ import (
 // healthy, until ctx ends. The watchdog section is read at start: a reload
 // that changes it logs that a restart is needed.
 func (a *App) runWatchdog(ctx context.Context) {
-	w := a.cfg.Watchdog
+	w := a.Config().Watchdog
 	if w.URL == "" {
 		return
 	}

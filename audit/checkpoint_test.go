@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/sqlite"
 )
 
 // signedLogOf makes a store at path with n entries, signing a checkpoint
@@ -219,5 +221,145 @@ func FuzzParseKeys(f *testing.F) {
 		if !audit.VerifyCheckpoint(s.Public(), c) {
 			t.Fatal("a checkpoint does not verify with its own key")
 		}
+	})
+}
+
+// signingRecorder opens a store at path and a recorder that signs with a
+// new key.
+func signingRecorder(t *testing.T, path string) (*sqlite.Store, *audit.Recorder, *audit.Signer) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := audit.NewSigner(priv)
+	s := open(t, path)
+	return s, recorderOf(t, s, signer), signer
+}
+
+func recorderOf(t *testing.T, s *sqlite.Store, signer *audit.Signer) *audit.Recorder {
+	t.Helper()
+	rec, err := audit.New(audit.Options{Store: s, Clock: clocktest.New(t0), Logger: slog.New(slog.DiscardHandler), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func appendN(t *testing.T, rec *audit.Recorder, n int) {
+	t.Helper()
+	for i := range n {
+		if err := rec.Audit(context.Background(), nightowl.AuditEntry{Actor: "ana", Action: "alert.ack", Subject: fmt.Sprint("a-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func wantRefused(t *testing.T, rec *audit.Recorder, refused int64) {
+	t.Helper()
+	c, ok, err := rec.Checkpoint(context.Background())
+	if ok || !errors.Is(err, audit.ErrHeadRefused) {
+		t.Fatalf("signed %+v, %t, %v; want a refusal", c, ok, err)
+	}
+	if rec.Refused() != refused {
+		t.Fatalf("refused %d times, want %d", rec.Refused(), refused)
+	}
+}
+
+func wantSigned(t *testing.T, rec *audit.Recorder, seq int64) {
+	t.Helper()
+	c, ok, err := rec.Checkpoint(context.Background())
+	if !ok || err != nil || c.Seq != seq {
+		t.Fatalf("checkpoint %+v, %t, %v; want one of %d", c, ok, err, seq)
+	}
+}
+
+func hashOf(t *testing.T, path string, seq int64) []byte {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var h []byte
+	if err := db.QueryRow(`SELECT hash FROM audit_log WHERE seq = ?`, seq).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestCheckpointRefusesTampering: the server does not sign a head that
+// does not continue the log it signed, whatever was done to the stored
+// checkpoints, and a stored checkpoint that does not verify does not stop
+// it signing.
+func TestCheckpointRefusesTampering(t *testing.T) {
+	cut := func(t *testing.T, path string, to int64) {
+		tamper(t, path, `DROP TRIGGER audit_checkpoints_no_delete`,
+			fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, to),
+			fmt.Sprintf(`DELETE FROM audit_checkpoints WHERE seq > %d`, to),
+			fmt.Sprintf(`UPDATE audit_head SET seq = %d, hash = x'%x'`, to, hashOf(t, path, to)))
+	}
+	t.Run("tail cut with its checkpoints", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nightowl.db")
+		_, rec, _ := signingRecorder(t, path)
+		appendN(t, rec, 3)
+		wantSigned(t, rec, 3)
+		appendN(t, rec, 3)
+		wantSigned(t, rec, 6)
+		cut(t, path, 4)
+		wantRefused(t, rec, 1)
+		appendN(t, rec, 4) // the head is above the signed seq again
+		wantRefused(t, rec, 2)
+	})
+	t.Run("chain rewritten and every checkpoint deleted", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nightowl.db")
+		_, rec, _ := signingRecorder(t, path)
+		appendN(t, rec, 4)
+		wantSigned(t, rec, 4)
+		for seq := int64(1); seq <= 4; seq++ {
+			rewrite(t, path, seq, func(e *nightowl.AuditEntry) { e.Actor = "mallory" })
+		}
+		tamper(t, path, `DROP TRIGGER audit_checkpoints_no_delete`, `DELETE FROM audit_checkpoints`)
+		wantRefused(t, rec, 1)
+		appendN(t, rec, 1)
+		wantRefused(t, rec, 2)
+	})
+	t.Run("a checkpoint with a huge seq", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nightowl.db")
+		s, rec, signer := signingRecorder(t, path)
+		appendN(t, rec, 2)
+		wantSigned(t, rec, 2)
+		tamper(t, path, fmt.Sprintf(`INSERT INTO audit_checkpoints (seq, hash, time, key_id, sig) VALUES (1000000000, x'%x', 0, '%s', x'%x')`,
+			bytes.Repeat([]byte{1}, 32), signer.KeyID(), bytes.Repeat([]byte{2}, 64)))
+		appendN(t, rec, 1)
+		wantSigned(t, rec, 3)
+		// So does a server started now.
+		appendN(t, rec, 1)
+		wantSigned(t, recorderOf(t, s, signer), 4)
+	})
+	t.Run("a server started after the tail was cut", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nightowl.db")
+		s, rec, signer := signingRecorder(t, path)
+		appendN(t, rec, 3)
+		wantSigned(t, rec, 3)
+		appendN(t, rec, 3)
+		wantSigned(t, rec, 6)
+		tamper(t, path, `DELETE FROM audit_log WHERE seq > 4`,
+			fmt.Sprintf(`UPDATE audit_head SET seq = 4, hash = x'%x'`, hashOf(t, path, 4)))
+		wantRefused(t, recorderOf(t, s, signer), 1)
+	})
+	t.Run("the head of another node", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nightowl.db")
+		s, rec, signer := signingRecorder(t, path)
+		other := recorderOf(t, s, signer)
+		appendN(t, rec, 2)
+		wantSigned(t, rec, 2)
+		appendN(t, other, 2)
+		wantSigned(t, other, 4)
+		if _, ok, err := rec.Checkpoint(context.Background()); ok || err != nil {
+			t.Fatalf("signed the head another node signed: %t %v", ok, err)
+		}
+		appendN(t, other, 1)
+		wantSigned(t, rec, 5)
 	})
 }

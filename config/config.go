@@ -51,7 +51,8 @@ type Options struct {
 	// Getenv looks up ${VAR}; os.LookupEnv when nil.
 	Getenv func(string) (string, bool)
 	// ReadFile reads NAME_file secrets (and the config file, in Load);
-	// os.ReadFile when nil.
+	// when nil, regular files only, of at most MaxFileSize bytes (one
+	// more is read, to tell a file too big).
 	ReadFile func(string) ([]byte, error)
 	// Compiler compiles assertions. Passing the running one on reload shares
 	// the programs of unchanged expressions; a new one is used when nil.
@@ -63,7 +64,7 @@ func (o Options) withDefaults() Options {
 		o.Getenv = os.LookupEnv
 	}
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = readLimited
 	}
 	if o.Compiler == nil {
 		o.Compiler = &assert.Compiler{}

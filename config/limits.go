@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,8 +22,9 @@ const (
 )
 
 // LoadContext is Load, given up when ctx ends: a config that takes too
-// long to read (a file on a hung network share, a FIFO) does not hold up
-// whoever waits for it.
+// long to read (a file on a hung network share) does not hold up whoever
+// waits for it. The config file and the files it names must be regular
+// files: a FIFO or a device is refused unread.
 func LoadContext(ctx context.Context, path string, opts Options) (*Config, error) {
 	type result struct {
 		cfg *Config
@@ -55,14 +57,40 @@ func load(ctx context.Context, path string, opts Options) (*Config, error) {
 	return parse(ctx, path, data, opts)
 }
 
-// readLimited reads a file, but no more than MaxFileSize and one byte.
+// readLimited reads a regular file, but no more than MaxFileSize and one
+// byte. Anything else (a FIFO, a device, a socket) is refused before it is
+// read: a read of one can wait for ever, and a reload would leave a
+// goroutine behind waiting on it. The file is opened without blocking (a
+// FIFO's open waits for a writer) and checked once open, so that the path
+// cannot change in between.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): refused unread", path, fileKind(fi.Mode()))
+	}
 	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "not a plain file"
 }
 
 // errTooBig ends a walk that passed MaxNodes.

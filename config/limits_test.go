@@ -2,10 +2,15 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestExpansionBound: aliases that multiply a small file are refused
@@ -73,4 +78,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("config %v with error %v", cfg != nil, err)
 		}
 	})
+}
+
+// TestOnlyRegularFiles: a config file, or a file it names, that is a FIFO
+// is refused unread, naming it, rather than waited on for ever (a
+// reload would leave a goroutine behind on each try).
+func TestOnlyRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "slow.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	secretFifo := filepath.Join(dir, "token")
+	if err := syscall.Mkfifo(secretFifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "nightowl.yaml")
+	if err := os.WriteFile(cfgFile, []byte("checks:\n  - name: api\n    http:\n      url: https://example.com/\n      bearer_token_file: "+secretFifo+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{fifo, fifo + " is not a regular file (a FIFO): refused unread"},
+		{dir, dir + " is not a regular file (a directory): refused unread"},
+		{cfgFile, secretFifo + " is not a regular file (a FIFO)"},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := LoadContext(context.Background(), c.path, Options{Getenv: env(nil)})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %q", c.path, err, c.want)
+			}
+		case <-time.After(time.Minute):
+			// Let the stuck read end, to report rather than hang.
+			for _, f := range []string{fifo, secretFifo} {
+				if w, err := os.OpenFile(f, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close()
+				}
+			}
+			t.Fatalf("%s: still reading after a minute", c.path)
+		}
+	}
 }

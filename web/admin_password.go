@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 type PasswordChanger interface {
 	// ChangePassword checks name's current password, sets the new one,
 	// ends every session of theirs and starts a new one, returned with
-	// its cookie, for the browser that made the change.
+	// its cookie, for the browser that made the change. When the change
+	// was made but what follows it failed, the error wraps
+	// nightowl.ErrPasswordChanged, with the new session's cookie if one
+	// was started.
 	ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error)
 }
 
@@ -67,11 +71,17 @@ func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc Pas
 		return
 	}
 	s, cookie, err := pc.ChangePassword(r.Context(), p.User, current, next)
-	if err != nil {
-		a.showPassword(w, r, statusOf(err), "Your password was not changed: "+nightowl.ErrorMessage(err))
-		return
+	if cookie != "" {
+		a.setSession(w, r, cookie, s)
 	}
-	a.log.Info("password changed", "user", p.User)
-	a.setSession(w, r, cookie, s)
-	done(w, r, "/admin/password", "password-changed", p.User)
+	switch {
+	case err == nil:
+		a.log.Info("password changed", "user", p.User)
+		done(w, r, "/admin/password", "password-changed", p.User)
+	case errors.Is(err, nightowl.ErrPasswordChanged):
+		a.log.Info("password changed", "user", p.User)
+		a.showPassword(w, r, statusOf(err), "Your password was changed, but "+nightowl.ErrorMessage(err)+".")
+	default:
+		a.showPassword(w, r, statusOf(err), "Your password was not changed: "+nightowl.ErrorMessage(err))
+	}
 }

@@ -246,7 +246,7 @@ func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
 	now := a.clock.Now()
-	if wait, ok := a.ackLimit.addr.take(a.clientAddr(r), now); !ok {
+	if wait, ok := a.ackLimit.addr.take(addrKey(a.clientAddr(r)), now); !ok {
 		a.ackRefused(w, ackPageData{Title: "Acknowledge alert"}, tooMany(wait, "too many acknowledgements from your address"))
 		return
 	}

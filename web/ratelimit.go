@@ -1,7 +1,9 @@
 package web
 
 import (
+	"container/list"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -11,27 +13,30 @@ import (
 // buckets is a token bucket per key (an alert, a client address), in
 // memory: each key may spend burst requests at once and gets one back
 // every per. A key whose bucket has filled up again is forgotten, and at
-// most maxKeys are kept: past that, new keys share one overflow bucket, so
-// that a flood of fresh keys cannot grow the map.
+// most maxKeys are kept: past that, a new key takes the place of the key
+// used least recently (most likely one whose bucket has filled up again),
+// so that a flood of fresh keys neither grows the map nor makes everyone
+// else share one bucket with it.
 type buckets struct {
 	burst   float64
 	per     time.Duration
 	maxKeys int
 
-	mu       sync.Mutex
-	keys     map[string]*bucket
-	overflow bucket
-	swept    time.Time
+	mu    sync.Mutex
+	keys  map[string]*list.Element // of *bucket
+	lru   *list.List               // most recently used first
+	swept time.Time
 }
 
 type bucket struct {
+	key    string
 	tokens float64
 	at     time.Time
 }
 
 func newBuckets(burst int, per time.Duration, maxKeys int) *buckets {
-	return &buckets{burst: float64(burst), per: per, maxKeys: maxKeys, keys: make(map[string]*bucket),
-		overflow: bucket{tokens: float64(burst)}}
+	return &buckets{burst: float64(burst), per: per, maxKeys: max(1, maxKeys),
+		keys: make(map[string]*list.Element), lru: list.New()}
 }
 
 // take spends one token of key's bucket; when there is none it returns how
@@ -42,15 +47,19 @@ func (l *buckets) take(key string, now time.Time) (wait time.Duration, ok bool) 
 	if now.Sub(l.swept) > l.per*time.Duration(l.burst) {
 		l.sweep(now)
 	}
-	b, found := l.keys[key]
-	if !found {
+	e, found := l.keys[key]
+	if found {
+		l.lru.MoveToFront(e)
+	} else {
 		if len(l.keys) >= l.maxKeys {
-			b = &l.overflow
-		} else {
-			b = &bucket{tokens: l.burst, at: now}
-			l.keys[key] = b
+			oldest := l.lru.Back()
+			l.lru.Remove(oldest)
+			delete(l.keys, oldest.Value.(*bucket).key)
 		}
+		e = l.lru.PushFront(&bucket{key: key, tokens: l.burst, at: now})
+		l.keys[key] = e
 	}
+	b := e.Value.(*bucket)
 	l.refill(b, now)
 	if b.tokens < 1 {
 		return time.Duration((1 - b.tokens) * float64(l.per)), false
@@ -69,13 +78,32 @@ func (l *buckets) refill(b *bucket, now time.Time) {
 // sweep forgets the keys whose bucket is full again: they are as good as
 // new.
 func (l *buckets) sweep(now time.Time) {
-	for k, b := range l.keys {
+	for k, e := range l.keys {
+		b := e.Value.(*bucket)
 		l.refill(b, now)
 		if b.tokens >= l.burst {
+			l.lru.Remove(e)
 			delete(l.keys, k)
 		}
 	}
 	l.swept = now
+}
+
+// addrKey is the key of a client address in a limit: an IPv6 address
+// counts by its /64, which one host or network usually holds whole (a
+// client with a /64 has billions of addresses to spread over); an IPv4
+// address, or one mapped into IPv6, by itself.
+func addrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // retryError is ERateLimited with when to try again, for a Retry-After

@@ -35,7 +35,7 @@ func cmdAck(ctx context.Context, e *env, args []string) int {
 		if body.Already {
 			what = "already acknowledged"
 		}
-		fmt.Fprintf(e.stdout, "%s %s (%s) by %s at %s\n", what, a.ID, a.Check, cell(a.AckedBy), a.AckedAt.Format("2006-01-02 15:04:05 MST"))
+		fmt.Fprintf(e.stdout, "%s %s (%s) by %s at %s\n", what, cell(a.ID), cell(a.Check), cell(a.AckedBy), a.AckedAt.Format("2006-01-02 15:04:05 MST"))
 	}
 	return code
 }

@@ -186,7 +186,7 @@ func actionRequest(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	r := body.Request
-	fmt.Fprintf(e.stdout, "request %s made for %s (%s)\n", r.ID, r.Action, r.State)
+	fmt.Fprintf(e.stdout, "request %s made for %s (%s)\n", cell(r.ID), cell(r.Action), r.State)
 	printNext(e.stdout, &r)
 	return exitOK
 }
@@ -197,10 +197,10 @@ func printNext(w io.Writer, r *nightowl.ActionRequest) {
 	case nightowl.RequestPending:
 		missing := r.Needs - len(r.Approvals)
 		fmt.Fprintf(w, "it needs %s by someone other than the requester, before %s:\n  nightowl action approve %s\n",
-			plural(missing, "more approval", "more approvals"), r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), r.ID)
-		fmt.Fprintf(w, "see exactly what it runs with: nightowl action show %s\n", r.ID)
+			plural(missing, "more approval", "more approvals"), r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), cell(r.ID))
+		fmt.Fprintf(w, "see exactly what it runs with: nightowl action show %s\n", cell(r.ID))
 	case nightowl.RequestApproved:
-		fmt.Fprintf(w, "it may run now, until %s:\n  nightowl action run %s\n", r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), r.ID)
+		fmt.Fprintf(w, "it may run now, until %s:\n  nightowl action run %s\n", r.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), cell(r.ID))
 	}
 }
 
@@ -233,7 +233,7 @@ func actionApprove(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	r := body.Request
-	fmt.Fprintf(e.stdout, "request %s for %s approved (%d of %d approvals; %s)\n", r.ID, r.Action, len(r.Approvals), r.Needs, r.State)
+	fmt.Fprintf(e.stdout, "request %s for %s approved (%d of %d approvals; %s)\n", cell(r.ID), cell(r.Action), len(r.Approvals), r.Needs, r.State)
 	printNext(e.stdout, &r)
 	return exitOK
 }
@@ -260,7 +260,7 @@ func actionDeny(ctx context.Context, e *env, args []string) int {
 		e.stdout.Write(raw)
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "request %s for %s denied; it can no longer run\n", body.Request.ID, body.Request.Action)
+	fmt.Fprintf(e.stdout, "request %s for %s denied; it can no longer run\n", cell(body.Request.ID), cell(body.Request.Action))
 	return exitOK
 }
 
@@ -301,7 +301,7 @@ func actionRun(ctx context.Context, e *env, args []string) int {
 // printOutcome prints how a run went: its state, exit code (or HTTP
 // status), duration, error and output.
 func printOutcome(w io.Writer, r *nightowl.ActionRequest) {
-	fmt.Fprintf(w, "request %s for %s %s", r.ID, r.Action, r.State)
+	fmt.Fprintf(w, "request %s for %s %s", cell(r.ID), cell(r.Action), cell(string(r.State)))
 	if r.ExitCode != nil {
 		fmt.Fprintf(w, ": exit code %d", *r.ExitCode)
 	}
@@ -310,11 +310,11 @@ func printOutcome(w io.Writer, r *nightowl.ActionRequest) {
 	}
 	fmt.Fprintln(w)
 	if r.Error != "" {
-		fmt.Fprintf(w, "error: %s\n", r.Error)
+		fmt.Fprintf(w, "error: %s\n", text(r.Error))
 	}
 	if r.Output != "" {
 		fmt.Fprintln(w, "output:")
-		out := r.Output
+		out := text(r.Output)
 		if !strings.HasSuffix(out, "\n") {
 			out += "\n"
 		}
@@ -357,22 +357,22 @@ func printJudged(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan)
 	if len(p.Preflight) > 0 {
 		fmt.Fprintln(w, "\npreflight (must hold again when it runs):")
 		for _, x := range p.Preflight {
-			fmt.Fprintf(w, "  %s\n", x)
+			fmt.Fprintf(w, "  %s\n", cell(x))
 		}
 	}
 	if len(r.Seen) > 0 {
 		fmt.Fprintln(w, "\njudged when requested:")
 		for _, c := range r.Seen {
 			if c.At.IsZero() {
-				fmt.Fprintf(w, "  %s: %s, no result\n", c.Check, c.Status)
+				fmt.Fprintf(w, "  %s: %s, no result\n", cell(c.Check), c.Status)
 				continue
 			}
-			fmt.Fprintf(w, "  %s: %s, result of %s, %s old then\n", c.Check, c.Status,
+			fmt.Fprintf(w, "  %s: %s, result of %s, %s old then\n", cell(c.Check), c.Status,
 				c.At.Local().Format("15:04:05"), time.Duration(c.Age).Round(time.Second))
 		}
 	}
 	if r.PlanHash != "" {
-		fmt.Fprintf(w, "\nplan sha256 %s, as requested\n", r.PlanHash)
+		fmt.Fprintf(w, "\nplan sha256 %s, as requested\n", cell(r.PlanHash))
 	}
 }
 
@@ -422,17 +422,17 @@ func printRequest(w io.Writer, r *nightowl.ActionRequest, p *nightowl.ActionPlan
 	switch {
 	case p.HTTP != nil:
 		fmt.Fprintln(w, "\nsends:")
-		fmt.Fprintf(w, "  %s %s\n", p.HTTP.Method, p.HTTP.URL)
+		fmt.Fprintf(w, "  %s %s\n", cell(p.HTTP.Method), cell(p.HTTP.URL))
 		names := make([]string, 0, len(p.HTTP.Headers))
 		for k := range p.HTTP.Headers {
 			names = append(names, k)
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			fmt.Fprintf(w, "  %s: %s\n", k, p.HTTP.Headers[k])
+			fmt.Fprintf(w, "  %s: %s\n", cell(k), cell(p.HTTP.Headers[k]))
 		}
 		if p.HTTP.Body != "" {
-			fmt.Fprintf(w, "\n  %s\n", strings.ReplaceAll(p.HTTP.Body, "\n", "\n  "))
+			fmt.Fprintf(w, "\n  %s\n", strings.ReplaceAll(text(p.HTTP.Body), "\n", "\n  "))
 		}
 	case len(p.Run) > 0:
 		fmt.Fprintln(w, "\nruns (each argument as it is, never through a shell):")

@@ -122,10 +122,10 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 				return exitNotUp
 			}
 			if !rep.OK() {
-				fmt.Fprintf(e.stdout, "FAILED: %s\n", rep)
+				fmt.Fprintf(e.stdout, "FAILED: %s\n", text(rep.String()))
 				return exitNotUp
 			}
-			fmt.Fprintln(e.stdout, rep)
+			fmt.Fprintln(e.stdout, text(rep.String()))
 			return exitOK
 		})
 	}

@@ -177,7 +177,7 @@ func incidentPublish(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	inc := body.Incident
-	fmt.Fprintf(e.stdout, "incident %s is on the status page: %s (%s, impact %s)\n", inc.ID, inc.Title, inc.State, inc.Impact)
+	fmt.Fprintf(e.stdout, "incident %s is on the status page: %s (%s, impact %s)\n", inc.ID, cell(inc.Title), inc.State, inc.Impact)
 	return exitOK
 }
 

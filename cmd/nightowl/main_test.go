@@ -337,26 +337,27 @@ checks:
 }
 
 // TestValidateStops: SIGINT and SIGTERM end the context that validate
-// loads the config with, and validate ends with it, even while the file
-// is still being read.
+// loads the config with, and validate ends with it.
 func TestValidateStops(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "nightowl.yaml", "checks: []\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr bytes.Buffer
+	e := &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
+	if code := run(ctx, e, []string{"validate", "-c", cfg}); code != exitNotUp || !strings.Contains(stderr.String(), "stopped") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestValidateRefusesFIFO: a config path that is not a regular file is
+// refused at once, named, rather than waited on.
+func TestValidateRefusesFIFO(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "slow.yaml")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("no FIFOs here: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr bytes.Buffer
-	go func() {
-		e := &env{stdout: &bytes.Buffer{}, stderr: &stderr, getenv: func(string) string { return "" }}
-		done <- run(ctx, e, []string{"validate", "-c", fifo})
-	}()
-	cancel()
-	if code := <-done; code != exitNotUp || !strings.Contains(stderr.String(), "stopped") {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	// Let the abandoned read finish.
-	if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-		w.Close()
+	code, _, errOut := runCmd(t, nil, "validate", "-c", fifo)
+	if code != exitBadConfig && code != exitNotUp || !strings.Contains(errOut, fifo+" is not a regular file (a FIFO)") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

@@ -83,7 +83,7 @@ func maintStart(ctx context.Context, e *env, args []string) int {
 	}
 	w := body.Maintenance
 	fmt.Fprintf(e.stdout, "maintenance %s started: %s until %s, expects %s\nend it early with: nightowl maint end %s\n",
-		w.ID, w.Checks.String(), w.End.Local().Format("2006-01-02 15:04 MST"), strings.Join(w.Expect, ", "), w.ID)
+		cell(w.ID), cell(w.Checks.String()), w.End.Local().Format("2006-01-02 15:04 MST"), cell(strings.Join(w.Expect, ", ")), cell(w.ID))
 	return exitOK
 }
 

@@ -152,7 +152,8 @@ func apiDo(ctx context.Context, e *env, method, path string, in, out any) ([]byt
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Message != "" {
-			return nil, fmt.Errorf("%s: %s", eb.Error.Code, eb.Error.Message)
+			// The message may quote what people or monitored sites wrote.
+			return nil, fmt.Errorf("%s: %s", cell(eb.Error.Code), cell(eb.Error.Message))
 		}
 		return nil, fmt.Errorf("%s answered %s", base, resp.Status)
 	}

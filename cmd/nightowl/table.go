@@ -50,7 +50,15 @@ type painted string
 // of its table; every other control character (C0, DEL, C1), the bidi
 // controls and bytes that are not UTF-8 are shown escaped, as \x1b or
 // \u202e.
-func cell(s string) string {
+func cell(s string) string { return escapeText(s, false) }
+
+// text is cell for text printed on lines of its own (a command's output,
+// an HTTP response body, a request body): line breaks and tabs stay, a
+// carriage return before a line break is dropped, and everything else
+// cell escapes is escaped the same way.
+func text(s string) string { return escapeText(s, true) }
+
+func escapeText(s string, lines bool) string {
 	if !needsEscape(s) {
 		return s
 	}
@@ -59,9 +67,15 @@ func cell(s string) string {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case s[i] == '\r' && strings.HasPrefix(s[i:], "\r\n"):
-			b.WriteByte(' ')
+			if lines {
+				b.WriteByte('\n')
+			} else {
+				b.WriteByte(' ')
+			}
 			n = 2
-		case r == '\n' || r == '\r' || r == '\t':
+		case lines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r == '\n' || r == '\t' || (r == '\r' && !lines):
 			b.WriteByte(' ')
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])

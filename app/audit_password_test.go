@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
+	"github.com/nightowl/nightowl/sqlite"
+)
+
+// failingAuditor is an audit log that cannot be written.
+type failingAuditor struct{}
+
+func (failingAuditor) Audit(context.Context, nightowl.AuditEntry) error {
+	return errors.New("disk full")
+}
+
+// TestChangePasswordNotRecorded: a change of one's own password that the
+// audit log cannot record stands, says so, and keeps the person signed in
+// with the new session.
+func TestChangePasswordNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "n.db"), Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := access.New(access.Options{Store: store, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddUser(ctx, "ana", nightowl.RoleViewer, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	aa := &AuditedAccess{Service: svc, audit: failingAuditor{}, users: store, actor: webActor, log: slog.New(slog.DiscardHandler)}
+	_, cookie, err := aa.ChangePassword(ctx, "ana", "correct horse battery", "a much newer passphrase")
+	if !errors.Is(err, nightowl.ErrPasswordChanged) || !strings.Contains(nightowl.ErrorMessage(err), "audit log") {
+		t.Fatalf("the error: %v", err)
+	}
+	if cookie == "" {
+		t.Fatal("no new session")
+	}
+	if _, u, err := svc.Session(ctx, cookie); err != nil || u.Name != "ana" {
+		t.Fatalf("the new session: %+v %v", u, err)
+	}
+	if _, _, err := svc.Login(ctx, "ana", "a much newer passphrase", "192.0.2.1"); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+}
