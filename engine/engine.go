@@ -68,9 +68,21 @@ type Engine struct {
 type run struct {
 	check   nightowl.Check
 	removed atomic.Bool
+	// running is set while a scheduled run is under way, from its slot
+	// to the end of its recording; it changes under slotMu.
 	running atomic.Bool
-	manual  atomic.Int32 // runs started by RunNow still under way
-	closed  sync.Once
+	// slotMu orders the end of a scheduled run against the dispatcher.
+	// recording is set once the run's probe is over and it records what
+	// it saw (the result is visible from then on); a slot that comes
+	// meanwhile is kept in next and run as soon as the recording ends,
+	// rather than lost to bookkeeping.
+	slotMu    sync.Mutex
+	recording bool
+	hasNext   bool
+	next      time.Time
+
+	manual atomic.Int32 // runs started by RunNow still under way
+	closed sync.Once
 
 	nowMu sync.Mutex
 	now   *manualRun // RunNow's run under way, if any
@@ -294,8 +306,9 @@ func (e *Engine) dispatch(ctx context.Context) {
 // popDue takes every run due at now off the heap and puts each back at its
 // next due time: one interval after this due time (fixed rate), skipping
 // slots that have already passed so a stall does not cause a burst of
-// catch-up runs. A check still running from its previous slot is skipped
-// for this one.
+// catch-up runs. A check whose previous run is still probing skips this
+// slot; one whose previous run is only recording what it saw runs it as
+// soon as that recording ends.
 func (e *Engine) popDue(now time.Time, out []job) []job {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -319,29 +332,84 @@ func (e *Engine) popDue(now time.Time, out []job) []job {
 		if e.opts.Owns != nil && !e.opts.Owns(r.check.Name) {
 			continue
 		}
-		if r.running.Load() {
+		switch r.claim(due) {
+		case slotRun:
+			out = append(out, job{r: r, due: due})
+		case slotSkipped:
 			if m := e.opts.Metrics; m != nil {
 				m.Skipped.Inc()
 			}
-			continue
+		case slotDeferred:
+			// The worker recording the previous run runs it next.
 		}
-		r.running.Store(true)
-		out = append(out, job{r: r, due: due})
 	}
 	return out
+}
+
+// slotFate is what becomes of a check's slot when it comes.
+type slotFate int
+
+const (
+	slotRun      slotFate = iota // a worker runs it now
+	slotSkipped                  // the previous run is still probing
+	slotDeferred                 // runs once the previous run has recorded
+)
+
+// claim takes a slot for a scheduled run of r.
+func (r *run) claim(due time.Time) slotFate {
+	r.slotMu.Lock()
+	defer r.slotMu.Unlock()
+	switch {
+	case !r.running.Load():
+		r.running.Store(true)
+		return slotRun
+	case r.recording && !r.hasNext:
+		r.hasNext, r.next = true, due
+		return slotDeferred
+	default:
+		return slotSkipped
+	}
+}
+
+// recorded ends a scheduled run's recording. It returns the slot that came
+// meanwhile when there is one and keep is true; the run then goes on
+// (running stays set) for that slot. Otherwise the run is over.
+func (r *run) recorded(keep bool) (due time.Time, again bool) {
+	r.slotMu.Lock()
+	defer r.slotMu.Unlock()
+	r.recording = false
+	due, again = r.next, r.hasNext && keep
+	r.hasNext, r.next = false, time.Time{}
+	if !again {
+		r.running.Store(false)
+	}
+	return due, again
+}
+
+func (r *run) startRecording() {
+	r.slotMu.Lock()
+	r.recording = true
+	r.slotMu.Unlock()
 }
 
 func (e *Engine) worker(ctx context.Context) {
 	for {
 		select {
 		case j := <-e.work:
-			// A run under way when Stop is called finishes within its own
-			// timeout: cancelling it would record a false failure at every
-			// restart.
-			e.execute(context.WithoutCancel(ctx), j.r, j.due)
-			j.r.running.Store(false)
-			if j.r.removed.Load() && j.r.manual.Load() == 0 {
-				j.r.close()
+			r := j.r
+			for due, again := j.due, true; again; {
+				// A run under way when Stop is called finishes within its
+				// own timeout: cancelling it would record a false failure
+				// at every restart.
+				e.execute(context.WithoutCancel(ctx), r, due, true)
+				// A slot that came while this run recorded is run now,
+				// unless the engine stops or the check is no longer
+				// this node's to run.
+				keep := ctx.Err() == nil && !r.removed.Load() && (e.opts.Owns == nil || e.opts.Owns(r.check.Name))
+				due, again = r.recorded(keep)
+			}
+			if r.removed.Load() && r.manual.Load() == 0 {
+				r.close()
 			}
 		case <-ctx.Done():
 			return
@@ -349,14 +417,19 @@ func (e *Engine) worker(ctx context.Context) {
 	}
 }
 
-// execute runs one check and records what it saw.
-func (e *Engine) execute(ctx context.Context, r *run, due time.Time) nightowl.Result {
+// execute runs one check and records what it saw. A scheduled run (slot)
+// is recording from the moment its probe is over:
+// a slot that comes from then on is run after it, not skipped.
+func (e *Engine) execute(ctx context.Context, r *run, due time.Time, slot bool) nightowl.Result {
 	start := e.clock.Now()
 	if m := e.opts.Metrics; m != nil {
 		m.Lag.Observe(start.Sub(due).Seconds())
 	}
 	res := Run(ctx, &r.check, e.clock)
 	res.Due = due
+	if slot {
+		r.startRecording()
+	}
 	e.record(r, &res)
 	return res
 }
@@ -559,7 +632,7 @@ func (e *Engine) RunNow(ctx context.Context, name string) (nightowl.Result, erro
 			r.close()
 		}
 	}()
-	m.res = e.execute(context.WithoutCancel(ctx), r, e.clock.Now())
+	m.res = e.execute(context.WithoutCancel(ctx), r, e.clock.Now(), false)
 	m.ran = true
 	return m.res, nil
 }

@@ -29,7 +29,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"status"}),
 		Skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nightowl_scheduler_skipped_runs_total",
-			Help: "Scheduled runs skipped because the previous run of the check was still going or the scheduler fell a whole interval behind.",
+			Help: "Scheduled runs skipped because the previous run of the check was still probing or the scheduler fell a whole interval behind.",
 		}),
 		Checks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "nightowl_checks",
