@@ -56,12 +56,15 @@ func (a *App) setActionConfig(cfg *config.Config) {
 }
 
 // onDown runs a check's on_down action when it has just gone down. It runs
-// apart from the worker that ran the check: an action may take minutes.
+// apart from the worker that ran the check (an action may take minutes), as
+// a member of the crew, which Stop waits for.
 func (a *App) onDown(v nightowl.CheckView) {
 	if v.Check.OnDown == "" || v.State.Status != nightowl.StatusDown {
 		return
 	}
-	go a.actions.OnDown(context.Background(), v)
+	if !a.crew.Go("on_down of "+v.Check.Name, func(ctx context.Context) { a.actions.OnDown(ctx, v) }) {
+		a.log.Warn("on_down not run: the server is stopping", "check", v.Check.Name)
+	}
 }
 
 // Actions implements web.Actioner.

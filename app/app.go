@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,12 +77,15 @@ type App struct {
 	loginKey []byte
 	// targets are the receivers of the config in force, by ID.
 	targets atomic.Pointer[map[string]notify.Target]
-	// stopNotify ends the escalation and sending loops, and notifyDone
-	// tells that they have.
-	stopNotify context.CancelFunc
-	notifyDone chan struct{}
-	beats      *heartbeat.Tracker
-	registry   *prometheus.Registry
+	// crew owns every goroutine the App starts (crew.go); Stop waits for
+	// them. stopLoops ends the background loops (escalation, sending,
+	// maintenance, audit, watchdog, cluster, store upkeep).
+	crew      *crew
+	stopLoops context.CancelFunc
+	// failed receives why the web server stopped serving on its own.
+	failed   chan error
+	beats    *heartbeat.Tracker
+	registry *prometheus.Registry
 
 	// reloading is held (a token in it) by a reload, which alone changes
 	// cfg, and by Stop, which waits for a reload in progress; live is the
@@ -101,7 +103,6 @@ type App struct {
 
 	srv      *http.Server
 	listener net.Listener
-	served   chan error
 
 	// incidents keeps incidents; incidentCfg is the part of the config
 	// it reads (incidents.go).
@@ -129,7 +130,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		opts.Clock = nightowl.SystemClock{}
 	}
 	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients(),
-		reloading: make(chan struct{}, 1)}
+		reloading: make(chan struct{}, 1), crew: newCrew(), failed: make(chan error, 1)}
 	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler, ReadFile: opts.ReadFile})
 	if err != nil {
 		return nil, err
@@ -315,27 +316,33 @@ func (a *App) Start(ctx context.Context) error {
 	a.srv = web.NewServer(a.webOptions())
 	a.log.Debug("connection caps", "max", caps.Max, "per_client", caps.PerClient, "per_network", caps.PerNetwork, "file_limit", limit)
 	ln = connlimit.Listener(ln, caps)
-	a.served = make(chan error, 1)
-	go func() { a.served <- a.srv.Serve(ln) }()
+	a.crew.Go("web server", func(context.Context) {
+		// Serve returns ErrServerClosed once Stop shuts it down; any
+		// other end leaves the API and the ping endpoint dead while the
+		// checks would go on, so the process is told (Failed).
+		if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			err = fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
+			a.log.Error("the web server stopped serving", "err", err)
+			a.failed <- err
+		}
+	})
 	// The states restored from the store may disagree with the alerts it
 	// kept, if the last process died between recording a change and
 	// acting on it.
 	a.reconcile(ctx, nil)
-	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopNotify, a.notifyDone = cancel, make(chan struct{})
-	go func() {
-		var wg sync.WaitGroup
-		wg.Add(7)
-		go func() { defer wg.Done(); a.audit.Run(nctx) }()
-		go func() { defer wg.Done(); a.alerts.Run(nctx) }()
-		go func() { defer wg.Done(); a.sender.Run(nctx) }()
-		go func() { defer wg.Done(); a.maint.Run(nctx) }()
-		go func() { defer wg.Done(); a.runWatchdog(nctx) }()
-		go func() { defer wg.Done(); a.runCluster(nctx, ln.Addr().String()) }()
-		go func() { defer wg.Done(); runStore(nctx, a.store) }()
-		wg.Wait()
-		close(a.notifyDone)
-	}()
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopLoops = cancel
+	for name, run := range map[string]func(context.Context){
+		"audit":       a.audit.Run,
+		"escalation":  a.alerts.Run,
+		"sender":      a.sender.Run,
+		"maintenance": a.maint.Run,
+		"watchdog":    a.runWatchdog,
+		"cluster":     func(ctx context.Context) { a.runCluster(ctx, ln.Addr().String()) },
+		"store":       func(ctx context.Context) { runStore(ctx, a.store) },
+	} {
+		a.crew.Go(name, func(context.Context) { run(lctx) })
+	}
 	a.engine.Start(context.WithoutCancel(ctx))
 	a.beats.Start(context.WithoutCancel(ctx))
 	a.log.Info("nightowl serving", "addr", ln.Addr().String(), "checks", len(a.cfg.Checks))
@@ -346,11 +353,18 @@ func (a *App) Start(ctx context.Context) error {
 // be read.
 const fallbackFileLimit = 4096
 
+// Failed receives an error if the web server stops serving before Stop (the
+// listener failed under it): the server is then no longer whole, and
+// whoever runs it should stop it and exit.
+func (a *App) Failed() <-chan error { return a.failed }
+
 // Addr is the address the server listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
 // Stop shuts the server down gracefully: no new requests, running checks
-// finish, everything queued is written.
+// finish, everything queued is written, and every goroutine the App started
+// has ended (on_down runs each within its action's timeout). When ctx ends
+// first, what is still running is cut off, logged and named in the error.
 func (a *App) Stop(ctx context.Context) error {
 	// A reload in progress finishes first (one still reading gives up
 	// with ctx's end, or its own), so that it never applies to what is
@@ -374,14 +388,16 @@ func (a *App) Stop(ctx context.Context) error {
 		// so that the next owners carry on from all of it.
 		errs = append(errs, a.store.Flush(ctx))
 	}
-	if a.stopNotify != nil {
+	if a.stopLoops != nil {
 		// Sends under way finish (each within its timeout) and are
 		// recorded; what is left waits in the outbox for the next start.
-		a.stopNotify()
-		select {
-		case <-a.notifyDone:
-		case <-ctx.Done():
-		}
+		a.stopLoops()
+	}
+	// The web server, the loops and the on_down runs under way end
+	// before the store closes under them.
+	if left := a.crew.Wait(ctx); len(left) > 0 {
+		a.log.Error("stopped before these finished; they were cut off", "running", strings.Join(left, ", "))
+		errs = append(errs, fmt.Errorf("stopped before %s finished: %w", strings.Join(left, ", "), ctx.Err()))
 	}
 	// What was appended in the last moments is signed too.
 	if _, _, err := a.audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrHeadRefused) {

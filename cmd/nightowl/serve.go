@@ -43,6 +43,17 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		case <-hup:
 			// Reload logs its own outcome; a refused config changes nothing.
 			a.Reload(ctx)
+		case err := <-a.Failed():
+			// The API and the ping endpoint are gone: a process that went
+			// on running checks unseen would look alive to its
+			// supervisor, which should restart it instead.
+			fmt.Fprintln(e.stderr, "nightowl: the server stopped serving:", err)
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.Stop(sctx); err != nil {
+				log.Error("shutdown", "err", err)
+			}
+			return exitNotUp
 		case <-ctx.Done():
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
