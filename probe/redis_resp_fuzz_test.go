@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"reflect"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +70,24 @@ func respEncode(v any) []byte {
 		return out
 	}
 	panic("unknown reply type")
+}
+
+// TestRESPAllocatesWhatArrives: a reply that claims more than it sends
+// costs memory for what it sends, not for what it claims.
+func TestRESPAllocatesWhatArrives(t *testing.T) {
+	for _, s := range []string{
+		"$16777216\r\nabc",
+		strings.Repeat("*65536\r\n", respMaxDepth) + ":1\r\n",
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c := &respConn{r: bufio.NewReaderSize(bytes.NewReader([]byte(s)), 16<<10)}
+		if _, err := c.read(0); err == nil {
+			t.Fatalf("%.20q: read whole", s)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%.20q: %d bytes allocated for %d received", s, n, len(s))
+		}
+	}
 }
