@@ -182,3 +182,91 @@ func mapValues(m map[string]string) []string {
 	}
 	return out
 }
+
+// recordingIncidents keeps what it was asked to open or record.
+type recordingIncidents struct {
+	Incidents
+	opened  []IncidentRequest
+	updates []nightowl.IncidentUpdate
+}
+
+func (f *recordingIncidents) Open(_ context.Context, title string, impact nightowl.Impact, components []string, message string, public bool, by string) (nightowl.Incident, error) {
+	f.opened = append(f.opened, IncidentRequest{Title: title, Impact: impact, Components: components, Message: message, Public: &public})
+	return nightowl.Incident{ID: "inc-1"}, nil
+}
+
+func (f *recordingIncidents) Get(context.Context, string) (nightowl.Incident, []nightowl.IncidentUpdate, error) {
+	return nightowl.Incident{ID: "inc-1"}, nil, nil
+}
+
+func (f *recordingIncidents) Update(_ context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	f.updates = append(f.updates, u)
+	return nightowl.Incident{ID: id}, u, nil
+}
+
+// FuzzIncidentBody: whatever the body of POST /api/v1/incidents (or of an
+// update), the incident is opened (or updated) once with exactly what the
+// body said, public unless it says otherwise when opened, or the body is
+// refused with 400, a code and nothing recorded.
+func FuzzIncidentBody(f *testing.F) {
+	for _, s := range []string{
+		"", "{}", `{"title": "Checkout fails", "impact": "major", "components": ["shop"], "message": "Looking."}`,
+		`{"title": "x", "public": false}`, `{"title": "a\nb"}`, `{"message": "a\nb\u0007"}`, `{"state": "resolved", "public": true}`,
+		`{"components": [1]}`, `{"title": "x"} {}`, `{"unknown": 1}`, "[", `{"public": null}`,
+	} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, body string, update bool) {
+		inc := &recordingIncidents{}
+		a := &api{log: slog.New(slog.DiscardHandler), incidents: inc}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/api/v1/incidents", strings.NewReader(body))
+		if update {
+			r.SetPathValue("id", "inc-1")
+			a.updateIncident(w, r)
+		} else {
+			a.openIncident(w, r)
+		}
+		calls := len(inc.opened) + len(inc.updates)
+		switch w.Code {
+		case http.StatusCreated:
+			if calls != 1 {
+				t.Fatalf("%q: 201 with %d calls", body, calls)
+			}
+			if update {
+				var req IncidentUpdateRequest
+				if strings.TrimSpace(body) != "" {
+					if err := json.Unmarshal([]byte(body), &req); err != nil {
+						t.Fatalf("%q: recorded from a body that is not JSON", body)
+					}
+				}
+				want := nightowl.IncidentUpdate{State: req.State, Impact: req.Impact, Components: req.Components, Message: req.Message, Public: req.Public, By: "anonymous"}
+				if !reflect.DeepEqual(inc.updates[0], want) {
+					t.Fatalf("%q: recorded %+v, want %+v", body, inc.updates[0], want)
+				}
+				return
+			}
+			var req IncidentRequest
+			if strings.TrimSpace(body) != "" {
+				if err := json.Unmarshal([]byte(body), &req); err != nil {
+					t.Fatalf("%q: opened from a body that is not JSON", body)
+				}
+			}
+			if req.Public == nil {
+				req.Public = new(true)
+			}
+			if !reflect.DeepEqual(inc.opened[0], req) {
+				t.Fatalf("%q: opened %+v, want %+v", body, inc.opened[0], req)
+			}
+		case http.StatusBadRequest:
+			if calls != 0 {
+				t.Fatalf("%q: refused, yet recorded", body)
+			}
+			if !strings.Contains(w.Body.String(), `"invalid"`) {
+				t.Fatalf("%q: refused without a code: %s", body, w.Body)
+			}
+		default:
+			t.Fatalf("%q: %d %s", body, w.Code, w.Body)
+		}
+	})
+}
