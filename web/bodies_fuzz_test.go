@@ -68,6 +68,9 @@ func FuzzMaintenanceBody(f *testing.F) {
 			if win.Name != req.Name || win.Reason != req.Reason || !reflect.DeepEqual(win.Expect, req.Expect) {
 				t.Fatalf("%q: window %+v", body, win)
 			}
+			if !json.Valid(w.Body.Bytes()) {
+				t.Fatalf("%q: 201 with %q", body, w.Body)
+			}
 		case http.StatusBadRequest:
 			if len(m.started) != 0 {
 				t.Fatalf("%q: refused, yet started", body)

@@ -169,6 +169,11 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 			win.Start = a.clock.Now().UTC()
 		}
 		win.End = win.Start.Add(time.Duration(req.For))
+		if win.End.Year() > 9999 {
+			// Neither JSON nor the stores write a later time.
+			writeError(w, nightowl.Errorf(nightowl.EInvalid, "the window would end after the year 9999"))
+			return
+		}
 	case req.End.IsZero():
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
 		return
