@@ -61,21 +61,65 @@ func TestFileSizeBound(t *testing.T) {
 }
 
 // FuzzParse: no input makes the decoder panic, hang or return both a
-// config and errors.
+// config and errors, and every error names the file and says what is
+// wrong; ${VAR} and merge keys included.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"", "checks: []\n", "checks:\n  - name: a\n    tcp: {addr: \"127.0.0.1:1\"}\n",
 		"a: &a {x: 1}\nb: {<<: [*a, *a]}\n", "x: &x [*x]\n", "checks:\n  - {<<: {name: a}, tcp: {addr: 'h:1'}}\n",
 		"server: {listen: ':8080'}\nnotify: {routes: [{escalation: x}]}\n",
+		"checks:\n  - {name: a, tcp: {addr: \"${HOST}:${PORT}\"}}\n",
+		"checks:\n  - {name: \"$${HOST}\", tcp: {addr: \"${NESTED}\"}}\n",
+		"checks:\n  - {name: a, tcp: {addr: \"${UNSET}${ALSO_UNSET}\"}}\n",
+		"checks:\n  - {name: a, tcp: {addr: \"${\"}}\n", "x: ${1BAD}\n",
+		"base: &b {interval: 1m, labels: {team: ${TEAM}}}\nchecks:\n  - {<<: *b, name: a, tcp: {addr: 'h:1'}}\n  - {<<: [*b, {timeout: 5s}], name: b, tcp: {addr: 'h:2'}}\n",
+		"checks:\n  - &c {name: a, tcp: {addr: 'h:1'}}\n  - *c\n",
 	} {
 		f.Add([]byte(s))
 	}
+	getenv := env(map[string]string{"HOST": "127.0.0.1", "PORT": "5432", "TEAM": "web", "NESTED": "${HOST}", "EMPTY": ""})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse("fuzz.yaml", data, Options{Getenv: env(nil), ReadFile: func(string) ([]byte, error) {
+		cfg, err := Parse("fuzz.yaml", data, Options{Getenv: getenv, ReadFile: func(string) ([]byte, error) {
 			return nil, errors.New("no files here")
 		}})
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("config %v with error %v", cfg != nil, err)
+		}
+		if err == nil {
+			return
+		}
+		var es Errors
+		if !errors.As(err, &es) || len(es) == 0 {
+			t.Fatalf("%T %v, not Errors", err, err)
+		}
+		for _, e := range es {
+			if e.File != "fuzz.yaml" || e.Message == "" {
+				t.Fatalf("%#v", e)
+			}
+		}
+	})
+}
+
+// FuzzExpand: any string that expands writes back with $${ for every ${
+// it holds and expands again to itself, so every value can be written
+// literally; a string without ${ is left as it is; a variable's value is
+// never expanded again.
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"", "plain", "${A}", "$${A}", "$$${A}", "${A}${B}", "${", "${}", "${A", "a${A}b${A}c", "${UNSET}", "$$", "${A}}"} {
+		f.Add(s)
+	}
+	getenv := env(map[string]string{"A": "${B}", "B": "$${x", "C": ""})
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := expand(s, getenv)
+		if !strings.Contains(s, "${") && (err != nil || out != s) {
+			t.Fatalf("%q: %q, %v", s, out, err)
+		}
+		if err != nil {
+			return
+		}
+		escaped := strings.ReplaceAll(out, "${", "$${")
+		if again, err := expand(escaped, getenv); err != nil || again != out {
+			t.Fatalf("%q expands to %q, written back as %q, expands to %q, %v", s, out, escaped, again, err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,8 @@ const (
 	respMaxBulk  = 16 << 20
 	respMaxArray = 1 << 16
 	respMaxDepth = 8
+	// respChunk is what a reply may allocate before its bytes arrive.
+	respChunk = 16 << 10
 )
 
 func newRespConn(c net.Conn) *respConn {
@@ -91,11 +94,17 @@ func (c *respConn) read(depth int) (any, error) {
 		if n == -1 {
 			return nil, nil
 		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
+		// Memory grows with what arrives, not with what the length
+		// claims: a peer that says 16 MiB and sends 3 bytes costs 3.
+		var buf bytes.Buffer
+		buf.Grow(min(n+2, respChunk))
+		if _, err := io.CopyN(&buf, c.r, int64(n+2)); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, err
 		}
-		return string(buf[:n]), nil
+		return string(buf.Bytes()[:n]), nil
 	case '*':
 		n, err := strconv.Atoi(string(body))
 		if err != nil || n < -1 || n > respMaxArray || depth >= respMaxDepth {
@@ -104,11 +113,13 @@ func (c *respConn) read(depth int) (any, error) {
 		if n == -1 {
 			return nil, nil
 		}
-		out := make([]any, n)
-		for i := range out {
-			if out[i], err = c.read(depth + 1); err != nil {
+		out := make([]any, 0, min(n, respChunk/16))
+		for range n {
+			v, err := c.read(depth + 1)
+			if err != nil {
 				return nil, err
 			}
+			out = append(out, v)
 		}
 		return out, nil
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -49,7 +51,13 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	*d = Duration(time.Duration(f * float64(time.Second)))
+	// Out of int64's range the conversion would wrap round to a
+	// negative duration (or saturate, depending on the CPU).
+	ns := f * float64(time.Second)
+	if ns >= math.MaxInt64 || ns < math.MinInt64 {
+		return fmt.Errorf("%s seconds is longer than a duration can be (about 292 years)", b)
+	}
+	*d = Duration(time.Duration(ns))
 	return nil
 }
 
@@ -161,6 +169,11 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 			win.Start = a.clock.Now().UTC()
 		}
 		win.End = win.Start.Add(time.Duration(req.For))
+		if win.End.Year() > 9999 {
+			// Neither JSON nor the stores write a later time.
+			writeError(w, nightowl.Errorf(nightowl.EInvalid, "the window would end after the year 9999"))
+			return
+		}
 	case req.End.IsZero():
 		writeError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
 		return
