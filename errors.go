@@ -3,6 +3,7 @@ package nightowl
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes shared by the API, the CLI and the packages that raise them.
@@ -75,3 +76,28 @@ func ErrorMessage(err error) string {
 // recording it in the audit log) failed: the person must not be told that
 // their password is unchanged.
 var ErrPasswordChanged = errors.New("the password was changed")
+
+// limited is an ERateLimited error that says when to try again.
+type limited struct {
+	err   *Error
+	after time.Duration
+}
+
+func (e *limited) Error() string { return e.err.Error() }
+func (e *limited) Unwrap() error { return e.err }
+
+// RateLimited returns an ERateLimited error with the message, which may
+// be tried again after the given time: the API sends it as Retry-After.
+func RateLimited(after time.Duration, format string, args ...any) error {
+	return &limited{err: Errorf(ERateLimited, format, args...), after: after}
+}
+
+// RetryAfter returns how long an error made by RateLimited asks to wait;
+// false for any other error.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *limited
+	if errors.As(err, &e) {
+		return e.after, true
+	}
+	return 0, false
+}

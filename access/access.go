@@ -448,7 +448,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (night
 	if checkName(name) != nil {
 		account = ""
 	}
-	addr = addrKey(addr)
+	addr = nightowl.ClientKey(addr)
 	if retry, ok := s.limits.begin(account, addr, now); !ok {
 		return nightowl.Session{}, "", rateLimited(retry.Sub(now))
 	}

@@ -381,7 +381,7 @@ func TestLoginRateLimit(t *testing.T) {
 					if !strings.Contains(err.Error(), "try again in") {
 						t.Fatalf("rate limit does not say when to try again: %q", err)
 					}
-					if d, ok := RetryAfter(err); !ok || d <= 0 || d > FailureWindow {
+					if d, ok := nightowl.RetryAfter(err); !ok || d <= 0 || d > FailureWindow {
 						t.Fatalf("RetryAfter = %v, %v", d, ok)
 					}
 				}
@@ -423,7 +423,7 @@ func TestLoginRateLimitMessage(t *testing.T) {
 		if nightowl.ErrorCode(err) != nightowl.ERateLimited || !strings.HasSuffix(err.Error(), tc.want) {
 			t.Errorf("at +%v: %v, want …%q", tc.at, err, tc.want)
 		}
-		if d, ok := RetryAfter(err); !ok || d != FailureWindow-tc.at {
+		if d, ok := nightowl.RetryAfter(err); !ok || d != FailureWindow-tc.at {
 			t.Errorf("at +%v: RetryAfter = %v, %v", tc.at, d, ok)
 		}
 	}
@@ -449,7 +449,7 @@ func TestLoginDelaysGrow(t *testing.T) {
 	for i, w := range want {
 		w *= time.Second
 		_, _, err := f.svc.Login(ctx, "alice", password, guesser)
-		if d, ok := RetryAfter(err); !ok || d != w {
+		if d, ok := nightowl.RetryAfter(err); !ok || d != w {
 			t.Fatalf("delay %d: %v, RetryAfter %v, want %v", i, err, d, w)
 		}
 		if _, _, err := f.svc.Login(ctx, "alice", password, fmt.Sprintf("203.0.113.%d", i+1)); err != nil {

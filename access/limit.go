@@ -1,9 +1,7 @@
 package access
 
 import (
-	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 // restart of the server per few guesses.
 //
 // A run of failures belongs to an account and the address it came from (an
-// IPv4 address, an IPv6 /64; see addrKey): after MaxAccountFailures
+// IPv4 address, an IPv6 /64; see nightowl.ClientKey): after MaxAccountFailures
 // failures in a row at one account from one address, each further attempt
 // at it from there must wait a delay after the last, growing from
 // FirstDelay to MaxDelay. A guesser slows only themself: the account's
@@ -150,32 +148,8 @@ func sweep[K comparable](m map[K]failures, now time.Time, from func(failures) ti
 	}
 }
 
-// addrKey is what failures are counted under for a client address: an
-// IPv6 client gets a whole /64 (which one host usually has to itself), an
-// IPv4-mapped IPv6 address counts as the IPv4 one.
-func addrKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
-// limitedError is ERateLimited with when to try again, for a Retry-After
-// header.
-type limitedError struct {
-	err   *nightowl.Error
-	after time.Duration
-}
-
-func (e *limitedError) Error() string { return e.err.Error() }
-func (e *limitedError) Unwrap() error { return e.err }
-
+// rateLimited refuses a sign-in attempt made too soon, saying when to try
+// again in words a person reads.
 func rateLimited(after time.Duration) error {
 	var when string
 	switch {
@@ -188,21 +162,5 @@ func rateLimited(after time.Duration) error {
 	default:
 		when = fmt.Sprintf("in %d minutes", int((after+time.Minute-1)/time.Minute))
 	}
-	return &limitedError{
-		err:   nightowl.Errorf(nightowl.ERateLimited, "too many failed sign-ins: try again %s", when),
-		after: after,
-	}
-}
-
-// RetryAfter is how long to wait, for a Retry-After header.
-func (e *limitedError) RetryAfter() time.Duration { return e.after }
-
-// RetryAfter returns how long until a sign-in that Login refused with
-// ERateLimited may be tried again.
-func RetryAfter(err error) (time.Duration, bool) {
-	var e *limitedError
-	if errors.As(err, &e) {
-		return e.after, true
-	}
-	return 0, false
+	return nightowl.RateLimited(after, "too many failed sign-ins: try again %s", when)
 }

@@ -61,7 +61,7 @@ func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc Pas
 	}
 	if wait, ok := limit.take(p.User, a.clock.Now()); !ok {
 		err := tooMany(wait, "too many tries of your current password")
-		w.Header().Set("Retry-After", retryAfterSeconds(err.(*retryError)))
+		setRetryAfter(w, err)
 		a.showPassword(w, r, http.StatusTooManyRequests, nightowl.ErrorMessage(err))
 		return
 	}

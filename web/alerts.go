@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -246,7 +245,7 @@ func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
 	now := a.clock.Now()
-	if wait, ok := a.ackLimit.addr.take(addrKey(a.clientAddr(r)), now); !ok {
+	if wait, ok := a.ackLimit.addr.take(nightowl.ClientKey(a.clientAddr(r)), now); !ok {
 		a.ackRefused(w, ackPageData{Title: "Acknowledge alert"}, tooMany(wait, "too many acknowledgements from your address"))
 		return
 	}
@@ -291,10 +290,7 @@ func (a *api) ackRefused(w http.ResponseWriter, d ackPageData, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	var re *retryError
-	if errors.As(err, &re) {
-		w.Header().Set("Retry-After", retryAfterSeconds(re))
-	}
+	setRetryAfter(w, err)
 	d.Error, d.Code = nightowl.ErrorMessage(err), nightowl.ErrorCode(err)
 	a.renderAck(w, status, d)
 }

@@ -296,10 +296,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	var re *retryError
-	if errors.As(err, &re) {
-		w.Header().Set("Retry-After", retryAfterSeconds(re))
-	}
+	setRetryAfter(w, err)
 	writeJSON(w, status, body)
 }
 

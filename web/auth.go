@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -211,7 +210,6 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, a.clientAddr(r))
 	if err != nil {
-		setRetryAfter(w, err)
 		writeError(w, err)
 		return
 	}
@@ -254,16 +252,11 @@ func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
-// setRetryAfter tells a client refused with ERateLimited when to try
-// again, as the error says.
+// setRetryAfter tells a client refused by a rate limit when to try again,
+// as the error says (nightowl.RateLimited), in whole seconds, at least 1.
 func setRetryAfter(w http.ResponseWriter, err error) {
-	if nightowl.ErrorCode(err) != nightowl.ERateLimited {
-		return
+	if after, ok := nightowl.RetryAfter(err); ok {
+		secs := int64((after + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	}
-	secs := int64(900)
-	var ra interface{ RetryAfter() time.Duration }
-	if errors.As(err, &ra) {
-		secs = int64((ra.RetryAfter() + time.Second - 1) / time.Second)
-	}
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"container/list"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -89,43 +88,8 @@ func (l *buckets) sweep(now time.Time) {
 	l.swept = now
 }
 
-// addrKey is the key of a client address in a limit: an IPv6 address
-// counts by its /64, which one host or network usually holds whole (a
-// client with a /64 has billions of addresses to spread over); an IPv4
-// address, or one mapped into IPv6, by itself.
-func addrKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
-// retryError is ERateLimited with when to try again, for a Retry-After
-// header.
-type retryError struct {
-	err   *nightowl.Error
-	after time.Duration
-}
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
+// tooMany is a refusal by one of these limits, to be tried again after.
 func tooMany(after time.Duration, format string, args ...any) error {
 	secs := int((after + time.Second - 1) / time.Second)
-	return &retryError{
-		err:   nightowl.Errorf(nightowl.ERateLimited, "%s: try again in %d seconds", fmt.Sprintf(format, args...), secs),
-		after: after,
-	}
-}
-
-// retryAfterSeconds is the Retry-After value, in whole seconds, for an error
-// made by tooMany.
-func retryAfterSeconds(err *retryError) string {
-	return fmt.Sprint(max(1, int((err.after+time.Second-1)/time.Second)))
+	return nightowl.RateLimited(after, "%s: try again in %d seconds", fmt.Sprintf(format, args...), secs)
 }
