@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -103,58 +104,57 @@ func TestDerivedTokens(t *testing.T) {
 // last owner stored (last ping and success, open runs, due time), not from
 // its own stale view, and reports nothing until told to.
 func TestAdopt(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	store := newMemStore()
-	checks := func() []Check { return []Check{{Name: "job", Spec: period(time.Hour, 10*time.Minute)}} }
-	owner, other := newNode(t, t0, store, key), newNode(t, t0, store, key)
-	owner.start(checks(), nil)
-	other.start(checks(), nil)
-	owner.next("job")
-	other.next("job")
-	token, _ := owner.tr.Token("job")
+	synctest.Test(t, func(t *testing.T) {
+		key := []byte("0123456789abcdef0123456789abcdef")
+		store := newMemStore()
+		checks := func() []Check { return []Check{{Name: "job", Spec: period(time.Hour, 10*time.Minute)}} }
+		owner, other := newNode(t, t0, store, key), newNode(t, t0, store, key)
+		owner.start(checks(), nil)
+		other.start(checks(), nil)
+		owner.next("job")
+		other.next("job")
+		token, _ := owner.tr.Token("job")
 
-	at := func(d time.Duration) {
-		owner.clk.Set(t0.Add(d))
-		other.clk.Set(t0.Add(d))
-	}
-	at(50 * time.Minute)
-	owner.ping(token, nightowl.PingStart, "r1", nil)
-	at(55 * time.Minute)
-	owner.ping(token, nightowl.PingSuccess, "r1", code(0))
-	at(100 * time.Minute)
-	owner.ping(token, nightowl.PingStart, "r2", nil)
-	// The other node never saw a ping: by its own count the job is
-	// overdue (due at 60m, grace 10m). That report is what the engine
-	// drops, as the node does not hold the check.
-	if r := other.next("job"); r.facts["overdue"] != true {
-		t.Fatalf("the other node's stale view: %v", r.facts)
-	}
+		at := func(d time.Duration) {
+			owner.clk.Set(t0.Add(d))
+			other.clk.Set(t0.Add(d))
+		}
+		at(50 * time.Minute)
+		owner.ping(token, nightowl.PingStart, "r1", nil)
+		at(55 * time.Minute)
+		owner.ping(token, nightowl.PingSuccess, "r1", code(0))
+		at(100 * time.Minute)
+		owner.ping(token, nightowl.PingStart, "r2", nil)
+		// The other node never saw a ping: by its own count the job is
+		// overdue (due at 60m, grace 10m). That report is what the engine
+		// drops, as the node does not hold the check.
+		if r := other.next("job"); r.facts["overdue"] != true {
+			t.Fatalf("the other node's stale view: %v", r.facts)
+		}
 
-	// A report of the same facts may still be on its way (a deadline
-	// racing the clock); one under way when the node adopts is followed by
-	// the adopted facts, by design, so let it arrive first.
-	other.quiet("job")
-	stored, _ := store.Heartbeats(context.Background())
-	other.tr.Adopt(stored, []string{"job"})
-	want, _ := owner.tr.Facts("job")
-	if got, _ := other.tr.Facts("job"); !reflect.DeepEqual(got, want) {
-		t.Errorf("facts after adopting: %v, want the owner's %v", got, want)
-	}
-	if got, _ := other.tr.Due("job"); !got.Equal(t0.Add(115 * time.Minute)) {
-		t.Errorf("due after adopting: %s, want an hour after the owner's last success", got)
-	}
-	other.quiet("job")
+		// Adopting reports nothing: the node reports the check once its
+		// lease is in force.
+		stored, _ := store.Heartbeats(context.Background())
+		other.tr.Adopt(stored, []string{"job"})
+		want, _ := owner.tr.Facts("job")
+		if got, _ := other.tr.Facts("job"); !reflect.DeepEqual(got, want) {
+			t.Errorf("facts after adopting: %v, want the owner's %v", got, want)
+		}
+		if got, _ := other.tr.Due("job"); !got.Equal(t0.Add(115 * time.Minute)) {
+			t.Errorf("due after adopting: %s, want an hour after the owner's last success", got)
+		}
+		other.quiet("job")
 
-	// The run the owner saw start ends on the new one.
-	at(103 * time.Minute)
-	if p := other.ping(token, nightowl.PingSuccess, "r2", nil); p.Duration == nil || time.Duration(*p.Duration) != 3*time.Minute {
-		t.Errorf("the run started on the last owner ended with duration %v", p.Duration)
-	}
-	if r := other.next("job"); r.facts["overdue"] != false || r.facts["running"] != false {
-		t.Errorf("after the success: %v", r.facts)
-	}
+		// The run the owner saw start ends on the new one.
+		at(103 * time.Minute)
+		if p := other.ping(token, nightowl.PingSuccess, "r2", nil); p.Duration == nil || time.Duration(*p.Duration) != 3*time.Minute {
+			t.Errorf("the run started on the last owner ended with duration %v", p.Duration)
+		}
+		if r := other.next("job"); r.facts["overdue"] != false || r.facts["running"] != false {
+			t.Errorf("after the success: %v", r.facts)
+		}
 
-	t.Run("what the node saw after the stored state is kept", func(t *testing.T) {
+		// What the node saw after the stored state is kept.
 		// stored is from before the success at 103m: adopting it again
 		// (the periodic refresh racing a takeover) must not undo it.
 		other.tr.Adopt(stored, []string{"job"})
@@ -164,9 +164,8 @@ func TestAdopt(t *testing.T) {
 		if f, _ := other.tr.Facts("job"); f["running"] != false || f["exit_code"] != nil {
 			t.Errorf("facts = %v", f)
 		}
-	})
 
-	t.Run("no stored state keeps the node's own, and saves it", func(t *testing.T) {
+		// No stored state keeps the node's own, and saves it.
 		empty := newMemStore()
 		n := newNode(t, t0, empty, key)
 		n.start(checks(), []nightowl.Heartbeat{{Check: "job", Since: t0.Add(-time.Minute)}})

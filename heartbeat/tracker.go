@@ -57,7 +57,7 @@
 // the checks whose deadline passed and reports them. A ping costs a map
 // lookup, a short critical section under the check's own mutex, a heap fix
 // under a short global lock, and two queued store writes; reports are made
-// outside every lock. Per-check state is a ~128-byte struct with times as
+// outside those locks. Per-check state is a ~144-byte struct with times as
 // unix nanoseconds, so a million checks fit in a few hundred megabytes.
 package heartbeat
 
@@ -114,9 +114,10 @@ type Options struct {
 	// status: on every ping that ends or starts a run, when a deadline
 	// passes, and once when a check is first tracked or its timing changes.
 	// The engine folds them into the check's status (it evaluates the
-	// assertions). It is called without the tracker's locks held; when a
-	// ping and a deadline race, the last report made for a check always
-	// carries its latest facts.
+	// assertions). It is called without the locks that pings and the
+	// tracker's methods take, and for each check one call at a time, in
+	// the order of the check's changes: when a ping and a deadline race,
+	// the last report made for a check always carries its latest facts.
 	Report func(check string, at time.Time, facts nightowl.Facts)
 	// NewToken generates a ping token for a check that has none; by default
 	// 16 bytes (128 bits) from crypto/rand, base64url without padding (22
@@ -157,10 +158,14 @@ type index struct {
 }
 
 // check is the live state of one heartbeat check. It is kept small (one
-// 128-byte allocation) because a million of them must fit in well under a
+// 144-byte allocation) because a million of them must fit in well under a
 // kilobyte each, with their map and heap entries.
 type check struct {
 	mu sync.Mutex
+	// reportMu is held while the check's facts are handed to
+	// Options.Report, so that its reports are made one at a time, in the
+	// order of its versions. Taken before mu, never while mu is held.
+	reportMu sync.Mutex
 	// idx is the check's position in the deadline heap, -1 when it has no
 	// entry; guarded by Tracker.heapMu, not mu.
 	idx    int32
@@ -692,22 +697,24 @@ func (t *Tracker) Ping(token string, p nightowl.Ping) (nightowl.Ping, error) {
 	return p, nil
 }
 
-// report hands facts to Options.Report, then makes sure they were not
-// overtaken: when a ping and a passing deadline race, either may report
-// first, so whoever finds the check changed since its own facts were taken
-// reports again. The last report made for a check is therefore always of
-// its latest state.
+// report hands the facts of version ver of c, taken at at, to
+// Options.Report, unless they are no longer the latest. A check's reports
+// are made one at a time: when a ping and a passing deadline race, the
+// later version waits for the earlier one's report to be made, and an
+// earlier version that has not been reported yet when its turn comes is
+// dropped, since whoever made the later version reports it next. So a
+// check's reports come in the order of its changes, the last one is of its
+// latest facts, and each is of the moment something changed: a report is
+// never made again later with facts taken at some other moment, which
+// would tell the engine of a change that did not happen.
 func (t *Tracker) report(c *check, ver uint64, at time.Time, facts nightowl.Facts) {
-	for {
+	c.reportMu.Lock()
+	defer c.reportMu.Unlock()
+	c.mu.Lock()
+	stale := c.ver != ver || c.gone
+	c.mu.Unlock()
+	if !stale {
 		t.opts.Report(c.name, at, facts)
-		c.mu.Lock()
-		if c.ver == ver || c.gone {
-			c.mu.Unlock()
-			return
-		}
-		at = t.clock.Now()
-		ver, facts = c.ver, c.facts(at.UnixNano())
-		c.mu.Unlock()
 	}
 }
 
@@ -926,8 +933,8 @@ func (t *Tracker) Adopt(stored []nightowl.Heartbeat, checks []string) {
 		if c.merge(h) {
 			c.due = nextDue(c.spec, c.base())
 			t.reschedule(c, c.wakeAt(nowN))
-			// A report of the facts from before, under way, is
-			// followed by one of these (see report).
+			// A report of the facts from before that is not made
+			// yet is dropped (see report); the caller reports these.
 			c.ver++
 		}
 		c.mu.Unlock()

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -97,6 +99,10 @@ type report struct {
 }
 
 // harness is a tracker on a fake clock whose reports arrive on a channel.
+// A harness whose tracker runs (start) lives in a synctest bubble: next and
+// quiet first wait until the dispatcher and every other goroutine of the
+// test are blocked, so they see every report the tracker will make at that
+// moment, however slow the machine, and no later one.
 type harness struct {
 	t       *testing.T
 	clk     *clocktest.Fake
@@ -139,29 +145,33 @@ func (h *harness) start(checks []Check, stored []nightowl.Heartbeat) {
 	h.t.Cleanup(h.tr.Stop)
 }
 
-// next returns the next report for check. A report identical to the one
-// before it (same time, same facts) is skipped: when a ping races a
-// deadline the tracker may report the same facts twice, which tells the
-// engine nothing new.
+// settle waits until the tracker has done all it will do at the clock's
+// present time and takes the reports made so far.
+func (h *harness) settle() {
+	synctest.Wait()
+	for {
+		select {
+		case r := <-h.reports:
+			h.pending = append(h.pending, r)
+		default:
+			return
+		}
+	}
+}
+
+// next returns the next report for check, and fails if none was made. A
+// report identical to the one before it (same time, same facts) is
+// skipped: it tells the engine nothing new.
 func (h *harness) next(check string) report {
 	h.t.Helper()
-	timeout := time.After(5 * time.Second)
+	h.settle()
 	for {
-		var r report
-		if i := h.indexPending(check); i >= 0 {
-			r = h.pending[i]
-			h.pending = append(h.pending[:i], h.pending[i+1:]...)
-		} else {
-			select {
-			case r = <-h.reports:
-			case <-timeout:
-				h.t.Fatalf("no report for %s at %s", check, h.clk.Now().UTC())
-			}
-			if r.check != check {
-				h.pending = append(h.pending, r)
-				continue
-			}
+		i := h.indexPending(check)
+		if i < 0 {
+			h.t.Fatalf("no report for %s at %s", check, h.clk.Now().UTC())
 		}
+		r := h.pending[i]
+		h.pending = slices.Delete(h.pending, i, i+1)
 		if prev, ok := h.last[check]; ok && sameReport(prev, r) {
 			continue
 		}
@@ -181,23 +191,15 @@ func (h *harness) indexPending(check string) int {
 	return -1
 }
 
-// quiet fails if a report with new facts arrives for check shortly.
+// quiet fails if a report with new facts was made for check.
 func (h *harness) quiet(check string) {
 	h.t.Helper()
-	deadline := time.After(30 * time.Millisecond)
-	for {
-		select {
-		case r := <-h.reports:
-			if r.check != check {
-				h.pending = append(h.pending, r)
-				continue
-			}
-			if prev, ok := h.last[check]; ok && sameReport(prev, r) {
-				continue
-			}
+	h.settle()
+	for i := h.indexPending(check); i >= 0; i = h.indexPending(check) {
+		r := h.pending[i]
+		h.pending = slices.Delete(h.pending, i, i+1)
+		if prev, ok := h.last[check]; !ok || !sameReport(prev, r) {
 			h.t.Fatalf("unexpected report at %s: %v", h.clk.Now().UTC(), r.facts)
-		case <-deadline:
-			return
 		}
 	}
 }
@@ -359,38 +361,40 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, t0)
-			h.start([]Check{{Name: "job", Spec: withToken(tc.spec, tok)}}, nil)
-			for i, s := range tc.steps {
-				h.clk.Set(t0.Add(s.at))
-				if s.kind != "" {
-					p := h.ping(tok, s.kind, s.rid, s.exit)
-					if p.Check != "job" || !p.Time.Equal(t0.Add(s.at)) {
-						t.Errorf("step %d: ping came back as %+v", i, p)
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, t0)
+				h.start([]Check{{Name: "job", Spec: withToken(tc.spec, tok)}}, nil)
+				for i, s := range tc.steps {
+					h.clk.Set(t0.Add(s.at))
+					if s.kind != "" {
+						p := h.ping(tok, s.kind, s.rid, s.exit)
+						if p.Check != "job" || !p.Time.Equal(t0.Add(s.at)) {
+							t.Errorf("step %d: ping came back as %+v", i, p)
+						}
+						switch {
+						case s.pingDuration == nil && p.Duration != nil:
+							t.Errorf("step %d: ping duration %v, want none", i, time.Duration(*p.Duration))
+						case s.pingDuration != nil && (p.Duration == nil || time.Duration(*p.Duration) != *s.pingDuration):
+							t.Errorf("step %d: ping duration %v, want %v", i, p.Duration, *s.pingDuration)
+						}
 					}
-					switch {
-					case s.pingDuration == nil && p.Duration != nil:
-						t.Errorf("step %d: ping duration %v, want none", i, time.Duration(*p.Duration))
-					case s.pingDuration != nil && (p.Duration == nil || time.Duration(*p.Duration) != *s.pingDuration):
-						t.Errorf("step %d: ping duration %v, want %v", i, p.Duration, *s.pingDuration)
+					if s.report {
+						r := h.next("job")
+						if !r.at.Equal(t0.Add(s.at)) {
+							t.Errorf("step %d: report at %s, want %s", i, r.at, t0.Add(s.at))
+						}
+						if !reflect.DeepEqual(r.facts, s.want.facts()) {
+							t.Fatalf("step %d (t0+%s): reported\n%v\nwant\n%v", i, s.at, r.facts, s.want.facts())
+						}
+					} else {
+						h.quiet("job")
+					}
+					got, _ := h.tr.Facts("job")
+					if !reflect.DeepEqual(got, s.want.facts()) {
+						t.Fatalf("step %d (t0+%s): facts\n%v\nwant\n%v", i, s.at, got, s.want.facts())
 					}
 				}
-				if s.report {
-					r := h.next("job")
-					if !r.at.Equal(t0.Add(s.at)) {
-						t.Errorf("step %d: report at %s, want %s", i, r.at, t0.Add(s.at))
-					}
-					if !reflect.DeepEqual(r.facts, s.want.facts()) {
-						t.Fatalf("step %d (t0+%s): reported\n%v\nwant\n%v", i, s.at, r.facts, s.want.facts())
-					}
-				} else {
-					h.quiet("job")
-				}
-				got, _ := h.tr.Facts("job")
-				if !reflect.DeepEqual(got, s.want.facts()) {
-					t.Fatalf("step %d (t0+%s): facts\n%v\nwant\n%v", i, s.at, got, s.want.facts())
-				}
-			}
+			})
 		})
 	}
 }
@@ -565,89 +569,93 @@ func TestScheduleDeadlines(t *testing.T) {
 			if got := late.In(ny).Format("15:04 MST"); got != tc.lateWallClockNY {
 				t.Fatalf("case is wrong: %s is %s in New York", late, got)
 			}
-			h := newHarness(t, mustTime(t, tc.since))
-			h.start([]Check{{Name: "job", Spec: withToken(schedule(t, tc.expr, "America/New_York", tc.grace), tok)}}, nil)
-			if r := h.next("job"); !reflect.DeepEqual(r.facts, want{}.facts()) {
-				t.Fatalf("first report: %v", r.facts)
-			}
-			for _, s := range []struct {
-				at     time.Time
-				report bool
-				want   want
-			}{
-				{late.Add(-time.Second), false, want{}},
-				{late, true, want{late: true}},
-				{overdue.Add(-time.Second), false, want{late: true}},
-				{overdue, true, want{overdue: true}},
-			} {
-				h.clk.Set(s.at)
-				if s.report {
-					r := h.next("job")
-					if !r.at.Equal(s.at) || !reflect.DeepEqual(r.facts, s.want.facts()) {
-						t.Fatalf("at %s: report at %s with %v, want %v", s.at, r.at.UTC(), r.facts, s.want.facts())
-					}
-				} else {
-					h.quiet("job")
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, mustTime(t, tc.since))
+				h.start([]Check{{Name: "job", Spec: withToken(schedule(t, tc.expr, "America/New_York", tc.grace), tok)}}, nil)
+				if r := h.next("job"); !reflect.DeepEqual(r.facts, want{}.facts()) {
+					t.Fatalf("first report: %v", r.facts)
 				}
-			}
+				for _, s := range []struct {
+					at     time.Time
+					report bool
+					want   want
+				}{
+					{late.Add(-time.Second), false, want{}},
+					{late, true, want{late: true}},
+					{overdue.Add(-time.Second), false, want{late: true}},
+					{overdue, true, want{overdue: true}},
+				} {
+					h.clk.Set(s.at)
+					if s.report {
+						r := h.next("job")
+						if !r.at.Equal(s.at) || !reflect.DeepEqual(r.facts, s.want.facts()) {
+							t.Fatalf("at %s: report at %s with %v, want %v", s.at, r.at.UTC(), r.facts, s.want.facts())
+						}
+					} else {
+						h.quiet("job")
+					}
+				}
+			})
 		})
 	}
 }
 
 func TestRestartKeepsStateAndTokens(t *testing.T) {
-	checks := func() []Check {
-		return []Check{
-			{Name: "job", Spec: period(time.Hour, 20*time.Minute)},
-			{Name: "idle", Spec: period(time.Hour, 20*time.Minute)},
-			{Name: "nightly", Spec: schedule(t, "0 3 * * *", "America/New_York", time.Hour)},
+	synctest.Test(t, func(t *testing.T) {
+		checks := func() []Check {
+			return []Check{
+				{Name: "job", Spec: period(time.Hour, 20*time.Minute)},
+				{Name: "idle", Spec: period(time.Hour, 20*time.Minute)},
+				{Name: "nightly", Spec: schedule(t, "0 3 * * *", "America/New_York", time.Hour)},
+			}
 		}
-	}
-	a := newHarness(t, t0)
-	a.start(checks(), nil)
-	tokens := map[string]string{}
-	for _, c := range checks() {
-		tokens[c.Name], _ = a.tr.Token(c.Name)
-	}
-	a.clk.Set(t0.Add(10 * time.Minute))
-	a.ping(tokens["job"], nightowl.PingStart, "", nil)
-	a.clk.Set(t0.Add(12 * time.Minute))
-	a.ping(tokens["job"], nightowl.PingSuccess, "", code(0))
-	a.clk.Set(t0.Add(30 * time.Minute))
-	a.ping(tokens["job"], nightowl.PingStart, "r", nil)
-	a.tr.Stop()
-	stored, _ := a.store.Heartbeats(context.Background())
+		a := newHarness(t, t0)
+		a.start(checks(), nil)
+		tokens := map[string]string{}
+		for _, c := range checks() {
+			tokens[c.Name], _ = a.tr.Token(c.Name)
+		}
+		a.clk.Set(t0.Add(10 * time.Minute))
+		a.ping(tokens["job"], nightowl.PingStart, "", nil)
+		a.clk.Set(t0.Add(12 * time.Minute))
+		a.ping(tokens["job"], nightowl.PingSuccess, "", code(0))
+		a.clk.Set(t0.Add(30 * time.Minute))
+		a.ping(tokens["job"], nightowl.PingStart, "r", nil)
+		a.tr.Stop()
+		stored, _ := a.store.Heartbeats(context.Background())
 
-	// A new process, 10 minutes later, with a config built afresh.
-	b := newHarnessWith(t, t0.Add(40*time.Minute), a.store)
-	b.start(checks(), stored)
-	for name, want := range tokens {
-		if got, _ := b.tr.Token(name); got != want {
-			t.Errorf("token of %s changed across a restart: %q → %q", name, want, got)
+		// A new process, 10 minutes later, with a config built afresh.
+		b := newHarnessWith(t, t0.Add(40*time.Minute), a.store)
+		b.start(checks(), stored)
+		for name, want := range tokens {
+			if got, _ := b.tr.Token(name); got != want {
+				t.Errorf("token of %s changed across a restart: %q → %q", name, want, got)
+			}
 		}
-	}
-	for name, want := range map[string]time.Time{
-		"job":     t0.Add(72 * time.Minute),
-		"idle":    t0.Add(time.Hour), // since t0, not since the restart
-		"nightly": mustTime(t, "2026-05-05T07:00:00Z"),
-	} {
-		if got, _ := b.tr.Due(name); !got.Equal(want) {
-			t.Errorf("due of %s = %s, want %s", name, got, want)
+		for name, want := range map[string]time.Time{
+			"job":     t0.Add(72 * time.Minute),
+			"idle":    t0.Add(time.Hour), // since t0, not since the restart
+			"nightly": mustTime(t, "2026-05-05T07:00:00Z"),
+		} {
+			if got, _ := b.tr.Due(name); !got.Equal(want) {
+				t.Errorf("due of %s = %s, want %s", name, got, want)
+			}
 		}
-	}
-	jobAt40 := want{age: 600.0, lastDuration: 120.0, exit: 0, run: true}
-	if r := b.next("job"); !reflect.DeepEqual(r.facts, jobAt40.facts()) {
-		t.Errorf("first report after restart: %v, want %v", r.facts, jobAt40.facts())
-	}
-	// The run started at 30m before the restart is overdue at 50m.
-	b.clk.Set(t0.Add(50 * time.Minute))
-	if r := b.next("job"); r.facts["overdue"] != true {
-		t.Errorf("open run not overdue after grace: %v", r.facts)
-	}
-	// And it still pairs with its end.
-	p := b.ping(tokens["job"], nightowl.PingSuccess, "r", nil)
-	if p.Duration == nil || time.Duration(*p.Duration) != 20*time.Minute {
-		t.Errorf("restored run ended with duration %v", p.Duration)
-	}
+		jobAt40 := want{age: 600.0, lastDuration: 120.0, exit: 0, run: true}
+		if r := b.next("job"); !reflect.DeepEqual(r.facts, jobAt40.facts()) {
+			t.Errorf("first report after restart: %v, want %v", r.facts, jobAt40.facts())
+		}
+		// The run started at 30m before the restart is overdue at 50m.
+		b.clk.Set(t0.Add(50 * time.Minute))
+		if r := b.next("job"); r.facts["overdue"] != true {
+			t.Errorf("open run not overdue after grace: %v", r.facts)
+		}
+		// And it still pairs with its end.
+		p := b.ping(tokens["job"], nightowl.PingSuccess, "r", nil)
+		if p.Duration == nil || time.Duration(*p.Duration) != 20*time.Minute {
+			t.Errorf("restored run ended with duration %v", p.Duration)
+		}
+	})
 }
 
 func TestTokens(t *testing.T) {
@@ -772,24 +780,25 @@ func TestSetChecksRefusals(t *testing.T) {
 }
 
 func TestReload(t *testing.T) {
-	h := newHarness(t, t0)
-	h.start([]Check{
-		{Name: "job", Spec: period(time.Hour, 10*time.Minute)},
-		{Name: "gone", Spec: period(time.Hour, 10*time.Minute)},
-	}, nil)
-	h.next("job")
-	h.next("gone")
-	jobTok, _ := h.tr.Token("job")
-	goneTok, _ := h.tr.Token("gone")
-	h.clk.Set(t0.Add(5 * time.Minute))
-	h.ping(jobTok, nightowl.PingStart, "", nil)
-	h.clk.Set(t0.Add(7 * time.Minute))
-	h.ping(jobTok, nightowl.PingSuccess, "", nil)
-	h.next("job")
-	h.next("job")
-	before, _ := h.tr.Facts("job")
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, t0)
+		h.start([]Check{
+			{Name: "job", Spec: period(time.Hour, 10*time.Minute)},
+			{Name: "gone", Spec: period(time.Hour, 10*time.Minute)},
+		}, nil)
+		h.next("job")
+		h.next("gone")
+		jobTok, _ := h.tr.Token("job")
+		goneTok, _ := h.tr.Token("gone")
+		h.clk.Set(t0.Add(5 * time.Minute))
+		h.ping(jobTok, nightowl.PingStart, "", nil)
+		h.clk.Set(t0.Add(7 * time.Minute))
+		h.ping(jobTok, nightowl.PingSuccess, "", nil)
+		h.next("job")
+		h.next("job")
+		before, _ := h.tr.Facts("job")
 
-	t.Run("unchanged timing keeps state, token and due time", func(t *testing.T) {
+		// Unchanged timing keeps state, token and due time.
 		err := h.tr.SetChecks([]Check{
 			{Name: "job", Spec: period(time.Hour, 10*time.Minute)},
 			{Name: "added", Spec: period(time.Minute, 0)},
@@ -810,8 +819,8 @@ func TestReload(t *testing.T) {
 			t.Errorf("added check first report: %v", r.facts)
 		}
 		h.quiet("job")
-	})
-	t.Run("a removed check's token stops working", func(t *testing.T) {
+
+		// A removed check's token stops working.
 		if _, err := h.tr.Ping(goneTok, nightowl.Ping{}); nightowl.ErrorCode(err) != nightowl.ENotFound {
 			t.Errorf("ping to removed check: %v", err)
 		}
@@ -821,9 +830,9 @@ func TestReload(t *testing.T) {
 		// Its old deadline (t0+1h) must not report it.
 		h.clk.Set(t0.Add(61 * time.Minute))
 		h.quiet("gone")
-	})
-	t.Run("changed timing recomputes the due time and reports", func(t *testing.T) {
-		err := h.tr.SetChecks([]Check{
+
+		// Changed timing recomputes the due time and reports.
+		err = h.tr.SetChecks([]Check{
 			{Name: "job", Spec: period(30*time.Minute, 10*time.Minute)},
 			{Name: "added", Spec: period(time.Minute, 0)},
 		}, nil)
@@ -845,42 +854,115 @@ func TestReload(t *testing.T) {
 func TestStaleReportIsCorrected(t *testing.T) {
 	for i := range 50 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			clk := clocktest.New(t0)
-			var mu sync.Mutex
-			var last nightowl.Facts
-			tr, err := New(Options{Clock: clk, Store: newMemStore(), Logger: quietLog,
-				Report: func(_ string, _ time.Time, f nightowl.Facts) {
-					mu.Lock()
-					last = f
-					mu.Unlock()
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tr.SetChecks([]Check{{Name: "job", Spec: withToken(period(time.Hour, time.Minute), tok)}}, nil); err != nil {
-				t.Fatal(err)
-			}
-			tr.Start(context.Background())
-			defer tr.Stop()
-			clk.Set(t0.Add(61 * time.Minute)) // overdue, reported by the dispatcher
-			if _, err := tr.Ping(tok, nightowl.Ping{}); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(2 * time.Second)
-			for {
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.New(t0)
+				var mu sync.Mutex
+				var last nightowl.Facts
+				tr, err := New(Options{Clock: clk, Store: newMemStore(), Logger: quietLog,
+					Report: func(_ string, _ time.Time, f nightowl.Facts) {
+						mu.Lock()
+						last = f
+						mu.Unlock()
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := tr.SetChecks([]Check{{Name: "job", Spec: withToken(period(time.Hour, time.Minute), tok)}}, nil); err != nil {
+					t.Fatal(err)
+				}
+				tr.Start(context.Background())
+				defer tr.Stop()
+				clk.Set(t0.Add(61 * time.Minute)) // overdue, reported by the dispatcher
+				if _, err := tr.Ping(tok, nightowl.Ping{}); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
 				mu.Lock()
 				f := last
 				mu.Unlock()
-				now, _ := tr.Facts("job")
-				if reflect.DeepEqual(f, now) {
-					return
-				}
-				if time.Now().After(deadline) {
+				if now, _ := tr.Facts("job"); !reflect.DeepEqual(f, now) {
 					t.Fatalf("last report %v, facts %v", f, now)
 				}
-				time.Sleep(time.Millisecond)
-			}
+			})
 		})
+	}
+}
+
+// signalStore tells when a ping has been stored: Ping stores it after it
+// has changed the check's state and before it reports.
+type signalStore struct {
+	*memStore
+	pinged chan nightowl.Ping
+}
+
+func (s signalStore) SavePing(p nightowl.Ping) {
+	s.memStore.SavePing(p)
+	s.pinged <- p
+}
+
+// TestReportsFollowChanges: a ping that comes while the dispatcher is
+// still reporting a deadline is reported after it, and nothing is
+// reported again later: the engine hears of each change once, at the
+// moment it happened, in order.
+func TestReportsFollowChanges(t *testing.T) {
+	clk := clocktest.New(t0)
+	store := signalStore{newMemStore(), make(chan nightowl.Ping, 1)}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var (
+		mu      sync.Mutex
+		reports []report
+		first   sync.Once
+	)
+	tr, err := New(Options{Clock: clk, Store: store, Logger: quietLog,
+		Report: func(check string, at time.Time, f nightowl.Facts) {
+			mu.Lock()
+			reports = append(reports, report{check, at, f})
+			mu.Unlock()
+			// The first report (the dispatcher's, of the check
+			// being tracked) takes its time.
+			first.Do(func() {
+				close(entered)
+				<-release
+			})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.SetChecks([]Check{{Name: "job", Spec: withToken(period(time.Hour, 10*time.Minute), tok)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.Start(context.Background())
+	defer tr.Stop()
+	<-entered
+
+	clk.Set(t0.Add(5 * time.Minute))
+	var pinged sync.WaitGroup
+	pinged.Go(func() {
+		if _, err := tr.Ping(tok, nightowl.Ping{Kind: nightowl.PingStart}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-store.pinged
+	// Time passes before the dispatcher's report is done; nothing falls
+	// due meanwhile (the run is overdue at 15m).
+	clk.Set(t0.Add(14 * time.Minute))
+	close(release)
+	pinged.Wait()
+	tr.Stop()
+
+	wantReports := []report{
+		{"job", t0, want{}.facts()},
+		{"job", t0.Add(5 * time.Minute), want{age: 0.0, run: true}.facts()},
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) != len(wantReports) {
+		t.Fatalf("%d reports, want %d: %v", len(reports), len(wantReports), reports)
+	}
+	for i, r := range reports {
+		if !sameReport(r, wantReports[i]) {
+			t.Errorf("report %d at %s: %v, want at %s: %v", i, r.at.UTC(), r.facts, wantReports[i].at, wantReports[i].facts)
+		}
 	}
 }
 
