@@ -86,21 +86,21 @@ func (c actionAPI) show(id string) requestAnswer {
 }
 
 // checkFacts returns the facts of a check's last run, through the API.
-func checkFacts(t *testing.T, base, name string) nightowl.Facts {
+func checkFacts(t *testing.T, base, admin, name string) nightowl.Facts {
 	t.Helper()
 	var c struct {
 		Facts nightowl.Facts `json:"facts"`
 	}
-	getJSON(t, "GET", base+"/api/v1/checks/"+name, &c)
+	getJSON(t, admin, "GET", base+"/api/v1/checks/"+name, &c)
 	return c.Facts
 }
 
 // actionAudit returns the action entries of the audit log, oldest first,
 // as "actor | action | subject | detail", through the API as an admin.
-func actionAudit(t *testing.T, base string) []string {
+func actionAudit(t *testing.T, base, admin string) []string {
 	t.Helper()
 	var got struct{ Entries []nightowl.AuditEntry }
-	if code := getJSON(t, "GET", base+"/api/v1/audit?action=action.&limit=1000", &got); code != 200 {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/audit?action=action.&limit=1000", &got); code != 200 {
 		t.Fatalf("GET /api/v1/audit: %d", code)
 	}
 	var lines []string
@@ -158,13 +158,14 @@ actions:
     confirm: table
 `, replica.DSN))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
 	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
 
 	replicating := func(want bool) func() bool {
 		return func() bool {
-			rep, _ := checkFacts(t, base, "orders-replica")["replica"].(map[string]any)
+			rep, _ := checkFacts(t, base, admin, "orders-replica")["replica"].(map[string]any)
 			return rep != nil && rep["sql_running"] == want && (!want || rep["io_running"] == true)
 		}
 	}
@@ -230,7 +231,7 @@ actions:
 		t.Errorf("after the refused run: %+v", got)
 	}
 
-	matchLines(t, "the audit log", actionAudit(t, base), []string{
+	matchLines(t, "the audit log", actionAudit(t, base, admin), []string{
 		"ana | action.request | restore-table | refused: " + refusal,
 		"ana | action.request | " + id + " | restore-table table=orders; reason: " + reason + "; plan " + hash,
 		"ana | action.approve | " + id + " | refused: the requester cannot approve their own request",
@@ -309,12 +310,13 @@ actions:
     confirm: cluster
 `, blue.URL, green.URL, cl.srv.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
 	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
 	waitFor(t, "blue up and green down", func() bool {
 		var list struct{ Checks []checkJSON }
-		getJSON(t, "GET", base+"/api/v1/checks", &list)
+		getJSON(t, admin, "GET", base+"/api/v1/checks", &list)
 		st := map[string]string{}
 		for _, c := range list.Checks {
 			st[c.Name] = c.Status
@@ -365,7 +367,7 @@ actions:
 		t.Errorf("plan = %+v, want %+v", got.Plan.HTTP, wantPlan.HTTP)
 	}
 	var list struct{ Actions []nightowl.ActionView }
-	getJSON(t, "GET", base+"/api/v1/actions", &list)
+	getJSON(t, admin, "GET", base+"/api/v1/actions", &list)
 	if len(list.Actions) != 1 || list.Actions[0].HTTP.Headers["Authorization"] != "(hidden)" || list.Actions[0].Needs != 1 {
 		t.Errorf("actions = %+v", list.Actions)
 	}
@@ -380,7 +382,7 @@ actions:
 	if got, want := cl.requests(), []string{"DELETE /clusters/green Bearer cloud-s3cret"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the cloud got %q, want %q", got, want)
 	}
-	for _, line := range actionAudit(t, base) {
+	for _, line := range actionAudit(t, base, admin) {
 		if strings.Contains(line, "s3cret") {
 			t.Errorf("a credential in the audit log: %s", line)
 		}
@@ -413,7 +415,7 @@ actions:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
-	adminToken = userToken(t, a, "test-admin", "admin")
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
 	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
@@ -437,7 +439,7 @@ actions:
 	if got := ana.show(req.ID).Request; got.State != nightowl.RequestExpired || got.RanBy != "" {
 		t.Errorf("after expiry: %+v", got)
 	}
-	matchLines(t, "the audit log", actionAudit(t, base), []string{
+	matchLines(t, "the audit log", actionAudit(t, base, admin), []string{
 		"ana | action.request | " + req.ID + " | flush-cache (no parameters); reason: stale prices; plan " + req.PlanHash,
 		"bo | action.approve | " + req.ID + " | flush-cache; plan " + req.PlanHash,
 		"nightowl | action.expire | " + req.ID + " | flush-cache",
@@ -463,6 +465,7 @@ actions:
     approvals: 1
 `)
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	boss := actionAPI{t, base, userToken(t, a, "boss", nightowl.RoleAdmin)}
 	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
@@ -504,14 +507,14 @@ actions:
 	if code, _, msg := bo.step(req.ID, "approve"); code != 200 {
 		t.Fatalf("approval by bo, a responder from before: %d %q", code, msg)
 	}
-	matchLines(t, "the audit log", actionAudit(t, base), []string{
+	matchLines(t, "the audit log", actionAudit(t, base, admin), []string{
 		"boss | action.request | " + req.ID + " | flush-cache (no parameters); reason: stale prices; plan " + req.PlanHash,
 		"boss2 | action.approve | " + req.ID + " | refused: the account boss2 was created at …, after the request was made at " + req.RequestedAt.Format(time.RFC3339),
 		"vic | action.approve | " + req.ID + " | refused: the account vic was given its role (responder) at …, after the request was made at " + req.RequestedAt.Format(time.RFC3339),
 		"bo | action.approve | " + req.ID + " | flush-cache; plan " + req.PlanHash,
 	})
 	var log struct{ Entries []nightowl.AuditEntry }
-	getJSON(t, "GET", base+"/api/v1/audit?action=user.add&limit=100", &log)
+	getJSON(t, admin, "GET", base+"/api/v1/audit?action=user.add&limit=100", &log)
 	found := false
 	for _, e := range log.Entries {
 		found = found || e.Actor == "boss" && e.Subject == "boss2" && e.Detail == "role responder"
@@ -543,6 +546,7 @@ actions:
 	}
 	writeConfig(t, cfg, conf(`[/bin/echo, "{{table}}"]`))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
 	bo := actionAPI{t, base, userToken(t, a, "bo", nightowl.RoleResponder)}
@@ -570,7 +574,7 @@ actions:
 		!reflect.DeepEqual(got.Plan.Run, []string{"/bin/echo", "DROP-EVERYTHING", "orders"}) || got.Request.PlanHash == req.PlanHash {
 		t.Fatalf("after the refused run: %+v, plan %q", got.Request, got.Plan.Run)
 	}
-	if lines := actionAudit(t, base); len(lines) != 3 || !strings.HasPrefix(lines[2], "ana | action.run | "+req.ID+" | refused: its plan changed since it was requested (now "+got.Request.PlanHash+", approved "+req.PlanHash+")") {
+	if lines := actionAudit(t, base, admin); len(lines) != 3 || !strings.HasPrefix(lines[2], "ana | action.run | "+req.ID+" | refused: its plan changed since it was requested (now "+got.Request.PlanHash+", approved "+req.PlanHash+")") {
 		t.Errorf("the audit log:\n%s", strings.Join(lines, "\n"))
 	}
 }

@@ -103,6 +103,7 @@ notify:
     ops: {steps: [{notify: ops}]}
 `, h.srv.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	userToken(t, a, "ana", nightowl.RoleResponder)
 	userToken(t, a, "vic", nightowl.RoleViewer)
@@ -110,7 +111,7 @@ notify:
 	// Both failing checks open an alert.
 	var alerts struct{ Alerts []nightowl.Alert }
 	waitFor(t, "an alert for each failing check", func() bool {
-		getJSON(t, "GET", base+"/api/v1/alerts?state=open", &alerts)
+		getJSON(t, admin, "GET", base+"/api/v1/alerts?state=open", &alerts)
 		return len(alerts.Alerts) == 2
 	})
 	ids := map[string]string{}
@@ -228,7 +229,7 @@ notify:
 			t.Errorf("after acknowledging:\n%s", page)
 		}
 		var one struct{ Alert nightowl.Alert }
-		getJSON(t, "GET", base+"/api/v1/alerts/"+id, &one)
+		getJSON(t, admin, "GET", base+"/api/v1/alerts/"+id, &one)
 		if one.Alert.State != nightowl.AlertAcknowledged || one.Alert.AckedBy != "ana" {
 			t.Errorf("alert after the form: %+v", one.Alert)
 		}

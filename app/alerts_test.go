@@ -91,10 +91,10 @@ func postForm(t *testing.T, u string, form url.Values) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func get(t *testing.T, u string) (int, string) {
+func get(t *testing.T, tok, u string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +128,7 @@ notify:
     ops: {steps: [{notify: ops}]}
 `, s.URL, h.srv.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	down.Store(true)
@@ -142,7 +143,7 @@ notify:
 	id := fired.Alert.ID
 
 	var list struct{ Alerts []nightowl.Alert }
-	if code := getJSON(t, "GET", base+"/api/v1/alerts?state=open", &list); code != 200 || len(list.Alerts) != 1 || list.Alerts[0].ID != id {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/alerts?state=open", &list); code != 200 || len(list.Alerts) != 1 || list.Alerts[0].ID != id {
 		t.Fatalf("open alerts: %d %+v", code, list)
 	}
 
@@ -154,7 +155,7 @@ notify:
 	ackURL := base + link.Path + "?" + link.RawQuery
 	forged := link.Query()
 	forged.Set("sig", strings.Repeat("A", 43))
-	if code, body := get(t, base+link.Path+"?"+forged.Encode()); code != 403 || !strings.Contains(body, "not valid") {
+	if code, body := get(t, admin, base+link.Path+"?"+forged.Encode()); code != 403 || !strings.Contains(body, "not valid") {
 		t.Errorf("forged link: %d %s", code, body)
 	}
 	if code, body := postForm(t, base+link.Path+"?"+forged.Encode(), nil); code != 403 {
@@ -165,11 +166,11 @@ notify:
 		t.Errorf("a link used for another alert: %d", code)
 	}
 	// Opening the link does not acknowledge: a mail scanner may open it.
-	if code, body := get(t, ackURL); code != 200 || !strings.Contains(body, "<button") || !strings.Contains(body, "shop") {
+	if code, body := get(t, admin, ackURL); code != 200 || !strings.Contains(body, "<button") || !strings.Contains(body, "shop") {
 		t.Fatalf("ack page: %d %s", code, body)
 	}
 	var one struct{ Alert nightowl.Alert }
-	getJSON(t, "GET", base+"/api/v1/alerts/"+id, &one)
+	getJSON(t, admin, "GET", base+"/api/v1/alerts/"+id, &one)
 	if one.Alert.State != nightowl.AlertFiring {
 		t.Fatalf("opening the link changed the alert: %+v", one.Alert)
 	}
@@ -181,7 +182,7 @@ notify:
 		t.Fatalf("second message: %+v", m)
 	}
 	// Acknowledging again through the API is no news.
-	if code := getJSON(t, "POST", base+"/api/v1/alerts/"+id+"/ack", &one); code != 200 || one.Alert.AckedBy != "ana (link)" {
+	if code := getJSON(t, admin, "POST", base+"/api/v1/alerts/"+id+"/ack", &one); code != 200 || one.Alert.AckedBy != "ana (link)" {
 		t.Fatalf("second ack: %d %+v", code, one.Alert)
 	}
 
@@ -203,12 +204,12 @@ notify:
 		Alert         nightowl.Alert
 		Notifications []struct{ Receiver, Kind, State string }
 	}
-	getJSON(t, "GET", base+"/api/v1/alerts/"+id, &detail)
+	getJSON(t, admin, "GET", base+"/api/v1/alerts/"+id, &detail)
 	if detail.Alert.State != nightowl.AlertResolved || len(detail.Notifications) != 3 {
 		t.Fatalf("alert detail: %+v", detail)
 	}
 	waitFor(t, "every notification recorded as sent", func() bool {
-		getJSON(t, "GET", base+"/api/v1/alerts/"+id, &detail)
+		getJSON(t, admin, "GET", base+"/api/v1/alerts/"+id, &detail)
 		for _, n := range detail.Notifications {
 			if n.State != "sent" || n.Receiver != "ops[0]" {
 				return false
@@ -220,7 +221,7 @@ notify:
 		t.Errorf("ack of a resolved alert by link: %d %s", code, body)
 	}
 
-	_, metrics := get(t, base+"/metrics")
+	_, metrics := get(t, admin, base+"/metrics")
 	for _, want := range []string{
 		`nightowl_notifications_sent_total{kind="webhook",receiver="ops[0]"} 3`,
 		`nightowl_outbox_pending{receiver="ops[0]"} 0`,
@@ -230,10 +231,10 @@ notify:
 		}
 	}
 	var errBody struct{ Error struct{ Code string } }
-	if code := getJSON(t, "POST", base+"/api/v1/alerts/nosuch/ack", &errBody); code != 404 || errBody.Error.Code != "not_found" {
+	if code := getJSON(t, admin, "POST", base+"/api/v1/alerts/nosuch/ack", &errBody); code != 404 || errBody.Error.Code != "not_found" {
 		t.Errorf("ack of an unknown alert: %d %+v", code, errBody)
 	}
-	if code := getJSON(t, "GET", base+"/api/v1/alerts?state=bogus", &errBody); code != 400 || errBody.Error.Code != "invalid" {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/alerts?state=bogus", &errBody); code != 400 || errBody.Error.Code != "invalid" {
 		t.Errorf("bad state: %d %+v", code, errBody)
 	}
 }
@@ -260,6 +261,7 @@ func TestReloadNotify(t *testing.T) {
 `, first.srv.URL)
 	writeConfig(t, cfg, body(one, true))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	writeConfig(t, cfg, body(`notify:
@@ -272,7 +274,7 @@ func TestReloadNotify(t *testing.T) {
 			Details []string
 		}
 	}
-	if code := getJSON(t, "POST", base+"/api/v1/reload", &errBody); code != 400 || len(errBody.Error.Details) < 2 {
+	if code := getJSON(t, admin, "POST", base+"/api/v1/reload", &errBody); code != 400 || len(errBody.Error.Details) < 2 {
 		t.Fatalf("bad notify reload: %d %+v", code, errBody)
 	}
 
@@ -282,7 +284,7 @@ func TestReloadNotify(t *testing.T) {
   escalations: {e: {steps: [{notify: a}, {notify: b}]}}
 `, first.srv.URL, second.srv.URL)
 	writeConfig(t, cfg, body(two, true))
-	if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+	if code := getJSON(t, admin, "POST", base+"/api/v1/reload", nil); code != 200 {
 		t.Fatalf("reload: %d", code)
 	}
 	down.Store(true)
@@ -290,12 +292,12 @@ func TestReloadNotify(t *testing.T) {
 
 	// shop leaves the config: its alert resolves and both groups hear.
 	writeConfig(t, cfg, body(two, false))
-	if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+	if code := getJSON(t, admin, "POST", base+"/api/v1/reload", nil); code != 200 {
 		t.Fatalf("reload: %d", code)
 	}
 	waitFor(t, "shop's alert resolved", func() bool {
 		var list struct{ Alerts []nightowl.Alert }
-		getJSON(t, "GET", base+"/api/v1/alerts?check=shop", &list)
+		getJSON(t, admin, "GET", base+"/api/v1/alerts?check=shop", &list)
 		return len(list.Alerts) == 1 && list.Alerts[0].State == nightowl.AlertResolved
 	})
 	waitFor(t, "the resolved messages", func() bool {

@@ -62,9 +62,6 @@ func writeConfig(t *testing.T, path, body string) {
 // testCost is bcrypt's least cost: the tests' passwords need no strength.
 const testCost = 4
 
-// adminToken is the API token startApp makes for the tests' requests.
-var adminToken string
-
 func startApp(t *testing.T, cfgPath string) *App {
 	t.Helper()
 	a, err := New(context.Background(), Options{ConfigPath: cfgPath, Listen: "127.0.0.1:0",
@@ -76,8 +73,14 @@ func startApp(t *testing.T, cfgPath string) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
-	adminToken = userToken(t, a, "test-admin", "admin")
 	return a
+}
+
+// adminToken adds the tests' admin, unless there is one, and returns a new
+// API token of theirs.
+func adminToken(t *testing.T, a *App) string {
+	t.Helper()
+	return userToken(t, a, "test-admin", "admin")
 }
 
 // userToken adds a user with the given role, unless there is one, and
@@ -95,10 +98,12 @@ func userToken(t *testing.T, a *App, name string, role nightowl.Role) string {
 	return secret
 }
 
-func getJSON(t *testing.T, method, url string, out any) int {
+// getJSON makes a request with the API token tok and decodes the answer
+// into out, unless out is nil.
+func getJSON(t *testing.T, tok, method, url string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +156,12 @@ func TestServeAPIAndReload(t *testing.T) {
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL))
 	a := startApp(t, cfgPath)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	var list struct{ Checks []checkJSON }
 	waitFor(t, "every check to have run", func() bool {
-		getJSON(t, "GET", base+"/api/v1/checks", &list)
+		getJSON(t, admin, "GET", base+"/api/v1/checks", &list)
 		for _, c := range list.Checks {
 			if c.Status == "unknown" {
 				return false
@@ -174,7 +180,7 @@ func TestServeAPIAndReload(t *testing.T) {
 	})
 	t.Run("failing assertion says what it saw", func(t *testing.T) {
 		var c checkJSON
-		if code := getJSON(t, "GET", base+"/api/v1/checks/web-ro?results=5", &c); code != 200 {
+		if code := getJSON(t, admin, "GET", base+"/api/v1/checks/web-ro?results=5", &c); code != 200 {
 			t.Fatalf("status %d", code)
 		}
 		if c.Cause != `writable failed: body contains "read-only mode"` {
@@ -184,11 +190,11 @@ func TestServeAPIAndReload(t *testing.T) {
 			t.Errorf("assertions = %+v", c.Assertions)
 		}
 		waitFor(t, "recent results to be stored", func() bool {
-			getJSON(t, "GET", base+"/api/v1/checks/web-ro?results=5", &c)
+			getJSON(t, admin, "GET", base+"/api/v1/checks/web-ro?results=5", &c)
 			return len(c.Results) > 0
 		})
 		var d checkJSON
-		getJSON(t, "GET", base+"/api/v1/checks/web-503", &d)
+		getJSON(t, admin, "GET", base+"/api/v1/checks/web-503", &d)
 		if d.Cause != "http_ok failed: status >= 200 and status < 400 (status = 503)" &&
 			d.Cause != "http_ok failed: status < 400 (status = 503)" {
 			t.Errorf("503 cause = %q", d.Cause)
@@ -199,23 +205,23 @@ func TestServeAPIAndReload(t *testing.T) {
 			Check  string `json:"check"`
 			Status string `json:"status"`
 		}
-		if code := getJSON(t, "POST", base+"/api/v1/checks/web-ok/run", &r); code != 200 || r.Check != "web-ok" || r.Status != "up" {
+		if code := getJSON(t, admin, "POST", base+"/api/v1/checks/web-ok/run", &r); code != 200 || r.Check != "web-ok" || r.Status != "up" {
 			t.Errorf("run = %d %+v", code, r)
 		}
 	})
 	t.Run("unknown check", func(t *testing.T) {
 		var e errorJSON
-		if code := getJSON(t, "GET", base+"/api/v1/checks/nope", &e); code != 404 || e.Error.Code != "not_found" {
+		if code := getJSON(t, admin, "GET", base+"/api/v1/checks/nope", &e); code != 404 || e.Error.Code != "not_found" {
 			t.Errorf("= %d %+v", code, e)
 		}
 	})
 	t.Run("health and metrics", func(t *testing.T) {
 		for _, p := range []string{"/healthz", "/readyz"} {
-			if code := getJSON(t, "GET", base+p, nil); code != 200 {
+			if code := getJSON(t, admin, "GET", base+p, nil); code != 200 {
 				t.Errorf("%s = %d", p, code)
 			}
 		}
-		_, body := get(t, base+"/metrics")
+		_, body := get(t, admin, base+"/metrics")
 		for _, want := range []string{
 			`nightowl_check_up{check="web-ok",type="http"} 1`,
 			`nightowl_check_up{check="web-ro",type="http"} 0`,
@@ -231,7 +237,7 @@ func TestServeAPIAndReload(t *testing.T) {
 	t.Run("bad reload keeps the old config running", func(t *testing.T) {
 		writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL)+"  - name: extra\n    http: {url: \""+s.URL+"/ok\"}\n    assert: {ok: stauts == 200}\n")
 		var e errorJSON
-		if code := getJSON(t, "POST", base+"/api/v1/reload", &e); code != 400 || e.Error.Code != "invalid" {
+		if code := getJSON(t, admin, "POST", base+"/api/v1/reload", &e); code != 400 || e.Error.Code != "invalid" {
 			t.Fatalf("reload = %d %+v", code, e)
 		}
 		if len(e.Error.Details) != 1 || !strings.HasPrefix(e.Error.Details[0], cfgPath+":17:") ||
@@ -239,23 +245,23 @@ func TestServeAPIAndReload(t *testing.T) {
 			t.Errorf("details = %q", e.Error.Details)
 		}
 		var before, after checkJSON
-		getJSON(t, "GET", base+"/api/v1/checks/web-ok", &before)
+		getJSON(t, admin, "GET", base+"/api/v1/checks/web-ok", &before)
 		waitFor(t, "checks to keep running", func() bool {
-			getJSON(t, "GET", base+"/api/v1/checks/web-ok", &after)
+			getJSON(t, admin, "GET", base+"/api/v1/checks/web-ok", &after)
 			return after.Runs > before.Runs
 		})
-		if code := getJSON(t, "GET", base+"/api/v1/checks/extra", nil); code != 404 {
+		if code := getJSON(t, admin, "GET", base+"/api/v1/checks/extra", nil); code != 404 {
 			t.Errorf("half-applied: extra check exists (%d)", code)
 		}
 	})
 	t.Run("good reload applies", func(t *testing.T) {
 		writeConfig(t, cfgPath, fmt.Sprintf(checksYAML, s.URL)+"  - name: extra\n    http: {url: \""+s.URL+"/ok\"}\n")
-		if code := getJSON(t, "POST", base+"/api/v1/reload", nil); code != 200 {
+		if code := getJSON(t, admin, "POST", base+"/api/v1/reload", nil); code != 200 {
 			t.Fatalf("reload = %d", code)
 		}
 		waitFor(t, "the new check to run", func() bool {
 			var c checkJSON
-			return getJSON(t, "GET", base+"/api/v1/checks/extra", &c) == 200 && c.Status == "up"
+			return getJSON(t, admin, "GET", base+"/api/v1/checks/extra", &c) == 200 && c.Status == "up"
 		})
 	})
 }

@@ -38,6 +38,7 @@ components:
   - {name: Website, checks: {labels: {tier: web}}}
 `, s.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	userToken(t, a, "ana", nightowl.RoleResponder)
 	down.Store(true)
@@ -97,15 +98,15 @@ components:
 
 	// An admin adds a user on the dashboard.
 	userToken(t, a, "root", nightowl.RoleAdmin)
-	admin := newBrowser(t, base)
-	admin.signIn("root")
-	_, page := admin.get("/admin/users")
-	if resp, body := admin.post("/admin/users", url.Values{"csrf": {csrfIn(t, page)}, "name": {"vic"}, "role": {"viewer"}, "password": {"another good password"}}); resp.StatusCode >= 400 {
+	root := newBrowser(t, base)
+	root.signIn("root")
+	_, page := root.get("/admin/users")
+	if resp, body := root.post("/admin/users", url.Values{"csrf": {csrfIn(t, page)}, "name": {"vic"}, "role": {"viewer"}, "password": {"another good password"}}); resp.StatusCode >= 400 {
 		t.Fatalf("add user on the dashboard: %d %s", resp.StatusCode, body)
 	}
 
 	var got struct{ Entries []nightowl.AuditEntry }
-	if code := getJSON(t, "GET", base+"/api/v1/audit?limit=1000", &got); code != 200 {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/audit?limit=1000", &got); code != 200 {
 		t.Fatalf("GET /api/v1/audit: %d", code)
 	}
 	var lines []string
@@ -135,10 +136,10 @@ components:
 		}
 	}
 
-	if code := getJSON(t, "GET", base+"/api/v1/audit?action=login&actor=ana", &got); code != 200 || len(got.Entries) != 2 {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/audit?action=login&actor=ana", &got); code != 200 || len(got.Entries) != 2 {
 		t.Errorf("filtered: %d %+v", code, got.Entries)
 	}
-	if code := getJSON(t, "GET", base+"/api/v1/audit?since=yesterday", nil); code != 400 {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/audit?since=yesterday", nil); code != 400 {
 		t.Errorf("a bad since: %d", code)
 	}
 	if resp, _ := call(t, "GET", base+"/api/v1/audit", "", map[string]string{"Authorization": "Bearer " + userToken(t, a, "ana", nightowl.RoleResponder)}); resp.StatusCode != 403 {
@@ -191,20 +192,20 @@ func TestAuditCheckpointsPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
-	adminToken = userToken(t, a, "test-admin", "admin")
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	var got struct {
 		Head       struct{ Seq int64 }
 		Checkpoint *web.CheckpointJSON
 	}
-	if code := getJSON(t, "GET", base+"/api/v1/audit/head", &got); code != 200 || got.Checkpoint != nil {
+	if code := getJSON(t, admin, "GET", base+"/api/v1/audit/head", &got); code != 200 || got.Checkpoint != nil {
 		t.Fatalf("before any entry: %d %+v", code, got)
 	}
 	a.record(context.Background(), "ana", "alert.ack", "a-1", "check shop")
 	a.record(context.Background(), "ana", "alert.ack", "a-2", "check shop")
 	waitFor(t, "a checkpoint of both entries", func() bool {
-		getJSON(t, "GET", base+"/api/v1/audit/head", &got)
+		getJSON(t, admin, "GET", base+"/api/v1/audit/head", &got)
 		return got.Checkpoint != nil && got.Checkpoint.Seq == 2
 	})
 	c := got.Checkpoint

@@ -107,9 +107,9 @@ func TestTwoNodesShareChecks(t *testing.T) {
 	if nodes := a.ClusterNodes(); len(nodes) != 2 || !nodes[0].Live || !nodes[1].Live {
 		t.Errorf("n1 sees %+v", nodes)
 	}
-	adminToken = userToken(t, a, "test-admin", "admin")
+	admin := adminToken(t, a)
 	var list struct{ Nodes []nightowl.Node }
-	if code := getJSON(t, "GET", "http://"+b.Addr()+"/api/v1/cluster", &list); code != 200 || len(list.Nodes) != 2 ||
+	if code := getJSON(t, admin, "GET", "http://"+b.Addr()+"/api/v1/cluster", &list); code != 200 || len(list.Nodes) != 2 ||
 		list.Nodes[0].Name != "n1" || list.Nodes[1].Name != "n2" || !list.Nodes[0].Live {
 		t.Errorf("GET /api/v1/cluster on n2: %d %+v", code, list)
 	}

@@ -40,11 +40,12 @@ checks:
       issues_session: headers["x-session-id"] startsWith "KEPT-"
 `, site.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	var body string
 	waitFor(t, "the login check up", func() bool {
-		_, body = call(t, "GET", base+"/api/v1/checks/login", "", map[string]string{"Authorization": "Bearer " + adminToken})
+		_, body = call(t, "GET", base+"/api/v1/checks/login", "", map[string]string{"Authorization": "Bearer " + admin})
 		return strings.Contains(body, `"status": "up"`) || strings.Contains(body, `"status":"up"`)
 	})
 	if strings.Contains(body, cookie) || strings.Contains(body, token) {

@@ -19,6 +19,7 @@ func TestSecurityHeadersOnEveryRoute(t *testing.T) {
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+"  - name: job\n    heartbeat: {period: 1h, grace: 1h}\n")
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, rt := range a.Routes() {
@@ -34,7 +35,7 @@ func TestSecurityHeadersOnEveryRoute(t *testing.T) {
 			for _, who := range []string{"none", "admin"} {
 				req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
 				if who == "admin" {
-					req.Header.Set("Authorization", "Bearer "+adminToken)
+					req.Header.Set("Authorization", "Bearer "+admin)
 				}
 				resp, err := client.Do(req)
 				if err != nil {

@@ -58,10 +58,11 @@ checks:
 		t.Fatal(err)
 	}
 	a := startApp(t, cfgPath)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	get := func(name string) hbCheck {
 		var c hbCheck
-		getJSON(t, "GET", base+"/api/v1/checks/"+name, &c)
+		getJSON(t, admin, "GET", base+"/api/v1/checks/"+name, &c)
 		return c
 	}
 	runJob := func(args ...string) {
@@ -140,10 +141,11 @@ func TestStatusShowsPingURLs(t *testing.T) {
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfgPath, "server: {public_url: \"https://status.example.com\"}\nstorage: {sqlite: test.db}\nchecks:\n  - name: nightly\n    heartbeat: {schedule: \"0 3 * * *\", timezone: America/New_York, token: nightly-token-0123456789}\n")
 	a := startApp(t, cfgPath)
+	admin := adminToken(t, a)
 	var list struct {
 		Checks []hbCheck `json:"checks"`
 	}
-	getJSON(t, "GET", "http://"+a.Addr()+"/api/v1/checks", &list)
+	getJSON(t, admin, "GET", "http://"+a.Addr()+"/api/v1/checks", &list)
 	if len(list.Checks) != 1 || list.Checks[0].PingURL != "https://status.example.com/ping/nightly-token-0123456789" {
 		b, _ := json.Marshal(list)
 		t.Errorf("checks = %s", b)

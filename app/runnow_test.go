@@ -41,6 +41,7 @@ checks:
     http: {url: "%s/"}
 `, target.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	before := hits.Load()
 
@@ -49,7 +50,7 @@ checks:
 	for i := range callers {
 		wg.Go(func() {
 			req, _ := http.NewRequest("POST", base+"/api/v1/checks/target/run", nil)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
+			req.Header.Set("Authorization", "Bearer "+admin)
 			started.Add(1)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

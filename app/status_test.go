@@ -85,34 +85,35 @@ maintenance:
 `, failing.URL, markTarget, markDSN, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339), markError,
 		markDBCheck, markHiddenCheck))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 
 	waitFor(t, "an auto-opened incident for each component", func() bool {
 		var list struct{ Incidents []struct{ ID, Title string } }
-		getJSON(t, "GET", base+"/api/v1/incidents", &list)
+		getJSON(t, admin, "GET", base+"/api/v1/incidents", &list)
 		return strings.Contains(fmt.Sprint(list.Incidents), "Website down") &&
 			strings.Contains(fmt.Sprint(list.Incidents), "Database down: "+markDBCheck)
 	})
 	// Make sure the failures the markers ride on are there to leak.
 	var check struct{ Error, Cause string }
 	waitFor(t, "the shop check's cause to carry the error marker", func() bool {
-		getJSON(t, "GET", base+"/api/v1/checks/shop", &check)
+		getJSON(t, admin, "GET", base+"/api/v1/checks/shop", &check)
 		return strings.Contains(check.Cause, markError)
 	})
 	waitFor(t, "every check down", func() bool {
 		var list struct{ Checks []struct{ Status string } }
-		getJSON(t, "GET", base+"/api/v1/checks", &list)
+		getJSON(t, admin, "GET", base+"/api/v1/checks", &list)
 		return len(list.Checks) == 5 && strings.Count(fmt.Sprint(list.Checks), "down") == 5
 	})
 	// The auto-opened incident's private note names the alert's cause.
 	var inc struct{ Timeline []struct{ Text string } }
-	getJSON(t, "GET", base+"/api/v1/incidents/inc-1", &inc)
+	getJSON(t, admin, "GET", base+"/api/v1/incidents/inc-1", &inc)
 	if !strings.Contains(fmt.Sprint(inc.Timeline), markError) {
 		t.Fatalf("the auto-opened incident's timeline does not carry the error marker: %+v", inc)
 	}
 	post := func(path, body string) {
 		t.Helper()
-		resp, out := call(t, "POST", base+path, body, map[string]string{"Authorization": "Bearer " + adminToken})
+		resp, out := call(t, "POST", base+path, body, map[string]string{"Authorization": "Bearer " + admin})
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
 		}
@@ -123,7 +124,7 @@ maintenance:
 	post("/api/v1/incidents", `{"title": "`+markUnpublished+` two", "impact": "critical", "components": ["Database"]}`)
 	post("/api/v1/incidents", `{"title": "Checkout errors", "impact": "major", "components": ["Website"], "message": "We are investigating errors at checkout.", "public": true}`)
 	var list struct{ Incidents []struct{ ID, Title string } }
-	getJSON(t, "GET", base+"/api/v1/incidents", &list)
+	getJSON(t, admin, "GET", base+"/api/v1/incidents", &list)
 	id := ""
 	for _, inc := range list.Incidents {
 		if inc.Title == "Checkout errors" {
@@ -141,7 +142,7 @@ maintenance:
 	secrets := []string{markTarget, markDSN, markError, markPrivate, markUnpublished, markDBCheck, markHiddenCheck,
 		"127.0.0.1", "connection refused", "status == 200", "Website down", "Database down"}
 	var alerts struct{ Alerts []struct{ ID string } }
-	getJSON(t, "GET", base+"/api/v1/alerts", &alerts)
+	getJSON(t, admin, "GET", base+"/api/v1/alerts", &alerts)
 	if len(alerts.Alerts) == 0 {
 		t.Fatal("no alerts")
 	}
@@ -251,11 +252,12 @@ components:
   - {name: Website, checks: {labels: {tier: web}}}
 `, s.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
-	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	auth := map[string]string{"Authorization": "Bearer " + admin}
 	waitFor(t, "shop up", func() bool {
 		var c struct{ Status string }
-		getJSON(t, "GET", base+"/api/v1/checks/shop", &c)
+		getJSON(t, admin, "GET", base+"/api/v1/checks/shop", &c)
 		return c.Status == "up"
 	})
 	resp, body := call(t, "POST", base+"/api/v1/incidents", `{"title": "Card data exposure", "impact": "critical",
@@ -299,7 +301,7 @@ components:
 		t.Fatalf("publish again: %d %s", resp.StatusCode, body)
 	}
 	var got struct{ Incident nightowl.Incident }
-	getJSON(t, "GET", base+"/api/v1/incidents/"+opened.Incident.ID, &got)
+	getJSON(t, admin, "GET", base+"/api/v1/incidents/"+opened.Incident.ID, &got)
 	if !got.Incident.Published() || got.Incident.Title != "Card data exposure" {
 		t.Fatalf("after publishing: %+v", got.Incident)
 	}
@@ -314,7 +316,7 @@ components:
 		t.Errorf("publishing twice: %d %s", resp.StatusCode, body)
 	}
 	var audit struct{ Entries []nightowl.AuditEntry }
-	getJSON(t, "GET", base+"/api/v1/audit", &audit)
+	getJSON(t, admin, "GET", base+"/api/v1/audit", &audit)
 	found := false
 	for _, e := range audit.Entries {
 		found = found || (e.Action == "incident.publish" && e.Subject == opened.Incident.ID && e.Actor == "test-admin")
@@ -398,11 +400,11 @@ components:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Stop(context.Background()) })
-	adminToken = userToken(t, a, "test-admin", "admin")
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	post := func(path, body string) string {
 		t.Helper()
-		resp, out := call(t, "POST", base+path, body, map[string]string{"Authorization": "Bearer " + adminToken})
+		resp, out := call(t, "POST", base+path, body, map[string]string{"Authorization": "Bearer " + admin})
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
 		}

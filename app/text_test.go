@@ -20,8 +20,9 @@ func TestAPIRefusesControlCharacters(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
-	auth := map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "application/json"}
+	auth := map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}
 	for _, tc := range []struct{ name, path, body, field string }{
 		{"maintenance reason", "/api/v1/maintenance", `{"checks": "web-ok", "for": "1h", "reason": "deploy\u001b[2J"}`, "reason"},
 		{"maintenance name", "/api/v1/maintenance", `{"name": "db\u202eevil", "checks": "web-ok", "for": "1h"}`, "name"},
@@ -39,9 +40,9 @@ func TestAPIRefusesControlCharacters(t *testing.T) {
 		})
 	}
 	var ws struct{ Maintenance []nightowl.MaintenanceView }
-	getJSON(t, "GET", base+"/api/v1/maintenance", &ws)
+	getJSON(t, admin, "GET", base+"/api/v1/maintenance", &ws)
 	var incs struct{ Incidents []nightowl.Incident }
-	getJSON(t, "GET", base+"/api/v1/incidents", &incs)
+	getJSON(t, admin, "GET", base+"/api/v1/incidents", &incs)
 	if len(ws.Maintenance) != 0 || len(incs.Incidents) != 0 {
 		t.Fatalf("a refused request made something: %+v %+v", ws, incs)
 	}
@@ -60,8 +61,9 @@ func TestPublishRefusesControlCharacters(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
-	auth := map[string]string{"Authorization": "Bearer " + adminToken, "Content-Type": "application/json"}
+	auth := map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}
 	resp, body := call(t, "POST", base+"/api/v1/incidents", `{"title": "Payments fail", "message": "Staff only.", "public": false}`, auth)
 	var opened struct{ Incident nightowl.Incident }
 	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(body), &opened) != nil {
@@ -71,7 +73,7 @@ func TestPublishRefusesControlCharacters(t *testing.T) {
 	unpublished := func(t *testing.T) {
 		t.Helper()
 		var got struct{ Incident nightowl.Incident }
-		getJSON(t, "GET", base+"/api/v1/incidents/"+id, &got)
+		getJSON(t, admin, "GET", base+"/api/v1/incidents/"+id, &got)
 		if got.Incident.Published() || got.Incident.Title != "Payments fail" {
 			t.Fatalf("a refused publication changed the incident: %+v", got.Incident)
 		}
@@ -128,6 +130,7 @@ func TestActionParamsRefuseControlCharacters(t *testing.T) {
     params: {text: {pattern: "^.+$"}}
 `)
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	ana := actionAPI{t, base, userToken(t, a, "ana", nightowl.RoleResponder)}
 	for _, tc := range []struct{ name, value string }{
@@ -147,7 +150,7 @@ func TestActionParamsRefuseControlCharacters(t *testing.T) {
 		t.Errorf("form: %d\n%s", resp.StatusCode, body)
 	}
 	var list struct{ Requests []nightowl.ActionRequest }
-	getJSON(t, "GET", base+"/api/v1/action-requests", &list)
+	getJSON(t, admin, "GET", base+"/api/v1/action-requests", &list)
 	if len(list.Requests) != 0 {
 		t.Fatalf("a refused request was made: %+v", list.Requests)
 	}
@@ -164,6 +167,7 @@ func TestMaintenanceFormRefusesControlCharacters(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
 	a := startApp(t, cfg)
+	admin := adminToken(t, a)
 	base := "http://" + a.Addr()
 	userToken(t, a, "ana", "responder")
 	b := newBrowser(t, base)
@@ -179,7 +183,7 @@ func TestMaintenanceFormRefusesControlCharacters(t *testing.T) {
 		}
 	}
 	var ws struct{ Maintenance []nightowl.MaintenanceView }
-	getJSON(t, "GET", base+"/api/v1/maintenance", &ws)
+	getJSON(t, admin, "GET", base+"/api/v1/maintenance", &ws)
 	if len(ws.Maintenance) != 0 {
 		t.Fatalf("a refused form started maintenance: %+v", ws.Maintenance)
 	}
