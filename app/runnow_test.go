@@ -1,12 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,17 +19,20 @@ import (
 // once make one request to the target (two if the schedule's own run
 // falls in), and every caller gets the same result.
 func TestConcurrentRunsCollapse(t *testing.T) {
+	t.Parallel()
 	const callers = 100
-	var hits, started atomic.Int64
+	var hits atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		// Hold the answer until every caller has asked, so that the runs
-		// overlap (bounded: a run that outlives the check's timeout
-		// fails, which the test would see).
-		for i := 0; i < 100 && started.Load() < callers; i++ {
-			time.Sleep(20 * time.Millisecond)
+		// Hold the answer until every caller is in RunNow (the one that
+		// runs the check, and the others waiting for its result), so
+		// that the runs overlap however slowly the requests arrive.
+		// Bounded: callers that never join make more runs, which the
+		// test sees.
+		deadline := time.Now().Add(30 * time.Second)
+		for goroutinesIn("engine.(*Engine).RunNow") < callers && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(time.Second)
 		io.WriteString(w, "ok")
 	}))
 	defer target.Close()
@@ -37,7 +42,7 @@ func TestConcurrentRunsCollapse(t *testing.T) {
 checks:
   - name: target
     interval: 1h
-    timeout: 10s
+    timeout: 1m
     http: {url: "%s/"}
 `, target.URL))
 	a := startApp(t, cfg)
@@ -51,7 +56,6 @@ checks:
 		wg.Go(func() {
 			req, _ := http.NewRequest("POST", base+"/api/v1/checks/target/run", nil)
 			req.Header.Set("Authorization", "Bearer "+admin)
-			started.Add(1)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Error(err)
@@ -84,4 +88,25 @@ checks:
 		t.Errorf("%d different results from %d requests to the target: %v", len(distinct), n, distinct)
 	}
 	t.Logf("%d requests to the target, results: %v", n, distinct)
+}
+
+// goroutinesIn counts the goroutines whose stack has a call of fn, a
+// function's name as a stack trace writes it.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte(fn+"(")) {
+			count++
+		}
+	}
+	return count
 }
