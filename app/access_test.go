@@ -18,6 +18,7 @@ import (
 // the admin dashboard, sends the browser to sign in), a role below the one
 // it needs with 403, and lets the others through.
 func TestEveryRouteByRole(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -113,6 +114,7 @@ func call(t *testing.T, method, url, body string, header map[string]string, cook
 // needs the session's CSRF token, signing out ends it, and repeated wrong
 // passwords are refused for a while.
 func TestSignInSessionsAndCSRF(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -197,6 +199,7 @@ func csrfOf(t *testing.T, a *App, base string, c *http.Cookie) string {
 // TestAnonymousViewer: server.anonymous: viewer lets anyone read, and
 // nobody act, without credentials.
 func TestAnonymousViewer(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -219,6 +222,7 @@ func TestAnonymousViewer(t *testing.T) {
 // without the server's say-so, and signing out a live session needs its CSRF
 // token, as the form's sign-out does.
 func TestAPISignInRefusesCrossSiteForms(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -271,6 +275,7 @@ func TestAPISignInRefusesCrossSiteForms(t *testing.T) {
 // TestPingURLsOnlyForResponders: a heartbeat's ping URL lets whoever has it
 // say the job ran, so viewers (and anonymous readers) do not see it.
 func TestPingURLsOnlyForResponders(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfg, "server: {anonymous: viewer}\nstorage: {sqlite: test.db}\nchecks:\n  - name: job\n    heartbeat: {period: 1h, grace: 1h}\n")

@@ -140,6 +140,7 @@ func matchLines(t *testing.T, what string, got, want []string) {
 // once replication has started again. Every step is in the audit log,
 // which verifies.
 func TestRestoreTableWaitsForReplicationStopped(t *testing.T) {
+	t.Parallel()
 	_, replica := testdb.StartMariaDBReplication(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -281,6 +282,7 @@ func (c *cloud) requests() []string {
 // have, and a wrong confirmation are refused before anything else; the
 // request's credentials are never shown.
 func TestTerminateClusterOnlyWhenIdle(t *testing.T) {
+	t.Parallel()
 	blue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "serving") }))
 	t.Cleanup(blue.Close)
 	green := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -393,6 +395,7 @@ actions:
 // approved and then left for more than an hour has expired, and cannot be
 // run or approved.
 func TestExpiredRequestCannotRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfg, `storage: {sqlite: test.db}
@@ -452,6 +455,7 @@ actions:
 // request was made. Making the account is recorded with who made it, and
 // so is the refusal.
 func TestSecondAccountCannotApprove(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfg, `storage: {sqlite: test.db}
@@ -529,6 +533,7 @@ actions:
 // it goes back to pending, and the API shows the plan it now needs
 // approving.
 func TestApprovalCoversTheCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	conf := func(run string) string {

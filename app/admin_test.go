@@ -89,6 +89,7 @@ func wantRedirect(t *testing.T, resp *http.Response, body, prefix string) {
 // acknowledging an alert, what a viewer may not do, forms without their
 // CSRF token, the users page, and signing out.
 func TestAdminDashboard(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	h := newHook(t)
 	dir := t.TempDir()
@@ -396,6 +397,7 @@ notify:
 // heading, which is what a screen reader announces first, and not in an
 // empty <h1>.
 func TestAdminErrorPageSaysWhat(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -432,6 +434,7 @@ const actionsYAML = `actions:
 // her own request, not even with a forged form; bo approves; a viewer sees
 // no buttons and is refused; ana runs it and reads the output.
 func TestAdminActions(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -560,6 +563,7 @@ func TestAdminActions(t *testing.T) {
 // then on, this browser stays signed in, the old password no longer signs
 // in, and the change is in the audit log.
 func TestChangeOwnPassword(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, "storage: {sqlite: test.db}\n")
 	a := startApp(t, cfg)

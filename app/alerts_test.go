@@ -109,6 +109,7 @@ func get(t *testing.T, tok, u string) (int, string) {
 // link, a forged link is refused, the real one acknowledges it, and the
 // recovery is sent to everyone notified.
 func TestAlertingEndToEnd(t *testing.T) {
+	t.Parallel()
 	s, down := switchSite(t)
 	h := newHook(t)
 	dir := t.TempDir()
@@ -243,6 +244,7 @@ notify:
 // one that adds a receiver group sends the next alert there, and removing a
 // check resolves its alert.
 func TestReloadNotify(t *testing.T) {
+	t.Parallel()
 	s, down := switchSite(t)
 	first, second := newHook(t), newHook(t)
 	dir := t.TempDir()
@@ -310,6 +312,7 @@ func TestReloadNotify(t *testing.T) {
 // acknowledges once, writes one audit entry, tells the later posts who
 // acknowledged, and is slowed down with 429s.
 func TestAckLinkFlood(t *testing.T) {
+	t.Parallel()
 	s, down := switchSite(t)
 	h := newHook(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")

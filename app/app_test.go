@@ -151,6 +151,7 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 }
 
 func TestServeAPIAndReload(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
@@ -267,6 +268,7 @@ func TestServeAPIAndReload(t *testing.T) {
 }
 
 func TestStateSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
@@ -305,6 +307,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 // credentials in their config and asserts that nothing at info level names
 // them.
 func TestInfoLogsKeepTargetsSecret(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfgPath, `storage: {sqlite: test.db}
@@ -380,6 +383,7 @@ func (g gatedRead) read(path string) ([]byte, error) {
 // second reload waits its turn, and once the file can be read both reloads
 // apply it.
 func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "nightowl.yaml")
@@ -433,6 +437,7 @@ func TestSlowReloadDoesNotFreezeReads(t *testing.T) {
 // TestReloadGivesUp: a reload whose context ends while it still reads the
 // file is refused, and the config in force stays.
 func TestReloadGivesUp(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "nightowl.yaml")
@@ -460,6 +465,7 @@ func TestReloadGivesUp(t *testing.T) {
 // heartbeat tokens) does not end with the context of whoever asked for it,
 // an HTTP client that hung up.
 func TestReloadFinishesWithoutItsCaller(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfgFile := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))
@@ -481,6 +487,7 @@ func TestReloadFinishesWithoutItsCaller(t *testing.T) {
 // TestStopWaitsForReload: a reload still reading when the server stops is
 // refused rather than applied to a closed store, and Stop waits for it.
 func TestStopWaitsForReload(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfgFile := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfgFile, fmt.Sprintf(checksYAML, s.URL))

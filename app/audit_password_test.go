@@ -27,6 +27,7 @@ func (failingAuditor) Audit(context.Context, nightowl.AuditEntry) error {
 // audit log cannot record stands, says so, and keeps the person signed in
 // with the new session.
 func TestChangePasswordNotRecorded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "n.db"), Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 // user on the dashboard and signs out, and finds each in the audit log,
 // which verifies.
 func TestAuditRecordsWhatPeopleDo(t *testing.T) {
+	t.Parallel()
 	s, down := switchSite(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -174,6 +175,7 @@ func (s *syncBuffer) String() string {
 // the head after appends, logs the signed head at info level and serves it
 // at /api/v1/audit/head; the signature verifies with the public key.
 func TestAuditCheckpointsPublished(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "audit.key")
 	pub, err := audit.GenerateKeyFile(keyFile)

@@ -119,6 +119,7 @@ func waitLocation(t *testing.T, ctx context.Context, what string, ok func(string
 // alert; open an incident and post a public update; the public page and
 // summary.json show it; a viewer cannot acknowledge.
 func TestInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")
 	}
@@ -295,6 +296,7 @@ components:
 // reads exactly the argv it will run, and approves; ana runs it and reads
 // its output.
 func TestActionsInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")
 	}

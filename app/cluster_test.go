@@ -57,6 +57,7 @@ func clusterConfig(t *testing.T, dir, dsn, node, target string, checks int) stri
 // check runs on exactly one of them, and when one stops, the other runs
 // them all.
 func TestTwoNodesShareChecks(t *testing.T) {
+	t.Parallel()
 	dsn := testdb.PostgresSchema(t)
 	r := &runs{got: map[string]map[string]int{}}
 	target := httptest.NewServer(r)

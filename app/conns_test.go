@@ -32,6 +32,7 @@ const floodFileLimit = 256
 // keeps running and passing (no "too many open files"), a heartbeat ping
 // from another address is taken, and /healthz answers a third.
 func TestConnectionFlood(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

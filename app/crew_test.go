@@ -11,6 +11,7 @@ import (
 // A crew's Wait waits for its members, refuses new ones from then on, and
 // names those it gives up on, whose context it cancels.
 func TestCrew(t *testing.T) {
+	t.Parallel()
 	t.Run("waits for its members", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c := newCrew()

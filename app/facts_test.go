@@ -16,6 +16,7 @@ import (
 // values, the headers are still there for assertions, and the one header
 // the check keeps on purpose is shown.
 func TestHeaderCredentialsStayOutOfFacts(t *testing.T) {
+	t.Parallel()
 	const (
 		cookie = "COOKIE-VALUE-6f1e"
 		token  = "TOKEN-VALUE-02ab"

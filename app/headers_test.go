@@ -14,6 +14,7 @@ import (
 // the acknowledgement page also refuse to be framed; nothing here is
 // served over TLS, so no answer asks for HSTS.
 func TestSecurityHeadersOnEveryRoute(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")

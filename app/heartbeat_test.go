@@ -41,6 +41,7 @@ type hbCheck struct {
 }
 
 func TestHeartbeatEndToEnd(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		skipUnlessCI(t, "curl is needed for the job wrapper test (scripts/test installs it)")
 	}
@@ -137,6 +138,7 @@ checks:
 }
 
 func TestStatusShowsPingURLs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfgPath, "server: {public_url: \"https://status.example.com\"}\nstorage: {sqlite: test.db}\nchecks:\n  - name: nightly\n    heartbeat: {schedule: \"0 3 * * *\", timezone: America/New_York, token: nightly-token-0123456789}\n")

@@ -79,6 +79,7 @@ func (j *job) halt() { close(j.stop); <-j.done }
 // stays up while the pings go on. A forwarded ping without the cluster's
 // signature is refused.
 func TestHeartbeatsInACluster(t *testing.T) {
+	t.Parallel()
 	dsn := testdb.PostgresSchema(t)
 	dir := t.TempDir()
 	start := func(node string) *App {

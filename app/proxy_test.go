@@ -25,6 +25,7 @@ import (
 // own that the proxy passed on, nor, when it is not a proxy, with
 // X-Forwarded-For.
 func TestSignInBehindAProxy(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
@@ -104,6 +105,7 @@ func TestSignInBehindAProxy(t *testing.T) {
 // proxies or the header they write warns that the change waits for a
 // restart; one that changes neither does not.
 func TestReloadWarnsProxiesNeedARestart(t *testing.T) {
+	t.Parallel()
 	const base = "storage: {sqlite: test.db}\n"
 	for _, tc := range []struct {
 		name, before, after string

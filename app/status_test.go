@@ -39,6 +39,7 @@ const (
 // that nobody published; one by hand with a private note), and asserts that
 // no public response carries any marker, while each shows what it should.
 func TestPublicPagesShowNoSecrets(t *testing.T) {
+	t.Parallel()
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database exploded: "+markError, http.StatusServiceUnavailable)
 	}))
@@ -242,6 +243,7 @@ maintenance:
 // Operational" and lists nothing; once published through the API it shows,
 // and the page's status follows its impact.
 func TestUnpublishedIncidentsDoNotCount(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
@@ -335,6 +337,7 @@ components:
 // published (a flapping check opens one after another) push none of them
 // out.
 func TestUnpublishedIncidentsTakeNoPlaces(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
@@ -379,6 +382,7 @@ components:
 // shows, never with private notes. No public response tells when it was
 // opened or when a private note was written.
 func TestPublicTimesStartAtPublication(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(`server: {public_url: "https://status.example.com"}

@@ -44,6 +44,7 @@ func startOnDown(t *testing.T, sleep, timeout string) (*App, string) {
 // Stop waits for an on_down run under way: the store it records into is
 // not closed under it, and the process does not exit in the middle of it.
 func TestStopWaitsForOnDown(t *testing.T) {
+	t.Parallel()
 	a, finished := startOnDown(t, "0.5", "1m")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,6 +59,7 @@ func TestStopWaitsForOnDown(t *testing.T) {
 // When Stop's context ends first, the on_down run still under way is named
 // as cut off.
 func TestStopReportsOnDownCutOff(t *testing.T) {
+	t.Parallel()
 	a, finished := startOnDown(t, "5", "1s")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -73,6 +75,7 @@ func TestStopReportsOnDownCutOff(t *testing.T) {
 // A web server that stops serving (its listener failed) is reported, not
 // lost in a channel nobody reads.
 func TestServeFailureReported(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, site(t).URL))

@@ -16,6 +16,7 @@ import (
 // characters that reorder text is refused where it is decoded, naming the
 // field, and nothing is made; a newline in a message is fine.
 func TestAPIRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
@@ -57,6 +58,7 @@ func TestAPIRefusesControlCharacters(t *testing.T) {
 // characters as any other free text, through the API and the admin form;
 // a refused publication leaves the incident unpublished.
 func TestPublishRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
@@ -122,6 +124,7 @@ func TestPublishRefusesControlCharacters(t *testing.T) {
 // approver a command other than the one that runs, through the API or the
 // form; nothing is requested.
 func TestActionParamsRefuseControlCharacters(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+`actions:
@@ -163,6 +166,7 @@ func TestActionParamsRefuseControlCharacters(t *testing.T) {
 // form holds its checks and expectations to the same characters as the
 // API; nothing is started.
 func TestMaintenanceFormRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	s := site(t)
 	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
 	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
