@@ -123,10 +123,9 @@ func TestMaintenanceEndToEnd(t *testing.T) {
 	app, pg := newSites(t), newPager(t)
 	dir := t.TempDir()
 	addr := freePort(t)
-	start := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second)
-	end := start.Add(8 * time.Second)
 	const within = 4 * time.Second
-	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf(`server: {listen: %q}
+	config := func(start, end time.Time) string {
+		return fmt.Sprintf(`server: {listen: %q}
 defaults: {interval: 500ms, timeout: 500ms, fail_after: 2, recover_after: 1}
 checks:
   - name: math-site
@@ -151,7 +150,12 @@ notify:
   receivers: {oncall: [{webhook: {url: %[6]q}}]}
   routes: [{escalation: page}]
   escalations: {page: {steps: [{notify: oncall}]}}
-`, addr, app.srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339), within, pg.srv.URL))
+`, addr, app.srv.URL, start.Format(time.RFC3339), end.Format(time.RFC3339), within, pg.srv.URL)
+	}
+	// The failover is first planned for an hour from now: however long
+	// the server takes to start on a busy machine, it is still to come.
+	later := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	cfg := writeFile(t, dir, "nightowl.yaml", config(later, later.Add(8*time.Second)))
 
 	// The first admin and their token, made on the storage before the
 	// server runs, with the binary.
@@ -187,8 +191,19 @@ notify:
 		t.Fatalf("maint list before the window:\n%s", out)
 	}
 
-	// The failover: every site goes read-only, as planned.
-	time.Sleep(time.Until(start) + 100*time.Millisecond)
+	// The failover is moved to a moment from now, and the server reloads
+	// its config. The window may be in force by the time the reload is
+	// done; the sites go read-only once it is, as planned.
+	start := time.Now().Add(time.Second).UTC().Truncate(time.Second)
+	end := start.Add(8 * time.Second)
+	writeFile(t, dir, "nightowl.yaml", config(start, end))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the window in force", func() bool {
+		_, out, _ := runCmd(t, env, "maint", "list")
+		return strings.Contains(out, "in force")
+	})
 	app.set(app.global, "math", true)
 	app.set(app.global, "bio", true)
 	waitUntil(t, "both sites in maintenance", func() bool {
