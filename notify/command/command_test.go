@@ -128,11 +128,14 @@ func TestOutcomes(t *testing.T) {
 			wantErr: "fail.sh exited with 1: mail relay said no"},
 		{name: "stderr cut at 1 KiB", argv: func(string) []string { return []string{"testdata/fail.sh", "2", "5000"} },
 			wantErr: "fail.sh exited with 2: mail relay said no\n" + strings.Repeat("x", stderrLimit-len("mail relay said no\n")) + " …"},
+		// The script must have started its child and written to
+		// standard error before the time is up, even on a busy
+		// machine: it is given two seconds.
 		{name: "timeout", argv: func(dir string) []string { return []string{"testdata/hang.sh", filepath.Join(dir, "pid")} },
-			timeout: 300 * time.Millisecond, wantRetry: true, wantKilled: true,
-			wantErr: "hang.sh: timed out after 300ms, process group killed: waiting for the relay"},
+			timeout: 2 * time.Second, wantRetry: true, wantKilled: true,
+			wantErr: "hang.sh: timed out after 2s, process group killed: waiting for the relay"},
 		{name: "context deadline", argv: func(dir string) []string { return []string{"testdata/hang.sh", filepath.Join(dir, "pid")} },
-			ctxTimeout: 300 * time.Millisecond, wantRetry: true, wantKilled: true,
+			ctxTimeout: 2 * time.Second, wantRetry: true, wantKilled: true,
 			wantErr: "hang.sh: context deadline exceeded, process group killed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,8 +159,10 @@ func TestOutcomes(t *testing.T) {
 				t.Errorf("error\n%q\nwant\n%q", err, tc.wantErr)
 			}
 			if tc.wantKilled {
-				if took := time.Since(start); took > 3*time.Second {
-					t.Errorf("took %v after the deadline", took)
+				// The child sleeps for five minutes: Notify did not
+				// wait for it.
+				if took := time.Since(start); took > time.Minute {
+					t.Errorf("took %v", took)
 				}
 				if pid := childPID(t, filepath.Join(dir, "pid")); !gone(pid) {
 					syscall.Kill(pid, syscall.SIGKILL)
