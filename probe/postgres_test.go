@@ -83,7 +83,10 @@ func pgTestDB(t testing.TB, setup ...string) (name, dsn string) {
 	name = "nightowl_probe_test_" + hex.EncodeToString(b)
 	pgExec(t, admin, "CREATE DATABASE "+name)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// DROP DATABASE waits for a checkpoint, and a checkpoint of the
+		// shared server under way when other tests keep its disk busy
+		// can take longer than any statement of a test: seen at 30s.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
