@@ -192,6 +192,13 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 		OnLost: func(n nightowl.Node) {
 			a.log.Error("monitoring node lost", "node", n.Name, "last_seen", n.SeenAt)
 		},
+		WriteBack: a.writeBack,
+		Tell: func(ctx context.Context, peers []nightowl.Node) int {
+			if a.cluster.pings == nil {
+				return 0
+			}
+			return a.cluster.pings.tell(ctx, name, peers)
+		},
 	})
 	if err != nil {
 		a.log.Error("join the cluster", "err", err)
@@ -222,6 +229,23 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 	}()
 	m.Run(ctx)
 	<-done
+}
+
+// writeBack writes what was kept in memory while the store could not be
+// reached; an error while anything is left (a notification still being
+// sent from memory waits for its send to end).
+func (a *App) writeBack(ctx context.Context) error {
+	r, ok := a.store.(*resilient)
+	if !ok {
+		return nil
+	}
+	if err := r.Store.Drain(ctx); err != nil {
+		return err
+	}
+	if events, alerts, notes := r.Store.Spooled(); events+alerts+notes > 0 {
+		return fmt.Errorf("%d events, %d alerts and %d notifications still to write", events, alerts, notes)
+	}
+	return nil
 }
 
 // adopt brings in the states other nodes recorded, and for the checks this

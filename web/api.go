@@ -189,6 +189,11 @@ func (a *api) routes(opts Options) []Route {
 			// store, not by a person (web/cluster.go).
 			rs = append(rs, f("POST "+ClusterPingPath, public, clusterPing(cp, a.log)))
 		}
+		if h, ok := opts.Pinger.(ClusterHearer); ok {
+			// Signed the same way: a node cut off from the store tells
+			// the others it runs its checks from memory.
+			rs = append(rs, f("POST "+ClusterAlivePath, public, clusterAlive(h, opts.Clock, a.log)))
+		}
 	}
 	if cv, ok := opts.Backend.(ClusterViewer); ok {
 		rs = append(rs, f("GET /api/v1/cluster", viewer, func(w http.ResponseWriter, r *http.Request) {
