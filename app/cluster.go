@@ -95,6 +95,9 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 		if !n.Live && !n.Left {
 			st = nightowl.StatusDown
 			cause = fmt.Sprintf("monitoring node %s lost: last heartbeat %s", n.Name, n.SeenAt.Format(time.RFC3339))
+			if m.FromMemory(n.Name) {
+				cause = fmt.Sprintf("monitoring node %s cannot reach the database (last heartbeat %s): it runs its checks from memory", n.Name, n.SeenAt.Format(time.RFC3339))
+			}
 		}
 		v := nightowl.CheckView{
 			Check: nightowl.Check{Name: names[i], Labels: map[string]string{"nightowl": "node", "node": n.Name}},

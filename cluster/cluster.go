@@ -197,6 +197,15 @@ func (m *Membership) Heard(node string) {
 	m.heard[node] = m.clock.Now()
 }
 
+// FromMemory reports whether node, which does not heartbeat in the store,
+// told this one lately that it is alive and runs its checks from memory.
+func (m *Membership) FromMemory(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.heard[node]
+	return ok && m.clock.Now().Sub(at) < m.live
+}
+
 // Settled reports whether this node has been in touch with the store for
 // long enough to tell a lost node from one that, like itself, could not
 // reach the store for a while.
