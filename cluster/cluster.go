@@ -177,8 +177,13 @@ func (m *Membership) Owns(check string) bool {
 	if !m.storeDown && !m.writingBack {
 		return false
 	}
-	return m.writingBack || m.alone() || now.Sub(m.reached) < m.live/2
+	return m.writingBack || m.alone() || now.Sub(m.reached) < m.heardFor()
 }
+
+// heardFor is how long after a notice was taken its sender goes on running
+// its checks from memory: two margins less than the receiver leaves them
+// to it (live, from when it took the notice, which is after it was sent).
+func (m *Membership) heardFor() time.Duration { return m.live - 2*m.margin }
 
 // alone reports whether no other node was live when this one last
 // reached the store. m.mu is held.
@@ -263,14 +268,21 @@ func (m *Membership) Run(ctx context.Context) {
 // later round rather than waited for.
 func (m *Membership) Round(ctx context.Context) {
 	start := m.clock.Now()
+	m.mu.Lock()
+	cut := m.storeDown || m.writingBack
+	m.mu.Unlock()
+	if cut {
+		// First, so that a store that hangs does not hold the notice up.
+		m.tell(ctx)
+	}
 	nodes, err := m.beatStep(ctx, start)
 	if err != nil {
-		m.storeLost(ctx, err)
-		m.tell(ctx, start)
+		if m.storeLost(ctx, err) {
+			m.tell(ctx)
+		}
 		return
 	}
-	if !m.writeBack(ctx, start) {
-		m.tell(ctx, start)
+	if !m.writeBack(ctx) {
 		return
 	}
 	p := m.plan(start, nodes)
@@ -345,7 +357,7 @@ func (m *Membership) beatStep(ctx context.Context, start time.Time) ([]nightowl.
 // writeBack writes what this node kept in memory during an outage, and
 // reports whether it is all written: until then the node neither takes
 // nor renews leases, and goes on running what it held from memory.
-func (m *Membership) writeBack(ctx context.Context, start time.Time) bool {
+func (m *Membership) writeBack(ctx context.Context) bool {
 	m.mu.Lock()
 	pending := m.writingBack
 	m.mu.Unlock()
@@ -370,10 +382,11 @@ func (m *Membership) writeBack(ctx context.Context, start time.Time) bool {
 
 // tell lets the others know that this node, cut off from the store, is
 // alive and runs its checks from memory, so that they leave those to it.
-func (m *Membership) tell(ctx context.Context, start time.Time) {
+func (m *Membership) tell(ctx context.Context) {
 	if m.opts.Tell == nil || ctx.Err() != nil {
 		return
 	}
+	sent := m.clock.Now()
 	m.mu.Lock()
 	var peers []nightowl.Node
 	for _, n := range m.nodes {
@@ -390,7 +403,7 @@ func (m *Membership) tell(ctx context.Context, start time.Time) {
 	cancel()
 	if n > 0 {
 		m.mu.Lock()
-		m.reached = start
+		m.reached = sent
 		m.mu.Unlock()
 	}
 }
@@ -561,9 +574,11 @@ func (m *Membership) commit(ctx context.Context, start time.Time, p plan, got []
 	}
 }
 
-func (m *Membership) storeLost(ctx context.Context, err error) {
+// storeLost notes that the store cannot be reached, and reports whether
+// it could until now.
+func (m *Membership) storeLost(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
-		return // stopping, not an outage
+		return false // stopping, not an outage
 	}
 	m.mu.Lock()
 	was := m.storeDown
@@ -572,6 +587,7 @@ func (m *Membership) storeLost(ctx context.Context, err error) {
 	if !was {
 		m.log.Error("the store cannot be reached: running the checks this node held", "node", m.opts.Node, "err", err)
 	}
+	return !was
 }
 
 // lost reports the nodes that were live in the last round and are neither
