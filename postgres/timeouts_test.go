@@ -2,10 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/testdb"
 )
 
@@ -53,5 +58,55 @@ func TestSessionTimeouts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEventWithinCallersDeadline holds up an event behind a lock another
+// session holds on its check: the caller is told within its deadline that
+// the event was not written, and it is not written later either, when the
+// lock goes. Told otherwise, a caller that keeps what failed to write it
+// again (package offline) would record it twice.
+func TestEventWithinCallersDeadline(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.PostgresSchema(t)
+	s := openChecks(t, dsn, Options{})
+	ev := func(to nightowl.Status) nightowl.Event {
+		return nightowl.Event{Check: "web", Time: checksT0, Kind: nightowl.EventStatus, From: nightowl.StatusUp, To: to}
+	}
+	if _, err := s.AddEvent(ctx, ev(nightowl.StatusDown)); err != nil {
+		t.Fatal(err)
+	}
+	locker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM checks WHERE name = 'web' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	const deadline = 500 * time.Millisecond
+	cctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	if _, err := s.AddEvent(cctx, ev(nightowl.StatusDegraded)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("event held up past its deadline: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, "web", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].To != nightowl.StatusDown {
+		t.Fatalf("events of web: %+v, want only the first: the one that failed was written after all", events)
 	}
 }
