@@ -310,8 +310,10 @@ checks:
 	hung.Store(true)
 	target.set("/flap", true)
 	// The first write to find the store hung waits for its deadline;
-	// the alert is sent from memory.
-	wait("the firing message", 2*interval+engine.EventTimeout+alertTimeout+5*time.Second, func() bool {
+	// the alert is sent from memory, once the sender is back from its
+	// own claim on the hung store (as long again).
+	const claim = 5 * time.Second
+	wait("the firing message", 2*interval+engine.EventTimeout+2*claim+5*time.Second, func() bool {
 		return slices.Equal(messages(), []string{"firing"})
 	})
 	t.Logf("firing message %v into the hang", time.Since(hungAt).Round(time.Millisecond))
@@ -324,7 +326,7 @@ checks:
 	}
 	cancel()
 	target.set("/flap", false)
-	wait("the resolved message", 2*interval+alertTimeout+5*time.Second, func() bool {
+	wait("the resolved message", 2*interval+2*claim+5*time.Second, func() bool {
 		return slices.Equal(messages(), []string{"firing", "resolved"})
 	})
 	resumedAt := time.Now()
