@@ -662,20 +662,24 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	m.mu.Unlock()
 	var firstErr error
 	for _, name := range due {
+		// Each step is read back and written within its own bound: a
+		// hung store delays the next step, it does not stop escalation.
 		unlock, pol, a := m.lock(name)
-		a = m.current(ctx, a)
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		a = m.current(sctx, a)
 		if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
 			// Acknowledged or resolved meanwhile.
 			if a != nil && a.State == nightowl.AlertFiring {
 				later(a.NextAt)
 			}
 			unlock()
+			cancel()
 			continue
 		}
 		b := *a
 		b.Notified = slices.Clone(a.Notified)
 		out := m.escalate(pol, &b, now)
-		if err := m.save(ctx, a, &b, out); err != nil {
+		if err := m.save(sctx, a, &b, out); err != nil {
 			m.log.Error("escalate alert", "alert", a.ID, "err", err)
 			if firstErr == nil {
 				firstErr = err
@@ -686,6 +690,7 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 			later(b.NextAt)
 		}
 		unlock()
+		cancel()
 	}
 	return next, firstErr
 }
@@ -697,6 +702,14 @@ const dashboardPath = "/admin/checks/"
 // retryStoreAfter is how soon an escalation that could not be written is
 // tried again.
 const retryStoreAfter = 5 * time.Second
+
+// storeTimeout bounds each write the escalation loop and the sender make
+// outside a caller's request (an escalation step, a claim, the outcome of
+// a send): each takes milliseconds, and a store that has not answered in
+// this time hangs. What failed is tried again: the step after
+// retryStoreAfter, a claim at the next pass, a send whose outcome was not
+// recorded once its lease ends.
+const storeTimeout = 5 * time.Second
 
 // Run escalates alerts as their steps fall due, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {

@@ -126,9 +126,11 @@ func (s *Sender) Wake() {
 // node had claimed before it restarted is released first: it is not being
 // sent by anyone.
 func (s *Sender) Run(ctx context.Context) {
-	if err := s.opts.Store.ReleaseClaims(ctx, s.opts.Owner); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	if err := s.opts.Store.ReleaseClaims(rctx, s.opts.Owner); err != nil {
 		s.opts.Logger.Error("release notification claims", "err", err)
 	}
+	cancel()
 	sem := make(chan struct{}, s.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -168,7 +170,9 @@ fill:
 		}
 	}
 	now := s.opts.Clock.Now()
-	claimed, err := s.opts.Store.ClaimNotifications(ctx, s.opts.Owner, now, free, s.opts.Timeout+leaseMargin)
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	claimed, err := s.opts.Store.ClaimNotifications(cctx, s.opts.Owner, now, free, s.opts.Timeout+leaseMargin)
+	cancel()
 	if err != nil && ctx.Err() == nil {
 		s.opts.Logger.Error("claim notifications", "err", err)
 	}
@@ -239,7 +243,9 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 	}
 	// Recorded even when ctx has ended: the send happened, and a record
 	// lost now is a duplicate later.
-	if ferr := s.opts.Store.FinishNotification(context.WithoutCancel(ctx), n); ferr != nil {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if ferr := s.opts.Store.FinishNotification(fctx, n); ferr != nil {
 		log.Error("record notification outcome", "err", ferr)
 	}
 }

@@ -5,7 +5,9 @@
 // sent from there, and Run writes everything back, in the order it came,
 // once the store answers again. Any store will do; Options.Unavailable
 // tells its outages from its other errors (postgres.Unavailable does for
-// PostgreSQL).
+// PostgreSQL). A store that hangs instead of refusing is unreachable too:
+// each write is given writeTimeout, and one that runs out of time is kept
+// like one refused.
 //
 // What is kept lives in this process only: it survives an outage of the
 // store, not a crash of the node.
@@ -35,7 +37,8 @@ type Options struct {
 	Store Inner // required
 	// Unavailable says whether an error of Store means that it cannot be
 	// reached now, so that what failed can be kept and written later.
-	// When nil no error does, and Store is used as it is.
+	// Whatever it says, a write that ran out of time
+	// (context.DeadlineExceeded) counts as one; when nil, only that does.
 	Unavailable func(error) bool
 	Clock       nightowl.Clock // nightowl.SystemClock when nil
 	Logger      *slog.Logger   // slog.Default() when nil
@@ -58,6 +61,12 @@ const (
 	// keepMapped is how long the real ID of a notification written back
 	// is remembered, for the outcome of a send that outlived its lease.
 	keepMapped = time.Hour
+	// writeTimeout is how long the inner store is given for one write
+	// (an event, an alert change, a claim, an outcome) before it counts
+	// as unreachable. Each takes milliseconds; a store that has not
+	// answered in a few seconds hangs, and what waits for it (an engine
+	// worker, the sender) goes on from memory instead.
+	writeTimeout = 5 * time.Second
 )
 
 // Store is a nightowl.Store and nightowl.AlertStore that keeps working from
@@ -138,16 +147,13 @@ var (
 func New(opts Options) *Store {
 	s := &Store{
 		inner:       opts.Store,
-		unavailable: opts.Unavailable,
+		unavailable: timedOut(opts.Unavailable),
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		wake:        make(chan struct{}, 1),
 		alerts:      make(map[string]*keptAlert),
 		notes:       make(map[int64]*note),
 		mapped:      make(map[int64]mappedID),
-	}
-	if s.unavailable == nil {
-		s.unavailable = func(error) bool { return false }
 	}
 	if s.clock == nil {
 		s.clock = nightowl.SystemClock{}
@@ -156,6 +162,13 @@ func New(opts Options) *Store {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// timedOut returns unavailable, extended to writes that ran out of time.
+func timedOut(unavailable func(error) bool) func(error) bool {
+	return func(err error) bool {
+		return errors.Is(err, context.DeadlineExceeded) || (unavailable != nil && unavailable(err))
+	}
 }
 
 // Unwrap returns the store s wraps.
@@ -229,7 +242,9 @@ func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 	queued := len(s.queue) > 0
 	s.mu.Unlock()
 	if !queued {
-		stored, err := s.inner.AddEvent(ctx, e)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		stored, err := s.inner.AddEvent(wctx, e)
+		cancel()
 		if err == nil {
 			s.ok()
 		}
@@ -264,7 +279,9 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 	queued := len(s.queue) > 0
 	s.mu.Unlock()
 	if !queued {
-		err := s.inner.SaveAlert(ctx, a, out)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.SaveAlert(wctx, a, out)
+		cancel()
 		if err == nil {
 			s.ok()
 		}
@@ -404,7 +421,9 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 	if len(out) == limit || skip {
 		return out, nil
 	}
-	more, err := s.inner.ClaimNotifications(ctx, owner, now, limit-len(out), lease)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	more, err := s.inner.ClaimNotifications(wctx, owner, now, limit-len(out), lease)
+	cancel()
 	switch {
 	case err == nil:
 		s.ok()
@@ -434,7 +453,9 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string) error {
 		}
 	}
 	s.mu.Unlock()
-	err := s.inner.ReleaseClaims(ctx, owner)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.inner.ReleaseClaims(wctx, owner)
+	cancel()
 	if err != nil && s.unavailable(err) {
 		s.mu.Lock()
 		s.outage(err)
@@ -478,7 +499,9 @@ func (s *Store) finish(ctx context.Context, n *nightowl.Notification) error {
 		return nil
 	}
 	s.mu.Unlock()
-	err := s.inner.FinishNotification(ctx, n)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.inner.FinishNotification(wctx, n)
+	cancel()
 	if err == nil {
 		s.ok()
 	}
@@ -589,7 +612,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		f := s.finishes[0]
 		c := *f
 		s.mu.Unlock()
-		err := s.inner.FinishNotification(ctx, &c)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.FinishNotification(wctx, &c)
+		cancel()
 		if err = s.failed(ctx, err, nil, "record notification outcome", "notification", c.ID); err != nil {
 			return false, err
 		}
@@ -609,7 +634,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 	if e.event != nil {
 		ev := *e.event
 		s.mu.Unlock()
-		_, err := s.inner.AddEvent(ctx, ev)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		_, err := s.inner.AddEvent(wctx, ev)
+		cancel()
 		if err = s.failed(ctx, err, e, "write back event", "check", ev.Check); err != nil {
 			return false, err
 		}
@@ -639,7 +666,10 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		}
 	}
 	s.mu.Unlock()
-	if err := s.inner.SaveAlert(ctx, &a, out); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.inner.SaveAlert(wctx, &a, out)
+	cancel()
+	if err != nil {
 		s.mu.Lock()
 		e.writing = false
 		s.mu.Unlock()
@@ -666,7 +696,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 	s.pop(e)
 	s.mu.Unlock()
 	for i := range outcomes {
-		err := s.inner.FinishNotification(ctx, &outcomes[i])
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.FinishNotification(wctx, &outcomes[i])
+		cancel()
 		if err != nil && (s.unavailable(err) || ctx.Err() != nil) {
 			s.mu.Lock()
 			if s.unavailable(err) {

@@ -30,11 +30,13 @@ var errDown = errors.New("fake: connection refused")
 
 func unavailable(err error) bool { return errors.Is(err, errDown) }
 
-// flaky is a real SQLite store that fails every call while down, and logs
-// the writes it took, in order.
+// flaky is a real SQLite store that fails every call while down, answers
+// none until its caller gives up while hung, and logs the writes it took,
+// in order.
 type flaky struct {
 	*sqlite.Store
 	down atomic.Bool
+	hung atomic.Bool
 	// afterWrite, when set, is called after each write the store took.
 	afterWrite func(w string)
 	mu         sync.Mutex
@@ -46,6 +48,20 @@ func (f *flaky) fail(what string) error {
 		return fmt.Errorf("%s: %w", what, errDown)
 	}
 	return nil
+}
+
+// hang waits, while the store is hung, for ctx to end, as a call on a
+// connection that no longer carries anything does. A call without a
+// deadline would wait forever: it fails at once, saying so.
+func (f *flaky) hang(ctx context.Context, what string) error {
+	if !f.hung.Load() {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return fmt.Errorf("%s: called without a deadline on a hung store, it would wait forever", what)
+	}
+	<-ctx.Done()
+	return fmt.Errorf("%s: %w", what, ctx.Err())
 }
 
 func (f *flaky) wrote(format string, args ...any) {
@@ -65,6 +81,9 @@ func (f *flaky) writes() []string {
 }
 
 func (f *flaky) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
+	if err := f.hang(ctx, "add event"); err != nil {
+		return e, err
+	}
 	if err := f.fail("add event"); err != nil {
 		return e, err
 	}
@@ -76,6 +95,9 @@ func (f *flaky) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 }
 
 func (f *flaky) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
+	if err := f.hang(ctx, "save alert"); err != nil {
+		return err
+	}
 	if err := f.fail("save alert"); err != nil {
 		return err
 	}
@@ -87,6 +109,9 @@ func (f *flaky) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 }
 
 func (f *flaky) FinishNotification(ctx context.Context, n *nightowl.Notification) error {
+	if err := f.hang(ctx, "finish notification"); err != nil {
+		return err
+	}
 	if err := f.fail("finish notification"); err != nil {
 		return err
 	}
@@ -101,6 +126,9 @@ func (f *flaky) FinishNotification(ctx context.Context, n *nightowl.Notification
 }
 
 func (f *flaky) ClaimNotifications(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]nightowl.Notification, error) {
+	if err := f.hang(ctx, "claim notifications"); err != nil {
+		return nil, err
+	}
 	if err := f.fail("claim notifications"); err != nil {
 		return nil, err
 	}
@@ -108,6 +136,9 @@ func (f *flaky) ClaimNotifications(ctx context.Context, owner string, now time.T
 }
 
 func (f *flaky) ReleaseClaims(ctx context.Context, owner string) error {
+	if err := f.hang(ctx, "release claims"); err != nil {
+		return err
+	}
 	if err := f.fail("release claims"); err != nil {
 		return err
 	}
