@@ -106,7 +106,10 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 				OK: st == nightowl.StatusUp, Severity: nightowl.SeverityCritical, Message: cause}}},
 		}
 		open := slices.ContainsFunc(a.alerts.Open(), func(al nightowl.Alert) bool { return al.Check == names[i] })
-		if err := a.alerts.Observe(ctx, v); err != nil {
+		octx, cancel := context.WithTimeout(ctx, alertTimeout)
+		err := a.alerts.Observe(octx, v)
+		cancel()
+		if err != nil {
 			a.log.Error("alert on a lost node", "node", n.Name, "err", err)
 			continue
 		}

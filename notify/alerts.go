@@ -269,15 +269,18 @@ func formatDuration(d time.Duration) string {
 // that a change the last process did not live to make is made now. A
 // check is configured when configured says so; when configured is nil,
 // when it is in views. (In a cluster, views are only the checks this node
-// runs, and the others are configured all the same.)
+// runs, and the others are configured all the same.) Each change has
+// its own deadline, so that a store that hangs fails them one by one.
 func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView, configured func(check string) bool) error {
 	seen := make(map[string]bool, len(views))
 	var errs []error
 	for _, v := range views {
 		seen[v.Check.Name] = true
-		if err := m.Observe(ctx, v); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		if err := m.Observe(sctx, v); err != nil {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
 	if configured == nil {
 		configured = func(c string) bool { return seen[c] }
@@ -293,9 +296,11 @@ func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView, con
 	for _, name := range gone {
 		unlock, pol, a := m.lock(name)
 		if a != nil {
-			if err := m.resolve(ctx, pol, a); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+			if err := m.resolve(sctx, pol, a); err != nil {
 				errs = append(errs, err)
 			}
+			cancel()
 		}
 		unlock()
 	}
