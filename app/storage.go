@@ -48,15 +48,16 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	return s, nil
 }
 
-// resilient is a shared store that a server keeps working without: while
-// PostgreSQL cannot be reached, status changes and alerts are kept in
-// memory, notifications are sent from there, and everything is written
-// back, in order, when it returns (package offline).
+// resilient is a store that a server keeps working without: while
+// PostgreSQL cannot be reached, or the disk of the SQLite file is full or
+// read-only, status changes and alerts are kept in memory, notifications
+// are sent from there, and everything is written back, in order, when the
+// store takes writes again (package offline).
 type resilient struct {
 	*offline.Store
 	rest
-	pg  *postgres.Store
-	log *slog.Logger
+	inner store
+	log   *slog.Logger
 }
 
 // rest is the whole store one level down, so that the methods offline
@@ -65,23 +66,23 @@ type rest struct{ store }
 
 var _ store = (*resilient)(nil)
 
-// openServerStore opens the store for a server: with PostgreSQL, one that
-// outlives the database's outages.
+// openServerStore opens the store for a server: one that outlives the
+// outages of the database, or of the disk the SQLite file is on.
 func openServerStore(ctx context.Context, cfg *config.Config, log *slog.Logger, clock nightowl.Clock) (store, error) {
 	s, err := openStore(ctx, cfg, log, clock.Now)
 	if err != nil {
 		return nil, err
 	}
-	pg, ok := s.(*postgres.Store)
-	if !ok {
-		return s, nil
+	unavailable := sqlite.Unavailable
+	if _, ok := s.(*postgres.Store); ok {
+		unavailable = postgres.Unavailable
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return &resilient{log: log,
-		Store: offline.New(offline.Options{Store: pg, Unavailable: postgres.Unavailable, Clock: clock, Logger: log}),
-		rest:  rest{pg}, pg: pg,
+		Store: offline.New(offline.Options{Store: s, Unavailable: unavailable, Clock: clock, Logger: log}),
+		rest:  rest{s}, inner: s,
 	}, nil
 }
 
@@ -95,14 +96,15 @@ func (r *resilient) Close() error {
 		r.log.Error("the store is unreachable: what was kept in memory is lost",
 			"events", events, "alerts", alerts, "notifications", notes, "err", err)
 	}
-	return r.pg.Close()
+	return r.inner.Close()
 }
 
 // clusterStore returns the store nodes agree through, if there is one.
 func clusterStore(s store) (nightowl.ClusterStore, bool) {
 	switch s := s.(type) {
 	case *resilient:
-		return s.pg, true
+		cs, ok := s.inner.(nightowl.ClusterStore)
+		return cs, ok
 	case nightowl.ClusterStore:
 		return s, true
 	}
@@ -126,7 +128,7 @@ func registerStoreMetrics(reg prometheus.Registerer, s store) {
 	for i, kind := range []string{"events", "alerts", "notifications"} {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "nightowl_store_unwritten",
-			Help:        "What is kept in memory because the store cannot be reached, to be written when it can.",
+			Help:        "What is kept in memory because the store takes no writes, to be written when it does.",
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 {
 			e, a, n := r.Store.Spooled()
