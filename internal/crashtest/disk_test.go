@@ -77,7 +77,7 @@ func storeFault(t *testing.T, dir string, refused string, broke, mend func()) {
 	if c := cs["victim"]; c.Status != nightowl.StatusDown || c.LastRun == nil || c.LastRun.Before(downAt) {
 		t.Errorf("during the fault the API says of victim: %+v", c)
 	}
-	if n := s.hitsSince("steady", broken); float64(n) < 0.6*time.Since(broken).Seconds()/0.5 {
+	if n := s.hitsSince("steady", broken); float64(n) < 0.5*time.Since(broken).Seconds()/0.5 {
 		t.Errorf("steady ran %d times in the %s of the fault, at a 500ms interval", n, time.Since(broken).Round(time.Millisecond))
 	}
 	if !srv.logged("level=ERROR", refused) {
