@@ -93,7 +93,7 @@ func (r *resilient) Close() error {
 	defer cancel()
 	if err := r.Store.Drain(ctx); err != nil {
 		events, alerts, notes := r.Store.Spooled()
-		r.log.Error("the store is unreachable: what was kept in memory is lost",
+		r.log.Error("the store takes no writes: what was kept in memory is lost",
 			"events", events, "alerts", alerts, "notifications", notes, "err", err)
 	}
 	return r.inner.Close()
