@@ -716,11 +716,19 @@ func (t *Tracker) report(c *check, ver uint64, at time.Time, facts nightowl.Fact
 	for {
 		t.opts.Report(c.name, at, facts)
 		c.mu.Lock()
-		if c.ver == ver || c.gone {
+		changed := c.ver != ver && !c.gone
+		c.mu.Unlock()
+		if !changed {
+			return
+		}
+		// Read without the check's lock: a step of the clock moves the
+		// check's times first (now), under it.
+		at = t.now()
+		c.mu.Lock()
+		if c.gone {
 			c.mu.Unlock()
 			return
 		}
-		at = t.clock.Now()
 		ver, facts = c.ver, c.facts(at.UnixNano())
 		c.mu.Unlock()
 	}
