@@ -48,11 +48,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	return s, nil
 }
 
-// resilient is a store that a server keeps working without: while it
-// cannot be reached (PostgreSQL is down, or either store hangs past the
-// time a write is given), status changes and alerts are kept in memory,
-// notifications are sent from there, and everything is written back, in
-// order, when it answers again (package offline).
+// resilient is a store that a server keeps working without: while
+// PostgreSQL cannot be reached, the disk of the SQLite file is full or
+// read-only, or either store hangs past the time a write is given, status
+// changes and alerts are kept in memory, notifications are sent from
+// there, and everything is written back, in order, when the store takes
+// writes again (package offline).
 type resilient struct {
 	*offline.Store
 	rest
@@ -67,7 +68,7 @@ type rest struct{ store }
 var _ store = (*resilient)(nil)
 
 // openServerStore opens the store for a server: one that outlives the
-// store's outages.
+// outages of the database, or of the disk the SQLite file is on.
 func openServerStore(ctx context.Context, cfg *config.Config, log *slog.Logger, clock nightowl.Clock) (store, error) {
 	s, err := openStore(ctx, cfg, log, clock.Now)
 	if err != nil {
@@ -77,8 +78,8 @@ func openServerStore(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		log = slog.Default()
 	}
 	// Any store's write that runs out of time is an outage (offline);
-	// PostgreSQL tells its others apart.
-	var unavailable func(error) bool
+	// each store tells its others apart.
+	unavailable := sqlite.Unavailable
 	if _, ok := s.(*postgres.Store); ok {
 		unavailable = postgres.Unavailable
 	}
@@ -95,7 +96,7 @@ func (r *resilient) Close() error {
 	defer cancel()
 	if err := r.Store.Drain(ctx); err != nil {
 		events, alerts, notes := r.Store.Spooled()
-		r.log.Error("the store is unreachable: what was kept in memory is lost",
+		r.log.Error("the store takes no writes: what was kept in memory is lost",
 			"events", events, "alerts", alerts, "notifications", notes, "err", err)
 	}
 	return r.inner.Close()
