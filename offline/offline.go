@@ -17,6 +17,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -99,6 +100,10 @@ type Store struct {
 	lastID int64
 	// mapped gives the real ID of a kept notification once written back.
 	mapped map[int64]mappedID
+	// moved gives, by alert ID, the version an alert written back over
+	// another node's change has in the inner store, in place of the one
+	// its kept change promised the caller.
+	moved map[string]movedVersion
 	// down is set when an outage begins and cleared when everything kept
 	// is written; kept counts what was kept during it.
 	down      bool
@@ -133,6 +138,11 @@ type keptAlert struct {
 	refs int // entries of the queue that hold a version of it
 }
 
+type movedVersion struct {
+	from, to int64
+	at       time.Time
+}
+
 type mappedID struct {
 	id int64
 	at time.Time
@@ -154,6 +164,7 @@ func New(opts Options) *Store {
 		alerts:      make(map[string]*keptAlert),
 		notes:       make(map[int64]*note),
 		mapped:      make(map[int64]mappedID),
+		moved:       make(map[string]movedVersion),
 	}
 	if s.clock == nil {
 		s.clock = nightowl.SystemClock{}
@@ -270,19 +281,25 @@ func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 // SaveAlert saves a with out in the inner store, or keeps both when that is
 // unreachable or anything is already kept. Kept notifications get negative
 // IDs, unique in this process: the Idempotency-Key of their sends stays the
-// same until they are written back, since the sends go on from memory.
+// same until they are written back, since the sends go on from memory. A
+// kept change moves a.Version on as a write would; it is written back over
+// the version it was made at (see Drain).
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
 	if a.ID == "" || a.Check == "" {
 		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
 	}
 	s.mu.Lock()
 	queued := len(s.queue) > 0
+	s.movedTo(a)
 	s.mu.Unlock()
 	if !queued {
 		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 		err := s.inner.SaveAlert(wctx, a, out)
 		cancel()
 		if err == nil {
+			s.mu.Lock()
+			delete(s.moved, a.ID)
+			s.mu.Unlock()
 			s.ok()
 		}
 		if err == nil || !s.unavailable(err) {
@@ -312,7 +329,9 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 		s.alerts[a.ID] = ka
 	}
 	ka.a = snap
+	ka.a.Version++
 	ka.refs++
+	a.Version++
 	s.push(e)
 	s.kept.alerts++
 	s.kept.notifications += len(out)
@@ -600,6 +619,11 @@ func (s *Store) Drain(ctx context.Context) error {
 			delete(s.mapped, id)
 		}
 	}
+	for id, m := range s.moved {
+		if now.Sub(m.at) > keepMapped {
+			delete(s.moved, id)
+		}
+	}
 	s.answered()
 	return nil
 }
@@ -665,10 +689,10 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 			out[i].NextAt = n.n.NextAt // the retry's time
 		}
 	}
+	promised := a.Version + 1 // what the caller was given
+	s.movedTo(&a)
 	s.mu.Unlock()
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	err := s.inner.SaveAlert(wctx, &a, out)
-	cancel()
+	err := s.writeBack(ctx, &a, out)
 	if err != nil {
 		s.mu.Lock()
 		e.writing = false
@@ -682,6 +706,11 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	s.mu.Lock()
+	if a.Version != promised {
+		s.moved[a.ID] = movedVersion{from: promised, to: a.Version, at: now}
+	} else {
+		delete(s.moved, a.ID)
+	}
 	var outcomes []nightowl.Notification
 	for i, n := range e.notes {
 		s.mapped[n.n.ID] = mappedID{id: out[i].ID, at: now}
@@ -717,6 +746,52 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// movedTo gives a the version its alert has in the inner store when a
+// write-back moved it past the one a was given. Called with mu held.
+func (s *Store) movedTo(a *nightowl.Alert) {
+	if m, ok := s.moved[a.ID]; ok && a.Version == m.from {
+		a.Version = m.to
+	}
+}
+
+// maxWriteBack bounds how often a write-back is tried again over a
+// version read anew.
+const maxWriteBack = 3
+
+// writeBack writes a kept alert change. It is written over the version it
+// was made at; when the alert was changed meanwhile, by another node while
+// this one could not reach the store (or by this one's own write that
+// ran out of time and landed after all), the change kept here is written
+// over the stored one all the same: of changes made on two nodes at once
+// the one written last stays, as it did before versions were counted.
+// The notifications kept with it are queued in any case: they may have
+// been sent from memory already, and their outcomes are written after them.
+func (s *Store) writeBack(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
+	var err error
+	for range maxWriteBack {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err = s.inner.SaveAlert(wctx, a, out)
+		cancel()
+		if nightowl.ErrorCode(err) != nightowl.EConflict {
+			return err
+		}
+		wctx, cancel = context.WithTimeout(ctx, writeTimeout)
+		stored, rerr := s.inner.Alert(wctx, a.ID)
+		cancel()
+		switch {
+		case nightowl.ErrorCode(rerr) == nightowl.ENotFound:
+			a.Version = 0
+		case rerr != nil:
+			return rerr
+		default:
+			a.Version = stored.Version
+		}
+	}
+	// Changed again at every try: a plain error, to be tried again later
+	// rather than given up on as a refusal.
+	return fmt.Errorf("write back alert %s: changed at each of %d tries: %v", a.ID, maxWriteBack, err)
 }
 
 // failed decides what becomes of a write back that ended with err: nil
