@@ -52,6 +52,11 @@ type Alert struct {
 	// Notified lists the receivers told about the alert so far, in order:
 	// they hear of its acknowledgement and its resolution.
 	Notified []string `json:"notified,omitempty"`
+	// Version counts the writes of the alert; 0 for one not yet stored.
+	// Every change is written over the version it was read at, so that of
+	// two nodes changing an alert at once exactly one wins. Messages about
+	// the alert do not carry it.
+	Version int64 `json:"version,omitempty"`
 }
 
 // Open reports whether the alert is firing or acknowledged.
@@ -149,7 +154,11 @@ type OutboxStats struct {
 type AlertStore interface {
 	// SaveAlert creates or updates a and adds the notifications out, in
 	// one transaction that is on disk before it returns; the IDs of out are
-	// set.
+	// set. It is a compare-and-set: an alert with Version 0 is created,
+	// and one of that ID already stored is a conflict; a change is written
+	// only when the stored alert still has a.Version. On success a.Version
+	// is the version written; when another write came first nothing is
+	// written, a is unchanged and the error is an EConflict.
 	SaveAlert(ctx context.Context, a *Alert, out []Notification) error
 	Alert(ctx context.Context, id string) (Alert, error)
 	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)

@@ -182,7 +182,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
 			// A failure is logged by the manager's caller here and made
 			// good by the reconciliation at the next start or reload.
-			if err := a.alerts.Observe(context.Background(), v); err != nil {
+			// An unreachable store is no failure: the change is kept in
+			// memory (storage.go).
+			ctx, cancel := context.WithTimeout(context.Background(), alertTimeout)
+			defer cancel()
+			if err := a.alerts.Observe(ctx, v); err != nil {
 				a.log.Error("alert on status change", "check", v.Check.Name, "err", err)
 			}
 			a.onDown(v)
@@ -204,6 +208,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			return err
 		},
 		AddEvent: func(ctx context.Context, e nightowl.Event) error {
+			ctx, cancel := context.WithTimeout(ctx, engine.EventTimeout)
+			defer cancel()
 			_, err := store.AddEvent(ctx, e)
 			return err
 		},
@@ -215,6 +221,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			if stage > 0 {
 				after = w.Verify.AgainAfter[stage-1]
 			}
+			ctx, cancel := context.WithTimeout(ctx, alertTimeout)
+			defer cancel()
 			if err := a.alerts.NotRecovered(ctx, v, w, stage, after); err != nil {
 				a.log.Error("alert after maintenance", "check", v.Check.Name, "window", w.ID, "err", err)
 			}
@@ -266,6 +274,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	return a, nil
 }
+
+// alertTimeout bounds the alert change that a status change (or a check
+// found down after maintenance) leads to: reading the alert back in a
+// cluster and writing it with its notifications. It holds up the engine
+// worker that saw the change, as the event does (engine.EventTimeout); a
+// store that has not answered by then hangs, and the change is kept in
+// memory and sent from there (storage.go).
+const alertTimeout = 5 * time.Second
 
 // heartbeats lists the heartbeat checks of a config for the tracker.
 func heartbeats(cfg *config.Config) []heartbeat.Check {

@@ -95,6 +95,9 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 		if !n.Live && !n.Left {
 			st = nightowl.StatusDown
 			cause = fmt.Sprintf("monitoring node %s lost: last heartbeat %s", n.Name, n.SeenAt.Format(time.RFC3339))
+			if m.FromMemory(n.Name) {
+				cause = fmt.Sprintf("monitoring node %s cannot reach the database (last heartbeat %s): it runs its checks from memory", n.Name, n.SeenAt.Format(time.RFC3339))
+			}
 		}
 		v := nightowl.CheckView{
 			Check: nightowl.Check{Name: names[i], Labels: map[string]string{"nightowl": "node", "node": n.Name}},
@@ -103,7 +106,10 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 				OK: st == nightowl.StatusUp, Severity: nightowl.SeverityCritical, Message: cause}}},
 		}
 		open := slices.ContainsFunc(a.alerts.Open(), func(al nightowl.Alert) bool { return al.Check == names[i] })
-		if err := a.alerts.Observe(ctx, v); err != nil {
+		octx, cancel := context.WithTimeout(ctx, alertTimeout)
+		err := a.alerts.Observe(octx, v)
+		cancel()
+		if err != nil {
 			a.log.Error("alert on a lost node", "node", n.Name, "err", err)
 			continue
 		}
@@ -192,6 +198,13 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 		OnLost: func(n nightowl.Node) {
 			a.log.Error("monitoring node lost", "node", n.Name, "last_seen", n.SeenAt)
 		},
+		WriteBack: a.writeBack,
+		Tell: func(ctx context.Context, peers []nightowl.Node) int {
+			if a.cluster.pings == nil {
+				return 0
+			}
+			return a.cluster.pings.tell(ctx, name, peers)
+		},
 	})
 	if err != nil {
 		a.log.Error("join the cluster", "err", err)
@@ -222,6 +235,23 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 	}()
 	m.Run(ctx)
 	<-done
+}
+
+// writeBack writes what was kept in memory while the store could not be
+// reached; an error while anything is left (a notification still being
+// sent from memory waits for its send to end).
+func (a *App) writeBack(ctx context.Context) error {
+	r, ok := a.store.(*resilient)
+	if !ok {
+		return nil
+	}
+	if err := r.Store.Drain(ctx); err != nil {
+		return err
+	}
+	if events, alerts, notes := r.Store.Spooled(); events+alerts+notes > 0 {
+		return fmt.Errorf("%d events, %d alerts and %d notifications still to write", events, alerts, notes)
+	}
+	return nil
 }
 
 // adopt brings in the states other nodes recorded, and for the checks this

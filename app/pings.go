@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -133,6 +134,33 @@ func (r *pingRouter) owner(check string) (nightowl.Node, bool) {
 		return nightowl.Node{}, false
 	}
 	return nodes[i], true
+}
+
+// Heard implements web.ClusterHearer: a node cut off from the store runs
+// its checks from memory, and this one leaves them to it meanwhile.
+func (r *pingRouter) Heard(node string) {
+	if m := r.a.cluster.member.Load(); m != nil {
+		m.Heard(node)
+	}
+}
+
+// tell implements cluster.Options.Tell: the notice goes to every peer at
+// once, and counts where it was taken.
+func (r *pingRouter) tell(ctx context.Context, name string, peers []nightowl.Node) int {
+	sent := r.a.opts.Clock.Now()
+	var took atomic.Int32
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() {
+			if err := web.TellAlive(ctx, r.client, p.Addr, r.key, name, sent); err != nil {
+				r.a.log.Debug("tell a node this one runs its checks from memory", "node", p.Name, "err", err)
+				return
+			}
+			took.Add(1)
+		})
+	}
+	wg.Wait()
+	return int(took.Load())
 }
 
 // PingKey implements web.ClusterPinger.

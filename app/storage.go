@@ -48,15 +48,17 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, now fu
 	return s, nil
 }
 
-// resilient is a shared store that a server keeps working without: while
-// PostgreSQL cannot be reached, status changes and alerts are kept in
-// memory, notifications are sent from there, and everything is written
-// back, in order, when it returns (package offline).
+// resilient is a store that a server keeps working without: while
+// PostgreSQL cannot be reached, the disk of the SQLite file is full or
+// read-only, or either store hangs past the time a write is given, status
+// changes and alerts are kept in memory, notifications are sent from
+// there, and everything is written back, in order, when the store takes
+// writes again (package offline).
 type resilient struct {
 	*offline.Store
 	rest
-	pg  *postgres.Store
-	log *slog.Logger
+	inner store
+	log   *slog.Logger
 }
 
 // rest is the whole store one level down, so that the methods offline
@@ -65,48 +67,48 @@ type rest struct{ store }
 
 var _ store = (*resilient)(nil)
 
-// openServerStore opens the store for a server: with PostgreSQL, one that
-// outlives the database's outages.
+// openServerStore opens the store for a server: one that outlives the
+// outages of the database, or of the disk the SQLite file is on.
 func openServerStore(ctx context.Context, cfg *config.Config, log *slog.Logger, clock nightowl.Clock) (store, error) {
 	s, err := openStore(ctx, cfg, log, clock.Now)
 	if err != nil {
 		return nil, err
 	}
-	pg, ok := s.(*postgres.Store)
-	if !ok {
-		return s, nil
-	}
 	if log == nil {
 		log = slog.Default()
 	}
+	// Any store's write that runs out of time is an outage (offline);
+	// each store tells its others apart.
+	unavailable := sqlite.Unavailable
+	if _, ok := s.(*postgres.Store); ok {
+		unavailable = postgres.Unavailable
+	}
 	return &resilient{log: log,
-		Store: offline.New(offline.Options{Store: pg, Unavailable: postgres.Unavailable, Clock: clock, Logger: log}),
-		rest:  rest{pg}, pg: pg,
+		Store: offline.New(offline.Options{Store: s, Unavailable: unavailable, Clock: clock, Logger: log}),
+		rest:  rest{s}, inner: s,
 	}, nil
 }
 
-// Close writes back what is kept in memory, if the database lets it within
+// Close writes back what is kept in memory, if the store lets it within
 // a few seconds, then closes the store.
 func (r *resilient) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.Store.Drain(ctx); err != nil {
 		events, alerts, notes := r.Store.Spooled()
-		r.log.Error("the store is unreachable: what was kept in memory is lost",
+		r.log.Error("the store takes no writes: what was kept in memory is lost",
 			"events", events, "alerts", alerts, "notifications", notes, "err", err)
 	}
-	return r.pg.Close()
+	return r.inner.Close()
 }
 
 // clusterStore returns the store nodes agree through, if there is one.
 func clusterStore(s store) (nightowl.ClusterStore, bool) {
-	switch s := s.(type) {
-	case *resilient:
-		return s.pg, true
-	case nightowl.ClusterStore:
-		return s, true
+	if r, ok := s.(*resilient); ok {
+		s = r.inner
 	}
-	return nil, false
+	cs, ok := s.(nightowl.ClusterStore)
+	return cs, ok
 }
 
 // runStore keeps the store's write-back going, until ctx ends.

@@ -132,12 +132,19 @@ type world struct {
 	nodes  map[string]*cluster.Membership
 	lost   map[string][]string // node to the nodes it reported lost
 	busy   map[string]bool     // checks with a run under way, not to be handed over
-	mu     sync.Mutex
+	// isolated are nodes the others cannot reach over the network, nor
+	// they them: their notices go nowhere.
+	isolated map[string]bool
+	// unwritten are nodes with something kept in memory that the store
+	// does not take yet: their write-back fails.
+	unwritten map[string]bool
+	mu        sync.Mutex
 }
 
 func newWorld(t *testing.T, n int) *world {
 	w := &world{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)),
-		nodes: map[string]*cluster.Membership{}, lost: map[string][]string{}, busy: map[string]bool{}}
+		nodes: map[string]*cluster.Membership{}, lost: map[string][]string{}, busy: map[string]bool{},
+		isolated: map[string]bool{}, unwritten: map[string]bool{}}
 	w.store = newMemStore(w.clock)
 	for i := range 300 {
 		w.checks = append(w.checks, fmt.Sprintf("check-%03d", i))
@@ -149,7 +156,27 @@ func newWorld(t *testing.T, n int) *world {
 }
 
 func (w *world) add(name string) *cluster.Membership {
-	m, err := cluster.New(cluster.Options{Store: w.store, Node: name, Clock: w.clock,
+	m, err := cluster.New(cluster.Options{Store: w.store, Node: name, Addr: name, Clock: w.clock,
+		Tell: func(_ context.Context, peers []nightowl.Node) int {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			took := 0
+			for _, p := range peers {
+				if m := w.nodes[p.Name]; m != nil && !w.isolated[name] && !w.isolated[p.Name] {
+					m.Heard(name)
+					took++
+				}
+			}
+			return took
+		},
+		WriteBack: func(context.Context) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if w.unwritten[name] {
+				return errors.New("the store refuses the alerts kept in memory")
+			}
+			return nil
+		},
 		HandOver: func(checks []string) []string {
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -171,7 +198,9 @@ func (w *world) add(name string) *cluster.Membership {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.mu.Lock()
 	w.nodes[name] = m
+	w.mu.Unlock()
 	return m
 }
 
@@ -455,8 +484,9 @@ func TestHangingStoreIsAnOutage(t *testing.T) {
 
 // TestNodesBackAtDifferentTimes: after an outage that cut every node off,
 // the first node back does not take the checks of the others, which are
-// still running them from memory and come back a few beats later; a node
-// that does not come back has its checks taken once the first has settled.
+// still running them from memory and come back a few beats later, or never
+// while they can tell it they run them: at every moment each check has
+// exactly one owner.
 func TestNodesBackAtDifferentTimes(t *testing.T) {
 	w := newWorld(t, 3)
 	for range 3 {
@@ -470,36 +500,149 @@ func TestNodesBackAtDifferentTimes(t *testing.T) {
 		w.clock.Advance(time.Second)
 	}
 	// node-c reaches the store first; node-b three beats later; node-a
-	// never again.
+	// not within the test, though it reaches the other nodes.
 	w.store.down = false
 	w.store.cut["node-a"], w.store.cut["node-b"] = true, true
-	for i := range 30 {
+	for i := range 60 {
 		if i == 3 {
 			w.store.cut["node-b"] = false
 		}
 		w.round()
-		// owners fails on a check run by two nodes. Once node-c has
-		// settled (0.7 of the 15s node timeout), node-a counts as lost
-		// and its checks move, while node-a, cut off, runs them still:
-		// from then on only the nodes that reach the store are asked.
-		among := []string{"node-a", "node-b", "node-c"}
-		if i >= 10 {
-			among = among[1:]
-		}
-		own := w.owners(among...)
-		if i < 3 {
-			for _, c := range w.checks {
-				if len(own[c]) != 1 || own[c][0] != before[c][0] {
-					t.Fatalf("%ds after node-c came back, %s is run by %v, before the outage by %v", i, c, own[c], before[c])
-				}
+		own := w.owners()
+		for _, c := range w.checks {
+			if len(own[c]) != 1 || own[c][0] != before[c][0] {
+				t.Fatalf("%ds after node-c came back, %s is run by %v, before the outage by %v", i, c, own[c], before[c])
 			}
 		}
 		w.clock.Advance(time.Second)
 	}
-	own := w.owners("node-b", "node-c")
-	for _, c := range w.checks {
-		if len(own[c]) != 1 {
-			t.Fatalf("30s after the outage, %s is run by %v among node-b and node-c", c, own[c])
+	// node-a is cut off from the others too: it stops running its checks
+	// before its last leases would end in the store, and the others take
+	// them then; never two at once.
+	w.mu.Lock()
+	w.isolated["node-a"] = true
+	w.mu.Unlock()
+	isolated := w.clock.Now()
+	var taken time.Duration
+	for range 30 {
+		w.round()
+		own := w.owners()
+		if taken == 0 && len(own) == len(w.checks) && !slices.ContainsFunc(w.checks, func(c string) bool { return own[c][0] == "node-a" }) {
+			taken = w.clock.Now().Sub(isolated)
+		}
+		w.clock.Advance(time.Second)
+	}
+	if taken == 0 || taken > cluster.DefaultNodeTimeout {
+		t.Fatalf("node-a's checks taken over %s after it was cut off from everything, want within %s", taken, cluster.DefaultNodeTimeout)
+	}
+	t.Logf("node-a's checks moved %s after it was cut off from everything", taken)
+}
+
+// TestWriteBackBeforeLeases: a node back from an outage takes and renews
+// no lease before what it kept in memory is written, and runs what it held
+// meanwhile; nobody else takes it.
+func TestWriteBackBeforeLeases(t *testing.T) {
+	w := newWorld(t, 2)
+	for range 3 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	before := w.owners()
+	w.store.down = true
+	for range 20 {
+		w.round()
+		w.clock.Advance(time.Second)
+	}
+	w.mu.Lock()
+	w.unwritten["node-a"] = true
+	w.mu.Unlock()
+	w.store.down = false
+	for i := range 30 {
+		w.round()
+		own := w.owners()
+		for _, c := range w.checks {
+			if len(own[c]) != 1 || own[c][0] != before[c][0] {
+				t.Fatalf("%ds after the outage, with node-a's alerts unwritten, %s is run by %v", i, c, own[c])
+			}
+		}
+		w.clock.Advance(time.Second)
+	}
+	w.store.mu.Lock()
+	var leased int
+	for _, l := range w.store.leases {
+		if l.node == "node-a" && w.clock.Now().Before(l.expires) {
+			leased++
 		}
 	}
+	w.store.mu.Unlock()
+	if leased != 0 {
+		t.Fatalf("node-a renewed %d leases before writing back what it kept", leased)
+	}
+	w.mu.Lock()
+	w.unwritten["node-a"] = false
+	w.mu.Unlock()
+	for range 20 { // past any lease not renewed
+		w.round()
+		w.owners()
+		w.clock.Advance(time.Second)
+	}
+	own := w.owners()
+	for _, c := range w.checks {
+		if len(own[c]) != 1 || own[c][0] != before[c][0] {
+			t.Fatalf("after the write-back, %s is run by %v, before by %v", c, own[c], before[c])
+		}
+	}
+}
+
+// TestRoundsNotInLockstep runs three nodes whose rounds come at their own
+// pace (beats of 1s, 1.07s and 1.13s, on a clock in 10ms steps) through a
+// start, an outage of the store, returns at different times and a node
+// cut off from everything: after every round of every node, no check has
+// two owners, and while nothing is changing hands each has exactly one.
+func TestRoundsNotInLockstep(t *testing.T) {
+	w := newWorld(t, 3)
+	period := map[string]time.Duration{"node-a": time.Second, "node-b": 1070 * time.Millisecond, "node-c": 1130 * time.Millisecond}
+	start := w.clock.Now()
+	next := map[string]time.Time{"node-a": start, "node-b": start.Add(330 * time.Millisecond), "node-c": start.Add(670 * time.Millisecond)}
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	rounds := 0
+	for now := start; now.Before(at(150 * time.Second)); now = now.Add(10 * time.Millisecond) {
+		w.clock.Set(now)
+		switch {
+		case now.Equal(at(30 * time.Second)):
+			w.store.down = true
+		case now.Equal(at(90 * time.Second)):
+			w.store.down = false
+			w.store.cut["node-a"], w.store.cut["node-b"] = true, true
+		case now.Equal(at(93*time.Second + 500*time.Millisecond)):
+			w.store.cut["node-b"] = false
+		case now.Equal(at(97 * time.Second)):
+			w.store.cut["node-a"] = false
+		case now.Equal(at(120 * time.Second)):
+			w.store.cut["node-c"] = true
+			w.mu.Lock()
+			w.isolated["node-c"] = true
+			w.mu.Unlock()
+		}
+		for _, n := range []string{"node-a", "node-b", "node-c"} {
+			if now.Before(next[n]) {
+				continue
+			}
+			next[n] = now.Add(period[n])
+			w.nodes[n].Round(context.Background())
+			rounds++
+			own := w.owners() // fails on two owners
+			steady := now.After(at(15*time.Second)) && now.Before(at(120*time.Second)) ||
+				now.After(at(120*time.Second+cluster.DefaultNodeTimeout))
+			if !steady {
+				continue
+			}
+			for _, c := range w.checks {
+				if len(own[c]) != 1 {
+					t.Fatalf("at %s, after %s's round, %s is run by %v", now.Sub(start), n, c, own[c])
+				}
+			}
+		}
+	}
+	t.Logf("%d rounds, one owner for every check after each", rounds)
 }

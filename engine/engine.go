@@ -561,7 +561,9 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if ev == nil || (ev.From == nightowl.StatusUnknown && ev.To == nightowl.StatusUp) {
 		return
 	}
-	stored, err := e.opts.Store.AddEvent(context.Background(), *ev)
+	ctx, cancel := context.WithTimeout(context.Background(), EventTimeout)
+	stored, err := e.opts.Store.AddEvent(ctx, *ev)
+	cancel()
 	if err != nil {
 		e.log.Error("record status change", "check", r.check.Name, "err", err)
 		stored = *ev
@@ -574,6 +576,14 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		e.opts.OnEvent(stored, nightowl.CheckView{Check: chk, State: st, Last: res})
 	}
 }
+
+// EventTimeout bounds the recording of a status change, which holds up the
+// worker that ran the check (and so the check's next run) until the store
+// answers. A store takes an event in milliseconds; one that has not
+// answered in this time hangs, and is treated as unreachable: a store that
+// keeps working without its database (package offline) then keeps the
+// event in memory and writes it later.
+const EventTimeout = 5 * time.Second
 
 // stateEvery is how many runs may pass between writes of a state whose
 // status, streak and cause are unchanged: only its counters and last-run

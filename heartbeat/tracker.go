@@ -150,6 +150,16 @@ type Tracker struct {
 	stop    context.CancelFunc
 	done    sync.WaitGroup
 	started atomic.Bool
+
+	// ref is a reading of the clock taken by New. Beside the wall reading
+	// it has Go's monotonic one, which a stepped wall clock leaves alone:
+	// the two drift apart by exactly the steps (see now).
+	ref     time.Time
+	refWall int64
+	// skew is the steps the checks' times have been moved by so far;
+	// written under rebaseMu.
+	skew     atomic.Int64
+	rebaseMu sync.Mutex
 }
 
 type index struct {
@@ -205,6 +215,8 @@ func New(opts Options) (*Tracker, error) {
 		opts.NewToken = randomToken
 	}
 	t := &Tracker{opts: opts, clock: opts.Clock, log: opts.Logger, wake: make(chan struct{}, 1)}
+	t.ref = t.clock.Now()
+	t.refWall = t.ref.UnixNano()
 	t.index.Store(&index{byName: map[string]*check{}, byToken: map[string]*check{}})
 	return t, nil
 }
@@ -246,9 +258,9 @@ func DeriveToken(key []byte, check string) string {
 // reported afresh; a check that is no longer configured is dropped and its
 // token stops working.
 func (t *Tracker) SetChecks(checks []Check, stored []nightowl.Heartbeat) error {
+	now := t.now()
 	t.setMu.Lock()
 	defer t.setMu.Unlock()
-	now := t.clock.Now()
 	nowN := now.UnixNano()
 	old := t.index.Load()
 	var seed map[string]*nightowl.Heartbeat
@@ -641,10 +653,13 @@ func (t *Tracker) Ping(token string, p nightowl.Ping) (nightowl.Ping, error) {
 	if len(p.RID) > maxRID {
 		return p, nightowl.Errorf(nightowl.EInvalid, "rid is longer than %d characters", maxRID)
 	}
-	now := t.clock.Now()
+	now := t.now()
 	if p.Time.IsZero() || p.Time.After(now) {
 		p.Time = now
 	}
+	// Placed by the time that passed since it, which a step of the wall
+	// clock since (now moved the checks' times by it) does not change.
+	p.Time = now.Add(-now.Sub(p.Time))
 	nowN, at := now.UnixNano(), p.Time.UnixNano()
 
 	c.mu.Lock()
@@ -772,7 +787,7 @@ func (t *Tracker) Stop() {
 func (t *Tracker) dispatch(ctx context.Context) {
 	batch := make([]*check, 0, dispatchBatch)
 	for {
-		now := t.clock.Now()
+		now := t.now()
 		for {
 			batch = t.popDue(now.UnixNano(), batch[:0])
 			t.evaluate(batch, now)
@@ -859,7 +874,7 @@ func (t *Tracker) Facts(check string) (nightowl.Facts, bool) {
 	if c == nil {
 		return nil, false
 	}
-	now := t.clock.Now().UnixNano()
+	now := t.now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.facts(now), true
@@ -911,8 +926,8 @@ func (t *Tracker) Adopt(stored []nightowl.Heartbeat, checks []string) {
 	for i := range stored {
 		byName[stored[i].Check] = &stored[i]
 	}
+	nowN := t.now().UnixNano()
 	idx := t.index.Load()
-	nowN := t.clock.Now().UnixNano()
 	for _, name := range checks {
 		c := idx.byName[name]
 		if c == nil {
@@ -961,4 +976,61 @@ func (c *check) merge(h *nightowl.Heartbeat) bool {
 	c.since, c.lastPing, c.lastSuccess = next.since, next.lastPing, next.lastSuccess
 	c.failed, c.exit, c.lastDuration, c.runs = next.failed, next.exit, next.lastDuration, next.runs
 	return true
+}
+
+// stepMin is the smallest step of the wall clock that moves the checks'
+// times: smaller ones are left to add up.
+const stepMin = int64(time.Second)
+
+// now reads the clock. If the wall clock was stepped since the checks'
+// times were last moved to follow it (NTP setting a clock that was wrong),
+// they are moved by the step first: a period and a grace are time that
+// passes, which a step of the clock does not make pass. A reading without
+// a monotonic part (a test's fake clock) shows no step.
+func (t *Tracker) now() time.Time {
+	now := t.clock.Now()
+	skew := now.UnixNano() - t.refWall - int64(now.Sub(t.ref))
+	if d := skew - t.skew.Load(); d >= stepMin || d <= -stepMin {
+		t.rebase(skew, now.UnixNano())
+	}
+	return now
+}
+
+// rebase moves every check's times by the wall clock's steps since the
+// last rebase, so that the time since each stays the time that passed. A
+// schedule's due time is a time of day and stays where it is; a period's
+// moves with the success it counts from.
+func (t *Tracker) rebase(skew, nowN int64) {
+	t.rebaseMu.Lock()
+	defer t.rebaseMu.Unlock()
+	d := skew - t.skew.Load()
+	if d < stepMin && d > -stepMin {
+		return // moved meanwhile
+	}
+	t.setMu.Lock()
+	defer t.setMu.Unlock()
+	moved := func(at int64) int64 {
+		if at == 0 || at == never {
+			return at
+		}
+		return at + d
+	}
+	for _, c := range t.index.Load().byName {
+		c.mu.Lock()
+		if !c.gone {
+			c.since, c.lastPing, c.lastSuccess = moved(c.since), moved(c.lastPing), moved(c.lastSuccess)
+			if c.spec.Schedule == "" {
+				c.due = moved(c.due)
+			}
+			for i := range c.runs {
+				c.runs[i].start = moved(c.runs[i].start)
+			}
+			t.reschedule(c, c.wakeAt(nowN))
+			t.opts.Store.SaveHeartbeat(c.snapshot())
+		}
+		c.mu.Unlock()
+	}
+	t.skew.Store(skew)
+	t.log.Warn("the wall clock was stepped: heartbeat times moved with it, so periods and graces count the time that passed",
+		"step", time.Duration(d))
 }

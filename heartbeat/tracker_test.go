@@ -984,3 +984,68 @@ func TestOpenRunsAreBounded(t *testing.T) {
 		t.Errorf("%d runs stored, want %d", n, maxRuns-1)
 	}
 }
+
+// TestWallClockStepped: a step of the wall clock, forward or back, brings
+// no heartbeat nearer to being late or takes it further away: a period and
+// a grace are time that passes, and a step is no time passing. A
+// schedule's due time is a time of day and stays where it is.
+func TestWallClockStepped(t *testing.T) {
+	clk, err := clocktest.NewStepped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(Options{Clock: clk, Store: newMemStore(), Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nightlyTok, workerTok = "nightly-token-0123456789", "worker-token-0123456789"
+	err = tr.SetChecks([]Check{
+		{Name: "job", Spec: withToken(period(30*time.Minute, 5*time.Minute), tok)},
+		{Name: "nightly", Spec: withToken(schedule(t, "0 3 * * *", "UTC", time.Hour), nightlyTok)},
+		{Name: "worker", Spec: withToken(period(30*time.Minute, 5*time.Minute), workerTok)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(token string, at time.Time) {
+		t.Helper()
+		if _, err := tr.Ping(token, nightowl.Ping{Time: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due := func(check string) time.Time {
+		t.Helper()
+		d, _ := tr.Due(check)
+		return d
+	}
+	near := func(a, b time.Time) bool { return a.Sub(b).Abs() < time.Second }
+	ping(tok, time.Time{})
+	ping(nightlyTok, time.Time{})
+	job, nightly := due("job"), due("nightly")
+
+	for _, step := range []time.Duration{time.Hour, 0, -time.Hour, 0} {
+		clk.Step(step)
+		f, _ := tr.Facts("job")
+		if f["late"] != false || f["overdue"] != false || f["last_ping_age"].(float64) > 1 {
+			t.Errorf("wall clock at %s: the job pinged a moment ago is %v", step, f)
+		}
+		if got := due("job"); !near(got, job.Add(step)) {
+			t.Errorf("wall clock at %s: the job is due at %s, want %s", step, got, job.Add(step))
+		}
+		if got := due("nightly"); !got.Equal(nightly) {
+			t.Errorf("wall clock at %s: the nightly job is due at %s, want %s", step, got, nightly)
+		}
+	}
+
+	// A ping whose request arrived before a step and was handled after it
+	// is placed by the time that passed since it arrived.
+	arrived := clk.Now()
+	clk.Step(time.Hour)
+	ping(workerTok, arrived)
+	if got, want := due("worker"), arrived.Round(0).Add(time.Hour+30*time.Minute); !near(got, want) {
+		t.Errorf("a ping that arrived before a step: due at %s, want %s", got, want)
+	}
+	if f, _ := tr.Facts("worker"); f["last_ping_age"].(float64) > 1 {
+		t.Errorf("a ping that arrived before a step: %v", f)
+	}
+}

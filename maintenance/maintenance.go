@@ -344,7 +344,7 @@ func (r *Runner) Start(ctx context.Context, w nightowl.Window) (nightowl.Window,
 	if err := Validate(&w, r.opts.Checks()); err != nil {
 		return w, err
 	}
-	if err := r.opts.Store.SaveWindow(ctx, &w); err != nil {
+	if err := r.saveWindow(ctx, &w); err != nil {
 		return w, err
 	}
 	r.mu.Lock()
@@ -411,7 +411,7 @@ func (r *Runner) End(ctx context.Context, id, by string) (nightowl.Window, error
 	}
 	ended := w.Window
 	ended.EndedAt, ended.EndedBy = now, by
-	if err := r.opts.Store.SaveWindow(ctx, &ended); err != nil {
+	if err := r.saveWindow(ctx, &ended); err != nil {
 		return w.Window, err
 	}
 	r.mu.Lock()
@@ -518,6 +518,18 @@ func (r *Runner) event(ctx context.Context, w *window, cause string) {
 // eventConcurrency bounds the events of one window recorded at once.
 const eventConcurrency = 64
 
+// writeTimeout bounds each write of a window or its progress: a store that
+// hangs fails the write (logged, or answered to whoever started or ended
+// the window) instead of holding the runner.
+const writeTimeout = 10 * time.Second
+
+// saveWindow writes w within writeTimeout.
+func (r *Runner) saveWindow(ctx context.Context, w *nightowl.Window) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return r.opts.Store.SaveWindow(ctx, w)
+}
+
 // ended1 handles the end of an occurrence: every check in scope runs at
 // once, and its verification is scheduled.
 func (r *Runner) ended1(ctx context.Context, w *window, end, now time.Time) nightowl.MaintenanceProgress {
@@ -552,6 +564,8 @@ func orSomeone(s string) string {
 
 func (r *Runner) saveProgress(ctx context.Context, p nightowl.MaintenanceProgress) {
 	r.progress[p.Window] = p
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	if err := r.opts.Store.SaveProgress(ctx, p); err != nil {
 		r.log.Error("record maintenance progress", "window", p.Window, "err", err)
 	}

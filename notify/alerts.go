@@ -173,7 +173,12 @@ func (m *Manager) lock(check string) (func(), *Policy, *nightowl.Alert) {
 func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 	unlock, pol, a := m.lock(v.Check.Name)
 	defer unlock()
-	a = m.current(ctx, a)
+	return m.redo(ctx, m.current(ctx, a), func(a *nightowl.Alert) error { return m.observe(ctx, pol, v, a) })
+}
+
+// observe is Observe's decision for the check's alert a (nil when it has
+// none open). Called with the check locked.
+func (m *Manager) observe(ctx context.Context, pol *Policy, v nightowl.CheckView, a *nightowl.Alert) error {
 	route := route(pol, v.Check.Labels)
 	switch st := v.State.Status; {
 	case alerting(st, route) && a == nil:
@@ -199,6 +204,10 @@ func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 func (m *Manager) NotRecovered(ctx context.Context, v nightowl.CheckView, w *nightowl.Window, stage int, after time.Duration) error {
 	unlock, pol, a := m.lock(v.Check.Name)
 	defer unlock()
+	return m.redo(ctx, a, func(a *nightowl.Alert) error { return m.notRecovered(ctx, pol, v, a, w, stage, after) })
+}
+
+func (m *Manager) notRecovered(ctx context.Context, pol *Policy, v nightowl.CheckView, a *nightowl.Alert, w *nightowl.Window, stage int, after time.Duration) error {
 	note := fmt.Sprintf("not recovered %s after maintenance %s", formatDuration(after), w.Name)
 	now := m.clock.Now().UTC()
 	if a == nil {
@@ -269,15 +278,18 @@ func formatDuration(d time.Duration) string {
 // that a change the last process did not live to make is made now. A
 // check is configured when configured says so; when configured is nil,
 // when it is in views. (In a cluster, views are only the checks this node
-// runs, and the others are configured all the same.)
+// runs, and the others are configured all the same.) Each change has
+// its own deadline, so that a store that hangs fails them one by one.
 func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView, configured func(check string) bool) error {
 	seen := make(map[string]bool, len(views))
 	var errs []error
 	for _, v := range views {
 		seen[v.Check.Name] = true
-		if err := m.Observe(ctx, v); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		if err := m.Observe(sctx, v); err != nil {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
 	if configured == nil {
 		configured = func(c string) bool { return seen[c] }
@@ -293,9 +305,17 @@ func (m *Manager) Reconcile(ctx context.Context, views []nightowl.CheckView, con
 	for _, name := range gone {
 		unlock, pol, a := m.lock(name)
 		if a != nil {
-			if err := m.resolve(ctx, pol, a); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+			err := m.redo(sctx, a, func(a *nightowl.Alert) error {
+				if a == nil {
+					return nil // resolved meanwhile
+				}
+				return m.resolve(sctx, pol, a)
+			})
+			if err != nil {
 				errs = append(errs, err)
 			}
+			cancel()
 		}
 		unlock()
 	}
@@ -420,7 +440,7 @@ func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nigh
 func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.MessageKind, receiver string, now time.Time) nightowl.Notification {
 	msg := nightowl.Message{Kind: kind, Alert: *a}
 	// The copy in the message need not carry the escalation's workings.
-	msg.Alert.Notified, msg.Alert.NextAt = nil, time.Time{}
+	msg.Alert.Notified, msg.Alert.NextAt, msg.Alert.Version = nil, time.Time{}, 0
 	if base := m.opts.PublicURL; base != "" {
 		msg.DashboardURL = base + dashboardPath + url.PathEscape(a.Check)
 		if m.opts.Signer != nil {
@@ -524,6 +544,20 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (al nightowl.Alert, ac
 			a = nil // resolved meanwhile, and another fired
 		}
 	}
+	// Should another node change the alert between this node's read and
+	// its write, the write loses and the acknowledgement is decided again
+	// from the alert as stored: when that node acknowledged it, this
+	// returns its acknowledgement, and only one is ever told.
+	err = m.redo(ctx, a, func(a *nightowl.Alert) error {
+		al, acked, err = m.ack(ctx, pol, id, by, a)
+		return err
+	})
+	return al, acked, err
+}
+
+// ack is Ack's decision for the open alert a, nil when it is resolved.
+// Called with the alert's check locked, if any.
+func (m *Manager) ack(ctx context.Context, pol *Policy, id, by string, a *nightowl.Alert) (nightowl.Alert, bool, error) {
 	if a == nil {
 		stored, err := m.opts.Store.Alert(ctx, id)
 		if err != nil {
@@ -549,6 +583,50 @@ func (m *Manager) Ack(ctx context.Context, id, by string) (al nightowl.Alert, ac
 	}
 	m.log.Info("alert acknowledged", "alert", b.ID, "check", b.Check, "by", b.AckedBy)
 	return b, true, nil
+}
+
+// maxRedo bounds how often a change that lost to another write of its
+// alert is decided again: each time another node wrote in between, which
+// a few times in a row it does not.
+const maxRedo = 3
+
+// redo runs change on the check's open alert a (nil for none) and, when
+// its write lost to another write of the alert (a conflict), reads the
+// alert back from the store, adopts it, and runs change again on it: nil
+// if it was resolved meanwhile. Called with the check locked.
+func (m *Manager) redo(ctx context.Context, a *nightowl.Alert, change func(a *nightowl.Alert) error) error {
+	for try := 0; ; try++ {
+		err := change(a)
+		if a == nil || try == maxRedo || nightowl.ErrorCode(err) != nightowl.EConflict {
+			return err
+		}
+		if a, err = m.reload(ctx, a); err != nil {
+			return err
+		}
+	}
+}
+
+// reload reads a back from the store and makes the stored alert the one in
+// memory; it returns nil when the alert is resolved. Called with the
+// check locked.
+func (m *Manager) reload(ctx context.Context, a *nightowl.Alert) (*nightowl.Alert, error) {
+	stored, err := m.opts.Store.Alert(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !stored.Open() {
+		if m.open[a.Check] == a {
+			delete(m.open, a.Check)
+		}
+		return nil, nil
+	}
+	*a = stored
+	if m.open[a.Check] == nil {
+		m.open[a.Check] = a
+	}
+	return a, nil
 }
 
 // current returns the check's open alert as the store has it, when other
@@ -662,30 +740,40 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	m.mu.Unlock()
 	var firstErr error
 	for _, name := range due {
+		// Each step is read back and written within its own bound: a
+		// hung store delays the next step, it does not stop escalation.
 		unlock, pol, a := m.lock(name)
-		a = m.current(ctx, a)
-		if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
-			// Acknowledged or resolved meanwhile.
-			if a != nil && a.State == nightowl.AlertFiring {
-				later(a.NextAt)
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		// Another node may acknowledge the alert between the read and
+		// the write: the step then loses, and is decided again from the
+		// acknowledged alert, which wants none.
+		err := m.redo(sctx, m.current(sctx, a), func(a *nightowl.Alert) error {
+			if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
+				// Acknowledged or resolved meanwhile.
+				if a != nil && a.State == nightowl.AlertFiring {
+					later(a.NextAt)
+				}
+				return nil
 			}
-			unlock()
-			continue
-		}
-		b := *a
-		b.Notified = slices.Clone(a.Notified)
-		out := m.escalate(pol, &b, now)
-		if err := m.save(ctx, a, &b, out); err != nil {
+			b := *a
+			b.Notified = slices.Clone(a.Notified)
+			out := m.escalate(pol, &b, now)
+			if err := m.save(sctx, a, &b, out); err != nil {
+				return err
+			}
+			later(b.NextAt)
+			return nil
+		})
+		if err != nil {
 			m.log.Error("escalate alert", "alert", a.ID, "err", err)
 			if firstErr == nil {
 				firstErr = err
 			}
 			// Tried again at the next pass: the store may be back.
 			later(now.Add(retryStoreAfter))
-		} else {
-			later(b.NextAt)
 		}
 		unlock()
+		cancel()
 	}
 	return next, firstErr
 }
@@ -697,6 +785,14 @@ const dashboardPath = "/admin/checks/"
 // retryStoreAfter is how soon an escalation that could not be written is
 // tried again.
 const retryStoreAfter = 5 * time.Second
+
+// storeTimeout bounds each write the escalation loop and the sender make
+// outside a caller's request (an escalation step, a claim, the outcome of
+// a send): each takes milliseconds, and a store that has not answered in
+// this time hangs. What failed is tried again: the step after
+// retryStoreAfter, a claim at the next pass, a send whose outcome was not
+// recorded once its lease ends.
+const storeTimeout = 5 * time.Second
 
 // Run escalates alerts as their steps fall due, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {

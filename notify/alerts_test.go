@@ -556,3 +556,156 @@ func TestTwoNodesShareAlerts(t *testing.T) {
 		t.Fatalf("resolved notifications:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// clusterNodes returns two managers over f's store, as two nodes of a
+// cluster; a runs every check.
+func clusterNodes(t *testing.T, f *fixture) (a, b *notify.Manager) {
+	t.Helper()
+	node := func(name string) *notify.Manager {
+		m, err := notify.NewManager(context.Background(), notify.ManagerOptions{
+			Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler), Policy: f.pol,
+			Owns: func(string) bool { return name == "a" },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	return node("a"), node("b")
+}
+
+// kinds counts the alert's queued notifications by kind.
+func (f *fixture) kinds(t *testing.T, id string) map[nightowl.MessageKind][]string {
+	t.Helper()
+	ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{AlertID: id, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[nightowl.MessageKind][]string{}
+	for _, n := range ns {
+		out[n.Message.Kind] = append(out[n.Message.Kind], n.Receiver)
+	}
+	for _, rs := range out {
+		slices.Sort(rs)
+	}
+	return out
+}
+
+func TestTwoNodesAckAtOnce(t *testing.T) {
+	f := newFixture(t, policy())
+	a, b := clusterNodes(t, f)
+	ctx := context.Background()
+	web := map[string]string{"tier": "web"}
+	for round := range 40 {
+		if err := a.Observe(ctx, view("shop", web, nightowl.StatusDown)); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(5 * time.Minute)
+		if _, err := a.Escalate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id := a.Open()[0].ID
+
+		type result struct {
+			al    nightowl.Alert
+			acked bool
+			err   error
+		}
+		results := make(chan result, 2)
+		var start sync.WaitGroup
+		start.Add(1)
+		for _, n := range []struct {
+			m  *notify.Manager
+			by string
+		}{{a, "ana"}, {b, "bo"}} {
+			go func() {
+				start.Wait()
+				al, acked, err := n.m.Ack(ctx, id, n.by)
+				results <- result{al, acked, err}
+			}()
+		}
+		start.Done()
+		acks := 0
+		var by []string
+		for range 2 {
+			r := <-results
+			if r.err != nil || r.al.State != nightowl.AlertAcknowledged {
+				t.Fatalf("round %d: Ack = %s by %q, %v; want acknowledged", round, r.al.State, r.al.AckedBy, r.err)
+			}
+			if r.acked {
+				acks++
+			}
+			by = append(by, r.al.AckedBy)
+		}
+		stored, err := f.store.Alert(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One acknowledgement, which both answers name, and one
+		// message to each receiver told of the alert.
+		if acks != 1 || by[0] != by[1] || by[0] != stored.AckedBy {
+			t.Fatalf("round %d: %d acknowledged, by %v, stored by %q; want one, the stored one", round, acks, by, stored.AckedBy)
+		}
+		want := slices.Sorted(slices.Values(stored.Notified))
+		if got := f.kinds(t, id)[nightowl.MessageAcknowledged]; !slices.Equal(got, want) {
+			t.Fatalf("round %d: acknowledged messages to %v, want one to each of %v", round, got, want)
+		}
+		if err := a.Observe(ctx, view("shop", web, nightowl.StatusUp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAckRacesEscalation(t *testing.T) {
+	f := newFixture(t, policy())
+	a, b := clusterNodes(t, f)
+	ctx := context.Background()
+	web := map[string]string{"tier": "web"}
+	for round := range 40 {
+		if err := a.Observe(ctx, view("shop", web, nightowl.StatusDown)); err != nil {
+			t.Fatal(err)
+		}
+		id := a.Open()[0].ID
+		// The primary step falls due as b's user acknowledges.
+		f.clock.Advance(5 * time.Minute)
+		errs := make(chan error, 2)
+		var start sync.WaitGroup
+		start.Add(1)
+		go func() {
+			start.Wait()
+			_, err := a.Escalate(ctx)
+			errs <- err
+		}()
+		go func() {
+			start.Wait()
+			_, _, err := b.Ack(ctx, id, "bo")
+			errs <- err
+		}()
+		start.Done()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		stored, err := f.store.Alert(ctx, id)
+		if err != nil || stored.State != nightowl.AlertAcknowledged || stored.AckedBy != "bo" {
+			t.Fatalf("round %d: stored %s by %q, %v; want acknowledged by bo", round, stored.State, stored.AckedBy, err)
+		}
+		// Whoever came first, everyone told of the alert hears of the
+		// acknowledgement once, and no step follows it.
+		before := f.kinds(t, id)
+		if want := slices.Sorted(slices.Values(stored.Notified)); !slices.Equal(before[nightowl.MessageAcknowledged], want) {
+			t.Fatalf("round %d: acknowledged messages to %v, want one to each of %v", round, before[nightowl.MessageAcknowledged], want)
+		}
+		f.clock.Advance(time.Hour)
+		if _, err := a.Escalate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if after := f.kinds(t, id); len(after[nightowl.MessageFiring]) != len(before[nightowl.MessageFiring]) || len(after[nightowl.MessageRepeat]) != 0 {
+			t.Fatalf("round %d: escalated after the acknowledgement: %v, then %v", round, before, after)
+		}
+		if err := a.Observe(ctx, view("shop", web, nightowl.StatusUp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

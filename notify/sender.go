@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,10 @@ const (
 	maxRetryAfter = time.Hour
 	// leaseMargin is how long past its timeout an attempt keeps its lease.
 	leaseMargin = 10 * time.Second
+	// busyWait is how long a send waits for its receiver when half the
+	// senders are already waiting for that receiver to answer: enough for
+	// a receiver that answers to finish one, far less than leaseMargin.
+	busyWait = time.Second
 )
 
 // Sender delivers the outbox: it claims due notifications, sends each with
@@ -72,6 +77,19 @@ type Sender struct {
 	opts        SenderOptions
 	giveUpAfter atomic.Int64 // a reload may change it
 	wake        chan struct{}
+
+	// busy is, per receiver, the sends waiting for its answer: at most
+	// half the senders, so that a receiver that takes requests and never
+	// answers cannot hold them all while the others wait.
+	busyMu sync.Mutex
+	busy   map[string]*sends
+}
+
+// sends are the sends to one receiver under way.
+type sends struct {
+	tokens chan struct{} // one per send under way
+	mu     sync.Mutex
+	starts []time.Time // when each began
 }
 
 // NewSender checks opts and returns a Sender.
@@ -100,7 +118,7 @@ func NewSender(opts SenderOptions) (*Sender, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
 	}
-	s := &Sender{opts: opts, wake: make(chan struct{}, 1)}
+	s := &Sender{opts: opts, wake: make(chan struct{}, 1), busy: map[string]*sends{}}
 	s.giveUpAfter.Store(int64(opts.GiveUpAfter))
 	return s, nil
 }
@@ -126,9 +144,11 @@ func (s *Sender) Wake() {
 // node had claimed before it restarted is released first: it is not being
 // sent by anyone.
 func (s *Sender) Run(ctx context.Context) {
-	if err := s.opts.Store.ReleaseClaims(ctx, s.opts.Owner); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	if err := s.opts.Store.ReleaseClaims(rctx, s.opts.Owner); err != nil {
 		s.opts.Logger.Error("release notification claims", "err", err)
 	}
+	cancel()
 	sem := make(chan struct{}, s.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -168,7 +188,9 @@ fill:
 		}
 	}
 	now := s.opts.Clock.Now()
-	claimed, err := s.opts.Store.ClaimNotifications(ctx, s.opts.Owner, now, free, s.opts.Timeout+leaseMargin)
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	claimed, err := s.opts.Store.ClaimNotifications(cctx, s.opts.Owner, now, free, s.opts.Timeout+leaseMargin)
+	cancel()
 	if err != nil && ctx.Err() == nil {
 		s.opts.Logger.Error("claim notifications", "err", err)
 	}
@@ -210,12 +232,17 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 	var err error
 	if !ok {
 		err = fmt.Errorf("receiver %s is no longer configured", n.Receiver)
+	} else if release, busy := s.take(n.Receiver); busy != nil {
+		// Tried again once a send to it has ended, as if it had
+		// asked to wait: it is not answering the ones it has.
+		retry, err = true, busy
 	} else {
 		n.Message.IdempotencyKey = IdempotencyKey(n)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
 		start := s.opts.Clock.Now()
 		retry, err = t.Notifier.Notify(sctx, &n.Message)
 		cancel()
+		release()
 		s.opts.Metrics.observe(n.Receiver, t.Kind, s.opts.Clock.Now().Sub(start))
 	}
 	now := s.opts.Clock.Now()
@@ -228,7 +255,11 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 		d := s.delay(n, err)
 		n.State, n.NextAt, n.Error = nightowl.NotificationPending, now.Add(d), err.Error()
 		s.opts.Metrics.outcome("retry", n.Receiver, t.Kind)
-		log.Warn("notification not delivered; will retry", "attempt", n.Attempts, "retry_in", d.Round(time.Second), "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, errBusy) {
+			level = slog.LevelDebug // its sends that time out say why
+		}
+		log.Log(ctx, level, "notification not delivered; will retry", "attempt", n.Attempts, "retry_in", d.Round(time.Second), "err", err)
 	default:
 		n.State, n.Error = nightowl.NotificationFailed, err.Error()
 		if retry {
@@ -239,9 +270,58 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 	}
 	// Recorded even when ctx has ended: the send happened, and a record
 	// lost now is a duplicate later.
-	if ferr := s.opts.Store.FinishNotification(context.WithoutCancel(ctx), n); ferr != nil {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if ferr := s.opts.Store.FinishNotification(fctx, n); ferr != nil {
 		log.Error("record notification outcome", "err", ferr)
 	}
+}
+
+// errBusy is why a send did not start: its receiver has not answered the
+// sends it has.
+var errBusy = errors.New("receiver busy")
+
+// take starts a send to receiver, waiting up to busyWait while half the
+// senders wait for its answer. Then it returns a RetryAfterError: try once
+// the first of those sends has ended.
+func (s *Sender) take(receiver string) (release func(), busy error) {
+	s.busyMu.Lock()
+	r := s.busy[receiver]
+	if r == nil {
+		r = &sends{tokens: make(chan struct{}, max(1, s.opts.Concurrency/2))}
+		s.busy[receiver] = r
+	}
+	s.busyMu.Unlock()
+	select {
+	case r.tokens <- struct{}{}:
+	default:
+		select {
+		case r.tokens <- struct{}{}:
+		case <-s.opts.Clock.After(busyWait):
+			// The first of them ends within its timeout.
+			wait := busyWait
+			r.mu.Lock()
+			if len(r.starts) > 0 {
+				first := slices.MinFunc(r.starts, time.Time.Compare)
+				wait = max(first.Add(s.opts.Timeout).Sub(s.opts.Clock.Now()), busyWait)
+			}
+			r.mu.Unlock()
+			return nil, &RetryAfterError{After: wait,
+				Err: fmt.Errorf("%w: %d sends to it wait for an answer", errBusy, cap(r.tokens))}
+		}
+	}
+	start := s.opts.Clock.Now()
+	r.mu.Lock()
+	r.starts = append(r.starts, start)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		if i := slices.IndexFunc(r.starts, start.Equal); i >= 0 {
+			r.starts = slices.Delete(r.starts, i, i+1)
+		}
+		r.mu.Unlock()
+		<-r.tokens
+	}, nil
 }
 
 // IdempotencyKey is the same for every attempt at one notification and

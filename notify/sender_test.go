@@ -3,9 +3,11 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/clocktest"
 	"github.com/nightowl/nightowl/notify"
 )
 
@@ -269,4 +272,112 @@ func TestSenderRunDeliversAsQueued(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// hangingNotifier takes every message and answers none until released or
+// until the send's timeout, counting the sends it holds at once.
+type hangingNotifier struct {
+	release        chan struct{}
+	inflight, most atomic.Int32
+}
+
+func (h *hangingNotifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
+	n := h.inflight.Add(1)
+	defer h.inflight.Add(-1)
+	for {
+		most := h.most.Load()
+		if n <= most || h.most.CompareAndSwap(most, n) {
+			break
+		}
+	}
+	select {
+	case <-h.release:
+		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// TestSenderHangingReceiverHoldsHalf: a receiver that takes messages and
+// never answers holds at most half the senders. The other receiver of the
+// same twelve alerts gets all of them meanwhile, and the sends the hanging
+// one was not given wait for the first of its sends to time out.
+func TestSenderHangingReceiverHoldsHalf(t *testing.T) {
+	f := newFixture(t, notify.Policy{
+		Routes:      []notify.Route{{Escalation: "all"}},
+		Escalations: map[string]*notify.Escalation{"all": {Steps: []notify.Step{{Notify: "all"}}}},
+		Groups:      map[string][]string{"all": {"hang[0]", "ok[0]"}},
+	})
+	// Real time, from where the fixture's clock stands, for the waits
+	// under way while the hanging receiver holds its sends.
+	clock, err := clocktest.NewStepped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Step(f.clock.Now().Sub(time.Now()))
+	hang := &hangingNotifier{release: make(chan struct{})}
+	ok := &fakeNotifier{}
+	s, err := notify.NewSender(notify.SenderOptions{
+		Store: f.store, Clock: clock, Logger: slog.New(slog.DiscardHandler),
+		Targets: func(id string) (notify.Target, bool) {
+			switch id {
+			case "hang[0]":
+				return notify.Target{Kind: "webhook", Notifier: hang}, true
+			case "ok[0]":
+				return notify.Target{Kind: "webhook", Notifier: ok}, true
+			}
+			return notify.Target{}, false
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		f.observe(t, view(fmt.Sprintf("c%02d", i), nil, nightowl.StatusDown))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() {
+		close(hang.release)
+		cancel()
+		<-done
+	}()
+
+	byReceiver := func() (sent, busy int, next time.Time) {
+		ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range ns {
+			switch {
+			case n.Receiver == "ok[0]" && n.State == nightowl.NotificationSent:
+				sent++
+			case n.Receiver == "hang[0]" && n.State == nightowl.NotificationPending && strings.Contains(n.Error, "receiver busy"):
+				busy++
+				if next.IsZero() || n.NextAt.Before(next) {
+					next = n.NextAt
+				}
+			}
+		}
+		return sent, busy, next
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		sent, busy, next := byReceiver()
+		if sent == 12 && busy == 8 {
+			// Not before the first hanging send can have timed out.
+			if wait := next.Sub(clock.Now()); wait < 20*time.Second {
+				t.Errorf("the sends the hanging receiver was not given are tried again in %s, before its first send times out", wait)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15s: %d of 12 sent to the receiver that answers, %d of 8 sends to the hanging one put off", sent, busy)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if most := hang.most.Load(); most != 4 {
+		t.Errorf("the hanging receiver held %d sends at once, want 4 (half of 8)", most)
+	}
 }

@@ -5,7 +5,9 @@
 // sent from there, and Run writes everything back, in the order it came,
 // once the store answers again. Any store will do; Options.Unavailable
 // tells its outages from its other errors (postgres.Unavailable does for
-// PostgreSQL).
+// PostgreSQL). A store that hangs instead of refusing is unreachable too:
+// each write is given writeTimeout, and one that runs out of time is kept
+// like one refused.
 //
 // What is kept lives in this process only: it survives an outage of the
 // store, not a crash of the node.
@@ -15,6 +17,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -35,7 +38,8 @@ type Options struct {
 	Store Inner // required
 	// Unavailable says whether an error of Store means that it cannot be
 	// reached now, so that what failed can be kept and written later.
-	// When nil no error does, and Store is used as it is.
+	// Whatever it says, a write that ran out of time
+	// (context.DeadlineExceeded) counts as one; when nil, only that does.
 	Unavailable func(error) bool
 	Clock       nightowl.Clock // nightowl.SystemClock when nil
 	Logger      *slog.Logger   // slog.Default() when nil
@@ -58,6 +62,12 @@ const (
 	// keepMapped is how long the real ID of a notification written back
 	// is remembered, for the outcome of a send that outlived its lease.
 	keepMapped = time.Hour
+	// writeTimeout is how long the inner store is given for one write
+	// (an event, an alert change, a claim, an outcome) before it counts
+	// as unreachable. Each takes milliseconds; a store that has not
+	// answered in a few seconds hangs, and what waits for it (an engine
+	// worker, the sender) goes on from memory instead.
+	writeTimeout = 5 * time.Second
 )
 
 // Store is a nightowl.Store and nightowl.AlertStore that keeps working from
@@ -90,6 +100,10 @@ type Store struct {
 	lastID int64
 	// mapped gives the real ID of a kept notification once written back.
 	mapped map[int64]mappedID
+	// moved gives, by alert ID, the version an alert written back over
+	// another node's change has in the inner store, in place of the one
+	// its kept change promised the caller.
+	moved map[string]movedVersion
 	// down is set when an outage begins and cleared when everything kept
 	// is written; kept counts what was kept during it.
 	down      bool
@@ -124,6 +138,11 @@ type keptAlert struct {
 	refs int // entries of the queue that hold a version of it
 }
 
+type movedVersion struct {
+	from, to int64
+	at       time.Time
+}
+
 type mappedID struct {
 	id int64
 	at time.Time
@@ -138,16 +157,14 @@ var (
 func New(opts Options) *Store {
 	s := &Store{
 		inner:       opts.Store,
-		unavailable: opts.Unavailable,
+		unavailable: timedOut(opts.Unavailable),
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		wake:        make(chan struct{}, 1),
 		alerts:      make(map[string]*keptAlert),
 		notes:       make(map[int64]*note),
 		mapped:      make(map[int64]mappedID),
-	}
-	if s.unavailable == nil {
-		s.unavailable = func(error) bool { return false }
+		moved:       make(map[string]movedVersion),
 	}
 	if s.clock == nil {
 		s.clock = nightowl.SystemClock{}
@@ -156,6 +173,13 @@ func New(opts Options) *Store {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// timedOut returns unavailable, extended to writes that ran out of time.
+func timedOut(unavailable func(error) bool) func(error) bool {
+	return func(err error) bool {
+		return errors.Is(err, context.DeadlineExceeded) || (unavailable != nil && unavailable(err))
+	}
 }
 
 // Unwrap returns the store s wraps.
@@ -229,7 +253,9 @@ func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 	queued := len(s.queue) > 0
 	s.mu.Unlock()
 	if !queued {
-		stored, err := s.inner.AddEvent(ctx, e)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		stored, err := s.inner.AddEvent(wctx, e)
+		cancel()
 		if err == nil {
 			s.ok()
 		}
@@ -255,17 +281,25 @@ func (s *Store) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 // SaveAlert saves a with out in the inner store, or keeps both when that is
 // unreachable or anything is already kept. Kept notifications get negative
 // IDs, unique in this process: the Idempotency-Key of their sends stays the
-// same until they are written back, since the sends go on from memory.
+// same until they are written back, since the sends go on from memory. A
+// kept change moves a.Version on as a write would; it is written back over
+// the version it was made at (see Drain).
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
 	if a.ID == "" || a.Check == "" {
 		return nightowl.Errorf(nightowl.EInvalid, "alert has no id or check")
 	}
 	s.mu.Lock()
 	queued := len(s.queue) > 0
+	s.movedTo(a)
 	s.mu.Unlock()
 	if !queued {
-		err := s.inner.SaveAlert(ctx, a, out)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.SaveAlert(wctx, a, out)
+		cancel()
 		if err == nil {
+			s.mu.Lock()
+			delete(s.moved, a.ID)
+			s.mu.Unlock()
 			s.ok()
 		}
 		if err == nil || !s.unavailable(err) {
@@ -295,7 +329,9 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 		s.alerts[a.ID] = ka
 	}
 	ka.a = snap
+	ka.a.Version++
 	ka.refs++
+	a.Version++
 	s.push(e)
 	s.kept.alerts++
 	s.kept.notifications += len(out)
@@ -404,7 +440,9 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 	if len(out) == limit || skip {
 		return out, nil
 	}
-	more, err := s.inner.ClaimNotifications(ctx, owner, now, limit-len(out), lease)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	more, err := s.inner.ClaimNotifications(wctx, owner, now, limit-len(out), lease)
+	cancel()
 	switch {
 	case err == nil:
 		s.ok()
@@ -434,7 +472,9 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string) error {
 		}
 	}
 	s.mu.Unlock()
-	err := s.inner.ReleaseClaims(ctx, owner)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.inner.ReleaseClaims(wctx, owner)
+	cancel()
 	if err != nil && s.unavailable(err) {
 		s.mu.Lock()
 		s.outage(err)
@@ -478,7 +518,9 @@ func (s *Store) finish(ctx context.Context, n *nightowl.Notification) error {
 		return nil
 	}
 	s.mu.Unlock()
-	err := s.inner.FinishNotification(ctx, n)
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.inner.FinishNotification(wctx, n)
+	cancel()
 	if err == nil {
 		s.ok()
 	}
@@ -577,6 +619,11 @@ func (s *Store) Drain(ctx context.Context) error {
 			delete(s.mapped, id)
 		}
 	}
+	for id, m := range s.moved {
+		if now.Sub(m.at) > keepMapped {
+			delete(s.moved, id)
+		}
+	}
 	s.answered()
 	return nil
 }
@@ -589,7 +636,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		f := s.finishes[0]
 		c := *f
 		s.mu.Unlock()
-		err := s.inner.FinishNotification(ctx, &c)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.FinishNotification(wctx, &c)
+		cancel()
 		if err = s.failed(ctx, err, nil, "record notification outcome", "notification", c.ID); err != nil {
 			return false, err
 		}
@@ -609,7 +658,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 	if e.event != nil {
 		ev := *e.event
 		s.mu.Unlock()
-		_, err := s.inner.AddEvent(ctx, ev)
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		_, err := s.inner.AddEvent(wctx, ev)
+		cancel()
 		if err = s.failed(ctx, err, e, "write back event", "check", ev.Check); err != nil {
 			return false, err
 		}
@@ -638,8 +689,11 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 			out[i].NextAt = n.n.NextAt // the retry's time
 		}
 	}
+	promised := a.Version + 1 // what the caller was given
+	s.movedTo(&a)
 	s.mu.Unlock()
-	if err := s.inner.SaveAlert(ctx, &a, out); err != nil {
+	err := s.writeBack(ctx, &a, out)
+	if err != nil {
 		s.mu.Lock()
 		e.writing = false
 		s.mu.Unlock()
@@ -652,6 +706,11 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	s.mu.Lock()
+	if a.Version != promised {
+		s.moved[a.ID] = movedVersion{from: promised, to: a.Version, at: now}
+	} else {
+		delete(s.moved, a.ID)
+	}
 	var outcomes []nightowl.Notification
 	for i, n := range e.notes {
 		s.mapped[n.n.ID] = mappedID{id: out[i].ID, at: now}
@@ -666,7 +725,9 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 	s.pop(e)
 	s.mu.Unlock()
 	for i := range outcomes {
-		err := s.inner.FinishNotification(ctx, &outcomes[i])
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err := s.inner.FinishNotification(wctx, &outcomes[i])
+		cancel()
 		if err != nil && (s.unavailable(err) || ctx.Err() != nil) {
 			s.mu.Lock()
 			if s.unavailable(err) {
@@ -685,6 +746,52 @@ func (s *Store) drainOne(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// movedTo gives a the version its alert has in the inner store when a
+// write-back moved it past the one a was given. Called with mu held.
+func (s *Store) movedTo(a *nightowl.Alert) {
+	if m, ok := s.moved[a.ID]; ok && a.Version == m.from {
+		a.Version = m.to
+	}
+}
+
+// maxWriteBack bounds how often a write-back is tried again over a
+// version read anew.
+const maxWriteBack = 3
+
+// writeBack writes a kept alert change. It is written over the version it
+// was made at; when the alert was changed meanwhile, by another node while
+// this one could not reach the store (or by this one's own write that
+// ran out of time and landed after all), the change kept here is written
+// over the stored one all the same: of changes made on two nodes at once
+// the one written last stays, as it did before versions were counted.
+// The notifications kept with it are queued in any case: they may have
+// been sent from memory already, and their outcomes are written after them.
+func (s *Store) writeBack(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
+	var err error
+	for range maxWriteBack {
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err = s.inner.SaveAlert(wctx, a, out)
+		cancel()
+		if nightowl.ErrorCode(err) != nightowl.EConflict {
+			return err
+		}
+		wctx, cancel = context.WithTimeout(ctx, writeTimeout)
+		stored, rerr := s.inner.Alert(wctx, a.ID)
+		cancel()
+		switch {
+		case nightowl.ErrorCode(rerr) == nightowl.ENotFound:
+			a.Version = 0
+		case rerr != nil:
+			return rerr
+		default:
+			a.Version = stored.Version
+		}
+	}
+	// Changed again at every try: a plain error, to be tried again later
+	// rather than given up on as a refusal.
+	return fmt.Errorf("write back alert %s: changed at each of %d tries: %v", a.ID, maxWriteBack, err)
 }
 
 // failed decides what becomes of a write back that ended with err: nil

@@ -30,11 +30,13 @@ var errDown = errors.New("fake: connection refused")
 
 func unavailable(err error) bool { return errors.Is(err, errDown) }
 
-// flaky is a real SQLite store that fails every call while down, and logs
-// the writes it took, in order.
+// flaky is a real SQLite store that fails every call while down, answers
+// none until its caller gives up while hung, and logs the writes it took,
+// in order.
 type flaky struct {
 	*sqlite.Store
 	down atomic.Bool
+	hung atomic.Bool
 	// afterWrite, when set, is called after each write the store took.
 	afterWrite func(w string)
 	mu         sync.Mutex
@@ -46,6 +48,20 @@ func (f *flaky) fail(what string) error {
 		return fmt.Errorf("%s: %w", what, errDown)
 	}
 	return nil
+}
+
+// hang waits, while the store is hung, for ctx to end, as a call on a
+// connection that no longer carries anything does. A call without a
+// deadline would wait forever: it fails at once, saying so.
+func (f *flaky) hang(ctx context.Context, what string) error {
+	if !f.hung.Load() {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return fmt.Errorf("%s: called without a deadline on a hung store, it would wait forever", what)
+	}
+	<-ctx.Done()
+	return fmt.Errorf("%s: %w", what, ctx.Err())
 }
 
 func (f *flaky) wrote(format string, args ...any) {
@@ -65,6 +81,9 @@ func (f *flaky) writes() []string {
 }
 
 func (f *flaky) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event, error) {
+	if err := f.hang(ctx, "add event"); err != nil {
+		return e, err
+	}
 	if err := f.fail("add event"); err != nil {
 		return e, err
 	}
@@ -76,6 +95,9 @@ func (f *flaky) AddEvent(ctx context.Context, e nightowl.Event) (nightowl.Event,
 }
 
 func (f *flaky) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
+	if err := f.hang(ctx, "save alert"); err != nil {
+		return err
+	}
 	if err := f.fail("save alert"); err != nil {
 		return err
 	}
@@ -87,6 +109,9 @@ func (f *flaky) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 }
 
 func (f *flaky) FinishNotification(ctx context.Context, n *nightowl.Notification) error {
+	if err := f.hang(ctx, "finish notification"); err != nil {
+		return err
+	}
 	if err := f.fail("finish notification"); err != nil {
 		return err
 	}
@@ -101,6 +126,9 @@ func (f *flaky) FinishNotification(ctx context.Context, n *nightowl.Notification
 }
 
 func (f *flaky) ClaimNotifications(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]nightowl.Notification, error) {
+	if err := f.hang(ctx, "claim notifications"); err != nil {
+		return nil, err
+	}
 	if err := f.fail("claim notifications"); err != nil {
 		return nil, err
 	}
@@ -108,6 +136,9 @@ func (f *flaky) ClaimNotifications(ctx context.Context, owner string, now time.T
 }
 
 func (f *flaky) ReleaseClaims(ctx context.Context, owner string) error {
+	if err := f.hang(ctx, "release claims"); err != nil {
+		return err
+	}
 	if err := f.fail("release claims"); err != nil {
 		return err
 	}
@@ -670,5 +701,70 @@ func TestOffline(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newFixture(t)) })
+	}
+}
+
+func TestWriteBackOverAnotherNodesChange(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := nightowl.Alert{ID: "a", Check: "shop", State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical,
+		Status: nightowl.StatusDown, StartsAt: t0, Notified: []string{"chat"}}
+	if err := f.s.SaveAlert(ctx, &a, nil); err != nil || a.Version != 1 {
+		t.Fatalf("save: %v, version %d", err, a.Version)
+	}
+
+	// Cut off from the store, this node acknowledges the alert, then
+	// notes something on it: both are kept, each moving the version on
+	// as a write would.
+	f.inner.down.Store(true)
+	a.State, a.AckedBy, a.AckedAt = nightowl.AlertAcknowledged, "ana", t0.Add(time.Minute)
+	out := []nightowl.Notification{{Receiver: "chat", Message: nightowl.Message{Kind: nightowl.MessageAcknowledged, Alert: a},
+		CreatedAt: t0, NextAt: t0}}
+	if err := f.s.SaveAlert(ctx, &a, out); err != nil || a.Version != 2 {
+		t.Fatalf("kept ack: %v, version %d; want version 2", err, a.Version)
+	}
+	a.Maintenance = "noted while away"
+	if err := f.s.SaveAlert(ctx, &a, nil); err != nil || a.Version != 3 {
+		t.Fatalf("kept note: %v, version %d; want version 3", err, a.Version)
+	}
+	if got, err := f.s.Alert(ctx, "a"); err != nil || got.Version != 3 || got.State != nightowl.AlertAcknowledged {
+		t.Fatalf("kept alert = %s v%d, %v", got.State, got.Version, err)
+	}
+
+	// Meanwhile another node, which reaches the store, escalates it.
+	other, err := f.inner.Store.Alert(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Escalated, other.Notified = 1, []string{"chat", "primary"}
+	if err := f.inner.Store.SaveAlert(ctx, &other, nil); err != nil || other.Version != 2 {
+		t.Fatalf("other node's change: %v, version %d", err, other.Version)
+	}
+
+	// Written back, the changes kept here are written last and stay;
+	// their notification is queued.
+	f.inner.down.Store(false)
+	f.drain(t)
+	f.spooled(t, 0, 0, 0)
+	stored, err := f.inner.Store.Alert(ctx, "a")
+	if err != nil || stored.State != nightowl.AlertAcknowledged || stored.Maintenance != "noted while away" || stored.Version != 4 {
+		t.Fatalf("written back: %s %q v%d, %v; want acknowledged, noted, v4", stored.State, stored.Maintenance, stored.Version, err)
+	}
+	ns, err := f.inner.Store.Notifications(ctx, nightowl.NotificationQuery{AlertID: "a"})
+	if err != nil || len(ns) != 1 || ns[0].Message.Kind != nightowl.MessageAcknowledged {
+		t.Fatalf("notifications = %+v, %v; want the acknowledgement", ns, err)
+	}
+
+	// This node's next change, made over the version it was given, is
+	// written over the one the write-back left: no conflict.
+	a.State, a.ResolvedAt = nightowl.AlertResolved, t0.Add(time.Hour)
+	if err := f.s.SaveAlert(ctx, &a, nil); err != nil || a.Version != 5 {
+		t.Fatalf("next change: %v, version %d; want version 5", err, a.Version)
+	}
+	// A change over a version truly stale still loses.
+	stale := other
+	stale.Cause = "stale"
+	if err := f.s.SaveAlert(ctx, &stale, nil); nightowl.ErrorCode(err) != nightowl.EConflict {
+		t.Fatalf("stale change: %v, want a conflict", err)
 	}
 }

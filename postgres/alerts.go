@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/nightowl/nightowl"
@@ -24,53 +25,72 @@ import (
 
 var _ nightowl.AlertStore = (*Store)(nil)
 
-// SaveAlert writes a and queues out in one transaction.
+// SaveAlert writes a and queues out in one transaction, as a
+// compare-and-set on a's version (see nightowl.AlertStore). Of nodes
+// updating one alert at once, the first takes the row's lock; the others
+// wait for it to commit, then find the version moved and change nothing.
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
-	rec, err := records.EncodeAlert(a, out)
-	if err != nil {
-		return err
-	}
-	ids := make([]int64, len(out))
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
-			a.ID, a.Check, string(a.State), a.StartsAt, rec.Data)
-		if err != nil {
-			return err
-		}
-		for i := range out {
-			n := &out[i]
-			err := tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
-				VALUES ($1, $2, 'pending', 0, $3, $4, $5) RETURNING id`,
-				a.ID, n.Receiver, n.CreatedAt, n.NextAt, rec.Messages[i]).Scan(&ids[i])
+	err := records.SaveAlert(a, out, func(rec records.Alert, from int64) (changed int64, ids []int64, err error) {
+		ids = make([]int64, len(out))
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var tag pgconn.CommandTag
+			var err error
+			if from == 0 {
+				tag, err = tx.Exec(ctx, `INSERT INTO alerts (id, check_name, state, starts_at, data, version)
+					VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT (id) DO NOTHING`,
+					a.ID, a.Check, string(a.State), a.StartsAt, rec.Data)
+			} else {
+				tag, err = tx.Exec(ctx, `UPDATE alerts SET state = $1, data = $2, version = version + 1
+					WHERE id = $3 AND version = $4`, string(a.State), rec.Data, a.ID, from)
+			}
 			if err != nil {
 				return err
 			}
-		}
-		return nil
+			if changed = tag.RowsAffected(); changed == 0 {
+				return nil
+			}
+			for i := range out {
+				n := &out[i]
+				err := tx.QueryRow(ctx, `INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
+					VALUES ($1, $2, 'pending', 0, $3, $4, $5) RETURNING id`,
+					a.ID, n.Receiver, n.CreatedAt, n.NextAt, rec.Messages[i]).Scan(&ids[i])
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return changed, ids, err
 	})
-	if err != nil {
+	if err != nil && nightowl.ErrorCode(err) == nightowl.EInternal {
 		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	records.Queued(a, out, ids)
-	return nil
+	return err
 }
 
 // Alert returns the alert with the given id.
 func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
-	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT data FROM alerts WHERE id = $1`, id).Scan(&data)
+	a, err := recScanAlert(s.pool.QueryRow(ctx, `SELECT data, version FROM alerts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nightowl.Alert{}, records.NotFound("alert", id)
 	}
 	if err != nil {
 		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
 	}
-	a, err := records.Decode[nightowl.Alert](data)
-	if err != nil {
-		return a, fmt.Errorf("read alert %s: %w", id, err)
-	}
 	return a, nil
+}
+
+// recScanAlert reads an alert's data and its version, which the column
+// holds for alerts written before versions were counted.
+func recScanAlert(r pgx.Row) (nightowl.Alert, error) {
+	var data []byte
+	var version int64
+	if err := r.Scan(&data, &version); err != nil {
+		return nightowl.Alert{}, err
+	}
+	a, err := records.Decode[nightowl.Alert](data)
+	a.Version = version
+	return a, err
 }
 
 // Alerts returns the alerts q selects, newest first.
@@ -82,9 +102,17 @@ func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.A
 	if q.Check != "" {
 		w.add(`check_name = ` + w.arg(q.Check))
 	}
-	query := `SELECT data FROM alerts` + w.sql() + ` ORDER BY starts_at DESC, id LIMIT ` +
+	query := `SELECT data, version FROM alerts` + w.sql() + ` ORDER BY starts_at DESC, id LIMIT ` +
 		w.arg(recLimit(records.AlertLimit(q)))
-	return recReadJSON[nightowl.Alert](ctx, s.pool, "alerts", query, w.args...)
+	rows, err := s.pool.Query(ctx, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	out, err := recCollect(rows, func(r pgx.CollectableRow) (nightowl.Alert, error) { return recScanAlert(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
 }
 
 const recNotificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`

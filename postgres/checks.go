@@ -30,6 +30,17 @@ const (
 	// checksAttempts is how many times a transaction that lost a deadlock
 	// or a serialization conflict to another node is tried.
 	checksAttempts = 3
+	// writerTimeout bounds each transaction the writer goroutine makes
+	// for itself: a flush of what is queued, the hourly prune. A database
+	// that hangs rather than refusing would otherwise hold the writer,
+	// and with it every status change, for as long as the connection
+	// stays open; past this the flush fails as an outage and is tried
+	// again whole. The largest flush, of the 200,000 results that queue
+	// up during an outage, took 10-15 s on a small shared server: the
+	// bound leaves room for a slower one, since a flush cut short every
+	// time would never be written. Events are written within their
+	// callers' deadlines (addEvents).
+	writerTimeout = 2 * time.Minute
 )
 
 var errChecksClosed = errors.New("postgres: store is closed")
@@ -160,7 +171,8 @@ func (s *Store) flushChecks(durable bool) error {
 	if b.Empty() {
 		return nil
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), writerTimeout)
+	defer cancel()
 	var refused []nightowl.Heartbeat
 	err := s.checksTx(ctx, func(tx pgx.Tx) error {
 		w := &checksWriter{s: s, ctx: ctx, tx: tx}
@@ -210,8 +222,9 @@ func (s *Store) housekeepChecks() {
 // node does so once an hour; the deletes of one make those of the others
 // find nothing.
 func (s *Store) pruneChecks(now time.Time) error {
-	return s.checksTx(context.Background(), func(tx pgx.Tx) error {
-		ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), writerTimeout)
+	defer cancel()
+	return s.checksTx(ctx, func(tx pgx.Tx) error {
 		for _, p := range []struct {
 			period int64
 			keep   time.Duration
@@ -251,7 +264,10 @@ func (s *Store) addEvents(first *checkstore.EventReq) {
 		checks[i] = r.E.Check
 	}
 	states := s.q.States(checks)
-	ctx := context.Background()
+	// Each caller waits for its answer (checkstore.SendEvent), so that an
+	// event is written once: within the time the first of them gave.
+	ctx, cancel := checkstore.EventsContext(live, writerTimeout)
+	defer cancel()
 	ids := make([]int64, len(live))
 	err := s.checksTx(ctx, func(tx pgx.Tx) error {
 		w := &checksWriter{s: s, ctx: ctx, tx: tx}

@@ -35,6 +35,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, now func() time.Time) erro
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Release()
+	// A migration may rewrite a large table, and the nodes that start
+	// with this one wait on the lock for as long as it takes: the pool's
+	// statement and lock timeouts (postgres.go) are not for this session,
+	// which gets them back before it returns to the pool. Open's context
+	// bounds it all.
+	if _, err := conn.Exec(ctx, `SET statement_timeout = 0; SET lock_timeout = 0`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET statement_timeout; RESET lock_timeout`)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,6 +150,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("open postgres: the connection string is not valid")
 	}
 	cfg.MaxConns = opts.MaxConns
+	setSessionTimeouts(cfg.ConnConfig.RuntimeParams)
 	s := &Store{
 		opts: opts,
 		log:  opts.Logger,
@@ -171,6 +173,38 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	go s.runChecks()
 	return s, nil
+}
+
+// The server's own bounds on every session of the pool, unless the
+// connection string sets them (as a parameter, or with -c in options). The
+// client gives up on a write sooner or as soon (the callers' deadlines,
+// writerTimeout); these end what the server would otherwise go on doing
+// for a client that is gone, and what no client deadline reaches: a lock
+// held by a node whose connection hangs in the middle of a transaction.
+// The longest statement nightowl sends, the COPY of 200,000 results queued
+// during an outage, took 5.5 s on a small shared server, and the longest
+// transaction, the flush it is part of, 10-15 s.
+var sessionTimeouts = map[string]string{
+	"statement_timeout": "1min",
+	// Row locks are held for one transaction; a wait longer than the
+	// longest is for one stuck elsewhere, and failing (to try again
+	// later) beats queueing behind it.
+	"lock_timeout": "30s",
+	// nightowl never pauses inside a transaction: one left idle is a
+	// node cut off in its middle, whose locks would otherwise stand until
+	// the server hears of it, hours later with the system's keepalive.
+	"idle_in_transaction_session_timeout": "1min",
+}
+
+// setSessionTimeouts adds sessionTimeouts to a pool's startup parameters,
+// but for those the connection string already sets.
+func setSessionTimeouts(params map[string]string) {
+	for name, v := range sessionTimeouts {
+		if _, ok := params[name]; ok || strings.Contains(params["options"], name) {
+			continue
+		}
+		params[name] = v
+	}
 }
 
 // redact names a database without its credentials: user@host:port/database.

@@ -15,7 +15,8 @@ import (
 
 // Unavailable reports whether err says that the database could not be
 // reached or went away, rather than that it refused what was asked: a
-// failed or dropped connection, a timeout, a server shutting down or
+// failed or dropped connection, a timeout (the caller's deadline or the
+// server's statement and lock timeouts), a server shutting down or
 // starting up. What it answers for such an error may succeed once the
 // server is back, so a caller can keep it and try again; other SQL errors
 // and domain errors would fail the same way again.
@@ -59,12 +60,17 @@ func Unavailable(err error) bool {
 }
 
 // unavailableCode says whether a SQLSTATE means the server cannot serve
-// now: class 08 (connection exception) and the shutdowns of class 57P.
+// now: class 08 (connection exception), the shutdowns of class 57P, and the
+// session timeouts the pool sets (postgres.go), which end a statement that
+// a stuck server or another session's stuck transaction held up.
 func unavailableCode(code string) bool {
 	switch code {
 	case "57P01", // admin_shutdown
 		"57P02", // crash_shutdown
-		"57P03": // cannot_connect_now: starting up or in recovery
+		"57P03", // cannot_connect_now: starting up or in recovery
+		"57014", // query_canceled: statement_timeout
+		"55P03", // lock_not_available: lock_timeout
+		"25P03": // idle_in_transaction_session_timeout
 		return true
 	}
 	return strings.HasPrefix(code, "08")

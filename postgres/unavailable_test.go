@@ -38,7 +38,9 @@ func TestUnavailableClassifies(t *testing.T) {
 		{"crash shutdown", &pgconn.PgError{Code: "57P02"}, true},
 		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, true},
 		{"connection failure", fmt.Errorf("x: %w", &pgconn.PgError{Code: "08006"}), true},
-		{"query cancelled", &pgconn.PgError{Code: "57014"}, false},
+		{"statement timeout", &pgconn.PgError{Code: "57014"}, true},
+		{"lock timeout", &pgconn.PgError{Code: "55P03"}, true},
+		{"idle in transaction timeout", &pgconn.PgError{Code: "25P03"}, true},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"conn closed", fmt.Errorf("x: %w", pgconn.ErrConnClosed), true},
 		{"net error", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, true},
@@ -96,6 +98,25 @@ func TestUnavailableAgainstServers(t *testing.T) {
 			tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
 			_, err := connect(t).Exec(tctx, "SELECT pg_sleep(10)")
+			return err
+		}, true},
+		{"statement timeout", func(t *testing.T) error {
+			conn := connect(t)
+			if _, err := conn.Exec(ctx, "SET statement_timeout = '100ms'"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := conn.Exec(ctx, "SELECT pg_sleep(10)")
+			return err
+		}, true},
+		{"lock timeout", func(t *testing.T) error {
+			holder, waiter := connect(t), connect(t)
+			if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock(15)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := waiter.Exec(ctx, "SET lock_timeout = '100ms'"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := waiter.Exec(ctx, "SELECT pg_advisory_lock(15)")
 			return err
 		}, true},
 		{"terminated by an administrator", func(t *testing.T) error {

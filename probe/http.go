@@ -427,6 +427,10 @@ func init() {
 // httpError describes a failed request without its URL, which may carry
 // credentials in its user info or query.
 func httpError(ctx context.Context, err error, start time.Time) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return reason(ctx, err, start)
+	}
 	if timedOut(ctx, err) {
 		return "http request " + timeoutText(ctx, start)
 	}

@@ -80,17 +80,27 @@ func timeoutText(ctx context.Context, start time.Time) string {
 // address prefixes Go's errors carry ("dial tcp 127.0.0.1:9: connect: "),
 // which the caller replaces with what it was doing.
 func reason(ctx context.Context, err error, start time.Time) string {
+	canceled := errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled)
+	// A name that did not resolve says so however the lookup ended:
+	// "timed out" alone sends the reader to the server, not to DNS.
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		why := dnsErr.Err
+		switch {
+		case timedOut(ctx, err):
+			why = timeoutText(ctx, start)
+		case canceled:
+			why = "canceled"
+		}
+		return "resolve " + dnsErr.Name + ": " + why
+	}
 	switch {
 	case timedOut(ctx, err):
 		return timeoutText(ctx, start)
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+	case canceled:
 		return "canceled"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed by the server"
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "resolve " + dnsErr.Name + ": " + dnsErr.Err
 	}
 	var verr *tls.CertificateVerificationError
 	if errors.As(err, &verr) {

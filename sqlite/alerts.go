@@ -20,39 +20,45 @@ import (
 
 var _ nightowl.AlertStore = (*Store)(nil)
 
-// SaveAlert writes a and queues out in one durable transaction. When many
+// SaveAlert writes a and queues out in one durable transaction, as a
+// compare-and-set on a's version (see nightowl.AlertStore). When many
 // alerts change at once (the network went away and every check went down),
 // the changes waiting together share one transaction and one fsync.
 func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl.Notification) error {
-	rec, err := records.EncodeAlert(a, out)
-	if err != nil {
-		return err
-	}
-	r := &alertReq{ctx: ctx, a: *a, rec: rec, out: out, ids: make([]int64, len(out)), done: make(chan error, 1)}
-	select {
-	case s.alertReqs <- r:
-	case <-s.done:
-		return fmt.Errorf("save alert %s: %w", a.ID, errClosed)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once taken, the request is written whatever happens to ctx: the
-	// caller must learn whether it was.
-	if err := <-r.done; err != nil {
+	err := records.SaveAlert(a, out, func(rec records.Alert, from int64) (int64, []int64, error) {
+		r := &alertReq{ctx: ctx, a: *a, from: from, rec: rec, out: out, ids: make([]int64, len(out)), done: make(chan error, 1)}
+		select {
+		case s.alertReqs <- r:
+		case <-s.done:
+			return 0, nil, errClosed
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		}
+		// Once taken, the request is written whatever happens to ctx:
+		// the caller must learn whether it was.
+		if err := <-r.done; err != nil {
+			return 0, nil, err
+		}
+		return r.changed, r.ids, nil
+	})
+	if err != nil && nightowl.ErrorCode(err) == nightowl.EInternal {
 		return fmt.Errorf("save alert %s: %w", a.ID, err)
 	}
-	records.Queued(a, out, r.ids)
-	return nil
+	return err
 }
 
 // alertReq is an alert change on its way to the writer goroutine.
 type alertReq struct {
 	ctx  context.Context
 	a    nightowl.Alert
+	from int64 // the version it was read at
 	rec  records.Alert
 	out  []nightowl.Notification
-	ids  []int64 // set by the writer
-	done chan error
+	// Set by the writer: the alert rows changed (0 when another write
+	// came first) and the IDs of out.
+	changed int64
+	ids     []int64
+	done    chan error
 }
 
 // saveAlerts writes first and every other alert change already waiting in
@@ -83,10 +89,18 @@ func (s *Store) saveAlerts(first *alertReq) {
 
 func (w *txWriter) saveAlert(r *alertReq) error {
 	a := &r.a
-	err := w.exec(`INSERT INTO alerts (id, check_name, state, starts_at, data) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
-		a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.rec.Data)
-	if err != nil {
+	var err error
+	if r.from == 0 {
+		r.changed, err = w.execCount(`INSERT INTO alerts (id, check_name, state, starts_at, data, version)
+			VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`,
+			a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.rec.Data)
+	} else {
+		r.changed, err = w.execCount(`UPDATE alerts SET state = ?, data = ?, version = version + 1
+			WHERE id = ? AND version = ?`, string(a.State), r.rec.Data, a.ID, r.from)
+	}
+	if err != nil || r.changed == 0 {
+		// Lost to another write: nothing of it is written, and the
+		// others in the transaction go on.
 		return err
 	}
 	for i := range r.out {
@@ -103,19 +117,27 @@ func (w *txWriter) saveAlert(r *alertReq) error {
 
 // Alert returns the alert with the given id.
 func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
-	var data []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT data FROM alerts WHERE id = ?`, id).Scan(&data)
+	a, err := scanAlert(s.rdb.QueryRowContext(ctx, `SELECT data, version FROM alerts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nightowl.Alert{}, records.NotFound("alert", id)
 	}
 	if err != nil {
 		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
 	}
-	a, err := records.Decode[nightowl.Alert](data)
-	if err != nil {
-		return a, fmt.Errorf("read alert %s: %w", id, err)
-	}
 	return a, nil
+}
+
+// scanAlert reads an alert's data and its version, which the column holds
+// for alerts written before versions were counted.
+func scanAlert(sc interface{ Scan(...any) error }) (nightowl.Alert, error) {
+	var data []byte
+	var version int64
+	if err := sc.Scan(&data, &version); err != nil {
+		return nightowl.Alert{}, err
+	}
+	a, err := records.Decode[nightowl.Alert](data)
+	a.Version = version
+	return a, err
 }
 
 // Alerts returns the alerts q selects, newest first.
@@ -129,13 +151,29 @@ func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.A
 		where = append(where, `check_name = ?`)
 		args = append(args, q.Check)
 	}
-	query := `SELECT data FROM alerts`
+	query := `SELECT data, version FROM alerts`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	query += ` ORDER BY starts_at DESC, id LIMIT ?`
 	args = append(args, sqlLimit(records.AlertLimit(q)))
-	return readJSON[nightowl.Alert](ctx, s.rdb, "alerts", query, args...)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []nightowl.Alert
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
 }
 
 const notificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`

@@ -405,6 +405,16 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction on the writer connection. durable makes
 // the commit wait for the WAL to reach the disk. It must run on the writer
 // goroutine; ids fn learns are cached only once the commit succeeded.
+//
+// The writer's transactions have no deadline of their own (ctx is
+// context.Background where the writer writes for itself). Callers bound
+// their wait for the writer to take a status change or an alert change,
+// and one not taken in time is kept in memory by the server (package
+// offline); once taken, it is finished and its caller told, so that it is
+// never both written and kept to be written again. A deadline here could
+// not cut short a write that the disk holds up, only fail it afterwards,
+// and a flush failed that way would be tried again whole, as long as
+// before. Waits for another process's lock end with busy_timeout.
 func (s *Store) inTx(ctx context.Context, durable bool, fn func(w *txWriter) error) error {
 	err := s.inTxOnce(ctx, durable, fn)
 	for _, q := range s.wanted {

@@ -33,7 +33,7 @@ func (a *api) actionRoutes() []Route {
 		f("GET /api/v1/action-requests/{id}", viewer, a.getActionRequest),
 		f("POST /api/v1/action-requests/{id}/approve", responder, a.approveAction),
 		f("POST /api/v1/action-requests/{id}/deny", responder, a.denyAction),
-		f("POST /api/v1/action-requests/{id}/run", responder, a.runAction),
+		withLong(f("POST /api/v1/action-requests/{id}/run", responder, a.runAction), actionWrite),
 	}
 }
 

@@ -36,7 +36,7 @@ func (a *api) runbookRoutes() []Route {
 		f("GET /admin/actions/requests/{id}", viewer, a.adminActionRequest),
 		f("POST /admin/actions/requests/{id}/approve", responder, a.adminApproveAction),
 		f("POST /admin/actions/requests/{id}/deny", responder, a.adminDenyAction),
-		f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction),
+		withLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), actionWrite),
 	}
 }
 

@@ -99,6 +99,7 @@ func Handler(opts Options) http.Handler {
 		if rt.Role != "" {
 			h = a.require(rt.Role, h)
 		}
+		h = bounded(h, WriteTimeout+rt.long)
 		mux.Handle(rt.Pattern, h)
 	}
 	return a.secureHeaders(mux)
@@ -126,6 +127,15 @@ type Route struct {
 	Pattern string
 	Role    nightowl.Role
 	handler http.Handler
+	// long is how much longer than WriteTimeout the route may take: it
+	// waits on a run (longWrite).
+	long time.Duration
+}
+
+// withLong marks a route that waits on a run d longer than others.
+func withLong(r Route, d time.Duration) Route {
+	r.long = d
+	return r
 }
 
 // Routes lists every endpoint Handler serves with these options, with the
@@ -146,8 +156,8 @@ func (a *api) routes(opts Options) []Route {
 	rs := []Route{
 		f("GET /api/v1/checks", viewer, a.listChecks),
 		f("GET /api/v1/checks/{name}", viewer, a.getCheck),
-		f("POST /api/v1/checks/{name}/run", responder, a.runCheck),
-		f("POST /api/v1/reload", admin, a.reload),
+		withLong(f("POST /api/v1/checks/{name}/run", responder, a.runCheck), actionWrite),
+		withLong(f("POST /api/v1/reload", admin, a.reload), time.Minute),
 		f("GET /api/v1/whoami", viewer, a.whoami),
 		f("POST /api/v1/login", public, a.login),
 		f("POST /api/v1/logout", public, a.logout),
@@ -188,6 +198,11 @@ func (a *api) routes(opts Options) []Route {
 			// Signed by the forwarding node with a key from the shared
 			// store, not by a person (web/cluster.go).
 			rs = append(rs, f("POST "+ClusterPingPath, public, clusterPing(cp, a.log)))
+		}
+		if h, ok := opts.Pinger.(ClusterHearer); ok {
+			// Signed the same way: a node cut off from the store tells
+			// the others it runs its checks from memory.
+			rs = append(rs, f("POST "+ClusterAlivePath, public, clusterAlive(h, opts.Clock, a.log)))
 		}
 	}
 	if cv, ok := opts.Backend.(ClusterViewer); ok {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nightowl/nightowl"
 )
@@ -128,4 +129,100 @@ func clusterPing(p ClusterPinger, log *slog.Logger) http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// ClusterAlivePath is where a node cut off from the shared store tells the
+// others that it is alive and running its checks from memory: while it
+// does, they leave its checks to it instead of running them too.
+const ClusterAlivePath = "/api/v1/cluster/alive"
+
+// maxAliveBody bounds a notice: a node name and a time.
+const maxAliveBody = 4 << 10
+
+// MaxNoticeAge is how far a notice's time may be from the receiver's
+// clock: an older one (a replay) or one from far ahead is refused, and its
+// sender, not told, acts as if nobody heard it.
+const MaxNoticeAge = 30 * time.Second
+
+// ClusterHearer takes other nodes' notices that they run their checks from
+// memory. It is served only with the key nodes sign with.
+type ClusterHearer interface {
+	PingKey() []byte
+	Heard(node string)
+}
+
+// aliveNotice is what a node cut off from the store tells the others.
+type aliveNotice struct {
+	Node string    `json:"node"`
+	Sent time.Time `json:"sent"`
+}
+
+// TellAlive tells the node at addr, signed with key, that node is alive
+// and runs its checks from memory; nil once it took the notice.
+func TellAlive(ctx context.Context, client *http.Client, addr string, key []byte, node string, sent time.Time) error {
+	body, err := json.Marshal(aliveNotice{Node: node, Sent: sent.UTC()})
+	if err != nil {
+		return fmt.Errorf("encode a notice: %w", err)
+	}
+	base := addr
+	if !strings.Contains(addr, "://") {
+		base = "http://" + addr
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+ClusterAlivePath, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("tell %s: %w", addr, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(signatureHeader, signPing(key, body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("tell %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("tell %s: answered %s", addr, resp.Status)
+	}
+	return nil
+}
+
+// clusterAlive takes a notice from a node cut off from the store: only
+// signed, and only fresh.
+func clusterAlive(h ClusterHearer, clock nightowl.Clock, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAliveBody))
+		if err != nil {
+			writeError(w, nightowl.Errorf(nightowl.EInvalid, "notice too large or cut short"))
+			return
+		}
+		sig := r.Header.Get(signatureHeader)
+		if sig == "" || !hmac.Equal([]byte(sig), []byte(signPing(h.PingKey(), body))) {
+			log.Warn("node notice refused: bad signature", "remote", r.RemoteAddr)
+			writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "notice refused: bad signature"))
+			return
+		}
+		n, err := parseAliveNotice(body, clock.Now())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		h.Heard(n.Node)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// parseAliveNotice reads a signed notice, refusing one without a node name
+// or whose time is more than MaxNoticeAge from now.
+func parseAliveNotice(body []byte, now time.Time) (aliveNotice, error) {
+	var n aliveNotice
+	if err := json.Unmarshal(body, &n); err != nil {
+		return n, nightowl.Errorf(nightowl.EInvalid, "notice: %v", err)
+	}
+	if n.Node == "" || len(n.Node) > 200 {
+		return n, nightowl.Errorf(nightowl.EInvalid, "notice: a node name of 1 to 200 bytes is required")
+	}
+	if d := now.Sub(n.Sent); d > MaxNoticeAge || d < -MaxNoticeAge {
+		return n, nightowl.Errorf(nightowl.EInvalid, "notice: sent %s, more than %s from this node's clock", n.Sent.Format(time.RFC3339), MaxNoticeAge)
+	}
+	return n, nil
 }

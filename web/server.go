@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"strings"
@@ -53,6 +54,18 @@ func longWrite(w http.ResponseWriter, d time.Duration) {
 	// An error means the writer cannot take deadlines (a test's
 	// recorder): nothing to move.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout + d))
+}
+
+// bounded gives every request a deadline, d: what a handler waits on (the
+// store above all, which may hang rather than refuse) ends with the
+// request's time, instead of holding the handler after the client is
+// gone. A route that waits on a run has a longer d (Route.long).
+func bounded(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // closeUnread marks the connection of a request whose body the handler

@@ -25,7 +25,17 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(ctx, app.Options{ConfigPath: cfgPath(), Logger: log, Listen: *listen})
+	opts := app.Options{ConfigPath: cfgPath(), Logger: log, Listen: *listen}
+	if path := e.getenv(testClockEnv); path != "" {
+		clock, err := newOffsetClock(path)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl:", err)
+			return exitBadConfig
+		}
+		log.Warn("the wall clock is moved by a test file", "env", testClockEnv, "file", path)
+		opts.Clock = clock
+	}
+	a, err := app.New(ctx, opts)
 	if err != nil {
 		printConfigError(e, err)
 		return exitBadConfig

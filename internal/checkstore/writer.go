@@ -127,7 +127,12 @@ type EventReq struct {
 func (r *EventReq) Answer(err error) { r.done <- err }
 
 // SendEvent hands e to the writer goroutine on ch and returns it with its
-// ID once it is written. done and closed are as for Do.
+// ID once it is written. done and closed are as for Do. ctx bounds the wait
+// for the writer to take e; once taken, SendEvent waits for the writer's
+// answer, which the writer gives in bounded time (the postgres writer
+// within ctx's deadline, see EventsContext): a caller that gave up on an
+// event the writer then committed would keep it to write again, and the
+// event would be recorded twice.
 func SendEvent(ctx context.Context, ch chan<- *EventReq, done <-chan struct{}, closed error, e nightowl.Event) (nightowl.Event, error) {
 	r := &EventReq{ctx: ctx, E: e, done: make(chan error, 1)}
 	select {
@@ -137,15 +142,23 @@ func SendEvent(ctx context.Context, ch chan<- *EventReq, done <-chan struct{}, c
 	case <-ctx.Done():
 		return e, ctx.Err()
 	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return e, fmt.Errorf("add event of %s: %w", e.Check, err)
-		}
-		return r.E, nil
-	case <-ctx.Done():
-		return e, ctx.Err()
+	if err := <-r.done; err != nil {
+		return e, fmt.Errorf("add event of %s: %w", e.Check, err)
 	}
+	return r.E, nil
+}
+
+// EventsContext returns the context to write reqs in: it ends at the
+// earliest of their callers' deadlines, and after limit at the latest, so
+// that every caller has its answer in the time it gave.
+func EventsContext(reqs []*EventReq, limit time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(limit)
+	for _, r := range reqs {
+		if d, ok := r.ctx.Deadline(); ok && d.Before(end) {
+			end = d
+		}
+	}
+	return context.WithDeadline(context.Background(), end)
 }
 
 // TakeEvents returns first and every other event already waiting on ch,

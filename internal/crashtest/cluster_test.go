@@ -138,6 +138,7 @@ type node struct {
 	name, cfg, addr string
 	log             *os.File
 	p               *proc
+	db              *tcpProxy // the node's way to the database
 }
 
 // TestClusterOfThree runs three real nightowl processes on one PostgreSQL
@@ -151,7 +152,6 @@ func TestClusterOfThree(t *testing.T) {
 		t.Skip("runs three servers for about two minutes; skipped in -short")
 	}
 	pg := testdb.StartPostgres(t)
-	dsn := pg.DSN("postgres", "postgres")
 	ctx := context.Background()
 	dir := t.TempDir()
 	bin, err := build(ctx, dir)
@@ -173,6 +173,10 @@ func TestClusterOfThree(t *testing.T) {
 	nodes := make([]*node, 3)
 	for i := range nodes {
 		n := &node{name: fmt.Sprintf("n%d", i+1), addr: freeAddr(t)}
+		// Each node reaches the database through a proxy of its own, to
+		// cut it off alone.
+		n.db = newTCPProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.Port))
+		dsn := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", n.db.Addr())
 		var b strings.Builder
 		fmt.Fprintf(&b, "server: {listen: %q}\nstorage: {postgres: %q}\ncluster: {node: %s}\n", n.addr, dsn, n.name)
 		fmt.Fprintf(&b, "watchdog: {url: %q, every: 1s}\n", srv.URL+"/watchdog/"+n.name)
@@ -363,8 +367,34 @@ func TestClusterOfThree(t *testing.T) {
 	if got := w.watchdogPings(stopped.Add(20*time.Second), time.Now()); len(got) != 0 {
 		t.Errorf("watchdog pings from 20s into the outage: %v", got)
 	}
+	// The database comes back for two nodes first. The node that alerted
+	// on the outage's check stays cut off from it for 20s more, running
+	// its checks from memory with the alert unwritten: the others, back
+	// first, must not take its checks, or they would page again.
+	cut := nodes[0]
+	for _, n := range nodes {
+		if owner[outage] == n.name {
+			cut = n
+		}
+	}
+	cut.db.setCut(true)
 	pg.Start(t)
-	t.Logf("PostgreSQL back after %s", time.Since(stopped).Round(100*time.Millisecond))
+	t.Logf("PostgreSQL back after %s, but not for %s", time.Since(stopped).Round(100*time.Millisecond), cut.name)
+	time.Sleep(20 * time.Second)
+	got = w.runsSince(time.Now().Add(-10 * time.Second))
+	for _, c := range names {
+		if len(got[c]) != 1 {
+			t.Errorf("%s while %s alone is cut off from the database: %v, want runs on one node", c, cut.name, got[c])
+		}
+	}
+	if byWhat, _ := w.messages(); byWhat["firing "+outage] != 1 {
+		t.Errorf("firing %s while %s alone is cut off: %d messages, want 1", outage, cut.name, byWhat["firing "+outage])
+	}
+	cut.db.setCut(false)
+	waitFor(t, 30*time.Second, "the cut-off node's alert resolved", w.report, func() bool {
+		byWhat, _ := w.messages()
+		return byWhat["firing node:"+cut.name] <= 1 && byWhat["resolved node:"+cut.name] == byWhat["firing node:"+cut.name]
+	})
 	db := pg.Connect(t, "postgres")
 	waitFor(t, 30*time.Second, "the outage's alert, notification and event written back", w.report, func() bool {
 		var alerts, sent, events int

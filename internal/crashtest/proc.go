@@ -43,9 +43,14 @@ type proc struct {
 
 // start runs `nightowl serve` with the config, its output appended to log.
 func start(run int, bin, cfg string, log *os.File) (*proc, error) {
-	fmt.Fprintf(log, "=== run %d at %s\n", run, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(bin, "serve", "-c", cfg)
 	cmd.Dir = filepath.Dir(cfg)
+	return startCmd(run, cmd, log)
+}
+
+// startCmd starts cmd, a server, its output appended to log.
+func startCmd(run int, cmd *exec.Cmd, log *os.File) (*proc, error) {
+	fmt.Fprintf(log, "=== run %d at %s\n", run, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

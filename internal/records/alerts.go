@@ -35,6 +35,40 @@ func EncodeAlert(a *nightowl.Alert, out []nightowl.Notification) (Alert, error) 
 	return rec, nil
 }
 
+// SaveAlert saves a with out through write, as a compare-and-set on the
+// alert's version. write writes rec (a with its next version) and the
+// notifications in one transaction: when from is 0 it inserts the alert
+// unless one of its ID is stored, otherwise it updates the stored alert
+// only where its version is still from; it says how many alert rows it
+// changed and, when one, the IDs of out. On success a has its new version
+// and out its IDs; when no row changed another write came first, a is as
+// it was and the error is a conflict.
+func SaveAlert(a *nightowl.Alert, out []nightowl.Notification, write func(rec Alert, from int64) (changed int64, ids []int64, err error)) error {
+	from := a.Version
+	a.Version = from + 1
+	rec, err := EncodeAlert(a, out)
+	if err != nil {
+		a.Version = from
+		return err
+	}
+	n, ids, err := write(rec, from)
+	if err == nil && n == 0 {
+		err = AlertChanged(a.ID)
+	}
+	if err != nil {
+		a.Version = from
+		return err
+	}
+	Queued(a, out, ids)
+	return nil
+}
+
+// AlertChanged is the error of a save that lost to another write of the
+// same alert.
+func AlertChanged(id string) error {
+	return nightowl.Errorf(nightowl.EConflict, "alert %s changed meanwhile", id)
+}
+
 // Queued tells out that the store queued each notification, under ids, for
 // the alert a.
 func Queued(a *nightowl.Alert, out []nightowl.Notification, ids []int64) {

@@ -148,6 +148,82 @@ func recordsAlerts(t *testing.T, open Opener[Records]) {
 		{"none", nightowl.AlertQuery{Check: "nope"}, nil},
 	})
 
+	t.Run("compare and set", func(t *testing.T) {
+		a := &nightowl.Alert{ID: "a-cas", Check: "cas", State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical,
+			Status: nightowl.StatusDown, StartsAt: t0.Add(-2 * time.Hour)}
+		if err := s.SaveAlert(ctx, a, nil); err != nil || a.Version != 1 {
+			t.Fatalf("create: %v, version %d; want version 1", err, a.Version)
+		}
+		again := *a
+		again.Version, again.Cause = 0, "a second create"
+		out := []nightowl.Notification{{Receiver: "r", Message: nightowl.Message{Kind: nightowl.MessageFiring}, CreatedAt: t0, NextAt: t0}}
+		if err := s.SaveAlert(ctx, &again, out); nightowl.ErrorCode(err) != nightowl.EConflict || again.Version != 0 || out[0].ID != 0 {
+			t.Errorf("a second create of a-cas: %v, version %d, notification %d; want conflict, version 0, none", err, again.Version, out[0].ID)
+		}
+		stale := *a
+		a.State, a.AckedBy, a.AckedAt = nightowl.AlertAcknowledged, "ana", t0
+		ack := []nightowl.Notification{{Receiver: "r", Message: nightowl.Message{Kind: nightowl.MessageAcknowledged}, CreatedAt: t0, NextAt: t0}}
+		if err := s.SaveAlert(ctx, a, ack); err != nil || a.Version != 2 || ack[0].ID == 0 {
+			t.Fatalf("acknowledge: %v, version %d, notification %d; want version 2 and one queued", err, a.Version, ack[0].ID)
+		}
+		stale.State, stale.ResolvedAt = nightowl.AlertResolved, t0
+		res := []nightowl.Notification{{Receiver: "r", Message: nightowl.Message{Kind: nightowl.MessageResolved}, CreatedAt: t0, NextAt: t0}}
+		if err := s.SaveAlert(ctx, &stale, res); nightowl.ErrorCode(err) != nightowl.EConflict || stale.Version != 1 || res[0].ID != 0 {
+			t.Errorf("resolve over a stale version: %v, version %d, notification %d; want conflict, version 1, none", err, stale.Version, res[0].ID)
+		}
+		got, err := s.Alert(ctx, "a-cas")
+		if err != nil || !reflect.DeepEqual(got, *a) {
+			t.Errorf("stored = %+v, %v\nwant %+v", got, err, *a)
+		}
+		ns, err := s.Notifications(ctx, nightowl.NotificationQuery{AlertID: "a-cas"})
+		if err != nil || len(ns) != 1 || ns[0].Message.Kind != nightowl.MessageAcknowledged {
+			t.Errorf("notifications of a-cas = %+v, %v; want the acknowledgement alone", ns, err)
+		}
+		listed, err := s.Alerts(ctx, nightowl.AlertQuery{Check: "cas"})
+		if err != nil || len(listed) != 1 || listed[0].Version != 2 {
+			t.Errorf("Alerts = %+v, %v; want a-cas at version 2", listed, err)
+		}
+	})
+
+	t.Run("raced writes", func(t *testing.T) {
+		// Writers that all read version 1 race to acknowledge the alert:
+		// exactly one wins, and only its notification is queued.
+		a := &nightowl.Alert{ID: "a-race", Check: "race", State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical,
+			Status: nightowl.StatusDown, StartsAt: t0.Add(-3 * time.Hour)}
+		if err := s.SaveAlert(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				c := *a
+				c.State, c.AckedBy = nightowl.AlertAcknowledged, fmt.Sprintf("node%d", i)
+				out := []nightowl.Notification{{Receiver: "r", Message: nightowl.Message{Kind: nightowl.MessageAcknowledged}, CreatedAt: t0, NextAt: t0}}
+				errs <- s.SaveAlert(ctx, &c, out)
+			}()
+		}
+		won, lost := 0, 0
+		for range n {
+			switch err := <-errs; nightowl.ErrorCode(err) {
+			case "":
+				won++
+			case nightowl.EConflict:
+				lost++
+			default:
+				t.Errorf("raced save: %v", err)
+			}
+		}
+		got, err := s.Alert(ctx, "a-race")
+		if won != 1 || lost != n-1 || err != nil || got.State != nightowl.AlertAcknowledged || got.Version != 2 {
+			t.Errorf("%d won, %d lost; stored %s v%d by %s, %v; want one winner, acknowledged v2", won, lost, got.State, got.Version, got.AckedBy, err)
+		}
+		ns, err := s.Notifications(ctx, nightowl.NotificationQuery{AlertID: "a-race"})
+		if err != nil || len(ns) != 1 {
+			t.Errorf("%d notifications queued, %v; want 1", len(ns), err)
+		}
+	})
+
 	t.Run("survive a reopen", func(t *testing.T) {
 		closeRecords(t, s)
 		s = reopen()
