@@ -1,10 +1,8 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -43,16 +41,7 @@ notify:
   routes: [{escalation: ops}]
   escalations: {ops: {steps: [{notify: ops}]}}
 `, dsn, node, target.URL, h.srv.URL))
-		a, err := New(context.Background(), Options{ConfigPath: path, Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BcryptCost: testCost, PublicTTL: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Stop(context.Background()) })
-		return a
+		return startApp(t, path)
 	}
 	nodes := []*App{start("n1"), start("n2")}
 	token := userToken(t, nodes[0], "ana", "responder")
