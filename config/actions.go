@@ -71,54 +71,17 @@ type onDownKeys struct {
 // actionScope is what on_down is checked against.
 type actionScope struct {
 	actions []nightowl.Action
-	// names are the valid names, in file order; written are the names as
-	// written, valid or not, so that an on_down naming an action with
-	// errors of its own adds none.
-	names   []string
-	written map[string]bool
-	none    bool // the section is not even a list
+	*roster
 }
 
-// actions decodes the actions section against the decoded checks, which
+// actions decodes the actions section against the checks in sc, which
 // preflight expressions name. n is nil when the file has no such section.
-func (d *decoder) actions(n *yaml.Node, checks []Check) ([]nightowl.Action, *actionScope) {
-	const path = "actions"
-	as := &actionScope{written: map[string]bool{}}
-	if n == nil {
-		return nil, as
-	}
-	n = resolve(n)
-	d.vals[path] = n
-	if isNull(n) {
-		return nil, as
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list of actions")
-		as.none = true
-		return nil, as
-	}
-	sc := d.newScope(checks)
-	out := make([]nightowl.Action, 0, len(n.Content))
-	first := map[string]*yaml.Node{}
-	for i, item := range n.Content {
-		apath := indexPath(path, i)
-		a := d.action(resolve(item), apath, sc)
-		if v := d.vals[apath+".name"]; v != nil && v.Kind == yaml.ScalarNode {
-			as.written[v.Value] = true
-		}
-		if a.Name != "" {
-			at := d.vals[apath+".name"]
-			if f := first[a.Name]; f != nil {
-				d.errorf(at, apath+".name", "duplicate action name (first used on line %d)", f.Line)
-			} else {
-				first[a.Name] = at
-				as.names = append(as.names, a.Name)
-			}
-		}
-		out = append(out, a)
-	}
-	as.actions = out
-	return out, as
+func (d *decoder) actions(n *yaml.Node, sc *scope) ([]nightowl.Action, *actionScope) {
+	l := namedList{path: "actions", kind: "action", notList: "must be a list of actions"}
+	out, r := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Action {
+		return d.action(n, path, sc)
+	}, func(a nightowl.Action) string { return a.Name })
+	return out, &actionScope{actions: out, roster: r}
 }
 
 // uses records where an action's templates and preflight read each
@@ -127,28 +90,11 @@ type uses map[string]bool
 
 func (d *decoder) action(n *yaml.Node, path string, sc *scope) nightowl.Action {
 	a := nightowl.Action{Timeout: DefaultActionTimeout}
-	d.vals[path] = n
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping")
+	var k actionKeys
+	if !d.namedItem(n, path, &k) {
 		return a
 	}
-	var k actionKeys
-	d.decodeStruct(n, reflect.ValueOf(&k).Elem(), path, nil, nil)
-
-	npath := path + ".name"
-	switch {
-	case d.hasError(npath):
-	case k.Name == "":
-		at := n
-		if v := d.vals[npath]; v != nil && !isNull(v) {
-			at = v
-		}
-		d.errorf(at, npath, "required")
-	case !checkNameRE.MatchString(k.Name):
-		d.errorf(d.locate(npath), npath, `must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
-	default:
-		a.Name = k.Name
-	}
+	a.Name = d.itemName(n, path, k.Name, badName)
 	a.Description = k.Description
 
 	a.Params = d.params(k.Params, path+".params")

@@ -59,32 +59,13 @@ func typeNames() []string {
 	return names
 }
 
-func (d *decoder) checks(n *yaml.Node, def Defaults) []Check {
-	n = resolve(n)
-	d.vals["checks"] = n
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "checks", "must be a list")
-		return nil
-	}
-	out := make([]Check, 0, len(n.Content))
-	first := map[string]*yaml.Node{}
-	for i, c := range n.Content {
-		path := indexPath("checks", i)
-		ch := d.check(resolve(c), path, def)
-		if ch.Name != "" {
-			at := d.vals[path+".name"]
-			if f := first[ch.Name]; f != nil {
-				d.errorf(at, path+".name", "duplicate check name (first used on line %d)", f.Line)
-			} else {
-				first[ch.Name] = at
-			}
-		}
-		out = append(out, ch)
-	}
-	return out
+// checks decodes the checks section, each check inheriting def; n is nil
+// when the file has no such section.
+func (d *decoder) checks(n *yaml.Node, def Defaults) ([]Check, *roster) {
+	l := namedList{path: "checks", kind: "check", notList: "must be a list"}
+	return decodeNamed(d, n, l, func(n *yaml.Node, path string) Check {
+		return d.check(n, path, def)
+	}, func(ch Check) string { return ch.Name })
 }
 
 func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
@@ -115,20 +96,7 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 		return false
 	})
 
-	npath := path + ".name"
-	switch {
-	case d.hasError(npath):
-	case k.Name == "":
-		at := n
-		if v := d.vals[npath]; v != nil && !isNull(v) {
-			at = v
-		}
-		d.errorf(at, npath, "required")
-	case !checkNameRE.MatchString(k.Name):
-		d.errorf(d.locate(npath), npath, `must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
-	default:
-		ch.Name = k.Name
-	}
+	ch.Name = d.itemName(n, path, k.Name, badName)
 
 	for name := range k.Labels {
 		if !labelNameRE.MatchString(name) {

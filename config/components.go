@@ -1,7 +1,7 @@
 package config
 
 import (
-	"reflect"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -35,75 +35,26 @@ type componentKeys struct {
 	Checks      *nightowl.Selector `yaml:"checks"`
 }
 
-// components decodes the components section against the decoded checks:
+// components decodes the components section against the checks in sc:
 // each component selects some of them. n is nil when the file has no such
 // section.
-func (d *decoder) components(n *yaml.Node, checks []Check) []nightowl.Component {
-	const path = "components"
-	if n == nil {
-		return nil
-	}
-	n = resolve(n)
-	d.vals[path] = n
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list of components")
-		return nil
-	}
-	sc := d.newScope(checks)
-	out := make([]nightowl.Component, 0, len(n.Content))
+func (d *decoder) components(n *yaml.Node, sc *scope) []nightowl.Component {
 	// Names are compared without case: "website" and "Website" side by
 	// side on a status page would only confuse.
-	first := map[string]*yaml.Node{}
-	for i, item := range n.Content {
-		cpath := indexPath(path, i)
-		c := d.component(resolve(item), cpath, sc)
-		if c.Name != "" {
-			at := d.vals[cpath+".name"]
-			key := strings.ToLower(c.Name)
-			if f := first[key]; f != nil {
-				d.errorf(at, cpath+".name", "duplicate component name (first used on line %d)", f.Line)
-			} else {
-				first[key] = at
-			}
-		}
-		out = append(out, c)
-	}
+	l := namedList{path: "components", kind: "component", notList: "must be a list of components", foldCase: true}
+	out, _ := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Component {
+		return d.component(n, path, sc)
+	}, func(c nightowl.Component) string { return c.Name })
 	return out
 }
 
 func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Component {
 	var c nightowl.Component
-	d.vals[path] = n
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping")
+	var k componentKeys
+	if !d.namedItem(n, path, &k) {
 		return c
 	}
-	var k componentKeys
-	d.decodeStruct(n, reflect.ValueOf(&k).Elem(), path, nil, nil)
-
-	npath := path + ".name"
-	switch {
-	case d.hasError(npath):
-	case k.Name == "":
-		at := n
-		if v := d.vals[npath]; v != nil && !isNull(v) {
-			at = v
-		}
-		d.errorf(at, npath, "required")
-	case utf8.RuneCountInString(k.Name) > maxComponentName:
-		d.errorf(d.locate(npath), npath, "must be at most %d characters", maxComponentName)
-	case strings.TrimSpace(k.Name) != k.Name:
-		d.errorf(d.locate(npath), npath, "must not begin or end with spaces")
-	case strings.ContainsFunc(k.Name, func(r rune) bool { return r == ',' || unicode.IsControl(r) }):
-		// nightowl incident open --components takes a comma-separated
-		// list of them.
-		d.errorf(d.locate(npath), npath, "must not contain commas or control characters")
-	default:
-		c.Name = k.Name
-	}
+	c.Name = d.itemName(n, path, k.Name, badComponentName)
 	c.Description = k.Description
 
 	cpath := path + ".checks"
@@ -114,6 +65,21 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Compo
 	c.Checks = d.selector(k.Checks, n, cpath, sc)
 	d.inScope(&c.Checks, cpath, sc)
 	return c
+}
+
+// badComponentName says what is wrong with a component's name, or "".
+func badComponentName(name string) string {
+	switch {
+	case utf8.RuneCountInString(name) > maxComponentName:
+		return fmt.Sprintf("must be at most %d characters", maxComponentName)
+	case strings.TrimSpace(name) != name:
+		return "must not begin or end with spaces"
+	case strings.ContainsFunc(name, func(r rune) bool { return r == ',' || unicode.IsControl(r) }):
+		// nightowl incident open --components takes a comma-separated
+		// list of them.
+		return "must not contain commas or control characters"
+	}
+	return ""
 }
 
 // incidents checks the incidents section, decoded with the top level.

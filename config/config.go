@@ -289,17 +289,19 @@ func (d *decoder) config() *Config {
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
-	if checks != nil {
-		cfg.Checks = d.checks(checks, cfg.Defaults)
-	}
+	var checkNames *roster
+	cfg.Checks, checkNames = d.checks(checks, cfg.Defaults)
 	cfg.Notify = d.notify(notifyNode)
-	cfg.Maintenance = d.maintenance(maintenance, cfg.Checks)
-	cfg.Components = d.components(components, cfg.Checks)
+	// Maintenance, components and actions name checks; the notify section
+	// names none, and adds no errors under checks.
+	sc := d.newScope(cfg.Checks, checkNames)
+	cfg.Maintenance = d.maintenance(maintenance, sc)
+	cfg.Components = d.components(components, sc)
 	d.incidents(&cfg.Incidents)
 	d.cluster(cfg)
 	d.audit(&cfg.Audit)
 	var as *actionScope
-	cfg.Actions, as = d.actions(actions, cfg.Checks)
+	cfg.Actions, as = d.actions(actions, sc)
 	d.onDown(cfg.Checks, as)
 	return cfg
 }

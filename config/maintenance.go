@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -46,39 +45,14 @@ type verifyKeys struct {
 	AgainAfter []time.Duration `yaml:"again_after"`
 }
 
-// maintenance decodes the maintenance section against the decoded checks: a
+// maintenance decodes the maintenance section against the checks in sc: a
 // window's selector and expectations name them. n is nil when the file has
 // no such section.
-func (d *decoder) maintenance(n *yaml.Node, checks []Check) []nightowl.Window {
-	const path = "maintenance"
-	if n == nil {
-		return nil
-	}
-	n = resolve(n)
-	d.vals[path] = n
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, path, "must be a list of windows")
-		return nil
-	}
-	sc := d.newScope(checks)
-	out := make([]nightowl.Window, 0, len(n.Content))
-	first := map[string]*yaml.Node{}
-	for i, item := range n.Content {
-		wpath := indexPath(path, i)
-		w := d.window(resolve(item), wpath, sc)
-		if w.Name != "" {
-			at := d.vals[wpath+".name"]
-			if f := first[w.Name]; f != nil {
-				d.errorf(at, wpath+".name", "duplicate window name (first used on line %d)", f.Line)
-			} else {
-				first[w.Name] = at
-			}
-		}
-		out = append(out, w)
-	}
+func (d *decoder) maintenance(n *yaml.Node, sc *scope) []nightowl.Window {
+	l := namedList{path: "maintenance", kind: "window", notList: "must be a list of windows"}
+	out, _ := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Window {
+		return d.window(n, path, sc)
+	}, func(w nightowl.Window) string { return w.Name })
 	return out
 }
 
@@ -98,14 +72,14 @@ type scope struct {
 	none bool
 }
 
-func (d *decoder) newScope(checks []Check) *scope {
-	sc := &scope{checks: checks, written: map[string]bool{}, sure: !d.hasError("checks"), none: d.bad["checks"]}
-	for i, ch := range checks {
+// newScope makes the scope of checks, decoded with the roster r.
+func (d *decoder) newScope(checks []Check, r *roster) *scope {
+	sc := &scope{checks: checks, written: r.written, sure: !d.hasError("checks"), none: d.bad["checks"]}
+	// Every valid name, repeated ones included, as they are listed in
+	// suggestions.
+	for _, ch := range checks {
 		if ch.Name != "" {
 			sc.names = append(sc.names, ch.Name)
-		}
-		if v := d.vals[indexPath("checks", i)+".name"]; v != nil && v.Kind == yaml.ScalarNode {
-			sc.written[v.Value] = true
 		}
 	}
 	return sc
@@ -113,28 +87,12 @@ func (d *decoder) newScope(checks []Check) *scope {
 
 func (d *decoder) window(n *yaml.Node, path string, sc *scope) nightowl.Window {
 	w := nightowl.Window{Source: windowSource}
-	d.vals[path] = n
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping")
+	var k windowKeys
+	if !d.namedItem(n, path, &k) {
 		return w
 	}
-	var k windowKeys
-	d.decodeStruct(n, reflect.ValueOf(&k).Elem(), path, nil, nil)
-
-	npath := path + ".name"
-	switch {
-	case d.hasError(npath):
-	case k.Name == "":
-		at := n
-		if v := d.vals[npath]; v != nil && !isNull(v) {
-			at = v
-		}
-		d.errorf(at, npath, "required")
-	case !checkNameRE.MatchString(k.Name):
-		d.errorf(d.locate(npath), npath, `must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
-	default:
-		w.ID, w.Name = k.Name, k.Name
-	}
+	w.Name = d.itemName(n, path, k.Name, badName)
+	w.ID = w.Name
 
 	d.when(&w, &k, n, path)
 	w.Checks = d.selector(k.Checks, n, path+".checks", sc)
