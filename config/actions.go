@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -111,17 +112,17 @@ func (d *decoder) action(n *yaml.Node, path string, sc *scope) nightowl.Action {
 
 	rpath, hpath := path+".run", path+".http"
 	hasRun := k.Run != nil && !isNull(resolve(k.Run))
-	hasHTTP := k.HTTP != nil || d.hasError(hpath)
+	hasHTTP := k.HTTP != nil || d.HasError(hpath)
 	switch {
 	case hasRun && hasHTTP:
-		d.errorf(d.keys[hpath], hpath, "only one of run, http may be given")
+		d.Errorf(d.Keys[hpath], hpath, "only one of run, http may be given")
 	case !hasRun && !hasHTTP:
-		d.errorf(n, path, "one of run (a command) or http (a request) is required")
+		d.Errorf(n, path, "one of run (a command) or http (a request) is required")
 	}
 	if hasRun {
 		a.Run = d.run(resolve(k.Run), rpath, declared, used)
 	}
-	if k.HTTP != nil && !d.bad[hpath] {
+	if k.HTTP != nil && !d.Bad(hpath) {
 		a.HTTP = d.actionHTTP(k.HTTP, hpath, declared, used)
 	}
 
@@ -129,33 +130,33 @@ func (d *decoder) action(n *yaml.Node, path string, sc *scope) nightowl.Action {
 
 	// With run, http or preflight wrong, a parameter may be unused only
 	// because what uses it did not decode.
-	usesKnown := !d.hasError(rpath) && !d.hasError(hpath) && !d.hasError(path+".preflight")
+	usesKnown := !d.HasError(rpath) && !d.HasError(hpath) && !d.HasError(path+".preflight")
 	for _, p := range a.Params {
-		if usesKnown && !used[p.Name] && !d.hasError(path+".params."+p.Name) {
+		if usesKnown && !used[p.Name] && !d.HasError(path+".params."+p.Name) {
 			ppath := path + ".params." + p.Name
-			d.errorf(d.keys[ppath], ppath, "not used by run, http or preflight (is a {{%s}} misspelled?)", p.Name)
+			d.Errorf(d.Keys[ppath], ppath, "not used by run, http or preflight (is a {{%s}} misspelled?)", p.Name)
 		}
 	}
 
-	if cpath := path + ".confirm"; k.Confirm != "" && !d.hasError(cpath) {
+	if cpath := path + ".confirm"; k.Confirm != "" && !d.HasError(cpath) {
 		if !declared[k.Confirm] {
-			d.errorf(d.locate(cpath), cpath, "must name a parameter, whose value the requester types again (%s)", paramList(a.Params))
+			d.Errorf(d.Locate(cpath), cpath, "must name a parameter, whose value the requester types again (%s)", paramList(a.Params))
 		}
 		a.Confirm = k.Confirm
 	}
-	if apath := path + ".approvals"; !d.hasError(apath) && (k.Approvals < 0 || k.Approvals > MaxApprovals) {
-		d.errorf(d.locate(apath), apath, "must be between 0 and %d", MaxApprovals)
+	if apath := path + ".approvals"; !d.HasError(apath) && (k.Approvals < 0 || k.Approvals > MaxApprovals) {
+		d.Errorf(d.Locate(apath), apath, "must be between 0 and %d", MaxApprovals)
 	}
 	a.Approvals = k.Approvals
-	if cpath := path + ".cooldown"; !d.hasError(cpath) && k.Cooldown < 0 {
-		d.errorf(d.locate(cpath), cpath, "must not be negative")
+	if cpath := path + ".cooldown"; !d.HasError(cpath) && k.Cooldown < 0 {
+		d.Errorf(d.Locate(cpath), cpath, "must not be negative")
 	}
 	a.Cooldown = k.Cooldown
 	if k.Timeout != nil {
 		a.Timeout = *k.Timeout
 		tpath := path + ".timeout"
 		if d.positive(tpath, a.Timeout) && a.Timeout > MaxActionTimeout {
-			d.errorf(d.locate(tpath), tpath, "must not exceed %s", formatDuration(MaxActionTimeout))
+			d.Errorf(d.Locate(tpath), tpath, "must not exceed %s", formatDuration(MaxActionTimeout))
 		}
 	}
 	return a
@@ -167,25 +168,25 @@ func (d *decoder) params(m map[string]paramKeys, path string) []nightowl.ActionP
 	for _, name := range sortedKeys(m) {
 		ppath := path + "." + name
 		if !paramNameRE.MatchString(name) {
-			d.errorf(d.keys[ppath], ppath, "parameter names must match [a-z][a-z0-9_]*")
+			d.Errorf(d.Keys[ppath], ppath, "parameter names must match [a-z][a-z0-9_]*")
 			continue
 		}
 		p := nightowl.ActionParam{Name: name, Pattern: m[name].Pattern, Description: m[name].Description}
 		out = append(out, p)
-		if d.hasError(ppath) {
+		if d.HasError(ppath) {
 			continue
 		}
 		pat := ppath + ".pattern"
 		if p.Pattern == "" {
-			at := d.keys[ppath]
-			if v := d.vals[pat]; v != nil && !isNull(v) {
+			at := d.Keys[ppath]
+			if v := d.Vals[pat]; v != nil && !isNull(v) {
 				at = v
 			}
-			d.errorf(at, pat, `required: the values allowed, such as "^[a-z0-9-]+$"`)
+			d.Errorf(at, pat, `required: the values allowed, such as "^[a-z0-9-]+$"`)
 			continue
 		}
 		if msg := checkPattern(p.Pattern); msg != "" {
-			d.errorf(d.locate(pat), pat, "%s", msg)
+			d.Errorf(d.Locate(pat), pat, "%s", msg)
 		}
 	}
 	return out
@@ -242,35 +243,35 @@ func anchored(re *syntax.Regexp, start bool) bool {
 
 // run checks the argv of an action.
 func (d *decoder) run(n *yaml.Node, path string, declared map[string]bool, used uses) []string {
-	d.vals[path] = n
+	d.Vals[path] = n
 	if n.Kind == yaml.ScalarNode {
-		d.errorf(n, path, "must be a list: the program and each argument, such as [systemctl, restart, mysql]; it never goes through a shell")
+		d.Errorf(n, path, "must be a list: the program and each argument, such as [systemctl, restart, mysql]; it never goes through a shell")
 		return nil
 	}
 	var argv []string
-	d.decode(n, reflect.ValueOf(&argv).Elem(), path)
-	if d.hasError(path) {
+	d.Decode(n, reflect.ValueOf(&argv).Elem(), path)
+	if d.HasError(path) {
 		return argv
 	}
 	if len(argv) == 0 {
-		d.errorf(n, path, "must list the program and its arguments")
+		d.Errorf(n, path, "must list the program and its arguments")
 		return argv
 	}
 	p0 := indexPath(path, 0)
 	switch prog := argv[0]; {
 	case strings.Contains(prog, "{{"):
-		d.errorf(d.locate(p0), p0, "the program (first element) must be fixed: parameters may fill only its arguments")
+		d.Errorf(d.Locate(p0), p0, "the program (first element) must be fixed: parameters may fill only its arguments")
 	case prog == "":
-		d.errorf(d.locate(p0), p0, "the program (first element) is empty")
+		d.Errorf(d.Locate(p0), p0, "the program (first element) is empty")
 	case len(argv) == 1 && strings.IndexFunc(prog, unicode.IsSpace) >= 0:
-		d.errorf(d.locate(p0), p0, "looks like a shell command line: give the program and each argument as an item of the list, such as [systemctl, restart, mysql]")
+		d.Errorf(d.Locate(p0), p0, "looks like a shell command line: give the program and each argument as an item of the list, such as [systemctl, restart, mysql]")
 	case strings.ContainsRune(prog, '/') && !strings.HasPrefix(prog, "/"):
-		d.errorf(d.locate(p0), p0, "the program (first element) must be an absolute path or a name to look up in PATH")
+		d.Errorf(d.Locate(p0), p0, "the program (first element) must be an absolute path or a name to look up in PATH")
 	}
 	for i, arg := range argv {
 		ipath := indexPath(path, i)
 		if strings.ContainsRune(arg, 0) {
-			d.errorf(d.locate(ipath), ipath, "contains a NUL byte")
+			d.Errorf(d.Locate(ipath), ipath, "contains a NUL byte")
 			continue
 		}
 		if i > 0 {
@@ -285,30 +286,30 @@ func (d *decoder) actionHTTP(k *actionHTTPKeys, path string, declared map[string
 	h := &nightowl.ActionHTTP{URL: k.URL, Method: k.Method, Headers: k.Headers, Body: k.Body}
 	upath := path + ".url"
 	switch {
-	case d.hasError(upath):
+	case d.HasError(upath):
 	case h.URL == "":
-		d.errorf(d.locate(upath), upath, "required")
+		d.Errorf(d.Locate(upath), upath, "required")
 	case d.template(h.URL, upath, declared, used):
 		// A URL that a parameter begins is checked against the
 		// parameter's pattern when the request is made.
 		if !strings.HasPrefix(h.URL, "{{") {
 			if msg := checkURL(paramRE.ReplaceAllString(h.URL, "x")); msg != "" {
-				d.errorf(d.locate(upath), upath, "%s", msg)
+				d.Errorf(d.Locate(upath), upath, "%s", msg)
 			}
 		}
 	}
 	mpath := path + ".method"
 	switch {
-	case d.hasError(mpath):
+	case d.HasError(mpath):
 	case h.Method == "":
 		h.Method = "POST"
-	case !contains(httpMethods, h.Method):
-		d.errorf(d.locate(mpath), mpath, "must be one of %s", strings.Join(httpMethods, ", "))
+	case !slices.Contains(httpMethods, h.Method):
+		d.Errorf(d.Locate(mpath), mpath, "must be one of %s", strings.Join(httpMethods, ", "))
 	}
 	for _, name := range sortedKeys(h.Headers) {
 		hp := path + ".headers." + name
 		if strings.Contains(name, "{{") {
-			d.errorf(d.keys[hp], hp, "header names cannot hold parameters; their values can")
+			d.Errorf(d.Keys[hp], hp, "header names cannot hold parameters; their values can")
 			continue
 		}
 		d.template(h.Headers[name], hp, declared, used)
@@ -322,7 +323,7 @@ var paramRE = regexp.MustCompile(`\{\{[a-z][a-z0-9_]*\}\}`)
 // template checks the {{name}} references in s, the value at path, and
 // records the parameters it uses. It reports whether all is well.
 func (d *decoder) template(s, path string, declared map[string]bool, used uses) bool {
-	if d.hasError(path) {
+	if d.HasError(path) {
 		return false
 	}
 	rest := s
@@ -334,17 +335,17 @@ func (d *decoder) template(s, path string, declared map[string]bool, used uses) 
 		rest = rest[i+2:]
 		j := strings.Index(rest, "}}")
 		if j < 0 {
-			d.errorf(d.locate(path), path, "{{ without a matching }}: a parameter is written {{name}}")
+			d.Errorf(d.Locate(path), path, "{{ without a matching }}: a parameter is written {{name}}")
 			return false
 		}
 		name := rest[:j]
 		rest = rest[j+2:]
 		switch {
 		case !paramNameRE.MatchString(name):
-			d.errorf(d.locate(path), path, "{{%s}} is not a parameter: a parameter is written {{name}}, such as {{replica}}", name)
+			d.Errorf(d.Locate(path), path, "{{%s}} is not a parameter: a parameter is written {{name}}, such as {{replica}}", name)
 			return false
 		case !declared[name]:
-			d.errorf(d.locate(path), path, "{{%s}}: unknown parameter (%s)", name, paramNames(declared))
+			d.Errorf(d.Locate(path), path, "{{%s}}: unknown parameter (%s)", name, paramNames(declared))
 			return false
 		}
 		used[name] = true
@@ -354,13 +355,13 @@ func (d *decoder) template(s, path string, declared map[string]bool, used uses) 
 // preflight compiles the preflight expressions and checks the checks and
 // parameters they name.
 func (d *decoder) preflight(list []string, path string, sc *scope, declared map[string]bool, used uses) []string {
-	if d.hasError(path) {
+	if d.HasError(path) {
 		return list
 	}
 	for i, src := range list {
 		ipath := indexPath(path, i)
-		at := d.locate(ipath)
-		if d.hasError(ipath) {
+		at := d.Locate(ipath)
+		if d.HasError(ipath) {
 			continue
 		}
 		p, err := preflight.Compile(src)
@@ -368,16 +369,16 @@ func (d *decoder) preflight(list []string, path string, sc *scope, declared map[
 			col := at.Column
 			var ce *preflight.CompileError
 			if errors.As(err, &ce) {
-				if c, ok := d.column(at, src, ce.Column-1); ok {
+				if c, ok := d.Column(at, src, ce.Column-1); ok {
 					col = c
 				}
 			}
-			d.errorAt(at.Line, col, ipath, "%s", err)
+			d.ErrorAt(at.Line, col, ipath, "%s", err)
 			continue
 		}
 		for _, name := range p.Params() {
 			if !declared[name] {
-				d.errorf(at, ipath, "params.%s: unknown parameter (%s)", name, paramNames(declared))
+				d.Errorf(at, ipath, "params.%s: unknown parameter (%s)", name, paramNames(declared))
 				continue
 			}
 			used[name] = true
@@ -387,7 +388,7 @@ func (d *decoder) preflight(list []string, path string, sc *scope, declared map[
 		}
 		for _, name := range p.Checks() {
 			if !sc.written[name] {
-				d.errorf(at, ipath, "check(%q): unknown check (%s)", name, suggest(name, sc.names))
+				d.Errorf(at, ipath, "check(%q): unknown check (%s)", name, suggest(name, sc.names))
 			}
 		}
 	}
@@ -425,10 +426,10 @@ func (d *decoder) onDown(checks []Check, as *actionScope) {
 	for i := range checks {
 		ch := &checks[i]
 		apath := indexPath("checks", i) + ".on_down.action"
-		if ch.OnDown == "" || d.hasError(apath) || as.none {
+		if ch.OnDown == "" || d.HasError(apath) || as.none {
 			continue
 		}
-		at := d.locate(apath)
+		at := d.Locate(apath)
 		var a *nightowl.Action
 		for j := range as.actions {
 			if as.actions[j].Name == ch.OnDown {
@@ -439,13 +440,13 @@ func (d *decoder) onDown(checks []Check, as *actionScope) {
 		case a == nil && as.written[ch.OnDown]:
 			// The action has errors of its own.
 		case a == nil:
-			d.errorf(at, apath, "unknown action %q (%s)", ch.OnDown, suggestAction(ch.OnDown, as.names))
+			d.Errorf(at, apath, "unknown action %q (%s)", ch.OnDown, suggestAction(ch.OnDown, as.names))
 		case a.Approvals > 0:
-			d.errorf(at, apath, "on_down runs an action automatically, so it must need no approval (approvals: 0)")
+			d.Errorf(at, apath, "on_down runs an action automatically, so it must need no approval (approvals: 0)")
 		case len(a.Params) > 0:
-			d.errorf(at, apath, "on_down runs an action automatically, with nobody to fill in its params; %s has %s", a.Name, paramList(a.Params))
+			d.Errorf(at, apath, "on_down runs an action automatically, with nobody to fill in its params; %s has %s", a.Name, paramList(a.Params))
 		case a.Confirm != "":
-			d.errorf(at, apath, "on_down runs an action automatically, with nobody to type a confirmation; %s asks for one", a.Name)
+			d.Errorf(at, apath, "on_down runs an action automatically, with nobody to type a confirmation; %s asks for one", a.Name)
 		}
 	}
 }
@@ -461,11 +462,11 @@ func suggestAction(name string, names []string) string {
 // onDownAction decodes a check's on_down block.
 func (d *decoder) onDownAction(k *onDownKeys, path string) string {
 	apath := path + ".action"
-	if k == nil || d.hasError(path) {
+	if k == nil || d.HasError(path) {
 		return ""
 	}
 	if k.Action == "" {
-		d.errorf(d.locate(apath), apath, "required: the action to run when the check goes down")
+		d.Errorf(d.Locate(apath), apath, "required: the action to run when the check goes down")
 	}
 	return k.Action
 }

@@ -15,19 +15,19 @@ type Audit struct {
 }
 
 func (d *decoder) audit(a *Audit) {
-	if a.SigningKey == "" || d.hasError("audit.signing_key") {
+	if a.SigningKey == "" || d.HasError("audit.signing_key") {
 		return
 	}
-	n := d.locate("audit.signing_key")
-	data, ok := d.readFile(n, "audit.signing_key", a.SigningKey)
+	n := d.Locate("audit.signing_key")
+	data, ok := d.ReadFile(n, "audit.signing_key", a.SigningKey)
 	if !ok {
 		return
 	}
 	s, err := audit.ParseSigningKey(data)
 	if err != nil {
 		// The reason only: never the file's content.
-		d.errorf(n, "audit.signing_key", "%s: %v", a.SigningKey, err)
+		d.Errorf(n, "audit.signing_key", "%s: %v", a.SigningKey, err)
 		return
 	}
-	a.SigningKey, a.Signer = d.resolvePath(a.SigningKey), s
+	a.SigningKey, a.Signer = d.ResolvePath(a.SigningKey), s
 }

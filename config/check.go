@@ -2,17 +2,14 @@ package config
 
 import (
 	"crypto/sha256"
-	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,14 +74,14 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 		RecoverAfter: def.RecoverAfter,
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping")
+		d.Errorf(n, path, "must be a mapping")
 		return ch
 	}
 	types := typeNames()
 	var k checkKeys
 	var blocks []pair
 	var asserts *pair
-	d.decodeStruct(n, reflect.ValueOf(&k).Elem(), path, append([]string{"assert"}, types...), func(key string, p pair) bool {
+	d.DecodeStruct(n, reflect.ValueOf(&k).Elem(), path, append([]string{"assert"}, types...), func(key string, p pair) bool {
 		if key == "assert" {
 			asserts = &p
 			return true
@@ -101,19 +98,19 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 	for name := range k.Labels {
 		if !labelNameRE.MatchString(name) {
 			lpath := path + ".labels." + name
-			d.errorf(d.keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+			d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 		}
 	}
 	ch.Labels = k.Labels
 
 	if len(blocks) == 0 {
-		d.errorf(n, path, "one of %s is required", strings.Join(types, ", "))
+		d.Errorf(n, path, "one of %s is required", strings.Join(types, ", "))
 	} else {
 		for _, b := range blocks[1:] {
-			d.errorf(b.key, joinPath(path, b.key.Value), "only one of %s may be given", strings.Join(types, ", "))
+			d.Errorf(b.Key, joinPath(path, b.Key.Value), "only one of %s may be given", strings.Join(types, ", "))
 		}
-		ch.Type = blocks[0].key.Value
-		ch.Spec = d.spec(ch.Type, blocks[0].val, joinPath(path, ch.Type))
+		ch.Type = blocks[0].Key.Value
+		ch.Spec = d.spec(ch.Type, blocks[0].Val, joinPath(path, ch.Type))
 	}
 
 	d.thresholds(&ch, &k, path)
@@ -122,16 +119,16 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 	ch.OnDown = d.onDownAction(k.OnDown, path+".on_down")
 
 	if asserts != nil {
-		ch.Assertions = d.assertions(asserts.val, path+".assert", ch.Type)
+		ch.Assertions = d.assertions(asserts.Val, path+".assert", ch.Type)
 	}
-	given := len(ch.Assertions) > 0 || d.hasError(path+".assert")
+	given := len(ch.Assertions) > 0 || d.HasError(path+".assert")
 	if t, ok := probe.Types[ch.Type]; ok && !given {
 		for _, def := range t.Defaults {
 			a, err := d.opts.Compiler.Compile(ch.Type, t.Facts, def.Name, def.Expr, def.Severity)
 			if err != nil {
 				// The probe table's own default does not compile: a bug,
 				// but one to report rather than to crash on.
-				d.errorf(n, path, "default assertion %s of type %s: %v", def.Name, ch.Type, err)
+				d.Errorf(n, path, "default assertion %s of type %s: %v", def.Name, ch.Type, err)
 				continue
 			}
 			ch.Assertions = append(ch.Assertions, a)
@@ -160,8 +157,8 @@ type validator interface {
 // block decodes n into spec, a pointer to a block's struct, and reports
 // what its Validate finds, each at the key it names.
 func (d *decoder) block(spec validator, n *yaml.Node, path string) {
-	d.decode(n, reflect.ValueOf(spec), path)
-	if d.bad[path] {
+	d.Decode(n, reflect.ValueOf(spec), path)
+	if d.Bad(path) {
 		// Not a mapping: whatever Validate says would be noise.
 		return
 	}
@@ -170,10 +167,10 @@ func (d *decoder) block(spec validator, n *yaml.Node, path string) {
 		if fe.Key != "" {
 			fpath = joinPath(path, fe.Key)
 		}
-		if d.hasError(fpath) {
+		if d.HasError(fpath) {
 			continue
 		}
-		d.errorf(d.locate(fpath), fpath, "%s", fe.Message)
+		d.Errorf(d.Locate(fpath), fpath, "%s", fe.Message)
 	}
 }
 
@@ -190,7 +187,7 @@ func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
 	}
 	if intervalOK && timeoutOK && ch.Timeout > ch.Interval {
 		if k.Timeout != nil {
-			d.errorf(d.locate(tpath), tpath, "must not exceed interval (%s)", formatDuration(ch.Interval))
+			d.Errorf(d.Locate(tpath), tpath, "must not exceed interval (%s)", formatDuration(ch.Interval))
 		} else {
 			// A check that runs more often than the default timeout
 			// gets a timeout that fits, rather than an error for a key
@@ -217,43 +214,43 @@ func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
 // check has no type block; the assertions are then checked but not compiled.
 func (d *decoder) assertions(n *yaml.Node, path, typ string) []*assert.Assertion {
 	n = resolve(n)
-	d.vals[path] = n
+	d.Vals[path] = n
 	if isNull(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping of assertion names to expressions")
+		d.Errorf(n, path, "must be a mapping of assertion names to expressions")
 		return nil
 	}
 	var out []*assert.Assertion
-	for _, e := range d.pairs(n, path) {
-		name := e.key.Value
+	for _, e := range d.Pairs(n, path) {
+		name := e.Key.Value
 		apath := joinPath(path, name)
-		d.keys[apath] = e.key
+		d.Keys[apath] = e.Key
 		if !assertionNameRE.MatchString(name) {
-			d.errorf(e.key, apath, "assertion names must match [a-z_][a-z0-9_]*")
+			d.Errorf(e.Key, apath, "assertion names must match [a-z_][a-z0-9_]*")
 			continue
 		}
-		v := resolve(e.val)
-		d.vals[apath] = v
+		v := resolve(e.Val)
+		d.Vals[apath] = v
 		src, sev := "", nightowl.SeverityCritical
 		at, epath := v, apath
 		switch v.Kind {
 		case yaml.ScalarNode:
-			s, ok := d.text(v, apath, "")
+			s, ok := d.Text(v, apath, "")
 			if !ok {
 				continue
 			}
 			src = s
 		case yaml.MappingNode:
 			var b assertBlock
-			d.decodeStruct(v, reflect.ValueOf(&b).Elem(), apath, nil, nil)
-			if d.hasError(apath) {
+			d.DecodeStruct(v, reflect.ValueOf(&b).Elem(), apath, nil, nil)
+			if d.HasError(apath) {
 				continue
 			}
 			epath = joinPath(apath, "expr")
-			if at = d.vals[epath]; at == nil || isNull(at) {
-				d.errorf(e.key, epath, "required")
+			if at = d.Vals[epath]; at == nil || isNull(at) {
+				d.Errorf(e.Key, epath, "required")
 				continue
 			}
 			switch nightowl.Severity(b.Severity) {
@@ -262,12 +259,12 @@ func (d *decoder) assertions(n *yaml.Node, path, typ string) []*assert.Assertion
 				sev = nightowl.SeverityWarning
 			default:
 				spath := joinPath(apath, "severity")
-				d.errorf(d.locate(spath), spath, `must be "critical" or "warning"`)
+				d.Errorf(d.Locate(spath), spath, `must be "critical" or "warning"`)
 				continue
 			}
 			src = b.Expr
 		default:
-			d.errorf(v, apath, "must be an expression, or a mapping with expr and severity")
+			d.Errorf(v, apath, "must be an expression, or a mapping with expr and severity")
 			continue
 		}
 		if typ == "" {
@@ -278,11 +275,11 @@ func (d *decoder) assertions(n *yaml.Node, path, typ string) []*assert.Assertion
 			col := at.Column
 			var ce *assert.CompileError
 			if errors.As(err, &ce) {
-				if c, ok := d.column(at, src, ce.Column-1); ok {
+				if c, ok := d.Column(at, src, ce.Column-1); ok {
 					col = c
 				}
 			}
-			d.errorAt(at.Line, col, epath, "%s", err)
+			d.ErrorAt(at.Line, col, epath, "%s", err)
 			continue
 		}
 		out = append(out, a)
@@ -301,7 +298,7 @@ func (d *decoder) fingerprint(ch *Check) string {
 	}
 	fp := map[string]any{
 		"type":          ch.Type,
-		"spec":          d.canonical(reflect.ValueOf(ch.Spec)),
+		"spec":          d.Canonical(reflect.ValueOf(ch.Spec)),
 		"labels":        ch.Labels,
 		"interval":      ch.Interval.String(),
 		"timeout":       ch.Timeout.String(),
@@ -318,81 +315,12 @@ func (d *decoder) fingerprint(ch *Check) string {
 	}
 	b, err := json.Marshal(fp)
 	if err != nil {
-		// Unreachable: canonical yields only strings, bools, integers,
+		// Unreachable: Canonical yields only strings, bools, integers,
 		// maps and lists. Hash the error rather than panic on a reload.
 		b = []byte(err.Error())
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// canonical turns a decoded block into plain values keyed by YAML key, which
-// encoding/json writes in a stable order.
-func (d *decoder) canonical(v reflect.Value) any {
-	if v.Type() == durationType {
-		return time.Duration(v.Int()).String()
-	}
-	if v.Kind() != reflect.Pointer && v.Kind() != reflect.Interface {
-		m, ok := v.Interface().(encoding.TextMarshaler)
-		if !ok && v.CanAddr() {
-			m, ok = v.Addr().Interface().(encoding.TextMarshaler)
-		}
-		if ok {
-			b, err := m.MarshalText()
-			if err != nil {
-				return "!" + err.Error()
-			}
-			return string(b)
-		}
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil
-		}
-		return d.canonical(v.Elem())
-	case reflect.Struct:
-		m := map[string]any{}
-		for _, f := range d.fieldsOf(v.Type()) {
-			fv := v.FieldByIndex(f.index)
-			m[f.name] = d.canonical(fv)
-			if f.path && fv.String() != "" {
-				m[f.name+"@sha256"] = d.fileHash(fv.String())
-			}
-		}
-		return m
-	case reflect.Map:
-		m := map[string]any{}
-		iter := v.MapRange()
-		for iter.Next() {
-			m[fmt.Sprint(iter.Key().Interface())] = d.canonical(iter.Value())
-		}
-		return m
-	case reflect.Slice, reflect.Array:
-		l := make([]any, v.Len())
-		for i := range l {
-			l[i] = d.canonical(v.Index(i))
-		}
-		return l
-	case reflect.String:
-		return v.String()
-	case reflect.Bool:
-		return v.Bool()
-	case reflect.Float32, reflect.Float64:
-		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int()
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return v.Uint()
-	}
-	return fmt.Sprint(v.Interface())
-}
-
-func (d *decoder) fileHash(path string) string {
-	if sum, ok := d.fileSums[path]; ok {
-		return sum
-	}
-	return "unread"
 }
 
 func hostPort(s string) bool {

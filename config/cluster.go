@@ -42,27 +42,27 @@ func (d *decoder) cluster(cfg *Config) {
 	c, w := &cfg.Cluster, &cfg.Watchdog
 	if c.NodeTimeout == 0 {
 		c.NodeTimeout = DefaultNodeTimeout
-	} else if c.NodeTimeout < 3*time.Second && !d.hasError("cluster.node_timeout") {
-		d.errorf(d.locate("cluster.node_timeout"), "cluster.node_timeout", "must be at least 3s, not %s", c.NodeTimeout)
+	} else if c.NodeTimeout < 3*time.Second && !d.HasError("cluster.node_timeout") {
+		d.Errorf(d.Locate("cluster.node_timeout"), "cluster.node_timeout", "must be at least 3s, not %s", c.NodeTimeout)
 	}
-	if c.Node != "" && !nodeNameRE.MatchString(c.Node) && !d.hasError("cluster.node") {
-		d.errorf(d.locate("cluster.node"), "cluster.node", "must be up to 128 letters, digits, \".\", \"_\", \":\" and \"-\", not %q", c.Node)
+	if c.Node != "" && !nodeNameRE.MatchString(c.Node) && !d.HasError("cluster.node") {
+		d.Errorf(d.Locate("cluster.node"), "cluster.node", "must be up to 128 letters, digits, \".\", \"_\", \":\" and \"-\", not %q", c.Node)
 	}
 	if w.URL == "" {
-		if w.Every != 0 && !d.hasError("watchdog.every") {
-			d.errorf(d.locate("watchdog.every"), "watchdog.every", "needs watchdog.url")
+		if w.Every != 0 && !d.HasError("watchdog.every") {
+			d.Errorf(d.Locate("watchdog.every"), "watchdog.every", "needs watchdog.url")
 		}
 		return
 	}
 	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		if !d.hasError("watchdog.url") {
+		if !d.HasError("watchdog.url") {
 			// The URL may carry a token: the message does not repeat it.
-			d.errorf(d.locate("watchdog.url"), "watchdog.url", "must be an http or https URL")
+			d.Errorf(d.Locate("watchdog.url"), "watchdog.url", "must be an http or https URL")
 		}
 	}
 	if w.Every == 0 {
 		w.Every = DefaultWatchdogEvery
-	} else if w.Every < time.Second && !d.hasError("watchdog.every") {
-		d.errorf(d.locate("watchdog.every"), "watchdog.every", "must be at least 1s, not %s", w.Every)
+	} else if w.Every < time.Second && !d.HasError("watchdog.every") {
+		d.Errorf(d.Locate("watchdog.every"), "watchdog.every", "must be at least 1s, not %s", w.Every)
 	}
 }

@@ -58,8 +58,8 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Compo
 	c.Description = k.Description
 
 	cpath := path + ".checks"
-	if k.Checks == nil && !d.hasError(cpath) {
-		d.errorf(n, cpath, "required: the checks that make up the component, by labels, names or both")
+	if k.Checks == nil && !d.HasError(cpath) {
+		d.Errorf(n, cpath, "required: the checks that make up the component, by labels, names or both")
 		return c
 	}
 	c.Checks = d.selector(k.Checks, n, cpath, sc)
@@ -90,8 +90,8 @@ func (d *decoder) incidents(in *Incidents) {
 		in.AutoOpen = AutoOpenOff
 	case AutoOpenOff, AutoOpenCritical:
 	default:
-		if !d.hasError(path) {
-			d.errorf(d.locate(path), path, "must be off or critical, not %q", in.AutoOpen)
+		if !d.HasError(path) {
+			d.Errorf(d.Locate(path), path, "must be off or critical, not %q", in.AutoOpen)
 		}
 	}
 }

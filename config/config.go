@@ -1,6 +1,7 @@
 // Package config loads and validates nightowl.yaml. It decodes the YAML node
-// tree by hand so that every problem is reported as FILE:LINE:COL: KEY:
-// MESSAGE, expands ${VAR} and NAME_file secrets, applies the defaults, decodes
+// tree with internal/yamlnode, so that every problem is reported as
+// FILE:LINE:COL: KEY: MESSAGE and ${VAR} and NAME_file secrets are expanded;
+// here live nightowl's schema and its checks. It applies the defaults, decodes
 // each check's type block into the struct that probe.Types names (and each
 // receiver's into the one notify/receivers names), and compiles the
 // assertions. A config is either complete and valid or rejected
@@ -10,19 +11,13 @@
 package config
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -221,15 +216,13 @@ func parse(ctx context.Context, name string, data []byte, opts Options) (*Config
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: name, Line: 1, Col: 1, Message: fmt.Sprintf("the file is larger than %d MiB: refused unread", MaxFileSize>>20)}}
 	}
-	d := newDecoder(name, data, opts)
-	d.ctx = ctx
+	d := newDecoder(ctx, name, data, opts)
 	cfg := d.config()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load config %s: %w", name, err)
 	}
-	if len(d.errs) > 0 {
-		d.errs.sort()
-		return nil, d.errs
+	if errs := d.Errors(); errs != nil {
+		return nil, errs
 	}
 	return cfg, nil
 }
@@ -266,25 +259,25 @@ func (d *decoder) config() *Config {
 	}
 	var checks, notifyNode, maintenance, components, actions *yaml.Node
 	if root != nil {
-		d.decodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions"}, func(key string, p pair) bool {
+		d.DecodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions"}, func(key string, p pair) bool {
 			switch key {
 			case "checks":
-				checks = p.val
+				checks = p.Val
 			case "notify":
-				notifyNode = p.val
+				notifyNode = p.Val
 			case "maintenance":
-				maintenance = p.val
+				maintenance = p.Val
 			case "components":
-				components = p.val
+				components = p.Val
 			case "actions":
-				actions = p.val
+				actions = p.Val
 			default:
 				return false
 			}
 			return true
 		})
 	}
-	cfg := &Config{File: d.file, Dir: d.dir, Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
+	cfg := &Config{File: d.File(), Dir: d.Dir(), Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
 		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog, Audit: t.Audit}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
@@ -308,142 +301,22 @@ func (d *decoder) config() *Config {
 
 // parseYAML returns the root mapping, nil for an empty file.
 func (d *decoder) parseYAML() (*yaml.Node, bool) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(d.src))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, true
-		}
-		d.syntaxError(err)
-		return nil, false
-	}
-	var more yaml.Node
-	switch err := dec.Decode(&more); {
-	case err == nil:
-		d.errorf(&more, "", "only one YAML document is allowed")
-		return nil, false
-	case !errors.Is(err, io.EOF):
-		d.syntaxError(err)
-		return nil, false
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return nil, true
-		}
-		root = root.Content[0]
-	}
-	if !d.checkExpansion(root) {
-		return nil, false
-	}
-	root = resolve(root)
-	if isNull(root) {
-		return nil, true
+	root, ok := d.Parse(MaxNodes)
+	if root == nil {
+		return nil, ok
 	}
 	if root.Kind != yaml.MappingNode {
-		d.errorf(root, "", "must be a mapping of server, storage, defaults, checks, notify and maintenance")
+		d.Errorf(root, "", "must be a mapping of server, storage, defaults, checks, notify and maintenance")
 		return nil, false
 	}
 	return root, true
-}
-
-// yaml.v3 numbers the lines of parser errors from 0 but those of scanner
-// errors from 1, and leaves the number out when it is 0; it never gives the
-// column. These are the parser's problems, whose line needs one added.
-var parserProblems = map[string]bool{
-	"did not find expected <stream-start>":   true,
-	"did not find expected <document start>": true,
-	"did not find expected node content":     true,
-	"did not find expected key":              true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected ',' or ']'":       true,
-	"found undefined tag handle":             true,
-	"found duplicate %YAML directive":        true,
-	"found duplicate %TAG directive":         true,
-	"found incompatible YAML document":       true,
-}
-
-var (
-	yamlLineRE   = regexp.MustCompile(`^line (\d+): (.*)$`)
-	yamlAnchorRE = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)'`)
-)
-
-// syntaxError reports a YAML syntax error at the best position yaml.v3's
-// message allows.
-func (d *decoder) syntaxError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil {
-		// Errors about aliases carry no position; the alias's first use
-		// is the likely culprit.
-		for i, l := range strings.Split(string(d.src), "\n") {
-			if col := strings.Index(l, "*"+m[1]); col >= 0 {
-				d.errorAt(i+1, utf8.RuneCountInString(l[:col])+1, "", "%s", msg)
-				return
-			}
-		}
-		d.errorAt(0, 0, "", "%s", msg)
-		return
-	}
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	switch {
-	case parserProblems[msg]:
-		if l := d.problemLine(msg); l > 0 {
-			line = l
-		} else {
-			line++
-		}
-	case line == 0:
-		line = 1
-	}
-	d.errorAt(line, 0, "", "%s", msg)
-}
-
-// problemLine finds the line that makes the document fail with msg: the
-// first line whose addition turns a prefix of the file that parses into one
-// that fails so. yaml.v3 reports parser errors at the start of the
-// enclosing collection, which for a misindented key can be far above it.
-// It returns 0 when the search does not confirm a line.
-func (d *decoder) problemLine(msg string) int {
-	lines := strings.SplitAfter(string(d.src), "\n")
-	fails := func(k int) (string, bool) {
-		var n yaml.Node
-		err := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n)
-		if err == nil {
-			return "", false
-		}
-		m := strings.TrimPrefix(err.Error(), "yaml: ")
-		if sub := yamlLineRE.FindStringSubmatch(m); sub != nil {
-			m = sub[2]
-		}
-		return m, true
-	}
-	// The empty prefix parses and the whole file fails: bisect, in
-	// O(log n) parses so that a large config stays quick.
-	lo, hi := 0, len(lines)
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if _, failed := fails(mid); failed {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	if m, failed := fails(hi); failed && m == msg {
-		return hi
-	}
-	return 0
 }
 
 func (d *decoder) server(s *Server) {
 	if s.Listen == "" {
 		s.Listen = DefaultListen
 	} else if !hostPort(s.Listen) {
-		d.errorf(d.locate("server.listen"), "server.listen", "must be host:port, such as 127.0.0.1:8080 or :8080")
+		d.Errorf(d.Locate("server.listen"), "server.listen", "must be host:port, such as 127.0.0.1:8080 or :8080")
 	}
 	if s.Title == "" {
 		s.Title = DefaultTitle
@@ -451,7 +324,7 @@ func (d *decoder) server(s *Server) {
 	switch s.Anonymous {
 	case "", nightowl.RoleViewer:
 	default:
-		d.errorf(d.locate("server.anonymous"), "server.anonymous",
+		d.Errorf(d.Locate("server.anonymous"), "server.anonymous",
 			"must be viewer, or left out: acting on an outage needs a person who signed in")
 	}
 	switch {
@@ -462,12 +335,12 @@ func (d *decoder) server(s *Server) {
 	case strings.EqualFold(s.ForwardedHeader, "Forwarded"):
 		s.ForwardedHeader = "Forwarded"
 	default:
-		d.errorf(d.locate("server.forwarded_header"), "server.forwarded_header",
+		d.Errorf(d.Locate("server.forwarded_header"), "server.forwarded_header",
 			"must be X-Forwarded-For or Forwarded: the one header the trusted proxies write")
 	}
 	if s.PublicURL != "" {
 		if msg := checkURL(s.PublicURL); msg != "" {
-			d.errorf(d.locate("server.public_url"), "server.public_url", "%s", msg)
+			d.Errorf(d.Locate("server.public_url"), "server.public_url", "%s", msg)
 		}
 		s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	}
@@ -475,7 +348,7 @@ func (d *decoder) server(s *Server) {
 
 func (d *decoder) storage(s *Storage) {
 	if s.SQLite != "" && s.Postgres != "" {
-		d.errorf(d.locate("storage.postgres"), "storage.postgres", "only one of sqlite, postgres may be given")
+		d.Errorf(d.Locate("storage.postgres"), "storage.postgres", "only one of sqlite, postgres may be given")
 		return
 	}
 	if s.Postgres != "" {
@@ -487,7 +360,7 @@ func (d *decoder) storage(s *Storage) {
 	// SQLite's own names for a database that is not a plain file stay as
 	// they are.
 	if s.SQLite != ":memory:" && !strings.HasPrefix(s.SQLite, "file:") {
-		s.SQLite = d.resolvePath(s.SQLite)
+		s.SQLite = d.ResolvePath(s.SQLite)
 	}
 }
 
@@ -496,8 +369,8 @@ func (d *decoder) defaults(def *Defaults) {
 	ok = d.positive("defaults.interval", def.Interval) && ok
 	ok = d.positive("defaults.timeout", def.Timeout) && ok
 	if ok && def.Timeout > def.Interval {
-		if v := d.vals["defaults.timeout"]; v != nil && !isNull(v) {
-			d.errorf(v, "defaults.timeout", "must not exceed interval (%s)", formatDuration(def.Interval))
+		if v := d.Vals["defaults.timeout"]; v != nil && !isNull(v) {
+			d.Errorf(v, "defaults.timeout", "must not exceed interval (%s)", formatDuration(def.Interval))
 		} else {
 			// As for a check: a short interval brings the timeout that
 			// nobody wrote down with it.
@@ -509,16 +382,16 @@ func (d *decoder) defaults(def *Defaults) {
 }
 
 func (d *decoder) positive(path string, v time.Duration) bool {
-	if v <= 0 && !d.hasError(path) {
-		d.errorf(d.locate(path), path, "must be positive")
+	if v <= 0 && !d.HasError(path) {
+		d.Errorf(d.Locate(path), path, "must be positive")
 		return false
 	}
 	return v > 0
 }
 
 func (d *decoder) atLeastOne(path string, v int) {
-	if v < 1 && !d.hasError(path) {
-		d.errorf(d.locate(path), path, "must be at least 1")
+	if v < 1 && !d.HasError(path) {
+		d.Errorf(d.Locate(path), path, "must be at least 1")
 	}
 }
 

@@ -2,13 +2,10 @@ package config
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"syscall"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Untrusted input is bounded before it is read: a config file may be at
@@ -91,87 +88,4 @@ func fileKind(m os.FileMode) string {
 		return "a directory"
 	}
 	return "not a plain file"
-}
-
-// errTooBig ends a walk that passed MaxNodes.
-var errTooBig = errors.New("too big")
-
-// expansion counts the nodes of the tree under root as the decoder walks
-// it, with every alias and merge key expanded, and reports the alias whose
-// expansion is the largest once the total passes MaxNodes. Each node's
-// count is remembered, so the count costs as many steps as the file has
-// nodes, however far they expand.
-func (d *decoder) checkExpansion(root *yaml.Node) bool {
-	sizes := map[*yaml.Node]int{}
-	var worst *yaml.Node
-	worstSize := 0
-	var size func(n *yaml.Node) int
-	size = func(n *yaml.Node) int {
-		if s, ok := sizes[n]; ok {
-			return s
-		}
-		sizes[n] = MaxNodes + 1 // a node being counted: a cycle is too big
-		s := 1
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			s += size(n.Alias)
-			if s > worstSize {
-				worst, worstSize = n, s
-			}
-		}
-		for _, c := range n.Content {
-			s = min(s+size(c), MaxNodes+1)
-		}
-		sizes[n] = s
-		return s
-	}
-	if total := size(root); total > MaxNodes {
-		at := worst
-		if at == nil {
-			at = root
-		}
-		d.errorf(at, pathOf(root, at, ""), "aliases and merge keys (<<) expand this config to more than %d YAML nodes (this alias alone to %s): repeat less, or write the values out", MaxNodes, countText(worstSize))
-		return false
-	}
-	return true
-}
-
-func countText(n int) string {
-	if n > MaxNodes {
-		return fmt.Sprintf("more than %d", MaxNodes)
-	}
-	return fmt.Sprint(n)
-}
-
-// pathOf returns the key path of target in the tree under n as the file
-// writes it (aliases not followed); "" when it is not there.
-func pathOf(n, target *yaml.Node, path string) string {
-	if n == target {
-		return path
-	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if p := pathOf(c, target, path); p != "" {
-				return p
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			kp := joinPath(path, k.Value)
-			if k == target {
-				return kp
-			}
-			if p := pathOf(v, target, kp); p != "" {
-				return p
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			if p := pathOf(c, target, indexPath(path, i)); p != "" {
-				return p
-			}
-		}
-	}
-	return ""
 }

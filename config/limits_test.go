@@ -100,30 +100,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzExpand: any string that expands writes back with $${ for every ${
-// it holds and expands again to itself, so every value can be written
-// literally; a string without ${ is left as it is; a variable's value is
-// never expanded again.
-func FuzzExpand(f *testing.F) {
-	for _, s := range []string{"", "plain", "${A}", "$${A}", "$$${A}", "${A}${B}", "${", "${}", "${A", "a${A}b${A}c", "${UNSET}", "$$", "${A}}"} {
-		f.Add(s)
-	}
-	getenv := env(map[string]string{"A": "${B}", "B": "$${x", "C": ""})
-	f.Fuzz(func(t *testing.T, s string) {
-		out, err := expand(s, getenv)
-		if !strings.Contains(s, "${") && (err != nil || out != s) {
-			t.Fatalf("%q: %q, %v", s, out, err)
-		}
-		if err != nil {
-			return
-		}
-		escaped := strings.ReplaceAll(out, "${", "$${")
-		if again, err := expand(escaped, getenv); err != nil || again != out {
-			t.Fatalf("%q expands to %q, written back as %q, expands to %q, %v", s, out, escaped, again, err)
-		}
-	})
-}
-
 // TestOnlyRegularFiles: a config file, or a file it names, that is a FIFO
 // is refused unread, naming it, rather than waited on for ever (a
 // reload would leave a goroutine behind on each try).

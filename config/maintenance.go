@@ -74,7 +74,7 @@ type scope struct {
 
 // newScope makes the scope of checks, decoded with the roster r.
 func (d *decoder) newScope(checks []Check, r *roster) *scope {
-	sc := &scope{checks: checks, written: r.written, sure: !d.hasError("checks"), none: d.bad["checks"]}
+	sc := &scope{checks: checks, written: r.written, sure: !d.HasError("checks"), none: d.Bad("checks")}
 	// Every valid name, repeated ones included, as they are listed in
 	// suggestions.
 	for _, ch := range checks {
@@ -110,7 +110,7 @@ func (d *decoder) when(w *nightowl.Window, k *windowKeys, n *yaml.Node, path str
 	spath, epath := path+".start", path+".end"
 	schpath, dpath, tzpath := path+".schedule", path+".duration", path+".timezone"
 	// A key that failed to decode was given all the same.
-	given := func(p string, set bool) bool { return set || d.hasError(p) }
+	given := func(p string, set bool) bool { return set || d.HasError(p) }
 	hasStart, hasEnd := given(spath, k.Start != ""), given(epath, k.End != "")
 	hasSchedule, hasDuration := given(schpath, k.Schedule != ""), given(dpath, k.Duration != nil)
 	oneOff, recurring := hasStart || hasEnd, hasSchedule || hasDuration
@@ -121,32 +121,32 @@ func (d *decoder) when(w *nightowl.Window, k *windowKeys, n *yaml.Node, path str
 		if !hasSchedule {
 			at = dpath
 		}
-		d.errorf(d.keys[at], at, "a window is either one-off (start, end) or recurring (schedule, duration), not both")
+		d.Errorf(d.Keys[at], at, "a window is either one-off (start, end) or recurring (schedule, duration), not both")
 	case oneOff:
 		if !hasStart {
-			d.errorf(n, spath, "required: a one-off window has start and end")
+			d.Errorf(n, spath, "required: a one-off window has start and end")
 		}
 		if !hasEnd {
-			d.errorf(n, epath, "required: a one-off window has start and end")
+			d.Errorf(n, epath, "required: a one-off window has start and end")
 		}
 		if k.Timezone != "" {
-			d.errorf(d.keys[tzpath], tzpath, "only applies to a schedule: start and end carry their own offset")
+			d.Errorf(d.Keys[tzpath], tzpath, "only applies to a schedule: start and end carry their own offset")
 		}
 	case recurring:
 		if !hasSchedule {
-			d.errorf(n, schpath, "required: a recurring window has schedule and duration")
+			d.Errorf(n, schpath, "required: a recurring window has schedule and duration")
 		}
 		if !hasDuration {
-			d.errorf(n, dpath, "required: a recurring window has schedule and duration")
+			d.Errorf(n, dpath, "required: a recurring window has schedule and duration")
 		}
 	default:
-		d.errorf(n, path, "needs start and end (a one-off window) or schedule and duration (a recurring one)")
+		d.Errorf(n, path, "needs start and end (a one-off window) or schedule and duration (a recurring one)")
 	}
 
 	start, startOK := d.timestamp(k.Start, spath)
 	end, endOK := d.timestamp(k.End, epath)
 	if startOK && endOK && !end.After(start) {
-		d.errorf(d.locate(epath), epath, "must be after start (%s)", start.Format(time.RFC3339))
+		d.Errorf(d.Locate(epath), epath, "must be after start (%s)", start.Format(time.RFC3339))
 	}
 	if startOK && endOK {
 		// UTC, so that two loads of one file give equal times: each
@@ -154,24 +154,24 @@ func (d *decoder) when(w *nightowl.Window, k *windowKeys, n *yaml.Node, path str
 		w.Start, w.End = start.UTC(), end.UTC()
 	}
 
-	if k.Schedule != "" && !d.hasError(schpath) {
+	if k.Schedule != "" && !d.HasError(schpath) {
 		if msg := checkSchedule(k.Schedule); msg != "" {
-			d.errorf(d.locate(schpath), schpath, "%s", msg)
+			d.Errorf(d.Locate(schpath), schpath, "%s", msg)
 		}
 		w.Schedule = k.Schedule
 	}
-	if k.Duration != nil && !d.hasError(dpath) {
+	if k.Duration != nil && !d.HasError(dpath) {
 		switch v := *k.Duration; {
 		case v <= 0:
-			d.errorf(d.locate(dpath), dpath, "must be positive")
+			d.Errorf(d.Locate(dpath), dpath, "must be positive")
 		case v > maxWindowDuration:
-			d.errorf(d.locate(dpath), dpath, "must not exceed %s (7 days)", formatDuration(maxWindowDuration))
+			d.Errorf(d.Locate(dpath), dpath, "must not exceed %s (7 days)", formatDuration(maxWindowDuration))
 		}
 		w.Duration = nightowl.Seconds(*k.Duration)
 	}
-	if k.Timezone != "" && !d.hasError(tzpath) {
+	if k.Timezone != "" && !d.HasError(tzpath) {
 		if _, err := time.LoadLocation(k.Timezone); err != nil {
-			d.errorf(d.locate(tzpath), tzpath, "unknown time zone %q", k.Timezone)
+			d.Errorf(d.Locate(tzpath), tzpath, "unknown time zone %q", k.Timezone)
 		}
 		w.Timezone = k.Timezone
 	}
@@ -182,12 +182,12 @@ func (d *decoder) when(w *nightowl.Window, k *windowKeys, n *yaml.Node, path str
 
 // timestamp parses an RFC 3339 time; ok is false when s is empty or wrong.
 func (d *decoder) timestamp(s, path string) (t time.Time, ok bool) {
-	if s == "" || d.hasError(path) {
+	if s == "" || d.HasError(path) {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		d.errorf(d.locate(path), path, "must be a time with a zone offset, such as 2026-03-17T22:00:00Z or 2026-03-17T23:00:00+01:00")
+		d.Errorf(d.Locate(path), path, "must be a time with a zone offset, such as 2026-03-17T22:00:00Z or 2026-03-17T23:00:00+01:00")
 		return time.Time{}, false
 	}
 	return t, true
@@ -216,31 +216,31 @@ func checkSchedule(s string) string {
 // selector checks a window's checks key against the configured checks.
 func (d *decoder) selector(sel *nightowl.Selector, n *yaml.Node, path string, sc *scope) nightowl.Selector {
 	switch {
-	case d.hasError(path):
+	case d.HasError(path):
 		if sel != nil {
 			return *sel
 		}
 		return nightowl.Selector{}
 	case sel == nil:
-		d.errorf(n, path, "required: the checks the work affects, by labels, names or both")
+		d.Errorf(n, path, "required: the checks the work affects, by labels, names or both")
 		return nightowl.Selector{}
 	case sel.Empty():
-		d.errorf(d.locate(path), path, "must give labels, names or both")
+		d.Errorf(d.Locate(path), path, "must give labels, names or both")
 		return *sel
 	}
 	for _, label := range sortedKeys(sel.Labels) {
 		lpath := path + ".labels." + label
 		if !labelNameRE.MatchString(label) {
-			d.errorf(d.keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+			d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 		}
 	}
 	if !sc.none {
 		for i, name := range sel.Names {
 			ipath := indexPath(path+".names", i)
-			if sc.written[name] || d.hasError(ipath) {
+			if sc.written[name] || d.HasError(ipath) {
 				continue
 			}
-			d.errorf(d.locate(ipath), ipath, "unknown check %q (%s)", name, suggest(name, sc.names))
+			d.Errorf(d.Locate(ipath), ipath, "unknown check %q (%s)", name, suggest(name, sc.names))
 		}
 	}
 	return *sel
@@ -249,7 +249,7 @@ func (d *decoder) selector(sel *nightowl.Selector, n *yaml.Node, path string, sc
 // inScope returns the checks a window selects; ok is false when they cannot
 // be known, so that nothing is said about them.
 func (d *decoder) inScope(sel *nightowl.Selector, path string, sc *scope) (in []*Check, ok bool) {
-	if !sc.sure || d.hasError(path) {
+	if !sc.sure || d.HasError(path) {
 		return nil, false
 	}
 	for i := range sc.checks {
@@ -258,7 +258,7 @@ func (d *decoder) inScope(sel *nightowl.Selector, path string, sc *scope) (in []
 		}
 	}
 	if len(in) == 0 {
-		d.errorf(d.locate(path), path, "selects no configured check")
+		d.Errorf(d.Locate(path), path, "selects no configured check")
 		return nil, false
 	}
 	return in, true
@@ -268,13 +268,13 @@ func (d *decoder) inScope(sel *nightowl.Selector, path string, sc *scope) (in []
 // a misspelled one would let nothing fail, and page everyone.
 func (d *decoder) expect(list []string, n *yaml.Node, path string, in []*Check, inOK bool) []string {
 	switch {
-	case d.hasError(path):
+	case d.HasError(path):
 		return list
 	case list == nil:
-		d.errorf(n, path, `required: the assertions the work may make fail, or "*" for any failure`)
+		d.Errorf(n, path, `required: the assertions the work may make fail, or "*" for any failure`)
 		return nil
 	case len(list) == 0:
-		d.errorf(d.locate(path), path, `must list at least one assertion, or "*"`)
+		d.Errorf(d.Locate(path), path, `must list at least one assertion, or "*"`)
 		return list
 	}
 	have := map[string]bool{}
@@ -286,15 +286,15 @@ func (d *decoder) expect(list []string, n *yaml.Node, path string, in []*Check, 
 	for i, name := range list {
 		ipath := indexPath(path, i)
 		switch {
-		case d.hasError(ipath):
+		case d.HasError(ipath):
 		case name == nightowl.ExpectAnything:
 			if len(list) > 1 {
-				d.errorf(d.locate(ipath), ipath, `"*" already allows any failure: give it alone`)
+				d.Errorf(d.Locate(ipath), ipath, `"*" already allows any failure: give it alone`)
 			}
 		case name == "":
-			d.errorf(d.locate(ipath), ipath, "must be an assertion name")
+			d.Errorf(d.Locate(ipath), ipath, "must be an assertion name")
 		case inOK && !have[name]:
-			d.errorf(d.locate(ipath), ipath, "no check in scope has an assertion %q (assertions in scope: %s)", name, strings.Join(sortedKeys(have), ", "))
+			d.Errorf(d.Locate(ipath), ipath, "no check in scope has an assertion %q (assertions in scope: %s)", name, strings.Join(sortedKeys(have), ", "))
 		}
 	}
 	return list
@@ -302,13 +302,13 @@ func (d *decoder) expect(list []string, n *yaml.Node, path string, in []*Check, 
 
 func (d *decoder) verify(k *verifyKeys, path string) nightowl.Verify {
 	v := nightowl.Verify{Within: DefaultVerifyWithin}
-	if k == nil || d.bad[path] {
+	if k == nil || d.Bad(path) {
 		return v
 	}
 	wpath := path + ".within"
 	// A within that did not decode leaves again_after nothing to be
 	// compared with.
-	withinOK := !d.hasError(wpath)
+	withinOK := !d.HasError(wpath)
 	within := formatDuration(v.Within) + ", the default"
 	if k.Within != nil {
 		v.Within = *k.Within
@@ -322,13 +322,13 @@ func (d *decoder) verify(k *verifyKeys, path string) nightowl.Verify {
 	for i, a := range k.AgainAfter {
 		ipath := indexPath(apath, i)
 		switch {
-		case d.hasError(ipath):
+		case d.HasError(ipath):
 		case a <= 0:
-			d.errorf(d.locate(ipath), ipath, "must be positive")
+			d.Errorf(d.Locate(ipath), ipath, "must be positive")
 		case withinOK && a <= v.Within:
-			d.errorf(d.locate(ipath), ipath, "must be later than within (%s)", within)
+			d.Errorf(d.Locate(ipath), ipath, "must be later than within (%s)", within)
 		case latest >= 0 && a <= k.AgainAfter[latest]:
-			d.errorf(d.locate(ipath), ipath, "must be later than %s (%s)", indexPath("again_after", latest), formatDuration(k.AgainAfter[latest]))
+			d.Errorf(d.Locate(ipath), ipath, "must be later than %s (%s)", indexPath("again_after", latest), formatDuration(k.AgainAfter[latest]))
 		}
 		if latest < 0 || a > k.AgainAfter[latest] {
 			latest = i

@@ -37,19 +37,19 @@ type roster struct {
 // decodeNamed decodes the list n (nil when the file has no such section)
 // with item, and reports the names that name finds more than once. item
 // decodes the list item at path, and leaves the value node of its name in
-// d.vals; name returns the item's name, "" when it has no valid one.
+// d.Vals; name returns the item's name, "" when it has no valid one.
 func decodeNamed[T any](d *decoder, n *yaml.Node, l namedList, item func(n *yaml.Node, path string) T, name func(T) string) ([]T, *roster) {
 	r := &roster{written: map[string]bool{}}
 	if n == nil {
 		return nil, r
 	}
 	n = resolve(n)
-	d.vals[l.path] = n
+	d.Vals[l.path] = n
 	if isNull(n) {
 		return nil, r
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, l.path, "%s", l.notList)
+		d.Errorf(n, l.path, "%s", l.notList)
 		r.none = true
 		return nil, r
 	}
@@ -59,7 +59,7 @@ func decodeNamed[T any](d *decoder, n *yaml.Node, l namedList, item func(n *yaml
 		path := indexPath(l.path, i)
 		v := item(resolve(c), path)
 		npath := path + ".name"
-		at := d.vals[npath]
+		at := d.Vals[npath]
 		if at != nil && at.Kind == yaml.ScalarNode {
 			r.written[at.Value] = true
 		}
@@ -69,7 +69,7 @@ func decodeNamed[T any](d *decoder, n *yaml.Node, l namedList, item func(n *yaml
 				key = strings.ToLower(s)
 			}
 			if f := first[key]; f != nil {
-				d.errorf(at, npath, "duplicate %s name (first used on line %d)", l.kind, f.Line)
+				d.Errorf(at, npath, "duplicate %s name (first used on line %d)", l.kind, f.Line)
 			} else {
 				first[key] = at
 				r.names = append(r.names, s)
@@ -83,12 +83,12 @@ func decodeNamed[T any](d *decoder, n *yaml.Node, l namedList, item func(n *yaml
 // namedItem decodes the list item n at path into keys, a pointer to the
 // struct of its keys; false when n is not a mapping.
 func (d *decoder) namedItem(n *yaml.Node, path string, keys any) bool {
-	d.vals[path] = n
+	d.Vals[path] = n
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping")
+		d.Errorf(n, path, "must be a mapping")
 		return false
 	}
-	d.decodeStruct(n, reflect.ValueOf(keys).Elem(), path, nil, nil)
+	d.DecodeStruct(n, reflect.ValueOf(keys).Elem(), path, nil, nil)
 	return true
 }
 
@@ -98,16 +98,16 @@ func (d *decoder) namedItem(n *yaml.Node, path string, keys any) bool {
 func (d *decoder) itemName(n *yaml.Node, path, name string, bad func(string) string) string {
 	npath := path + ".name"
 	switch {
-	case d.hasError(npath):
+	case d.HasError(npath):
 	case name == "":
 		at := n
-		if v := d.vals[npath]; v != nil && !isNull(v) {
+		if v := d.Vals[npath]; v != nil && !isNull(v) {
 			at = v
 		}
-		d.errorf(at, npath, "required")
+		d.Errorf(at, npath, "required")
 	default:
 		if msg := bad(name); msg != "" {
-			d.errorf(d.locate(npath), npath, "%s", msg)
+			d.Errorf(d.Locate(npath), npath, "%s", msg)
 			return ""
 		}
 		return name

@@ -109,10 +109,10 @@ func kindNames() []string {
 func (d *decoder) notify(n *yaml.Node) Notify {
 	k := notifyKeys{SendResolved: true, GiveUpAfter: DefaultGiveUpAfter, AckLinkTTL: DefaultAckLinkTTL}
 	if n != nil {
-		d.decode(n, reflect.ValueOf(&k).Elem(), "notify")
+		d.Decode(n, reflect.ValueOf(&k).Elem(), "notify")
 	}
 	out := Notify{SendResolved: k.SendResolved, GiveUpAfter: k.GiveUpAfter, AckLinkTTL: k.AckLinkTTL, SMTP: k.SMTP}
-	if d.bad["notify"] {
+	if d.Bad("notify") {
 		// Not a mapping.
 		return out
 	}
@@ -146,32 +146,32 @@ func (d *decoder) receiverGroups(n *yaml.Node) map[string][]Receiver {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping of group names to lists of receivers")
+		d.Errorf(n, path, "must be a mapping of group names to lists of receivers")
 		return nil
 	}
 	kinds := kindNames()
 	groups := map[string][]Receiver{}
-	for _, p := range d.pairs(n, path) {
-		name := p.key.Value
+	for _, p := range d.Pairs(n, path) {
+		name := p.Key.Value
 		gpath := joinPath(path, name)
-		d.keys[gpath] = p.key
+		d.Keys[gpath] = p.Key
 		if !checkNameRE.MatchString(name) {
-			d.errorf(p.key, gpath, `group names must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
+			d.Errorf(p.Key, gpath, `group names must match [a-z0-9][a-z0-9._-]* (lower-case letters, digits, ".", "_" and "-")`)
 		}
-		v := resolve(p.val)
-		d.vals[gpath] = v
+		v := resolve(p.Val)
+		d.Vals[gpath] = v
 		// The group counts as defined even when its list is wrong, so
 		// that the steps naming it do not add errors of their own.
 		groups[name] = nil
 		switch {
 		case isNull(v):
-			d.errorf(p.key, gpath, "must list at least one receiver")
+			d.Errorf(p.Key, gpath, "must list at least one receiver")
 			continue
 		case v.Kind != yaml.SequenceNode:
-			d.errorf(v, gpath, "must be a list of receivers, such as [{slack: {webhook_url: ...}}]")
+			d.Errorf(v, gpath, "must be a list of receivers, such as [{slack: {webhook_url: ...}}]")
 			continue
 		case len(v.Content) == 0:
-			d.errorf(v, gpath, "must list at least one receiver")
+			d.Errorf(v, gpath, "must list at least one receiver")
 			continue
 		}
 		list := make([]Receiver, 0, len(v.Content))
@@ -187,33 +187,33 @@ func (d *decoder) receiverGroups(n *yaml.Node) map[string][]Receiver {
 func (d *decoder) receiver(n *yaml.Node, group string, i int, kinds []string) Receiver {
 	path := receiverPath(group, i)
 	r := Receiver{ID: group + "[" + strconv.Itoa(i) + "]", Group: group, Pos: Pos{n.Line, n.Column}}
-	d.vals[path] = n
+	d.Vals[path] = n
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping of a receiver kind to its settings, such as {slack: {webhook_url: ...}}")
+		d.Errorf(n, path, "must be a mapping of a receiver kind to its settings, such as {slack: {webhook_url: ...}}")
 		return r
 	}
 	var blocks []pair
-	for _, p := range d.pairs(n, path) {
-		kpath := joinPath(path, p.key.Value)
-		d.keys[kpath] = p.key
-		if receivers.Kinds[p.key.Value] == nil {
-			d.errorf(p.key, kpath, "unknown receiver kind (valid: %s)", strings.Join(kinds, ", "))
+	for _, p := range d.Pairs(n, path) {
+		kpath := joinPath(path, p.Key.Value)
+		d.Keys[kpath] = p.Key
+		if receivers.Kinds[p.Key.Value] == nil {
+			d.Errorf(p.Key, kpath, "unknown receiver kind (valid: %s)", strings.Join(kinds, ", "))
 			continue
 		}
 		blocks = append(blocks, p)
 	}
 	if len(blocks) == 0 {
-		if !d.hasError(path) {
-			d.errorf(n, path, "one of %s is required", strings.Join(kinds, ", "))
+		if !d.HasError(path) {
+			d.Errorf(n, path, "one of %s is required", strings.Join(kinds, ", "))
 		}
 		return r
 	}
 	for _, b := range blocks[1:] {
-		d.errorf(b.key, joinPath(path, b.key.Value), "only one receiver per list item: make %s an item of its own", b.key.Value)
+		d.Errorf(b.Key, joinPath(path, b.Key.Value), "only one receiver per list item: make %s an item of its own", b.Key.Value)
 	}
-	r.Kind = blocks[0].key.Value
+	r.Kind = blocks[0].Key.Value
 	r.Spec = receivers.Kinds[r.Kind]()
-	d.block(r.Spec, blocks[0].val, joinPath(path, r.Kind))
+	d.block(r.Spec, blocks[0].Val, joinPath(path, r.Kind))
 	return r
 }
 
@@ -232,7 +232,7 @@ func (d *decoder) smtp(s *notify.SMTP, groups map[string][]Receiver) {
 			}
 			kpath := joinPath(receiverPath(group, i), r.Kind)
 			if s == nil {
-				d.errorf(d.keys[kpath], kpath, "needs notify.smtp, the mail server that email is sent through")
+				d.Errorf(d.Keys[kpath], kpath, "needs notify.smtp, the mail server that email is sent through")
 				continue
 			}
 			if c, ok := r.Spec.(*email.Config); ok && c.From == "" && (needsFrom == nil || before(r.Pos, needsFrom.Pos)) {
@@ -244,24 +244,24 @@ func (d *decoder) smtp(s *notify.SMTP, groups map[string][]Receiver) {
 		return
 	}
 	const path = "notify.smtp"
-	if d.bad[path] {
+	if d.Bad(path) {
 		// Not a mapping.
 		return
 	}
-	if s.Host == "" && !d.hasError(path+".host") {
-		d.errorf(d.locate(path+".host"), path+".host", "required")
+	if s.Host == "" && !d.HasError(path+".host") {
+		d.Errorf(d.Locate(path+".host"), path+".host", "required")
 	}
 	switch s.TLS {
 	case "":
 		s.TLS = smtpSTARTTLS
 	case smtpSTARTTLS, smtpTLS, smtpNone:
 	default:
-		d.errorf(d.locate(path+".tls"), path+".tls", `must be "starttls", "tls" or "none"`)
+		d.Errorf(d.Locate(path+".tls"), path+".tls", `must be "starttls", "tls" or "none"`)
 	}
 	ppath := path + ".port"
-	if v := d.vals[ppath]; v != nil && !isNull(v) {
-		if !d.hasError(ppath) && (s.Port < 1 || s.Port > 65535) {
-			d.errorf(v, ppath, "must be between 1 and 65535")
+	if v := d.Vals[ppath]; v != nil && !isNull(v) {
+		if !d.HasError(ppath) && (s.Port < 1 || s.Port > 65535) {
+			d.Errorf(v, ppath, "must be between 1 and 65535")
 		}
 	} else if s.TLS == smtpTLS {
 		// Implicit TLS has a port of its own; 587 would hang in the
@@ -272,13 +272,13 @@ func (d *decoder) smtp(s *notify.SMTP, groups map[string][]Receiver) {
 	}
 	fpath := path + ".from"
 	switch {
-	case d.hasError(fpath):
+	case d.HasError(fpath):
 	case s.From != "":
 		if _, err := mail.ParseAddress(s.From); err != nil {
-			d.errorf(d.locate(fpath), fpath, "not a valid address")
+			d.Errorf(d.Locate(fpath), fpath, "not a valid address")
 		}
 	case needsFrom != nil:
-		d.errorf(d.locate(fpath), fpath, "required unless every email receiver gives its own from (%s does not)", needsFrom.ID)
+		d.Errorf(d.Locate(fpath), fpath, "required unless every email receiver gives its own from (%s does not)", needsFrom.ID)
 	}
 }
 
@@ -310,56 +310,56 @@ func (d *decoder) escalations(n *yaml.Node, groups map[string][]Receiver) map[st
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping of escalation names to steps and repeat")
+		d.Errorf(n, path, "must be a mapping of escalation names to steps and repeat")
 		return nil
 	}
 	groupNames := sortedKeys(groups)
 	out := map[string]*notify.Escalation{}
-	for _, p := range d.pairs(n, path) {
-		epath := joinPath(path, p.key.Value)
-		d.keys[epath] = p.key
+	for _, p := range d.Pairs(n, path) {
+		epath := joinPath(path, p.Key.Value)
+		d.Keys[epath] = p.Key
 		e := &notify.Escalation{}
 		// Defined even when wrong, so that the routes naming it do not
 		// add errors of their own.
-		out[p.key.Value] = e
-		d.decode(p.val, reflect.ValueOf(e).Elem(), epath)
-		if d.bad[epath] {
+		out[p.Key.Value] = e
+		d.Decode(p.Val, reflect.ValueOf(e).Elem(), epath)
+		if d.Bad(epath) {
 			// Not a mapping.
 			continue
 		}
 		spath := epath + ".steps"
-		if len(e.Steps) == 0 && !d.hasError(spath) {
-			if v := d.vals[spath]; v != nil && !isNull(v) {
-				d.errorf(v, spath, "must list at least one step")
+		if len(e.Steps) == 0 && !d.HasError(spath) {
+			if v := d.Vals[spath]; v != nil && !isNull(v) {
+				d.Errorf(v, spath, "must list at least one step")
 			} else {
-				d.errorf(d.locate(spath), spath, "required")
+				d.Errorf(d.Locate(spath), spath, "required")
 			}
 		}
 		for i, st := range e.Steps {
 			stpath := indexPath(spath, i)
 			npath, apath := stpath+".notify", stpath+".after"
 			switch {
-			case d.hasError(npath):
+			case d.HasError(npath):
 			case st.Notify == "":
-				at := d.vals[stpath]
-				if v := d.vals[npath]; v != nil && !isNull(v) {
+				at := d.Vals[stpath]
+				if v := d.Vals[npath]; v != nil && !isNull(v) {
 					at = v
 				}
-				d.errorf(at, npath, "required")
+				d.Errorf(at, npath, "required")
 			case !hasKey(groups, st.Notify):
-				d.errorf(d.locate(npath), npath, "unknown receiver group %s (%s)", st.Notify, defined(groupNames, "notify.receivers"))
+				d.Errorf(d.Locate(npath), npath, "unknown receiver group %s (%s)", st.Notify, defined(groupNames, "notify.receivers"))
 			}
-			if st.After < 0 && !d.hasError(apath) {
-				d.errorf(d.locate(apath), apath, "must not be negative")
+			if st.After < 0 && !d.HasError(apath) {
+				d.Errorf(d.Locate(apath), apath, "must not be negative")
 			}
 		}
 		rpath := epath + ".repeat"
 		switch {
-		case d.hasError(rpath):
+		case d.HasError(rpath):
 		case e.Repeat < 0:
-			d.errorf(d.locate(rpath), rpath, "must not be negative")
+			d.Errorf(d.Locate(rpath), rpath, "must not be negative")
 		case e.Repeat > 0 && e.Repeat < minRepeat:
-			d.errorf(d.locate(rpath), rpath, "must be at least %s, or 0 to send the last step once", formatDuration(minRepeat))
+			d.Errorf(d.Locate(rpath), rpath, "must be at least %s, or 0 to send the last step once", formatDuration(minRepeat))
 		}
 		e.Sort()
 	}
@@ -380,24 +380,24 @@ func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.E
 		for _, label := range sortedKeys(r.Match) {
 			lpath := rpath + ".match." + label
 			if !labelNameRE.MatchString(label) {
-				d.errorf(d.keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+				d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 			}
 		}
 		epath := rpath + ".escalation"
 		switch {
-		case d.hasError(epath):
+		case d.HasError(epath):
 		case r.Escalation == "":
-			at := d.vals[rpath]
-			if v := d.vals[epath]; v != nil && !isNull(v) {
+			at := d.Vals[rpath]
+			if v := d.Vals[epath]; v != nil && !isNull(v) {
 				at = v
 			}
-			d.errorf(at, epath, "required")
+			d.Errorf(at, epath, "required")
 		case !hasKey(escalations, r.Escalation):
-			d.errorf(d.locate(epath), epath, "unknown escalation %s (%s)", r.Escalation, defined(names, "notify.escalations"))
+			d.Errorf(d.Locate(epath), epath, "unknown escalation %s (%s)", r.Escalation, defined(names, "notify.escalations"))
 		}
 	}
-	if haveReceivers && len(routes) == 0 && !d.hasError(path) {
-		d.errorf(d.locate(path), path, "required when receivers are given: without a route no alert reaches a receiver")
+	if haveReceivers && len(routes) == 0 && !d.HasError(path) {
+		d.Errorf(d.Locate(path), path, "required when receivers are given: without a route no alert reaches a receiver")
 	}
 }
 
@@ -405,10 +405,10 @@ func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.E
 func (d *decoder) receiverFingerprint(r *Receiver, smtp *notify.SMTP) string {
 	m := map[string]any{
 		"kind": r.Kind,
-		"spec": d.canonical(reflect.ValueOf(r.Spec)),
+		"spec": d.Canonical(reflect.ValueOf(r.Spec)),
 	}
 	if r.Kind == "email" {
-		m["smtp"] = d.canonical(reflect.ValueOf(smtp))
+		m["smtp"] = d.Canonical(reflect.ValueOf(smtp))
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
