@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"strings"
@@ -12,27 +12,27 @@ import (
 func TestCheckText(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
-		rule     textRule
+		rule     TextRule
 		want     string // in the error; "" for none
 	}{
-		{"plain", "Deploy of 4.2 — checkout", lineText, ""},
-		{"emoji with joiner", "on call 🧑‍💻", lineText, ""},
-		{"right-to-left text", "שלום עולם", lineText, ""},
-		{"escape", "a\x1b[31m", lineText, "reason must not contain control characters (U+001B at character 2)"},
-		{"newline in a line", "a\nb", lineText, "control characters (U+000A"},
-		{"newline in a message", "a\r\nb\tc", linesText, ""},
-		{"DEL", "a\x7f", linesText, "U+007F"},
-		{"C1", "a\u0085", linesText, "U+0085"},
-		{"override", "a\u202eb", linesText, "reorder text (U+202E"},
-		{"isolate", "\u2067x", linesText, "U+2067"},
-		{"mark", "x\u200f", lineText, "U+200F"},
-		{"not UTF-8", "a\xff", lineText, "not valid UTF-8"},
-		{"zero width space in a name", "a\u200bb", byText, "plain printable text (U+200B"},
-		{"zero width space in a message", "a\u200bb", linesText, ""},
-		{"long name", strings.Repeat("x", 65), byText, "65 characters long; at most 64"},
+		{"plain", "Deploy of 4.2 — checkout", LineText, ""},
+		{"emoji with joiner", "on call 🧑‍💻", LineText, ""},
+		{"right-to-left text", "שלום עולם", LineText, ""},
+		{"escape", "a\x1b[31m", LineText, "reason must not contain control characters (U+001B at character 2)"},
+		{"newline in a line", "a\nb", LineText, "control characters (U+000A"},
+		{"newline in a message", "a\r\nb\tc", LinesText, ""},
+		{"DEL", "a\x7f", LinesText, "U+007F"},
+		{"C1", "a\u0085", LinesText, "U+0085"},
+		{"override", "a\u202eb", LinesText, "reorder text (U+202E"},
+		{"isolate", "\u2067x", LinesText, "U+2067"},
+		{"mark", "x\u200f", LineText, "U+200F"},
+		{"not UTF-8", "a\xff", LineText, "not valid UTF-8"},
+		{"zero width space in a name", "a\u200bb", ByText, "plain printable text (U+200B"},
+		{"zero width space in a message", "a\u200bb", LinesText, ""},
+		{"long name", strings.Repeat("x", 65), ByText, "65 characters long; at most 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkText("reason", tc.in, tc.rule)
+			err := CheckText("reason", tc.in, tc.rule)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -50,8 +50,8 @@ func FuzzCheckText(f *testing.F) {
 		f.Add(s, false, false)
 	}
 	f.Fuzz(func(t *testing.T, s string, lines, plain bool) {
-		rule := textRule{Max: 100, Lines: lines, Plain: plain}
-		if checkText("f", s, rule) != nil {
+		rule := TextRule{Max: 100, Lines: lines, Plain: plain}
+		if CheckText("f", s, rule) != nil {
 			return
 		}
 		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > 100 {

@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // The guarded actions' pages: the configured actions, with a form to
@@ -23,20 +24,20 @@ import (
 // what (no self-approval, runs by the requester or an approver); the pages
 // only leave out the buttons that would be refused.
 
-func (a *api) runbookRoutes() []Route {
+func (a *pages) runbookRoutes() []kit.Route {
 	if a.actions == nil {
 		return nil
 	}
-	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: role, handler: h}
+	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) kit.Route {
+		return kit.Route{Pattern: pattern, Role: role, Handler: h}
 	}
-	return []Route{
+	return []kit.Route{
 		f("GET /admin/actions", viewer, a.adminActions),
 		f("POST /admin/actions/{name}/request", responder, a.adminRequestAction),
 		f("GET /admin/actions/requests/{id}", viewer, a.adminActionRequest),
 		f("POST /admin/actions/requests/{id}/approve", responder, a.adminApproveAction),
 		f("POST /admin/actions/requests/{id}/deny", responder, a.adminDenyAction),
-		withLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), actionWrite),
+		kit.WithLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), kit.ActionWrite),
 	}
 }
 
@@ -178,7 +179,7 @@ type actionsPage struct {
 	Open, Recent []requestRow
 }
 
-func (a *api) showActions(w http.ResponseWriter, r *http.Request, status int, errText string, f *actionForm) {
+func (a *pages) showActions(w http.ResponseWriter, r *http.Request, status int, errText string, f *actionForm) {
 	ctx := r.Context()
 	list, err := a.actions.Actions(ctx)
 	if err != nil {
@@ -211,7 +212,7 @@ func (a *api) showActions(w http.ResponseWriter, r *http.Request, status int, er
 	a.render(w, r, status, "admin_runbooks.html", &adminPage{Title: "Actions", Section: "actions", Error: errText, Data: p})
 }
 
-func (a *api) adminActions(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminActions(w http.ResponseWriter, r *http.Request) {
 	a.showActions(w, r, http.StatusOK, "", nil)
 }
 
@@ -228,20 +229,20 @@ func formParams(r *http.Request) map[string]string {
 	return params
 }
 
-func (a *api) adminRequestAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminRequestAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	f := actionForm{Action: name, Params: formParams(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	// The confirmation is not shown again: it is there to be typed.
-	err := checkTexts(append([]textField{{"reason", f.Reason, linesText}}, paramTexts(f.Params)...)...)
+	err := kit.CheckTexts(append([]kit.TextField{kit.Field("reason", f.Reason, kit.LinesText)}, kit.ParamTexts(f.Params)...)...)
 	var req nightowl.ActionRequest
 	if err == nil {
-		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), actor(r))
+		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), kit.Actor(r))
 	}
 	if err != nil {
-		a.showActions(w, r, statusOf(err), "Could not request "+name+": "+nightowl.ErrorMessage(err), &f)
+		a.showActions(w, r, kit.StatusOf(err), "Could not request "+name+": "+nightowl.ErrorMessage(err), &f)
 		return
 	}
-	a.log.Info("action requested", "request", req.ID, "action", name, "by", actor(r))
+	a.log.Info("action requested", "request", req.ID, "action", name, "by", kit.Actor(r))
 	redirectToRequest(w, r, req.ID, "action-requested")
 }
 
@@ -289,15 +290,15 @@ type approvalRow struct {
 	Time *stamp
 }
 
-func (a *api) showRequest(w http.ResponseWriter, r *http.Request, status int, errText string) {
+func (a *pages) showRequest(w http.ResponseWriter, r *http.Request, status int, errText string) {
 	id := r.PathValue("id")
 	req, plan, err := a.actions.ActionRequest(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, "Request "+id, err)
 		return
 	}
-	pr, _ := PrincipalFrom(r.Context())
-	me := actor(r)
+	pr, _ := kit.PrincipalFrom(r.Context())
+	me := kit.Actor(r)
 	p := requestPage{Request: toRequestRow(req), Run: plan.Run, HTTP: toPlanHTTP(plan.HTTP), Needs: req.Needs,
 		DeniedBy: req.DeniedBy, RanBy: req.RanBy, Started: at(req.StartedAt), Output: req.Output,
 		Ran: !req.StartedAt.IsZero(), Mine: req.RequestedBy == me, CSRF: pr.CSRF,
@@ -325,22 +326,22 @@ func (a *api) showRequest(w http.ResponseWriter, r *http.Request, status int, er
 		&adminPage{Title: "Request " + req.ID, Section: "actions", Error: errText, Data: p})
 }
 
-func (a *api) adminActionRequest(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminActionRequest(w http.ResponseWriter, r *http.Request) {
 	a.showRequest(w, r, http.StatusOK, "")
 }
 
 // refused shows the request again with why the form was refused; a
 // request that is not there gets the error page.
-func (a *api) refused(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (a *pages) refused(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if nightowl.ErrorCode(err) == nightowl.ENotFound {
 		a.fail(w, r, "Request "+r.PathValue("id"), err)
 		return
 	}
-	a.showRequest(w, r, statusOf(err), "Could not "+what+" "+r.PathValue("id")+": "+nightowl.ErrorMessage(err))
+	a.showRequest(w, r, kit.StatusOf(err), "Could not "+what+" "+r.PathValue("id")+": "+nightowl.ErrorMessage(err))
 }
 
-func (a *api) adminApproveAction(w http.ResponseWriter, r *http.Request) {
-	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), actor(r))
+func (a *pages) adminApproveAction(w http.ResponseWriter, r *http.Request) {
+	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		a.refused(w, r, "approve", err)
 		return
@@ -348,12 +349,12 @@ func (a *api) adminApproveAction(w http.ResponseWriter, r *http.Request) {
 	redirectToRequest(w, r, req.ID, "action-approved")
 }
 
-func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminDenyAction(w http.ResponseWriter, r *http.Request) {
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	err := checkText("reason", reason, linesText)
+	err := kit.CheckText("reason", reason, kit.LinesText)
 	var req nightowl.ActionRequest
 	if err == nil {
-		req, err = a.actions.DenyAction(r.Context(), r.PathValue("id"), actor(r), reason)
+		req, err = a.actions.DenyAction(r.Context(), r.PathValue("id"), kit.Actor(r), reason)
 	}
 	if err != nil {
 		a.refused(w, r, "deny", err)
@@ -362,11 +363,11 @@ func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
 	redirectToRequest(w, r, req.ID, "action-denied")
 }
 
-func (a *api) adminRunAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminRunAction(w http.ResponseWriter, r *http.Request) {
 	// It answers when the run has ended; a run that failed is an outcome,
 	// which the request's page shows, not an error.
-	longWrite(w, actionWrite)
-	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), actor(r))
+	kit.LongWrite(w, kit.ActionWrite)
+	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		a.refused(w, r, "run", err)
 		return
