@@ -15,7 +15,8 @@ import (
 
 // Alerter is what the alert endpoints need from the running server.
 type Alerter interface {
-	AlertStore() nightowl.AlertStore
+	// AlertStore reads alerts and their notifications.
+	AlertStore() AlertReader
 	// Ack acknowledges an alert on behalf of by; acked is false when it
 	// was acknowledged already, and the alert says by whom and when.
 	Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error)

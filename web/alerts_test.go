@@ -22,7 +22,7 @@ type linkAlerter struct {
 	acked map[string]string
 }
 
-func (f *linkAlerter) AlertStore() nightowl.AlertStore             { return nil }
+func (f *linkAlerter) AlertStore() AlertReader                     { return nil }
 func (f *linkAlerter) VerifyAckLink(id string, q url.Values) error { return nil }
 func (f *linkAlerter) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
 	f.mu.Lock()

@@ -33,10 +33,20 @@ type Backend interface {
 	Reload(ctx context.Context) error
 	// Ready returns nil when the server can do its job.
 	Ready(ctx context.Context) error
-	Store() nightowl.Store
+	// Store reads the checks' history.
+	Store() History
 	// PingURL returns a heartbeat check's ping URL; false for other checks.
 	PingURL(check string) (string, bool)
 }
+
+// History is what web reads of checks' past (results, status changes,
+// daily rollups, pings): Results, Events, Rollups and Pings, and nothing
+// that writes.
+type History = kit.History
+
+// AlertReader is what web reads of alerts: Alert, Alerts and
+// Notifications. Acknowledging goes through Alerter.Ack.
+type AlertReader = kit.AlertReader
 
 // ClusterViewer is a Backend that can tell the nodes of its cluster: those
 // seen in the last hour, live or not; none outside a cluster.

@@ -33,12 +33,12 @@ import (
 type Backend interface {
 	Checks() []nightowl.CheckView
 	Check(name string) (nightowl.CheckView, bool)
-	Store() nightowl.Store
+	Store() kit.History
 }
 
 // Alerter shows alerts and acknowledges them.
 type Alerter interface {
-	AlertStore() nightowl.AlertStore
+	AlertStore() kit.AlertReader
 	// Ack acknowledges an alert on behalf of by; acked is false when it
 	// was acknowledged already.
 	Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error)
