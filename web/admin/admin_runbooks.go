@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/web/internal/kit"
@@ -66,13 +64,12 @@ type actionRow struct {
 
 // paramField is a parameter and its field in the request form.
 type paramField struct {
+	// Pattern is shown beside the field, not set as its pattern
+	// attribute: the service checks the value, and a refused form comes
+	// back with why.
 	Name, Pattern, Description string
-	// HTMLPattern is Pattern for the field's pattern attribute, which a
-	// browser reads as JavaScript; empty when it cannot be said the same
-	// way there, and then only the server checks it.
-	HTMLPattern string
-	ID, HintID  string
-	Value       string
+	ID, HintID                 string
+	Value                      string
 }
 
 // planHTTP is an HTTP request as pages show it: the names of its headers
@@ -112,7 +109,7 @@ func toActionRow(v nightowl.ActionView, f *actionForm) actionRow {
 		row.Reason, row.Refused = f.Reason, true
 	}
 	for _, p := range v.Params {
-		field := paramField{Name: p.Name, Pattern: p.Pattern, Description: p.Description, HTMLPattern: htmlPattern(p.Pattern),
+		field := paramField{Name: p.Name, Pattern: p.Pattern, Description: p.Description,
 			ID: "p-" + v.Name + "-" + p.Name, HintID: "p-" + v.Name + "-" + p.Name + "-hint"}
 		if row.Refused {
 			field.Value = f.Params[p.Name]
@@ -373,121 +370,4 @@ func (a *pages) adminRunAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectToRequest(w, r, req.ID, "action-ran")
-}
-
-// htmlPattern returns an RE2 pattern as a pattern attribute that means the
-// same to a browser, which reads it as a JavaScript expression with the v
-// flag, anchored; or "" when it cannot say so. The two syntaxes differ
-// (a POSIX class [[:alpha:]] is a nested set in JavaScript, \pL is an
-// error), so the pattern is written out again from its parse tree in a
-// subset both read alike. A field without one is still checked by the
-// server.
-func htmlPattern(pattern string) string {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	var b strings.Builder
-	if !writeJS(&b, re) {
-		return ""
-	}
-	return b.String()
-}
-
-func writeJS(b *strings.Builder, re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpNoMatch:
-		b.WriteString("[]")
-	case syntax.OpEmptyMatch:
-		b.WriteString("(?:)")
-	case syntax.OpLiteral:
-		for _, r := range re.Rune {
-			if re.Flags&syntax.FoldCase != 0 && unicode.SimpleFold(r) != r {
-				b.WriteString("[")
-				for f := r; ; {
-					b.WriteString(jsRune(f))
-					if f = unicode.SimpleFold(f); f == r {
-						break
-					}
-				}
-				b.WriteString("]")
-				continue
-			}
-			b.WriteString(jsRune(r))
-		}
-	case syntax.OpCharClass:
-		b.WriteString("[")
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			b.WriteString(jsRune(re.Rune[i]))
-			if re.Rune[i+1] != re.Rune[i] {
-				b.WriteString("-" + jsRune(re.Rune[i+1]))
-			}
-		}
-		b.WriteString("]")
-	case syntax.OpAnyCharNotNL:
-		b.WriteString(`[^\n]`)
-	case syntax.OpAnyChar:
-		b.WriteString(`[\s\S]`)
-	case syntax.OpBeginText:
-		b.WriteString("^")
-	case syntax.OpEndText:
-		b.WriteString("$") // $ or \z: JavaScript's $ without the m flag
-	case syntax.OpCapture:
-		b.WriteString("(?:")
-		if !writeJS(b, re.Sub[0]) {
-			return false
-		}
-		b.WriteString(")")
-	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
-		b.WriteString("(?:")
-		if !writeJS(b, re.Sub[0]) {
-			return false
-		}
-		b.WriteString(")")
-		switch re.Op {
-		case syntax.OpStar:
-			b.WriteString("*")
-		case syntax.OpPlus:
-			b.WriteString("+")
-		case syntax.OpQuest:
-			b.WriteString("?")
-		default:
-			if re.Max < 0 {
-				fmt.Fprintf(b, "{%d,}", re.Min)
-			} else {
-				fmt.Fprintf(b, "{%d,%d}", re.Min, re.Max)
-			}
-		}
-	case syntax.OpConcat:
-		for _, sub := range re.Sub {
-			if !writeJS(b, sub) {
-				return false
-			}
-		}
-	case syntax.OpAlternate:
-		b.WriteString("(?:")
-		for i, sub := range re.Sub {
-			if i > 0 {
-				b.WriteString("|")
-			}
-			if !writeJS(b, sub) {
-				return false
-			}
-		}
-		b.WriteString(")")
-	default:
-		// Line anchors and word boundaries: rare in a parameter's pattern,
-		// and not worth a second reading.
-		return false
-	}
-	return true
-}
-
-// jsRune writes a character so that it stands for itself in a JavaScript
-// expression with the v flag, inside a class or out of it.
-func jsRune(r rune) string {
-	if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
-		return string(r)
-	}
-	return fmt.Sprintf(`\u{%X}`, r)
 }
