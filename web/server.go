@@ -46,7 +46,7 @@ func NewServer(opts Options) *http.Server {
 // bounded gives every request a deadline, d: what a handler waits on (the
 // store above all, which may hang rather than refuse) ends with the
 // request's time, instead of holding the handler after the client is
-// gone. A route that waits on a run has a longer d (Route.long).
+// gone. A route that waits on a run has a longer d (Route.Long).
 func bounded(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), d)
@@ -58,7 +58,7 @@ func bounded(h http.Handler, d time.Duration) http.Handler {
 // pingPattern is the route of the ping URLs.
 const pingPattern = "/ping/"
 
-// boundBody applies limitBody to every request of h.
+// boundBody applies kit.LimitBody to every request of h.
 func boundBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := kit.LimitBody(w, r); err != nil {

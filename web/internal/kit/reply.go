@@ -58,12 +58,8 @@ func WriteError(w http.ResponseWriter, err error) {
 	if errors.As(err, &d) {
 		body.Error.Details = d.Details()
 	}
-	status, ok := errorStatus[body.Error.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
 	SetRetryAfter(w, err)
-	WriteJSON(w, status, body)
+	WriteJSON(w, StatusOf(err), body)
 }
 
 // WriteJSON answers with v, not to be cached.

@@ -83,7 +83,7 @@ func bidiControl(r rune) bool {
 	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
-// checkText returns an EInvalid error naming field when s breaks rule.
+// CheckText returns an EInvalid error naming field when s breaks rule.
 func CheckText(field, s string, rule TextRule) error {
 	if !utf8.ValidString(s) {
 		return nightowl.Errorf(nightowl.EInvalid, "%s is not valid UTF-8 text", field)

@@ -43,7 +43,7 @@ func TestCheckText(t *testing.T) {
 	}
 }
 
-// FuzzCheckText: whatever checkText lets through holds no control
+// FuzzCheckText: whatever CheckText lets through holds no control
 // character but the line breaks and tabs a rule allows, and no bidi control.
 func FuzzCheckText(f *testing.F) {
 	for _, s := range []string{"", "ok", "a\x1b[2J", "a\nb", "\u202e", "\xff", "🧑‍💻"} {
