@@ -593,8 +593,9 @@ func (a *App) PingURL(check string) (string, bool) {
 	return a.Config().Server.PublicURL + "/ping/" + tok, true
 }
 
-// Store implements web.Backend.
-func (a *App) Store() nightowl.Store { return a.store }
+// Store implements web.Backend: the web layer reads history, and writes
+// none of it.
+func (a *App) Store() web.History { return a.store }
 
 // Ready implements web.Backend: the store must answer.
 func (a *App) Ready(ctx context.Context) error {
@@ -695,8 +696,9 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// AlertStore implements web.Alerter.
-func (a *App) AlertStore() nightowl.AlertStore { return a.store }
+// AlertStore implements web.Alerter: the web layer reads alerts, and
+// changes them only through Ack.
+func (a *App) AlertStore() web.AlertReader { return a.store }
 
 // Ack implements web.Alerter. Only the acknowledgement that changed the
 // alert is recorded: repeating it is no news.

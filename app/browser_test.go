@@ -290,8 +290,8 @@ components:
 }
 
 // TestActionsInBrowser drives a guarded action through its pages in a
-// real headless Chromium: ana requests it through the form (whose pattern
-// the browser enforces too); her request's page offers her no approval,
+// real headless Chromium: ana requests it through the form, whose word the
+// server refuses until it matches the pattern; her request's page offers her no approval,
 // and a forged one is refused on the page; bo sees the request pending,
 // reads exactly the argv it will run, and approves; ana runs it and reads
 // its output.
@@ -316,24 +316,29 @@ func TestActionsInBrowser(t *testing.T) {
 		}
 	}
 
-	// ana requests it; the browser holds back a word the pattern refuses.
+	// ana requests it; the server refuses a word the pattern refuses,
+	// and the form comes back saying why, with what she typed.
 	signIn(t, ctx, base, "ana")
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/actions"),
 		chromedp.WaitVisible(css("#request-say")),
 		chromedp.SendKeys(css("#p-say-word"), "Hello world"),
+		chromedp.SendKeys(css("#request-say-reason"), "to see the buddy system work"),
+		chromedp.SendKeys(css("#confirm-say"), "Hello world"),
+		chromedp.Click(css("#request-say-submit")),
+		chromedp.WaitVisible(css("#error")),
 	)
 	if err != nil {
 		t.Fatalf("the actions page: %v", err)
 	}
-	mismatch, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#p-say-word").validity.patternMismatch`))
-	if err != nil || !mismatch {
-		t.Fatalf("the browser takes a word its pattern refuses: %v %v", mismatch, err)
+	refusal, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#error").textContent + " | " +
+		document.querySelector("#p-say-word").value + " | " + document.querySelector("#request-say-reason").value`))
+	if err != nil || !strings.Contains(refusal, "does not match") || !strings.Contains(refusal, "| Hello world | to see the buddy system work") {
+		t.Fatalf("the server took a word its pattern refuses, or did not say so on the form: %q %v", refusal, err)
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#p-say-word").value = ""`),
 		chromedp.SendKeys(css("#p-say-word"), "hello"),
-		chromedp.SendKeys(css("#request-say-reason"), "to see the buddy system work"),
 		chromedp.SendKeys(css("#confirm-say"), "hello"),
 		chromedp.Click(css("#request-say-submit")),
 	)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Actioner is what the action endpoints need from the running server.
@@ -24,7 +25,7 @@ func (a *api) actionRoutes() []Route {
 		return nil
 	}
 	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: role, handler: h}
+		return Route{Pattern: pattern, Role: role, Handler: h}
 	}
 	return []Route{
 		f("GET /api/v1/actions", viewer, a.listActions),
@@ -33,20 +34,20 @@ func (a *api) actionRoutes() []Route {
 		f("GET /api/v1/action-requests/{id}", viewer, a.getActionRequest),
 		f("POST /api/v1/action-requests/{id}/approve", responder, a.approveAction),
 		f("POST /api/v1/action-requests/{id}/deny", responder, a.denyAction),
-		withLong(f("POST /api/v1/action-requests/{id}/run", responder, a.runAction), actionWrite),
+		kit.WithLong(f("POST /api/v1/action-requests/{id}/run", responder, a.runAction), kit.ActionWrite),
 	}
 }
 
 func (a *api) listActions(w http.ResponseWriter, r *http.Request) {
 	list, err := a.actions.Actions(r.Context())
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if list == nil {
 		list = []nightowl.ActionView{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"actions": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"actions": list})
 }
 
 // actionRequestBody is the body of POST /api/v1/actions/{name}/requests.
@@ -59,51 +60,51 @@ type actionRequestBody struct {
 func (a *api) requestAction(w http.ResponseWriter, r *http.Request) {
 	var body actionRequestBody
 	if err := decodeBody(r, &body); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	req, err := a.actions.RequestAction(r.Context(), r.PathValue("name"), body.Params, body.Reason, body.Confirm, actor(r))
+	req, err := a.actions.RequestAction(r.Context(), r.PathValue("name"), body.Params, body.Reason, body.Confirm, kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"request": req})
+	kit.WriteJSON(w, http.StatusCreated, map[string]any{"request": req})
 }
 
 func (a *api) listActionRequests(w http.ResponseWriter, r *http.Request) {
 	q := nightowl.ActionQuery{Action: r.URL.Query().Get("action"), Open: r.URL.Query().Get("state") == "open"}
 	var err error
 	if q.Limit, err = limitParam(r, 100); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	list, err := a.actions.ActionRequests(r.Context(), q)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if list == nil {
 		list = []nightowl.ActionRequest{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"requests": list})
 }
 
 func (a *api) getActionRequest(w http.ResponseWriter, r *http.Request) {
 	req, plan, err := a.actions.ActionRequest(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"request": req, "plan": plan})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"request": req, "plan": plan})
 }
 
 func (a *api) approveAction(w http.ResponseWriter, r *http.Request) {
-	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), actor(r))
+	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"request": req})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"request": req})
 }
 
 // denyBody is the optional body of POST /api/v1/action-requests/{id}/deny.
@@ -114,23 +115,23 @@ type denyBody struct {
 func (a *api) denyAction(w http.ResponseWriter, r *http.Request) {
 	var body denyBody
 	if err := decodeBody(r, &body); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	req, err := a.actions.DenyAction(r.Context(), r.PathValue("id"), actor(r), body.Reason)
+	req, err := a.actions.DenyAction(r.Context(), r.PathValue("id"), kit.Actor(r), body.Reason)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"request": req})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"request": req})
 }
 
 func (a *api) runAction(w http.ResponseWriter, r *http.Request) {
-	longWrite(w, actionWrite)
-	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), actor(r))
+	kit.LongWrite(w, kit.ActionWrite)
+	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"request": req})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"request": req})
 }

@@ -8,14 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Alerter is what the alert endpoints need from the running server.
 type Alerter interface {
-	AlertStore() nightowl.AlertStore
+	// AlertStore reads alerts and their notifications.
+	AlertStore() AlertReader
 	// Ack acknowledges an alert on behalf of by; acked is false when it
 	// was acknowledged already, and the alert says by whom and when.
 	Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error)
@@ -44,40 +45,40 @@ func (a *api) listAlerts(w http.ResponseWriter, r *http.Request) {
 	case "open":
 		q.Open = true
 	default:
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "state must be open or all, not %q", s))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be open or all, not %q", s))
 		return
 	}
 	var err error
 	if q.Limit, err = limitParam(r, 100); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	alerts, err := a.alerts.AlertStore().Alerts(r.Context(), q)
 	if err != nil {
 		a.log.Error("read alerts", "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if alerts == nil {
 		alerts = []nightowl.Alert{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
 }
 
 func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	al, err := a.alerts.AlertStore().Alert(r.Context(), id)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	ns, err := a.alerts.AlertStore().Notifications(r.Context(), nightowl.NotificationQuery{AlertID: id, Limit: 1000})
 	if err != nil {
 		a.log.Error("read notifications", "alert", id, "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alert": al, "notifications": notificationsJSON(ns)})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"alert": al, "notifications": notificationsJSON(ns)})
 }
 
 // NotificationJSON is how the API shows a notification: what was sent, to
@@ -114,32 +115,32 @@ func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed:
 		q.State = s
 	default:
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent or failed, not %q", s))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent or failed, not %q", s))
 		return
 	}
 	var err error
 	if q.Limit, err = limitParam(r, 100); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	ns, err := a.alerts.AlertStore().Notifications(r.Context(), q)
 	if err != nil {
 		a.log.Error("read notifications", "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"notifications": notificationsJSON(ns)})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"notifications": notificationsJSON(ns)})
 }
 
 func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
-	al, acked, err := a.alerts.Ack(r.Context(), r.PathValue("id"), actor(r))
+	al, acked, err := a.alerts.Ack(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	// already: someone acknowledged it before; acked_by and acked_at say
 	// who and when.
-	writeJSON(w, http.StatusOK, map[string]any{"alert": al, "already": !acked})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"alert": al, "already": !acked})
 }
 
 // Acknowledgement links are public: whoever holds one may post it, as
@@ -151,13 +152,13 @@ const (
 	ackAddrEvery = 2 * time.Second // 30 at once, then one every 2s
 	ackIDBurst   = 10
 	ackIDEvery   = 6 * time.Second // 10 at once, then one every 6s
-	ackMaxKeys   = 10000
+	ackMaxKeys   = kit.MaxKeys
 )
 
-type ackLimits struct{ addr, alert *buckets }
+type ackLimits struct{ addr, alert *kit.Buckets }
 
 func newAckLimits() *ackLimits {
-	return &ackLimits{addr: newBuckets(ackAddrBurst, ackAddrEvery, ackMaxKeys), alert: newBuckets(ackIDBurst, ackIDEvery, ackMaxKeys)}
+	return &ackLimits{addr: kit.NewBuckets(ackAddrBurst, ackAddrEvery, ackMaxKeys), alert: kit.NewBuckets(ackIDBurst, ackIDEvery, ackMaxKeys)}
 }
 
 // The acknowledgement link opens a page with one button rather than
@@ -245,8 +246,8 @@ func (a *api) ackPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
 	now := a.clock.Now()
-	if wait, ok := a.ackLimit.addr.take(nightowl.ClientKey(a.clientAddr(r)), now); !ok {
-		a.ackRefused(w, ackPageData{Title: "Acknowledge alert"}, tooMany(wait, "too many acknowledgements from your address"))
+	if wait, ok := a.ackLimit.addr.Take(nightowl.ClientKey(a.clientAddr(r)), now); !ok {
+		a.ackRefused(w, ackPageData{Title: "Acknowledge alert"}, kit.TooMany(wait, "too many acknowledgements from your address"))
 		return
 	}
 	id, ok := a.verifyLink(w, r)
@@ -254,13 +255,13 @@ func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := ackPageData{Title: "Acknowledge alert", ID: id}
-	if wait, ok := a.ackLimit.alert.take(id, now); !ok {
-		a.ackRefused(w, d, tooMany(wait, "too many acknowledgements of this alert"))
+	if wait, ok := a.ackLimit.alert.Take(id, now); !ok {
+		a.ackRefused(w, d, kit.TooMany(wait, "too many acknowledgements of this alert"))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	by := strings.TrimSpace(r.PostFormValue("by"))
-	if err := checkText("by", by, byText); err != nil {
+	if err := kit.CheckText("by", by, kit.ByText); err != nil {
 		a.ackRefused(w, d, err)
 		return
 	}
@@ -286,21 +287,8 @@ func (a *api) ackByLink(w http.ResponseWriter, r *http.Request) {
 // ackRefused shows the acknowledgement page with why it was refused, with
 // the status and Retry-After the API would give.
 func (a *api) ackRefused(w http.ResponseWriter, d ackPageData, err error) {
-	status, ok := errorStatus[nightowl.ErrorCode(err)]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	setRetryAfter(w, err)
+	status := kit.StatusOf(err)
+	kit.SetRetryAfter(w, err)
 	d.Error, d.Code = nightowl.ErrorMessage(err), nightowl.ErrorCode(err)
 	a.renderAck(w, status, d)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

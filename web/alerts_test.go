@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // linkAlerter takes every link as valid and acknowledges every alert once.
@@ -21,7 +22,7 @@ type linkAlerter struct {
 	acked map[string]string
 }
 
-func (f *linkAlerter) AlertStore() nightowl.AlertStore             { return nil }
+func (f *linkAlerter) AlertStore() AlertReader                     { return nil }
 func (f *linkAlerter) VerifyAckLink(id string, q url.Values) error { return nil }
 func (f *linkAlerter) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
 	f.mu.Lock()
@@ -165,7 +166,7 @@ func TestAckLinkLimits(t *testing.T) {
 // TestBucketsConcurrent: many takes at once from one key spend exactly the
 // burst.
 func TestBucketsConcurrent(t *testing.T) {
-	b := newBuckets(10, time.Minute, 100)
+	b := kit.NewBuckets(10, time.Minute, 100)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var mu sync.Mutex
 	ok := 0
@@ -178,7 +179,7 @@ func TestBucketsConcurrent(t *testing.T) {
 			if i%2 == 1 {
 				key = fmt.Sprint("other-", i) // fresh keys meanwhile
 			}
-			if _, took := b.take(key, now); took && key == "a" {
+			if _, took := b.Take(key, now); took && key == "a" {
 				mu.Lock()
 				ok++
 				mu.Unlock()

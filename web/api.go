@@ -1,13 +1,13 @@
 // Package web serves nightowl over HTTP: the JSON API under /api/v1, the
-// Prometheus metrics, and the health endpoints. Domain error codes map to
-// HTTP statuses in one table, errorStatus.
+// Prometheus metrics, the health endpoints, the heartbeat pings and the
+// public status page; it mounts the admin pages of web/admin beside them,
+// and Routes lists every route with the role it needs. Domain error codes
+// map to HTTP statuses in one table, in web/internal/kit.
 package web
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/admin"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Backend is what the web layer needs from the running server; app/
@@ -31,10 +33,20 @@ type Backend interface {
 	Reload(ctx context.Context) error
 	// Ready returns nil when the server can do its job.
 	Ready(ctx context.Context) error
-	Store() nightowl.Store
+	// Store reads the checks' history.
+	Store() History
 	// PingURL returns a heartbeat check's ping URL; false for other checks.
 	PingURL(check string) (string, bool)
 }
+
+// History is what web reads of checks' past (results, status changes,
+// daily rollups, pings): Results, Events, Rollups and Pings, and nothing
+// that writes.
+type History = kit.History
+
+// AlertReader is what web reads of alerts: Alert, Alerts and
+// Notifications. Acknowledging goes through Alerter.Ack.
+type AlertReader = kit.AlertReader
 
 // ClusterViewer is a Backend that can tell the nodes of its cluster: those
 // seen in the last hour, live or not; none outside a cluster.
@@ -90,7 +102,7 @@ func Handler(opts Options) http.Handler {
 	a := newAPI(opts)
 	mux := http.NewServeMux()
 	for _, rt := range a.routes(opts) {
-		h := rt.handler
+		h := rt.Handler
 		if rt.Pattern != pingPattern {
 			// The ping URLs read their bodies as bytes, bounded
 			// their own way (ping.go).
@@ -99,7 +111,7 @@ func Handler(opts Options) http.Handler {
 		if rt.Role != "" {
 			h = a.require(rt.Role, h)
 		}
-		h = bounded(h, WriteTimeout+rt.long)
+		h = bounded(h, WriteTimeout+rt.Long)
 		mux.Handle(rt.Pattern, h)
 	}
 	return a.secureHeaders(mux)
@@ -123,19 +135,40 @@ func newAPI(opts Options) *api {
 
 // Route is one endpoint and the least role that may call it; Role is empty
 // for a public one.
-type Route struct {
-	Pattern string
-	Role    nightowl.Role
-	handler http.Handler
-	// long is how much longer than WriteTimeout the route may take: it
-	// waits on a run (longWrite).
-	long time.Duration
+type Route = kit.Route
+
+// People manages users on the admin dashboard.
+type People = admin.People
+
+// PasswordChanger lets people signed in with a password change it on the
+// admin dashboard; the Authenticator implements it when the server keeps
+// people.
+type PasswordChanger = admin.PasswordChanger
+
+// adminOptions hands the admin pages the services they show, and the rules
+// this package keeps for every route: who may see a ping URL, and where a
+// request comes from.
+func (a *api) adminOptions() admin.Options {
+	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
+		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Logger: a.log, Clock: a.clock}
+	if a.pub != nil {
+		o.Components = a.componentNames
+	}
+	return o
 }
 
-// withLong marks a route that waits on a run d longer than others.
-func withLong(r Route, d time.Duration) Route {
-	r.long = d
-	return r
+// componentNames are the components the status page shows.
+func (a *api) componentNames(ctx context.Context) ([]string, error) {
+	ps, err := a.pub.PublicStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ps.Components))
+	for _, c := range ps.Components {
+		names = append(names, c.Name)
+	}
+	return names, nil
 }
 
 // Routes lists every endpoint Handler serves with these options, with the
@@ -145,19 +178,19 @@ func Routes(opts Options) []Route { return newAPI(opts).routes(opts) }
 const (
 	viewer    = nightowl.RoleViewer
 	responder = nightowl.RoleResponder
-	admin     = nightowl.RoleAdmin
+	adminRole = nightowl.RoleAdmin
 	public    = nightowl.Role("")
 )
 
 func (a *api) routes(opts Options) []Route {
 	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: role, handler: h}
+		return Route{Pattern: pattern, Role: role, Handler: h}
 	}
 	rs := []Route{
 		f("GET /api/v1/checks", viewer, a.listChecks),
 		f("GET /api/v1/checks/{name}", viewer, a.getCheck),
-		withLong(f("POST /api/v1/checks/{name}/run", responder, a.runCheck), actionWrite),
-		withLong(f("POST /api/v1/reload", admin, a.reload), time.Minute),
+		kit.WithLong(f("POST /api/v1/checks/{name}/run", responder, a.runCheck), kit.ActionWrite),
+		kit.WithLong(f("POST /api/v1/reload", adminRole, a.reload), time.Minute),
 		f("GET /api/v1/whoami", viewer, a.whoami),
 		f("POST /api/v1/login", public, a.login),
 		f("POST /api/v1/logout", public, a.logout),
@@ -193,7 +226,7 @@ func (a *api) routes(opts Options) []Route {
 		)
 	}
 	if opts.Pinger != nil {
-		rs = append(rs, Route{Pattern: pingPattern, handler: PingHandler(opts.Pinger, opts.Clock)})
+		rs = append(rs, Route{Pattern: pingPattern, Handler: PingHandler(opts.Pinger, opts.Clock)})
 		if cp, ok := opts.Pinger.(ClusterPinger); ok {
 			// Signed by the forwarding node with a key from the shared
 			// store, not by a person (web/cluster.go).
@@ -211,25 +244,24 @@ func (a *api) routes(opts Options) []Route {
 			if nodes == nil {
 				nodes = []nightowl.Node{}
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
+			kit.WriteJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 		}))
 	}
 	if opts.AuditLog != nil {
 		// Admin only: the log names everyone's sign-ins and addresses.
-		rs = append(rs, f("GET /api/v1/audit", admin, a.listAudit(opts.AuditLog)))
+		rs = append(rs, f("GET /api/v1/audit", adminRole, a.listAudit(opts.AuditLog)))
 		// Viewer: the head names no one, and a collector outside nightowl
 		// keeps it with a token of its own.
 		rs = append(rs, f("GET /api/v1/audit/head", viewer, a.auditHead(opts.AuditLog)))
 	}
 	if opts.Gatherer != nil {
-		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
+		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, Handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
 	}
 	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)
-	rs = append(rs, a.adminRoutes()...)
-	rs = append(rs, a.runbookRoutes()...)
+	rs = append(rs, admin.Routes(a.adminOptions())...)
 	rs = append(rs, f("/api/", public, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		kit.WriteError(w, nightowl.Errorf(nightowl.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	}))
 	return rs
 }
@@ -270,64 +302,9 @@ type api struct {
 	ackLimit  *ackLimits
 }
 
-// errorStatus maps domain error codes to HTTP statuses: the one table.
-var errorStatus = map[string]int{
-	nightowl.EInvalid:      http.StatusBadRequest,
-	nightowl.ENotFound:     http.StatusNotFound,
-	nightowl.EConflict:     http.StatusConflict,
-	nightowl.EForbidden:    http.StatusForbidden,
-	nightowl.EUnauthorized: http.StatusUnauthorized,
-	nightowl.ERateLimited:  http.StatusTooManyRequests,
-	nightowl.EUnsupported:  http.StatusUnsupportedMediaType,
-	nightowl.EInternal:     http.StatusInternalServerError,
-}
-
-// errorBody is the API's error shape: {"error": {"code", "message"}}, with
-// details when there are several problems (a config's errors, one a line).
-type errorBody struct {
-	Error struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Details []string `json:"details,omitempty"`
-	} `json:"error"`
-}
-
 // DetailedError is an error made of several problems, such as a config with
 // many mistakes; the API lists them under details.
-type DetailedError interface {
-	error
-	Details() []string
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	var body errorBody
-	body.Error.Code = nightowl.ErrorCode(err)
-	body.Error.Message = nightowl.ErrorMessage(err)
-	var d DetailedError
-	if errors.As(err, &d) {
-		body.Error.Details = d.Details()
-	}
-	status, ok := errorStatus[body.Error.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	setRetryAfter(w, err)
-	writeJSON(w, status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSONBody(w, status, v)
-}
-
-// writeJSONBody writes v, indented, after the headers the caller set.
-func writeJSONBody(w http.ResponseWriter, status int, v any) {
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
+type DetailedError = kit.DetailedError
 
 // CheckJSON is how the API shows a check.
 type CheckJSON struct {
@@ -382,21 +359,21 @@ func (a *api) listChecks(w http.ResponseWriter, r *http.Request) {
 		out[i] = CheckToJSON(v)
 		out[i].PingURL = a.pingURL(r, v.Check.Name)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"checks": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"checks": out})
 }
 
 func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	v, ok := a.b.Check(name)
 	if !ok {
-		writeError(w, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name))
+		kit.WriteError(w, nightowl.Errorf(nightowl.ENotFound, "check %q not found", name))
 		return
 	}
 	limit := 20
 	if s := r.URL.Query().Get("results"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > 1000 {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "results must be a number from 0 to 1000"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "results must be a number from 0 to 1000"))
 			return
 		}
 		limit = n
@@ -407,7 +384,7 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 		res, err := a.b.Store().Results(r.Context(), name, limit)
 		if err != nil {
 			a.log.Error("read results", "check", name, "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		// The store writes in batches; the engine knows the latest run
@@ -421,40 +398,40 @@ func (a *api) getCheck(w http.ResponseWriter, r *http.Request) {
 		out.Results = res
 		if out.Events, err = a.b.Store().Events(r.Context(), name, limit); err != nil {
 			a.log.Error("read events", "check", name, "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		if v.Check.Passive {
 			if out.Pings, err = a.b.Store().Pings(r.Context(), name, limit); err != nil {
 				a.log.Error("read pings", "check", name, "err", err)
-				writeError(w, err)
+				kit.WriteError(w, err)
 				return
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	kit.WriteJSON(w, http.StatusOK, out)
 }
 
 func (a *api) runCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if v, ok := a.b.Check(name); ok {
-		longWrite(w, v.Check.Timeout)
+		kit.LongWrite(w, v.Check.Timeout)
 	}
 	res, err := a.b.RunNow(r.Context(), name)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	kit.WriteJSON(w, http.StatusOK, res)
 }
 
 func (a *api) reload(w http.ResponseWriter, r *http.Request) {
-	longWrite(w, time.Minute)
+	kit.LongWrite(w, time.Minute)
 	if err := a.b.Reload(r.Context()); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"reloaded": true})
 }
 
 // pingURL returns a heartbeat check's ping URL for those who may act: its

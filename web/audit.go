@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // AuditLog is what GET /api/v1/audit and /api/v1/audit/head read; the
@@ -36,13 +37,13 @@ func (a *api) auditHead(log AuditLog) http.HandlerFunc {
 		head, err := log.AuditHead(r.Context())
 		if err != nil {
 			a.log.Error("read the audit log's head", "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		cps, err := log.AuditCheckpoints(r.Context(), 1)
 		if err != nil {
 			a.log.Error("read the audit checkpoints", "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		var cp *CheckpointJSON
@@ -50,7 +51,7 @@ func (a *api) auditHead(log AuditLog) http.HandlerFunc {
 			c := cps[0]
 			cp = &CheckpointJSON{Seq: c.Seq, Hash: hex.EncodeToString(c.Hash), Time: c.Time, KeyID: c.KeyID, Sig: hex.EncodeToString(c.Sig)}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
+		kit.WriteJSON(w, http.StatusOK, map[string]any{
 			"head":       map[string]any{"seq": head.Seq, "hash": hex.EncodeToString(head.Hash)},
 			"checkpoint": cp,
 		})
@@ -67,25 +68,25 @@ func (a *api) listAudit(log AuditLog) http.HandlerFunc {
 		if s := v.Get("since"); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				writeError(w, nightowl.Errorf(nightowl.EInvalid, "since must be a time such as 2026-01-02T15:04:05Z, not %q", s))
+				kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "since must be a time such as 2026-01-02T15:04:05Z, not %q", s))
 				return
 			}
 			q.Since = t
 		}
 		var err error
 		if q.Limit, err = limitParam(r, 100); err != nil {
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		entries, err := log.AuditEntries(r.Context(), q)
 		if err != nil {
 			a.log.Error("read the audit log", "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		if entries == nil {
 			entries = []nightowl.AuditEntry{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+		kit.WriteJSON(w, http.StatusOK, map[string]any{"entries": entries})
 	}
 }

@@ -2,15 +2,13 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"mime"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Authenticator tells who is asking, from a session cookie or an API
@@ -24,38 +22,17 @@ type Authenticator interface {
 
 // SessionCookie is the name of the cookie that carries a signed-in
 // browser's session.
-const SessionCookie = "nightowl_session"
+const SessionCookie = kit.SessionCookie
 
 // CSRFHeader carries the session's CSRF token on requests a signed-in
 // browser's scripts make; forms carry it in the field "csrf".
-const CSRFHeader = "X-CSRF-Token"
+const CSRFHeader = kit.CSRFHeader
 
 // Principal is who a request acts for.
-type Principal struct {
-	User string
-	Role nightowl.Role
-	// Via is "session", "token" or "anonymous".
-	Via string
-	// CSRF is the session's CSRF token, for pages to put in forms.
-	CSRF string
-}
-
-type principalKey struct{}
+type Principal = kit.Principal
 
 // PrincipalFrom returns who the request acts for; false on public routes.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
-}
-
-// actor names who did something through a request, for alerts' AckedBy,
-// maintenance's CreatedBy and the like: the user of its session or token.
-func actor(r *http.Request) string {
-	if p, ok := PrincipalFrom(r.Context()); ok && p.User != "" {
-		return p.User
-	}
-	return "anonymous"
-}
+func PrincipalFrom(ctx context.Context) (Principal, bool) { return kit.PrincipalFrom(ctx) }
 
 // unsafe reports whether a method changes something, and so needs CSRF
 // protection when a browser's cookie authenticates it.
@@ -71,20 +48,20 @@ func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
 		// nothing of the body is read before both are settled.
 		p, err := a.principal(r)
 		if err != nil {
-			a.deny(w, r, err)
+			kit.Deny(w, r, err)
 			return
 		}
 		if !p.Role.Allows(need) {
-			a.deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
+			kit.Deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
 			return
 		}
 		if p.Via == "session" && unsafe(r.Method) {
-			if err := checkCSRF(w, r, p.CSRF); err != nil {
-				a.deny(w, r, err)
+			if err := kit.CheckCSRF(w, r, p.CSRF); err != nil {
+				kit.Deny(w, r, err)
 				return
 			}
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		h.ServeHTTP(w, r.WithContext(kit.WithPrincipal(r.Context(), p)))
 	})
 }
 
@@ -93,38 +70,6 @@ func orAnonymous(user string) string {
 		return "an anonymous request"
 	}
 	return user
-}
-
-// checkCSRF compares a session's CSRF token with the request's: from the
-// X-CSRF-Token header on the API, which scripts send, and else from the
-// header or the form field csrf, read only within the form's bounds.
-func checkCSRF(w http.ResponseWriter, r *http.Request, want string) error {
-	got := r.Header.Get(CSRFHeader)
-	if got == "" && !strings.HasPrefix(r.URL.Path, "/api/") {
-		if err := limitBody(w, r); err != nil {
-			return err
-		}
-		got = r.PostFormValue("csrf")
-	}
-	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		closeUnread(w, r)
-		return nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again")
-	}
-	return nil
-}
-
-// deny answers a request that may not go on: JSON for the API, the sign-in
-// page for a browser that is not signed in. Its body stays unread.
-func (a *api) deny(w http.ResponseWriter, r *http.Request, err error) {
-	closeUnread(w, r)
-	if strings.HasPrefix(r.URL.Path, "/admin") && nightowl.ErrorCode(err) == nightowl.EUnauthorized && r.Method == http.MethodGet {
-		http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-		return
-	}
-	if nightowl.ErrorCode(err) == nightowl.EUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="nightowl"`)
-	}
-	writeError(w, err)
 }
 
 // principal finds who a request acts for from its headers: a bearer token,
@@ -171,20 +116,6 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// secureCookies reports whether cookies must be Secure: behind TLS, or when
-// people reach nightowl over https.
-func (a *api) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(a.publicURL, "https://") ||
-		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-func (a *api) setSession(w http.ResponseWriter, r *http.Request, cookie string, s nightowl.Session) {
-	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: cookie, Path: "/",
-		Expires: s.MaxUntil, HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode,
-	})
-}
-
 // jsonBody reports whether a request says its body is JSON. A form on
 // another site can send text/plain that reads as JSON, but not
 // application/json without the server's say-so (CORS), so this is what
@@ -196,25 +127,25 @@ func jsonBody(r *http.Request) bool {
 
 func (a *api) login(w http.ResponseWriter, r *http.Request) {
 	if !jsonBody(r) {
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "send the name and password as JSON, with Content-Type: application/json"))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "send the name and password as JSON, with Content-Type: application/json"))
 		return
 	}
 	var req loginRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if a.auth == nil {
-		writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
 		return
 	}
 	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, a.clientAddr(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	a.setSession(w, r, cookie, s)
-	writeJSON(w, http.StatusOK, map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt})
+	kit.SetSession(w, r, a.publicURL, cookie, s)
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt})
 }
 
 // logout ends the browser's session. Like the sign-out form, it needs the
@@ -225,8 +156,8 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 		s, _, err := a.auth.Session(r.Context(), c.Value)
 		switch nightowl.ErrorCode(err) {
 		case "":
-			if err := checkCSRF(w, r, s.CSRF); err != nil {
-				writeError(w, err)
+			if err := kit.CheckCSRF(w, r, s.CSRF); err != nil {
+				kit.WriteError(w, err)
 				return
 			}
 			if err := a.auth.Logout(r.Context(), c.Value); err != nil {
@@ -236,27 +167,16 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 		default:
 			// Not known to have ended: say so rather than pretend.
 			a.log.Error("sign out", "err", err)
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
-		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode})
-	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+		HttpOnly: true, Secure: kit.SecureCookies(r, a.publicURL), SameSite: http.SameSiteLaxMode})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"signed_out": true})
 }
 
 func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	writeJSON(w, http.StatusOK, map[string]any{"user": p.User, "role": p.Role, "via": p.Via})
-}
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// setRetryAfter tells a client refused by a rate limit when to try again,
-// as the error says (nightowl.RateLimited), in whole seconds, at least 1.
-func setRetryAfter(w http.ResponseWriter, err error) {
-	if after, ok := nightowl.RetryAfter(err); ok {
-		secs := int64((after + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": p.User, "role": p.Role, "via": p.Via})
 }

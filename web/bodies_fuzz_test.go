@@ -14,6 +14,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // fakeMaintainer keeps the windows it was asked to start.
@@ -161,7 +162,7 @@ func FuzzActionRequestBody(f *testing.F) {
 				t.Fatalf("%q: asked with %+v, want %+v", body, fa.calls, req)
 			}
 			for _, v := range append([]string{req.Reason}, mapValues(req.Params)...) {
-				if checkText("x", v, linesText) != nil {
+				if kit.CheckText("x", v, kit.LinesText) != nil {
 					t.Fatalf("%q: took %q", body, v)
 				}
 			}

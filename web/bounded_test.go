@@ -36,7 +36,7 @@ func TestRequestsHaveDeadlines(t *testing.T) {
 
 	long := map[string]bool{}
 	for _, rt := range Routes(Options{Backend: nil}) {
-		if rt.long > 0 {
+		if rt.Long > 0 {
 			long[rt.Pattern] = true
 		}
 	}

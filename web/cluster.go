@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // ClusterPingPath is where a node of a cluster forwards a heartbeat ping to
@@ -88,7 +89,7 @@ func ForwardPing(ctx context.Context, client *http.Client, addr string, key []by
 		return fmt.Errorf("%w: %w", ErrPingUnavailable, err)
 	}
 	defer resp.Body.Close()
-	var answer errorBody
+	var answer kit.ErrorBody
 	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&answer)
 	switch resp.StatusCode {
 	case http.StatusNoContent, http.StatusOK:
@@ -107,24 +108,24 @@ func clusterPing(p ClusterPinger, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForwardedBody))
 		if err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "forwarded ping too large or cut short"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "forwarded ping too large or cut short"))
 			return
 		}
 		sig := r.Header.Get(signatureHeader)
 		if sig == "" || !hmac.Equal([]byte(sig), []byte(signPing(p.PingKey(), body))) {
 			log.Warn("forwarded ping refused: bad signature", "remote", r.RemoteAddr)
-			writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "forwarded ping refused: bad signature"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EUnauthorized, "forwarded ping refused: bad signature"))
 			return
 		}
 		var f forwardedPing
 		if err := json.Unmarshal(body, &f); err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "forwarded ping: %v", err))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "forwarded ping: %v", err))
 			return
 		}
 		// What the tracker works out is not taken from the sender.
 		f.Ping.Check, f.Ping.Duration = "", nil
 		if _, err := p.PingHere(f.Token, f.Ping); err != nil {
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -192,18 +193,18 @@ func clusterAlive(h ClusterHearer, clock nightowl.Clock, log *slog.Logger) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAliveBody))
 		if err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "notice too large or cut short"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "notice too large or cut short"))
 			return
 		}
 		sig := r.Header.Get(signatureHeader)
 		if sig == "" || !hmac.Equal([]byte(sig), []byte(signPing(h.PingKey(), body))) {
 			log.Warn("node notice refused: bad signature", "remote", r.RemoteAddr)
-			writeError(w, nightowl.Errorf(nightowl.EUnauthorized, "notice refused: bad signature"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EUnauthorized, "notice refused: bad signature"))
 			return
 		}
 		n, err := parseAliveNotice(body, clock.Now())
 		if err != nil {
-			writeError(w, err)
+			kit.WriteError(w, err)
 			return
 		}
 		h.Heard(n.Node)

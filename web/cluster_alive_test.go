@@ -42,7 +42,7 @@ func TestAliveNotices(t *testing.T) {
 			if rt.Role != "" {
 				t.Fatalf("the notice route needs role %q; nodes sign, they do not sign in", rt.Role)
 			}
-			mux.Handle(rt.Pattern, rt.handler)
+			mux.Handle(rt.Pattern, rt.Handler)
 		}
 	}
 	srv := httptest.NewServer(mux)

@@ -49,7 +49,7 @@ func TestForwardedPings(t *testing.T) {
 			if rt.Role != "" {
 				t.Fatalf("the forwarding route needs role %q; nodes sign, they do not sign in", rt.Role)
 			}
-			mux.Handle(rt.Pattern, rt.handler)
+			mux.Handle(rt.Pattern, rt.Handler)
 		}
 	}
 	srv := httptest.NewServer(mux)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Incidents is what the incident endpoints need from the running server;
@@ -62,100 +63,100 @@ func (a *api) listIncidents(w http.ResponseWriter, r *http.Request) {
 	case "open":
 		q.Open = true
 	default:
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "state must be open or all, not %q", s))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be open or all, not %q", s))
 		return
 	}
 	var err error
 	if q.Limit, err = limitParam(r, 100); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	list, err := a.incidents.List(r.Context(), q)
 	if err != nil {
 		a.log.Error("read incidents", "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if list == nil {
 		list = []nightowl.Incident{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"incidents": list})
 }
 
 func (a *api) openIncident(w http.ResponseWriter, r *http.Request) {
 	var req IncidentRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	public := req.Public == nil || *req.Public
-	inc, err := a.incidents.Open(r.Context(), req.Title, req.Impact, req.Components, req.Message, public, actor(r))
+	inc, err := a.incidents.Open(r.Context(), req.Title, req.Impact, req.Components, req.Message, public, kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	_, ups, err := a.incidents.Get(r.Context(), inc.ID)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"incident": inc, "updates": updatesJSON(ups)})
+	kit.WriteJSON(w, http.StatusCreated, map[string]any{"incident": inc, "updates": updatesJSON(ups)})
 }
 
 func (a *api) getIncident(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	inc, ups, err := a.incidents.Get(r.Context(), id)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	tl, err := a.incidents.Timeline(r.Context(), id)
 	if err != nil {
 		a.log.Error("read incident timeline", "incident", id, "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	if tl == nil {
 		tl = []nightowl.TimelineEntry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "updates": updatesJSON(ups), "timeline": tl})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"incident": inc, "updates": updatesJSON(ups), "timeline": tl})
 }
 
 func (a *api) updateIncident(w http.ResponseWriter, r *http.Request) {
 	var req IncidentUpdateRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	inc, u, err := a.incidents.Update(r.Context(), r.PathValue("id"), nightowl.IncidentUpdate{
 		State: req.State, Impact: req.Impact, Components: req.Components,
-		Message: req.Message, Public: req.Public, By: actor(r),
+		Message: req.Message, Public: req.Public, By: kit.Actor(r),
 	})
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"incident": inc, "update": u})
+	kit.WriteJSON(w, http.StatusCreated, map[string]any{"incident": inc, "update": u})
 }
 
 func (a *api) publishIncident(w http.ResponseWriter, r *http.Request) {
 	var req IncidentPublishRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	inc, u, err := a.incidents.Publish(r.Context(), r.PathValue("id"), req.Title, req.Message, actor(r))
+	inc, u, err := a.incidents.Publish(r.Context(), r.PathValue("id"), req.Title, req.Message, kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": inc, "update": u})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"incident": inc, "update": u})
 }
 
 func (a *api) incidentPostmortem(w http.ResponseWriter, r *http.Request) {
 	md, err := a.incidents.Postmortem(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")

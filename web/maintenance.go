@@ -8,10 +8,10 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Maintainer is what the maintenance endpoints need from the running
@@ -29,7 +29,7 @@ func (a *api) listMaintenance(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []nightowl.MaintenanceView{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"maintenance": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"maintenance": list})
 }
 
 // Duration reads a JSON duration as a number of seconds or a Go duration
@@ -80,27 +80,6 @@ type MaintenanceRequest struct {
 	Reason   string `json:"reason"`
 }
 
-// ParseSelector reads a selector as nightowl maint start --checks takes it:
-// comma-separated label=value pairs and check names.
-func ParseSelector(s string) nightowl.Selector {
-	var sel nightowl.Selector
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if k, v, ok := strings.Cut(part, "="); ok {
-			if sel.Labels == nil {
-				sel.Labels = map[string]string{}
-			}
-			sel.Labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		} else {
-			sel.Names = append(sel.Names, part)
-		}
-	}
-	return sel
-}
-
 func decodeBody(r *http.Request, v any) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
@@ -120,7 +99,7 @@ func decodeBody(r *http.Request, v any) error {
 		return nightowl.Errorf(nightowl.EInvalid, "body: more than one JSON value")
 	}
 	if ft, ok := v.(freeTexter); ok {
-		return checkTexts(ft.freeText()...) // text.go
+		return kit.CheckTexts(ft.freeText()...) // text.go
 	}
 	return nil
 }
@@ -128,12 +107,12 @@ func decodeBody(r *http.Request, v any) error {
 func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	var req MaintenanceRequest
 	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
 	win := nightowl.Window{
 		Name: req.Name, Expect: req.Expect, Start: req.Start, End: req.End,
-		Announce: req.Announce, Reason: req.Reason, CreatedBy: actor(r),
+		Announce: req.Announce, Reason: req.Reason, CreatedBy: kit.Actor(r),
 		Verify: nightowl.Verify{Within: time.Duration(req.Verify.Within)},
 	}
 	for _, d := range req.Verify.AgainAfter {
@@ -144,25 +123,25 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 	case len(c) == 0:
 	case c[0] == '"':
 		if err := json.Unmarshal(c, &sel); err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "checks: %v", err))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "checks: %v", err))
 			return
 		}
-		win.Checks = ParseSelector(sel)
+		win.Checks = kit.ParseSelector(sel)
 	default:
 		dec := json.NewDecoder(bytes.NewReader(c))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&win.Checks); err != nil {
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, `checks must be "tier=web", "shop,cart" or {"labels": {...}, "names": [...]}: %v`, err))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, `checks must be "tier=web", "shop,cart" or {"labels": {...}, "names": [...]}: %v`, err))
 			return
 		}
 	}
-	if err := checkTexts(selectorTexts(win.Checks)...); err != nil { // text.go
-		writeError(w, err)
+	if err := kit.CheckTexts(selectorTexts(win.Checks)...); err != nil { // text.go
+		kit.WriteError(w, err)
 		return
 	}
 	switch {
 	case req.For > 0 && !req.End.IsZero():
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, "give for or end, not both"))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "give for or end, not both"))
 		return
 	case req.For > 0:
 		if win.Start.IsZero() {
@@ -171,26 +150,26 @@ func (a *api) startMaintenance(w http.ResponseWriter, r *http.Request) {
 		win.End = win.Start.Add(time.Duration(req.For))
 		if win.End.Year() > 9999 {
 			// Neither JSON nor the stores write a later time.
-			writeError(w, nightowl.Errorf(nightowl.EInvalid, "the window would end after the year 9999"))
+			kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "the window would end after the year 9999"))
 			return
 		}
 	case req.End.IsZero():
-		writeError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, `say how long the window lasts: "for": "2h", or "end"`))
 		return
 	}
 	started, err := a.maint.StartMaintenance(r.Context(), win)
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"maintenance": started})
+	kit.WriteJSON(w, http.StatusCreated, map[string]any{"maintenance": started})
 }
 
 func (a *api) endMaintenance(w http.ResponseWriter, r *http.Request) {
-	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r))
+	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"maintenance": ended})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"maintenance": ended})
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Pinger is what the ping endpoints need; *heartbeat.Tracker implements it.
@@ -126,7 +127,7 @@ func (h *pingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if pt, ok := h.p.(PingTokens); ok {
 		if _, known := pt.CheckFor(token); !known {
-			closeUnread(w, r)
+			kit.CloseUnread(w, r)
 			pingAnswer(w, r, http.StatusNotFound, "not found")
 			return
 		}

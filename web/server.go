@@ -2,12 +2,11 @@ package web
 
 import (
 	"context"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Timeouts of the server: a client that holds a connection open without
@@ -21,8 +20,8 @@ const (
 	ReadTimeout = 30 * time.Second
 	// WriteTimeout bounds a request from the end of its headers to the end
 	// of the answer. Handlers that wait on a run (a check, an action, a
-	// reload) move it with longWrite.
-	WriteTimeout = 30 * time.Second
+	// reload) move it with kit.LongWrite.
+	WriteTimeout = kit.WriteTimeout
 	// IdleTimeout closes a kept-alive connection with no request. Longer
 	// than the 60 seconds after which load balancers and reverse proxies
 	// commonly drop their idle connections to a backend, so that the
@@ -44,22 +43,10 @@ func NewServer(opts Options) *http.Server {
 	}
 }
 
-// actionWrite is how long a handler that runs an action may take to answer:
-// config.MaxActionTimeout and a margin.
-const actionWrite = time.Hour + time.Minute
-
-// longWrite gives a handler that waits on a run d more than WriteTimeout
-// to write its answer.
-func longWrite(w http.ResponseWriter, d time.Duration) {
-	// An error means the writer cannot take deadlines (a test's
-	// recorder): nothing to move.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout + d))
-}
-
 // bounded gives every request a deadline, d: what a handler waits on (the
 // store above all, which may hang rather than refuse) ends with the
 // request's time, instead of holding the handler after the client is
-// gone. A route that waits on a run has a longer d (Route.long).
+// gone. A route that waits on a run has a longer d (Route.Long).
 func bounded(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), d)
@@ -68,45 +55,14 @@ func bounded(h http.Handler, d time.Duration) http.Handler {
 	})
 }
 
-// closeUnread marks the connection of a request whose body the handler
-// will not read to be closed after the answer: net/http would otherwise
-// wait to read up to 256 KB of it first, as long as the client takes.
-func closeUnread(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		w.Header().Set("Connection", "close")
-	}
-}
-
 // pingPattern is the route of the ping URLs.
 const pingPattern = "/ping/"
 
-// maxFormBody bounds a form's body: the largest, an incident's update, is a
-// few kilobytes.
-const maxFormBody = 64 << 10
-
-// limitBody refuses a multipart body, which no route takes and which
-// net/http would spool to disk to parse, and caps a form's body at
-// maxFormBody before anything parses it.
-func limitBody(w http.ResponseWriter, r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch mt {
-	case "multipart/form-data", "multipart/mixed":
-		closeUnread(w, r)
-		return nightowl.Errorf(nightowl.EUnsupported, "multipart bodies are not taken: send a form as application/x-www-form-urlencoded, or JSON")
-	case "application/x-www-form-urlencoded":
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	}
-	return nil
-}
-
-// boundBody applies limitBody to every request of h.
+// boundBody applies kit.LimitBody to every request of h.
 func boundBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := limitBody(w, r); err != nil {
-			writeError(w, err)
+		if err := kit.LimitBody(w, r); err != nil {
+			kit.WriteError(w, err)
 			return
 		}
 		h.ServeHTTP(w, r)

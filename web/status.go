@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // The public status page, its feed, its Statuspage-compatible JSON and the
@@ -55,12 +56,7 @@ type PublicDay struct {
 }
 
 // Uptime is the day's uptime in percent; -1 for a day without runs.
-func (d PublicDay) Uptime() float64 {
-	if d.Runs == 0 {
-		return -1
-	}
-	return 100 * float64(d.Runs-d.Failures) / float64(d.Runs)
-}
+func (d PublicDay) Uptime() float64 { return kit.Uptime(d.Runs, d.Failures) }
 
 // PublicIncident is an incident with its public updates only.
 type PublicIncident struct {
@@ -118,27 +114,14 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"dayClass": dayClass,
 }).ParseFS(assets, "templates/*.html"))
 
-func dayClass(d PublicDay) string {
-	u := d.Uptime()
-	switch {
-	case u < 0:
-		return "none"
-	case u >= 99.9:
-		return "ok"
-	case u >= 99:
-		return "minor"
-	case u >= 95:
-		return "partial"
-	}
-	return "major"
-}
+func dayClass(d PublicDay) string { return kit.DayClass(d.Uptime()) }
 
 func (a *api) publicRoutes() []Route {
 	if a.pub == nil {
 		return nil
 	}
 	f := func(pattern string, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: public, handler: h}
+		return Route{Pattern: pattern, Role: public, Handler: h}
 	}
 	return []Route{
 		f("GET /{$}", a.statusPage),
@@ -146,7 +129,7 @@ func (a *api) publicRoutes() []Route {
 		f("GET /api/v2/summary.json", a.summaryJSON),
 		f("GET /api/v2/status.json", a.statusJSON),
 		f("GET /badge/{check}", a.badge),
-		{Pattern: "GET /static/", Role: public, handler: http.FileServerFS(assets)},
+		{Pattern: "GET /static/", Role: public, Handler: http.FileServerFS(assets)},
 	}
 }
 
@@ -272,20 +255,6 @@ func (ps *PublicStatus) spPage() spPage {
 	return spPage{ID: pageID, Name: ps.Title, URL: ps.URL, TimeZone: "Etc/UTC", UpdatedAt: ps.UpdatedAt.UTC()}
 }
 
-// componentID makes a stable ID of a component's name.
-func componentID(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	return b.String()
-}
-
 func (ps *PublicStatus) spComponents(names []string) []spComponent {
 	out := []spComponent{}
 	for i, c := range ps.Components {
@@ -297,7 +266,7 @@ func (ps *PublicStatus) spComponents(names []string) []spComponent {
 			d := c.Description
 			desc = &d
 		}
-		out = append(out, spComponent{ID: componentID(c.Name), Name: c.Name, Status: c.Status,
+		out = append(out, spComponent{ID: kit.ComponentID(c.Name), Name: c.Name, Status: c.Status,
 			CreatedAt: ps.UpdatedAt.UTC(), UpdatedAt: ps.UpdatedAt.UTC(), Position: i + 1, Description: desc, Showcase: true, PageID: pageID})
 	}
 	return out
@@ -372,7 +341,7 @@ func (a *api) summaryJSON(w http.ResponseWriter, r *http.Request) {
 func publicJSON(w http.ResponseWriter, v any) {
 	publicHeaders(w, "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	writeJSONBody(w, http.StatusOK, v)
+	kit.WriteJSONBody(w, http.StatusOK, v)
 }
 
 // The Atom feed of incidents, newest first, each with its public updates.

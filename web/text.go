@@ -4,69 +4,24 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
-// Free text that people type (reasons, names, titles, messages) ends up in
-// terminals (nightowl audit list), mail, chat and the audit log. It is
-// refused at the API when it holds what a terminal or an editor would act
-// on rather than show: control characters (C0, DEL, C1) and the Unicode
-// controls that reorder text (bidi overrides, isolates and marks). Checked
+// Free text in request bodies is checked against the rules of kit.CheckText
 // where a request is decoded, so that nothing is half-applied.
-
-// textRule says what one free-text field may hold.
-type textRule struct {
-	// Max is the most runes the field may hold; no limit when zero.
-	Max int
-	// Lines allows newlines and tabs: messages and reasons written in a
-	// text area.
-	Lines bool
-	// Plain refuses every Unicode format character (zero-width spaces and
-	// joiners among them), for short names shown as who did something.
-	Plain bool
-}
-
-// Rules for the kinds of free text the API takes. How long a title or a
-// message may be is the services' to say; the characters are checked here.
-var (
-	lineText  = textRule{}            // names, titles: one line
-	linesText = textRule{Lines: true} // messages, reasons
-	// byText is the name given on an acknowledgement link's page, which
-	// strangers holding a link may fill in.
-	byText = textRule{Max: 64, Plain: true}
-)
-
-// textField is one free-text field of a request, named as the client
-// knows it.
-type textField struct {
-	name  string
-	value string
-	rule  textRule
-}
-
-// checkTexts returns the first field's error, if any.
-func checkTexts(fields ...textField) error {
-	for _, f := range fields {
-		if err := checkText(f.name, f.value, f.rule); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // freeTexter is a request body with free text in it: decodeBody checks it
 // as it decodes, so that every handler refuses the same characters.
 type freeTexter interface {
-	freeText() []textField
+	freeText() []kit.TextField
 }
 
-func (r *MaintenanceRequest) freeText() []textField {
-	out := []textField{{"name", r.Name, lineText}, {"reason", r.Reason, linesText}}
+func (r *MaintenanceRequest) freeText() []kit.TextField {
+	out := []kit.TextField{kit.Field("name", r.Name, kit.LineText), kit.Field("reason", r.Reason, kit.LinesText)}
 	for i, e := range r.Expect {
-		out = append(out, textField{fmt.Sprintf("expect[%d]", i), e, lineText})
+		out = append(out, kit.Field(fmt.Sprintf("expect[%d]", i), e, kit.LineText))
 	}
 	return out
 }
@@ -74,79 +29,33 @@ func (r *MaintenanceRequest) freeText() []textField {
 // selectorTexts are the names and labels of a maintenance window's
 // selector: a name need only be one of several, and a label any value, to
 // be stored and listed with the window.
-func selectorTexts(sel nightowl.Selector) []textField {
-	var out []textField
+func selectorTexts(sel nightowl.Selector) []kit.TextField {
+	var out []kit.TextField
 	for i, n := range sel.Names {
-		out = append(out, textField{fmt.Sprintf("checks.names[%d]", i), n, lineText})
+		out = append(out, kit.Field(fmt.Sprintf("checks.names[%d]", i), n, kit.LineText))
 	}
 	for _, k := range slices.Sorted(maps.Keys(sel.Labels)) {
-		out = append(out, textField{"checks.labels", k, lineText}, textField{"checks.labels." + k, sel.Labels[k], lineText})
+		out = append(out, kit.Field("checks.labels", k, kit.LineText), kit.Field("checks.labels."+k, sel.Labels[k], kit.LineText))
 	}
 	return out
 }
 
-func (r *IncidentRequest) freeText() []textField {
-	return []textField{{"title", r.Title, lineText}, {"message", r.Message, linesText}}
+func (r *IncidentRequest) freeText() []kit.TextField {
+	return []kit.TextField{kit.Field("title", r.Title, kit.LineText), kit.Field("message", r.Message, kit.LinesText)}
 }
 
-func (r *IncidentUpdateRequest) freeText() []textField {
-	return []textField{{"message", r.Message, linesText}}
+func (r *IncidentUpdateRequest) freeText() []kit.TextField {
+	return []kit.TextField{kit.Field("message", r.Message, kit.LinesText)}
 }
 
-func (r *IncidentPublishRequest) freeText() []textField {
-	return []textField{{"title", r.Title, lineText}, {"message", r.Message, linesText}}
+func (r *IncidentPublishRequest) freeText() []kit.TextField {
+	return []kit.TextField{kit.Field("title", r.Title, kit.LineText), kit.Field("message", r.Message, kit.LinesText)}
 }
 
-func (r *actionRequestBody) freeText() []textField {
-	return append([]textField{{"reason", r.Reason, linesText}}, paramTexts(r.Params)...)
+func (r *actionRequestBody) freeText() []kit.TextField {
+	return append([]kit.TextField{kit.Field("reason", r.Reason, kit.LinesText)}, kit.ParamTexts(r.Params)...)
 }
 
-// paramTexts are an action's parameters as free text, in the order of
-// their names: their patterns are the operator's to write, and one that
-// lets anything through must not let an approver be shown a command that
-// reads otherwise than it runs. Line breaks may be meant (a message in a
-// body), and the pattern says whether they are.
-func paramTexts(params map[string]string) []textField {
-	var out []textField
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		out = append(out, textField{"params." + k, params[k], linesText})
-	}
-	return out
+func (r *denyBody) freeText() []kit.TextField {
+	return []kit.TextField{kit.Field("reason", r.Reason, kit.LinesText)}
 }
-
-func (r *denyBody) freeText() []textField {
-	return []textField{{"reason", r.Reason, linesText}}
-}
-
-// bidiControl reports whether r reorders the text around it: the
-// embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069 and
-// the marks U+200E, U+200F and U+061C.
-func bidiControl(r rune) bool {
-	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
-}
-
-// checkText returns an EInvalid error naming field when s breaks rule.
-func checkText(field, s string, rule textRule) error {
-	if !utf8.ValidString(s) {
-		return nightowl.Errorf(nightowl.EInvalid, "%s is not valid UTF-8 text", field)
-	}
-	if n := utf8.RuneCountInString(s); rule.Max > 0 && n > rule.Max {
-		return nightowl.Errorf(nightowl.EInvalid, "%s is %d characters long; at most %d are allowed", field, n, rule.Max)
-	}
-	pos := 0
-	for _, r := range s {
-		pos++
-		switch {
-		case rule.Lines && (r == '\n' || r == '\t' || r == '\r'):
-		case unicode.Is(unicode.Cc, r):
-			return nightowl.Errorf(nightowl.EInvalid, "%s must not contain control characters (%s at character %d)", field, runeName(r), pos)
-		case bidiControl(r):
-			return nightowl.Errorf(nightowl.EInvalid, "%s must not contain characters that reorder text (%s at character %d)", field, runeName(r), pos)
-		case rule.Plain && unicode.Is(unicode.Cf, r):
-			return nightowl.Errorf(nightowl.EInvalid, "%s must be plain printable text (%s at character %d)", field, runeName(r), pos)
-		}
-	}
-	return nil
-}
-
-func runeName(r rune) string { return fmt.Sprintf("U+%04X", r) }

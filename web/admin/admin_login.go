@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"crypto/hmac"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // LoginCookie carries the sign-in form's CSRF token. Before signing in
@@ -73,24 +74,24 @@ func validLoginToken(key []byte, tok string, now time.Time) bool {
 	return now.Unix() < exp
 }
 
-func (a *api) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginPageData) {
+func (a *pages) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginPageData) {
 	a.showLoginErr(w, r, status, d, nil)
 }
 
-func (a *api) showLoginErr(w http.ResponseWriter, r *http.Request, status int, d loginPageData, err error) {
+func (a *pages) showLoginErr(w http.ResponseWriter, r *http.Request, status int, d loginPageData, err error) {
 	d.Title = "Sign in – nightowl"
 	d.Unavailable = a.auth == nil
 	d.Token = newLoginToken(a.loginKey, a.clock.Now().Add(loginTTL))
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: d.Token, Path: "/login", MaxAge: int(loginTTL / time.Second),
-		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
-	setRetryAfter(w, err)
+		HttpOnly: true, Secure: kit.SecureCookies(r, a.publicURL), SameSite: http.SameSiteStrictMode})
+	kit.SetRetryAfter(w, err)
 	a.renderBare(w, status, "login.html", d)
 }
 
-func (a *api) loginPage(w http.ResponseWriter, r *http.Request) {
+func (a *pages) loginPage(w http.ResponseWriter, r *http.Request) {
 	next := localAdminPath(r.URL.Query().Get("next"))
 	// Someone already signed in goes on where they were headed.
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+	if c, err := r.Cookie(kit.SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		if _, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
 			if next == "" {
 				next = "/admin"
@@ -102,7 +103,7 @@ func (a *api) loginPage(w http.ResponseWriter, r *http.Request) {
 	a.showLogin(w, r, http.StatusOK, loginPageData{Next: next})
 }
 
-func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
+func (a *pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	d := loginPageData{Name: name, Next: localAdminPath(r.PostFormValue("next"))}
@@ -134,9 +135,9 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	a.setSession(w, r, cookie, s)
+	kit.SetSession(w, r, a.publicURL, cookie, s)
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: "", Path: "/login", MaxAge: -1,
-		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: kit.SecureCookies(r, a.publicURL), SameSite: http.SameSiteStrictMode})
 	next := d.Next
 	if next == "" {
 		next = "/admin"
@@ -147,11 +148,11 @@ func (a *api) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // logoutSubmit ends the browser's session. It needs the session's CSRF
 // token, or any page could sign people out; without a valid session there
 // is nothing to end, and it just goes to the sign-in page.
-func (a *api) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
+func (a *pages) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(kit.SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		if s, _, err := a.auth.Session(r.Context(), c.Value); err == nil {
-			if err := checkCSRF(w, r, s.CSRF); err != nil {
-				a.deny(w, r, err)
+			if err := kit.CheckCSRF(w, r, s.CSRF); err != nil {
+				kit.Deny(w, r, err)
 				return
 			}
 			if err := a.auth.Logout(r.Context(), c.Value); err != nil {
@@ -159,7 +160,7 @@ func (a *api) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
-		HttpOnly: true, Secure: a.secureCookies(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: kit.SessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0),
+		HttpOnly: true, Secure: kit.SecureCookies(r, a.publicURL), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

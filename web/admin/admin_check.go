@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // uptimeChartDays is how many days the check page's uptime chart covers.
@@ -64,7 +65,7 @@ type eventRow struct {
 	FromIcon, Icon string
 }
 
-func (a *api) adminCheck(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	v, ok := a.b.Check(name)
 	if !ok {
@@ -177,7 +178,7 @@ func factText(v any) string {
 		}
 	}
 	if len(s) > maxFact {
-		return truncate(s, maxFact) + fmt.Sprintf("… (%d bytes in all)", len(s))
+		return kit.Truncate(s, maxFact) + fmt.Sprintf("… (%d bytes in all)", len(s))
 	}
 	return s
 }
@@ -312,8 +313,8 @@ func newUptimeChart(rollups []nightowl.Rollup, since time.Time, days int) uptime
 			b.Class, b.Uptime = "none", "no data"
 			b.Y, b.Height = coord(float64(chartTop+plotH-2)), "2"
 		} else {
-			u := PublicDay{Runs: ru.Runs, Failures: ru.Failures}.Uptime()
-			b.Class = dayClass(PublicDay{Runs: ru.Runs, Failures: ru.Failures})
+			u := kit.Uptime(ru.Runs, ru.Failures)
+			b.Class = kit.DayClass(u)
 			b.Uptime = fmt.Sprintf("%.2f%%", u)
 			b.Runs, b.Failures = ru.Runs, ru.Failures
 			h := float64(plotH) * u / 100

@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // PasswordChanger lets people signed in with a password change it; the
@@ -28,40 +29,40 @@ const (
 	passwordEvery = time.Minute
 )
 
-func (a *api) passwordRoutes() []Route {
+func (a *pages) passwordRoutes() []kit.Route {
 	pc, ok := a.auth.(PasswordChanger)
 	if !ok {
 		return nil
 	}
-	limit := newBuckets(passwordBurst, passwordEvery, ackMaxKeys)
-	return []Route{
-		{Pattern: "GET /admin/password", Role: viewer, handler: http.HandlerFunc(a.adminPassword)},
-		{Pattern: "POST /admin/password", Role: viewer, handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	limit := kit.NewBuckets(passwordBurst, passwordEvery, kit.MaxKeys)
+	return []kit.Route{
+		{Pattern: "GET /admin/password", Role: viewer, Handler: http.HandlerFunc(a.adminPassword)},
+		{Pattern: "POST /admin/password", Role: viewer, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a.adminChangePassword(w, r, pc, limit)
 		})},
 	}
 }
 
-func (a *api) showPassword(w http.ResponseWriter, r *http.Request, status int, errText string) {
-	p, _ := PrincipalFrom(r.Context())
+func (a *pages) showPassword(w http.ResponseWriter, r *http.Request, status int, errText string) {
+	p, _ := kit.PrincipalFrom(r.Context())
 	a.render(w, r, status, "admin_password.html", &adminPage{Title: "Password", Section: "password", Error: errText,
 		Data: struct{ Session bool }{p.Via == "session"}})
 }
 
-func (a *api) adminPassword(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminPassword(w http.ResponseWriter, r *http.Request) {
 	a.showPassword(w, r, http.StatusOK, "")
 }
 
-func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc PasswordChanger, limit *buckets) {
-	p, _ := PrincipalFrom(r.Context())
+func (a *pages) adminChangePassword(w http.ResponseWriter, r *http.Request, pc PasswordChanger, limit *kit.Buckets) {
+	p, _ := kit.PrincipalFrom(r.Context())
 	if p.Via != "session" {
 		// Not 403: the role allows it; an API token is simply no password.
 		a.showPassword(w, r, http.StatusBadRequest, "Sign in with your name and password to change it.")
 		return
 	}
-	if wait, ok := limit.take(p.User, a.clock.Now()); !ok {
-		err := tooMany(wait, "too many tries of your current password")
-		setRetryAfter(w, err)
+	if wait, ok := limit.Take(p.User, a.clock.Now()); !ok {
+		err := kit.TooMany(wait, "too many tries of your current password")
+		kit.SetRetryAfter(w, err)
 		a.showPassword(w, r, http.StatusTooManyRequests, nightowl.ErrorMessage(err))
 		return
 	}
@@ -72,7 +73,7 @@ func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc Pas
 	}
 	s, cookie, err := pc.ChangePassword(r.Context(), p.User, current, next)
 	if cookie != "" {
-		a.setSession(w, r, cookie, s)
+		kit.SetSession(w, r, a.publicURL, cookie, s)
 	}
 	switch {
 	case err == nil:
@@ -80,8 +81,8 @@ func (a *api) adminChangePassword(w http.ResponseWriter, r *http.Request, pc Pas
 		done(w, r, "/admin/password", "password-changed", p.User)
 	case errors.Is(err, nightowl.ErrPasswordChanged):
 		a.log.Info("password changed", "user", p.User)
-		a.showPassword(w, r, statusOf(err), "Your password was changed, but "+nightowl.ErrorMessage(err)+".")
+		a.showPassword(w, r, kit.StatusOf(err), "Your password was changed, but "+nightowl.ErrorMessage(err)+".")
 	default:
-		a.showPassword(w, r, statusOf(err), "Your password was not changed: "+nightowl.ErrorMessage(err))
+		a.showPassword(w, r, kit.StatusOf(err), "Your password was not changed: "+nightowl.ErrorMessage(err))
 	}
 }

@@ -1,17 +1,16 @@
-package web
+package admin
 
 import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // The guarded actions' pages: the configured actions, with a form to
@@ -23,20 +22,20 @@ import (
 // what (no self-approval, runs by the requester or an approver); the pages
 // only leave out the buttons that would be refused.
 
-func (a *api) runbookRoutes() []Route {
+func (a *pages) runbookRoutes() []kit.Route {
 	if a.actions == nil {
 		return nil
 	}
-	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: role, handler: h}
+	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) kit.Route {
+		return kit.Route{Pattern: pattern, Role: role, Handler: h}
 	}
-	return []Route{
+	return []kit.Route{
 		f("GET /admin/actions", viewer, a.adminActions),
 		f("POST /admin/actions/{name}/request", responder, a.adminRequestAction),
 		f("GET /admin/actions/requests/{id}", viewer, a.adminActionRequest),
 		f("POST /admin/actions/requests/{id}/approve", responder, a.adminApproveAction),
 		f("POST /admin/actions/requests/{id}/deny", responder, a.adminDenyAction),
-		withLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), actionWrite),
+		kit.WithLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), kit.ActionWrite),
 	}
 }
 
@@ -65,13 +64,12 @@ type actionRow struct {
 
 // paramField is a parameter and its field in the request form.
 type paramField struct {
+	// Pattern is shown beside the field, not set as its pattern
+	// attribute: the service checks the value, and a refused form comes
+	// back with why.
 	Name, Pattern, Description string
-	// HTMLPattern is Pattern for the field's pattern attribute, which a
-	// browser reads as JavaScript; empty when it cannot be said the same
-	// way there, and then only the server checks it.
-	HTMLPattern string
-	ID, HintID  string
-	Value       string
+	ID, HintID                 string
+	Value                      string
 }
 
 // planHTTP is an HTTP request as pages show it: the names of its headers
@@ -111,7 +109,7 @@ func toActionRow(v nightowl.ActionView, f *actionForm) actionRow {
 		row.Reason, row.Refused = f.Reason, true
 	}
 	for _, p := range v.Params {
-		field := paramField{Name: p.Name, Pattern: p.Pattern, Description: p.Description, HTMLPattern: htmlPattern(p.Pattern),
+		field := paramField{Name: p.Name, Pattern: p.Pattern, Description: p.Description,
 			ID: "p-" + v.Name + "-" + p.Name, HintID: "p-" + v.Name + "-" + p.Name + "-hint"}
 		if row.Refused {
 			field.Value = f.Params[p.Name]
@@ -178,7 +176,7 @@ type actionsPage struct {
 	Open, Recent []requestRow
 }
 
-func (a *api) showActions(w http.ResponseWriter, r *http.Request, status int, errText string, f *actionForm) {
+func (a *pages) showActions(w http.ResponseWriter, r *http.Request, status int, errText string, f *actionForm) {
 	ctx := r.Context()
 	list, err := a.actions.Actions(ctx)
 	if err != nil {
@@ -211,7 +209,7 @@ func (a *api) showActions(w http.ResponseWriter, r *http.Request, status int, er
 	a.render(w, r, status, "admin_runbooks.html", &adminPage{Title: "Actions", Section: "actions", Error: errText, Data: p})
 }
 
-func (a *api) adminActions(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminActions(w http.ResponseWriter, r *http.Request) {
 	a.showActions(w, r, http.StatusOK, "", nil)
 }
 
@@ -228,20 +226,20 @@ func formParams(r *http.Request) map[string]string {
 	return params
 }
 
-func (a *api) adminRequestAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminRequestAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	f := actionForm{Action: name, Params: formParams(r), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
 	// The confirmation is not shown again: it is there to be typed.
-	err := checkTexts(append([]textField{{"reason", f.Reason, linesText}}, paramTexts(f.Params)...)...)
+	err := kit.CheckTexts(append([]kit.TextField{kit.Field("reason", f.Reason, kit.LinesText)}, kit.ParamTexts(f.Params)...)...)
 	var req nightowl.ActionRequest
 	if err == nil {
-		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), actor(r))
+		req, err = a.actions.RequestAction(r.Context(), name, f.Params, f.Reason, r.PostFormValue("confirm"), kit.Actor(r))
 	}
 	if err != nil {
-		a.showActions(w, r, statusOf(err), "Could not request "+name+": "+nightowl.ErrorMessage(err), &f)
+		a.showActions(w, r, kit.StatusOf(err), "Could not request "+name+": "+nightowl.ErrorMessage(err), &f)
 		return
 	}
-	a.log.Info("action requested", "request", req.ID, "action", name, "by", actor(r))
+	a.log.Info("action requested", "request", req.ID, "action", name, "by", kit.Actor(r))
 	redirectToRequest(w, r, req.ID, "action-requested")
 }
 
@@ -289,15 +287,15 @@ type approvalRow struct {
 	Time *stamp
 }
 
-func (a *api) showRequest(w http.ResponseWriter, r *http.Request, status int, errText string) {
+func (a *pages) showRequest(w http.ResponseWriter, r *http.Request, status int, errText string) {
 	id := r.PathValue("id")
 	req, plan, err := a.actions.ActionRequest(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, "Request "+id, err)
 		return
 	}
-	pr, _ := PrincipalFrom(r.Context())
-	me := actor(r)
+	pr, _ := kit.PrincipalFrom(r.Context())
+	me := kit.Actor(r)
 	p := requestPage{Request: toRequestRow(req), Run: plan.Run, HTTP: toPlanHTTP(plan.HTTP), Needs: req.Needs,
 		DeniedBy: req.DeniedBy, RanBy: req.RanBy, Started: at(req.StartedAt), Output: req.Output,
 		Ran: !req.StartedAt.IsZero(), Mine: req.RequestedBy == me, CSRF: pr.CSRF,
@@ -325,22 +323,22 @@ func (a *api) showRequest(w http.ResponseWriter, r *http.Request, status int, er
 		&adminPage{Title: "Request " + req.ID, Section: "actions", Error: errText, Data: p})
 }
 
-func (a *api) adminActionRequest(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminActionRequest(w http.ResponseWriter, r *http.Request) {
 	a.showRequest(w, r, http.StatusOK, "")
 }
 
 // refused shows the request again with why the form was refused; a
 // request that is not there gets the error page.
-func (a *api) refused(w http.ResponseWriter, r *http.Request, what string, err error) {
+func (a *pages) refused(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if nightowl.ErrorCode(err) == nightowl.ENotFound {
 		a.fail(w, r, "Request "+r.PathValue("id"), err)
 		return
 	}
-	a.showRequest(w, r, statusOf(err), "Could not "+what+" "+r.PathValue("id")+": "+nightowl.ErrorMessage(err))
+	a.showRequest(w, r, kit.StatusOf(err), "Could not "+what+" "+r.PathValue("id")+": "+nightowl.ErrorMessage(err))
 }
 
-func (a *api) adminApproveAction(w http.ResponseWriter, r *http.Request) {
-	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), actor(r))
+func (a *pages) adminApproveAction(w http.ResponseWriter, r *http.Request) {
+	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		a.refused(w, r, "approve", err)
 		return
@@ -348,12 +346,12 @@ func (a *api) adminApproveAction(w http.ResponseWriter, r *http.Request) {
 	redirectToRequest(w, r, req.ID, "action-approved")
 }
 
-func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminDenyAction(w http.ResponseWriter, r *http.Request) {
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	err := checkText("reason", reason, linesText)
+	err := kit.CheckText("reason", reason, kit.LinesText)
 	var req nightowl.ActionRequest
 	if err == nil {
-		req, err = a.actions.DenyAction(r.Context(), r.PathValue("id"), actor(r), reason)
+		req, err = a.actions.DenyAction(r.Context(), r.PathValue("id"), kit.Actor(r), reason)
 	}
 	if err != nil {
 		a.refused(w, r, "deny", err)
@@ -362,131 +360,14 @@ func (a *api) adminDenyAction(w http.ResponseWriter, r *http.Request) {
 	redirectToRequest(w, r, req.ID, "action-denied")
 }
 
-func (a *api) adminRunAction(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminRunAction(w http.ResponseWriter, r *http.Request) {
 	// It answers when the run has ended; a run that failed is an outcome,
 	// which the request's page shows, not an error.
-	longWrite(w, actionWrite)
-	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), actor(r))
+	kit.LongWrite(w, kit.ActionWrite)
+	req, err := a.actions.RunAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		a.refused(w, r, "run", err)
 		return
 	}
 	redirectToRequest(w, r, req.ID, "action-ran")
-}
-
-// htmlPattern returns an RE2 pattern as a pattern attribute that means the
-// same to a browser, which reads it as a JavaScript expression with the v
-// flag, anchored; or "" when it cannot say so. The two syntaxes differ
-// (a POSIX class [[:alpha:]] is a nested set in JavaScript, \pL is an
-// error), so the pattern is written out again from its parse tree in a
-// subset both read alike. A field without one is still checked by the
-// server.
-func htmlPattern(pattern string) string {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	var b strings.Builder
-	if !writeJS(&b, re) {
-		return ""
-	}
-	return b.String()
-}
-
-func writeJS(b *strings.Builder, re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpNoMatch:
-		b.WriteString("[]")
-	case syntax.OpEmptyMatch:
-		b.WriteString("(?:)")
-	case syntax.OpLiteral:
-		for _, r := range re.Rune {
-			if re.Flags&syntax.FoldCase != 0 && unicode.SimpleFold(r) != r {
-				b.WriteString("[")
-				for f := r; ; {
-					b.WriteString(jsRune(f))
-					if f = unicode.SimpleFold(f); f == r {
-						break
-					}
-				}
-				b.WriteString("]")
-				continue
-			}
-			b.WriteString(jsRune(r))
-		}
-	case syntax.OpCharClass:
-		b.WriteString("[")
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			b.WriteString(jsRune(re.Rune[i]))
-			if re.Rune[i+1] != re.Rune[i] {
-				b.WriteString("-" + jsRune(re.Rune[i+1]))
-			}
-		}
-		b.WriteString("]")
-	case syntax.OpAnyCharNotNL:
-		b.WriteString(`[^\n]`)
-	case syntax.OpAnyChar:
-		b.WriteString(`[\s\S]`)
-	case syntax.OpBeginText:
-		b.WriteString("^")
-	case syntax.OpEndText:
-		b.WriteString("$") // $ or \z: JavaScript's $ without the m flag
-	case syntax.OpCapture:
-		b.WriteString("(?:")
-		if !writeJS(b, re.Sub[0]) {
-			return false
-		}
-		b.WriteString(")")
-	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
-		b.WriteString("(?:")
-		if !writeJS(b, re.Sub[0]) {
-			return false
-		}
-		b.WriteString(")")
-		switch re.Op {
-		case syntax.OpStar:
-			b.WriteString("*")
-		case syntax.OpPlus:
-			b.WriteString("+")
-		case syntax.OpQuest:
-			b.WriteString("?")
-		default:
-			if re.Max < 0 {
-				fmt.Fprintf(b, "{%d,}", re.Min)
-			} else {
-				fmt.Fprintf(b, "{%d,%d}", re.Min, re.Max)
-			}
-		}
-	case syntax.OpConcat:
-		for _, sub := range re.Sub {
-			if !writeJS(b, sub) {
-				return false
-			}
-		}
-	case syntax.OpAlternate:
-		b.WriteString("(?:")
-		for i, sub := range re.Sub {
-			if i > 0 {
-				b.WriteString("|")
-			}
-			if !writeJS(b, sub) {
-				return false
-			}
-		}
-		b.WriteString(")")
-	default:
-		// Line anchors and word boundaries: rare in a parameter's pattern,
-		// and not worth a second reading.
-		return false
-	}
-	return true
-}
-
-// jsRune writes a character so that it stands for itself in a JavaScript
-// expression with the v flag, inside a class or out of it.
-func jsRune(r rune) string {
-	if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
-		return string(r)
-	}
-	return fmt.Sprintf(`\u{%X}`, r)
 }

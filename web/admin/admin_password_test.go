@@ -1,4 +1,4 @@
-package web
+package admin_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web"
 )
 
 // changerAuth signs every cookie in as ana and changes her password with
@@ -35,7 +36,7 @@ func (c changerAuth) ChangePassword(context.Context, string, string, string) (ni
 }
 
 // noChecks is a server without checks; the page frame asks for them.
-type noChecks struct{ Backend }
+type noChecks struct{ web.Backend }
 
 func (noChecks) Checks() []nightowl.CheckView { return nil }
 
@@ -44,11 +45,11 @@ func (noChecks) Checks() []nightowl.CheckView { return nil }
 // with its new session; a change that was not made says so.
 func TestPasswordChangedButNotRecorded(t *testing.T) {
 	post := func(c changerAuth) *httptest.ResponseRecorder {
-		h := Handler(Options{Auth: c, Backend: noChecks{}})
+		h := web.Handler(web.Options{Auth: c, Backend: noChecks{}})
 		form := url.Values{"csrf": {"tok"}, "current": {"old passphrase!"}, "password": {"new passphrase!"}, "again": {"new passphrase!"}}
 		r := httptest.NewRequest("POST", "/admin/password", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "old"})
+		r.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: "old"})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
@@ -61,7 +62,7 @@ func TestPasswordChangedButNotRecorded(t *testing.T) {
 		strings.Contains(w.Body.String(), "not changed") {
 		t.Errorf("changed, not recorded: %d\n%s", w.Code, w.Body)
 	}
-	if c := w.Header().Get("Set-Cookie"); !strings.HasPrefix(c, SessionCookie+"=new-cookie") {
+	if c := w.Header().Get("Set-Cookie"); !strings.HasPrefix(c, web.SessionCookie+"=new-cookie") {
 		t.Errorf("the new session's cookie: %q", c)
 	}
 	w = post(changerAuth{change: func() (nightowl.Session, string, error) {

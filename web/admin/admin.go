@@ -1,4 +1,16 @@
-package web
+// Package admin serves the dashboard for signed-in staff under /admin, and
+// the sign-in and password pages: server-rendered HTML with its own
+// templates, style sheet and script. It shows causes, errors and facts that
+// the public status page never does, but never password or token hashes,
+// sessions, or a check's configuration (where DSNs and passwords live).
+// Pages are server-rendered; admin.js only keeps the checks list current,
+// and every page works without it.
+//
+// Routes returns the pages with the role each needs; package web mounts
+// them beside the API and wraps every route alike (roles, CSRF, body
+// limits, deadlines, headers), so that web.Routes stays the one table of
+// who may do what.
+package admin
 
 import (
 	"bytes"
@@ -6,6 +18,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,13 +26,59 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
-// The admin dashboard, /admin, is for signed-in staff: it shows causes,
-// errors and facts that the public status page never does, but never
-// password or token hashes, sessions, or a check's configuration (where
-// DSNs and passwords live). Pages are server-rendered; admin.js only keeps
-// the checks list current, and every page works without it.
+// Backend is what the pages need of the running server's checks.
+type Backend interface {
+	Checks() []nightowl.CheckView
+	Check(name string) (nightowl.CheckView, bool)
+	Store() kit.History
+}
+
+// Alerter shows alerts and acknowledges them.
+type Alerter interface {
+	AlertStore() kit.AlertReader
+	// Ack acknowledges an alert on behalf of by; acked is false when it
+	// was acknowledged already.
+	Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error)
+}
+
+// Maintainer lists, starts and ends maintenance windows.
+type Maintainer interface {
+	MaintenanceList() []nightowl.MaintenanceView
+	StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl.Window, error)
+	EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error)
+}
+
+// Incidents opens incidents, posts to them and publishes them.
+type Incidents interface {
+	List(ctx context.Context, q nightowl.IncidentQuery) ([]nightowl.Incident, error)
+	Get(ctx context.Context, id string) (nightowl.Incident, []nightowl.IncidentUpdate, error)
+	Timeline(ctx context.Context, id string) ([]nightowl.TimelineEntry, error)
+	Open(ctx context.Context, title string, impact nightowl.Impact, components []string, message string, public bool, by string) (nightowl.Incident, error)
+	Update(ctx context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error)
+	Publish(ctx context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error)
+}
+
+// Actioner requests, approves, denies and runs the guarded actions; it
+// decides who may do what.
+type Actioner interface {
+	Actions(ctx context.Context) ([]nightowl.ActionView, error)
+	RequestAction(ctx context.Context, name string, params map[string]string, reason, confirm, by string) (nightowl.ActionRequest, error)
+	ActionRequests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error)
+	ActionRequest(ctx context.Context, id string) (nightowl.ActionRequest, nightowl.ActionPlan, error)
+	ApproveAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error)
+	DenyAction(ctx context.Context, id, by, reason string) (nightowl.ActionRequest, error)
+	RunAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error)
+}
+
+// Authenticator signs people in and out with the sign-in form.
+type Authenticator interface {
+	Session(ctx context.Context, cookie string) (nightowl.Session, nightowl.User, error)
+	Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error)
+	Logout(ctx context.Context, cookie string) error
+}
 
 // People manages who can sign in, for the dashboard's users page.
 type People interface {
@@ -29,23 +88,100 @@ type People interface {
 	RemoveUser(ctx context.Context, name string) error
 }
 
-// The admin templates use no functions beyond the built-in ones: the status
-// page parses every template in templates/ with its own functions, and the
-// handlers here hand the templates text that is ready to show.
+// The admin templates use no functions beyond the built-in ones: the
+// handlers here hand them text that is ready to show.
 //
-//go:embed templates/admin*.html templates/login.html static/admin.css static/admin.js
+//go:embed templates/*.html static/admin.css static/admin.js
 var adminAssets embed.FS
 
-var adminTemplates = template.Must(template.New("admin").ParseFS(adminAssets, "templates/admin*.html", "templates/login.html"))
+var adminTemplates = template.Must(template.New("admin").ParseFS(adminAssets, "templates/*.html"))
 
 // adminCSP allows the page's own script and style sheets and nothing
 // inline: a value that slips past escaping still cannot run.
 const adminCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-func (a *api) adminRoutes() []Route {
-	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
-		return Route{Pattern: pattern, Role: role, handler: h}
+// Options configure the pages. A nil service leaves out its pages.
+type Options struct {
+	Backend    Backend
+	Alerter    Alerter
+	Maintainer Maintainer
+	Incidents  Incidents
+	Actions    Actioner
+	// People manages users; no users page when nil.
+	People People
+	// Auth signs people in; the password page is there when it is also
+	// a PasswordChanger.
+	Auth Authenticator
+	// Components lists the status page's components, for the incident
+	// form's checkboxes; a text field instead when nil.
+	Components func(ctx context.Context) ([]string, error)
+	// PingURL returns a heartbeat check's ping URL when the request's
+	// principal may see it, else "".
+	PingURL func(r *http.Request, check string) string
+	// ClientAddr is the request's client address, as the trusted proxies
+	// tell it, for the sign-in limits and the audit log.
+	ClientAddr func(r *http.Request) string
+	// PublicURL is server.public_url: an https one makes cookies Secure.
+	PublicURL string
+	// LoginKey signs the sign-in form's tokens.
+	LoginKey []byte
+	Logger   *slog.Logger
+	Clock    nightowl.Clock
+}
+
+// pages serves the admin pages with the services of Options.
+type pages struct {
+	b          Backend
+	alerts     Alerter
+	maint      Maintainer
+	incidents  Incidents
+	actions    Actioner
+	people     People
+	auth       Authenticator
+	components func(ctx context.Context) ([]string, error)
+	pingURL    func(r *http.Request, check string) string
+	clientAddr func(r *http.Request) string
+	publicURL  string
+	loginKey   []byte
+	log        *slog.Logger
+	clock      nightowl.Clock
+}
+
+// Roles the routes need.
+const (
+	viewer    = nightowl.RoleViewer
+	responder = nightowl.RoleResponder
+	admin     = nightowl.RoleAdmin
+	public    = nightowl.Role("")
+)
+
+// Routes lists the admin pages with the role each needs, unwrapped: the
+// caller checks the role, the CSRF token and the body's bounds, and gives
+// each route its deadline (kit.Route.Long).
+func Routes(opts Options) []kit.Route {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	if opts.PingURL == nil {
+		opts.PingURL = func(*http.Request, string) string { return "" }
+	}
+	if opts.ClientAddr == nil {
+		opts.ClientAddr = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
+		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
+		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
+		log: opts.Logger, clock: opts.Clock}
+	return append(a.adminRoutes(), a.runbookRoutes()...)
+}
+
+func (a *pages) adminRoutes() []kit.Route {
+	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) kit.Route {
+		return kit.Route{Pattern: pattern, Role: role, Handler: h}
 	}
 	static := http.FileServerFS(adminAssets)
 	staticFile := func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +189,7 @@ func (a *api) adminRoutes() []Route {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		static.ServeHTTP(w, r)
 	}
-	rs := []Route{
+	rs := []kit.Route{
 		f("GET /login", public, a.loginPage),
 		f("POST /login", public, a.loginSubmit),
 		f("POST /logout", public, a.logoutSubmit),
@@ -214,8 +350,8 @@ func localAdminPath(s string) string {
 }
 
 // frame fills what every page shows around its content.
-func (a *api) frame(r *http.Request, p *adminPage) {
-	pr, _ := PrincipalFrom(r.Context())
+func (a *pages) frame(r *http.Request, p *adminPage) {
+	pr, _ := kit.PrincipalFrom(r.Context())
 	p.User, p.Role, p.CSRF = pr.User, pr.Role, pr.CSRF
 	p.SignOut = pr.Via == "session"
 	p.CanRespond = pr.Role.Allows(responder)
@@ -271,7 +407,7 @@ func (a *api) frame(r *http.Request, p *adminPage) {
 
 // firing counts the alerts that nobody has acknowledged yet, and the open
 // ones.
-func (a *api) firing(ctx context.Context) (firing, open int) {
+func (a *pages) firing(ctx context.Context) (firing, open int) {
 	if a.alerts == nil {
 		return 0, 0
 	}
@@ -298,13 +434,13 @@ func adminHeaders(w http.ResponseWriter) {
 }
 
 // render shows an admin page; the template is the page's file name.
-func (a *api) render(w http.ResponseWriter, r *http.Request, status int, name string, p *adminPage) {
+func (a *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, p *adminPage) {
 	a.frame(r, p)
 	a.renderBare(w, status, name, p)
 }
 
 // renderBare shows a page without the signed-in frame: the sign-in page.
-func (a *api) renderBare(w http.ResponseWriter, status int, name string, data any) {
+func (a *pages) renderBare(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := adminTemplates.ExecuteTemplate(&buf, name, data); err != nil {
 		a.log.Error("render admin page", "page", name, "err", err)
@@ -318,11 +454,8 @@ func (a *api) renderBare(w http.ResponseWriter, status int, name string, data an
 
 // fail shows an error in place of a page's content, with the status its
 // code maps to.
-func (a *api) fail(w http.ResponseWriter, r *http.Request, title string, err error) {
-	status, ok := errorStatus[nightowl.ErrorCode(err)]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+func (a *pages) fail(w http.ResponseWriter, r *http.Request, title string, err error) {
+	status := kit.StatusOf(err)
 	if status == http.StatusInternalServerError {
 		a.log.Error("admin page", "path", r.URL.Path, "err", err)
 	}
@@ -331,7 +464,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, title string, err err
 	a.render(w, r, status, "admin_error.html", &adminPage{Title: title, Error: nightowl.ErrorMessage(err), Data: title})
 }
 
-func (a *api) adminNotFound(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminNotFound(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/admin/" {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 		return
@@ -396,7 +529,7 @@ type dashboard struct {
 	Total, Degraded int
 }
 
-func (a *api) dashboard(ctx context.Context) dashboard {
+func (a *pages) dashboard(ctx context.Context) dashboard {
 	views := a.b.Checks()
 	nightowl.SortWorstFirst(views)
 	var d dashboard
@@ -436,7 +569,7 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-func (a *api) adminChecks(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminChecks(w http.ResponseWriter, r *http.Request) {
 	d := a.dashboard(r.Context())
 	a.render(w, r, http.StatusOK, "admin.html", &adminPage{Section: "checks", Refresh: true, Data: d})
 }
@@ -444,7 +577,7 @@ func (a *api) adminChecks(w http.ResponseWriter, r *http.Request) {
 // adminLive is what admin.js polls to keep the dashboard current: the
 // title, the summary, and the rows of the checks table, rendered by the
 // same template as the page.
-func (a *api) adminLive(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminLive(w http.ResponseWriter, r *http.Request) {
 	d := a.dashboard(r.Context())
 	p := &adminPage{Section: "checks", Data: d}
 	a.frame(r, p)
@@ -455,10 +588,10 @@ func (a *api) adminLive(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.log.Error("render the checks", "err", err)
-		writeError(w, err)
+		kit.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	kit.WriteJSON(w, http.StatusOK, map[string]any{
 		"title": p.Title, "down": len(d.Down), "firing": d.Firing, "open_alerts": d.Open,
 		"summary": d.Summary, "rows": rows.String(), "down_html": down.String(), "updated_at": a.clock.Now().UTC(),
 	})

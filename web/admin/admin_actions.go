@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // The pages that act: alerts to acknowledge, maintenance to start and end,
@@ -49,7 +50,7 @@ type alertTable struct {
 }
 
 func newAlertTable(r *http.Request, id string, rows []alertRow, back string) alertTable {
-	p, _ := PrincipalFrom(r.Context())
+	p, _ := kit.PrincipalFrom(r.Context())
 	return alertTable{ID: id, Back: back, Alerts: rows, CSRF: p.CSRF, CanAck: p.Role.Allows(responder)}
 }
 
@@ -57,7 +58,7 @@ type alertsPage struct {
 	Open, Recent alertTable
 }
 
-func (a *api) alertsPage(r *http.Request) (alertsPage, error) {
+func (a *pages) alertsPage(r *http.Request) (alertsPage, error) {
 	var p alertsPage
 	store := a.alerts.AlertStore()
 	open, err := store.Alerts(r.Context(), nightowl.AlertQuery{Open: true, Limit: 500})
@@ -84,11 +85,11 @@ func (a *api) alertsPage(r *http.Request) (alertsPage, error) {
 	return p, nil
 }
 
-func (a *api) adminAlerts(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminAlerts(w http.ResponseWriter, r *http.Request) {
 	a.showAlerts(w, r, http.StatusOK, "")
 }
 
-func (a *api) showAlerts(w http.ResponseWriter, r *http.Request, status int, errText string) {
+func (a *pages) showAlerts(w http.ResponseWriter, r *http.Request, status int, errText string) {
 	p, err := a.alertsPage(r)
 	if err != nil {
 		a.fail(w, r, "Alerts", err)
@@ -97,17 +98,10 @@ func (a *api) showAlerts(w http.ResponseWriter, r *http.Request, status int, err
 	a.render(w, r, status, "admin_alerts.html", &adminPage{Title: "Alerts", Section: "alerts", Error: errText, Data: p})
 }
 
-func statusOf(err error) int {
-	if s, ok := errorStatus[nightowl.ErrorCode(err)]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-func (a *api) adminAck(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminAck(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, _, err := a.alerts.Ack(r.Context(), id, actor(r)); err != nil {
-		a.showAlerts(w, r, statusOf(err), "Could not acknowledge alert "+id+": "+nightowl.ErrorMessage(err))
+	if _, _, err := a.alerts.Ack(r.Context(), id, kit.Actor(r)); err != nil {
+		a.showAlerts(w, r, kit.StatusOf(err), "Could not acknowledge alert "+id+": "+nightowl.ErrorMessage(err))
 		return
 	}
 	done(w, r, "/admin/alerts", "acked", id)
@@ -133,7 +127,7 @@ type maintForm struct {
 	Announce                          bool
 }
 
-func (a *api) maintenancePage(f maintForm) maintenancePage {
+func (a *pages) maintenancePage(f maintForm) maintenancePage {
 	p := maintenancePage{Form: f}
 	now := a.clock.Now()
 	for _, m := range a.maint.MaintenanceList() {
@@ -157,7 +151,7 @@ func (a *api) maintenancePage(f maintForm) maintenancePage {
 	return p
 }
 
-func (a *api) adminMaintenance(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminMaintenance(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "admin_maintenance.html",
 		&adminPage{Title: "Maintenance", Section: "maintenance", Data: a.maintenancePage(maintForm{For: "1h"})})
 }
@@ -167,17 +161,17 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 }
 
-func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 	f := maintForm{Name: strings.TrimSpace(r.PostFormValue("name")), Checks: strings.TrimSpace(r.PostFormValue("checks")),
 		Expect: strings.TrimSpace(r.PostFormValue("expect")), For: strings.TrimSpace(r.PostFormValue("for")),
 		Reason: strings.TrimSpace(r.PostFormValue("reason")), Announce: r.PostFormValue("announce") != ""}
 	refuse := func(err error) {
-		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
+		a.render(w, r, kit.StatusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
 			Error: "Could not start maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(f)})
 	}
 	// Checks and expect are lists, one a line if need be.
-	if err := checkTexts(textField{"name", f.Name, lineText}, textField{"checks", f.Checks, linesText},
-		textField{"expect", f.Expect, linesText}, textField{"reason", f.Reason, linesText}); err != nil {
+	if err := kit.CheckTexts(kit.Field("name", f.Name, kit.LineText), kit.Field("checks", f.Checks, kit.LinesText),
+		kit.Field("expect", f.Expect, kit.LinesText), kit.Field("reason", f.Reason, kit.LinesText)); err != nil {
 		refuse(err)
 		return
 	}
@@ -187,8 +181,8 @@ func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := a.clock.Now().UTC()
-	win := nightowl.Window{Name: f.Name, Checks: ParseSelector(f.Checks), Expect: splitList(f.Expect),
-		Start: start, End: start.Add(d), Announce: f.Announce, Reason: f.Reason, CreatedBy: actor(r)}
+	win := nightowl.Window{Name: f.Name, Checks: kit.ParseSelector(f.Checks), Expect: splitList(f.Expect),
+		Start: start, End: start.Add(d), Announce: f.Announce, Reason: f.Reason, CreatedBy: kit.Actor(r)}
 	started, err := a.maint.StartMaintenance(r.Context(), win)
 	if err != nil {
 		refuse(err)
@@ -201,10 +195,10 @@ func (a *api) adminStartMaintenance(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/admin/maintenance", "maint-started", what)
 }
 
-func (a *api) adminEndMaintenance(w http.ResponseWriter, r *http.Request) {
-	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), actor(r))
+func (a *pages) adminEndMaintenance(w http.ResponseWriter, r *http.Request) {
+	ended, err := a.maint.EndMaintenance(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
-		a.render(w, r, statusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
+		a.render(w, r, kit.StatusOf(err), "admin_maintenance.html", &adminPage{Title: "Maintenance", Section: "maintenance",
 			Error: "Could not end maintenance: " + nightowl.ErrorMessage(err), Data: a.maintenancePage(maintForm{For: "1h"})})
 		return
 	}
@@ -232,13 +226,13 @@ type userRow struct {
 	You     bool
 }
 
-func (a *api) showUsers(w http.ResponseWriter, r *http.Request, status int, errText, name string, role nightowl.Role) {
+func (a *pages) showUsers(w http.ResponseWriter, r *http.Request, status int, errText, name string, role nightowl.Role) {
 	us, err := a.people.Users(r.Context())
 	if err != nil {
 		a.fail(w, r, "Users", err)
 		return
 	}
-	me := actor(r)
+	me := kit.Actor(r)
 	p := usersPage{Roles: nightowl.Roles}
 	p.Form.Name, p.Form.Role = name, role
 	if p.Form.Role == "" {
@@ -250,28 +244,28 @@ func (a *api) showUsers(w http.ResponseWriter, r *http.Request, status int, errT
 	a.render(w, r, status, "admin_users.html", &adminPage{Title: "Users", Section: "users", Error: errText, Data: p})
 }
 
-func (a *api) adminUsers(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminUsers(w http.ResponseWriter, r *http.Request) {
 	a.showUsers(w, r, http.StatusOK, "", "", "")
 }
 
-func (a *api) adminAddUser(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminAddUser(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := nightowl.Role(r.PostFormValue("role"))
 	u, err := a.people.AddUser(r.Context(), name, role, r.PostFormValue("password"))
 	if err != nil {
-		a.showUsers(w, r, statusOf(err), "Could not add "+name+": "+nightowl.ErrorMessage(err), name, role)
+		a.showUsers(w, r, kit.StatusOf(err), "Could not add "+name+": "+nightowl.ErrorMessage(err), name, role)
 		return
 	}
-	a.log.Info("user added", "user", u.Name, "role", u.Role, "by", actor(r))
+	a.log.Info("user added", "user", u.Name, "role", u.Role, "by", kit.Actor(r))
 	done(w, r, "/admin/users", "user-added", u.Name)
 }
 
-func (a *api) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := a.people.RemoveUser(r.Context(), name); err != nil {
-		a.showUsers(w, r, statusOf(err), "Could not remove "+name+": "+nightowl.ErrorMessage(err), "", "")
+		a.showUsers(w, r, kit.StatusOf(err), "Could not remove "+name+": "+nightowl.ErrorMessage(err), "", "")
 		return
 	}
-	a.log.Info("user removed", "user", name, "by", actor(r))
+	a.log.Info("user removed", "user", name, "by", kit.Actor(r))
 	done(w, r, "/admin/users", "user-removed", name)
 }

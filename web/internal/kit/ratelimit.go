@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"container/list"
@@ -9,14 +9,14 @@ import (
 	"github.com/nightowl/nightowl"
 )
 
-// buckets is a token bucket per key (an alert, a client address), in
+// Buckets is a token bucket per key (an alert, a client address), in
 // memory: each key may spend burst requests at once and gets one back
 // every per. A key whose bucket has filled up again is forgotten, and at
 // most maxKeys are kept: past that, a new key takes the place of the key
 // used least recently (most likely one whose bucket has filled up again),
 // so that a flood of fresh keys neither grows the map nor makes everyone
 // else share one bucket with it.
-type buckets struct {
+type Buckets struct {
 	burst   float64
 	per     time.Duration
 	maxKeys int
@@ -33,14 +33,14 @@ type bucket struct {
 	at     time.Time
 }
 
-func newBuckets(burst int, per time.Duration, maxKeys int) *buckets {
-	return &buckets{burst: float64(burst), per: per, maxKeys: max(1, maxKeys),
+func NewBuckets(burst int, per time.Duration, maxKeys int) *Buckets {
+	return &Buckets{burst: float64(burst), per: per, maxKeys: max(1, maxKeys),
 		keys: make(map[string]*list.Element), lru: list.New()}
 }
 
-// take spends one token of key's bucket; when there is none it returns how
+// Take spends one token of key's bucket; when there is none it returns how
 // long until there is.
-func (l *buckets) take(key string, now time.Time) (wait time.Duration, ok bool) {
+func (l *Buckets) Take(key string, now time.Time) (wait time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.swept) > l.per*time.Duration(l.burst) {
@@ -67,7 +67,7 @@ func (l *buckets) take(key string, now time.Time) (wait time.Duration, ok bool) 
 	return 0, true
 }
 
-func (l *buckets) refill(b *bucket, now time.Time) {
+func (l *Buckets) refill(b *bucket, now time.Time) {
 	if d := now.Sub(b.at); d > 0 {
 		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.per))
 	}
@@ -76,7 +76,7 @@ func (l *buckets) refill(b *bucket, now time.Time) {
 
 // sweep forgets the keys whose bucket is full again: they are as good as
 // new.
-func (l *buckets) sweep(now time.Time) {
+func (l *Buckets) sweep(now time.Time) {
 	for k, e := range l.keys {
 		b := e.Value.(*bucket)
 		l.refill(b, now)
@@ -88,8 +88,12 @@ func (l *buckets) sweep(now time.Time) {
 	l.swept = now
 }
 
-// tooMany is a refusal by one of these limits, to be tried again after.
-func tooMany(after time.Duration, format string, args ...any) error {
+// TooMany is a refusal by one of these limits, to be tried again after.
+func TooMany(after time.Duration, format string, args ...any) error {
 	secs := int((after + time.Second - 1) / time.Second)
 	return nightowl.RateLimited(after, "%s: try again in %d seconds", fmt.Sprintf(format, args...), secs)
 }
+
+// MaxKeys is how many keys the server's limits keep each: enough for every
+// client of a busy hour, little enough to hold in memory.
+const MaxKeys = 10000

@@ -1,11 +1,13 @@
-package web
+package admin
 
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // The incidents pages: the list with a form to open one, and each one with
@@ -67,23 +69,23 @@ var (
 
 // componentChoices lists the configured components, from what the status
 // page shows, with those in chosen checked.
-func (a *api) componentChoices(r *http.Request, chosen []string) []componentChoice {
-	if a.pub == nil {
+func (a *pages) componentChoices(r *http.Request, chosen []string) []componentChoice {
+	if a.components == nil {
 		return nil
 	}
-	ps, err := a.pub.PublicStatus(r.Context())
+	names, err := a.components(r.Context())
 	if err != nil {
 		a.log.Error("read the components", "err", err)
 		return nil
 	}
 	var out []componentChoice
-	for _, c := range ps.Components {
-		out = append(out, componentChoice{Name: c.Name, ID: "c-" + componentID(c.Name), Checked: contains(chosen, c.Name)})
+	for _, name := range names {
+		out = append(out, componentChoice{Name: name, ID: "c-" + kit.ComponentID(name), Checked: slices.Contains(chosen, name)})
 	}
 	return out
 }
 
-func (a *api) showIncidents(w http.ResponseWriter, r *http.Request, status int, errText string, f incidentForm) {
+func (a *pages) showIncidents(w http.ResponseWriter, r *http.Request, status int, errText string, f incidentForm) {
 	open, err := a.incidents.List(r.Context(), nightowl.IncidentQuery{Open: true, Limit: 200})
 	if err != nil {
 		a.fail(w, r, "Incidents", err)
@@ -106,7 +108,7 @@ func (a *api) showIncidents(w http.ResponseWriter, r *http.Request, status int, 
 	a.render(w, r, status, "admin_incidents.html", &adminPage{Title: "Incidents", Section: "incidents", Error: errText, Data: p})
 }
 
-func (a *api) adminIncidents(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminIncidents(w http.ResponseWriter, r *http.Request) {
 	a.showIncidents(w, r, http.StatusOK, "", incidentForm{Impact: nightowl.ImpactMinor, Public: true})
 }
 
@@ -130,17 +132,17 @@ func splitCommas(s string) []string {
 	return out
 }
 
-func (a *api) adminOpenIncident(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminOpenIncident(w http.ResponseWriter, r *http.Request) {
 	f := incidentForm{Title: strings.TrimSpace(r.PostFormValue("title")), Message: strings.TrimSpace(r.PostFormValue("message")),
 		Impact: nightowl.Impact(r.PostFormValue("impact")), Components: formComponents(r),
 		ComponentsText: r.PostFormValue("components_text"), Public: r.PostFormValue("public") != ""}
-	err := checkTexts(textField{"title", f.Title, lineText}, textField{"message", f.Message, linesText})
+	err := kit.CheckTexts(kit.Field("title", f.Title, kit.LineText), kit.Field("message", f.Message, kit.LinesText))
 	var inc nightowl.Incident
 	if err == nil {
-		inc, err = a.incidents.Open(r.Context(), f.Title, f.Impact, f.Components, f.Message, f.Public, actor(r))
+		inc, err = a.incidents.Open(r.Context(), f.Title, f.Impact, f.Components, f.Message, f.Public, kit.Actor(r))
 	}
 	if err != nil {
-		a.showIncidents(w, r, statusOf(err), "Could not open the incident: "+nightowl.ErrorMessage(err), f)
+		a.showIncidents(w, r, kit.StatusOf(err), "Could not open the incident: "+nightowl.ErrorMessage(err), f)
 		return
 	}
 	u, _ := url.Parse(incidentHref(inc.ID))
@@ -174,7 +176,7 @@ type timelineRow struct {
 	CheckHref             string
 }
 
-func (a *api) showIncident(w http.ResponseWriter, r *http.Request, status int, errText string, f *incidentForm) {
+func (a *pages) showIncident(w http.ResponseWriter, r *http.Request, status int, errText string, f *incidentForm) {
 	id := r.PathValue("id")
 	inc, ups, err := a.incidents.Get(r.Context(), id)
 	if err != nil {
@@ -208,30 +210,30 @@ func (a *api) showIncident(w http.ResponseWriter, r *http.Request, status int, e
 	a.render(w, r, status, "admin_incident.html", &adminPage{Title: inc.ID + " " + inc.Title, Section: "incidents", Error: errText, Data: p})
 }
 
-func (a *api) adminIncident(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminIncident(w http.ResponseWriter, r *http.Request) {
 	a.showIncident(w, r, http.StatusOK, "", nil)
 }
 
-func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 	f := incidentForm{Message: strings.TrimSpace(r.PostFormValue("message")),
 		State: nightowl.IncidentState(r.PostFormValue("state")), Impact: nightowl.Impact(r.PostFormValue("impact")),
 		Public: r.PostFormValue("visibility") == "public"}
 	// The form shows the state and impact as they were: an update that
 	// leaves them so changes neither.
-	u := nightowl.IncidentUpdate{Message: f.Message, Public: f.Public, By: actor(r)}
+	u := nightowl.IncidentUpdate{Message: f.Message, Public: f.Public, By: kit.Actor(r)}
 	if f.State != nightowl.IncidentState(r.PostFormValue("was_state")) {
 		u.State = f.State
 	}
 	if f.Impact != nightowl.Impact(r.PostFormValue("was_impact")) {
 		u.Impact = f.Impact
 	}
-	err := checkText("message", f.Message, linesText)
+	err := kit.CheckText("message", f.Message, kit.LinesText)
 	var inc nightowl.Incident
 	if err == nil {
 		inc, _, err = a.incidents.Update(r.Context(), r.PathValue("id"), u)
 	}
 	if err != nil {
-		a.showIncident(w, r, statusOf(err), "Could not post: "+nightowl.ErrorMessage(err), &f)
+		a.showIncident(w, r, kit.StatusOf(err), "Could not post: "+nightowl.ErrorMessage(err), &f)
 		return
 	}
 	to, _ := url.Parse(incidentHref(inc.ID))
@@ -239,16 +241,16 @@ func (a *api) adminUpdateIncident(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to.String(), http.StatusSeeOther)
 }
 
-func (a *api) adminPublishIncident(w http.ResponseWriter, r *http.Request) {
+func (a *pages) adminPublishIncident(w http.ResponseWriter, r *http.Request) {
 	title, message := strings.TrimSpace(r.PostFormValue("title")), strings.TrimSpace(r.PostFormValue("message"))
 	// What is published is exactly what is shown to everyone.
-	err := checkTexts(textField{"title", title, lineText}, textField{"message", message, linesText})
+	err := kit.CheckTexts(kit.Field("title", title, kit.LineText), kit.Field("message", message, kit.LinesText))
 	var inc nightowl.Incident
 	if err == nil {
-		inc, _, err = a.incidents.Publish(r.Context(), r.PathValue("id"), title, message, actor(r))
+		inc, _, err = a.incidents.Publish(r.Context(), r.PathValue("id"), title, message, kit.Actor(r))
 	}
 	if err != nil {
-		a.showIncident(w, r, statusOf(err), "Could not publish: "+nightowl.ErrorMessage(err), nil)
+		a.showIncident(w, r, kit.StatusOf(err), "Could not publish: "+nightowl.ErrorMessage(err), nil)
 		return
 	}
 	to, _ := url.Parse(incidentHref(inc.ID))

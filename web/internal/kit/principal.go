@@ -1,0 +1,98 @@
+package kit
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nightowl/nightowl"
+)
+
+// SessionCookie is the name of the cookie that carries a signed-in
+// browser's session.
+const SessionCookie = "nightowl_session"
+
+// CSRFHeader carries the session's CSRF token on requests a signed-in
+// browser's scripts make; forms carry it in the field "csrf".
+const CSRFHeader = "X-CSRF-Token"
+
+// Principal is who a request acts for.
+type Principal struct {
+	User string
+	Role nightowl.Role
+	// Via is "session", "token" or "anonymous".
+	Via string
+	// CSRF is the session's CSRF token, for pages to put in forms.
+	CSRF string
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns who the request acts for; false on public routes.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// WithPrincipal returns ctx acting for p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// Actor names who did something through a request, for alerts' AckedBy,
+// maintenance's CreatedBy and the like: the user of its session or token.
+func Actor(r *http.Request) string {
+	if p, ok := PrincipalFrom(r.Context()); ok && p.User != "" {
+		return p.User
+	}
+	return "anonymous"
+}
+
+// CheckCSRF compares a session's CSRF token with the request's: from the
+// X-CSRF-Token header on the API, which scripts send, and else from the
+// header or the form field csrf, read only within the form's bounds.
+func CheckCSRF(w http.ResponseWriter, r *http.Request, want string) error {
+	got := r.Header.Get(CSRFHeader)
+	if got == "" && !strings.HasPrefix(r.URL.Path, "/api/") {
+		if err := LimitBody(w, r); err != nil {
+			return err
+		}
+		got = r.PostFormValue("csrf")
+	}
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		CloseUnread(w, r)
+		return nightowl.Errorf(nightowl.EForbidden, "missing or wrong CSRF token: reload the page and try again")
+	}
+	return nil
+}
+
+// Deny answers a request that may not go on: JSON for the API, the sign-in
+// page for a browser that is not signed in. Its body stays unread.
+func Deny(w http.ResponseWriter, r *http.Request, err error) {
+	CloseUnread(w, r)
+	if strings.HasPrefix(r.URL.Path, "/admin") && nightowl.ErrorCode(err) == nightowl.EUnauthorized && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if nightowl.ErrorCode(err) == nightowl.EUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nightowl"`)
+	}
+	WriteError(w, err)
+}
+
+// SecureCookies reports whether cookies must be Secure: behind TLS, or when
+// people reach nightowl over https (publicURL is server.public_url).
+func SecureCookies(r *http.Request, publicURL string) bool {
+	return r.TLS != nil || strings.HasPrefix(publicURL, "https://") ||
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// SetSession gives the browser the cookie of session s.
+func SetSession(w http.ResponseWriter, r *http.Request, publicURL, cookie string, s nightowl.Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: cookie, Path: "/",
+		Expires: s.MaxUntil, HttpOnly: true, Secure: SecureCookies(r, publicURL), SameSite: http.SameSiteLaxMode,
+	})
+}
