@@ -155,7 +155,6 @@ const (
 
 func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"exit_code": nil, "output": nil, "perfdata": nil}
 	if err := ctx.Err(); err != nil {
 		return finish(r, start, reason(ctx, err, start))
