@@ -16,8 +16,6 @@ package maintenance
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -309,16 +307,12 @@ func (r *Runner) List() []nightowl.MaintenanceView {
 	return out
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 // Start starts a window by hand. Its ID is generated; a missing Name is the
 // ID, a zero Start is now, and End must be set. Every expected assertion
 // must exist on a check in scope.
 func (r *Runner) Start(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
 	now := r.clock.Now().UTC()
-	var b [5]byte
-	rand.Read(b[:])
-	w.ID = "m-" + idEncoding.EncodeToString(b[:])
+	w.ID = nightowl.NewID("m-", 5)
 	w.Source, w.CreatedAt = SourceAPI, now
 	if w.Name == "" {
 		w.Name = w.ID
