@@ -143,9 +143,11 @@ func (r *Result) Failed() []AssertionResult {
 	return out
 }
 
-// Prober runs one check once. It never panics, honours ctx's deadline, and
-// returns a Result with every fact it could gather even when it fails half
-// way. It leaves Check, Due, Start, Assertions and Status to the caller.
+// Prober runs one check once. It honours ctx's deadline and returns a
+// Result with every fact it could gather even when it fails half way. It
+// leaves Check, Due, Start, Assertions and Status to the caller. It should
+// not panic; should it all the same, the engine turns the panic into a
+// failed result, so that no probe needs a recover of its own.
 type Prober interface {
 	Probe(ctx context.Context) Result
 }

@@ -14,8 +14,6 @@ package actions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -151,13 +149,8 @@ func (s *Service) audit(ctx context.Context, actor, action, subject, detail stri
 	return s.opts.Audit.Audit(ctx, nightowl.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail})
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func newID() string {
-	var b [5]byte
-	rand.Read(b[:])
-	return "r-" + idEncoding.EncodeToString(b[:])
-}
+// newID returns a random request ID.
+func newID() string { return nightowl.NewID("r-", 5) }
 
 // checkParams checks the parameters of a request: every declared one given
 // and matching its pattern, none other.

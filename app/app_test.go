@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/testdb"
 )
 
 // site is a local web app with the failures the checks must catch.
@@ -356,13 +357,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // skipUnlessCI skips locally and fails in CI, where every test must run.
-func skipUnlessCI(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
+func skipUnlessCI(t testing.TB, why string) { t.Helper(); testdb.SkipUnlessCI(t, why) }
 
 // gatedRead reads files as the config loader does, but reads gated only
 // once the test sends on release (or closes it): a file on a slow disk.

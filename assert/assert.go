@@ -5,21 +5,18 @@
 package assert
 
 import (
-	"errors"
-	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/boolexpr"
 )
 
 // Assertion is a compiled assertion. It is immutable and safe to share
@@ -40,12 +37,7 @@ func (a *Assertion) Source() string              { return a.src }
 
 // CompileError is an expression that does not compile. Column is 1-based
 // within the expression.
-type CompileError struct {
-	Column  int
-	Message string
-}
-
-func (e *CompileError) Error() string { return e.Message }
+type CompileError = boolexpr.CompileError
 
 // Compiler compiles assertions, sharing one program between every check that
 // uses the same expression against the same environment: 100,000 checks with
@@ -88,96 +80,42 @@ func (c *Compiler) Compile(envName string, env types.Map, name, src string, sev 
 }
 
 func compile(env types.Map, src string) compiled {
-	if strings.TrimSpace(src) == "" {
-		return compiled{err: &CompileError{Column: 1, Message: "empty expression"}}
-	}
-	prog, err := expr.Compile(src, expr.Env(env), expr.AsBool())
+	prog, err := boolexpr.Compile(src, env)
 	if err != nil {
-		return compiled{err: cleanError(err)}
+		return compiled{err: err}
 	}
+	// The tree as written, not as compiled and optimised: explanations
+	// quote it.
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return compiled{err: cleanError(err)}
+		return compiled{err: boolexpr.CleanError(err)}
 	}
 	return compiled{prog: prog, tree: tree.Node}
-}
-
-// cleanError turns expr's multi-line error (with a source snippet) into one
-// line that fits a FILE:LINE:COL message.
-func cleanError(err error) error {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		msg := fe.Message
-		if fe.Prev != nil && msg == "" {
-			msg = fe.Prev.Error()
-		}
-		return &CompileError{Column: fe.Column + 1, Message: oneLine(msg)}
-	}
-	return &CompileError{Column: 1, Message: oneLine(err.Error())}
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s)
 }
 
 // Eval runs the assertion on facts.
 func (a *Assertion) Eval(f nightowl.Facts) nightowl.AssertionResult {
 	res := nightowl.AssertionResult{Name: a.name, Severity: a.severity}
-	out, err := vm.Run(a.prog, map[string]any(f))
-	if err != nil {
-		res.Message = "cannot evaluate: " + oneLine(err.Error()) + observed(a.tree, f)
-		return res
-	}
-	if b, ok := out.(bool); ok && b {
+	held, err := boolexpr.Run(a.prog, f)
+	switch {
+	case err != nil:
+		res.Message = "cannot evaluate: " + err.Error() + observed(a.tree, f)
+	case held:
 		res.OK = true
-		return res
+	default:
+		res.Message = boolexpr.Explain(a.tree, f, func(n ast.Node) string { return observed(n, f) }, quietWhenNegated)
 	}
-	res.Message = explain(a.tree, f)
 	return res
 }
 
-// explain describes why node evaluated to false: for "not X" it shows X (which
-// held), for a conjunction the conjuncts that failed, and otherwise the
-// expression itself, each followed by the values of the facts it reads.
-func explain(node ast.Node, f nightowl.Facts) string {
-	switch n := node.(type) {
-	case *ast.UnaryNode:
-		if n.Operator == "not" || n.Operator == "!" {
-			// not (body contains "read-only mode") failed: the body does
-			// contain it, and repeating the body adds nothing.
-			if b, ok := n.Node.(*ast.BinaryNode); ok && stringMatch[b.Operator] {
-				return n.Node.String()
-			}
-			return n.Node.String() + observed(n.Node, f)
-		}
-	case *ast.BinaryNode:
-		if n.Operator == "and" || n.Operator == "&&" {
-			var parts []string
-			for _, side := range []ast.Node{n.Left, n.Right} {
-				if v, err := evalNode(side, f); err != nil || v != true {
-					parts = append(parts, explain(side, f))
-				}
-			}
-			if len(parts) > 0 {
-				return strings.Join(parts, "; ")
-			}
-		}
-	}
-	return node.String() + observed(node, f)
+// quietWhenNegated: not (body contains "read-only mode") failed: the body
+// does contain it, and repeating the body adds nothing.
+func quietWhenNegated(n ast.Node) bool {
+	b, ok := n.(*ast.BinaryNode)
+	return ok && stringMatch[b.Operator]
 }
 
 var stringMatch = map[string]bool{"contains": true, "startsWith": true, "endsWith": true, "matches": true}
-
-func evalNode(node ast.Node, f nightowl.Facts) (any, error) {
-	return expr.Eval(node.String(), map[string]any(f))
-}
-
-// maxShown bounds how much of an observed value a message repeats: a whole
-// HTTP body helps nobody in a page.
-const maxShown = 80
 
 // observed lists the facts (identifiers and member chains such as
 // replica.lag) that node reads, with their values: " (status = 503)". Long
@@ -232,7 +170,7 @@ func observed(node ast.Node, f nightowl.Facts) string {
 				continue
 			}
 		}
-		shown := show(v)
+		shown := boolexpr.Show(v, boolexpr.OmitLong)
 		if shown == "" {
 			continue
 		}
@@ -256,26 +194,4 @@ func isChain(n *ast.MemberNode) bool {
 	}
 	_, ok := n.Property.(*ast.StringNode)
 	return ok
-}
-
-func show(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "nil"
-	case string:
-		if len(x) > maxShown {
-			return ""
-		}
-		return fmt.Sprintf("%q", x)
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
-		s := fmt.Sprintf("%v", v)
-		if len(s) > maxShown {
-			return s[:maxShown] + "…"
-		}
-		return s
-	}
-	return fmt.Sprint(v)
 }

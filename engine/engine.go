@@ -10,6 +10,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -450,9 +451,7 @@ func Run(ctx context.Context, c *nightowl.Check, clock nightowl.Clock) nightowl.
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		pctx, cancel := context.WithTimeout(ctx, timeout)
-		res = c.Prober.Probe(pctx)
-		cancel()
+		res = probe(ctx, c.Prober, timeout)
 	}
 	res.Check, res.Start, res.Due = c.Name, start, start
 	if res.Facts == nil {
@@ -463,6 +462,28 @@ func Run(ctx context.Context, c *nightowl.Check, clock nightowl.Clock) nightowl.
 	}
 	judge(c, &res)
 	return res
+}
+
+// probe runs p under timeout. It keeps, for every probe, the promise that
+// a probe never panics: a bug in a probe or in a library it calls becomes a
+// failed result, timed like any other, instead of taking the monitor down
+// with it. The duration is real time, as the probes measure it, whatever
+// the engine's clock.
+func probe(ctx context.Context, p nightowl.Prober, timeout time.Duration) (res nightowl.Result) {
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			d := time.Since(start)
+			res = nightowl.Result{
+				Error:    fmt.Sprintf("probe failed unexpectedly: %v", v),
+				Duration: nightowl.Seconds(d),
+				Facts:    nightowl.Facts{"duration": d.Seconds()},
+			}
+		}
+	}()
+	return p.Probe(pctx)
 }
 
 // judge evaluates the check's assertions on a result and sets its status.

@@ -641,9 +641,10 @@ func TestCloseWritesOnlyOwnStates(t *testing.T) {
 	}
 }
 
-// TestRunNowAfterAPanic: a manual run whose probe panics still ends: the
-// calls that joined it get an error, and the next call runs the check
-// again instead of waiting for ever.
+// TestRunNowAfterAPanic: a manual run that panics (here in an assertion:
+// the engine turns a probe's panic into a result) still ends: the calls
+// that joined it get an error, and the next call runs the check again
+// instead of waiting for ever.
 func TestRunNowAfterAPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
@@ -651,12 +652,19 @@ func TestRunNowAfterAPanic(t *testing.T) {
 		p := fakeProber{func(context.Context) nightowl.Result {
 			if calls.Add(1) == 1 {
 				<-release
-				panic("probe bug")
 			}
 			return nightowl.Result{OK: true}
 		}}
+		bug := assertion{name: "bug", ok: func(nightowl.Facts) bool {
+			if calls.Load() == 1 {
+				panic("assertion bug")
+			}
+			return true
+		}}
+		cs := checks(1, time.Minute, p)
+		cs[0].Assertions = []nightowl.Assertion{bug}
 		e := newTestEngine(t, clocktest.New(t0), newMemStore())
-		e.SetChecks(checks(1, time.Minute, p), nil)
+		e.SetChecks(cs, nil)
 
 		panicked := make(chan any, 1)
 		go func() {
@@ -686,4 +694,38 @@ func TestRunNowAfterAPanic(t *testing.T) {
 			t.Fatalf("the next run: %+v, %v after %d probes", res, err, calls.Load())
 		}
 	})
+}
+
+// TestProbePanicIsADownResult: a probe that panics gives a failed result
+// with the panic as its error and its duration, on the schedule and in
+// Run alike, and the engine goes on running it.
+func TestProbePanicIsADownResult(t *testing.T) {
+	var calls atomic.Int32
+	p := fakeProber{func(context.Context) nightowl.Result {
+		calls.Add(1)
+		time.Sleep(time.Millisecond)
+		panic("probe bug")
+	}}
+	c := checks(1, time.Minute, p)[0]
+	c.FailAfter = 1
+	res := Run(context.Background(), &c, clocktest.New(t0))
+	if res.OK || res.Status != nightowl.StatusDown || res.Error != "probe failed unexpectedly: probe bug" {
+		t.Fatalf("Run of a probe that panics: %+v", res)
+	}
+	d, ok := res.Facts["duration"].(float64)
+	if !ok || d <= 0 || time.Duration(res.Duration) <= 0 {
+		t.Fatalf("no duration for a probe that panicked: %v, facts %v", res.Duration, res.Facts)
+	}
+
+	e := newTestEngine(t, clocktest.New(t0), newMemStore())
+	e.SetChecks([]nightowl.Check{c}, nil)
+	for i := range 2 {
+		res, err := e.RunNow(context.Background(), c.Name)
+		if err != nil || res.OK || res.Error != "probe failed unexpectedly: probe bug" {
+			t.Fatalf("run %d of a probe that panics: %+v, %v", i, res, err)
+		}
+	}
+	if v, _ := e.Check(c.Name); v.State.Status != nightowl.StatusDown || calls.Load() != 3 {
+		t.Fatalf("after two runs that panicked: %+v, %d probes", v.State, calls.Load())
+	}
 }

@@ -16,8 +16,6 @@ package maintenance
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nightowl/nightowl"
 )
@@ -309,16 +309,12 @@ func (r *Runner) List() []nightowl.MaintenanceView {
 	return out
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 // Start starts a window by hand. Its ID is generated; a missing Name is the
 // ID, a zero Start is now, and End must be set. Every expected assertion
 // must exist on a check in scope.
 func (r *Runner) Start(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
 	now := r.clock.Now().UTC()
-	var b [5]byte
-	rand.Read(b[:])
-	w.ID = "m-" + idEncoding.EncodeToString(b[:])
+	w.ID = nightowl.NewID("m-", 5)
 	w.Source, w.CreatedAt = SourceAPI, now
 	if w.Name == "" {
 		w.Name = w.ID
@@ -494,25 +490,23 @@ func (r *Runner) event(ctx context.Context, w *window, cause string) {
 	}
 	// Recorded side by side, so that the store writes a window over a
 	// thousand checks in a few transactions rather than one each.
-	sem := make(chan struct{}, eventConcurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(eventConcurrency)
 	now := r.clock.Now().UTC()
 	for _, c := range r.opts.Checks() {
 		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || !r.mine(c.Check.Name) {
 			continue
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(name string) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		name := c.Check.Name
+		g.Go(func() error {
 			err := r.opts.AddEvent(ctx, nightowl.Event{Check: name, Time: now, Kind: EventMaintenance, Cause: cause})
 			if err != nil {
 				r.log.Error("record maintenance event", "window", w.ID, "check", name, "err", err)
 			}
-		}(c.Check.Name)
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // eventConcurrency bounds the events of one window recorded at once.
@@ -573,23 +567,23 @@ func (r *Runner) saveProgress(ctx context.Context, p nightowl.MaintenanceProgres
 
 // runScope runs every active check in the window's scope, a few at a time.
 func (r *Runner) runScope(ctx context.Context, w *window) {
-	sem := make(chan struct{}, r.opts.Concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(r.opts.Concurrency)
 	for _, c := range r.opts.Checks() {
 		if !w.Checks.Matches(c.Check.Name, c.Check.Labels) || c.Check.Passive || c.Check.Paused || !r.mine(c.Check.Name) {
 			continue
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(name string) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		name := c.Check.Name
+		// Errors are logged here, not returned: one check that fails to
+		// run does not stop the others.
+		g.Go(func() error {
 			if err := r.opts.Run(ctx, name); err != nil {
 				r.log.Error("run check at the end of maintenance", "window", w.ID, "check", name, "err", err)
 			}
-		}(c.Check.Name)
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // verify hands the checks in scope that are not up to NotRecovered, and

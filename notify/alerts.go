@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -345,14 +343,8 @@ func failed(r *nightowl.Result) []nightowl.AssertionResult {
 	return out
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 // newID returns a random alert ID, short enough to type into nightowl ack.
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
-}
+func newID() string { return nightowl.NewID("", 8) }
 
 func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, route *Route) error {
 	now := m.clock.Now().UTC()

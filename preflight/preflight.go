@@ -25,9 +25,7 @@
 package preflight
 
 import (
-	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -35,10 +33,10 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/boolexpr"
 )
 
 // Env is what an expression is evaluated against.
@@ -92,12 +90,7 @@ func (p *Program) Source() string { return p.src }
 
 // CompileError is an expression that does not compile. Column is 1-based
 // within the expression.
-type CompileError struct {
-	Column  int
-	Message string
-}
-
-func (e *CompileError) Error() string { return e.Message }
+type CompileError = boolexpr.CompileError
 
 // compileEnv gives the names their types; the values are never called.
 var compileEnv = map[string]any{
@@ -107,29 +100,11 @@ var compileEnv = map[string]any{
 
 // Compile compiles a preflight expression, which must give a bool.
 func Compile(src string) (*Program, error) {
-	if strings.TrimSpace(src) == "" {
-		return nil, &CompileError{Column: 1, Message: "empty expression"}
-	}
-	prog, err := expr.Compile(src, expr.Env(compileEnv), expr.AsBool())
+	prog, err := boolexpr.Compile(src, compileEnv)
 	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			msg := fe.Message
-			if fe.Prev != nil && msg == "" {
-				msg = fe.Prev.Error()
-			}
-			return nil, &CompileError{Column: fe.Column + 1, Message: oneLine(msg)}
-		}
-		return nil, &CompileError{Column: 1, Message: oneLine(err.Error())}
+		return nil, err
 	}
 	return &Program{src: src, prog: prog, tree: prog.Node()}, nil
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s)
 }
 
 // Checks returns the names of the checks the expression names literally,
@@ -206,15 +181,14 @@ func Eval(p *Program, env Env) (ok bool, detail string, err error) {
 }
 
 func (p *Program) eval(vars map[string]any) (ok bool, detail string, err error) {
-	out, err := vm.Run(p.prog, vars)
+	held, err := boolexpr.Run(p.prog, vars)
 	if err != nil {
-		msg := oneLine(err.Error())
-		return false, p.tree.String() + ": cannot evaluate: " + msg + observed(p.tree, vars), fmt.Errorf("preflight %s: %s", p.src, msg)
+		return false, p.tree.String() + ": cannot evaluate: " + err.Error() + observed(p.tree, vars), fmt.Errorf("preflight %s: %w", p.src, err)
 	}
-	if b, isBool := out.(bool); isBool && b {
+	if held {
 		return true, "", nil
 	}
-	return false, explain(p.tree, vars), nil
+	return false, boolexpr.Explain(p.tree, vars, func(n ast.Node) string { return observed(n, vars) }, nil), nil
 }
 
 // Run compiles and evaluates the expressions in order and returns the
@@ -359,31 +333,6 @@ func view(cv nightowl.CheckView) map[string]any {
 	return v
 }
 
-// explain describes why node evaluated to false: for "not X" it shows X
-// (which held), for a conjunction the conjuncts that failed, and otherwise
-// the expression itself, each followed by the values it read.
-func explain(node ast.Node, vars map[string]any) string {
-	switch n := node.(type) {
-	case *ast.UnaryNode:
-		if n.Operator == "not" || n.Operator == "!" {
-			return n.Node.String() + observed(n.Node, vars)
-		}
-	case *ast.BinaryNode:
-		if n.Operator == "and" || n.Operator == "&&" {
-			var parts []string
-			for _, side := range []ast.Node{n.Left, n.Right} {
-				if v, err := expr.Eval(side.String(), vars); err != nil || v != true {
-					parts = append(parts, explain(side, vars))
-				}
-			}
-			if len(parts) > 0 {
-				return strings.Join(parts, "; ")
-			}
-		}
-	}
-	return node.String() + observed(node, vars)
-}
-
 // observed lists the values node reads, with the check states and
 // parameters they come from: ` (check("db").status = "up", params.host =
 // "db1")`. A chain such as check("db").replica.lag is shown rather than
@@ -433,7 +382,7 @@ func observed(node ast.Node, vars map[string]any) string {
 			if err != nil {
 				continue
 			}
-			if text := show(v); text != "" && !shown[s] {
+			if text := boolexpr.Show(v, boolexpr.CutLong); text != "" && !shown[s] {
 				shown[s] = true
 				parts = append(parts, s+" = "+text)
 			}
@@ -470,29 +419,4 @@ func isChain(n *ast.MemberNode) bool {
 		return isChain(x)
 	}
 	return false
-}
-
-// maxShown bounds how much of a value a message repeats.
-const maxShown = 80
-
-func show(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "nil"
-	case string:
-		if len(x) > maxShown {
-			return fmt.Sprintf("%q…", x[:maxShown])
-		}
-		return fmt.Sprintf("%q", x)
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
-		s := fmt.Sprintf("%v", v)
-		if len(s) > maxShown {
-			return s[:maxShown] + "…"
-		}
-		return s
-	}
-	return fmt.Sprint(v)
 }

@@ -79,7 +79,6 @@ type dnsProber struct {
 
 func (p *dnsProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"answers": nil, "rcode": nil}
 
 	m := new(dns.Msg)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -155,48 +155,43 @@ const (
 
 func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"exit_code": nil, "output": nil, "perfdata": nil}
 	if err := ctx.Err(); err != nil {
 		return finish(r, start, reason(ctx, err, start))
 	}
 
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return finish(r, start, "start "+p.path+": "+err.Error())
-	}
-	defer pr.Close()
-	cmd := &exec.Cmd{
-		Path: p.path, Args: p.argv, Env: p.env, Dir: p.dir,
-		// One pipe for both: the output reads in the order it was written.
-		Stdout: pw, Stderr: pw,
-		// A group of its own, so that a timeout kills what the program
-		// started as well; a plugin's grandchild that outlived it would
-		// otherwise pile up, one per run.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
+	out := &headBuffer{limit: outputLimit}
+	cmd := exec.CommandContext(ctx, p.path)
+	cmd.Path, cmd.Args, cmd.Env, cmd.Dir = p.path, p.argv, p.env, p.dir
+	// One writer for both, hence one pipe: the output reads in the order
+	// it was written.
+	cmd.Stdout, cmd.Stderr = out, out
+	// A group of its own, so that a timeout kills what the program
+	// started as well; a plugin's grandchild that outlived it would
+	// otherwise pile up, one per run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	// A process that left the group but kept the pipe open holds the run
+	// no longer than this after the exit or the deadline.
+	cmd.WaitDelay = drainGrace
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return finish(r, start, reason(ctx, ctx.Err(), start))
+		}
 		return finish(r, start, startError(p.path, err))
 	}
 	pgid := cmd.Process.Pid
 
-	out := &headBuffer{limit: outputLimit}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		io.Copy(out, pr)
-	}()
+	// Wait runs on its own so that a process the kill cannot end does not
+	// hold the run: Wait returns only once the process has been reaped.
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
-
 	var waitErr error
 	killed, hung := false, false
 	select {
 	case waitErr = <-waited:
 	case <-ctx.Done():
-		killGroup(pgid)
+		// Cancel has killed the group.
 		killed = true
 		select {
 		case waitErr = <-waited:
@@ -208,11 +203,9 @@ func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	// not hand out a group's id while a member lives, so this cannot hit
 	// a stranger's group; once the group is empty the kill finds nothing.
 	killGroup(pgid)
-	pr.SetReadDeadline(time.Now().Add(drainGrace))
-	<-copied
 
 	output, perf := parsePluginOutput(out.text())
-	if out.dropped > 0 {
+	if out.droppedBytes() > 0 {
 		output = strings.TrimSpace(output + fmt.Sprintf("\n[output cut at %d KiB, the rest dropped]", outputLimit>>10))
 	}
 	r.Facts["output"] = output
@@ -239,10 +232,15 @@ func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	return finish(r, start, fmt.Sprintf("%s ended without an exit code: %v", filepath.Base(p.path), cmd.ProcessState))
 }
 
-// killGroup kills a process group; ESRCH, for a group that is gone, is
-// what the second call usually meets.
-func killGroup(pgid int) {
-	syscall.Kill(-pgid, syscall.SIGKILL)
+// killGroup kills a process group; a group that is gone, which is what the
+// second call usually meets, is os.ErrProcessDone, as exec.Cmd.Cancel
+// expects.
+func killGroup(pgid int) error {
+	err := syscall.Kill(-pgid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
 }
 
 // startError describes a program that could not be started (deleted since
@@ -256,22 +254,35 @@ func startError(path string, err error) string {
 }
 
 // headBuffer keeps the first limit bytes written to it and counts the rest.
+// It is read under its lock: when a process the kill cannot end holds the
+// run past its deadline, the copy of its output may still be writing.
 type headBuffer struct {
+	mu      sync.Mutex
 	buf     []byte
 	limit   int
 	dropped int64
 }
 
 func (b *headBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	n := min(len(p), b.limit-len(b.buf))
 	b.buf = append(b.buf, p[:n]...)
 	b.dropped += int64(len(p) - n)
 	return len(p), nil
 }
 
+func (b *headBuffer) droppedBytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
+}
+
 // text is the kept output. When some was dropped, the last, cut line goes
 // too: half a line of performance data would parse as a wrong value.
 func (b *headBuffer) text() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	s := string(b.buf)
 	if b.dropped > 0 {
 		if i := strings.LastIndexByte(s, '\n'); i >= 0 {

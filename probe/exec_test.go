@@ -14,6 +14,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/internal/testdb"
 )
 
 // script is the absolute path of a script in testdata/exec.
@@ -424,7 +425,7 @@ const pluginDir = "/usr/lib/nagios/plugins"
 func needPlugins(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pluginDir, "check_disk")); err != nil {
-		skipUnlessCI(t, "monitoring plugins not installed (apt install monitoring-plugins-basic, or run scripts/test)")
+		testdb.SkipUnlessCI(t, "monitoring plugins not installed (apt install monitoring-plugins-basic, or run scripts/test)")
 	}
 }
 

@@ -1,23 +1,12 @@
 package probe
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
 )
-
-// skipUnlessCI skips a test that needs something this machine lacks (a
-// service, a program) locally, and fails it in CI, where every test must run.
-func skipUnlessCI(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
 
 // judge evaluates assertions ("name: expr") compiled against the facts of
 // type typ, as the engine does, and returns the judged result.

@@ -291,7 +291,6 @@ type httpProber struct {
 
 func (p *httpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	facts := make(nightowl.Facts, 6)
 	facts["status"] = nil
 	facts["body"] = nil

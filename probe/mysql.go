@@ -251,7 +251,6 @@ func (p *mysqlProber) Close() error {
 
 func (p *mysqlProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	facts := nightowl.Facts{
 		"read_only": nil, "super_read_only": nil, "version": nil, "uptime": nil,
 		"replica": nil, "tables": nil, "rows": nil,

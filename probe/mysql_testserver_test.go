@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"database/sql"
+	"github.com/nightowl/nightowl/internal/testdb"
 	"os"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ func mysqlTestDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("NIGHTOWL_TEST_MYSQL")
 	if dsn == "" {
-		skipUnlessCI(t, "NIGHTOWL_TEST_MYSQL is not set (e.g. root@tcp(127.0.0.1:3306)/test); scripts/test sets it")
+		testdb.SkipUnlessCI(t, "NIGHTOWL_TEST_MYSQL is not set (e.g. root@tcp(127.0.0.1:3306)/test); scripts/test sets it")
 	}
 	return dsn
 }

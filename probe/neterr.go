@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -24,21 +23,6 @@ func buildVersion() string {
 		return strings.TrimPrefix(bi.Main.Version, "v")
 	}
 	return "dev"
-}
-
-// guard keeps the promise that a probe never panics: a bug in a probe or a
-// library it calls becomes a failed result instead of taking the monitor
-// down with it.
-func guard(r *nightowl.Result, start time.Time) {
-	if p := recover(); p != nil {
-		r.OK = false
-		r.Error = fmt.Sprintf("probe failed unexpectedly: %v", p)
-		r.Duration = nightowl.Seconds(time.Since(start))
-		if r.Facts == nil {
-			r.Facts = nightowl.Facts{}
-		}
-		r.Facts["duration"] = time.Since(start).Seconds()
-	}
 }
 
 // finish completes a result: the probe succeeded when there is no error

@@ -164,7 +164,6 @@ const pgMaxRows = 1000
 
 func (p *pgProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	facts := nightowl.Facts{
 		"in_recovery":     nil,
 		"read_only":       nil,

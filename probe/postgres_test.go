@@ -26,7 +26,7 @@ func pgTestDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("NIGHTOWL_TEST_POSTGRES")
 	if dsn == "" {
-		skipUnlessCI(t, "NIGHTOWL_TEST_POSTGRES is not set; scripts/test sets it, or point it at a server: "+
+		testdb.SkipUnlessCI(t, "NIGHTOWL_TEST_POSTGRES is not set; scripts/test sets it, or point it at a server: "+
 			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	}
 	return dsn

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/internal/testdb"
 )
 
 // redisTestDB is the database the tests write to on the shared server; they
@@ -32,7 +33,7 @@ func testRedis(t *testing.T) string {
 	t.Helper()
 	addr := os.Getenv("NIGHTOWL_TEST_REDIS")
 	if addr == "" {
-		skipUnlessCI(t, "NIGHTOWL_TEST_REDIS not set (e.g. 127.0.0.1:6379, or run scripts/test)")
+		testdb.SkipUnlessCI(t, "NIGHTOWL_TEST_REDIS not set (e.g. 127.0.0.1:6379, or run scripts/test)")
 	}
 	return addr
 }
@@ -108,7 +109,7 @@ func startRedis(t *testing.T, port string, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		skipUnlessCI(t, "redis-server not installed")
+		testdb.SkipUnlessCI(t, "redis-server not installed")
 	}
 	dir := t.TempDir()
 	log := filepath.Join(dir, "redis.log")

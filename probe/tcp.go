@@ -73,7 +73,6 @@ type tcpProber struct {
 
 func (p *tcpProber) Probe(ctx context.Context) (r nightowl.Result) {
 	start := time.Now()
-	defer guard(&r, start)
 	r.Facts = nightowl.Facts{"connected": false, "response": nil}
 
 	var d net.Dialer

@@ -20,16 +20,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// SkipUnlessCI skips the test with why, except in CI (CI set), where what
-// is missing is a failure.
-func SkipUnlessCI(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (CI is set: this test must run)", why)
-	}
-	t.Skip(why)
-}
-
 // Exec runs statements in order on db, failing the test on the first error.
 func Exec(t testing.TB, db *sql.DB, stmts ...string) {
 	t.Helper()
