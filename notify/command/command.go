@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // exTempFail is EX_TEMPFAIL from sysexits.h, the status mail programs use
@@ -35,7 +35,7 @@ type Notifier struct {
 	argv    []string
 	env     []string
 	timeout time.Duration
-	render  *notify.Renderer
+	render  *kit.Renderer
 }
 
 // input is what the program reads on its standard input: the message as

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -27,7 +27,7 @@ func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	return notifytest.Notifier(t, c, notify.Deps{})
+	return notifytest.Notifier(t, c, kit.Deps{})
 }
 
 func read(t *testing.T, path string) string {
@@ -207,7 +207,7 @@ func TestProgramGone(t *testing.T) {
 		t.Errorf("Notify = %v, %v; want true, start notify.sh: no such file or directory", retry, err)
 	}
 
-	_, err = (&Config{Command: []string{"nightowl-no-such-program"}, Timeout: time.Second}).Notifier(notify.Deps{})
+	_, err = (&Config{Command: []string{"nightowl-no-such-program"}, Timeout: time.Second}).Notifier(kit.Deps{})
 	if err == nil || err.Error() != `command: nightowl-no-such-program: executable file not found in $PATH` {
 		t.Errorf("Notifier = %v", err)
 	}

@@ -11,14 +11,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client            *http.Client
 	url               string
 	username, mention string
-	render            *notify.Renderer
+	render            *kit.Renderer
 }
 
 // The body of Execute Webhook
@@ -90,8 +90,8 @@ var colours = map[nightowl.MessageKind]int{
 // Notify posts the message. Discord webhooks have no idempotency key: a
 // retry after a lost answer posts the message twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
-	return retry, notify.Redact(err, n.url)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
+	return retry, kit.Redact(err, n.url)
 }
 
 func (n *notifier) payload(m *nightowl.Message) payload {

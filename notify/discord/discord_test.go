@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -114,7 +114,7 @@ func TestLimits(t *testing.T) {
 			m.Alert.Failed = []nightowl.AssertionResult{{Name: "up"}}
 		}, 1, ""},
 	}
-	n, err := (&Config{WebhookURL: "https://discord.com/x", Mention: "@here"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://discord.com/x", Mention: "@here"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestValidate(t *testing.T) {
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{}, {WebhookURL: "https://discord.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
+		if _, err := cfg.Notifier(kit.Deps{}); err == nil {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}

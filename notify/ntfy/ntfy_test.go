@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -27,7 +27,7 @@ func fixture(kind nightowl.MessageKind) *nightowl.Message {
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 // receiver publishes to testTopic on the test server, without logging in
@@ -35,7 +35,7 @@ func notifier(t *testing.T, c *Config) nightowl.Notifier {
 func receiver() notifytest.Receiver[*Config] {
 	return notifytest.Receiver[*Config]{
 		Config:  func(url string) *Config { return &Config{URL: url, Topic: testTopic} },
-		Deps:    notify.Deps{Client: &http.Client{}},
+		Deps:    kit.Deps{Client: &http.Client{}},
 		Message: notifytest.Message,
 		Answer:  notifytest.Answer{Status: http.StatusOK, Body: `{"id":"x"}`},
 		// Publishing JSON goes to the root.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Limits of the Alert API; a longer field is refused with a 422.
@@ -35,7 +35,7 @@ const (
 type Notifier struct {
 	apiKey string
 	base   string
-	render *notify.Renderer
+	render *kit.Renderer
 	client *http.Client
 }
 
@@ -62,9 +62,9 @@ type action struct {
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	endpoint, body := n.request(m)
 	headers := map[string]string{"Authorization": "GenieKey " + n.apiKey}
-	retry, err := notify.PostJSON(ctx, n.client, endpoint, headers, body)
+	retry, err := kit.PostJSON(ctx, n.client, endpoint, headers, body)
 	if err != nil {
-		return retry, notify.Redact(err, n.apiKey)
+		return retry, kit.Redact(err, n.apiKey)
 	}
 	return false, nil
 }

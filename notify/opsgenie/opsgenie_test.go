@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -22,7 +22,7 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 func config(url string) *Config {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Pushover's documented limits, in characters. It refuses a message over
@@ -35,7 +35,7 @@ type Notifier struct {
 	emergency   bool
 	retry       time.Duration
 	expire      time.Duration
-	render      *notify.Renderer
+	render      *kit.Renderer
 	logger      *slog.Logger
 }
 
@@ -66,8 +66,8 @@ func (n *Notifier) post(ctx context.Context, u string, form url.Values) (bool, e
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "nightowl")
-	retry, err := notify.Classify(n.client.Do(req))
-	return retry, notify.Redact(err, n.token, n.user)
+	retry, err := kit.Classify(n.client.Do(req))
+	return retry, kit.Redact(err, n.token, n.user)
 }
 
 // form builds the Message API's parameters.

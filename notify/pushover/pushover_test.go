@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -85,7 +85,7 @@ func config(s *server) *Config {
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 // formJSON shows a form as indented JSON, which reads better in a golden
@@ -207,7 +207,7 @@ func TestFailures(t *testing.T) {
 			c.UserKey, c.AppToken, c.APIURL = testUser, testToken, url+"/1/messages.json"
 			return c
 		},
-		Deps:    notify.Deps{Client: &http.Client{}},
+		Deps:    kit.Deps{Client: &http.Client{}},
 		Message: notifytest.Message,
 		Path:    "/1/messages.json",
 		Header:  map[string]string{"Content-Type": "application/x-www-form-urlencoded"},

@@ -4,10 +4,10 @@
 package receivers
 
 import (
-	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/command"
 	"github.com/nightowl/nightowl/notify/discord"
 	"github.com/nightowl/nightowl/notify/email"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/ntfy"
 	"github.com/nightowl/nightowl/notify/opsgenie"
 	"github.com/nightowl/nightowl/notify/pagerduty"
@@ -20,7 +20,7 @@ import (
 
 // Kinds maps each receiver's config key to a constructor of its zero,
 // defaulted config block. It is read-only.
-var Kinds = map[string]func() notify.Spec{
+var Kinds = map[string]func() kit.Spec{
 	"command":   command.New,
 	"discord":   discord.New,
 	"email":     email.New,

@@ -9,14 +9,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client            *http.Client
 	url               string
 	channel, username string
-	render            *notify.Renderer
+	render            *kit.Renderer
 }
 
 // The payload of an incoming webhook
@@ -70,8 +70,8 @@ var colours = map[nightowl.MessageKind]string{
 // Notify posts the message. Slack has no idempotency key for webhooks: a
 // retry after a lost answer posts the message twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
-	return retry, notify.Redact(err, n.url)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
+	return retry, kit.Redact(err, n.url)
 }
 
 func (n *notifier) payload(m *nightowl.Message) payload {

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -82,7 +82,7 @@ func TestLimits(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		m.Alert.Failed = append(m.Alert.Failed, nightowl.AssertionResult{Name: "a", Message: strings.Repeat("<&>", 20)})
 	}
-	n, err := (&Config{WebhookURL: "https://hooks.slack.com/x"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://hooks.slack.com/x"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestValidate(t *testing.T) {
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{}, {WebhookURL: "https://hooks.slack.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
+		if _, err := cfg.Notifier(kit.Deps{}); err == nil {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}

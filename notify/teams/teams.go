@@ -11,13 +11,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client  *http.Client
 	url     string
-	render  *notify.Renderer
+	render  *kit.Renderer
 	secrets []string // hidden in errors
 }
 
@@ -99,8 +99,8 @@ var colours = map[nightowl.MessageKind]string{
 // Notify posts the card. Teams webhooks have no idempotency key: a retry
 // after a lost answer posts the card twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.message(m))
-	return retry, notify.Redact(err, n.secrets...)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.message(m))
+	return retry, kit.Redact(err, n.secrets...)
 }
 
 func (n *notifier) message(m *nightowl.Message) message {

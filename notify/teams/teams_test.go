@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -111,7 +111,7 @@ func TestLimits(t *testing.T) {
 			m.Alert.Failed = failing(100, strings.Repeat("n", 1000), strings.Repeat("<&>", 1000))
 		}, 0, "…"},
 	}
-	n, err := (&Config{WebhookURL: "https://example.com/x"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://example.com/x"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestValidate(t *testing.T) {
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{}, {WebhookURL: "https://example.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
+		if _, err := cfg.Notifier(kit.Deps{}); err == nil {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}

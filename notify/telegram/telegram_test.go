@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -31,8 +31,8 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 type request = notifytest.Request
 
 // deps discard the log of what the notifier cured by itself.
-func deps() notify.Deps {
-	return notify.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)}
+func deps() kit.Deps {
+	return kit.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)}
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {

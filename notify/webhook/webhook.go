@@ -12,7 +12,7 @@ import (
 	"net/http"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
@@ -20,7 +20,7 @@ type notifier struct {
 	url     string
 	headers map[string]string
 	secret  []byte
-	render  *notify.Renderer
+	render  *kit.Renderer
 	secrets []string // hidden in errors
 }
 
@@ -67,6 +67,6 @@ func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 		mac.Write(body)
 		req.Header.Set("X-Nightowl-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
-	retry, err := notify.Classify(n.client.Do(req))
-	return retry, notify.Redact(err, n.secrets...)
+	retry, err := kit.Classify(n.client.Do(req))
+	return retry, kit.Redact(err, n.secrets...)
 }

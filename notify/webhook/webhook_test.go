@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -120,7 +120,7 @@ func TestRetriesKeepTheKey(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	n, err := (&Config{URL: srv.URL}).Notifier(notify.Deps{Client: srv.Client()})
+	n, err := (&Config{URL: srv.URL}).Notifier(kit.Deps{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestNoSignatureWithoutSecret(t *testing.T) {
 	got := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
 	defer srv.Close()
-	n, err := (&Config{URL: srv.URL}).Notifier(notify.Deps{Client: srv.Client()})
+	n, err := (&Config{URL: srv.URL}).Notifier(kit.Deps{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestValidate(t *testing.T) {
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []Config{{}, {URL: "https://example.com/", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
+		if _, err := cfg.Notifier(kit.Deps{}); err == nil {
 			t.Errorf("Notifier(%+v) = nil error", cfg)
 		}
 	}

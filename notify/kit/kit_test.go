@@ -1,4 +1,4 @@
-package notify
+package kit
 
 import (
 	"errors"
