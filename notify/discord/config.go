@@ -40,9 +40,7 @@ var mentionRE = regexp.MustCompile(`^(@here|@everyone|<@!?[0-9]+>|<@&[0-9]+>)$`)
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
 	// Discord refuses the whole message over a bad name, so say it now.
 	if n := utf8.RuneCountInString(c.Username); n > 80 {
 		errs = append(errs, nightowl.FieldError{Key: "username", Message: "must be at most 80 characters"})
@@ -55,7 +53,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 			break
 		}
 	}
-	return append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})...)
+	return append(errs, kit.ValidateTemplates(c.templates())...)
 }
 
 // Notifier builds the receiver.
@@ -63,7 +61,7 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
 		return nil, fmt.Errorf("discord webhook_url: %s", msg)
 	}
-	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	r, err := kit.NewRenderer(c.templates())
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
@@ -91,9 +89,6 @@ Acknowledged by {{.Alert.AckedBy}}.{{end}}
 {{- if .DashboardURL}}
 [Dashboard]({{.DashboardURL}}){{end}}`
 
-func (c *Config) textTemplate() string {
-	if c.TextTemplate != "" {
-		return c.TextTemplate
-	}
-	return defaultText
+func (c *Config) templates() kit.Templates {
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultText: defaultText}
 }

@@ -43,9 +43,7 @@ func New() kit.Spec { return &Config{URL: DefaultURL} }
 // value, since the topic and the credentials are secrets.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := kit.CheckURL(c.URL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("url", c.URL)...)
 	switch {
 	case c.Topic == "":
 		errs = append(errs, nightowl.FieldError{Key: "topic", Message: "required"})

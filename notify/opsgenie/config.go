@@ -29,11 +29,7 @@ type Config struct {
 func New() kit.Spec { return &Config{APIURL: DefaultAPIURL} }
 
 func (c *Config) templates() kit.Templates {
-	t := kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate}
-	if t.Title == "" {
-		t.Title = defaultTitle
-	}
-	return t
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultTitle: defaultTitle}
 }
 
 // Validate reports what is wrong with the block.
@@ -46,10 +42,8 @@ func (c *Config) Validate() []nightowl.FieldError {
 		// rather than at 3 a.m.
 		errs = append(errs, nightowl.FieldError{Key: "api_key", Message: "has leading or trailing spaces"})
 	}
-	if msg := kit.CheckURL(c.APIURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
-	}
-	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateURL("api_url", c.APIURL)...)
+	errs = append(errs, kit.ValidateTemplates(c.templates())...)
 	return errs
 }
 

@@ -36,11 +36,7 @@ func New() kit.Spec {
 }
 
 func (c *Config) templates() kit.Templates {
-	t := kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate}
-	if t.Title == "" {
-		t.Title = defaultTitle
-	}
-	return t
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultTitle: defaultTitle}
 }
 
 // Validate reports what is wrong with the block.
@@ -57,10 +53,8 @@ func (c *Config) Validate() []nightowl.FieldError {
 		// usual mix-up, is not, and would be refused on every page.
 		errs = append(errs, nightowl.FieldError{Key: "routing_key", Message: "must be the 32-character integration key of an Events API v2 integration"})
 	}
-	if msg := kit.CheckURL(c.APIURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
-	}
-	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateURL("api_url", c.APIURL)...)
+	errs = append(errs, kit.ValidateTemplates(c.templates())...)
 	return errs
 }
 

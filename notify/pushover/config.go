@@ -103,7 +103,7 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 		retry:     c.Retry,
 		expire:    c.Expire,
 		render:    r,
-		logger:    deps.Logger,
+		logger:    deps.Log(),
 	}, nil
 }
 

@@ -51,9 +51,7 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 				return true, fmt.Errorf("cancel emergency repeats: %w", err)
 			}
 			// The message itself matters more than the silence.
-			if n.logger != nil {
-				n.logger.Warn("pushover: cancel emergency repeats", "alert", m.Alert.ID, "err", err)
-			}
+			n.logger.Warn("pushover: cancel emergency repeats", "alert", m.Alert.ID, "err", err)
 		}
 	}
 	return n.post(ctx, n.url, n.form(m))

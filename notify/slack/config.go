@@ -29,9 +29,7 @@ func New() kit.Spec { return &Config{} }
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
 	return append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 }
 

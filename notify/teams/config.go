@@ -30,10 +30,8 @@ func New() kit.Spec { return &Config{} }
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
-	return append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})...)
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
+	return append(errs, kit.ValidateTemplates(c.templates())...)
 }
 
 // minSecret is the shortest string worth hiding: blanking shorter ones
@@ -45,7 +43,7 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
 		return nil, fmt.Errorf("teams webhook_url: %s", msg)
 	}
-	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	r, err := kit.NewRenderer(c.templates())
 	if err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
 	}
@@ -70,9 +68,6 @@ const defaultText = `{{.Alert.Check}} {{verb .}} since {{since .Alert.StartsAt}}
 {{- if .Alert.AckedBy}}
 Acknowledged by {{.Alert.AckedBy}}.{{end}}`
 
-func (c *Config) textTemplate() string {
-	if c.TextTemplate != "" {
-		return c.TextTemplate
-	}
-	return defaultText
+func (c *Config) templates() kit.Templates {
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultText: defaultText}
 }

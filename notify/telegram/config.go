@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"encoding/json"
-	"log/slog"
 	"regexp"
 	"strings"
 
@@ -59,9 +58,7 @@ func (c *Config) Validate() []nightowl.FieldError {
 	if c.MessageThreadID < 0 {
 		errs = append(errs, nightowl.FieldError{Key: "message_thread_id", Message: "must be 0 or more"})
 	}
-	if msg := kit.CheckURL(c.APIURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("api_url", c.APIURL)...)
 	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
@@ -72,17 +69,13 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	n := &Notifier{
 		token:    c.BotToken,
 		endpoint: strings.TrimRight(c.APIURL, "/") + "/bot" + c.BotToken + "/sendMessage",
 		threadID: c.MessageThreadID,
 		render:   r,
 		client:   deps.HTTPClient(),
-		logger:   logger,
+		logger:   deps.Log(),
 	}
 	n.chatID = chatID(c.ChatID)
 	return n, nil

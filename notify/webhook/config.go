@@ -47,9 +47,7 @@ var reservedHeaders = map[string]bool{
 // value: either may be a credential.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := kit.CheckURL(c.URL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("url", c.URL)...)
 	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		key, value := "headers."+name, c.Headers[name]
 		switch {
