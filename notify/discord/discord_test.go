@@ -180,29 +180,19 @@ func TestValidate(t *testing.T) {
 			[]nightowl.FieldError{{Key: "username", Message: "must be at most 80 characters"}}},
 		{"bad mention", Config{WebhookURL: "https://discord.com" + hookPath, Mention: "@here @oncall"},
 			[]nightowl.FieldError{{Key: "mention", Message: `"@oncall" is not a mention: use @here, @everyone, <@USER_ID> or <@&ROLE_ID>`}}},
-		{"missing url", Config{}, []nightowl.FieldError{{Key: "webhook_url", Message: "required"}}},
-		{"bad scheme", Config{WebhookURL: "ftp://discord.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: `scheme must be "http" or "https"`}}},
-		{"no host", Config{WebhookURL: "https://" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "has no host"}}},
-		{"unparsable url", Config{WebhookURL: "https://discord com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "not a valid URL"}}},
-		{"misspelt field", Config{WebhookURL: "https://discord.com/x", TitleTemplate: "{{.Alert.Chek}}", TextTemplate: "{{.Alert.Labels.site}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: `template: title_template:1:8: executing "title_template" at <.Alert.Chek>: can't evaluate field Chek in type nightowl.Alert`},
-		}},
-		{"bad templates", Config{WebhookURL: "https://discord.com/x", TitleTemplate: "{{.Alert.Check", TextTemplate: "{{nope}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: "template: title_template:1: unclosed action"},
-			{Key: "text_template", Message: `template: text_template:1: function "nope" not defined`},
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
+	valid := func() *Config { return &Config{WebhookURL: "https://discord.com" + hookPath} }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("webhook_url", hookPath, func(c *Config, url string) { c.WebhookURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		secrets...)
 }
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {WebhookURL: "https://discord.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(kit.Deps{}); err == nil {
-			t.Errorf("Notifier(%+v) = nil error", cfg)
-		}
-	}
+	notifytest.Refused(t, &Config{}, &Config{WebhookURL: "https://discord.com/x", TextTemplate: "{{"})
 }

@@ -1,8 +1,9 @@
 // Package notifytest holds what the receivers' tests share: the message
 // they all send, so that their payloads can be compared side by side, the
-// golden-file comparison, the checks of what a send came to, and (in
-// http.go) a test server and the table runner every HTTP receiver's tests
-// go through.
+// golden-file comparison, the checks of what a send came to, (in http.go)
+// a test server and the table runner every HTTP receiver's tests go
+// through, and (in validate.go) the config mistakes every receiver refuses
+// alike. A new receiver's test is its own cases run through these.
 package notifytest
 
 import (
