@@ -2,8 +2,11 @@ package kit
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nightowl/nightowl"
 )
 
 func TestRedact(t *testing.T) {
@@ -40,4 +43,72 @@ func TestValidateTemplates(t *testing.T) {
 			t.Errorf("%s: message %q", e.Key, e.Message)
 		}
 	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for _, tt := range []struct{ name, url, want string }{
+		{"https", "https://hooks.example.com/x?token=1", ""},
+		{"http with a port", "http://127.0.0.1:8080/", ""},
+		{"empty", "", "required"},
+		{"another scheme", "ftp://example.com/x", `scheme must be "http" or "https"`},
+		{"no host", "https:///x", "has no host"},
+		{"relative", "/x", `scheme must be "http" or "https"`},
+		{"does not parse", "https://exa mple.com/x", "not a valid URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CheckURL(tt.url); got != tt.want {
+				t.Errorf("CheckURL(%q) = %q, want %q", tt.url, got, tt.want)
+			}
+			errs := ValidateURL("url", tt.url)
+			if (tt.want == "") != (len(errs) == 0) || len(errs) > 0 && (errs[0].Key != "url" || errs[0].Message != tt.want) {
+				t.Errorf("ValidateURL = %v, want %q under url", errs, tt.want)
+			}
+		})
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tt := range []struct {
+		in    string
+		limit int
+		want  string
+	}{
+		{"abc", 3, "abc"},
+		{"abcd", 3, "ab…"},
+		{"éééé", 3, "éé…"},
+		{"abc", 1, "…"},
+		{"abc", 0, ""},
+	} {
+		if got := Truncate(tt.in, tt.limit); got != tt.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestSmallPrint(t *testing.T) {
+	m := &nightowl.Message{Alert: nightowl.Alert{ID: "a1", Severity: nightowl.SeverityCritical,
+		Labels: map[string]string{"tier": "web", "site": "math"}}}
+	if got, want := SmallPrint(m), "alert a1 · critical · site=math tier=web"; got != want {
+		t.Errorf("SmallPrint = %q, want %q", got, want)
+	}
+	if got, want := SmallPrint(&nightowl.Message{Alert: nightowl.Alert{ID: "a1"}}), "alert a1"; got != want {
+		t.Errorf("SmallPrint = %q, want %q", got, want)
+	}
+}
+
+func TestHTTPClient(t *testing.T) {
+	c := NewHTTPClient()
+	if c.Timeout != 0 {
+		t.Errorf("NewHTTPClient has an overall timeout of %v: the sender's deadline is the one that counts", c.Timeout)
+	}
+	if c.Transport == http.DefaultTransport || c.Transport == nil {
+		t.Error("NewHTTPClient shares the default transport")
+	}
+	if got := (Deps{Client: c}).HTTPClient(); got != c {
+		t.Error("HTTPClient does not return Deps.Client")
+	}
+	if got := (Deps{}).HTTPClient(); got == nil || got.Timeout != 0 {
+		t.Errorf("HTTPClient without a client = %+v", got)
+	}
+	(Deps{}).Log().Info("discarded")
 }

@@ -113,7 +113,7 @@ func (n *Notifier) event(m *nightowl.Message) *event {
 		class = string(a.Status)
 	}
 	e.Payload = &payload{
-		Summary:       truncate(n.render.Title(m), summaryLimit),
+		Summary:       kit.Truncate(n.render.Title(m), summaryLimit),
 		Source:        a.Check,
 		Severity:      severity(a.Severity),
 		Timestamp:     d.Since,
@@ -152,13 +152,4 @@ func label(labels map[string]string, name string) string {
 		return ""
 	}
 	return labels[name]
-}
-
-// truncate cuts s to at most n characters, marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

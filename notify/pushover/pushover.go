@@ -73,8 +73,8 @@ func (n *Notifier) form(m *nightowl.Message) url.Values {
 	f := url.Values{
 		"token":    {n.token},
 		"user":     {n.user},
-		"title":    {truncate(n.render.Title(m), titleLimit)},
-		"message":  {truncate(n.render.Text(m), messageLimit)},
+		"title":    {kit.Truncate(n.render.Title(m), titleLimit)},
+		"message":  {kit.Truncate(n.render.Text(m), messageLimit)},
 		"priority": {strconv.Itoa(n.priority(m))},
 	}
 	// The one link Pushover shows as a button: acknowledging while the
@@ -85,7 +85,7 @@ func (n *Notifier) form(m *nightowl.Message) url.Values {
 		f.Set("url_title", "Acknowledge")
 	case m.DashboardURL != "" && len(m.DashboardURL) <= urlLimit:
 		f.Set("url", m.DashboardURL)
-		f.Set("url_title", truncate("Dashboard: "+m.Alert.Check, urlTitleLimit))
+		f.Set("url_title", kit.Truncate("Dashboard: "+m.Alert.Check, urlTitleLimit))
 	}
 	if t := when(m); !t.IsZero() {
 		f.Set("timestamp", strconv.FormatInt(t.Unix(), 10))
@@ -139,13 +139,4 @@ func when(m *nightowl.Message) time.Time {
 		return m.Alert.ResolvedAt
 	}
 	return time.Time{}
-}
-
-// truncate cuts s to at most limit characters, marking the cut.
-func truncate(s string, limit int) string {
-	r := []rune(s)
-	if len(r) <= limit {
-		return s
-	}
-	return string(r[:limit-1]) + "…"
 }

@@ -220,7 +220,7 @@ func (n *Notifier) send(ctx context.Context, msg *sendMessage) (bool, error) {
 // character of both escaped (templates produce plain text), cut to fit
 // textLimit without splitting an entity.
 func compose(title, text string) string {
-	head := "<b>" + escape(cut(title, titleLimit)) + "</b>"
+	head := "<b>" + escape(kit.Truncate(title, titleLimit)) + "</b>"
 	if text == "" {
 		return head
 	}
@@ -259,13 +259,4 @@ func units(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
-}
-
-// cut shortens s to at most n characters, marking the cut.
-func cut(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
