@@ -22,10 +22,7 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
+var acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
 
 // receiver sends to a webhook URL on the test server, which answers 204.
 func receiver() notifytest.Receiver[*Config] {
@@ -47,11 +44,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "mention and username", Config: func(c *Config) { c.Username, c.Mention = "nightowl", "<@&123456789> @here" },
 			Golden: "mention"},
 		{Name: "no ping once acknowledged", Msg: acknowledged, Config: func(c *Config) { c.Mention = "@here" },
@@ -64,7 +57,7 @@ func TestNotify(t *testing.T) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = `**{{.Alert.Check}}** since {{since .Alert.StartsAt}}{{if .AckURL}} — [ack]({{.AckURL}}){{end}}`
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {

@@ -99,6 +99,18 @@ type Case[P kit.Spec] struct {
 	Want   Want
 }
 
+// Kinds are the cases of the four kinds of message, firing, repeat,
+// acknowledged and resolved, on the timeline tl, each compared with the
+// golden file of its name.
+func Kinds[P kit.Spec](tl Timeline) []Case[P] {
+	var cs []Case[P]
+	for _, kind := range []nightowl.MessageKind{nightowl.MessageFiring, nightowl.MessageRepeat,
+		nightowl.MessageAcknowledged, nightowl.MessageResolved} {
+		cs = append(cs, Case[P]{Name: string(kind), Msg: tl.As(kind), Golden: string(kind)})
+	}
+	return cs
+}
+
 // Unreachable are the failures every HTTP receiver meets alike, each tried
 // again later: a server that never answers, cut off by the send's own
 // deadline, and one that is gone.

@@ -50,12 +50,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	as := notifytest.AliceAt0134.As
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
-		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
-		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0134), cases{
 		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
@@ -69,7 +64,7 @@ func TestNotify(t *testing.T) {
 			Name: "firing_without_links", Golden: "firing_without_links",
 			Msg: notifytest.WithoutLinks,
 		},
-	})
+	}...))
 }
 
 func TestNotifyLongSummary(t *testing.T) {

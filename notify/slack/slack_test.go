@@ -22,11 +22,6 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
-
 // receiver sends to a webhook URL on the test server, which answers "ok".
 func receiver() notifytest.Receiver[*Config] {
 	return notifytest.Receiver[*Config]{
@@ -47,18 +42,14 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "channel and username", Config: func(c *Config) { c.Channel, c.Username = "#ops", "nightowl" },
 			Golden: "overrides"},
 		{Name: "custom template", Config: func(c *Config) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = `{{range .Alert.Failed}}*{{.Name}}*: {{.Message}}{{"\n"}}{{end}}`
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {

@@ -27,11 +27,6 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
-
 // receiver sends to a Workflows URL on the test server, which answers 202.
 func receiver() notifytest.Receiver[*Config] {
 	return notifytest.Receiver[*Config]{
@@ -53,11 +48,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "no links no maintenance", Msg: func(m *nightowl.Message) {
 			m.Alert.Failed, m.Alert.Maintenance, m.AckURL, m.DashboardURL = nil, "", "", ""
 			m.Alert.Cause = "connect: connection refused"
@@ -67,7 +58,7 @@ func TestNotify(t *testing.T) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = "**{{.Alert.Check}}** since {{since .Alert.StartsAt}}\n\n{{.Alert.Cause}}"
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {

@@ -65,12 +65,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	as := notifytest.AliceAt0134.As
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
-		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
-		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0134), cases{
 		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
@@ -100,7 +95,7 @@ func TestNotify(t *testing.T) {
 				c.MessageThreadID = 42
 			},
 		},
-	})
+	}...))
 }
 
 func TestLongMessage(t *testing.T) {
