@@ -1,6 +1,8 @@
 // Package receivers names every kind of receiver in one table, which the
-// config loader reads to decode notify.receivers; adding a receiver touches
-// its own package, one row here, and its docs page.
+// config loader reads to decode notify.receivers. A receiver is a package
+// of its own, notify/NAME (config.go, NAME.go, NAME_test.go), built on
+// notify/kit and tested through notify/notifytest; adding one touches that
+// package, one row here, and its page under docs/receivers.
 package receivers
 
 import (
