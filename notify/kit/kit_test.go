@@ -3,6 +3,7 @@ package kit
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,25 @@ func TestHTTPClient(t *testing.T) {
 		t.Errorf("HTTPClient without a client = %+v", got)
 	}
 	(Deps{}).Log().Info("discarded")
+}
+
+func TestRendererJSON(t *testing.T) {
+	r, err := NewRenderer(Templates{Title: "{{.Alert.Check}} < 2", Text: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sample
+	b, err := r.JSON(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.HasSuffix(s, "}\n") || strings.Count(s, "\n") != 1 {
+		t.Errorf("JSON is not one line ending in a newline: %q", s)
+	}
+	for _, want := range []string{`"id":"sample"`, `"title":"sample-check < 2"`, `"text":"t"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("JSON lacks %s: %s", want, s)
+		}
+	}
 }

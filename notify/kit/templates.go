@@ -1,7 +1,9 @@
 package kit
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/template"
@@ -104,6 +106,24 @@ func (r *Renderer) Title(m *nightowl.Message) string { return r.render(r.title, 
 
 // Text renders a message's body.
 func (r *Renderer) Text(m *nightowl.Message) string { return r.render(r.text, m) }
+
+// JSON is m as a program reads it, one line ending in a newline: every
+// field of the message, as the API shows it, so that a program can act on
+// any of them, plus the title and text a person would read, so that a
+// relay into a chat tool needs no templates of its own. It leaves "<", ">"
+// and "&" as they are: the JSON is read by programs and people, not put
+// in a page, and "duration < 2" reads better than "\u003c".
+func (r *Renderer) JSON(m *nightowl.Message) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		*nightowl.Message
+		Title string `json:"title"`
+		Text  string `json:"text"`
+	}{m, r.Title(m), r.Text(m)})
+	return b.Bytes(), err
+}
 
 func (r *Renderer) render(t *template.Template, m *nightowl.Message) string {
 	s, err := execute(t, m)
