@@ -1,12 +1,24 @@
 // Package kit is what a receiver is built from. A receiver author finds
-// here the Spec its config block implements and the Deps it is given, the
-// check of a receiver URL, the HTTP client every HTTP receiver sends with,
-// the message templates (the default title and text, and a receiver's own
-// over them), and the rule that turns an HTTP answer into "done", "retry"
-// or "give up", with Redact to keep secrets out of the errors. Each
-// receiver lives in a package of its own under notify/ and imports this
-// one, never notify itself (the alert manager and the outbox); the table
-// that names the receivers is notify/receivers.
+// here:
+//
+//   - the Spec its config block implements, the Deps it is given, and the
+//     HTTP client it sends with, Deps.HTTPClient (kit.go);
+//   - the one check of a receiver URL, CheckURL and ValidateURL (url.go);
+//   - the message templates: the default title and text, a receiver's own
+//     defaults over them and the operator's over both, checked on a sample
+//     message (Templates, NewRenderer, ValidateTemplates), and the message
+//     as programs read it, Renderer.JSON (templates.go);
+//   - Truncate and SmallPrint, for receivers with length limits and a
+//     footer line (text.go);
+//   - the rule that turns an HTTP answer into "done", "retry" or "give
+//     up", with the wait a receiver asked for (PostJSON, Classify,
+//     RetryAfter), and Redact, which keeps secrets out of errors
+//     (retry.go).
+//
+// Each receiver lives in a package of its own, notify/NAME, imports this
+// one and never notify itself (the alert manager and the outbox), and is
+// tested through notify/notifytest; the table that names the receivers is
+// notify/receivers.
 package kit
 
 import (

@@ -1,6 +1,8 @@
 package receivers
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,5 +36,30 @@ func TestEveryKindIsDocumented(t *testing.T) {
 		if name := strings.TrimSuffix(filepath.Base(page), ".md"); Kinds[name] == nil {
 			t.Errorf("docs/receivers/%s.md: no receiver %q in Kinds", name, name)
 		}
+	}
+}
+
+// TestReceiversImportTheKit keeps the receivers off the alert manager and
+// the outbox: what they share is in notify/kit.
+func TestReceiversImportTheKit(t *testing.T) {
+	const manager = `"github.com/nightowl/nightowl/notify"`
+	for name := range Kinds {
+		t.Run(name, func(t *testing.T) {
+			files, err := filepath.Glob(filepath.Join("..", name, "*.go"))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("no Go files in notify/%s: %v", name, err)
+			}
+			for _, file := range files {
+				f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, imp := range f.Imports {
+					if imp.Path.Value == manager {
+						t.Errorf("%s imports notify: receivers build on notify/kit", file)
+					}
+				}
+			}
+		})
 	}
 }
