@@ -150,6 +150,11 @@ func (s *Sender) Run(ctx context.Context) {
 		s.opts.Logger.Error("release notification claims", "err", err)
 	}
 	cancel()
+	// A channel rather than errgroup.SetLimit: pass counts the free
+	// senders before it claims, so that it never claims more than it can
+	// start at once, and waits for a free one as long as ctx lasts; an
+	// errgroup can neither hold a slot without starting its goroutine nor
+	// give up waiting for one when ctx ends.
 	sem := make(chan struct{}, s.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
