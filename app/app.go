@@ -35,6 +35,7 @@ import (
 	"github.com/nightowl/nightowl/maintenance"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/probe"
 	"github.com/nightowl/nightowl/web"
 )
@@ -625,9 +626,8 @@ func policy(cfg *config.Config) notify.Policy {
 
 // buildTargets builds every configured receiver.
 func buildTargets(cfg *config.Config, log *slog.Logger) (map[string]notify.Target, error) {
-	deps := notify.Deps{
-		// No overall timeout: the sender gives each attempt its own.
-		Client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+	deps := kit.Deps{
+		Client: kit.NewHTTPClient(),
 		Logger: log,
 		SMTP:   cfg.Notify.SMTP,
 	}

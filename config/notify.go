@@ -16,6 +16,7 @@ import (
 
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/email"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/receivers"
 )
 
@@ -42,7 +43,7 @@ const (
 type Notify struct {
 	// Receivers are the receiver groups by name, each in file order.
 	Receivers map[string][]Receiver
-	SMTP      *notify.SMTP // nil when the section has no smtp block
+	SMTP      *kit.SMTP // nil when the section has no smtp block
 	Routes    []notify.Route
 	// Escalations by name, steps sorted by After.
 	Escalations  map[string]*notify.Escalation
@@ -58,7 +59,7 @@ type Receiver struct {
 	ID    string
 	Group string
 	Kind  string // a key of receivers.Kinds
-	Spec  notify.Spec
+	Spec  kit.Spec
 	// Fingerprint is a hex SHA-256 of the decoded block, so a reload can tell
 	// whether the receiver changed. An email receiver's also covers
 	// notify.smtp, which it sends through.
@@ -86,7 +87,7 @@ func (n *Notify) Receiver(id string) *Receiver {
 // names that another key defines.
 type notifyKeys struct {
 	Receivers    *yaml.Node     `yaml:"receivers"`
-	SMTP         *notify.SMTP   `yaml:"smtp"`
+	SMTP         *kit.SMTP      `yaml:"smtp"`
 	Routes       []notify.Route `yaml:"routes"`
 	Escalations  *yaml.Node     `yaml:"escalations"`
 	SendResolved bool           `yaml:"send_resolved"`
@@ -220,7 +221,7 @@ func (d *decoder) receiver(n *yaml.Node, group string, i int, kinds []string) Re
 // smtp applies the defaults of notify.smtp and checks it against the email
 // receivers that send through it. What notify/email checks of its own block
 // is left to its Validate.
-func (d *decoder) smtp(s *notify.SMTP, groups map[string][]Receiver) {
+func (d *decoder) smtp(s *kit.SMTP, groups map[string][]Receiver) {
 	// The first email receiver that needs notify.smtp.from, for the
 	// message; in file order, so that the message is stable.
 	var needsFrom *Receiver
@@ -402,7 +403,7 @@ func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.E
 }
 
 // receiverFingerprint hashes what the receiver's notifier is built from.
-func (d *decoder) receiverFingerprint(r *Receiver, smtp *notify.SMTP) string {
+func (d *decoder) receiverFingerprint(r *Receiver, smtp *kit.SMTP) string {
 	m := map[string]any{
 		"kind": r.Kind,
 		"spec": d.Canonical(reflect.ValueOf(r.Spec)),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/email"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/pagerduty"
 	"github.com/nightowl/nightowl/notify/receivers"
 	"github.com/nightowl/nightowl/notify/slack"
@@ -98,7 +99,7 @@ func TestNotifyValid(t *testing.T) {
 	})
 
 	t.Run("smtp", func(t *testing.T) {
-		want := &notify.SMTP{Host: "smtp.example.com", Port: 587, Username: "nightowl", Password: "smtp-pw", From: "nightowl@example.com", TLS: "starttls"}
+		want := &kit.SMTP{Host: "smtp.example.com", Port: 587, Username: "nightowl", Password: "smtp-pw", From: "nightowl@example.com", TLS: "starttls"}
 		if !reflect.DeepEqual(n.SMTP, want) {
 			t.Errorf("SMTP = %+v, want %+v", n.SMTP, want)
 		}

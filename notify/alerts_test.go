@@ -18,6 +18,7 @@ import (
 	"github.com/nightowl/nightowl/internal/clocktest"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/sqlite"
 )
 
@@ -442,7 +443,7 @@ func TestAlertDuringMaintenanceSaysWhatWasNotExpected(t *testing.T) {
 		t.Fatalf("maintenance note = %q, want %q", a.Maintenance, want)
 	}
 	ns, _ := f.store.Notifications(context.Background(), nightowl.NotificationQuery{})
-	r, err := notify.NewRenderer(notify.Templates{})
+	r, err := kit.NewRenderer(kit.Templates{})
 	if err != nil {
 		t.Fatal(err)
 	}

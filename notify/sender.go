@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -149,6 +150,11 @@ func (s *Sender) Run(ctx context.Context) {
 		s.opts.Logger.Error("release notification claims", "err", err)
 	}
 	cancel()
+	// A channel rather than errgroup.SetLimit: pass counts the free
+	// senders before it claims, so that it never claims more than it can
+	// start at once, and waits for a free one as long as ctx lasts; an
+	// errgroup can neither hold a slot without starting its goroutine nor
+	// give up waiting for one when ctx ends.
 	sem := make(chan struct{}, s.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -282,7 +288,7 @@ func (s *Sender) send(ctx context.Context, n *nightowl.Notification) {
 var errBusy = errors.New("receiver busy")
 
 // take starts a send to receiver, waiting up to busyWait while half the
-// senders wait for its answer. Then it returns a RetryAfterError: try once
+// senders wait for its answer. Then it returns a kit.RetryAfterError: try once
 // the first of those sends has ended.
 func (s *Sender) take(receiver string) (release func(), busy error) {
 	s.busyMu.Lock()
@@ -306,7 +312,7 @@ func (s *Sender) take(receiver string) (release func(), busy error) {
 				wait = max(first.Add(s.opts.Timeout).Sub(s.opts.Clock.Now()), busyWait)
 			}
 			r.mu.Unlock()
-			return nil, &RetryAfterError{After: wait,
+			return nil, &kit.RetryAfterError{After: wait,
 				Err: fmt.Errorf("%w: %d sends to it wait for an answer", errBusy, cap(r.tokens))}
 		}
 	}
@@ -334,7 +340,7 @@ func IdempotencyKey(n *nightowl.Notification) string {
 // delay is how long to wait before retrying n after err: what the receiver
 // asked for, or an exponential backoff with jitter.
 func (s *Sender) delay(n *nightowl.Notification, err error) time.Duration {
-	if d := RetryAfter(err); d > 0 {
+	if d := kit.RetryAfter(err); d > 0 {
 		return min(d, maxRetryAfter)
 	}
 	d := minBackoff

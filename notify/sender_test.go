@@ -17,6 +17,7 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/clocktest"
 	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // fakeNotifier answers each Notify with what answer says, and records the
@@ -151,7 +152,7 @@ func TestSenderRetriesWithBackoff(t *testing.T) {
 func TestSenderHonoursRetryAfter(t *testing.T) {
 	f := newSender(t)
 	f.n.answer = func(*nightowl.Message) (bool, error) {
-		return true, &notify.RetryAfterError{After: 7 * time.Minute, Err: errors.New("429 Too Many Requests")}
+		return true, &kit.RetryAfterError{After: 7 * time.Minute, Err: errors.New("429 Too Many Requests")}
 	}
 	f.observe(t, view("shop", nil, nightowl.StatusDown))
 	f.send(t)

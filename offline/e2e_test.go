@@ -11,6 +11,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/webhook"
 )
 
@@ -37,7 +38,7 @@ func TestManagerAndSenderThroughAnOutage(t *testing.T) {
 
 	cfg := webhook.New().(*webhook.Config)
 	cfg.URL = srv.URL + "/hook"
-	hook, err := cfg.Notifier(notify.Deps{Client: srv.Client()})
+	hook, err := cfg.Notifier(kit.Deps{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package command
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // exTempFail is EX_TEMPFAIL from sysexits.h, the status mail programs use
@@ -35,26 +34,17 @@ type Notifier struct {
 	argv    []string
 	env     []string
 	timeout time.Duration
-	render  *notify.Renderer
-}
-
-// input is what the program reads on its standard input: the message as
-// the API shows it, with the title and text rendered from the receiver's
-// templates.
-type input struct {
-	*nightowl.Message
-	Title string `json:"title"`
-	Text  string `json:"text"`
+	render  *kit.Renderer
 }
 
 // Notify runs the program for m.
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	// Unescaped, so that "<" in an observed value reads as itself to a
-	// script that greps rather than parses; one line, ending in a newline.
-	var body bytes.Buffer
-	enc := json.NewEncoder(&body)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(input{Message: m, Title: n.render.Title(m), Text: n.render.Text(m)}); err != nil {
+	// The message as the API shows it, with the title and text rendered
+	// from the receiver's templates. Unescaped, so that "<" in an observed
+	// value reads as itself to a script that greps rather than parses; one
+	// line, ending in a newline.
+	input, err := n.render.JSON(m)
+	if err != nil {
 		return false, fmt.Errorf("encode message: %w", err)
 	}
 	name := filepath.Base(n.argv[0])
@@ -67,7 +57,7 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 	stderr := &headBuffer{limit: stderrLimit}
 	cmd := exec.CommandContext(runCtx, n.path)
 	cmd.Args = n.argv
-	cmd.Stdin = &body
+	cmd.Stdin = bytes.NewReader(input)
 	cmd.Stderr = stderr
 	// A minimal environment, so that a secret in nightowl's own does not
 	// reach every script, and the message's identity for scripts that

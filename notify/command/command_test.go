@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -27,7 +27,7 @@ func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
-	return notifytest.Notifier(t, c, notify.Deps{})
+	return notifytest.Notifier(t, c, kit.Deps{})
 }
 
 func read(t *testing.T, path string) string {
@@ -207,7 +207,7 @@ func TestProgramGone(t *testing.T) {
 		t.Errorf("Notify = %v, %v; want true, start notify.sh: no such file or directory", retry, err)
 	}
 
-	_, err = (&Config{Command: []string{"nightowl-no-such-program"}, Timeout: time.Second}).Notifier(notify.Deps{})
+	_, err = (&Config{Command: []string{"nightowl-no-such-program"}, Timeout: time.Second}).Notifier(kit.Deps{})
 	if err == nil || err.Error() != `command: nightowl-no-such-program: executable file not found in $PATH` {
 		t.Errorf("Notifier = %v", err)
 	}
@@ -226,13 +226,13 @@ func TestValidate(t *testing.T) {
 		{"zero timeout", Config{Command: []string{"page"}}, []nightowl.FieldError{{Key: "timeout", Message: "must be more than 0s"}}},
 		{"env", Config{Command: []string{"page"}, Timeout: time.Second, Env: map[string]string{"TEAM": "ops", "A=B": "c", "NIGHTOWL_KIND": "x"}},
 			[]nightowl.FieldError{{Key: "env", Message: `"A=B" is not a variable name`}, {Key: "env.NIGHTOWL_KIND", Message: "NIGHTOWL_ variables are set for each message"}}},
-		{"title does not parse", Config{Command: []string{"page"}, Timeout: time.Second, TitleTemplate: "{{.Alert.Check"},
-			[]nightowl.FieldError{{Key: "title_template", Message: "template: title_template:1: unclosed action"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want)
 		})
 	}
+	valid := func() *Config { return &Config{Command: []string{"page"}, Timeout: time.Second} }
+	notifytest.Validate(t, valid, notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text }))
 	if c := New().(*Config); c.Timeout != DefaultTimeout {
 		t.Errorf("default timeout %v", c.Timeout)
 	}

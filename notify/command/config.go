@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // DefaultTimeout bounds one run of the program.
@@ -40,7 +40,7 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec { return &Config{Timeout: DefaultTimeout} }
+func New() kit.Spec { return &Config{Timeout: DefaultTimeout} }
 
 // Validate reports what is wrong with the block. It does not look for the
 // program: Notifier does, on the machine that will run it.
@@ -63,17 +63,17 @@ func (c *Config) Validate() []nightowl.FieldError {
 	if c.Timeout <= 0 {
 		errs = append(errs, nightowl.FieldError{Key: "timeout", Message: "must be more than 0s"})
 	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
 // Notifier builds the receiver, finding the program now so that a typo
 // shows when the config is loaded rather than with the first alert.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	if len(c.Command) == 0 || c.Command[0] == "" {
 		return nil, errors.New("command: required")
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, err
 	}

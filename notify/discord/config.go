@@ -6,14 +6,12 @@ package discord
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Config is the discord block of a receiver.
@@ -34,7 +32,7 @@ type Config struct {
 }
 
 // New returns the block with its defaults, for the receivers table.
-func New() notify.Spec { return &Config{} }
+func New() kit.Spec { return &Config{} }
 
 // mentionRE is one mention Discord turns into a ping.
 var mentionRE = regexp.MustCompile(`^(@here|@everyone|<@!?[0-9]+>|<@&[0-9]+>)$`)
@@ -42,9 +40,7 @@ var mentionRE = regexp.MustCompile(`^(@here|@everyone|<@!?[0-9]+>|<@&[0-9]+>)$`)
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := checkURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
 	// Discord refuses the whole message over a bad name, so say it now.
 	if n := utf8.RuneCountInString(c.Username); n > 80 {
 		errs = append(errs, nightowl.FieldError{Key: "username", Message: "must be at most 80 characters"})
@@ -57,24 +53,20 @@ func (c *Config) Validate() []nightowl.FieldError {
 			break
 		}
 	}
-	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})...)
+	return append(errs, kit.ValidateTemplates(c.templates())...)
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	if msg := checkURL(c.WebhookURL); msg != "" {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
 		return nil, fmt.Errorf("discord webhook_url: %s", msg)
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	r, err := kit.NewRenderer(c.templates())
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
 	return &notifier{
-		client:   client,
+		client:   deps.HTTPClient(),
 		url:      c.WebhookURL,
 		username: c.Username,
 		mention:  strings.Join(strings.Fields(c.Mention), " "),
@@ -97,26 +89,6 @@ Acknowledged by {{.Alert.AckedBy}}.{{end}}
 {{- if .DashboardURL}}
 [Dashboard]({{.DashboardURL}}){{end}}`
 
-func (c *Config) textTemplate() string {
-	if c.TextTemplate != "" {
-		return c.TextTemplate
-	}
-	return defaultText
-}
-
-// checkURL says what is wrong with a receiver URL, or "".
-func checkURL(raw string) string {
-	if raw == "" {
-		return "required"
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return `scheme must be "http" or "https"`
-	case u.Host == "":
-		return "has no host"
-	}
-	return ""
+func (c *Config) templates() kit.Templates {
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultText: defaultText}
 }

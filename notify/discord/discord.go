@@ -3,22 +3,20 @@ package discord
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client            *http.Client
 	url               string
 	username, mention string
-	render            *notify.Renderer
+	render            *kit.Renderer
 }
 
 // The body of Execute Webhook
@@ -90,8 +88,8 @@ var colours = map[nightowl.MessageKind]int{
 // Notify posts the message. Discord webhooks have no idempotency key: a
 // retry after a lost answer posts the message twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
-	return retry, notify.Redact(err, n.url)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
+	return retry, kit.Redact(err, n.url)
 }
 
 func (n *notifier) payload(m *nightowl.Message) payload {
@@ -109,20 +107,20 @@ func (n *notifier) payload(m *nightowl.Message) payload {
 		colour = red
 	}
 	e := embed{
-		Title:     truncate(title, maxTitle),
+		Title:     kit.Truncate(title, maxTitle),
 		URL:       m.DashboardURL,
 		Color:     colour,
-		Footer:    &footer{Text: truncate(smallPrint(m), maxFooter)},
+		Footer:    &footer{Text: kit.Truncate(kit.SmallPrint(m), maxFooter)},
 		Timestamp: when(m).UTC().Format(time.RFC3339),
 	}
 	budget := maxEmbed - utf8.RuneCountInString(e.Title) - utf8.RuneCountInString(e.Footer.Text)
 	// The description holds the state, the maintenance context and the ack
 	// link, so it is served first; the fields share what it leaves.
-	e.Description = truncate(n.render.Text(m), min(maxDescription, budget-moreRoom))
+	e.Description = kit.Truncate(n.render.Text(m), min(maxDescription, budget-moreRoom))
 	budget -= utf8.RuneCountInString(e.Description)
 	e.Fields = fields(m.Alert.Failed, budget)
 	return payload{
-		Content:         truncate(content, maxContent),
+		Content:         kit.Truncate(content, maxContent),
 		Username:        n.username,
 		Embeds:          []embed{e},
 		AllowedMentions: allowedMentions{Parse: mentions},
@@ -142,7 +140,7 @@ func fields(failed []nightowl.AssertionResult, budget int) []field {
 		if value == "" {
 			value = "failed" // Discord refuses an empty value
 		}
-		f := field{Name: truncate(name, maxFieldName), Value: truncate(value, maxFieldValue)}
+		f := field{Name: kit.Truncate(name, maxFieldName), Value: kit.Truncate(value, maxFieldValue)}
 		size := utf8.RuneCountInString(f.Name) + utf8.RuneCountInString(f.Value)
 		last := i == len(failed)-1
 		fits := len(out) < maxFields && size <= budget
@@ -170,23 +168,6 @@ func when(m *nightowl.Message) time.Time {
 	return m.Alert.StartsAt
 }
 
-// smallPrint is the footer: which alert (for nightowl ack), how bad, and
-// where.
-func smallPrint(m *nightowl.Message) string {
-	parts := []string{"alert " + m.Alert.ID}
-	if m.Alert.Severity != "" {
-		parts = append(parts, string(m.Alert.Severity))
-	}
-	var labels []string
-	for _, k := range slices.Sorted(maps.Keys(m.Alert.Labels)) {
-		labels = append(labels, k+"="+m.Alert.Labels[k])
-	}
-	if len(labels) > 0 {
-		parts = append(parts, strings.Join(labels, " "))
-	}
-	return strings.Join(parts, " · ")
-}
-
 // markdown are the characters Discord formats with. Assertion messages
 // quote what a probe observed, which the monitored side controls: escaped,
 // a body cannot become a masked link or hide the rest of the text.
@@ -195,15 +176,3 @@ var markdown = strings.NewReplacer(
 )
 
 func escapeMarkdown(s string) string { return markdown.Replace(s) }
-
-// truncate cuts s to at most limit characters, marking the cut.
-func truncate(s string, limit int) string {
-	if limit <= 0 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= limit {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:limit-1]) + "…"
-}

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -22,10 +22,7 @@ func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
 
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
+var acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
 
 // receiver sends to a webhook URL on the test server, which answers 204.
 func receiver() notifytest.Receiver[*Config] {
@@ -47,11 +44,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "mention and username", Config: func(c *Config) { c.Username, c.Mention = "nightowl", "<@&123456789> @here" },
 			Golden: "mention"},
 		{Name: "no ping once acknowledged", Msg: acknowledged, Config: func(c *Config) { c.Mention = "@here" },
@@ -64,7 +57,7 @@ func TestNotify(t *testing.T) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = `**{{.Alert.Check}}** since {{since .Alert.StartsAt}}{{if .AckURL}} — [ack]({{.AckURL}}){{end}}`
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {
@@ -114,7 +107,7 @@ func TestLimits(t *testing.T) {
 			m.Alert.Failed = []nightowl.AssertionResult{{Name: "up"}}
 		}, 1, ""},
 	}
-	n, err := (&Config{WebhookURL: "https://discord.com/x", Mention: "@here"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://discord.com/x", Mention: "@here"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,29 +173,19 @@ func TestValidate(t *testing.T) {
 			[]nightowl.FieldError{{Key: "username", Message: "must be at most 80 characters"}}},
 		{"bad mention", Config{WebhookURL: "https://discord.com" + hookPath, Mention: "@here @oncall"},
 			[]nightowl.FieldError{{Key: "mention", Message: `"@oncall" is not a mention: use @here, @everyone, <@USER_ID> or <@&ROLE_ID>`}}},
-		{"missing url", Config{}, []nightowl.FieldError{{Key: "webhook_url", Message: "required"}}},
-		{"bad scheme", Config{WebhookURL: "ftp://discord.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: `scheme must be "http" or "https"`}}},
-		{"no host", Config{WebhookURL: "https://" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "has no host"}}},
-		{"unparsable url", Config{WebhookURL: "https://discord com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "not a valid URL"}}},
-		{"misspelt field", Config{WebhookURL: "https://discord.com/x", TitleTemplate: "{{.Alert.Chek}}", TextTemplate: "{{.Alert.Labels.site}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: `template: title_template:1:8: executing "title_template" at <.Alert.Chek>: can't evaluate field Chek in type nightowl.Alert`},
-		}},
-		{"bad templates", Config{WebhookURL: "https://discord.com/x", TitleTemplate: "{{.Alert.Check", TextTemplate: "{{nope}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: "template: title_template:1: unclosed action"},
-			{Key: "text_template", Message: `template: text_template:1: function "nope" not defined`},
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
+	valid := func() *Config { return &Config{WebhookURL: "https://discord.com" + hookPath} }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("webhook_url", hookPath, func(c *Config, url string) { c.WebhookURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		secrets...)
 }
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {WebhookURL: "https://discord.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
-			t.Errorf("Notifier(%+v) = nil error", cfg)
-		}
-	}
+	notifytest.Refused(t, &Config{}, &Config{WebhookURL: "https://discord.com/x", TextTemplate: "{{"})
 }

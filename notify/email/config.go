@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Default SMTP ports: submission with STARTTLS, and submissions (implicit
@@ -46,7 +46,7 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec { return &Config{} }
+func New() kit.Spec { return &Config{} }
 
 // Validate reports what is wrong with the block. The SMTP server is
 // checked by Notifier, which is given it.
@@ -65,12 +65,12 @@ func (c *Config) Validate() []nightowl.FieldError {
 			errs = append(errs, nightowl.FieldError{Key: "from", Message: err.Error()})
 		}
 	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
 // Notifier builds the receiver on the notify.smtp server in deps.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	s := deps.SMTP
 	if s == nil || s.Host == "" {
 		return nil, errors.New("notify.smtp.host: required by email receivers")
@@ -115,7 +115,7 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 	if len(to) == 0 {
 		return nil, errors.New("to: required")
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, err
 	}

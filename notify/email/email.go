@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // subjectLimit caps the subject, in characters: a custom title template
@@ -31,7 +31,7 @@ type Notifier struct {
 	username, password string
 	from               *mail.Address
 	to                 []*mail.Address
-	render             *notify.Renderer
+	render             *kit.Renderer
 	tls                *tls.Config
 	hello              string
 	now                func() time.Time

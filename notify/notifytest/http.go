@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Request is what a test server saw.
@@ -54,11 +54,11 @@ func Serve(t testing.TB, a Answer) (*httptest.Server, <-chan Request) {
 // Receiver is what Run needs to know of an HTTP receiver: how to set one
 // up against a test server, and what every request it makes must look
 // like. P is the receiver's *Config.
-type Receiver[P notify.Spec] struct {
+type Receiver[P kit.Spec] struct {
 	// Config returns a valid configuration sending to the server at url.
 	Config func(url string) P
 	// Deps are the notifier's; Client is the test server's when nil.
-	Deps notify.Deps
+	Deps kit.Deps
 	// Message returns the message every case starts from.
 	Message func() *nightowl.Message
 	// Answer is the reply to the cases that give none.
@@ -77,7 +77,7 @@ type Receiver[P notify.Spec] struct {
 }
 
 // Case is one message sent to a test server, and what must come of it.
-type Case[P notify.Spec] struct {
+type Case[P kit.Spec] struct {
 	Name string
 	// Config and Msg change the receiver's configuration and the message.
 	Config func(P)
@@ -99,10 +99,22 @@ type Case[P notify.Spec] struct {
 	Want   Want
 }
 
+// Kinds are the cases of the four kinds of message, firing, repeat,
+// acknowledged and resolved, on the timeline tl, each compared with the
+// golden file of its name.
+func Kinds[P kit.Spec](tl Timeline) []Case[P] {
+	var cs []Case[P]
+	for _, kind := range []nightowl.MessageKind{nightowl.MessageFiring, nightowl.MessageRepeat,
+		nightowl.MessageAcknowledged, nightowl.MessageResolved} {
+		cs = append(cs, Case[P]{Name: string(kind), Msg: tl.As(kind), Golden: string(kind)})
+	}
+	return cs
+}
+
 // Unreachable are the failures every HTTP receiver meets alike, each tried
 // again later: a server that never answers, cut off by the send's own
 // deadline, and one that is gone.
-func Unreachable[P notify.Spec]() []Case[P] {
+func Unreachable[P kit.Spec]() []Case[P] {
 	return []Case[P]{
 		{Name: "timeout", Answer: Answer{Hang: true}, Timeout: 100 * time.Millisecond,
 			Want: Want{Retry: true, Err: "context deadline exceeded"}},
@@ -113,7 +125,7 @@ func Unreachable[P notify.Spec]() []Case[P] {
 // Run sends each case's message through the receiver r describes to a
 // server of its own and checks the outcome, the request the server saw,
 // and its body against the case's golden file.
-func Run[P notify.Spec](t *testing.T, r Receiver[P], cases []Case[P]) {
+func Run[P kit.Spec](t *testing.T, r Receiver[P], cases []Case[P]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package notifytest holds what the receivers' tests share: the message
 // they all send, so that their payloads can be compared side by side, the
-// golden-file comparison, the checks of what a send came to, and (in
-// http.go) a test server and the table runner every HTTP receiver's tests
-// go through.
+// golden-file comparison, the checks of what a send came to, (in http.go)
+// a test server and the table runner every HTTP receiver's tests go
+// through, and (in validate.go) the config mistakes every receiver refuses
+// alike. A new receiver's test is its own cases run through these.
 package notifytest
 
 import (
@@ -16,7 +17,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Message returns a fresh copy of the firing message every receiver's
@@ -245,7 +246,7 @@ type Want struct {
 	Err string
 	// Prefix: the error must start with Err.
 	Prefix bool
-	// After is the wait notify.RetryAfter finds in the error.
+	// After is the wait kit.RetryAfter finds in the error.
 	After time.Duration
 }
 
@@ -266,7 +267,7 @@ func (w Want) Check(t testing.TB, retry bool, err error, secrets ...string) {
 	case w.Err != "" && !strings.Contains(err.Error(), w.Err):
 		t.Errorf("err = %q, want it to contain %q", err, w.Err)
 	}
-	if d := notify.RetryAfter(err); d != w.After {
+	if d := kit.RetryAfter(err); d != w.After {
 		t.Errorf("RetryAfter = %v, want %v", d, w.After)
 	}
 	NoSecrets(t, err, secrets...)
@@ -274,7 +275,7 @@ func (w Want) Check(t testing.TB, retry bool, err error, secrets ...string) {
 
 // Notifier validates spec and builds its notifier, failing t if either
 // goes wrong.
-func Notifier(t testing.TB, spec notify.Spec, deps notify.Deps) nightowl.Notifier {
+func Notifier(t testing.TB, spec kit.Spec, deps kit.Deps) nightowl.Notifier {
 	t.Helper()
 	if errs := spec.Validate(); len(errs) > 0 {
 		t.Fatalf("Validate: %v", errs)

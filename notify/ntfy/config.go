@@ -6,13 +6,11 @@ package ntfy
 
 import (
 	"encoding/base64"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // DefaultURL is the public ntfy server.
@@ -39,15 +37,13 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec { return &Config{URL: DefaultURL} }
+func New() kit.Spec { return &Config{URL: DefaultURL} }
 
 // Validate reports what is wrong with the block. Messages never repeat a
 // value, since the topic and the credentials are secrets.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := checkURL(c.URL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("url", c.URL)...)
 	switch {
 	case c.Topic == "":
 		errs = append(errs, nightowl.FieldError{Key: "topic", Message: "required"})
@@ -61,22 +57,18 @@ func (c *Config) Validate() []nightowl.FieldError {
 	} else if c.Password != "" && c.Username == "" {
 		errs = append(errs, nightowl.FieldError{Key: "username", Message: "required with password"})
 	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, err
 	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
 	n := &Notifier{
-		client: client,
+		client: deps.HTTPClient(),
 		// Publishing JSON goes to the root: a topic URL would take the
 		// JSON for the message text.
 		url:    strings.TrimRight(c.URL, "/") + "/",
@@ -94,21 +86,4 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 	}
 	n.secrets = append(n.secrets, c.Topic)
 	return n, nil
-}
-
-func checkURL(s string) string {
-	if s == "" {
-		return "required"
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return `scheme must be "http" or "https"`
-	}
-	if u.Host == "" {
-		return "has no host"
-	}
-	return ""
 }

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // messageLimit is ntfy's default message-size-limit in bytes. A longer
@@ -21,7 +21,7 @@ type Notifier struct {
 	url     string
 	topic   string
 	headers map[string]string
-	render  *notify.Renderer
+	render  *kit.Renderer
 	// secrets are scrubbed from errors: the topic and the credentials.
 	secrets []string
 }
@@ -48,8 +48,8 @@ type action struct {
 
 // Notify publishes m.
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, n.headers, n.payload(m))
-	return retry, notify.Redact(err, n.secrets...)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, n.headers, n.payload(m))
+	return retry, kit.Redact(err, n.secrets...)
 }
 
 func (n *Notifier) payload(m *nightowl.Message) payload {

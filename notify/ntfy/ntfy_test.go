@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -27,7 +27,7 @@ func fixture(kind nightowl.MessageKind) *nightowl.Message {
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 // receiver publishes to testTopic on the test server, without logging in
@@ -35,7 +35,7 @@ func notifier(t *testing.T, c *Config) nightowl.Notifier {
 func receiver() notifytest.Receiver[*Config] {
 	return notifytest.Receiver[*Config]{
 		Config:  func(url string) *Config { return &Config{URL: url, Topic: testTopic} },
-		Deps:    notify.Deps{Client: &http.Client{}},
+		Deps:    kit.Deps{Client: &http.Client{}},
 		Message: notifytest.Message,
 		Answer:  notifytest.Answer{Status: http.StatusOK, Body: `{"id":"x"}`},
 		// Publishing JSON goes to the root.
@@ -115,24 +115,22 @@ func TestValidate(t *testing.T) {
 		{"no topic", Config{URL: DefaultURL}, []nightowl.FieldError{{Key: "topic", Message: "required"}}},
 		{"bad topic", Config{URL: DefaultURL, Topic: "ops/alerts " + testPassword},
 			[]nightowl.FieldError{{Key: "topic", Message: "must be 1 to 64 letters, digits, '-' or '_'"}}},
-		{"no url", Config{Topic: "ops"}, []nightowl.FieldError{{Key: "url", Message: "required"}}},
-		{"ftp url", Config{URL: "ftp://ntfy.sh", Topic: "ops"}, []nightowl.FieldError{{Key: "url", Message: `scheme must be "http" or "https"`}}},
-		{"url without host", Config{URL: "https://", Topic: "ops"}, []nightowl.FieldError{{Key: "url", Message: "has no host"}}},
 		{"token and user", Config{URL: DefaultURL, Topic: "ops", Token: testToken, Username: "u", Password: "p"},
 			[]nightowl.FieldError{{Key: "token", Message: "cannot be combined with username and password"}}},
 		{"user without password", Config{URL: DefaultURL, Topic: "ops", Username: "u"},
 			[]nightowl.FieldError{{Key: "password", Message: "required with username"}}},
 		{"password without user", Config{URL: DefaultURL, Topic: "ops", Password: testPassword},
 			[]nightowl.FieldError{{Key: "username", Message: "required with password"}}},
-		{"title does not parse", Config{URL: DefaultURL, Topic: "ops", TitleTemplate: "{{.Alert.Check"},
-			[]nightowl.FieldError{{Key: "title_template", Message: `template: title_template:1: unclosed action`}}},
-		{"text names no field", Config{URL: DefaultURL, Topic: "ops", TextTemplate: "{{.Alert.Nope}}"},
-			[]nightowl.FieldError{{Key: "text_template", Message: `template: text_template:1:8: executing "text_template" at <.Alert.Nope>: can't evaluate field Nope in type nightowl.Alert`}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want, testToken, testPassword)
 		})
 	}
+	valid := func() *Config { return &Config{URL: DefaultURL, Topic: "ops"} }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("url", "", func(c *Config, url string) { c.URL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		testToken, testPassword)
 }
 
 func TestNewDefaults(t *testing.T) {

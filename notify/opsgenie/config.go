@@ -1,12 +1,10 @@
 package opsgenie
 
 import (
-	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // DefaultAPIURL is Opsgenie's API in the US region; accounts in the EU
@@ -28,14 +26,10 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec { return &Config{APIURL: DefaultAPIURL} }
+func New() kit.Spec { return &Config{APIURL: DefaultAPIURL} }
 
-func (c *Config) templates() notify.Templates {
-	t := notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate}
-	if t.Title == "" {
-		t.Title = defaultTitle
-	}
-	return t
+func (c *Config) templates() kit.Templates {
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultTitle: defaultTitle}
 }
 
 // Validate reports what is wrong with the block.
@@ -48,44 +42,21 @@ func (c *Config) Validate() []nightowl.FieldError {
 		// rather than at 3 a.m.
 		errs = append(errs, nightowl.FieldError{Key: "api_key", Message: "has leading or trailing spaces"})
 	}
-	if msg := checkURL(c.APIURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
-	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateURL("api_url", c.APIURL)...)
+	errs = append(errs, kit.ValidateTemplates(c.templates())...)
 	return errs
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	r, err := notify.NewRenderer(c.templates())
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	r, err := kit.NewRenderer(c.templates())
 	if err != nil {
 		return nil, err
-	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
 	}
 	return &Notifier{
 		apiKey: c.APIKey,
 		base:   strings.TrimRight(c.APIURL, "/"),
 		render: r,
-		client: client,
+		client: deps.HTTPClient(),
 	}, nil
-}
-
-func checkURL(s string) string {
-	if s == "" {
-		return "required"
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return `scheme must be "http" or "https"`
-	}
-	if u.Host == "" {
-		return "has no host"
-	}
-	return ""
 }

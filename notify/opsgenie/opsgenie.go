@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Limits of the Alert API; a longer field is refused with a 422.
@@ -35,7 +35,7 @@ const (
 type Notifier struct {
 	apiKey string
 	base   string
-	render *notify.Renderer
+	render *kit.Renderer
 	client *http.Client
 }
 
@@ -62,9 +62,9 @@ type action struct {
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
 	endpoint, body := n.request(m)
 	headers := map[string]string{"Authorization": "GenieKey " + n.apiKey}
-	retry, err := notify.PostJSON(ctx, n.client, endpoint, headers, body)
+	retry, err := kit.PostJSON(ctx, n.client, endpoint, headers, body)
 	if err != nil {
-		return retry, notify.Redact(err, n.apiKey)
+		return retry, kit.Redact(err, n.apiKey)
 	}
 	return false, nil
 }
@@ -77,21 +77,21 @@ func (n *Notifier) request(m *nightowl.Message) (string, any) {
 	switch m.Kind {
 	case nightowl.MessageAcknowledged:
 		return byAlias + "/acknowledge?identifierType=alias", &action{
-			User:   truncate(m.Alert.AckedBy, userLimit),
+			User:   kit.Truncate(m.Alert.AckedBy, userLimit),
 			Source: "nightowl",
-			Note:   truncate(n.render.Text(m), noteLimit),
+			Note:   kit.Truncate(n.render.Text(m), noteLimit),
 		}
 	case nightowl.MessageResolved:
 		return byAlias + "/close?identifierType=alias", &action{
 			Source: "nightowl",
-			Note:   truncate(n.render.Text(m), noteLimit),
+			Note:   kit.Truncate(n.render.Text(m), noteLimit),
 		}
 	}
 	a := &m.Alert
 	return alerts, &createAlert{
-		Message:     truncate(n.render.Title(m), messageLimit),
+		Message:     kit.Truncate(n.render.Title(m), messageLimit),
 		Alias:       a.ID,
-		Description: truncate(n.render.Text(m), descriptionLimit),
+		Description: kit.Truncate(n.render.Text(m), descriptionLimit),
 		Tags:        tags(a.Labels),
 		Details:     details(m),
 		Entity:      a.Check,
@@ -130,7 +130,7 @@ func tags(labels map[string]string) []string {
 		if v := labels[k]; v != "" {
 			tag += ":" + v
 		}
-		out = append(out, truncate(tag, tagLimit))
+		out = append(out, kit.Truncate(tag, tagLimit))
 	}
 	return out
 }
@@ -164,16 +164,7 @@ func details(m *nightowl.Message) map[string]string {
 		d["acknowledge"] = m.AckURL
 	}
 	for k, v := range d {
-		d[k] = truncate(v, detailLimit)
+		d[k] = kit.Truncate(v, detailLimit)
 	}
 	return d
-}
-
-// truncate cuts s to at most n characters, marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -22,7 +22,7 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 func config(url string) *Config {
@@ -177,12 +177,6 @@ func TestValidate(t *testing.T) {
 		{name: "ok", config: func(*Config) {}},
 		{name: "no_api_key", config: func(c *Config) { c.APIKey = "" }, want: []string{"api_key: required"}},
 		{name: "api_key_with_space", config: func(c *Config) { c.APIKey += " " }, want: []string{"api_key: has leading or trailing spaces"}},
-		{name: "no_api_url", config: func(c *Config) { c.APIURL = "" }, want: []string{"api_url: required"}},
-		{name: "api_url_scheme", config: func(c *Config) { c.APIURL = "ftp://api.opsgenie.com/" }, want: []string{`api_url: scheme must be "http" or "https"`}},
-		{name: "api_url_host", config: func(c *Config) { c.APIURL = "https://" }, want: []string{"api_url: has no host"}},
-		{name: "title_does_not_parse", config: func(c *Config) { c.TitleTemplate = "{{.Alert.Check" }, want: []string{"title_template: template: title_template:1: unclosed action"}},
-		{name: "text_unknown_func", config: func(c *Config) { c.TextTemplate = "{{lower .Alert.Check}}" }, want: []string{`text_template: template: text_template:1: function "lower" not defined`}},
-		{name: "text_misspelt_field", config: func(c *Config) { c.TextTemplate = "{{.Alert.Chek}}" }, want: []string{"text_template: template: text_template:1:8: executing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +185,11 @@ func TestValidate(t *testing.T) {
 			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, strings.TrimSpace(apiKey))
 		})
 	}
+	valid := func() *Config { return config(DefaultAPIURL) }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("api_url", "", func(c *Config, url string) { c.APIURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		strings.TrimSpace(apiKey))
 }
 
 func TestNewDefaults(t *testing.T) {

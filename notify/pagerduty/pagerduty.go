@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // summaryLimit is PagerDuty's cap on payload.summary; longer events are
@@ -25,7 +25,7 @@ type Notifier struct {
 	url            string
 	componentLabel string
 	groupLabel     string
-	render         *notify.Renderer
+	render         *kit.Renderer
 	client         *http.Client
 }
 
@@ -69,9 +69,9 @@ type link struct {
 
 // Notify sends the event for m.
 func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.event(m))
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.event(m))
 	if err != nil {
-		return retry, notify.Redact(err, n.routingKey)
+		return retry, kit.Redact(err, n.routingKey)
 	}
 	return false, nil
 }
@@ -113,7 +113,7 @@ func (n *Notifier) event(m *nightowl.Message) *event {
 		class = string(a.Status)
 	}
 	e.Payload = &payload{
-		Summary:       truncate(n.render.Title(m), summaryLimit),
+		Summary:       kit.Truncate(n.render.Title(m), summaryLimit),
 		Source:        a.Check,
 		Severity:      severity(a.Severity),
 		Timestamp:     d.Since,
@@ -152,13 +152,4 @@ func label(labels map[string]string, name string) string {
 		return ""
 	}
 	return labels[name]
-}
-
-// truncate cuts s to at most n characters, marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

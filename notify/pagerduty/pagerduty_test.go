@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -21,7 +21,7 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 func config(url string) *Config {
@@ -50,12 +50,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	as := notifytest.AliceAt0134.As
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
-		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
-		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0134), cases{
 		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
@@ -69,7 +64,7 @@ func TestNotify(t *testing.T) {
 			Name: "firing_without_links", Golden: "firing_without_links",
 			Msg: notifytest.WithoutLinks,
 		},
-	})
+	}...))
 }
 
 func TestNotifyLongSummary(t *testing.T) {
@@ -126,12 +121,6 @@ func TestValidate(t *testing.T) {
 		{name: "no_routing_key", config: func(c *Config) { c.RoutingKey = "" }, want: []string{"routing_key: required"}},
 		{name: "routing_key_with_space", config: func(c *Config) { c.RoutingKey += " " }, want: []string{"routing_key: has leading or trailing spaces"}},
 		{name: "routing_key_is_rest_token", config: func(c *Config) { c.RoutingKey = "u+Abc123XyZ456DeF789" }, want: []string{"routing_key: must be the 32-character integration key"}},
-		{name: "no_api_url", config: func(c *Config) { c.APIURL = "" }, want: []string{"api_url: required"}},
-		{name: "api_url_scheme", config: func(c *Config) { c.APIURL = "ftp://events.example.com/" }, want: []string{`api_url: scheme must be "http" or "https"`}},
-		{name: "api_url_host", config: func(c *Config) { c.APIURL = "https:///v2/enqueue" }, want: []string{"api_url: has no host"}},
-		{name: "title_does_not_parse", config: func(c *Config) { c.TitleTemplate = "{{.Alert.Check" }, want: []string{"title_template: template: title_template:1: unclosed action"}},
-		{name: "text_unknown_func", config: func(c *Config) { c.TextTemplate = "{{lower .Alert.Check}}" }, want: []string{`text_template: template: text_template:1: function "lower" not defined`}},
-		{name: "text_misspelt_field", config: func(c *Config) { c.TextTemplate = "{{.Alert.Chek}}" }, want: []string{"text_template: template: text_template:1:8: executing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +129,11 @@ func TestValidate(t *testing.T) {
 			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, strings.TrimSpace(routingKey))
 		})
 	}
+	valid := func() *Config { return config(DefaultAPIURL) }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("api_url", "", func(c *Config, url string) { c.APIURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		strings.TrimSpace(routingKey))
 }
 
 func TestNewDefaults(t *testing.T) {

@@ -7,13 +7,12 @@ package pushover
 
 import (
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // DefaultAPIURL is Pushover's Message API.
@@ -47,7 +46,7 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec {
+func New() kit.Spec {
 	return &Config{APIURL: DefaultAPIURL, Retry: time.Minute, Expire: time.Hour}
 }
 
@@ -76,13 +75,13 @@ func (c *Config) Validate() []nightowl.FieldError {
 	} else if c.Expire < c.Retry {
 		errs = append(errs, nightowl.FieldError{Key: "expire", Message: "must not be shorter than retry"})
 	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +91,8 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 	if !ok {
 		return nil, errors.New(`api_url: must end in "messages.json"`)
 	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
 	return &Notifier{
-		client:    client,
+		client:    deps.HTTPClient(),
 		url:       c.APIURL,
 		cancelURL: base + "receipts/cancel_by_tag/",
 		user:      c.UserKey,
@@ -108,24 +103,15 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 		retry:     c.Retry,
 		expire:    c.Expire,
 		render:    r,
-		logger:    deps.Logger,
+		logger:    deps.Log(),
 	}, nil
 }
 
 func checkURL(s string) string {
-	if s == "" {
-		return "required"
+	if msg := kit.CheckURL(s); msg != "" {
+		return msg
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return `scheme must be "http" or "https"`
-	}
-	if u.Host == "" {
-		return "has no host"
-	}
+	u, _ := url.Parse(s)
 	if !strings.HasSuffix(u.Path, "/messages.json") || u.RawQuery != "" {
 		// The cancel URL is derived from it.
 		return `must end in "/messages.json"`

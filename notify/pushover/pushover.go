@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Pushover's documented limits, in characters. It refuses a message over
@@ -35,7 +35,7 @@ type Notifier struct {
 	emergency   bool
 	retry       time.Duration
 	expire      time.Duration
-	render      *notify.Renderer
+	render      *kit.Renderer
 	logger      *slog.Logger
 }
 
@@ -51,9 +51,7 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 				return true, fmt.Errorf("cancel emergency repeats: %w", err)
 			}
 			// The message itself matters more than the silence.
-			if n.logger != nil {
-				n.logger.Warn("pushover: cancel emergency repeats", "alert", m.Alert.ID, "err", err)
-			}
+			n.logger.Warn("pushover: cancel emergency repeats", "alert", m.Alert.ID, "err", err)
 		}
 	}
 	return n.post(ctx, n.url, n.form(m))
@@ -66,8 +64,8 @@ func (n *Notifier) post(ctx context.Context, u string, form url.Values) (bool, e
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "nightowl")
-	retry, err := notify.Classify(n.client.Do(req))
-	return retry, notify.Redact(err, n.token, n.user)
+	retry, err := kit.Classify(n.client.Do(req))
+	return retry, kit.Redact(err, n.token, n.user)
 }
 
 // form builds the Message API's parameters.
@@ -75,8 +73,8 @@ func (n *Notifier) form(m *nightowl.Message) url.Values {
 	f := url.Values{
 		"token":    {n.token},
 		"user":     {n.user},
-		"title":    {truncate(n.render.Title(m), titleLimit)},
-		"message":  {truncate(n.render.Text(m), messageLimit)},
+		"title":    {kit.Truncate(n.render.Title(m), titleLimit)},
+		"message":  {kit.Truncate(n.render.Text(m), messageLimit)},
 		"priority": {strconv.Itoa(n.priority(m))},
 	}
 	// The one link Pushover shows as a button: acknowledging while the
@@ -87,7 +85,7 @@ func (n *Notifier) form(m *nightowl.Message) url.Values {
 		f.Set("url_title", "Acknowledge")
 	case m.DashboardURL != "" && len(m.DashboardURL) <= urlLimit:
 		f.Set("url", m.DashboardURL)
-		f.Set("url_title", truncate("Dashboard: "+m.Alert.Check, urlTitleLimit))
+		f.Set("url_title", kit.Truncate("Dashboard: "+m.Alert.Check, urlTitleLimit))
 	}
 	if t := when(m); !t.IsZero() {
 		f.Set("timestamp", strconv.FormatInt(t.Unix(), 10))
@@ -141,13 +139,4 @@ func when(m *nightowl.Message) time.Time {
 		return m.Alert.ResolvedAt
 	}
 	return time.Time{}
-}
-
-// truncate cuts s to at most limit characters, marking the cut.
-func truncate(s string, limit int) string {
-	r := []rune(s)
-	if len(r) <= limit {
-		return s
-	}
-	return string(r[:limit-1]) + "…"
 }

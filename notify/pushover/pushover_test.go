@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -85,7 +85,7 @@ func config(s *server) *Config {
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
 	t.Helper()
-	return notifytest.Notifier(t, c, notify.Deps{Client: &http.Client{}})
+	return notifytest.Notifier(t, c, kit.Deps{Client: &http.Client{}})
 }
 
 // formJSON shows a form as indented JSON, which reads better in a golden
@@ -207,7 +207,7 @@ func TestFailures(t *testing.T) {
 			c.UserKey, c.AppToken, c.APIURL = testUser, testToken, url+"/1/messages.json"
 			return c
 		},
-		Deps:    notify.Deps{Client: &http.Client{}},
+		Deps:    kit.Deps{Client: &http.Client{}},
 		Message: notifytest.Message,
 		Path:    "/1/messages.json",
 		Header:  map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
@@ -294,8 +294,6 @@ func TestValidate(t *testing.T) {
 		{"pasted with a space", valid(func(c *Config) { c.AppToken += " " }), []nightowl.FieldError{
 			{Key: "app_token", Message: "has leading or trailing spaces"}}},
 		{"http api", valid(func(c *Config) { c.APIURL = "http://127.0.0.1:8080/1/messages.json" }), nil},
-		{"ftp api", valid(func(c *Config) { c.APIURL = "ftp://api.pushover.net/1/messages.json" }), []nightowl.FieldError{
-			{Key: "api_url", Message: `scheme must be "http" or "https"`}}},
 		{"api elsewhere", valid(func(c *Config) { c.APIURL = "https://api.pushover.net/1/" }), []nightowl.FieldError{
 			{Key: "api_url", Message: `must end in "/messages.json"`}}},
 		{"retry too often", valid(func(c *Config) { c.Retry = 10 * time.Second }), []nightowl.FieldError{
@@ -311,4 +309,8 @@ func TestValidate(t *testing.T) {
 			notifytest.FieldErrors(t, tc.cfg.Validate(), tc.want, testToken, testUser)
 		})
 	}
+	notifytest.Validate(t, func() *Config { c := valid(nil); return &c }, append(
+		notifytest.URLChanges("api_url", "/1/messages.json", func(c *Config, url string) { c.APIURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		testToken, testUser)
 }

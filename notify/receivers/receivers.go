@@ -1,13 +1,15 @@
 // Package receivers names every kind of receiver in one table, which the
-// config loader reads to decode notify.receivers; adding a receiver touches
-// its own package, one row here, and its docs page.
+// config loader reads to decode notify.receivers. A receiver is a package
+// of its own, notify/NAME (config.go, NAME.go, NAME_test.go), built on
+// notify/kit and tested through notify/notifytest; adding one touches that
+// package, one row here, and its page under docs/receivers.
 package receivers
 
 import (
-	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/command"
 	"github.com/nightowl/nightowl/notify/discord"
 	"github.com/nightowl/nightowl/notify/email"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/ntfy"
 	"github.com/nightowl/nightowl/notify/opsgenie"
 	"github.com/nightowl/nightowl/notify/pagerduty"
@@ -20,7 +22,7 @@ import (
 
 // Kinds maps each receiver's config key to a constructor of its zero,
 // defaulted config block. It is read-only.
-var Kinds = map[string]func() notify.Spec{
+var Kinds = map[string]func() kit.Spec{
 	"command":   command.New,
 	"discord":   discord.New,
 	"email":     email.New,

@@ -5,11 +5,9 @@ package slack
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Config is the slack block of a receiver.
@@ -26,52 +24,29 @@ type Config struct {
 }
 
 // New returns the block with its defaults, for the receivers table.
-func New() notify.Spec { return &Config{} }
+func New() kit.Spec { return &Config{} }
 
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := checkURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
-	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
+	return append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	if msg := checkURL(c.WebhookURL); msg != "" {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
 		return nil, fmt.Errorf("slack webhook_url: %s", msg)
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
 	return &notifier{
-		client:   client,
+		client:   deps.HTTPClient(),
 		url:      c.WebhookURL,
 		channel:  c.Channel,
 		username: c.Username,
 		render:   r,
 	}, nil
-}
-
-// checkURL says what is wrong with a receiver URL, or "".
-func checkURL(raw string) string {
-	if raw == "" {
-		return "required"
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return `scheme must be "http" or "https"`
-	case u.Host == "":
-		return "has no host"
-	}
-	return ""
 }

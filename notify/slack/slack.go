@@ -2,21 +2,19 @@ package slack
 
 import (
 	"context"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client            *http.Client
 	url               string
 	channel, username string
-	render            *notify.Renderer
+	render            *kit.Renderer
 }
 
 // The payload of an incoming webhook
@@ -70,8 +68,8 @@ var colours = map[nightowl.MessageKind]string{
 // Notify posts the message. Slack has no idempotency key for webhooks: a
 // retry after a lost answer posts the message twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
-	return retry, notify.Redact(err, n.url)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.payload(m))
+	return retry, kit.Redact(err, n.url)
 }
 
 func (n *notifier) payload(m *nightowl.Message) payload {
@@ -89,27 +87,10 @@ func (n *notifier) payload(m *nightowl.Message) payload {
 			Fallback: escape(title+"\n"+body, maxFallback),
 			Blocks: []block{
 				{Type: "section", Text: &text{Type: "mrkdwn", Text: escape(body, maxSection)}},
-				{Type: "context", Elements: []*text{{Type: "mrkdwn", Text: escape(smallPrint(m), maxContext)}}},
+				{Type: "context", Elements: []*text{{Type: "mrkdwn", Text: escape(kit.SmallPrint(m), maxContext)}}},
 			},
 		}},
 	}
-}
-
-// smallPrint is the context line: which alert (for nightowl ack), how bad,
-// and where.
-func smallPrint(m *nightowl.Message) string {
-	parts := []string{"alert " + m.Alert.ID}
-	if m.Alert.Severity != "" {
-		parts = append(parts, string(m.Alert.Severity))
-	}
-	var labels []string
-	for _, k := range slices.Sorted(maps.Keys(m.Alert.Labels)) {
-		labels = append(labels, k+"="+m.Alert.Labels[k])
-	}
-	if len(labels) > 0 {
-		parts = append(parts, strings.Join(labels, " "))
-	}
-	return strings.Join(parts, " · ")
 }
 
 // escape makes text safe for Slack's mrkdwn, where &, < and > start

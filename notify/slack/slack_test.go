@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -21,11 +21,6 @@ var secrets = []string{"T0SECRET", "B0SECRET", "s3cr3t-hook-token"}
 func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
-
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
 
 // receiver sends to a webhook URL on the test server, which answers "ok".
 func receiver() notifytest.Receiver[*Config] {
@@ -47,18 +42,14 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "channel and username", Config: func(c *Config) { c.Channel, c.Username = "#ops", "nightowl" },
 			Golden: "overrides"},
 		{Name: "custom template", Config: func(c *Config) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = `{{range .Alert.Failed}}*{{.Name}}*: {{.Message}}{{"\n"}}{{end}}`
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {
@@ -82,7 +73,7 @@ func TestLimits(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		m.Alert.Failed = append(m.Alert.Failed, nightowl.AssertionResult{Name: "a", Message: strings.Repeat("<&>", 20)})
 	}
-	n, err := (&Config{WebhookURL: "https://hooks.slack.com/x"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://hooks.slack.com/x"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,29 +118,19 @@ func TestValidate(t *testing.T) {
 		want []nightowl.FieldError
 	}{
 		{"ok", Config{WebhookURL: "https://hooks.slack.com" + hookPath, Channel: "#ops"}, nil},
-		{"missing url", Config{}, []nightowl.FieldError{{Key: "webhook_url", Message: "required"}}},
-		{"bad scheme", Config{WebhookURL: "ftp://hooks.slack.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: `scheme must be "http" or "https"`}}},
-		{"no host", Config{WebhookURL: "https://" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "has no host"}}},
-		{"unparsable url", Config{WebhookURL: "https://hooks slack.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "not a valid URL"}}},
-		{"misspelt field", Config{WebhookURL: "https://example.com/x", TitleTemplate: "{{.Alert.Chek}}", TextTemplate: "{{.Alert.Labels.site}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: `template: title_template:1:8: executing "title_template" at <.Alert.Chek>: can't evaluate field Chek in type nightowl.Alert`},
-		}},
-		{"bad templates", Config{WebhookURL: "https://hooks.slack.com/x", TitleTemplate: "{{.Alert.Check", TextTemplate: "{{nope}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: "template: title_template:1: unclosed action"},
-			{Key: "text_template", Message: `template: text_template:1: function "nope" not defined`},
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
+	valid := func() *Config { return &Config{WebhookURL: "https://hooks.slack.com" + hookPath} }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("webhook_url", hookPath, func(c *Config, url string) { c.WebhookURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		secrets...)
 }
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {WebhookURL: "https://hooks.slack.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
-			t.Errorf("Notifier(%+v) = nil error", cfg)
-		}
-	}
+	notifytest.Refused(t, &Config{}, &Config{WebhookURL: "https://hooks.slack.com/x", TextTemplate: "{{"})
 }

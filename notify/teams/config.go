@@ -7,11 +7,10 @@ package teams
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Config is the teams block of a receiver.
@@ -26,15 +25,13 @@ type Config struct {
 }
 
 // New returns the block with its defaults, for the receivers table.
-func New() notify.Spec { return &Config{} }
+func New() kit.Spec { return &Config{} }
 
 // Validate checks the block. Messages never quote the webhook URL.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := checkURL(c.WebhookURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "webhook_url", Message: msg})
-	}
-	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})...)
+	errs = append(errs, kit.ValidateURL("webhook_url", c.WebhookURL)...)
+	return append(errs, kit.ValidateTemplates(c.templates())...)
 }
 
 // minSecret is the shortest string worth hiding: blanking shorter ones
@@ -42,17 +39,13 @@ func (c *Config) Validate() []nightowl.FieldError {
 const minSecret = 6
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	if msg := checkURL(c.WebhookURL); msg != "" {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	if msg := kit.CheckURL(c.WebhookURL); msg != "" {
 		return nil, fmt.Errorf("teams webhook_url: %s", msg)
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.textTemplate()})
+	r, err := kit.NewRenderer(c.templates())
 	if err != nil {
 		return nil, fmt.Errorf("teams: %w", err)
-	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
 	}
 	secrets := []string{c.WebhookURL}
 	// A Workflows URL's signature alone is the credential, and an error may
@@ -62,7 +55,7 @@ func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
 			secrets = append(secrets, sig)
 		}
 	}
-	return &notifier{client: client, url: c.WebhookURL, render: r, secrets: secrets}, nil
+	return &notifier{client: deps.HTTPClient(), url: c.WebhookURL, render: r, secrets: secrets}, nil
 }
 
 // defaultText is the card's text: notify's default text without the
@@ -75,26 +68,6 @@ const defaultText = `{{.Alert.Check}} {{verb .}} since {{since .Alert.StartsAt}}
 {{- if .Alert.AckedBy}}
 Acknowledged by {{.Alert.AckedBy}}.{{end}}`
 
-func (c *Config) textTemplate() string {
-	if c.TextTemplate != "" {
-		return c.TextTemplate
-	}
-	return defaultText
-}
-
-// checkURL says what is wrong with a receiver URL, or "".
-func checkURL(raw string) string {
-	if raw == "" {
-		return "required"
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return `scheme must be "http" or "https"`
-	case u.Host == "":
-		return "has no host"
-	}
-	return ""
+func (c *Config) templates() kit.Templates {
+	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultText: defaultText}
 }

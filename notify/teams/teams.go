@@ -4,20 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
 	client  *http.Client
 	url     string
-	render  *notify.Renderer
+	render  *kit.Renderer
 	secrets []string // hidden in errors
 }
 
@@ -99,13 +97,13 @@ var colours = map[nightowl.MessageKind]string{
 // Notify posts the card. Teams webhooks have no idempotency key: a retry
 // after a lost answer posts the card twice.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	retry, err := notify.PostJSON(ctx, n.client, n.url, nil, n.message(m))
-	return retry, notify.Redact(err, n.secrets...)
+	retry, err := kit.PostJSON(ctx, n.client, n.url, nil, n.message(m))
+	return retry, kit.Redact(err, n.secrets...)
 }
 
 func (n *notifier) message(m *nightowl.Message) message {
-	title := truncate(n.render.Title(m), maxTitle)
-	text := truncate(n.render.Text(m), maxText)
+	title := kit.Truncate(n.render.Title(m), maxTitle)
+	text := kit.Truncate(n.render.Text(m), maxText)
 	shown := min(len(m.Alert.Failed), maxFacts)
 	for {
 		msg := build(m, title, text, facts(m.Alert.Failed, shown))
@@ -115,11 +113,11 @@ func (n *notifier) message(m *nightowl.Message) message {
 		case err != nil || len(b) <= maxBytes:
 			return msg
 		case size > shortText:
-			text = truncate(text, shortText)
+			text = kit.Truncate(text, shortText)
 		case shown > 1:
 			shown--
 		case size > minText:
-			text = truncate(text, max(minText, size/2))
+			text = kit.Truncate(text, max(minText, size/2))
 		default:
 			return msg // only the title is left long, and it has its cap
 		}
@@ -142,7 +140,7 @@ func build(m *nightowl.Message, title, text string, facts []fact) message {
 	if len(facts) > 0 {
 		body = append(body, element{Type: "FactSet", Facts: facts})
 	}
-	body = append(body, element{Type: "TextBlock", Text: smallPrint(m), Size: "Small", IsSubtle: true, Wrap: true})
+	body = append(body, element{Type: "TextBlock", Text: kit.Truncate(kit.SmallPrint(m), maxFact), Size: "Small", IsSubtle: true, Wrap: true})
 
 	var actions []openURLAction
 	if m.AckURL != "" && m.Kind != nightowl.MessageResolved && m.Kind != nightowl.MessageAcknowledged {
@@ -181,33 +179,7 @@ func facts(failed []nightowl.AssertionResult, shown int) []fact {
 		if a.Severity != "" {
 			title += " (" + string(a.Severity) + ")"
 		}
-		out = append(out, fact{Title: truncate(title, maxFact), Value: truncate(a.Message, maxFact)})
+		out = append(out, fact{Title: kit.Truncate(title, maxFact), Value: kit.Truncate(a.Message, maxFact)})
 	}
 	return out
-}
-
-// smallPrint is the last line: which alert (for nightowl ack), how bad,
-// and where.
-func smallPrint(m *nightowl.Message) string {
-	parts := []string{"alert " + m.Alert.ID}
-	if m.Alert.Severity != "" {
-		parts = append(parts, string(m.Alert.Severity))
-	}
-	var labels []string
-	for _, k := range slices.Sorted(maps.Keys(m.Alert.Labels)) {
-		labels = append(labels, k+"="+m.Alert.Labels[k])
-	}
-	if len(labels) > 0 {
-		parts = append(parts, strings.Join(labels, " "))
-	}
-	return truncate(strings.Join(parts, " · "), maxFact)
-}
-
-// truncate cuts s to at most limit characters, marking the cut.
-func truncate(s string, limit int) string {
-	if utf8.RuneCountInString(s) <= limit {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:limit-1]) + "…"
 }

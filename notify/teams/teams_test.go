@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -26,11 +26,6 @@ var secrets = []string{"T0SECRET", "s3cr3t-SIG"}
 func fixture() *nightowl.Message {
 	return notifytest.Message()
 }
-
-var (
-	acknowledged = notifytest.AliceAt0135.As(nightowl.MessageAcknowledged)
-	resolved     = notifytest.AliceAt0135.As(nightowl.MessageResolved)
-)
 
 // receiver sends to a Workflows URL on the test server, which answers 202.
 func receiver() notifytest.Receiver[*Config] {
@@ -53,11 +48,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: func(m *nightowl.Message) { m.Kind = nightowl.MessageRepeat }, Golden: "repeat"},
-		{Name: "acknowledged", Msg: acknowledged, Golden: "acknowledged"},
-		{Name: "resolved", Msg: resolved, Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0135), cases{
 		{Name: "no links no maintenance", Msg: func(m *nightowl.Message) {
 			m.Alert.Failed, m.Alert.Maintenance, m.AckURL, m.DashboardURL = nil, "", "", ""
 			m.Alert.Cause = "connect: connection refused"
@@ -67,7 +58,7 @@ func TestNotify(t *testing.T) {
 			c.TitleTemplate = `{{.Alert.Check}} {{.Kind}}`
 			c.TextTemplate = "**{{.Alert.Check}}** since {{since .Alert.StartsAt}}\n\n{{.Alert.Cause}}"
 		}, Golden: "custom"},
-	})
+	}...))
 }
 
 func TestNotifyFailures(t *testing.T) {
@@ -111,7 +102,7 @@ func TestLimits(t *testing.T) {
 			m.Alert.Failed = failing(100, strings.Repeat("n", 1000), strings.Repeat("<&>", 1000))
 		}, 0, "…"},
 	}
-	n, err := (&Config{WebhookURL: "https://example.com/x"}).Notifier(notify.Deps{})
+	n, err := (&Config{WebhookURL: "https://example.com/x"}).Notifier(kit.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,29 +146,21 @@ func TestValidate(t *testing.T) {
 		want []nightowl.FieldError
 	}{
 		{"ok", Config{WebhookURL: "https://prod-01.westus.logic.azure.com" + hookPath + "?" + hookQuery}, nil},
-		{"missing url", Config{}, []nightowl.FieldError{{Key: "webhook_url", Message: "required"}}},
-		{"bad scheme", Config{WebhookURL: "ftp://example.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: `scheme must be "http" or "https"`}}},
-		{"no host", Config{WebhookURL: "https://" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "has no host"}}},
-		{"unparsable url", Config{WebhookURL: "https://exa mple.com" + hookPath}, []nightowl.FieldError{{Key: "webhook_url", Message: "not a valid URL"}}},
-		{"misspelt field", Config{WebhookURL: "https://example.com/x", TitleTemplate: "{{.Alert.Chek}}", TextTemplate: "{{.Alert.Labels.site}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: `template: title_template:1:8: executing "title_template" at <.Alert.Chek>: can't evaluate field Chek in type nightowl.Alert`},
-		}},
-		{"bad templates", Config{WebhookURL: "https://example.com/x", TitleTemplate: "{{.Alert.Check", TextTemplate: "{{nope}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: "template: title_template:1: unclosed action"},
-			{Key: "text_template", Message: `template: text_template:1: function "nope" not defined`},
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
+	valid := func() *Config {
+		return &Config{WebhookURL: "https://prod-01.westus.logic.azure.com" + hookPath + "?" + hookQuery}
+	}
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("webhook_url", hookPath, func(c *Config, url string) { c.WebhookURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		secrets...)
 }
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {WebhookURL: "https://example.com/x", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
-			t.Errorf("Notifier(%+v) = nil error", cfg)
-		}
-	}
+	notifytest.Refused(t, &Config{}, &Config{WebhookURL: "https://example.com/x", TextTemplate: "{{"})
 }

@@ -2,14 +2,11 @@ package telegram
 
 import (
 	"encoding/json"
-	"log/slog"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // DefaultAPIURL is the Bot API; a self-hosted Bot API server (or a proxy
@@ -41,7 +38,7 @@ type Config struct {
 }
 
 // New returns a block with the defaults, for the config decoder to fill.
-func New() notify.Spec { return &Config{APIURL: DefaultAPIURL} }
+func New() kit.Spec { return &Config{APIURL: DefaultAPIURL} }
 
 // Validate reports what is wrong with the block.
 func (c *Config) Validate() []nightowl.FieldError {
@@ -61,34 +58,24 @@ func (c *Config) Validate() []nightowl.FieldError {
 	if c.MessageThreadID < 0 {
 		errs = append(errs, nightowl.FieldError{Key: "message_thread_id", Message: "must be 0 or more"})
 	}
-	if msg := checkURL(c.APIURL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "api_url", Message: msg})
-	}
-	errs = append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	errs = append(errs, kit.ValidateURL("api_url", c.APIURL)...)
+	errs = append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 	return errs
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, err
-	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Notifier{
 		token:    c.BotToken,
 		endpoint: strings.TrimRight(c.APIURL, "/") + "/bot" + c.BotToken + "/sendMessage",
 		threadID: c.MessageThreadID,
 		render:   r,
-		client:   client,
-		logger:   logger,
+		client:   deps.HTTPClient(),
+		logger:   deps.Log(),
 	}
 	n.chatID = chatID(c.ChatID)
 	return n, nil
@@ -101,21 +88,4 @@ func chatID(s string) any {
 		return json.Number(s)
 	}
 	return s
-}
-
-func checkURL(s string) string {
-	if s == "" {
-		return "required"
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return `scheme must be "http" or "https"`
-	}
-	if u.Host == "" {
-		return "has no host"
-	}
-	return ""
 }

@@ -20,7 +20,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 const (
@@ -38,7 +38,7 @@ type Notifier struct {
 	token    string
 	endpoint string // carries the token: never put it in an error
 	threadID int64
-	render   *notify.Renderer
+	render   *kit.Renderer
 	client   *http.Client
 	logger   *slog.Logger
 
@@ -125,11 +125,11 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 			msg.ReplyMarkup = nil
 			n.noButtons.Store(true)
 		default:
-			return retry, notify.Redact(err, n.token)
+			return retry, kit.Redact(err, n.token)
 		}
 		retry, err = n.send(ctx, msg)
 	}
-	return retry, notify.Redact(err, n.token)
+	return retry, kit.Redact(err, n.token)
 }
 
 // buttonRefused tells Telegram's refusal of a button's URL (BUTTON_URL_INVALID,
@@ -184,7 +184,7 @@ func (n *Notifier) send(ctx context.Context, msg *sendMessage) (bool, error) {
 	resp, err := n.client.Do(req)
 	if err != nil {
 		// Classify drops the *url.Error, and with it the URL.
-		return notify.Classify(nil, err)
+		return kit.Classify(nil, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -195,7 +195,7 @@ func (n *Notifier) send(ctx context.Context, msg *sendMessage) (bool, error) {
 	// The shared rule decides whether to retry; the Bot API's own answer
 	// says why, and how long to wait, in its body rather than in
 	// Retry-After.
-	retry, cerr := notify.Classify(&http.Response{
+	retry, cerr := kit.Classify(&http.Response{
 		Status: resp.Status, StatusCode: resp.StatusCode, Header: resp.Header,
 		Body: io.NopCloser(bytes.NewReader(body)),
 	}, nil)
@@ -206,12 +206,12 @@ func (n *Notifier) send(ctx context.Context, msg *sendMessage) (bool, error) {
 		// Not the Bot API (a proxy, say): quote the shared error instead.
 		e.Description = cerr.Error()
 	}
-	after := notify.RetryAfter(cerr)
+	after := kit.RetryAfter(cerr)
 	if s := time.Duration(a.Parameters.RetryAfter) * time.Second; s > after {
 		after = s
 	}
 	if retry && after > 0 {
-		return true, &notify.RetryAfterError{After: after, Err: e}
+		return true, &kit.RetryAfterError{After: after, Err: e}
 	}
 	return retry, e
 }
@@ -220,7 +220,7 @@ func (n *Notifier) send(ctx context.Context, msg *sendMessage) (bool, error) {
 // character of both escaped (templates produce plain text), cut to fit
 // textLimit without splitting an entity.
 func compose(title, text string) string {
-	head := "<b>" + escape(cut(title, titleLimit)) + "</b>"
+	head := "<b>" + escape(kit.Truncate(title, titleLimit)) + "</b>"
 	if text == "" {
 		return head
 	}
@@ -259,13 +259,4 @@ func units(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
-}
-
-// cut shortens s to at most n characters, marking the cut.
-func cut(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

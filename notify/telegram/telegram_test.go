@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -31,8 +31,8 @@ func message(kind nightowl.MessageKind) *nightowl.Message { return notifytest.Me
 type request = notifytest.Request
 
 // deps discard the log of what the notifier cured by itself.
-func deps() notify.Deps {
-	return notify.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)}
+func deps() kit.Deps {
+	return kit.Deps{Client: &http.Client{}, Logger: slog.New(slog.DiscardHandler)}
 }
 
 func notifier(t *testing.T, c *Config) nightowl.Notifier {
@@ -65,12 +65,7 @@ func receiver() notifytest.Receiver[*Config] {
 type cases = []notifytest.Case[*Config]
 
 func TestNotify(t *testing.T) {
-	as := notifytest.AliceAt0134.As
-	notifytest.Run(t, receiver(), cases{
-		{Name: "firing", Golden: "firing"},
-		{Name: "repeat", Msg: as(nightowl.MessageRepeat), Golden: "repeat"},
-		{Name: "acknowledged", Msg: as(nightowl.MessageAcknowledged), Golden: "acknowledged"},
-		{Name: "resolved", Msg: as(nightowl.MessageResolved), Golden: "resolved"},
+	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0134), cases{
 		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
@@ -100,7 +95,7 @@ func TestNotify(t *testing.T) {
 				c.MessageThreadID = 42
 			},
 		},
-	})
+	}...))
 }
 
 func TestLongMessage(t *testing.T) {
@@ -308,12 +303,6 @@ func TestValidate(t *testing.T) {
 		{name: "no_chat_id", config: func(c *Config) { c.ChatID = "" }, want: []string{"chat_id: required"}},
 		{name: "chat_id_name", config: func(c *Config) { c.ChatID = "oncall" }, want: []string{"chat_id: must be a chat id such as -1001234567890 or a channel's @username"}},
 		{name: "negative_thread", config: func(c *Config) { c.MessageThreadID = -1 }, want: []string{"message_thread_id: must be 0 or more"}},
-		{name: "no_api_url", config: func(c *Config) { c.APIURL = "" }, want: []string{"api_url: required"}},
-		{name: "api_url_scheme", config: func(c *Config) { c.APIURL = "ftp://api.telegram.org/" }, want: []string{`api_url: scheme must be "http" or "https"`}},
-		{name: "api_url_host", config: func(c *Config) { c.APIURL = "https://" }, want: []string{"api_url: has no host"}},
-		{name: "title_does_not_parse", config: func(c *Config) { c.TitleTemplate = "{{.Alert.Check" }, want: []string{"title_template: template: title_template:1: unclosed action"}},
-		{name: "text_unknown_func", config: func(c *Config) { c.TextTemplate = "{{lower .Alert.Check}}" }, want: []string{`text_template: template: text_template:1: function "lower" not defined`}},
-		{name: "text_misspelt_field", config: func(c *Config) { c.TextTemplate = "{{.Alert.Chek}}" }, want: []string{"text_template: template: text_template:1:8: executing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,6 +311,11 @@ func TestValidate(t *testing.T) {
 			notifytest.FieldErrorPrefixes(t, c.Validate(), tt.want, "s3cr3t")
 		})
 	}
+	valid := func() *Config { return config(DefaultAPIURL) }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("api_url", "", func(c *Config, url string) { c.APIURL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		"s3cr3t")
 }
 
 func TestNewDefaults(t *testing.T) {

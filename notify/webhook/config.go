@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 // Config is the webhook block of a receiver.
@@ -31,7 +30,7 @@ type Config struct {
 }
 
 // New returns the block with its defaults, for the receivers table.
-func New() notify.Spec { return &Config{} }
+func New() kit.Spec { return &Config{} }
 
 // reservedHeaders are set by the notifier itself: letting a header override
 // them would break idempotency, the signature or the framing of the request.
@@ -48,9 +47,7 @@ var reservedHeaders = map[string]bool{
 // value: either may be a credential.
 func (c *Config) Validate() []nightowl.FieldError {
 	var errs []nightowl.FieldError
-	if msg := checkURL(c.URL); msg != "" {
-		errs = append(errs, nightowl.FieldError{Key: "url", Message: msg})
-	}
+	errs = append(errs, kit.ValidateURL("url", c.URL)...)
 	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		key, value := "headers."+name, c.Headers[name]
 		switch {
@@ -62,23 +59,19 @@ func (c *Config) Validate() []nightowl.FieldError {
 			errs = append(errs, nightowl.FieldError{Key: key, Message: "value contains a line break or NUL"})
 		}
 	}
-	return append(errs, notify.ValidateTemplates(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
+	return append(errs, kit.ValidateTemplates(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})...)
 }
 
 // Notifier builds the receiver.
-func (c *Config) Notifier(deps notify.Deps) (nightowl.Notifier, error) {
-	if msg := checkURL(c.URL); msg != "" {
+func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
+	if msg := kit.CheckURL(c.URL); msg != "" {
 		return nil, fmt.Errorf("webhook url: %s", msg)
 	}
-	r, err := notify.NewRenderer(notify.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
+	r, err := kit.NewRenderer(kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	client := deps.Client
-	if client == nil {
-		client = &http.Client{}
-	}
-	n := &notifier{client: client, url: c.URL, render: r, headers: map[string]string{}}
+	n := &notifier{client: deps.HTTPClient(), url: c.URL, render: r, headers: map[string]string{}}
 	for k, v := range c.Headers {
 		n.headers[k] = v
 	}
@@ -105,23 +98,6 @@ func headerValues(h map[string]string) []string {
 		vs = append(vs, v)
 	}
 	return vs
-}
-
-// checkURL says what is wrong with a receiver URL, or "".
-func checkURL(raw string) string {
-	if raw == "" {
-		return "required"
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return "not a valid URL"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return `scheme must be "http" or "https"`
-	case u.Host == "":
-		return "has no host"
-	}
-	return ""
 }
 
 // isToken reports whether s is an HTTP header name (RFC 9110 token).

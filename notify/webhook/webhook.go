@@ -6,13 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 )
 
 type notifier struct {
@@ -20,32 +19,21 @@ type notifier struct {
 	url     string
 	headers map[string]string
 	secret  []byte
-	render  *notify.Renderer
+	render  *kit.Renderer
 	secrets []string // hidden in errors
-}
-
-// payload is the whole message, so that a program can act on any field,
-// plus the text a person would read, so that a relay into a chat tool needs
-// no templates of its own.
-type payload struct {
-	*nightowl.Message
-	Title string `json:"title"`
-	Text  string `json:"text"`
 }
 
 // Notify posts the message. Every attempt at the same message carries the
 // same Idempotency-Key, so a receiver that took an earlier attempt (whose
 // answer was lost) can recognise the retry.
 func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error) {
-	// Without HTML escaping: the body is read by programs and people, not
-	// embedded in a page, and "duration < 2" reads better than "\u003c".
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(payload{Message: m, Title: n.render.Title(m), Text: n.render.Text(m)}); err != nil {
+	// The whole message, so that a program can act on any field, plus the
+	// text a person would read; without HTML escaping.
+	body, err := n.render.JSON(m)
+	if err != nil {
 		return false, fmt.Errorf("encode webhook payload: %w", err)
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	body = bytes.TrimSuffix(body, []byte("\n"))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
 	if err != nil {
 		return false, errors.New("build webhook request: invalid url")
@@ -67,6 +55,6 @@ func (n *notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 		mac.Write(body)
 		req.Header.Set("X-Nightowl-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
-	retry, err := notify.Classify(n.client.Do(req))
-	return retry, notify.Redact(err, n.secrets...)
+	retry, err := kit.Classify(n.client.Do(req))
+	return retry, kit.Redact(err, n.secrets...)
 }

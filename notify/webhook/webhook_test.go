@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/notify"
+	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/notify/notifytest"
 )
 
@@ -120,7 +120,7 @@ func TestRetriesKeepTheKey(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	n, err := (&Config{URL: srv.URL}).Notifier(notify.Deps{Client: srv.Client()})
+	n, err := (&Config{URL: srv.URL}).Notifier(kit.Deps{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestNoSignatureWithoutSecret(t *testing.T) {
 	got := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
 	defer srv.Close()
-	n, err := (&Config{URL: srv.URL}).Notifier(notify.Deps{Client: srv.Client()})
+	n, err := (&Config{URL: srv.URL}).Notifier(kit.Deps{Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +162,6 @@ func TestValidate(t *testing.T) {
 		want []nightowl.FieldError
 	}{
 		{"ok", Config{URL: "https://hooks.example.com/x", Headers: map[string]string{"Authorization": authHeader}}, nil},
-		{"missing url", Config{}, []nightowl.FieldError{{Key: "url", Message: "required"}}},
-		{"bad scheme", Config{URL: "ftp://example.com" + hookPath}, []nightowl.FieldError{{Key: "url", Message: `scheme must be "http" or "https"`}}},
-		{"no host", Config{URL: "https://" + hookPath}, []nightowl.FieldError{{Key: "url", Message: "has no host"}}},
-		{"unparsable url", Config{URL: "https://exa mple.com" + hookPath}, []nightowl.FieldError{{Key: "url", Message: "not a valid URL"}}},
 		{"headers", Config{URL: "https://example.com/", Headers: map[string]string{
 			"Bad Name":        "x",
 			"idempotency-key": "mine",
@@ -175,25 +171,19 @@ func TestValidate(t *testing.T) {
 			{Key: "headers.X-Token", Message: "value contains a line break or NUL"},
 			{Key: "headers.idempotency-key", Message: "is set by nightowl and cannot be overridden"},
 		}},
-		{"misspelt field", Config{URL: "https://example.com/", TitleTemplate: "{{.Alert.Chek}}", TextTemplate: "{{.Alert.Labels.site}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: `template: title_template:1:8: executing "title_template" at <.Alert.Chek>: can't evaluate field Chek in type nightowl.Alert`},
-		}},
-		{"bad templates", Config{URL: "https://example.com/", TitleTemplate: "{{.Alert.Check", TextTemplate: "{{nope}}"}, []nightowl.FieldError{
-			{Key: "title_template", Message: "template: title_template:1: unclosed action"},
-			{Key: "text_template", Message: `template: text_template:1: function "nope" not defined`},
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notifytest.FieldErrors(t, tt.cfg.Validate(), tt.want, secrets...)
 		})
 	}
+	valid := func() *Config { return &Config{URL: "https://hooks.example.com" + hookPath} }
+	notifytest.Validate(t, valid, append(
+		notifytest.URLChanges("url", hookPath, func(c *Config, url string) { c.URL = url }),
+		notifytest.TemplateChanges(func(c *Config, title, text string) { c.TitleTemplate, c.TextTemplate = title, text })...),
+		secrets...)
 }
 
 func TestNotifierRejectsBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {URL: "https://example.com/", TextTemplate: "{{"}} {
-		if _, err := cfg.Notifier(notify.Deps{}); err == nil {
-			t.Errorf("Notifier(%+v) = nil error", cfg)
-		}
-	}
+	notifytest.Refused(t, &Config{}, &Config{URL: "https://example.com/", TextTemplate: "{{"})
 }
