@@ -149,7 +149,7 @@ func (d *decoder) spec(typ string, n *yaml.Node, path string) probe.Spec {
 }
 
 // validator is a decoded block that checks itself: a probe.Spec or a
-// notify.Spec.
+// receiver's kit.Spec.
 type validator interface {
 	Validate() []nightowl.FieldError
 }
