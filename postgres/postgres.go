@@ -30,6 +30,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nightowl/nightowl/internal/checkstore"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 )
 
 // Options configure a Store. The zero value of every field but DSN is
@@ -111,6 +112,9 @@ func (o Options) withDefaults() (Options, error) {
 // and any number of Stores, in any number of processes, may share one
 // database.
 type Store struct {
+	// The accessors the sqlite store shares: see internal/sqlstore.
+	*sqlstore.DB
+
 	opts Options
 	log  *slog.Logger
 	pool *pgxpool.Pool
@@ -171,6 +175,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)
 	}
+	s.DB = s.shared()
 	go s.runChecks()
 	return s, nil
 }

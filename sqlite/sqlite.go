@@ -31,6 +31,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/checkstore"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 	modernc "modernc.org/sqlite"
 )
 
@@ -127,6 +128,9 @@ func (o Options) withDefaults() (Options, error) {
 // Store is a nightowl.Store in one SQLite file. It is safe for concurrent
 // use.
 type Store struct {
+	// The accessors the postgres store shares: see internal/sqlstore.
+	*sqlstore.DB
+
 	opts Options
 	log  *slog.Logger
 	wdb  *sql.DB // one connection: SQLite has one writer at a time anyway
@@ -218,6 +222,7 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	s.rdb = sql.OpenDB(connector{d: &modernc.Driver{}, dsn: dsn(s.opts.Path, false)})
 	s.rdb.SetMaxOpenConns(readConns)
+	s.DB = s.shared()
 	rows, err := s.wdb.QueryContext(ctx, `SELECT id, name FROM checks`)
 	if err != nil {
 		return fmt.Errorf("load checks: %w", err)
