@@ -4,13 +4,13 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/nightowl/nightowl/internal/sqlstore"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/records"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 )
 
 // Alerts and notifications are written at once, each change in its own
@@ -38,8 +38,6 @@ func (s *Store) SaveAlert(ctx context.Context, a *nightowl.Alert, out []nightowl
 	return err
 }
 
-const recNotificationColumns = sqlstore.NotificationColumns
-
 // ClaimNotifications leases up to limit due notifications to owner. The
 // rows are chosen and locked with SKIP LOCKED and leased in the same
 // statement: a node claiming at the same moment passes over the rows this
@@ -58,7 +56,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 			FOR UPDATE SKIP LOCKED)
 		UPDATE outbox SET claimed_by = $3, claimed_until = $4, attempts = attempts + 1
 		FROM due WHERE outbox.id = due.id
-		RETURNING `+recQualify("outbox", recNotificationColumns),
+		RETURNING `+recQualify("outbox", sqlstore.NotificationColumns),
 		now, recLimit(limit), owner, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)

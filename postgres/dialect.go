@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,17 +24,41 @@ var dialect = sqlstore.Dialect{
 	AuditTime:      "time_ns",
 	ProgressWindow: "window_id",
 	Refusal:        recRefusal,
+	// Read committed: the statements after the lock see what the
+	// append or start before committed. An action's lock is keyed by a
+	// hash of its name: two names with one hash only share a lock.
+	LockAction: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(?))`, int32(recActionLock)),
+	LockAudit:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(recAuditLock)),
+	// The number comes from the counter row, bumped in the same
+	// transaction: nodes opening incidents at once take turns on its
+	// lock, and each gets the next number.
+	NewIncident: `WITH n AS (UPDATE incident_counter SET last = last + 1 WHERE id = 1 RETURNING last)
+		INSERT INTO incidents (seq, id, state, created_at, resolved_at, data)
+		SELECT n.last, ?::text || n.last, ?, ?, ?, ? FROM n
+		RETURNING id`,
 }
 
 // shared returns the shared accessors over s's pool.
 func (s *Store) shared() *sqlstore.DB {
 	return sqlstore.New(sqlstore.Options{Dialect: dialect, Read: pgConn{s.pool}, Write: s.write,
-		Now: s.opts.Now, Logger: s.log})
+		Snapshot: s.snapshot,
+		Now:      s.opts.Now, Logger: s.log})
 }
 
 // write runs fn in one transaction; every commit waits for the disk.
 func (s *Store) write(ctx context.Context, _ bool, fn func(tx sqlstore.Conn) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
+}
+
+// snapshot runs fn in a read-only, repeatable-read transaction: one
+// snapshot, however much the nodes write meanwhile.
+func (s *Store) snapshot(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return fn(pgConn{tx})
 }
 
 // pgConn is the pool, or a transaction, as the shared SQL runs statements.

@@ -21,12 +21,18 @@ var dialect = sqlstore.Dialect{
 	AuditTime:      "time",
 	ProgressWindow: "window",
 	Refusal:        refusal,
+	// One writer: nothing can take the number between reading the
+	// largest and inserting the next.
+	NewIncident: `INSERT INTO incidents (seq, id, state, created_at, resolved_at, data)
+		SELECT n, ? || n, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM incidents)
+		RETURNING id`,
 }
 
 // shared returns the shared accessors over s's pools.
 func (s *Store) shared() *sqlstore.DB {
 	return sqlstore.New(sqlstore.Options{Dialect: dialect, Read: sqlConn{s.rdb}, Write: s.write,
-		Now: s.opts.Now, Logger: s.log})
+		Snapshot: s.snapshot,
+		Now:      s.opts.Now, Logger: s.log})
 }
 
 // write runs fn in one transaction on the writer goroutine; durable makes
@@ -35,6 +41,17 @@ func (s *Store) write(ctx context.Context, durable bool, fn func(tx sqlstore.Con
 	return s.do(ctx, func() error {
 		return s.inTx(ctx, durable, func(w *txWriter) error { return fn(w) })
 	})
+}
+
+// snapshot runs fn in a read-only transaction of the read pool: one
+// snapshot, whatever the writer commits meanwhile.
+func (s *Store) snapshot(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(sqlConn{tx})
 }
 
 // sqlConn is a database/sql pool, or a transaction, as the shared SQL

@@ -75,6 +75,16 @@ type Dialect struct {
 	// maintenance progress's window column (window is a keyword in
 	// PostgreSQL).
 	AuditTime, ProgressWindow string
+	// NewIncident inserts a new incident with the next number and returns
+	// its ID; its arguments are records.IncidentPrefix, the state, the
+	// creation and resolution times and the data.
+	NewIncident string
+	// LockAction and LockAudit, when not empty, take a lock for the
+	// rest of the transaction before it reads when an action (the one
+	// argument) last started, or the head of the audit log, so that
+	// writers on other connections follow one another; SQLite's one
+	// writer needs none.
+	LockAction, LockAudit string
 	// Refusal tells which constraint, if any, refused a write.
 	Refusal func(error) records.Refusal
 }
@@ -87,26 +97,30 @@ type Options struct {
 	// Write runs fn in one write transaction. durable asks that the
 	// commit reach the disk before Write returns; a store whose every
 	// commit does so may ignore it.
-	Write  func(ctx context.Context, durable bool, fn func(tx Conn) error) error
-	Now    func() time.Time
-	Logger *slog.Logger
+	Write func(ctx context.Context, durable bool, fn func(tx Conn) error) error
+	// Snapshot runs fn in a read-only transaction that sees one
+	// snapshot of the database throughout.
+	Snapshot func(ctx context.Context, fn func(tx Conn) error) error
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // DB holds the accessors both stores share. A store embeds it, and so has
 // them as its own methods; the methods it declares itself, for what its
 // database does its own way, take their place.
 type DB struct {
-	d     Dialect
-	read  Conn
-	write func(ctx context.Context, durable bool, fn func(tx Conn) error) error
-	now   func() time.Time
-	log   *slog.Logger
-	bound sync.Map // query text with ? to the dialect's
+	d        Dialect
+	read     Conn
+	write    func(ctx context.Context, durable bool, fn func(tx Conn) error) error
+	snapshot func(ctx context.Context, fn func(tx Conn) error) error
+	now      func() time.Time
+	log      *slog.Logger
+	bound    sync.Map // query text with ? to the dialect's
 }
 
 // New returns the shared accessors over a store's connections.
 func New(o Options) *DB {
-	return &DB{d: o.Dialect, read: o.Read, write: o.Write, now: o.Now, log: o.Logger}
+	return &DB{d: o.Dialect, read: o.Read, write: o.Write, snapshot: o.Snapshot, now: o.Now, log: o.Logger}
 }
 
 // bind returns query in the dialect's placeholders.
