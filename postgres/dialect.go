@@ -18,6 +18,8 @@ var dialect = sqlstore.Dialect{
 	Name:           "postgres",
 	Numbered:       true,
 	Time:           func(t time.Time) any { return t },
+	RollupStart:    func(t time.Time) any { return t },
+	Recent:         "id",
 	NoLimit:        nil,
 	ByName:         ` COLLATE "C"`,
 	JSONField:      func(column, field string) string { return column + `->>'` + field + `'` },

@@ -12,9 +12,11 @@ import (
 // nanoseconds, LIMIT -1 is none, names compare as bytes already, and every
 // write goes through the writer goroutine.
 var dialect = sqlstore.Dialect{
-	Name:    "sqlite",
-	Time:    func(t time.Time) any { return t.UnixNano() },
-	NoLimit: -1,
+	Name:        "sqlite",
+	Time:        func(t time.Time) any { return t.UnixNano() },
+	RollupStart: func(t time.Time) any { return t.Unix() },
+	Recent:      "seq",
+	NoLimit:     -1,
 	JSONField: func(column, field string) string {
 		return `json_extract(CAST(` + column + ` AS TEXT), '$.` + field + `')`
 	},

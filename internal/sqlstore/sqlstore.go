@@ -61,6 +61,13 @@ type Dialect struct {
 	// nanosecond in both (the audit log, maintenance progress) take
 	// Nanos instead.
 	Time func(t time.Time) any
+	// RollupStart is a rollup's start (a whole hour or day) as the
+	// column holds it: Unix seconds in SQLite, a timestamptz in
+	// PostgreSQL.
+	RollupStart func(t time.Time) any
+	// Recent orders a check's recent results and pings, oldest first:
+	// their seq in SQLite's rings, their id in PostgreSQL.
+	Recent string
 	// NoLimit is the LIMIT that means none: -1 in SQLite, NULL in
 	// PostgreSQL.
 	NoLimit any
