@@ -16,6 +16,11 @@
 // schema lives in numbered files under migrations/, applied in order when
 // the store opens, under an advisory lock so that nodes starting together
 // migrate once.
+//
+// The queries and scanners the sqlite store shares are in
+// internal/sqlstore, which the Store embeds; what is here is PostgreSQL's
+// own: COPY, leases, advisory locks, SKIP LOCKED, the incident counter and
+// the dialect (dialect.go).
 package postgres
 
 import (

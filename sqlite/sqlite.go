@@ -14,6 +14,10 @@
 // restarts. Reads go through a separate pool of read-only connections, which
 // WAL mode lets run alongside the writer. The schema lives in numbered files
 // under migrations/, applied in order when the store opens.
+//
+// The queries and scanners the postgres store shares are in
+// internal/sqlstore, which the Store embeds; what is here is SQLite's own:
+// the writer goroutine, the rings, WAL syncing and the dialect (dialect.go).
 package sqlite
 
 import (
