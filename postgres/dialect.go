@@ -43,8 +43,7 @@ var dialect = sqlstore.Dialect{
 // shared returns the shared accessors over s's pool.
 func (s *Store) shared() *sqlstore.DB {
 	return sqlstore.New(sqlstore.Options{Dialect: dialect, Read: pgConn{s.pool}, Write: s.write,
-		Snapshot: s.snapshot,
-		Now:      s.opts.Now, Logger: s.log})
+		Snapshot: s.snapshot, Now: s.opts.Now, Logger: s.log})
 }
 
 // write runs fn in one transaction; every commit waits for the disk.

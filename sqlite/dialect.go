@@ -33,8 +33,7 @@ var dialect = sqlstore.Dialect{
 // shared returns the shared accessors over s's pools.
 func (s *Store) shared() *sqlstore.DB {
 	return sqlstore.New(sqlstore.Options{Dialect: dialect, Read: sqlConn{s.rdb}, Write: s.write,
-		Snapshot: s.snapshot,
-		Now:      s.opts.Now, Logger: s.log})
+		Snapshot: s.snapshot, Now: s.opts.Now, Logger: s.log})
 }
 
 // write runs fn in one transaction on the writer goroutine; durable makes
@@ -90,7 +89,8 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
 
-// The writer's transaction runs the shared SQL on its prepared statements.
+// The writer's transaction runs the shared SQL on its prepared statements,
+// under the context the transaction was begun with.
 
 func (w *txWriter) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	st, err := w.stmt(query)
