@@ -265,6 +265,16 @@ func (d timeDest) Scan(v any) error {
 		} else {
 			*d.t = time.Unix(0, v).UTC()
 		}
+	case []byte:
+		return d.Scan(string(v))
+	case string:
+		// An integer SQLite hands over as text, which database/sql
+		// would have converted too.
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("scan %q into a time: %w", v, err)
+		}
+		return d.Scan(n)
 	case time.Time:
 		*d.t = v.UTC()
 	default:

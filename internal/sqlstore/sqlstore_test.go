@@ -41,6 +41,7 @@ func TestAt(t *testing.T) {
 		{"Unix seconds", AtSecond, at.Unix(), at.Truncate(time.Second)},
 		{"timestamptz, in UTC", At, at.In(time.FixedZone("x", 3600)), at},
 		{"NULL start", AtSecond, nil, time.Time{}},
+		{"Unix nanoseconds as text", At, []byte("1772600767891011121"), time.Unix(0, 1772600767891011121)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := time.Now()
