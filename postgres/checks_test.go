@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/storetest"
 	"github.com/nightowl/nightowl/internal/testdb"
 )
 
@@ -141,31 +141,12 @@ func TestTwoNodesOneCheck(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log destination that the writer goroutine and the test
-// can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestHeartbeatTokenLogged checks that a refused heartbeat state is logged,
 // naming both checks and not the token, at most once a minute; the suite
 // checks what is stored.
 func TestHeartbeatTokenLogged(t *testing.T) {
 	const secret = "the-secret-token-of-a"
-	var logs syncBuffer
+	var logs storetest.Logs
 	now := checksT0
 	s := openChecks(t, testdb.PostgresSchema(t), Options{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -16,6 +16,11 @@
 // schema lives in numbered files under migrations/, applied in order when
 // the store opens, under an advisory lock so that nodes starting together
 // migrate once.
+//
+// The queries and scanners the sqlite store shares are in
+// internal/sqlstore, which the Store embeds; what is here is PostgreSQL's
+// own: COPY, leases, advisory locks, SKIP LOCKED, the incident counter and
+// the dialect (dialect.go).
 package postgres
 
 import (
@@ -30,6 +35,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nightowl/nightowl/internal/checkstore"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 )
 
 // Options configure a Store. The zero value of every field but DSN is
@@ -111,6 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 // and any number of Stores, in any number of processes, may share one
 // database.
 type Store struct {
+	// The accessors the sqlite store shares: see internal/sqlstore.
+	*sqlstore.DB
+
 	opts Options
 	log  *slog.Logger
 	pool *pgxpool.Pool
@@ -171,6 +180,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(cfg), err)
 	}
+	s.DB = s.shared()
 	go s.runChecks()
 	return s, nil
 }

@@ -2,16 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/internal/records"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 )
 
 // Alerts and notifications are written on the writer goroutine like
@@ -88,147 +85,12 @@ func (s *Store) saveAlerts(first *alertReq) {
 }
 
 func (w *txWriter) saveAlert(r *alertReq) error {
-	a := &r.a
-	var err error
-	if r.from == 0 {
-		r.changed, err = w.execCount(`INSERT INTO alerts (id, check_name, state, starts_at, data, version)
-			VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`,
-			a.ID, a.Check, string(a.State), a.StartsAt.UnixNano(), r.rec.Data)
-	} else {
-		r.changed, err = w.execCount(`UPDATE alerts SET state = ?, data = ?, version = version + 1
-			WHERE id = ? AND version = ?`, string(a.State), r.rec.Data, a.ID, r.from)
-	}
-	if err != nil || r.changed == 0 {
-		// Lost to another write: nothing of it is written, and the
-		// others in the transaction go on.
-		return err
-	}
-	for i := range r.out {
-		n := &r.out[i]
-		err := w.queryRow(`INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
-			VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
-			a.ID, n.Receiver, n.CreatedAt.UnixNano(), n.NextAt.UnixNano(), r.rec.Messages[i]).Scan(&r.ids[i])
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Alert returns the alert with the given id.
-func (s *Store) Alert(ctx context.Context, id string) (nightowl.Alert, error) {
-	a, err := scanAlert(s.rdb.QueryRowContext(ctx, `SELECT data, version FROM alerts WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nightowl.Alert{}, records.NotFound("alert", id)
-	}
-	if err != nil {
-		return nightowl.Alert{}, fmt.Errorf("read alert %s: %w", id, err)
-	}
-	return a, nil
-}
-
-// scanAlert reads an alert's data and its version, which the column holds
-// for alerts written before versions were counted.
-func scanAlert(sc interface{ Scan(...any) error }) (nightowl.Alert, error) {
-	var data []byte
-	var version int64
-	if err := sc.Scan(&data, &version); err != nil {
-		return nightowl.Alert{}, err
-	}
-	a, err := records.Decode[nightowl.Alert](data)
-	a.Version = version
-	return a, err
-}
-
-// Alerts returns the alerts q selects, newest first.
-func (s *Store) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.Alert, error) {
-	var where []string
-	var args []any
-	if q.Open {
-		where = append(where, `state <> 'resolved'`)
-	}
-	if q.Check != "" {
-		where = append(where, `check_name = ?`)
-		args = append(args, q.Check)
-	}
-	query := `SELECT data, version FROM alerts`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` ORDER BY starts_at DESC, id LIMIT ?`
-	args = append(args, sqlLimit(records.AlertLimit(q)))
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []nightowl.Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	return out, nil
-}
-
-const notificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`
-
-func scanNotification(sc interface{ Scan(...any) error }) (nightowl.Notification, error) {
-	var n nightowl.Notification
-	var created, next, sent sql.NullInt64
-	var msg []byte
-	if err := sc.Scan(&n.ID, &n.AlertID, &n.Receiver, &n.State, &n.Attempts, &created, &next, &sent, &n.Error, &msg); err != nil {
-		return n, err
-	}
-	n.CreatedAt, n.NextAt, n.SentAt = fromNanos(created), fromNanos(next), fromNanos(sent)
-	return n, records.DecodeNotification(&n, msg)
-}
-
-func scanNotifications(rows *sql.Rows) ([]nightowl.Notification, error) {
-	defer rows.Close()
-	var out []nightowl.Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
-// Notifications returns the notifications q selects, newest first.
-func (s *Store) Notifications(ctx context.Context, q nightowl.NotificationQuery) ([]nightowl.Notification, error) {
-	var where []string
-	var args []any
-	if q.AlertID != "" {
-		where = append(where, `alert_id = ?`)
-		args = append(args, q.AlertID)
-	}
-	if q.State != "" {
-		where = append(where, `state = ?`)
-		args = append(args, string(q.State))
-	}
-	query := `SELECT ` + notificationColumns + ` FROM outbox`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, records.NotificationLimit(q))
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read notifications: %w", err)
-	}
-	out, err := scanNotifications(rows)
-	if err != nil {
-		return nil, fmt.Errorf("read notifications: %w", err)
-	}
-	return out, nil
+	// Lost to another write (changed 0): nothing of it is written, and
+	// the others in the transaction go on.
+	n, ids, err := sqlstore.WriteAlert(w.ctx, w.s.DB, w, &r.a, r.from, r.rec, r.out)
+	r.changed = n
+	copy(r.ids, ids)
+	return err
 }
 
 // ClaimNotifications leases up to limit due notifications to owner.
@@ -241,7 +103,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 				WHERE id IN (SELECT id FROM outbox
 					WHERE state = 'pending' AND next_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
 					ORDER BY next_at, id LIMIT ?)
-				RETURNING ` + notificationColumns)
+				RETURNING ` + sqlstore.NotificationColumns)
 			if err != nil {
 				return err
 			}
@@ -249,7 +111,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 			if err != nil {
 				return err
 			}
-			out, err = scanNotifications(rows)
+			out, err = sqlstore.Collect[nightowl.Notification](sqlRows{rows}, nil, sqlstore.ScanNotification)
 			return err
 		})
 	})
@@ -257,83 +119,6 @@ func (s *Store) ClaimNotifications(ctx context.Context, owner string, now time.T
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	return out, nil
-}
-
-// ReleaseClaims ends the leases owner holds.
-func (s *Store) ReleaseClaims(ctx context.Context, owner string) error {
-	err := s.do(ctx, func() error {
-		return s.inTx(ctx, false, func(w *txWriter) error {
-			return w.exec(`UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
-				WHERE claimed_by = ? AND state = 'pending'`, owner)
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("release notification claims: %w", err)
-	}
-	return nil
-}
-
-// FinishNotification records the outcome of an attempt at n.
-func (s *Store) FinishNotification(ctx context.Context, n *nightowl.Notification) error {
-	err := s.do(ctx, func() error {
-		// Not synced at once: a process crash loses nothing, and after a
-		// power cut the worst case is sending n again.
-		return s.inTx(ctx, false, func(w *txWriter) error {
-			return w.exec(`UPDATE outbox SET state = ?, next_at = ?, sent_at = ?, error = ?,
-				claimed_by = NULL, claimed_until = NULL WHERE id = ?`,
-				string(n.State), n.NextAt.UnixNano(), nanos(n.SentAt), n.Error, n.ID)
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("finish notification %d: %w", n.ID, err)
-	}
-	return nil
-}
-
-// OutboxStats counts pending and failed notifications per receiver.
-func (s *Store) OutboxStats(ctx context.Context) ([]nightowl.OutboxStats, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT receiver,
-		SUM(state = 'pending'), MIN(CASE WHEN state = 'pending' THEN created_at END), SUM(state = 'failed')
-		FROM outbox WHERE state <> 'sent' GROUP BY receiver ORDER BY receiver`)
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []nightowl.OutboxStats
-	for rows.Next() {
-		var o nightowl.OutboxStats
-		var oldest sql.NullInt64
-		if err := rows.Scan(&o.Receiver, &o.Pending, &oldest, &o.Failed); err != nil {
-			return nil, fmt.Errorf("read outbox: %w", err)
-		}
-		o.OldestPending = fromNanos(oldest)
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	return out, nil
-}
-
-// Secret returns the named secret, creating it on first use.
-func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
-	var v []byte
-	err := s.do(ctx, func() error {
-		return s.inTx(ctx, true, func(w *txWriter) error {
-			fresh := make([]byte, size)
-			if _, err := rand.Read(fresh); err != nil {
-				return err
-			}
-			if err := w.exec(`INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
-				return err
-			}
-			return w.queryRow(`SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", name, err)
-	}
-	return v, nil
 }
 
 // queuedStates returns the queued states of the checks of these events, to

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/internal/clocktest"
+	"github.com/nightowl/nightowl/internal/storetest"
 )
 
 func intp(v int) *int { return &v }
@@ -227,25 +227,6 @@ func TestPingQueueBound(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination that the writer goroutine and the test
-// can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestHeartbeatTokenLogged checks that a refused heartbeat state is logged,
 // naming both checks and not the token, at most once a minute; the store
 // suite checks what is stored.
@@ -281,7 +262,7 @@ func TestHeartbeatTokenLogged(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs storetest.Logs
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			clock := clocktest.New(t0)
 			s := openTest(t, dbPath(t), clock, Options{Logger: log})

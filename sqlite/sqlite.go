@@ -14,6 +14,10 @@
 // restarts. Reads go through a separate pool of read-only connections, which
 // WAL mode lets run alongside the writer. The schema lives in numbered files
 // under migrations/, applied in order when the store opens.
+//
+// The queries and scanners the postgres store shares are in
+// internal/sqlstore, which the Store embeds; what is here is SQLite's own:
+// the writer goroutine, the rings, WAL syncing and the dialect (dialect.go).
 package sqlite
 
 import (
@@ -31,6 +35,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/checkstore"
+	"github.com/nightowl/nightowl/internal/sqlstore"
 	modernc "modernc.org/sqlite"
 )
 
@@ -127,6 +132,9 @@ func (o Options) withDefaults() (Options, error) {
 // Store is a nightowl.Store in one SQLite file. It is safe for concurrent
 // use.
 type Store struct {
+	// The accessors the postgres store shares: see internal/sqlstore.
+	*sqlstore.DB
+
 	opts Options
 	log  *slog.Logger
 	wdb  *sql.DB // one connection: SQLite has one writer at a time anyway
@@ -218,6 +226,7 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	s.rdb = sql.OpenDB(connector{d: &modernc.Driver{}, dsn: dsn(s.opts.Path, false)})
 	s.rdb.SetMaxOpenConns(readConns)
+	s.DB = s.shared()
 	rows, err := s.wdb.QueryContext(ctx, `SELECT id, name FROM checks`)
 	if err != nil {
 		return fmt.Errorf("load checks: %w", err)

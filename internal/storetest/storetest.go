@@ -6,6 +6,8 @@
 package storetest
 
 import (
+	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,4 +61,23 @@ func Run(t *testing.T, open Opener[Store]) {
 			return s, func() Records { return reopen() }
 		})
 	})
+}
+
+// Logs is a log destination that a store's writer goroutine and a test can
+// share: the stores' own tests read what was logged from it.
+type Logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
