@@ -36,6 +36,7 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/probe"
+	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -108,8 +109,8 @@ type App struct {
 	// it reads (incidents.go).
 	incidents   *incident.Service
 	incidentCfg atomic.Pointer[incidentConfig]
-	// public caches what the public status page shows.
-	public publicCache
+	// status builds what the public status page shows.
+	status *statuspage.Service
 	// audit records what people do (audit.go).
 	audit *audit.Recorder
 	// actions runs the guarded actions; actionCfg is the part of the
@@ -256,6 +257,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.status = statuspage.New(statuspage.Options{Config: a.Config, Checks: a.engine, Incidents: a.incidents,
+		Maintenance: a.maint, Rollups: store, Clock: opts.Clock, TTL: opts.PublicTTL})
 	stored, err := store.Heartbeats(ctx)
 	if err != nil {
 		store.Close()
@@ -748,7 +751,7 @@ func (a *App) webOptions() web.Options {
 	// log (audit.go).
 	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
 		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
-		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
+		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a.status,
 		TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader, LoginKey: a.loginKey,
 		People: a.webAccess(), AuditLog: a.store, Actions: a}
 }
