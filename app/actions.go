@@ -67,15 +67,6 @@ func (a *App) onDown(v nightowl.CheckView) {
 	}
 }
 
-// Actions implements web.Actioner.
-func (a *App) Actions(ctx context.Context) ([]nightowl.ActionView, error) {
-	list, err := a.actions.List(ctx)
-	for i := range list {
-		list[i].HTTP = actions.HideHeaders(list[i].HTTP)
-	}
-	return list, err
-}
-
 // newestCheck looks a check up by its newest result: this node's, or the
 // one in the store when that is newer, as it is for a check another node
 // of a cluster runs (this node's copy is what it last saw, possibly
@@ -107,39 +98,4 @@ func (a *App) newestCheck(ctx context.Context) func(string) (nightowl.CheckView,
 		}
 		return v, true
 	}
-}
-
-// RequestAction implements web.Actioner.
-func (a *App) RequestAction(ctx context.Context, name string, params map[string]string, reason, confirm, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Request(ctx, name, params, reason, confirm, by)
-}
-
-// ActionRequests implements web.Actioner.
-func (a *App) ActionRequests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) {
-	return a.actions.Requests(ctx, q)
-}
-
-// ActionRequest implements web.Actioner: the request and exactly what it
-// runs, as it was when it was requested.
-func (a *App) ActionRequest(ctx context.Context, id string) (nightowl.ActionRequest, nightowl.ActionPlan, error) {
-	r, err := a.actions.Get(ctx, id)
-	if err != nil || r.Plan == nil {
-		return r, nightowl.ActionPlan{}, err
-	}
-	return r, *r.Plan, nil
-}
-
-// ApproveAction implements web.Actioner.
-func (a *App) ApproveAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Approve(ctx, id, by)
-}
-
-// DenyAction implements web.Actioner.
-func (a *App) DenyAction(ctx context.Context, id, by, reason string) (nightowl.ActionRequest, error) {
-	return a.actions.Deny(ctx, id, by, reason)
-}
-
-// RunAction implements web.Actioner.
-func (a *App) RunAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Run(ctx, id, by)
 }
