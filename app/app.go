@@ -201,11 +201,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 			a.engine.Submit(check, at, facts)
 		},
 	}
-	if err := a.clusterHeartbeats(ctx, &beatOpts); err != nil { // pings.go
+	pingKey, err := a.clusterHeartbeats(ctx, &beatOpts) // pings.go
+	if err != nil {
 		return nil, err
 	}
 	if a.beats, err = heartbeat.New(beatOpts); err != nil {
 		return nil, err
+	}
+	if a.cluster != nil {
+		a.newRelay(pingKey)
 	}
 	a.status = statuspage.New(statuspage.Options{Config: a.Config, Checks: a.engine, Incidents: a.incidents,
 		Maintenance: a.maint, Rollups: store, Clock: opts.Clock, TTL: opts.PublicTTL})

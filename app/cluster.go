@@ -14,6 +14,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/cluster"
+	"github.com/nightowl/nightowl/cluster/relay"
 )
 
 // clusterState is this node's part in a cluster, with storage.postgres.
@@ -23,7 +24,7 @@ type clusterState struct {
 	lost   prometheus.Counter
 	// pings forwards heartbeat pings to the node that tracks their
 	// check (pings.go).
-	pings *pingRouter
+	pings *relay.Router
 }
 
 // clustered reports whether this server is a node of a cluster: then each
@@ -42,7 +43,7 @@ func (a *App) owns(check string) bool {
 		return false
 	}
 	if strings.HasPrefix(check, nodeCheckPrefix) {
-		return cluster.Owner(check, liveNames(m.Nodes())) == m.Name()
+		return cluster.Owner(check, cluster.LiveNames(m.Nodes())) == m.Name()
 	}
 	return m.Owns(check)
 }
@@ -51,16 +52,6 @@ func (a *App) owns(check string) bool {
 // on, "node:NAME"; no configured check can have it, as check names have
 // no colon.
 const nodeCheckPrefix = "node:"
-
-func liveNames(nodes []nightowl.Node) []string {
-	var out []string
-	for _, n := range nodes {
-		if n.Live {
-			out = append(out, n.Name)
-		}
-	}
-	return out
-}
 
 // watchNodes alerts on nodes lost and resolves the alert when they are back
 // or have left cleanly. Each node's alert is the business of one live node
@@ -72,7 +63,7 @@ func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
 		return
 	}
 	nodes := m.Nodes()
-	live := liveNames(nodes)
+	live := cluster.LiveNames(nodes)
 	var mine []nightowl.Node
 	var names []string
 	for _, n := range nodes {
@@ -203,7 +194,7 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 			if a.cluster.pings == nil {
 				return 0
 			}
-			return a.cluster.pings.tell(ctx, name, peers)
+			return a.cluster.pings.Tell(ctx, name, peers)
 		},
 	})
 	if err != nil {
@@ -259,7 +250,9 @@ func (a *App) writeBack(ctx context.Context) error {
 func (a *App) adopt(ctx context.Context, gained []string) error {
 	// Heartbeats first: their state is stored apart, and a takeover must
 	// not go without it because the other read failed.
-	a.adoptHeartbeats(ctx, gained)
+	if a.cluster.pings != nil {
+		a.cluster.pings.Adopt(ctx, gained)
+	}
 	states, err := a.store.States(ctx)
 	if err != nil {
 		a.log.Warn("read check states", "err", err)
