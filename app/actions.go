@@ -3,29 +3,19 @@ package app
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/actions"
-	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/preflight"
 )
 
-// actionConfig is the actions section in force; a reload swaps it whole.
-type actionConfig struct {
-	actions []nightowl.Action
-	buddy   bool
-}
-
 // newActions builds the actions service over the store.
-func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
-	a.actionCfg = &atomic.Pointer[actionConfig]{}
-	a.setActionConfig(cfg)
+func (a *App) newActions(auditor nightowl.Auditor) error {
 	svc, err := actions.New(actions.Options{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
-		Actions: func() []nightowl.Action { return a.actionCfg.Load().actions },
-		Buddy:   func() bool { return a.actionCfg.Load().buddy },
+		Actions: func() []nightowl.Action { return a.Config().Actions },
+		Buddy:   func() bool { return a.Config().BuddyDuringIncidents },
 		IncidentOpen: func(ctx context.Context) (bool, error) {
 			open, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1})
 			return len(open) > 0, err
@@ -49,10 +39,6 @@ func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
 	})
 	a.actions = svc
 	return err
-}
-
-func (a *App) setActionConfig(cfg *config.Config) {
-	a.actionCfg.Store(&actionConfig{actions: cfg.Actions, buddy: cfg.BuddyDuringIncidents})
 }
 
 // onDown runs a check's on_down action when it has just gone down. It runs

@@ -104,18 +104,14 @@ type App struct {
 	srv      *http.Server
 	listener net.Listener
 
-	// incidents keeps incidents; incidentCfg is the part of the config
-	// it reads (incidents.go).
-	incidents   *incident.Service
-	incidentCfg atomic.Pointer[incidentConfig]
+	// incidents keeps incidents (incidents.go).
+	incidents *incident.Service
 	// status builds what the public status page shows.
 	status *statuspage.Service
 	// audit records what people do (audit.go).
 	audit *audit.Recorder
-	// actions runs the guarded actions; actionCfg is the part of the
-	// config it reads (actions.go).
-	actions   *actions.Service
-	actionCfg *atomic.Pointer[actionConfig]
+	// actions runs the guarded actions (actions.go).
+	actions *actions.Service
 	// cluster is this node's part in a cluster; nil with SQLite
 	// (cluster.go).
 	cluster *clusterState
@@ -172,10 +168,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if a.audit, err = newAuditRecorder(store, cfg, opts.Clock, a.log, a.registry); err != nil {
 		return nil, err
 	}
-	if err := a.newIncidents(cfg); err != nil {
+	if err := a.newIncidents(); err != nil {
 		return nil, err
 	}
-	if err := a.newActions(cfg, a.audit); err != nil {
+	if err := a.newActions(a.audit); err != nil {
 		return nil, err
 	}
 	if err := a.startAlerting(ctx, cfg); err != nil {
@@ -495,8 +491,6 @@ func (a *App) Reload(ctx context.Context) error {
 	a.engine.SetChecks(checks, nil)
 	a.targets.Store(&targets)
 	a.alerts.SetPolicy(policy(cfg))
-	a.setIncidentConfig(cfg)
-	a.setActionConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
