@@ -54,3 +54,12 @@ func RunChecks(ctx context.Context, cfg *config.Config, names []string) ([]night
 	g.Wait()
 	return results, nil
 }
+
+// ValidateChecks builds every check's probe, as a server would, and
+// releases them: it catches what only shows when a file is read, such as an
+// unreadable ca_file.
+func ValidateChecks(cfg *config.Config) error {
+	checks, err := BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
+	closeProbers(checks)
+	return err
+}
