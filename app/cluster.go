@@ -27,11 +27,6 @@ type clusterState struct {
 	pings *relay.Router
 }
 
-// clustered reports whether this server is a node of a cluster: then each
-// check runs on one node, and the rest of the server acts only on the
-// checks this node runs.
-func (a *App) clustered() bool { return a.cluster != nil }
-
 // owns reports whether this node runs check now; always, outside a
 // cluster.
 func (a *App) owns(check string) bool {
