@@ -3,29 +3,19 @@ package app
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/actions"
-	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/preflight"
 )
 
-// actionConfig is the actions section in force; a reload swaps it whole.
-type actionConfig struct {
-	actions []nightowl.Action
-	buddy   bool
-}
-
 // newActions builds the actions service over the store.
-func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
-	a.actionCfg = &atomic.Pointer[actionConfig]{}
-	a.setActionConfig(cfg)
+func (a *App) newActions(auditor nightowl.Auditor) error {
 	svc, err := actions.New(actions.Options{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
-		Actions: func() []nightowl.Action { return a.actionCfg.Load().actions },
-		Buddy:   func() bool { return a.actionCfg.Load().buddy },
+		Actions: func() []nightowl.Action { return a.Config().Actions },
+		Buddy:   func() bool { return a.Config().BuddyDuringIncidents },
 		IncidentOpen: func(ctx context.Context) (bool, error) {
 			open, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Limit: 1})
 			return len(open) > 0, err
@@ -51,10 +41,6 @@ func (a *App) newActions(cfg *config.Config, auditor nightowl.Auditor) error {
 	return err
 }
 
-func (a *App) setActionConfig(cfg *config.Config) {
-	a.actionCfg.Store(&actionConfig{actions: cfg.Actions, buddy: cfg.BuddyDuringIncidents})
-}
-
 // onDown runs a check's on_down action when it has just gone down. It runs
 // apart from the worker that ran the check (an action may take minutes), as
 // a member of the crew, which Stop waits for.
@@ -65,15 +51,6 @@ func (a *App) onDown(v nightowl.CheckView) {
 	if !a.crew.Go("on_down of "+v.Check.Name, func(ctx context.Context) { a.actions.OnDown(ctx, v) }) {
 		a.log.Warn("on_down not run: the server is stopping", "check", v.Check.Name)
 	}
-}
-
-// Actions implements web.Actioner.
-func (a *App) Actions(ctx context.Context) ([]nightowl.ActionView, error) {
-	list, err := a.actions.List(ctx)
-	for i := range list {
-		list[i].HTTP = actions.HideHeaders(list[i].HTTP)
-	}
-	return list, err
 }
 
 // newestCheck looks a check up by its newest result: this node's, or the
@@ -107,39 +84,4 @@ func (a *App) newestCheck(ctx context.Context) func(string) (nightowl.CheckView,
 		}
 		return v, true
 	}
-}
-
-// RequestAction implements web.Actioner.
-func (a *App) RequestAction(ctx context.Context, name string, params map[string]string, reason, confirm, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Request(ctx, name, params, reason, confirm, by)
-}
-
-// ActionRequests implements web.Actioner.
-func (a *App) ActionRequests(ctx context.Context, q nightowl.ActionQuery) ([]nightowl.ActionRequest, error) {
-	return a.actions.Requests(ctx, q)
-}
-
-// ActionRequest implements web.Actioner: the request and exactly what it
-// runs, as it was when it was requested.
-func (a *App) ActionRequest(ctx context.Context, id string) (nightowl.ActionRequest, nightowl.ActionPlan, error) {
-	r, err := a.actions.Get(ctx, id)
-	if err != nil || r.Plan == nil {
-		return r, nightowl.ActionPlan{}, err
-	}
-	return r, *r.Plan, nil
-}
-
-// ApproveAction implements web.Actioner.
-func (a *App) ApproveAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Approve(ctx, id, by)
-}
-
-// DenyAction implements web.Actioner.
-func (a *App) DenyAction(ctx context.Context, id, by, reason string) (nightowl.ActionRequest, error) {
-	return a.actions.Deny(ctx, id, by, reason)
-}
-
-// RunAction implements web.Actioner.
-func (a *App) RunAction(ctx context.Context, id, by string) (nightowl.ActionRequest, error) {
-	return a.actions.Run(ctx, id, by)
 }

@@ -13,7 +13,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -37,6 +36,7 @@ import (
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/probe"
+	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -105,25 +105,22 @@ type App struct {
 	srv      *http.Server
 	listener net.Listener
 
-	// incidents keeps incidents; incidentCfg is the part of the config
-	// it reads (incidents.go).
-	incidents   *incident.Service
-	incidentCfg atomic.Pointer[incidentConfig]
-	// public caches what the public status page shows.
-	public publicCache
+	// incidents keeps incidents (incidents.go).
+	incidents *incident.Service
+	// status builds what the public status page shows.
+	status *statuspage.Service
 	// audit records what people do (audit.go).
 	audit *audit.Recorder
-	// actions runs the guarded actions; actionCfg is the part of the
-	// config it reads (actions.go).
-	actions   *actions.Service
-	actionCfg *atomic.Pointer[actionConfig]
+	// actions runs the guarded actions (actions.go).
+	actions *actions.Service
 	// cluster is this node's part in a cluster; nil with SQLite
 	// (cluster.go).
 	cluster *clusterState
 }
 
-// New loads the config and opens the store. Nothing runs until Start.
-func New(ctx context.Context, opts Options) (*App, error) {
+// New loads the config and opens the store. Nothing runs until Start. On an
+// error, what was built is released: the probes and the store.
+func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -132,6 +129,16 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients(),
 		reloading: make(chan struct{}, 1), crew: newCrew(), failed: make(chan error, 1)}
+	// undo releases, last first, what was built when a step fails.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(undo) {
+				f()
+			}
+		}
+	}()
+
 	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler, ReadFile: opts.ReadFile})
 	if err != nil {
 		return nil, err
@@ -140,10 +147,12 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { closeProbers(checks) })
 	store, err := openServerStore(ctx, cfg, a.log, opts.Clock)
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { store.Close() })
 	a.store, a.cfg = store, cfg
 	a.live.Store(cfg)
 
@@ -152,32 +161,76 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.newCluster()
 	registerStoreMetrics(a.registry, store)
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
-		store.Close()
 		return nil, err
 	}
 	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {
-		store.Close()
 		return nil, fmt.Errorf("read the sign-in form key: %w", err)
 	}
-	if err := a.newAudit(); err != nil { // audit log (audit.go)
-		store.Close()
+	if a.audit, err = newAuditRecorder(store, cfg, opts.Clock, a.log, a.registry); err != nil {
 		return nil, err
 	}
-	if err := a.newIncidents(cfg); err != nil {
-		store.Close()
+	if err := a.newIncidents(); err != nil {
 		return nil, err
 	}
-	if err := a.newActions(cfg, a.audit); err != nil {
-		store.Close()
+	if err := a.newActions(a.audit); err != nil {
 		return nil, err
 	}
 	if err := a.startAlerting(ctx, cfg); err != nil {
-		store.Close()
 		return nil, err
 	}
-	metrics := engine.NewMetrics(a.registry)
-	a.engine, err = engine.New(engine.Options{
-		Clock: opts.Clock, Store: store, Logger: a.log, Concurrency: opts.Concurrency, Metrics: metrics,
+	if a.engine, err = a.newEngine(); err != nil {
+		return nil, err
+	}
+	if a.maint, err = a.newMaintenance(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("load maintenance windows: %w", err)
+	}
+	states, err := store.States(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read check states: %w", err)
+	}
+	beatOpts := heartbeat.Options{
+		Clock: opts.Clock, Store: store, Logger: a.log,
+		Report: func(check string, at time.Time, facts nightowl.Facts) {
+			// A report may race a reload that removed the check; the
+			// engine then no longer knows it, which is fine. In a
+			// cluster the engine drops it unless this node holds the
+			// check.
+			a.engine.Submit(check, at, facts)
+		},
+	}
+	pingKey, err := a.clusterHeartbeats(ctx, &beatOpts) // pings.go
+	if err != nil {
+		return nil, err
+	}
+	if a.beats, err = heartbeat.New(beatOpts); err != nil {
+		return nil, err
+	}
+	if a.cluster != nil {
+		a.newRelay(pingKey)
+	}
+	a.status = statuspage.New(statuspage.Options{Config: a.Config, Checks: a.engine, Incidents: a.incidents,
+		Maintenance: a.maint, Rollups: store, Clock: opts.Clock, TTL: opts.PublicTTL})
+	stored, err := store.Heartbeats(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeat states: %w", err)
+	}
+	a.engine.SetChecks(checks, states)
+	if err := a.beats.SetChecks(heartbeats(cfg), stored); err != nil {
+		return nil, InvalidConfig(err)
+	}
+	// Generated ping tokens must survive a crash from the first moment a
+	// job may have been given its URL.
+	if err := store.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("write heartbeat tokens: %w", err)
+	}
+	return a, nil
+}
+
+// newEngine builds the engine over the store: each status change goes to
+// the alert manager, and a check gone down runs its on_down action.
+func (a *App) newEngine() (*engine.Engine, error) {
+	e, err := engine.New(engine.Options{
+		Clock: a.opts.Clock, Store: a.store, Logger: a.log, Concurrency: a.opts.Concurrency, Metrics: engine.NewMetrics(a.registry),
 		Windows: func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow { return a.maint.Active(c, at) },
 		Owns:    a.ownsFunc(),
 		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
@@ -194,12 +247,17 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		},
 	})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	a.registry.MustRegister(engine.Collector{E: a.engine})
-	a.maint, err = maintenance.New(ctx, cfg.Maintenance, maintenance.Options{
-		Store: store, Clock: opts.Clock, Logger: a.log,
+	a.registry.MustRegister(engine.Collector{E: e})
+	return e, nil
+}
+
+// newMaintenance builds the maintenance runner: it verifies the checks of
+// this node when a window ends, and alerts on those still down.
+func (a *App) newMaintenance(ctx context.Context, cfg *config.Config) (*maintenance.Runner, error) {
+	return maintenance.New(ctx, cfg.Maintenance, maintenance.Options{
+		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
 		Checks: a.engine.Checks, Mine: a.ownsFunc(),
 		Run: func(ctx context.Context, check string) error {
 			if !a.owns(check) {
@@ -211,7 +269,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		AddEvent: func(ctx context.Context, e nightowl.Event) error {
 			ctx, cancel := context.WithTimeout(ctx, engine.EventTimeout)
 			defer cancel()
-			_, err := store.AddEvent(ctx, e)
+			_, err := a.store.AddEvent(ctx, e)
 			return err
 		},
 		NotRecovered: func(ctx context.Context, v nightowl.CheckView, w *nightowl.Window, stage int) {
@@ -229,51 +287,6 @@ func New(ctx context.Context, opts Options) (*App, error) {
 			}
 		},
 	})
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("load maintenance windows: %w", err)
-	}
-	states, err := store.States(ctx)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("read check states: %w", err)
-	}
-	beatOpts := heartbeat.Options{
-		Clock: opts.Clock, Store: store, Logger: a.log,
-		Report: func(check string, at time.Time, facts nightowl.Facts) {
-			// A report may race a reload that removed the check; the
-			// engine then no longer knows it, which is fine. In a
-			// cluster the engine drops it unless this node holds the
-			// check.
-			a.engine.Submit(check, at, facts)
-		},
-	}
-	if err := a.clusterHeartbeats(ctx, &beatOpts); err != nil { // pings.go
-		store.Close()
-		return nil, err
-	}
-	a.beats, err = heartbeat.New(beatOpts)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	stored, err := store.Heartbeats(ctx)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("read heartbeat states: %w", err)
-	}
-	a.engine.SetChecks(checks, states)
-	if err := a.beats.SetChecks(heartbeats(cfg), stored); err != nil {
-		store.Close()
-		return nil, InvalidConfig(err)
-	}
-	// Generated ping tokens must survive a crash from the first moment a
-	// job may have been given its URL.
-	if err := store.Flush(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("write heartbeat tokens: %w", err)
-	}
-	return a, nil
 }
 
 // alertTimeout bounds the alert change that a status change (or a check
@@ -479,8 +492,6 @@ func (a *App) Reload(ctx context.Context) error {
 	a.engine.SetChecks(checks, nil)
 	a.targets.Store(&targets)
 	a.alerts.SetPolicy(policy(cfg))
-	a.setIncidentConfig(cfg)
-	a.setActionConfig(cfg)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg
@@ -573,41 +584,20 @@ func InvalidConfig(err error) error {
 	}
 }
 
-// Checks implements web.Backend.
-func (a *App) Checks() []nightowl.CheckView { return a.engine.Checks() }
-
-// Check implements web.Backend.
-func (a *App) Check(name string) (nightowl.CheckView, bool) { return a.engine.Check(name) }
-
-// RunNow implements web.Backend.
-func (a *App) RunNow(ctx context.Context, name string) (nightowl.Result, error) {
-	return a.engine.RunNow(ctx, name)
-}
-
-// PingURL implements web.Backend: the ping URL of a heartbeat check, under
-// server.public_url when set, else a path.
-func (a *App) PingURL(check string) (string, bool) {
-	tok, ok := a.beats.Token(check)
-	if !ok {
-		return "", false
-	}
-	return a.Config().Server.PublicURL + "/ping/" + tok, true
-}
-
-// Store implements web.Backend: the web layer reads history, and writes
-// none of it.
-func (a *App) Store() web.History { return a.store }
-
-// Ready implements web.Backend: the store must answer.
-func (a *App) Ready(ctx context.Context) error {
-	if _, err := a.store.Events(ctx, "", 1); err != nil {
-		return nightowl.Errorf(nightowl.EInternal, "storage unavailable")
-	}
-	return nil
-}
-
 // Config returns the config in force. It never waits for a reload.
 func (a *App) Config() *config.Config { return a.live.Load() }
+
+// Checks returns every check with its state; tests use it.
+func (a *App) Checks() []nightowl.CheckView { return a.engine.Checks() }
+
+// Check returns a check with its state; tests use it.
+func (a *App) Check(name string) (nightowl.CheckView, bool) { return a.engine.Check(name) }
+
+// Store returns the store; tests use it.
+func (a *App) Store() nightowl.Store { return a.store }
+
+// PingURL returns the ping URL of a heartbeat check, as the API shows it.
+func (a *App) PingURL(check string) (string, bool) { return a.backend().PingURL(check) }
 
 // policy is the notify section as the alert manager uses it.
 func policy(cfg *config.Config) notify.Policy {
@@ -696,64 +686,11 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// AlertStore implements web.Alerter: the web layer reads alerts, and
-// changes them only through Ack.
-func (a *App) AlertStore() web.AlertReader { return a.store }
-
-// Ack implements web.Alerter. Only the acknowledgement that changed the
-// alert is recorded: repeating it is no news.
-func (a *App) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
-	al, acked, err := a.alerts.Ack(ctx, id, by)
-	if err == nil && acked {
-		a.recordAck(ctx, al, by) // audit log (audit.go)
-	}
-	return al, acked, err
-}
-
-// VerifyAckLink implements web.Alerter.
-func (a *App) VerifyAckLink(id string, q url.Values) error {
-	return a.signer.Verify(id, q, a.opts.Clock.Now())
-}
-
 // Alerts returns the alert manager, for tests.
 func (a *App) Alerts() *notify.Manager { return a.alerts }
 
 // Maintenance returns the maintenance runner; the web layer and tests use it.
 func (a *App) Maintenance() *maintenance.Runner { return a.maint }
 
-// MaintenanceList implements web.Maintainer.
-func (a *App) MaintenanceList() []nightowl.MaintenanceView { return a.maint.List() }
-
-// StartMaintenance implements web.Maintainer.
-func (a *App) StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
-	w, err := a.maint.Start(ctx, w)
-	if err == nil {
-		a.recordMaintenance(ctx, "maintenance.start", w) // audit log (audit.go)
-	}
-	return w, err
-}
-
-// EndMaintenance implements web.Maintainer.
-func (a *App) EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error) {
-	w, err := a.maint.End(ctx, id, by)
-	if err == nil {
-		a.recordMaintenance(ctx, "maintenance.end", w) // audit log (audit.go)
-	}
-	return w, err
-}
-
 // Access returns the people and tokens service; tests make users with it.
 func (a *App) Access() *access.Service { return a.access }
-
-func (a *App) webOptions() web.Options {
-	// Incidents, Auth and People record what people do in the audit
-	// log (audit.go).
-	return web.Options{Backend: a, Logger: a.log, Gatherer: a.registry,
-		Pinger: a.pinger(), Alerter: a, Maintainer: a, Incidents: auditedIncidents{a.incidents, a}, Clock: a.opts.Clock,
-		Auth: a.webAccess(), Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL, Publisher: a,
-		TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader, LoginKey: a.loginKey,
-		People: a.webAccess(), AuditLog: a.store, Actions: a}
-}
-
-// Routes lists every route the server serves with the role each needs.
-func (a *App) Routes() []web.Route { return web.Routes(a.webOptions()) }

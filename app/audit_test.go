@@ -204,8 +204,8 @@ func TestAuditCheckpointsPublished(t *testing.T) {
 	if code := getJSON(t, admin, "GET", base+"/api/v1/audit/head", &got); code != 200 || got.Checkpoint != nil {
 		t.Fatalf("before any entry: %d %+v", code, got)
 	}
-	a.record(context.Background(), "ana", "alert.ack", "a-1", "check shop")
-	a.record(context.Background(), "ana", "alert.ack", "a-2", "check shop")
+	a.audit.Audit(context.Background(), nightowl.AuditEntry{Actor: "ana", Action: "alert.ack", Subject: "a-1", Detail: "check shop"})
+	a.audit.Audit(context.Background(), nightowl.AuditEntry{Actor: "ana", Action: "alert.ack", Subject: "a-2", Detail: "check shop"})
 	waitFor(t, "a checkpoint of both entries", func() bool {
 		getJSON(t, admin, "GET", base+"/api/v1/audit/head", &got)
 		return got.Checkpoint != nil && got.Checkpoint.Seq == 2

@@ -205,7 +205,7 @@ components:
 	if err != nil {
 		t.Fatalf("acknowledge in the browser: %v", err)
 	}
-	if al, err := a.AlertStore().Alert(context.Background(), alertID); err != nil || al.AckedBy != "ana" {
+	if al, err := a.store.Alert(context.Background(), alertID); err != nil || al.AckedBy != "ana" {
 		t.Fatalf("stored alert after the browser acknowledged it: %+v %v", al, err)
 	}
 

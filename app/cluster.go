@@ -14,6 +14,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/cluster"
+	"github.com/nightowl/nightowl/cluster/relay"
 )
 
 // clusterState is this node's part in a cluster, with storage.postgres.
@@ -23,13 +24,8 @@ type clusterState struct {
 	lost   prometheus.Counter
 	// pings forwards heartbeat pings to the node that tracks their
 	// check (pings.go).
-	pings *pingRouter
+	pings *relay.Router
 }
-
-// clustered reports whether this server is a node of a cluster: then each
-// check runs on one node, and the rest of the server acts only on the
-// checks this node runs.
-func (a *App) clustered() bool { return a.cluster != nil }
 
 // owns reports whether this node runs check now; always, outside a
 // cluster.
@@ -41,79 +37,39 @@ func (a *App) owns(check string) bool {
 	if m == nil {
 		return false
 	}
-	if strings.HasPrefix(check, nodeCheckPrefix) {
-		return cluster.Owner(check, liveNames(m.Nodes())) == m.Name()
+	if strings.HasPrefix(check, cluster.NodeCheckPrefix) {
+		return cluster.Owner(check, cluster.LiveNames(m.Nodes())) == m.Name()
 	}
 	return m.Owns(check)
 }
 
-// nodeCheckPrefix begins the name under which a node's loss is alerted
-// on, "node:NAME"; no configured check can have it, as check names have
-// no colon.
-const nodeCheckPrefix = "node:"
-
-func liveNames(nodes []nightowl.Node) []string {
-	var out []string
-	for _, n := range nodes {
-		if n.Live {
-			out = append(out, n.Name)
-		}
-	}
-	return out
-}
-
 // watchNodes alerts on nodes lost and resolves the alert when they are back
-// or have left cleanly. Each node's alert is the business of one live node
-// (rendezvous over the live nodes, as for checks), which reads it from the
-// store first, so that a node taking this over from a dead one carries the
-// same alert on.
+// or have left cleanly (cluster.NodeViews). The node that alerts on one
+// reads its alert from the store first, so that a node taking this over
+// from a dead one carries the same alert on.
 func (a *App) watchNodes(ctx context.Context, m *cluster.Membership) {
-	if !m.Settled() {
+	views := cluster.NodeViews(m)
+	if len(views) == 0 {
 		return
 	}
-	nodes := m.Nodes()
-	live := liveNames(nodes)
-	var mine []nightowl.Node
-	var names []string
-	for _, n := range nodes {
-		if n.Name == m.Name() {
-			continue
-		}
-		if name := nodeCheckPrefix + n.Name; cluster.Owner(name, live) == m.Name() {
-			mine, names = append(mine, n), append(names, name)
-		}
-	}
-	if len(mine) == 0 {
-		return
+	names := make([]string, len(views))
+	for i, v := range views {
+		names[i] = v.Check.Name
 	}
 	if err := a.alerts.Adopt(ctx, names); err != nil {
 		a.log.Warn("read node alerts", "err", err)
 		return
 	}
-	for i, n := range mine {
-		st, cause := nightowl.StatusUp, ""
-		if !n.Live && !n.Left {
-			st = nightowl.StatusDown
-			cause = fmt.Sprintf("monitoring node %s lost: last heartbeat %s", n.Name, n.SeenAt.Format(time.RFC3339))
-			if m.FromMemory(n.Name) {
-				cause = fmt.Sprintf("monitoring node %s cannot reach the database (last heartbeat %s): it runs its checks from memory", n.Name, n.SeenAt.Format(time.RFC3339))
-			}
-		}
-		v := nightowl.CheckView{
-			Check: nightowl.Check{Name: names[i], Labels: map[string]string{"nightowl": "node", "node": n.Name}},
-			State: nightowl.State{Check: names[i], Status: st, Since: n.SeenAt, Cause: cause},
-			Last: &nightowl.Result{Check: names[i], Status: st, Assertions: []nightowl.AssertionResult{{Name: "heartbeat",
-				OK: st == nightowl.StatusUp, Severity: nightowl.SeverityCritical, Message: cause}}},
-		}
-		open := slices.ContainsFunc(a.alerts.Open(), func(al nightowl.Alert) bool { return al.Check == names[i] })
+	for _, v := range views {
+		open := slices.ContainsFunc(a.alerts.Open(), func(al nightowl.Alert) bool { return al.Check == v.Check.Name })
 		octx, cancel := context.WithTimeout(ctx, alertTimeout)
 		err := a.alerts.Observe(octx, v)
 		cancel()
 		if err != nil {
-			a.log.Error("alert on a lost node", "node", n.Name, "err", err)
+			a.log.Error("alert on a lost node", "node", v.Check.Labels["node"], "err", err)
 			continue
 		}
-		if st == nightowl.StatusDown && !open {
+		if v.State.Status == nightowl.StatusDown && !open {
 			// Counted by the one node that alerts, once per loss.
 			a.cluster.lost.Inc()
 		}
@@ -203,7 +159,7 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 			if a.cluster.pings == nil {
 				return 0
 			}
-			return a.cluster.pings.tell(ctx, name, peers)
+			return a.cluster.pings.Tell(ctx, name, peers)
 		},
 	})
 	if err != nil {
@@ -259,7 +215,9 @@ func (a *App) writeBack(ctx context.Context) error {
 func (a *App) adopt(ctx context.Context, gained []string) error {
 	// Heartbeats first: their state is stored apart, and a takeover must
 	// not go without it because the other read failed.
-	a.adoptHeartbeats(ctx, gained)
+	if a.cluster.pings != nil {
+		a.cluster.pings.Adopt(ctx, gained)
+	}
 	states, err := a.store.States(ctx)
 	if err != nil {
 		a.log.Warn("read check states", "err", err)
@@ -292,7 +250,7 @@ func (a *App) reconcile(ctx context.Context, checks []string) {
 		}
 	}
 	configured := func(c string) bool {
-		if a.cluster != nil && strings.HasPrefix(c, nodeCheckPrefix) {
+		if a.cluster != nil && strings.HasPrefix(c, cluster.NodeCheckPrefix) {
 			return true // the node watch resolves these
 		}
 		_, ok := a.engine.Check(c)

@@ -9,42 +9,23 @@ import (
 	"github.com/nightowl/nightowl/incident"
 )
 
-// incidentConfig is what the incident service reads of the config in force.
-// It is kept apart from cfg, which a reload holds locked while it
-// reconciles alerts: an alert that fires then must not wait for that lock
-// to find its components.
-type incidentConfig struct {
-	components []nightowl.Component
-	autoOpen   bool
-}
-
-// setIncidentConfig makes cfg's components and incidents section the ones
-// in force.
-func (a *App) setIncidentConfig(cfg *config.Config) {
-	a.incidentCfg.Store(&incidentConfig{
-		components: cfg.Components,
-		autoOpen:   cfg.Incidents.AutoOpen == config.AutoOpenCritical,
-	})
-}
-
 // autoOpenTimeout bounds the work of adding a fired alert to an incident:
 // it runs on the path that records the alert.
 const autoOpenTimeout = 10 * time.Second
 
 // newIncidents builds the incident service over the store, reading the
 // components and checks in force.
-func (a *App) newIncidents(cfg *config.Config) error {
-	a.setIncidentConfig(cfg)
+func (a *App) newIncidents() error {
 	svc, err := incident.New(incident.Options{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log,
-		Components: func() []nightowl.Component { return a.incidentCfg.Load().components },
+		Components: func() []nightowl.Component { return a.Config().Components },
 		Checks: func() []nightowl.CheckView {
 			if a.engine == nil {
 				return nil
 			}
 			return a.engine.Checks()
 		},
-		AutoOpen: func() bool { return a.incidentCfg.Load().autoOpen },
+		AutoOpen: func() bool { return a.Config().Incidents.AutoOpen == config.AutoOpenCritical },
 	})
 	a.incidents = svc
 	return err

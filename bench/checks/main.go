@@ -32,12 +32,12 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/app"
 	"github.com/nightowl/nightowl/config"
-	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/probe"
-	"github.com/nightowl/nightowl/sqlite"
 )
 
 var profile, heapProfile string
@@ -161,16 +161,16 @@ func run(n int, interval, duration, baseDur time.Duration, concurrency int) erro
 		return err
 	}
 	cfg = nil
-	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "bench.db"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var lags *lagStore
+	core, err := app.NewCore(context.Background(), app.CoreOptions{SQLite: filepath.Join(dir, "bench.db"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: concurrency,
+		Store: func(s nightowl.Store) nightowl.Store { lags = &lagStore{Store: s}; return lags }})
 	if err != nil {
 		return err
 	}
-	lags := &lagStore{Store: store}
-	e, err := engine.New(engine.Options{Store: lags, Concurrency: concurrency, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
+	if err := core.SetChecks(checks, nil); err != nil {
 		return err
 	}
-	e.SetChecks(checks, nil)
 	checks = nil
 	// Start-up garbage (the YAML tree of the whole config) is returned to
 	// the system within minutes by the runtime's scavenger; do it now so
@@ -188,7 +188,7 @@ func run(n int, interval, duration, baseDur time.Duration, concurrency int) erro
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e.Start(ctx)
+	core.Start(ctx)
 	// The first interval is start-up: every check runs for the first time,
 	// gets its storage id and records its first status. Measure after it.
 	time.Sleep(interval)
@@ -207,11 +207,11 @@ func run(n int, interval, duration, baseDur time.Duration, concurrency int) erro
 		f.Close()
 	}
 	cancel()
-	e.Stop()
+	core.Stop()
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
-	store.Close()
+	core.Close()
 
 	runs, lag := lags.snapshot()
 	per1k := (cpu1 - cpu0) / float64(runs) * 1000
@@ -272,8 +272,8 @@ func bareLoop(url string, rate float64, d time.Duration, conc int) (float64, int
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc}
 	client := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(conc)
 	var done atomic.Int64
 	period := time.Duration(float64(time.Second) / rate)
 	cpu0 := cpuSeconds()
@@ -286,19 +286,17 @@ func bareLoop(url string, rate float64, d time.Duration, conc int) (float64, int
 		if w := time.Until(due); w > 0 {
 			time.Sleep(w)
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			resp, err := client.Get(url)
 			if err != nil {
-				return
+				return nil
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			done.Add(1)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return cpuSeconds() - cpu0, int(done.Load())
 }

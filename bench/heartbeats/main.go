@@ -31,12 +31,10 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/app"
 	"github.com/nightowl/nightowl/assert"
-	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/probe"
-	"github.com/nightowl/nightowl/sqlite"
-	"github.com/nightowl/nightowl/web"
 )
 
 var profile, memProfile string
@@ -86,25 +84,14 @@ func run(n, tokens, conns int, duration time.Duration) error {
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dbPath := filepath.Join(dir, "bench.db")
-	store, err := sqlite.Open(context.Background(), sqlite.Options{Path: dbPath, Logger: quiet})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	eng, err := engine.New(engine.Options{Store: store, Logger: quiet})
-	if err != nil {
-		return err
-	}
 	var reported atomic.Int64
-	tr, err := heartbeat.New(heartbeat.Options{Store: store, Logger: quiet,
-		Report: func(check string, at time.Time, f nightowl.Facts) {
-			reported.Add(1)
-			eng.Submit(check, at, f)
-		}})
+	core, err := app.NewCore(context.Background(), app.CoreOptions{SQLite: dbPath, Logger: quiet,
+		Reported: func(string) { reported.Add(1) }})
 	if err != nil {
 		return err
 	}
+	defer core.Close()
+	store := core.Store
 
 	// The checks are built directly rather than parsed from a YAML file of a
 	// million entries; they are what the config loader produces: the
@@ -133,8 +120,7 @@ func run(n, tokens, conns int, duration time.Duration) error {
 			Assertions: asserts, Fingerprint: "bench"}
 		hbs[i] = heartbeat.Check{Name: name, Spec: spec}
 	}
-	eng.SetChecks(checks, nil)
-	if err := tr.SetChecks(hbs, nil); err != nil {
+	if err := core.SetChecks(checks, hbs); err != nil {
 		return err
 	}
 	checks, hbs = nil, nil
@@ -148,10 +134,8 @@ func run(n, tokens, conns int, duration time.Duration) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eng.Start(ctx)
-	tr.Start(ctx)
-	defer tr.Stop()
-	defer eng.Stop()
+	core.Start(ctx)
+	defer core.Stop()
 
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -206,7 +190,7 @@ end
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: web.PingHandler(tr, nightowl.SystemClock{})}
+	srv := &http.Server{Handler: core.PingHandler()}
 	go srv.Serve(ln)
 	defer srv.Close()
 

@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/app"
 	"github.com/nightowl/nightowl/config"
-	"github.com/nightowl/nightowl/engine"
-	"github.com/nightowl/nightowl/probe"
 )
 
 func cmdCheck(ctx context.Context, e *env, args []string) int {
@@ -33,36 +31,16 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		printConfigError(e, err)
 		return exitBadConfig
 	}
-	checks, err := app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
+	results, err := app.RunChecks(ctx, cfg, names)
+	var unknown app.UnknownCheckError
+	if errors.As(err, &unknown) {
+		fmt.Fprintf(e.stderr, "nightowl: %v\n", err)
+		return exitBadConfig
+	}
 	if err != nil {
 		printConfigError(e, err)
 		return exitBadConfig
 	}
-	if len(names) > 0 {
-		var picked []nightowl.Check
-		for _, n := range names {
-			i := slices.IndexFunc(checks, func(c nightowl.Check) bool { return c.Name == n })
-			if i < 0 {
-				fmt.Fprintf(e.stderr, "nightowl: no check named %q\n", n)
-				return exitBadConfig
-			}
-			picked = append(picked, checks[i])
-		}
-		checks = picked
-	}
-
-	results := make([]nightowl.Result, len(checks))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	for i := range checks {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = engine.Run(ctx, &checks[i], nil)
-		}()
-	}
-	wg.Wait()
 
 	code := exitOK
 	for _, r := range results {

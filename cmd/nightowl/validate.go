@@ -6,7 +6,6 @@ import (
 
 	"github.com/nightowl/nightowl/app"
 	"github.com/nightowl/nightowl/config"
-	"github.com/nightowl/nightowl/probe"
 )
 
 func cmdValidate(ctx context.Context, e *env, args []string) int {
@@ -21,7 +20,7 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	if err == nil {
 		// Building the probes catches what only shows when a file is read,
 		// such as an unreadable ca_file.
-		_, err = app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
+		err = app.ValidateChecks(cfg)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(e.stderr, "nightowl validate: stopped before the config was read")

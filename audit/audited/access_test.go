@@ -1,4 +1,4 @@
-package app
+package audited
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func TestChangePasswordNotRecorded(t *testing.T) {
 	if _, err := svc.AddUser(ctx, "ana", nightowl.RoleViewer, "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
-	aa := &AuditedAccess{Service: svc, audit: failingAuditor{}, users: store, actor: webActor, log: slog.New(slog.DiscardHandler)}
+	aa := &Access{Service: svc, Recorder: failingAuditor{}, UserStore: store, Actor: func(context.Context) string { return "ana" }, Logger: slog.New(slog.DiscardHandler)}
 	_, cookie, err := aa.ChangePassword(ctx, "ana", "correct horse battery", "a much newer passphrase")
 	if !errors.Is(err, nightowl.ErrPasswordChanged) || !strings.Contains(nightowl.ErrorMessage(err), "audit log") {
 		t.Fatalf("the error: %v", err)

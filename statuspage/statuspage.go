@@ -1,4 +1,10 @@
-package app
+// Package statuspage builds what the public status page shows: each
+// component's status and uptime bars, the published incidents with their
+// public updates only, and the announced maintenance windows. It reads the
+// checks, incidents and windows it is handed and caches what it built, since
+// the page is read most when something is wrong, by everyone at once; the
+// web layer serves it (web.Publisher).
+package statuspage
 
 import (
 	"context"
@@ -11,6 +17,61 @@ import (
 	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/web"
 )
+
+// Checks are the checks in force with their state (the engine).
+type Checks interface {
+	Checks() []nightowl.CheckView
+	Check(name string) (nightowl.CheckView, bool)
+}
+
+// Incidents are the incidents kept (the incident service).
+type Incidents interface {
+	List(ctx context.Context, q nightowl.IncidentQuery) ([]nightowl.Incident, error)
+	Get(ctx context.Context, id string) (nightowl.Incident, []nightowl.IncidentUpdate, error)
+}
+
+// Windows are the maintenance windows (the maintenance runner).
+type Windows interface {
+	List() []nightowl.MaintenanceView
+}
+
+// Rollups are the daily rollups the uptime bars are made of (the store).
+type Rollups interface {
+	Rollups(ctx context.Context, check string, p nightowl.Period, since time.Time) ([]nightowl.Rollup, error)
+}
+
+// Options configure a Service. Every field but TTL is required.
+type Options struct {
+	// Config returns the config in force: the page's title and URL, the
+	// components and the checks that have badges.
+	Config      func() *config.Config
+	Checks      Checks
+	Incidents   Incidents
+	Maintenance Windows
+	Rollups     Rollups
+	Clock       nightowl.Clock // the system clock when nil
+	// TTL is how long what the page shows is reused; 5s when 0, never
+	// when negative (tests).
+	TTL time.Duration
+}
+
+// Service builds the public status and the badges; it implements
+// web.Publisher.
+type Service struct {
+	opts Options
+	// public caches what the page shows.
+	public publicCache
+}
+
+// New returns a Service over opts.
+func New(opts Options) *Service {
+	if opts.Clock == nil {
+		opts.Clock = nightowl.SystemClock{}
+	}
+	return &Service{opts: opts}
+}
+
+var _ web.Publisher = (*Service)(nil)
 
 // The public status page is read most when something is wrong, by everyone
 // at once. What it shows is built at most once per publicTTL and shared:
@@ -41,23 +102,24 @@ type componentUptime struct {
 	uptime float64
 }
 
-// PublicStatus implements web.Publisher.
-func (a *App) PublicStatus(ctx context.Context) (web.PublicStatus, error) {
-	a.public.mu.Lock()
-	defer a.public.mu.Unlock()
-	now := a.opts.Clock.Now().UTC()
-	ttl := a.opts.PublicTTL
+// PublicStatus implements web.Publisher: what the page shows, built at
+// most once per TTL.
+func (s *Service) PublicStatus(ctx context.Context) (web.PublicStatus, error) {
+	s.public.mu.Lock()
+	defer s.public.mu.Unlock()
+	now := s.opts.Clock.Now().UTC()
+	ttl := s.opts.TTL
 	if ttl == 0 {
 		ttl = publicTTL
 	}
-	if !a.public.built.IsZero() && now.Sub(a.public.built) < ttl {
-		return a.public.ps, nil
+	if !s.public.built.IsZero() && now.Sub(s.public.built) < ttl {
+		return s.public.ps, nil
 	}
-	ps, err := a.buildPublic(ctx, now)
+	ps, err := s.buildPublic(ctx, now)
 	if err != nil {
 		return ps, err
 	}
-	a.public.built, a.public.ps = now, ps
+	s.public.built, s.public.ps = now, ps
 	return ps, nil
 }
 
@@ -83,13 +145,13 @@ var indicators = map[nightowl.ComponentStatus][2]string{
 	nightowl.ComponentMajorOutage:      {"critical", "Major System Outage"},
 }
 
-func (a *App) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus, error) {
-	cfg := a.Config()
-	views := a.engine.Checks()
+func (s *Service) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus, error) {
+	cfg := s.opts.Config()
+	views := s.opts.Checks.Checks()
 	ps := web.PublicStatus{Title: cfg.Server.Title, URL: cfg.Server.PublicURL, UpdatedAt: now,
 		Overall: nightowl.ComponentOperational}
 	statuses := incident.ComponentStatuses(cfg.Components, views)
-	uptime, err := a.uptime(ctx, cfg, views, now)
+	uptime, err := s.uptime(ctx, cfg, views, now)
 	if err != nil {
 		return ps, err
 	}
@@ -103,7 +165,7 @@ func (a *App) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus,
 		}
 	}
 
-	open, history, err := a.publicIncidents(ctx, now)
+	open, history, err := s.publicIncidents(ctx, now)
 	if err != nil {
 		return ps, err
 	}
@@ -116,14 +178,14 @@ func (a *App) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus,
 	ind := indicators[ps.Overall]
 	ps.Indicator, ps.Description = ind[0], ind[1]
 
-	for _, m := range a.maint.List() {
+	for _, m := range s.opts.Maintenance.List() {
 		if !m.Announce || (!m.Active && (m.From.Before(now) || m.From.Sub(now) > announceAhead)) {
 			continue
 		}
 		pm := web.PublicMaintenance{ID: m.ID, Name: m.Name, Reason: m.Reason, From: m.From, Until: m.Until, Active: m.Active}
 		for _, c := range cfg.Components {
 			for _, name := range m.Scope {
-				if v, ok := a.engine.Check(name); ok && c.Checks.Matches(name, v.Check.Labels) && !slices.Contains(pm.Components, c.Name) {
+				if v, ok := s.opts.Checks.Check(name); ok && c.Checks.Matches(name, v.Check.Labels) && !slices.Contains(pm.Components, c.Name) {
 					pm.Components = append(pm.Components, c.Name)
 				}
 			}
@@ -139,11 +201,11 @@ const announceAhead = 24 * time.Hour
 
 // Badge implements web.Publisher: only checks with a badge have one, and
 // any other name is answered as one that does not exist.
-func (a *App) Badge(name string) (nightowl.Status, bool) {
-	if !a.Config().HasBadge(name) {
+func (s *Service) Badge(name string) (nightowl.Status, bool) {
+	if !s.opts.Config().HasBadge(name) {
 		return "", false
 	}
-	v, ok := a.engine.Check(name)
+	v, ok := s.opts.Checks.Check(name)
 	if !ok {
 		return "", false
 	}
@@ -160,17 +222,17 @@ const (
 // publicIncidents returns the published incidents, open and resolved in
 // the last 90 days, each with its public updates only and its public
 // times, the most recently published first.
-func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
+func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
 	// Every open incident, however old, and the recent resolved ones;
 	// published ones only, asked of the store, so that incidents nobody
 	// published (a flapping check opens one after another) never take
 	// the places of those that were. The open ones are among the recent,
 	// and are made room for.
-	incs, err := a.incidents.List(ctx, nightowl.IncidentQuery{Open: true, Published: true, Limit: 1000})
+	incs, err := s.opts.Incidents.List(ctx, nightowl.IncidentQuery{Open: true, Published: true, Limit: 1000})
 	if err != nil {
 		return nil, nil, err
 	}
-	recent, err := a.incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Published: true,
+	recent, err := s.opts.Incidents.List(ctx, nightowl.IncidentQuery{Since: now.AddDate(0, 0, -historyDays), Published: true,
 		Limit: maxHistory + len(incs)})
 	if err != nil {
 		return nil, nil, err
@@ -189,7 +251,7 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 		if !inc.Published() {
 			continue
 		}
-		_, updates, err := a.incidents.Get(ctx, inc.ID)
+		_, updates, err := s.opts.Incidents.Get(ctx, inc.ID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -228,18 +290,18 @@ func (a *App) publicIncidents(ctx context.Context, now time.Time) (open, history
 }
 
 // uptime returns each component's uptime bars, rebuilt at most every
-// uptimeTTL (and when the components change). Called with a.public.mu held.
-func (a *App) uptime(ctx context.Context, cfg *config.Config, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
-	fresh := a.public.uptime != nil && now.Sub(a.public.uptimeBuilt) < uptimeTTL && a.opts.PublicTTL >= 0
+// uptimeTTL (and when the components change). Called with s.public.mu held.
+func (s *Service) uptime(ctx context.Context, cfg *config.Config, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
+	fresh := s.public.uptime != nil && now.Sub(s.public.uptimeBuilt) < uptimeTTL && s.opts.TTL >= 0
 	if fresh {
 		for _, c := range cfg.Components {
-			if _, ok := a.public.uptime[c.Name]; !ok {
+			if _, ok := s.public.uptime[c.Name]; !ok {
 				fresh = false
 			}
 		}
 	}
 	if fresh {
-		return a.public.uptime, nil
+		return s.public.uptime, nil
 	}
 	today := now.Truncate(24 * time.Hour)
 	first := today.AddDate(0, 0, -(uptimeDays - 1))
@@ -259,7 +321,7 @@ func (a *App) uptime(ctx context.Context, cfg *config.Config, views []nightowl.C
 			rollups, ok := byCheck[v.Check.Name]
 			if !ok {
 				var err error
-				if rollups, err = a.store.Rollups(ctx, v.Check.Name, nightowl.Daily, first); err != nil {
+				if rollups, err = s.opts.Rollups.Rollups(ctx, v.Check.Name, nightowl.Daily, first); err != nil {
 					return nil, err
 				}
 				byCheck[v.Check.Name] = rollups
@@ -280,6 +342,6 @@ func (a *App) uptime(ctx context.Context, cfg *config.Config, views []nightowl.C
 		}
 		out[c.Name] = u
 	}
-	a.public.uptime, a.public.uptimeBuilt = out, now
+	s.public.uptime, s.public.uptimeBuilt = out, now
 	return out, nil
 }

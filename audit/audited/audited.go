@@ -1,0 +1,335 @@
+// Package audited wraps the services people act through (incidents,
+// maintenance windows, acknowledgements, people and tokens) so that what
+// they do is recorded in the audit log, rather than inside them: the
+// services stay unaware of the log, and what the web layer and the command
+// line use is the recording wrapper.
+//
+// What has already happened (an acknowledgement, a window started) cannot
+// be taken back when recording it fails: the failure is logged by the
+// recorder and the caller still gets its answer. A sign-in can be: one that
+// cannot be recorded is ended and refused. A change to people or tokens that
+// cannot be recorded stands, and the error says so.
+package audited
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
+	"github.com/nightowl/nightowl/incident"
+	"github.com/nightowl/nightowl/maintenance"
+)
+
+// record appends an entry for something that has already happened; the
+// recorder logs a failure, which cannot undo it.
+func record(ctx context.Context, log nightowl.Auditor, actor, action, subject, detail string) {
+	if actor == "" {
+		actor = "anonymous"
+	}
+	_ = log.Audit(ctx, nightowl.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail})
+}
+
+// Acker acknowledges alerts (the alert manager).
+type Acker interface {
+	Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error)
+}
+
+// Acks records every acknowledgement that changed an alert: repeating one
+// is no news.
+type Acks struct {
+	Acker
+	Recorder nightowl.Auditor
+}
+
+// Ack acknowledges the alert id on behalf of by, and records it when it
+// changed the alert.
+func (s Acks) Ack(ctx context.Context, id, by string) (nightowl.Alert, bool, error) {
+	al, acked, err := s.Acker.Ack(ctx, id, by)
+	if err == nil && acked {
+		record(ctx, s.Recorder, by, "alert.ack", al.ID, "check "+al.Check)
+	}
+	return al, acked, err
+}
+
+// Maintenance is the maintenance runner as the web layer sees it
+// (web.Maintainer): every window started or ended by hand is recorded.
+type Maintenance struct {
+	Runner   *maintenance.Runner
+	Recorder nightowl.Auditor
+}
+
+// MaintenanceList implements web.Maintainer.
+func (s Maintenance) MaintenanceList() []nightowl.MaintenanceView { return s.Runner.List() }
+
+// StartMaintenance implements web.Maintainer.
+func (s Maintenance) StartMaintenance(ctx context.Context, w nightowl.Window) (nightowl.Window, error) {
+	w, err := s.Runner.Start(ctx, w)
+	if err == nil {
+		record(ctx, s.Recorder, w.CreatedBy, "maintenance.start", w.ID, windowDetail(w))
+	}
+	return w, err
+}
+
+// EndMaintenance implements web.Maintainer.
+func (s Maintenance) EndMaintenance(ctx context.Context, id, by string) (nightowl.Window, error) {
+	w, err := s.Runner.End(ctx, id, by)
+	if err == nil {
+		record(ctx, s.Recorder, w.EndedBy, "maintenance.end", w.ID, "name "+w.Name)
+	}
+	return w, err
+}
+
+// Incidents is the incident service as the web layer sees it
+// (web.Incidents): every incident opened, updated or published by someone
+// is recorded.
+type Incidents struct {
+	*incident.Service
+	Recorder nightowl.Auditor
+}
+
+// Open implements web.Incidents.
+func (s Incidents) Open(ctx context.Context, title string, impact nightowl.Impact, components []string, message string, public bool, by string) (nightowl.Incident, error) {
+	inc, err := s.Service.Open(ctx, title, impact, components, message, public, by)
+	if err == nil {
+		record(ctx, s.Recorder, by, "incident.open", inc.ID,
+			fmt.Sprintf("%q; impact %s; components %s; public %t", inc.Title, inc.Impact, strings.Join(inc.Components, ","), public))
+	}
+	return inc, err
+}
+
+// Update implements web.Incidents.
+func (s Incidents) Update(ctx context.Context, id string, u nightowl.IncidentUpdate) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	inc, up, err := s.Service.Update(ctx, id, u)
+	if err == nil {
+		kind := "note"
+		if up.Public {
+			kind = "public update"
+		}
+		detail := []string{kind}
+		if up.State != "" {
+			detail = append(detail, "state "+string(up.State))
+		}
+		if up.Impact != "" {
+			detail = append(detail, "impact "+string(up.Impact))
+		}
+		if up.Components != nil {
+			detail = append(detail, "components "+strings.Join(up.Components, ","))
+		}
+		record(ctx, s.Recorder, up.By, "incident.update", inc.ID, strings.Join(detail, "; "))
+	}
+	return inc, up, err
+}
+
+// Publish implements web.Incidents.
+func (s Incidents) Publish(ctx context.Context, id, title, message, by string) (nightowl.Incident, nightowl.IncidentUpdate, error) {
+	inc, up, err := s.Service.Publish(ctx, id, title, message, by)
+	if err == nil {
+		detail := "as it stands"
+		if up.Public {
+			detail = "with a public update"
+		}
+		record(ctx, s.Recorder, by, "incident.publish", inc.ID, fmt.Sprintf("%q; impact %s; %s", inc.Title, inc.Impact, detail))
+	}
+	return inc, up, err
+}
+
+// Access is the people and tokens service with every sign-in, failed
+// sign-in, sign-out and change to users and tokens recorded. The web layer
+// uses it as its Authenticator and People; the command line for user and
+// token.
+type Access struct {
+	*access.Service
+	Recorder  nightowl.Auditor
+	UserStore Users
+	// Actor names who is making a change, from the request's context.
+	Actor func(ctx context.Context) string
+	// Logger logs what could not be undone; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Users looks people up by name (the store).
+type Users interface {
+	User(ctx context.Context, name string) (nightowl.User, error)
+}
+
+func (s *Access) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+func (s *Access) record(ctx context.Context, actor, action, subject, detail string) error {
+	return s.Recorder.Audit(ctx, nightowl.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail})
+}
+
+// recordDone records a change that is made: a failure cannot undo it, but
+// is returned, to be told apart from the change failing.
+func (s *Access) recordDone(ctx context.Context, action, subject, detail string) error {
+	if err := s.record(ctx, s.Actor(ctx), action, subject, detail); err != nil {
+		return nightowl.Errorf(nightowl.EInternal, "%s %s was done, but could not be recorded in the audit log: %v", action, subject, err)
+	}
+	return nil
+}
+
+// Login implements web.Authenticator. A sign-in is recorded with the
+// address it came from, a failure too; a refusal by the rate limit is not,
+// since it checks no password and costs an attacker nothing: the failures
+// that set the limit off are there. A failed sign-in names the user only
+// when there is one of that name: people type passwords into the name
+// field, and the log keeps what it is given for good.
+func (s *Access) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
+	sess, cookie, err := s.Service.Login(ctx, name, password, addr)
+	switch nightowl.ErrorCode(err) {
+	case "":
+		if rerr := s.record(ctx, sess.User, "login", sess.User, "from "+addr); rerr != nil {
+			if lerr := s.Service.Logout(context.WithoutCancel(ctx), cookie); lerr != nil {
+				s.logger().Error("end a sign-in that could not be recorded", "user", sess.User, "err", lerr)
+			}
+			return nightowl.Session{}, "", nightowl.Errorf(nightowl.EInternal, "the sign-in could not be recorded in the audit log: try again")
+		}
+	case nightowl.EUnauthorized:
+		actor, detail := "unknown", "unknown name, from "+addr
+		if _, uerr := s.UserStore.User(ctx, name); uerr == nil {
+			actor, detail = name, "wrong password, from "+addr
+		}
+		s.record(ctx, actor, "login.failed", actor, detail)
+	}
+	return sess, cookie, err
+}
+
+// Logout implements web.Authenticator. Ending a session that has already
+// ended is no sign-out, and not recorded.
+func (s *Access) Logout(ctx context.Context, cookie string) error {
+	_, u, serr := s.Service.Session(ctx, cookie)
+	if err := s.Service.Logout(ctx, cookie); err != nil {
+		return err
+	}
+	if serr == nil {
+		s.record(ctx, u.Name, "logout", u.Name, "")
+	}
+	return nil
+}
+
+// AddUser implements web.People.
+func (s *Access) AddUser(ctx context.Context, name string, role nightowl.Role, password string) (nightowl.User, error) {
+	u, err := s.Service.AddUser(ctx, name, role, password)
+	if err != nil {
+		return u, err
+	}
+	if err := s.recordDone(ctx, "user.add", u.Name, "role "+string(u.Role)); err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
+// RemoveUser implements web.People.
+func (s *Access) RemoveUser(ctx context.Context, name string) error {
+	if err := s.Service.RemoveUser(ctx, name); err != nil {
+		return err
+	}
+	return s.recordDone(ctx, "user.remove", name, "with their tokens and sessions")
+}
+
+// SetRole changes a user's role, recorded.
+func (s *Access) SetRole(ctx context.Context, name string, role nightowl.Role) error {
+	before, _ := s.UserStore.User(ctx, name)
+	if err := s.Service.SetRole(ctx, name, role); err != nil {
+		return err
+	}
+	return s.recordDone(ctx, "user.role", name, fmt.Sprintf("from %s to %s", before.Role, role))
+}
+
+// SetPassword gives a user a new password, recorded (without it).
+func (s *Access) SetPassword(ctx context.Context, name, password string) error {
+	if err := s.Service.SetPassword(ctx, name, password); err != nil {
+		return err
+	}
+	return s.recordDone(ctx, "user.password", name, "their sessions ended")
+}
+
+// ChangePassword implements web.PasswordChanger: a user's change of their
+// own password, recorded (without it) as made by them. A change that was
+// made is recorded even when no new session could be started after it;
+// when recording fails, the change stands and its new session is
+// returned with an error that wraps nightowl.ErrPasswordChanged.
+func (s *Access) ChangePassword(ctx context.Context, name, current, password string) (nightowl.Session, string, error) {
+	sess, cookie, err := s.Service.ChangePassword(ctx, name, current, password)
+	if err != nil && !errors.Is(err, nightowl.ErrPasswordChanged) {
+		return sess, cookie, err
+	}
+	detail := "their own, on the dashboard; their other sessions ended"
+	if err != nil {
+		detail = "their own, on the dashboard; then " + nightowl.ErrorMessage(err)
+	}
+	if rerr := s.record(context.WithoutCancel(ctx), name, "user.password", name, detail); rerr != nil {
+		s.logger().Error("a change of password could not be recorded in the audit log", "user", name, "err", rerr)
+		if err == nil {
+			err = fmt.Errorf("%w, but %w", nightowl.ErrPasswordChanged,
+				nightowl.Errorf(nightowl.EInternal, "the change could not be recorded in the audit log: %v", rerr))
+		}
+	}
+	return sess, cookie, err
+}
+
+// CreateToken makes an API token, recorded without its secret.
+func (s *Access) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
+	t, secret, err := s.Service.CreateToken(ctx, user, name, role, ttl)
+	if err != nil {
+		return t, secret, err
+	}
+	detail := fmt.Sprintf("for %s; name %s; role %s", t.User, t.Name, t.Role)
+	if !t.ExpiresAt.IsZero() {
+		detail += "; expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if err := s.recordDone(ctx, "token.create", t.ID, detail); err != nil {
+		return t, secret, err
+	}
+	return t, secret, nil
+}
+
+// RevokeToken revokes an API token, recorded.
+func (s *Access) RevokeToken(ctx context.Context, id string) error {
+	var detail string
+	if ts, err := s.Service.Tokens(ctx, ""); err == nil {
+		for _, t := range ts {
+			if t.ID == id {
+				detail = fmt.Sprintf("of %s; name %s", t.User, t.Name)
+			}
+		}
+	}
+	if err := s.Service.RevokeToken(ctx, id); err != nil {
+		return err
+	}
+	return s.recordDone(ctx, "token.revoke", id, detail)
+}
+
+func windowDetail(w nightowl.Window) string {
+	var parts []string
+	if w.Name != "" {
+		parts = append(parts, "name "+w.Name)
+	}
+	var sel []string
+	for _, k := range slices.Sorted(maps.Keys(w.Checks.Labels)) {
+		sel = append(sel, k+"="+w.Checks.Labels[k])
+	}
+	sel = append(sel, w.Checks.Names...)
+	parts = append(parts, "checks "+strings.Join(sel, ","))
+	if len(w.Expect) > 0 {
+		parts = append(parts, "expect "+strings.Join(w.Expect, ","))
+	}
+	if !w.End.IsZero() {
+		parts = append(parts, "until "+w.End.UTC().Format(time.RFC3339))
+	}
+	if w.Reason != "" {
+		parts = append(parts, "reason "+w.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
