@@ -208,7 +208,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if a.cluster != nil {
 		a.newRelay(pingKey)
 	}
-	a.status = statuspage.New(statuspage.Options{Config: a.Config, Checks: a.engine, Incidents: a.incidents,
+	a.status = statuspage.New(statuspage.Options{Settings: a.pageSettings, Checks: a.engine, Incidents: a.incidents,
 		Maintenance: a.maint, Rollups: store, Clock: opts.Clock, TTL: opts.PublicTTL})
 	stored, err := store.Heartbeats(ctx)
 	if err != nil {
@@ -582,6 +582,12 @@ func InvalidConfig(err error) error {
 		err:     nightowl.Errorf(nightowl.EInvalid, "config refused, the running config stays in force: %d error(s)", len(details)),
 		details: details,
 	}
+}
+
+// pageSettings is what the config in force says of the status page.
+func (a *App) pageSettings() statuspage.Settings {
+	c := a.Config()
+	return statuspage.Settings{Title: c.Server.Title, URL: c.Server.PublicURL, Components: c.Components, HasBadge: c.HasBadge}
 }
 
 // Config returns the config in force. It never waits for a reload.

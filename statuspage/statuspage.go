@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/incident"
-	"github.com/nightowl/nightowl/web"
 )
 
 // Checks are the checks in force with their state (the engine).
@@ -40,11 +38,19 @@ type Rollups interface {
 	Rollups(ctx context.Context, check string, p nightowl.Period, since time.Time) ([]nightowl.Rollup, error)
 }
 
+// Settings are what the config says of the page: its title and URL, the
+// components, and which checks have badges.
+type Settings struct {
+	Title      string
+	URL        string // server.public_url, for links in the feed
+	Components []nightowl.Component
+	HasBadge   func(check string) bool
+}
+
 // Options configure a Service. Every field but TTL is required.
 type Options struct {
-	// Config returns the config in force: the page's title and URL, the
-	// components and the checks that have badges.
-	Config      func() *config.Config
+	// Settings returns what the config in force says of the page.
+	Settings    func() Settings
 	Checks      Checks
 	Incidents   Incidents
 	Maintenance Windows
@@ -71,8 +77,6 @@ func New(opts Options) *Service {
 	return &Service{opts: opts}
 }
 
-var _ web.Publisher = (*Service)(nil)
-
 // The public status page is read most when something is wrong, by everyone
 // at once. What it shows is built at most once per publicTTL and shared:
 // a thousand visitors a second cost one build a few seconds.
@@ -90,7 +94,7 @@ const uptimeTTL = 5 * time.Minute
 type publicCache struct {
 	mu    sync.Mutex
 	built time.Time
-	ps    web.PublicStatus
+	ps    Page
 
 	uptimeBuilt time.Time
 	uptime      map[string]componentUptime // by component name
@@ -98,13 +102,13 @@ type publicCache struct {
 
 // componentUptime is a component's uptime bars and their total.
 type componentUptime struct {
-	days   []web.PublicDay
+	days   []Day
 	uptime float64
 }
 
 // PublicStatus implements web.Publisher: what the page shows, built at
 // most once per TTL.
-func (s *Service) PublicStatus(ctx context.Context) (web.PublicStatus, error) {
+func (s *Service) PublicStatus(ctx context.Context) (Page, error) {
 	s.public.mu.Lock()
 	defer s.public.mu.Unlock()
 	now := s.opts.Clock.Now().UTC()
@@ -145,10 +149,10 @@ var indicators = map[nightowl.ComponentStatus][2]string{
 	nightowl.ComponentMajorOutage:      {"critical", "Major System Outage"},
 }
 
-func (s *Service) buildPublic(ctx context.Context, now time.Time) (web.PublicStatus, error) {
-	cfg := s.opts.Config()
+func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) {
+	cfg := s.opts.Settings()
 	views := s.opts.Checks.Checks()
-	ps := web.PublicStatus{Title: cfg.Server.Title, URL: cfg.Server.PublicURL, UpdatedAt: now,
+	ps := Page{Title: cfg.Title, URL: cfg.URL, UpdatedAt: now,
 		Overall: nightowl.ComponentOperational}
 	statuses := incident.ComponentStatuses(cfg.Components, views)
 	uptime, err := s.uptime(ctx, cfg, views, now)
@@ -157,7 +161,7 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (web.PublicSta
 	}
 	for _, c := range cfg.Components {
 		u := uptime[c.Name]
-		pc := web.PublicComponent{Name: c.Name, Description: c.Description, Status: statuses[c.Name],
+		pc := Component{Name: c.Name, Description: c.Description, Status: statuses[c.Name],
 			Days: u.days, Uptime: u.uptime}
 		ps.Components = append(ps.Components, pc)
 		if rank[pc.Status] > rank[ps.Overall] {
@@ -182,7 +186,7 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (web.PublicSta
 		if !m.Announce || (!m.Active && (m.From.Before(now) || m.From.Sub(now) > announceAhead)) {
 			continue
 		}
-		pm := web.PublicMaintenance{ID: m.ID, Name: m.Name, Reason: m.Reason, From: m.From, Until: m.Until, Active: m.Active}
+		pm := Maintenance{ID: m.ID, Name: m.Name, Reason: m.Reason, From: m.From, Until: m.Until, Active: m.Active}
 		for _, c := range cfg.Components {
 			for _, name := range m.Scope {
 				if v, ok := s.opts.Checks.Check(name); ok && c.Checks.Matches(name, v.Check.Labels) && !slices.Contains(pm.Components, c.Name) {
@@ -202,7 +206,7 @@ const announceAhead = 24 * time.Hour
 // Badge implements web.Publisher: only checks with a badge have one, and
 // any other name is answered as one that does not exist.
 func (s *Service) Badge(name string) (nightowl.Status, bool) {
-	if !s.opts.Config().HasBadge(name) {
+	if !s.opts.Settings().HasBadge(name) {
 		return "", false
 	}
 	v, ok := s.opts.Checks.Check(name)
@@ -222,7 +226,7 @@ const (
 // publicIncidents returns the published incidents, open and resolved in
 // the last 90 days, each with its public updates only and its public
 // times, the most recently published first.
-func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, history []web.PublicIncident, err error) {
+func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, history []Incident, err error) {
 	// Every open incident, however old, and the recent resolved ones;
 	// published ones only, asked of the store, so that incidents nobody
 	// published (a flapping check opens one after another) never take
@@ -258,7 +262,7 @@ func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, his
 		// Its public times: from its publication, moving with what the
 		// page shows, never with private notes.
 		times := incident.Public(inc, updates)
-		pi := web.PublicIncident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
+		pi := Incident{ID: inc.ID, Title: inc.Title, State: inc.State, Impact: inc.Impact,
 			Components: inc.Components, PublishedAt: times.Started, UpdatedAt: times.Updated, ResolvedAt: times.Resolved}
 		state := nightowl.IncidentInvestigating
 		for _, u := range updates {
@@ -271,7 +275,7 @@ func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, his
 			// note on every incident: their gaps would tell how many
 			// private ones were written).
 			if u.Public {
-				pi.Updates = append(pi.Updates, web.PublicUpdate{ID: int64(len(pi.Updates) + 1), Time: u.Time, State: state, Message: u.Message})
+				pi.Updates = append(pi.Updates, Update{ID: int64(len(pi.Updates) + 1), Time: u.Time, State: state, Message: u.Message})
 			}
 		}
 		slices.Reverse(pi.Updates)
@@ -283,15 +287,15 @@ func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, his
 	}
 	// In the order they went public: the order they were opened in
 	// would tell which were known, quietly, for longer.
-	for _, list := range [][]web.PublicIncident{open, history} {
-		slices.SortStableFunc(list, func(a, b web.PublicIncident) int { return b.PublishedAt.Compare(a.PublishedAt) })
+	for _, list := range [][]Incident{open, history} {
+		slices.SortStableFunc(list, func(a, b Incident) int { return b.PublishedAt.Compare(a.PublishedAt) })
 	}
 	return open, history, nil
 }
 
 // uptime returns each component's uptime bars, rebuilt at most every
 // uptimeTTL (and when the components change). Called with s.public.mu held.
-func (s *Service) uptime(ctx context.Context, cfg *config.Config, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
+func (s *Service) uptime(ctx context.Context, cfg Settings, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
 	fresh := s.public.uptime != nil && now.Sub(s.public.uptimeBuilt) < uptimeTTL && s.opts.TTL >= 0
 	if fresh {
 		for _, c := range cfg.Components {
@@ -309,7 +313,7 @@ func (s *Service) uptime(ctx context.Context, cfg *config.Config, views []nighto
 	byCheck := map[string][]nightowl.Rollup{}
 	out := make(map[string]componentUptime, len(cfg.Components))
 	for _, c := range cfg.Components {
-		days := make([]web.PublicDay, uptimeDays)
+		days := make([]Day, uptimeDays)
 		for i := range days {
 			days[i].Date = first.AddDate(0, 0, i)
 		}

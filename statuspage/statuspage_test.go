@@ -108,7 +108,7 @@ func TestOverall(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
-			s := New(Options{Config: func() *config.Config { return cfg }, Checks: tc.checks,
+			s := New(Options{Settings: settingsOf(cfg), Checks: tc.checks,
 				Incidents: &fakeIncidents{incs: tc.incidents}, Maintenance: fakeWindows{}, Rollups: fakeRollups{},
 				Clock: clocktest.New(t0), TTL: -1})
 			ps, err := s.PublicStatus(t.Context())
@@ -131,7 +131,7 @@ func TestCachedForTTL(t *testing.T) {
 	cfg := testConfig()
 	clock := clocktest.New(t0)
 	incs := &fakeIncidents{}
-	s := New(Options{Config: func() *config.Config { return cfg }, Checks: fakeChecks{view("shop", "web", nightowl.StatusUp)},
+	s := New(Options{Settings: settingsOf(cfg), Checks: fakeChecks{view("shop", "web", nightowl.StatusUp)},
 		Incidents: incs, Maintenance: fakeWindows{}, Rollups: fakeRollups{}, Clock: clock})
 	for range 3 {
 		if _, err := s.PublicStatus(t.Context()); err != nil {
@@ -151,7 +151,7 @@ func TestCachedForTTL(t *testing.T) {
 func TestUptimeBars(t *testing.T) {
 	cfg := testConfig()
 	day := t0.Truncate(24 * time.Hour)
-	s := New(Options{Config: func() *config.Config { return cfg },
+	s := New(Options{Settings: settingsOf(cfg),
 		Checks:    fakeChecks{view("shop", "web", nightowl.StatusUp), view("db", "db", nightowl.StatusUp)},
 		Incidents: &fakeIncidents{}, Maintenance: fakeWindows{},
 		Rollups: fakeRollups{"shop": {{Start: day, Runs: 100, Failures: 1}, {Start: day.AddDate(0, 0, -200), Runs: 5, Failures: 5}}},
@@ -175,7 +175,7 @@ func TestAnnouncedMaintenance(t *testing.T) {
 		return nightowl.MaintenanceView{Window: nightowl.Window{ID: id, Name: id, Announce: announce}, Active: active,
 			From: from, Until: from.Add(time.Hour), Scope: []string{"db"}}
 	}
-	s := New(Options{Config: func() *config.Config { return cfg },
+	s := New(Options{Settings: settingsOf(cfg),
 		Checks:    fakeChecks{view("shop", "web", nightowl.StatusUp), view("db", "db", nightowl.StatusUp)},
 		Incidents: &fakeIncidents{}, Rollups: fakeRollups{}, Clock: clocktest.New(t0), TTL: -1,
 		Maintenance: fakeWindows{
@@ -202,7 +202,7 @@ func TestAnnouncedMaintenance(t *testing.T) {
 
 func TestBadge(t *testing.T) {
 	cfg := testConfig()
-	s := New(Options{Config: func() *config.Config { return cfg },
+	s := New(Options{Settings: settingsOf(cfg),
 		Checks: fakeChecks{view("shop", "web", nightowl.StatusDown), view("hidden", "web", nightowl.StatusUp)}})
 	for _, tc := range []struct {
 		name string
@@ -219,5 +219,12 @@ func TestBadge(t *testing.T) {
 				t.Errorf("Badge(%q) = %q, %t; want %q, %t", tc.name, st, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// settingsOf is what the app hands the service for cfg.
+func settingsOf(cfg *config.Config) func() Settings {
+	return func() Settings {
+		return Settings{Title: cfg.Server.Title, URL: cfg.Server.PublicURL, Components: cfg.Components, HasBadge: cfg.HasBadge}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -21,78 +22,15 @@ import (
 // updates and announced maintenance. Targets, DSNs, error text, causes and
 // private notes never reach it, so no template can leak them.
 
-// PublicStatus is everything the public pages show.
-type PublicStatus struct {
-	Title     string
-	URL       string // server.public_url, for links in the feed
-	UpdatedAt time.Time
-	// Overall is the worst component status, or worse when an open
-	// incident says so.
-	Overall     nightowl.ComponentStatus
-	Indicator   string // Statuspage's: none, minor, major, critical, maintenance
-	Description string // "All Systems Operational" and the like
-	Components  []PublicComponent
-	Incidents   []PublicIncident // open, newest first
-	History     []PublicIncident // resolved in the last 90 days, newest first
-	Maintenance []PublicMaintenance
-}
-
-// PublicComponent is a component as the public sees it.
-type PublicComponent struct {
-	Name        string
-	Description string
-	Status      nightowl.ComponentStatus
-	// Days are the last 90 days, oldest first.
-	Days []PublicDay
-	// Uptime over Days with data, in percent; -1 without any.
-	Uptime float64
-}
-
-// PublicDay is one day's uptime of a component: the share of its checks'
-// runs that were not down.
-type PublicDay struct {
-	Date           time.Time
-	Runs, Failures int64
-}
-
-// Uptime is the day's uptime in percent; -1 for a day without runs.
-func (d PublicDay) Uptime() float64 { return kit.Uptime(d.Runs, d.Failures) }
-
-// PublicIncident is an incident with its public updates only.
-type PublicIncident struct {
-	ID         string
-	Title      string
-	State      nightowl.IncidentState
-	Impact     nightowl.Impact
-	Components []string
-	// PublishedAt is when it went on the status page, where its public
-	// story starts: never when it was opened, which may have been long
-	// before, quietly. UpdatedAt moves with what the page shows only.
-	PublishedAt time.Time
-	UpdatedAt   time.Time
-	ResolvedAt  time.Time
-	Updates     []PublicUpdate // newest first
-}
-
-// PublicUpdate is a public update of an incident.
-type PublicUpdate struct {
-	// ID counts the incident's public updates from 1, oldest first.
-	ID      int64
-	Time    time.Time
-	State   nightowl.IncidentState
-	Message string
-}
-
-// PublicMaintenance is an announced maintenance window, in force or to come.
-type PublicMaintenance struct {
-	ID         string
-	Name       string
-	Reason     string
-	From       time.Time
-	Until      time.Time
-	Active     bool
-	Components []string
-}
+// The public pages show a statuspage.Page; these names are web's for it.
+type (
+	PublicStatus      = statuspage.Page
+	PublicComponent   = statuspage.Component
+	PublicDay         = statuspage.Day
+	PublicIncident    = statuspage.Incident
+	PublicUpdate      = statuspage.Update
+	PublicMaintenance = statuspage.Maintenance
+)
 
 // Publisher builds what the public pages show.
 type Publisher interface {
@@ -251,11 +189,11 @@ type spMaintenance struct {
 // pageID is the page's ID in the Statuspage shapes: one page per server.
 const pageID = "nightowl"
 
-func (ps *PublicStatus) spPage() spPage {
+func spPageOf(ps *PublicStatus) spPage {
 	return spPage{ID: pageID, Name: ps.Title, URL: ps.URL, TimeZone: "Etc/UTC", UpdatedAt: ps.UpdatedAt.UTC()}
 }
 
-func (ps *PublicStatus) spComponents(names []string) []spComponent {
+func spComponentsOf(ps *PublicStatus, names []string) []spComponent {
 	out := []spComponent{}
 	for i, c := range ps.Components {
 		if names != nil && !contains(names, c.Name) {
@@ -281,10 +219,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (ps *PublicStatus) spIncident(inc PublicIncident) spIncident {
+func spIncidentOf(ps *PublicStatus, inc PublicIncident) spIncident {
 	out := spIncident{ID: inc.ID, Name: inc.Title, Status: string(inc.State), CreatedAt: inc.PublishedAt.UTC(),
 		UpdatedAt: inc.UpdatedAt.UTC(), Impact: string(inc.Impact), StartedAt: inc.PublishedAt.UTC(), PageID: pageID,
-		IncidentUpdates: []spUpdate{}, Components: ps.spComponents(inc.Components)}
+		IncidentUpdates: []spUpdate{}, Components: spComponentsOf(ps, inc.Components)}
 	if ps.URL != "" {
 		out.Shortlink = ps.URL + "/#incident-" + inc.ID
 	}
@@ -309,7 +247,7 @@ func (a *api) statusJSON(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	publicJSON(w, map[string]any{"page": ps.spPage(), "status": spStatus{ps.Indicator, ps.Description}})
+	publicJSON(w, map[string]any{"page": spPageOf(&ps), "status": spStatus{ps.Indicator, ps.Description}})
 }
 
 func (a *api) summaryJSON(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +257,7 @@ func (a *api) summaryJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	incidents := []spIncident{}
 	for _, inc := range ps.Incidents {
-		incidents = append(incidents, ps.spIncident(inc))
+		incidents = append(incidents, spIncidentOf(&ps, inc))
 	}
 	maint := []spMaintenance{}
 	for _, m := range ps.Maintenance {
@@ -329,11 +267,11 @@ func (a *api) summaryJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		maint = append(maint, spMaintenance{ID: m.ID, Name: m.Name, Status: status, CreatedAt: m.From.UTC(),
 			UpdatedAt: m.From.UTC(), Impact: "maintenance", StartedAt: m.From.UTC(), PageID: pageID,
-			IncidentUpdates: []spUpdate{}, Components: ps.spComponents(m.Components),
+			IncidentUpdates: []spUpdate{}, Components: spComponentsOf(&ps, m.Components),
 			ScheduledFor: m.From.UTC(), ScheduledUntil: m.Until.UTC()})
 	}
 	publicJSON(w, map[string]any{
-		"page": ps.spPage(), "components": ps.spComponents(nil), "incidents": incidents,
+		"page": spPageOf(&ps), "components": spComponentsOf(&ps, nil), "incidents": incidents,
 		"scheduled_maintenances": maint, "status": spStatus{ps.Indicator, ps.Description},
 	})
 }

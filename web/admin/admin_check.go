@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -313,7 +314,7 @@ func newUptimeChart(rollups []nightowl.Rollup, since time.Time, days int) uptime
 			b.Class, b.Uptime = "none", "no data"
 			b.Y, b.Height = coord(float64(chartTop+plotH-2)), "2"
 		} else {
-			u := kit.Uptime(ru.Runs, ru.Failures)
+			u := statuspage.Uptime(ru.Runs, ru.Failures)
 			b.Class = kit.DayClass(u)
 			b.Uptime = fmt.Sprintf("%.2f%%", u)
 			b.Runs, b.Failures = ru.Runs, ru.Failures

@@ -32,15 +32,6 @@ func ComponentID(name string) string {
 	return b.String()
 }
 
-// Uptime is a day's uptime in percent, the share of runs that were not
-// down; -1 for a day without runs.
-func Uptime(runs, failures int64) float64 {
-	if runs == 0 {
-		return -1
-	}
-	return 100 * float64(runs-failures) / float64(runs)
-}
-
 // DayClass names how bad a day of uptime u (in percent, -1 for no runs)
 // was, for the colour of its bar: none, ok, minor, partial or major.
 func DayClass(u float64) string {

@@ -1,0 +1,92 @@
+package statuspage
+
+import (
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// Page is everything the public pages show. It holds nothing that is not
+// meant for the public: names, statuses, uptime figures, public incident
+// updates and announced maintenance. Targets, DSNs, error text, causes and
+// private notes never reach it, so no template can leak them.
+type Page struct {
+	Title     string
+	URL       string // server.public_url, for links in the feed
+	UpdatedAt time.Time
+	// Overall is the worst component status, or worse when an open
+	// incident says so.
+	Overall     nightowl.ComponentStatus
+	Indicator   string // Statuspage's: none, minor, major, critical, maintenance
+	Description string // "All Systems Operational" and the like
+	Components  []Component
+	Incidents   []Incident // open, newest first
+	History     []Incident // resolved in the last 90 days, newest first
+	Maintenance []Maintenance
+}
+
+// Component is a component as the public sees it.
+type Component struct {
+	Name        string
+	Description string
+	Status      nightowl.ComponentStatus
+	// Days are the last 90 days, oldest first.
+	Days []Day
+	// Uptime over Days with data, in percent; -1 without any.
+	Uptime float64
+}
+
+// Day is one day's uptime of a component: the share of its checks'
+// runs that were not down.
+type Day struct {
+	Date           time.Time
+	Runs, Failures int64
+}
+
+// Uptime is the day's uptime in percent; -1 for a day without runs.
+func (d Day) Uptime() float64 { return Uptime(d.Runs, d.Failures) }
+
+// Incident is an incident with its public updates only.
+type Incident struct {
+	ID         string
+	Title      string
+	State      nightowl.IncidentState
+	Impact     nightowl.Impact
+	Components []string
+	// PublishedAt is when it went on the status page, where its public
+	// story starts: never when it was opened, which may have been long
+	// before, quietly. UpdatedAt moves with what the page shows only.
+	PublishedAt time.Time
+	UpdatedAt   time.Time
+	ResolvedAt  time.Time
+	Updates     []Update // newest first
+}
+
+// Update is a public update of an incident.
+type Update struct {
+	// ID counts the incident's public updates from 1, oldest first.
+	ID      int64
+	Time    time.Time
+	State   nightowl.IncidentState
+	Message string
+}
+
+// Maintenance is an announced maintenance window, in force or to come.
+type Maintenance struct {
+	ID         string
+	Name       string
+	Reason     string
+	From       time.Time
+	Until      time.Time
+	Active     bool
+	Components []string
+}
+
+// Uptime is a day's uptime in percent, the share of runs that were not
+// down; -1 for a day without runs.
+func Uptime(runs, failures int64) float64 {
+	if runs == 0 {
+		return -1
+	}
+	return 100 * float64(runs-failures) / float64(runs)
+}
