@@ -21,7 +21,7 @@ func (a *App) newActions(auditor nightowl.Auditor) error {
 			return len(open) > 0, err
 		},
 		Preflight: func(ctx context.Context, act *nightowl.Action, params map[string]string) (string, []nightowl.CheckSeen, error) {
-			r, err := preflight.Judge(act.Preflight, preflight.Env{Params: params, Checks: a.newestCheck(ctx), Now: a.opts.Clock.Now})
+			r, err := preflight.Judge(act.Preflight, preflight.Env{Params: params, Checks: preflight.Newest(ctx, a.engine.Check, a.store, a.log), Now: a.opts.Clock.Now})
 			return r.Failed, r.Seen, err
 		},
 		MayApprove: func(ctx context.Context, user string, requested time.Time) (string, error) {
@@ -50,38 +50,5 @@ func (a *App) onDown(v nightowl.CheckView) {
 	}
 	if !a.crew.Go("on_down of "+v.Check.Name, func(ctx context.Context) { a.actions.OnDown(ctx, v) }) {
 		a.log.Warn("on_down not run: the server is stopping", "check", v.Check.Name)
-	}
-}
-
-// newestCheck looks a check up by its newest result: this node's, or the
-// one in the store when that is newer, as it is for a check another node
-// of a cluster runs (this node's copy is what it last saw, possibly
-// minutes old) and for one this node has not run since it started.
-func (a *App) newestCheck(ctx context.Context) func(string) (nightowl.CheckView, bool) {
-	return func(name string) (nightowl.CheckView, bool) {
-		v, ok := a.engine.Check(name)
-		if !ok {
-			return v, false
-		}
-		rs, err := a.store.Results(ctx, name, 1)
-		if err != nil {
-			// The local copy then stands, and its age is judged.
-			a.log.Warn("read the newest result of a check for a preflight", "check", name, "err", err)
-			return v, true
-		}
-		if len(rs) == 0 || v.Last != nil && !rs[0].Start.After(v.Last.Start) {
-			return v, true
-		}
-		v.Last = &rs[0]
-		states, err := a.store.States(ctx)
-		if err != nil {
-			a.log.Warn("read check states for a preflight", "check", name, "err", err)
-		}
-		for _, st := range states {
-			if st.Check == name && !st.LastRun.Before(v.State.LastRun) {
-				v.State = st
-			}
-		}
-		return v, true
 	}
 }
