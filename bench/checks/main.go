@@ -42,6 +42,10 @@ import (
 
 var profile, heapProfile string
 
+// checksPerPart is how many checks one config file of the benchmark holds:
+// well within config.MaxFileSize and config.MaxNodes.
+const checksPerPart = 10_000
+
 func main() {
 	n := flag.Int("n", 100000, "number of checks")
 	interval := flag.Duration("interval", 60*time.Second, "check interval")
@@ -145,22 +149,27 @@ func run(n int, interval, duration, baseDur time.Duration, concurrency int) erro
 	rss0 := rssBytes()
 
 	// The config goes through the real loader: YAML, validation, assertion
-	// compilation, fingerprints.
-	var y strings.Builder
-	fmt.Fprintf(&y, "defaults: {interval: %s, timeout: 5s}\nchecks:\n", interval)
-	for i := range n {
-		fmt.Fprintf(&y, "  - name: site-%d\n    labels: {tier: web}\n    http: {url: \"http://%s/s/%d\"}\n    assert:\n      ok_status: status == 200\n      writable: 'not (body contains \"read-only mode\")'\n", i, addr, i)
+	// compilation, fingerprints. One file may hold at most config.MaxFileSize
+	// bytes and config.MaxNodes nodes, fewer than 100,000 checks written out
+	// in full, so the checks are loaded from parts of checksPerPart.
+	var checks []nightowl.Check
+	clients := probe.NewClients()
+	for from := 0; from < n; from += checksPerPart {
+		var y strings.Builder
+		fmt.Fprintf(&y, "defaults: {interval: %s, timeout: 5s}\nchecks:\n", interval)
+		for i := from; i < min(n, from+checksPerPart); i++ {
+			fmt.Fprintf(&y, "  - name: site-%d\n    labels: {tier: web}\n    http: {url: \"http://%s/s/%d\"}\n    assert:\n      ok_status: status == 200\n      writable: 'not (body contains \"read-only mode\")'\n", i, addr, i)
+		}
+		cfg, err := config.Parse(filepath.Join(dir, fmt.Sprintf("nightowl-%d.yaml", from)), []byte(y.String()), config.Options{})
+		if err != nil {
+			return err
+		}
+		part, err := app.BuildChecks(cfg, probe.Env{Clients: clients})
+		if err != nil {
+			return err
+		}
+		checks = append(checks, part...)
 	}
-	cfg, err := config.Parse(filepath.Join(dir, "nightowl.yaml"), []byte(y.String()), config.Options{})
-	if err != nil {
-		return err
-	}
-	y.Reset()
-	checks, err := app.BuildChecks(cfg, probe.Env{Clients: probe.NewClients()})
-	if err != nil {
-		return err
-	}
-	cfg = nil
 	var lags *lagStore
 	core, err := app.NewCore(context.Background(), app.CoreOptions{SQLite: filepath.Join(dir, "bench.db"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: concurrency,
