@@ -31,11 +31,11 @@ var allowedImports = map[string][]string{
 	"notify/kit":          {},
 	"notify/notifytest":   {"notify/kit"},
 	"notify/receivers":    {"notify/kit", "notify/*"},
-	"notify/*":            {"notify/kit"},
+	"notify/*":            {"notify/kit", "internal/procgroup"},
 	"offline":             {},
 	"postgres":            {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
 	"preflight":           {"internal/boolexpr"},
-	"probe":               {},
+	"probe":               {"internal/procgroup"},
 	"sqlite":              {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
 	"statuspage":          {"incident"},
 	"watchdog":            {},
@@ -50,6 +50,7 @@ var allowedImports = map[string][]string{
 	"internal/sqlstore":   {"internal/checkstore", "internal/records"},
 	"internal/storetest":  {"audit"},
 	"internal/testdb":     {},
+	"internal/procgroup":  {},
 	"internal/yamlnode":   {},
 }
 

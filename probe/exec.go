@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr/types"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/procgroup"
 )
 
 // Exec is the exec block of a check: run a program, Nagios plugins first
@@ -169,8 +170,7 @@ func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	// A group of its own, so that a timeout kills what the program
 	// started as well; a plugin's grandchild that outlived it would
 	// otherwise pile up, one per run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	procgroup.Start(cmd)
 	// A process that left the group but kept the pipe open holds the run
 	// no longer than this after the exit or the deadline.
 	cmd.WaitDelay = drainGrace
@@ -202,7 +202,7 @@ func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 	// Whatever the program left behind in its group goes too. Linux does
 	// not hand out a group's id while a member lives, so this cannot hit
 	// a stranger's group; once the group is empty the kill finds nothing.
-	killGroup(pgid)
+	procgroup.Kill(pgid)
 
 	output, perf := parsePluginOutput(out.text())
 	if out.droppedBytes() > 0 {
@@ -230,17 +230,6 @@ func (p *execProber) Probe(ctx context.Context) (r nightowl.Result) {
 		return finish(r, start, fmt.Sprintf("%s killed by signal %d (%s)", filepath.Base(p.path), int(ws.Signal()), ws.Signal()))
 	}
 	return finish(r, start, fmt.Sprintf("%s ended without an exit code: %v", filepath.Base(p.path), cmd.ProcessState))
-}
-
-// killGroup kills a process group; a group that is gone, which is what the
-// second call usually meets, is os.ErrProcessDone, as exec.Cmd.Cancel
-// expects.
-func killGroup(pgid int) error {
-	err := syscall.Kill(-pgid, syscall.SIGKILL)
-	if errors.Is(err, syscall.ESRCH) {
-		return os.ErrProcessDone
-	}
-	return err
 }
 
 // startError describes a program that could not be started (deleted since

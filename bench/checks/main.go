@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command checks measures the check engine under load: N HTTP checks against
 // a loopback target, run through the real config loader, probes, assertions,
 // scheduler and SQLite store, compared in the same run with a bare Go loop

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/internal/procgroup"
 	"github.com/nightowl/nightowl/notify/kit"
 )
 
@@ -71,8 +71,7 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 	// A group of its own, so that a timeout kills what the program
 	// started too: a hung curl under a shell script would otherwise
 	// outlive it, one per retry.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	procgroup.Start(cmd)
 	cmd.WaitDelay = waitDelay
 
 	runErr := cmd.Run()
