@@ -11,14 +11,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; otherwise
-// it comes from the module build info.
-var version = ""
+// version, commit and date are stamped by release builds (scripts/release)
+// with -ldflags "-X main.version=… -X main.commit=… -X main.date=…"; a
+// build from source takes them from the module and VCS build info.
+var version, commit, date string
 
 // Exit codes: what scripts and cron wrappers branch on.
 const (
@@ -111,14 +113,39 @@ func run(ctx context.Context, e *env, args []string) int {
 	return cmd(ctx, e, args[1:])
 }
 
+// versionString is what --version shows: the version, the commit it was
+// built from and when that commit was made (a release's build date is its
+// commit's, so that building it again gives the same bytes).
 func versionString() string {
-	if version != "" {
-		return version
+	v, c, d := version, commit, date
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && c == "":
+				c = s.Value
+			case s.Key == "vcs.time" && d == "":
+				d = s.Value
+			}
+		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if v == "" {
+		v = "(devel)"
 	}
-	return "(devel)"
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	var extra []string
+	if c != "" {
+		extra = append(extra, "commit "+c)
+	}
+	if d != "" {
+		extra = append(extra, "built "+d)
+	}
+	extra = append(extra, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
+	return v + " (" + strings.Join(extra, ", ") + ")"
 }
 
 func isTerminal(f *os.File) bool {

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -154,8 +156,14 @@ func TestValidate(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runCmd(t, nil, "--version")
-	if code != 0 || !strings.HasPrefix(out, "nightowl ") {
+	if code != 0 || !strings.HasPrefix(out, "nightowl ") || !strings.Contains(out, runtime.GOOS+"/"+runtime.GOARCH) {
 		t.Errorf("%d %q", code, out)
+	}
+	// A release build's stamps are shown as given.
+	defer func(v, c, d string) { version, commit, date = v, c, d }(version, commit, date)
+	version, commit, date = "v1.2.3", "0123456789abcdef0123", "2026-12-07T10:00:00Z"
+	if _, out, _ = runCmd(t, nil, "--version"); !strings.HasPrefix(out, "nightowl v1.2.3 (commit 0123456789ab, built 2026-12-07T10:00:00Z, go") {
+		t.Errorf("stamped: %q", out)
 	}
 }
 
@@ -359,5 +367,44 @@ func TestValidateRefusesFIFO(t *testing.T) {
 	code, _, errOut := runCmd(t, nil, "validate", "-c", fifo)
 	if code != exitBadConfig && code != exitNotUp || !strings.Contains(errOut, fifo+" is not a regular file (a FIFO)") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestServeLogsAsConfigured: server.log {format: json} makes every line
+// serve writes once the config is read one JSON object.
+func TestServeLogsAsConfigured(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf("server: {listen: %q, log: {format: json, level: info}}\n", addr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var serveErr bytes.Buffer
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"serve", "-c", cfg})
+	}()
+	waitUntil(t, "the server to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d: %s", code, serveErr.String())
+	}
+	var msgs []string
+	for line := range strings.Lines(serveErr.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q (%v)", line, err)
+		}
+		msg, _ := m["msg"].(string)
+		msgs = append(msgs, msg)
+	}
+	if !slices.Contains(msgs, "nightowl serving") || !slices.Contains(msgs, "shutting down") {
+		t.Errorf("messages %q lack the start and the shutdown", msgs)
 	}
 }
