@@ -43,7 +43,12 @@ import (
 // Options configure an App.
 type Options struct {
 	ConfigPath string
-	Logger     *slog.Logger   // slog.Default() when nil
+	Logger     *slog.Logger   // slog.Default() when nil, and LogOutput not set
+	// LogOutput, when set and Logger is not, receives the log in the
+	// format and from the level server.log says (serve writes standard
+	// error); Debug lowers the level to debug whatever it says.
+	LogOutput io.Writer
+	Debug     bool
 	Clock      nightowl.Clock // the system clock when nil
 	// Listen overrides server.listen (tests use 127.0.0.1:0).
 	Listen string
@@ -121,14 +126,16 @@ type App struct {
 // New loads the config and opens the store. Nothing runs until Start. On an
 // error, what was built is released: the probes and the store.
 func New(ctx context.Context, opts Options) (_ *App, err error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
 	}
 	if opts.Clock == nil {
 		opts.Clock = nightowl.SystemClock{}
 	}
-	a := &App{opts: opts, log: opts.Logger, compiler: &assert.Compiler{}, clients: probe.NewClients(),
+	a := &App{opts: opts, log: logger, compiler: &assert.Compiler{}, clients: probe.NewClients(),
 		reloading: make(chan struct{}, 1), crew: newCrew(), failed: make(chan error, 1)}
+	a.opts.Logger = logger
 	// undo releases, last first, what was built when a step fails.
 	var undo []func()
 	defer func() {
@@ -142,6 +149,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	cfg, err := config.LoadContext(ctx, opts.ConfigPath, config.Options{Compiler: a.compiler, ReadFile: opts.ReadFile})
 	if err != nil {
 		return nil, err
+	}
+	if opts.LogOutput != nil && opts.Logger == nil {
+		a.log = slog.New(cfg.Server.Log.Handler(opts.LogOutput, opts.Debug))
+		a.opts.Logger = a.log
 	}
 	checks, err := BuildChecks(cfg, probe.Env{Logger: a.log, Clients: a.clients})
 	if err != nil {
@@ -482,8 +493,8 @@ func (a *App) Reload(ctx context.Context) error {
 	if cfg.Server.Listen != a.cfg.Server.Listen || cfg.Storage != a.cfg.Storage ||
 		cfg.Server.Anonymous != a.cfg.Server.Anonymous || cfg.Server.PublicURL != a.cfg.Server.PublicURL ||
 		!slices.Equal(cfg.Server.TrustedProxies, a.cfg.Server.TrustedProxies) || cfg.Server.ForwardedHeader != a.cfg.Server.ForwardedHeader ||
-		cfg.Cluster != a.cfg.Cluster || cfg.Watchdog != a.cfg.Watchdog {
-		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, server.trusted_proxies, server.forwarded_header, storage, cluster and watchdog take effect after a restart")
+		cfg.Cluster != a.cfg.Cluster || cfg.Watchdog != a.cfg.Watchdog || cfg.Server.Log != a.cfg.Server.Log {
+		a.log.Warn("changes to server.listen, server.anonymous, server.public_url, server.trusted_proxies, server.forwarded_header, server.log, storage, cluster and watchdog take effect after a restart")
 	}
 	if err := a.maint.SetConfig(cfg.Maintenance); err != nil {
 		// Checked above: cannot happen.
@@ -589,6 +600,10 @@ func (a *App) pageSettings() statuspage.Settings {
 	c := a.Config()
 	return statuspage.Settings{Title: c.Server.Title, URL: c.Server.PublicURL, Components: c.Components, HasBadge: c.HasBadge}
 }
+
+// Logger is the server's log, as server.log says when Options.LogOutput
+// was given.
+func (a *App) Logger() *slog.Logger { return a.log }
 
 // Config returns the config in force. It never waits for a reload.
 func (a *App) Config() *config.Config { return a.live.Load() }

@@ -13,6 +13,8 @@ package config
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"reflect"
@@ -117,6 +119,33 @@ type Server struct {
 	// the other is ignored, since proxies pass on the one they do not
 	// write as the client sent it.
 	ForwardedHeader string `yaml:"forwarded_header"`
+	// Log is how the server logs.
+	Log Log `yaml:"log"`
+}
+
+// Log is server.log: the format of the server's log lines on standard
+// error and the least level written.
+type Log struct {
+	// Format is text (key=value, the default) or json (one object a
+	// line, for a log shipper).
+	Format string `yaml:"format"`
+	// Level is debug, info (the default), warn or error.
+	Level string `yaml:"level"`
+}
+
+// Handler returns the slog handler that writes w as l says; debug lowers
+// the level to debug whatever l says (serve --debug).
+func (l Log) Handler(w io.Writer, debug bool) slog.Handler {
+	var level slog.Level
+	level.UnmarshalText([]byte(l.Level)) // validated: cannot fail
+	if debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }
 
 // Proxies returns TrustedProxies as prefixes.
@@ -337,6 +366,20 @@ func (d *decoder) server(s *Server) {
 	default:
 		d.Errorf(d.Locate("server.forwarded_header"), "server.forwarded_header",
 			"must be X-Forwarded-For or Forwarded: the one header the trusted proxies write")
+	}
+	switch s.Log.Format {
+	case "":
+		s.Log.Format = "text"
+	case "text", "json":
+	default:
+		d.Errorf(d.Locate("server.log.format"), "server.log.format", "must be text or json")
+	}
+	switch s.Log.Level {
+	case "":
+		s.Log.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		d.Errorf(d.Locate("server.log.level"), "server.log.level", "must be debug, info, warn or error")
 	}
 	if s.PublicURL != "" {
 		if msg := checkURL(s.PublicURL); msg != "" {

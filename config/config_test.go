@@ -1,9 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -69,7 +72,7 @@ func TestLoadValid(t *testing.T) {
 		if cfg.File != "testdata/valid.yaml" || cfg.Dir != "testdata" {
 			t.Errorf("File, Dir = %q, %q", cfg.File, cfg.Dir)
 		}
-		wantServer := Server{Listen: "0.0.0.0:9090", PublicURL: "https://status.example.com", Title: "Example Status", ForwardedHeader: DefaultForwardedHeader}
+		wantServer := Server{Listen: "0.0.0.0:9090", PublicURL: "https://status.example.com", Title: "Example Status", ForwardedHeader: DefaultForwardedHeader, Log: Log{Format: "text", Level: "info"}}
 		if !reflect.DeepEqual(cfg.Server, wantServer) {
 			t.Errorf("Server = %+v, want %+v", cfg.Server, wantServer)
 		}
@@ -230,7 +233,7 @@ func TestDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, tt.src, Options{})
-			want := Server{Listen: DefaultListen, Title: DefaultTitle, ForwardedHeader: DefaultForwardedHeader}
+			want := Server{Listen: DefaultListen, Title: DefaultTitle, ForwardedHeader: DefaultForwardedHeader, Log: Log{Format: "text", Level: "info"}}
 			if !reflect.DeepEqual(cfg.Server, want) {
 				t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 			}
@@ -621,5 +624,35 @@ func TestDocsCoverProbeTable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerLog: server.log picks the format and the least level of the
+// server's log, and serve --debug lowers the level whatever it says.
+func TestServerLog(t *testing.T) {
+	cfg, err := Parse("nightowl.yaml", []byte("server:\n  log: {format: json, level: warn}\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Log != (Log{Format: "json", Level: "warn"}) {
+		t.Fatalf("server.log = %+v", cfg.Server.Log)
+	}
+	var buf bytes.Buffer
+	log := slog.New(cfg.Server.Log.Handler(&buf, false))
+	log.Info("not written")
+	log.Warn("written", "check", "db")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["msg"] != "written" || line["check"] != "db" {
+		t.Fatalf("json log: %q (%v)", buf.String(), err)
+	}
+	buf.Reset()
+	slog.New(cfg.Server.Log.Handler(&buf, true)).Debug("debug too")
+	if !strings.Contains(buf.String(), `"msg":"debug too"`) {
+		t.Errorf("--debug: %q", buf.String())
+	}
+	buf.Reset()
+	slog.New(Log{Format: "text", Level: "info"}.Handler(&buf, false)).Info("plain", "k", "v")
+	if !strings.HasPrefix(buf.String(), "time=") || !strings.Contains(buf.String(), "msg=plain k=v") {
+		t.Errorf("text log: %q", buf.String())
 	}
 }

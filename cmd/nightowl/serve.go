@@ -20,12 +20,14 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	if _, err := parse(fs, args); err != nil {
 		return exitBadConfig
 	}
+	// Until the config is read, and where it cannot be, the log is text
+	// at the default level; then it is what server.log says.
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	opts := app.Options{ConfigPath: cfgPath(), Logger: log, Listen: *listen}
+	opts := app.Options{ConfigPath: cfgPath(), LogOutput: e.stderr, Debug: *debug, Listen: *listen}
 	if path := e.getenv(testClockEnv); path != "" {
 		clock, err := newOffsetClock(path)
 		if err != nil {
@@ -40,6 +42,7 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		printConfigError(e, err)
 		return exitBadConfig
 	}
+	log = a.Logger()
 	if err := a.Start(ctx); err != nil {
 		fmt.Fprintln(e.stderr, "nightowl:", err)
 		a.Stop(context.Background())
