@@ -43,13 +43,13 @@ import (
 // Options configure an App.
 type Options struct {
 	ConfigPath string
-	Logger     *slog.Logger   // slog.Default() when nil, and LogOutput not set
+	Logger     *slog.Logger // slog.Default() when nil, and LogOutput not set
 	// LogOutput, when set and Logger is not, receives the log in the
 	// format and from the level server.log says (serve writes standard
 	// error); Debug lowers the level to debug whatever it says.
 	LogOutput io.Writer
 	Debug     bool
-	Clock      nightowl.Clock // the system clock when nil
+	Clock     nightowl.Clock // the system clock when nil
 	// Listen overrides server.listen (tests use 127.0.0.1:0).
 	Listen string
 	// Concurrency bounds concurrent checks; the engine's default when 0.
