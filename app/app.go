@@ -36,6 +36,7 @@ import (
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/notify/kit"
 	"github.com/nightowl/nightowl/probe"
+	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web"
 )
@@ -109,6 +110,8 @@ type App struct {
 
 	srv      *http.Server
 	listener net.Listener
+	// unlock releases the SQLite store's server lock (sqlite.ServeLock).
+	unlock func()
 
 	// incidents keeps incidents (incidents.go).
 	incidents *incident.Service
@@ -159,6 +162,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	undo = append(undo, func() { closeProbers(checks) })
+	if cfg.Storage.Postgres == "" {
+		// One server a SQLite file, and no restore under it.
+		unlock, err := sqlite.ServeLock(cfg.Storage.SQLite)
+		if err != nil {
+			return nil, fmt.Errorf("storage.sqlite %s: %w", cfg.Storage.SQLite, err)
+		}
+		undo = append(undo, unlock)
+		a.unlock = unlock
+	}
 	store, err := openServerStore(ctx, cfg, a.log, opts.Clock)
 	if err != nil {
 		return nil, err
@@ -445,6 +457,9 @@ func (a *App) Stop(ctx context.Context) error {
 		a.log.Error("audit: could not sign a checkpoint", "err", err)
 	}
 	errs = append(errs, a.store.Flush(ctx), a.store.Close())
+	if a.unlock != nil {
+		a.unlock()
+	}
 	return errors.Join(errs...)
 }
 

@@ -52,6 +52,8 @@ Usage:
   nightowl audit    list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json]
   nightowl audit    verify [-c FILE] [--public-key FILE]... [--expect-head HASH] | keygen FILE
                                                     read the audit log; prove it was not edited; make a signing key
+  nightowl backup   [-c FILE] BACKUP-FILE           copy the SQLite store, also while the server runs
+  nightowl restore  [-c FILE] BACKUP-FILE           replace the SQLite store with a backup; the server must be stopped
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
@@ -74,6 +76,8 @@ var commands = map[string]command{
 	"token":    cmdToken,
 	"audit":    cmdAudit,
 	"action":   cmdAction,
+	"backup":   cmdBackup,
+	"restore":  cmdRestore,
 }
 
 // env is what a command reads from and writes to, so tests can run commands
