@@ -385,6 +385,8 @@ func (a *App) Start(ctx context.Context) error {
 	a.reconcile(ctx, nil)
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopLoops = cancel
+	// What a reload changes of storage waits for a restart.
+	storage := a.cfg.Storage
 	for name, run := range map[string]func(context.Context){
 		"audit":       a.audit.Run,
 		"escalation":  a.alerts.Run,
@@ -393,6 +395,7 @@ func (a *App) Start(ctx context.Context) error {
 		"watchdog":    a.runWatchdog,
 		"cluster":     func(ctx context.Context) { a.runCluster(ctx, ln.Addr().String()) },
 		"store":       func(ctx context.Context) { runStore(ctx, a.store) },
+		"backups":     func(ctx context.Context) { a.runBackups(ctx, storage) },
 	} {
 		a.crew.Go(name, func(context.Context) { run(lctx) })
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/config"
@@ -37,4 +38,34 @@ func Restore(ctx context.Context, cfgPath, from string) error {
 		return errPostgresBackup
 	}
 	return sqlite.Restore(ctx, from, cfg.Storage.SQLite)
+}
+
+// backupTimeout bounds one scheduled backup: VACUUM INTO of a large store
+// on a slow disk takes minutes, never hours.
+const backupTimeout = time.Hour
+
+// runBackups writes a backup of the SQLite store every
+// storage.sqlite_backup.every until ctx ends, keeping the newest keep
+// (changes take effect after a restart). A backup that fails is logged and
+// tried again at the next turn.
+func (a *App) runBackups(ctx context.Context, st config.Storage) {
+	b := st.SQLiteBackup
+	if st.Postgres != "" || b.Every <= 0 {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.opts.Clock.After(b.Every):
+		}
+		bctx, cancel := context.WithTimeout(ctx, backupTimeout)
+		path, err := sqlite.BackupInto(bctx, st.SQLite, b.Dir, b.Keep, a.opts.Clock.Now())
+		cancel()
+		if err != nil {
+			a.log.Error("scheduled backup failed; trying again at the next turn", "dir", b.Dir, "err", err)
+			continue
+		}
+		a.log.Info("backup written", "file", path, "keep", b.Keep)
+	}
 }

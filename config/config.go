@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -185,7 +186,25 @@ func (c *CIDR) UnmarshalText(b []byte) error {
 type Storage struct {
 	SQLite   string `yaml:"sqlite"`
 	Postgres string `yaml:"postgres" secret:"true"`
+	// SQLiteBackup makes backups of the SQLite store on a schedule; none
+	// when Every is 0.
+	SQLiteBackup SQLiteBackup `yaml:"sqlite_backup"`
 }
+
+// SQLiteBackup is storage.sqlite_backup: every Every, the server writes a
+// backup of its SQLite store into Dir (nightowl backup's, named by its UTC
+// time) and keeps the newest Keep of them.
+type SQLiteBackup struct {
+	Every time.Duration `yaml:"every"`
+	Keep  int           `yaml:"keep"`
+	Dir   string        `yaml:"dir"`
+}
+
+// Defaults and bounds of storage.sqlite_backup.
+const (
+	DefaultBackupKeep = 7
+	MinBackupEvery    = time.Minute
+)
 
 // Defaults is the defaults section, inherited by every check.
 type Defaults struct {
@@ -394,7 +413,13 @@ func (d *decoder) storage(s *Storage) {
 		d.Errorf(d.Locate("storage.postgres"), "storage.postgres", "only one of sqlite, postgres may be given")
 		return
 	}
+	b := &s.SQLiteBackup
+	given := *b != SQLiteBackup{}
 	if s.Postgres != "" {
+		if given {
+			d.Errorf(d.Locate("storage.sqlite_backup"), "storage.sqlite_backup",
+				"only with storage.sqlite: back PostgreSQL up with pg_dump")
+		}
 		return
 	}
 	if s.SQLite == "" {
@@ -402,8 +427,29 @@ func (d *decoder) storage(s *Storage) {
 	}
 	// SQLite's own names for a database that is not a plain file stay as
 	// they are.
-	if s.SQLite != ":memory:" && !strings.HasPrefix(s.SQLite, "file:") {
+	plain := s.SQLite != ":memory:" && !strings.HasPrefix(s.SQLite, "file:")
+	if plain {
 		s.SQLite = d.ResolvePath(s.SQLite)
+	}
+	if !given {
+		return
+	}
+	switch {
+	case !plain:
+		d.Errorf(d.Locate("storage.sqlite_backup"), "storage.sqlite_backup", "needs storage.sqlite to be a file")
+	case b.Every < MinBackupEvery:
+		d.Errorf(d.Locate("storage.sqlite_backup.every"), "storage.sqlite_backup.every", "must be at least %s", formatDuration(MinBackupEvery))
+	}
+	switch {
+	case b.Keep == 0:
+		b.Keep = DefaultBackupKeep
+	case b.Keep < 1:
+		d.Errorf(d.Locate("storage.sqlite_backup.keep"), "storage.sqlite_backup.keep", "must be at least 1")
+	}
+	if b.Dir == "" {
+		b.Dir = filepath.Join(filepath.Dir(s.SQLite), "backups")
+	} else {
+		b.Dir = d.ResolvePath(b.Dir)
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Backup writes a consistent copy of the database at src to dst, which must
@@ -150,3 +152,42 @@ func syncDir(dir string) error {
 
 // ErrServing is ServeLock's answer while a server runs on the database.
 var ErrServing = errors.New("a nightowl server is running on this database: stop it first")
+
+// backupPrefix and backupLayout name the backups BackupInto writes:
+// nightowl-20261207T043000Z.db, which sort by name in time order.
+const (
+	backupPrefix = "nightowl-"
+	backupLayout = "20060102T150405Z"
+)
+
+// BackupInto writes a backup of the database at src into dir (made if
+// missing), named by the UTC time now, and removes the oldest of the
+// backups there beyond keep; other files in dir are left alone. It returns
+// the new backup's path.
+func BackupInto(ctx context.Context, src, dir string, keep int, now time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("back up into %s: %w", dir, err)
+	}
+	dst := filepath.Join(dir, backupPrefix+now.UTC().Format(backupLayout)+".db")
+	if err := Backup(ctx, src, dst); err != nil {
+		return "", err
+	}
+	names, err := filepath.Glob(filepath.Join(dir, backupPrefix+"*.db"))
+	if err != nil {
+		return dst, err
+	}
+	var backups []string
+	for _, n := range names {
+		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), backupPrefix), ".db")
+		if _, err := time.Parse(backupLayout, stamp); err == nil {
+			backups = append(backups, n)
+		}
+	}
+	sort.Strings(backups)
+	var errs []error
+	for len(backups) > keep {
+		errs = append(errs, os.Remove(backups[0]))
+		backups = backups[1:]
+	}
+	return dst, errors.Join(errs...)
+}

@@ -118,3 +118,39 @@ func TestRestoreRefused(t *testing.T) {
 		t.Errorf("the database changed after refused restores: %+v, %v", u, err)
 	}
 }
+
+// TestBackupInto: scheduled backups are named by their time and only the
+// newest keep stay; files of other names in the directory are left alone.
+func TestBackupInto(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "nightowl.db")
+	openTest(t, path, clocktest.New(t0), Options{})
+	dir := filepath.Join(t.TempDir(), "backups")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "nightowl-mine.db"), []byte("kept"), 0o600)
+	var made []string
+	for i := range 4 {
+		p, err := BackupInto(ctx, path, dir, 2, t0.Add(time.Duration(i)*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, filepath.Base(p))
+	}
+	if made[0] != "nightowl-20260317T220000Z.db" {
+		t.Errorf("first backup named %s", made[0])
+	}
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{made[2], made[3], "nightowl-mine.db"}
+	if strings.Join(left, " ") != strings.Join(want, " ") {
+		t.Errorf("left %v, want %v", left, want)
+	}
+	if err := Verify(ctx, filepath.Join(dir, made[3])); err != nil {
+		t.Error(err)
+	}
+}
