@@ -35,6 +35,17 @@ func TestBackupUnderLoad(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	alert := &nightowl.Alert{ID: "a-db", Check: "db", State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical,
+		Status: nightowl.StatusDown, Cause: "refused", StartsAt: t0}
+	if err := s.SaveAlert(ctx, alert, nil); err != nil {
+		t.Fatal(err)
+	}
+	inc := &nightowl.Incident{Title: "Database down", State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMajor,
+		Components: []string{"Website"}, CreatedAt: t0, CreatedBy: "ana", UpdatedAt: t0}
+	if err := s.SaveIncident(ctx, inc, &nightowl.IncidentUpdate{Time: t0, By: "ana", Public: true,
+		State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMajor, Message: "We are looking into it."}); err != nil {
+		t.Fatal(err)
+	}
 	const before = 50
 	for i := range before {
 		write(i)
@@ -76,6 +87,14 @@ func TestBackupUnderLoad(t *testing.T) {
 	}
 	if u, err := r.User(ctx, "ana"); err != nil || u.Role != nightowl.RoleAdmin {
 		t.Errorf("user ana: %+v, %v", u, err)
+	}
+	if a, err := r.Alert(ctx, "a-db"); err != nil || a.State != nightowl.AlertFiring || a.Cause != "refused" {
+		t.Errorf("alert a-db: %+v, %v", a, err)
+	}
+	if got, err := r.Incident(ctx, inc.ID); err != nil || got.Title != "Database down" {
+		t.Errorf("incident %s: %+v, %v", inc.ID, got, err)
+	} else if ups, err := r.Updates(ctx, inc.ID); err != nil || len(ups) != 1 || ups[0].Message != "We are looking into it." {
+		t.Errorf("updates of %s: %+v, %v", inc.ID, ups, err)
 	}
 	rep, err := audit.Verify(ctx, r)
 	if err != nil || !rep.OK() || rep.Entries < before {
