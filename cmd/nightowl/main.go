@@ -32,6 +32,8 @@ const (
 const usage = `nightowl keeps watch while its operators sleep.
 
 Usage:
+  nightowl init     [--dir DIR] [--admin NAME] [--password-stdin]
+                                                    write a starter config and create the first admin
   nightowl serve    [-c FILE]                       run checks and serve the API
   nightowl check    [-c FILE] [--json] [NAME...]    run checks once; exit 0 all up, 1 any not up, 2 bad config
   nightowl validate [-c FILE]                       check the config; exit 2 with FILE:LINE:COL errors
@@ -78,6 +80,7 @@ var commands = map[string]command{
 	"action":   cmdAction,
 	"backup":   cmdBackup,
 	"restore":  cmdRestore,
+	"init":     cmdInit,
 }
 
 // env is what a command reads from and writes to, so tests can run commands
