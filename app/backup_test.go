@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,34 +39,47 @@ func TestScheduledBackups(t *testing.T) {
 		t.Error("a second server on the same SQLite file started")
 	}
 
-	var names []string
-	for i := 0; i < 200 && len(names) < 2; i++ {
+	// Turn the loop until a third backup has begun: the first two are
+	// then written, since the loop writes one at a time.
+	seen := map[string]bool{}
+	for i := 0; len(seen) < 3; i++ {
+		if i == 1000 {
+			t.Fatalf("backups seen after %d turns: %v", i, seen)
+		}
 		clock.Advance(time.Minute)
 		time.Sleep(20 * time.Millisecond)
-		names = names[:0]
-		for _, e := range must(os.ReadDir(backups)) {
-			names = append(names, e.Name())
+		for _, n := range backupFiles(t, backups) {
+			if strings.HasSuffix(n, ".db") {
+				seen[n] = true
+			}
 		}
 	}
-	// Further turns replace the oldest: never more than keep.
-	for range 3 {
-		clock.Advance(time.Minute)
-		time.Sleep(50 * time.Millisecond)
+	// Stop waits for a backup under way, so that what is left is final.
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	entries := must(os.ReadDir(backups))
-	if len(entries) != 2 {
-		t.Fatalf("backups %v, want the newest 2", entries)
+	names := backupFiles(t, backups)
+	if len(names) != 2 {
+		t.Fatalf("backups %v, want the newest 2", names)
 	}
-	for _, e := range entries {
-		if err := sqlite.Verify(t.Context(), filepath.Join(backups, e.Name())); err != nil {
+	for _, n := range names {
+		if err := sqlite.Verify(context.Background(), filepath.Join(backups, n)); err != nil {
 			t.Error(err)
 		}
 	}
 }
 
-func must[T any](v T, err error) T {
+// backupFiles lists the files in dir, none of which may be anything but a
+// finished backup once the server has stopped.
+func backupFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
-		panic(err)
+		t.Fatal(err)
 	}
-	return v
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -32,6 +32,7 @@ func Backup(ctx context.Context, src, dst string) (err error) {
 	defer func() {
 		if err != nil {
 			os.Remove(dst)
+			os.Remove(dst + "-journal")
 		}
 	}()
 	// query_only forbids VACUUM INTO's write to the main database, which
