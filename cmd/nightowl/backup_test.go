@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,22 +16,7 @@ func TestBackupAndRestore(t *testing.T) {
 	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf("server: {listen: %q}\nstorage: {sqlite: %q}\n", addr, filepath.Join(dir, "nightowl.db")))
 	adminToken(t, cfg)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int)
-	var serveErr bytes.Buffer
-	go func() {
-		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
-		done <- run(ctx, e, []string{"serve", "-c", cfg})
-	}()
-	waitUntil(t, "the server to answer", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	stop := serveReady(t, cfg, addr)
 
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if code, out, errOut := runCmd(t, nil, "backup", "-c", cfg, backup); code != 0 || !strings.Contains(out, "it verifies") {
@@ -46,9 +28,8 @@ func TestBackupAndRestore(t *testing.T) {
 	if code, _, errOut := runCmd(t, nil, "serve", "-c", cfg, "--listen", "127.0.0.1:0"); code == 0 || !strings.Contains(errOut, "server is running") {
 		t.Errorf("a second server on the same file: exit %d: %s", code, errOut)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exited %d: %s", code, serveErr.String())
+	if code, serveErr := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, serveErr)
 	}
 
 	if code, out, errOut := runCmdIn(t, nil, "another good passphrase\n", "user", "add", "-c", cfg, "--role", "viewer", "--password-stdin", "bo"); code != 0 {

@@ -376,27 +376,13 @@ func TestServeLogsAsConfigured(t *testing.T) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf("server: {listen: %q, log: {format: json, level: info}}\n", addr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var serveErr bytes.Buffer
-	go func() {
-		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
-		done <- run(ctx, e, []string{"serve", "-c", cfg})
-	}()
-	waitUntil(t, "the server to answer", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exited %d: %s", code, serveErr.String())
+	stop := serveReady(t, cfg, addr)
+	code, serveErr := stop()
+	if code != 0 {
+		t.Fatalf("serve exited %d: %s", code, serveErr)
 	}
 	var msgs []string
-	for line := range strings.Lines(serveErr.String()) {
+	for line := range strings.Lines(serveErr) {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("not a JSON line: %q (%v)", line, err)
@@ -407,4 +393,38 @@ func TestServeLogsAsConfigured(t *testing.T) {
 	if !slices.Contains(msgs, "nightowl serving") || !slices.Contains(msgs, "shutting down") {
 		t.Errorf("messages %q lack the start and the shutdown", msgs)
 	}
+}
+
+// serveReady runs `serve -c cfg` in-process until its /readyz on addr
+// answers 200. stop ends it and returns its exit code and what it wrote
+// to standard error.
+func serveReady(t *testing.T, cfg, addr string) (stop func() (int, string)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var serveErr bytes.Buffer
+	go func() {
+		e := &env{stdout: &bytes.Buffer{}, stderr: &serveErr, getenv: func(string) string { return "" }}
+		done <- run(ctx, e, []string{"serve", "-c", cfg})
+	}()
+	stopped := false
+	stop = func() (int, string) {
+		if stopped {
+			return 0, serveErr.String()
+		}
+		stopped = true
+		cancel()
+		code := <-done
+		return code, serveErr.String()
+	}
+	t.Cleanup(func() { stop() })
+	waitUntil(t, "the server to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return stop
 }
