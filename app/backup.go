@@ -17,27 +17,34 @@ var errPostgresBackup = nightowl.Errorf(nightowl.EInvalid,
 // Backup writes a consistent copy of the SQLite database of the config at
 // cfgPath to dst, also while a server runs on it.
 func Backup(ctx context.Context, cfgPath, dst string) error {
-	cfg, err := config.LoadContext(ctx, cfgPath, config.Options{})
+	db, err := sqliteFile(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
-	if cfg.Storage.Postgres != "" {
-		return errPostgresBackup
-	}
-	return sqlite.Backup(ctx, cfg.Storage.SQLite, dst)
+	return sqlite.Backup(ctx, db, dst)
 }
 
 // Restore replaces the SQLite database of the config at cfgPath with the
 // backup from, once it verifies, and only while no server runs on it.
 func Restore(ctx context.Context, cfgPath, from string) error {
-	cfg, err := config.LoadContext(ctx, cfgPath, config.Options{})
+	db, err := sqliteFile(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
-	if cfg.Storage.Postgres != "" {
-		return errPostgresBackup
+	return sqlite.Restore(ctx, from, db)
+}
+
+// sqliteFile is the SQLite database of the config at cfgPath; a PostgreSQL
+// store is refused (errPostgresBackup).
+func sqliteFile(ctx context.Context, cfgPath string) (string, error) {
+	cfg, err := config.LoadContext(ctx, cfgPath, config.Options{})
+	if err != nil {
+		return "", err
 	}
-	return sqlite.Restore(ctx, from, cfg.Storage.SQLite)
+	if cfg.Storage.Postgres != "" {
+		return "", errPostgresBackup
+	}
+	return cfg.Storage.SQLite, nil
 }
 
 // backupTimeout bounds one scheduled backup: VACUUM INTO of a large store
