@@ -45,6 +45,8 @@ var (
 	prerm []byte
 	//go:embed postrm
 	postrm []byte
+	//go:embed lintian-overrides
+	lintianOverrides []byte
 )
 
 // Where the package puts the config and the data.
@@ -141,12 +143,13 @@ func build(o options) (string, error) {
 		}
 	}
 	for name, data := range map[string][]byte{
-		"nightowl.yaml":    config.StarterWithSQLite(sqlitePath),
-		"nightowl.service": unit,
-		"sysusers.conf":    sysusers,
-		"postinst":         postinst,
-		"prerm":            prerm,
-		"postrm":           postrm,
+		"nightowl.yaml":     config.StarterWithSQLite(sqlitePath),
+		"nightowl.service":  unit,
+		"sysusers.conf":     sysusers,
+		"postinst":          postinst,
+		"prerm":             prerm,
+		"postrm":            postrm,
+		"lintian-overrides": lintianOverrides,
 	} {
 		if _, err := write(name, data); err != nil {
 			return "", err
@@ -170,9 +173,9 @@ func build(o options) (string, error) {
 		Description: "monitoring server that keeps watch while its operators sleep\nnightowl runs checks (HTTP, DNS, TLS, databases, Nagios plugins, heartbeats),\nalerts the people on call, and serves a dashboard, a JSON API and a public\nstatus page. This package runs it as the nightowl system user under systemd.",
 		MTime:       mtime,
 		Overridables: nfpm.Overridables{
-			// The postinst makes the user with systemd-sysusers, or else
-			// with adduser.
-			Depends: []string{"systemd | adduser"},
+			// The postinst makes the user with systemd-sysusers where it
+			// exists, else with adduser.
+			Depends: []string{"adduser"},
 			Contents: files.Contents{
 				file(o.binary, "/usr/bin/nightowl", 0o755),
 				conf,
@@ -182,6 +185,7 @@ func build(o options) (string, error) {
 				file(t("_nightowl"), "/usr/share/zsh/vendor-completions/_nightowl", 0o644),
 				file(t("nightowl.fish"), "/usr/share/fish/vendor_completions.d/nightowl.fish", 0o644),
 				file(t("nightowl.1.gz"), "/usr/share/man/man1/nightowl.1.gz", 0o644),
+				file(t("lintian-overrides"), "/usr/share/lintian/overrides/nightowl", 0o644),
 			},
 			Scripts: nfpm.Scripts{PostInstall: t("postinst"), PreRemove: t("prerm"), PostRemove: t("postrm")},
 			Deb:     nfpm.Deb{Compression: "xz"},
