@@ -102,7 +102,7 @@ func populate(t *testing.T, path string) fixture {
 	must(s.Flush(ctx))
 
 	// A heartbeat with pings, one with a body that holds a NUL.
-	code, dur := 3, nightowl.Seconds(1500 * time.Millisecond)
+	code, dur := 3, nightowl.Seconds(1500*time.Millisecond)
 	s.SaveHeartbeat(nightowl.Heartbeat{Check: "backup", Token: "tok-backup", LastPing: t0.Add(time.Minute),
 		LastSuccess: t0, Started: map[string]time.Time{"r-2": t0.Add(time.Minute + 7)}, LastDuration: &dur,
 		ExitCode: &code, Failed: true, Since: t0.Add(time.Minute)})
