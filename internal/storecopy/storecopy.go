@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,12 +220,20 @@ func Copy(ctx context.Context, opts Options) ([]Count, error) {
 // transaction, so that no server starts writing it meanwhile, and refuses
 // a target that holds any row.
 func claimEmpty(ctx context.Context, tx pgx.Tx) error {
-	names := targetOnly
+	names := slices.Clone(targetOnly)
 	for _, t := range tables {
 		names = append(names, t.name)
 	}
+	// A server on the target holds its locks for a moment at a time;
+	// one that waits longer is a server that should not be there.
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '30s'`); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(names, ", ")+`, incident_counter IN EXCLUSIVE MODE`); err != nil {
-		return fmt.Errorf("lock the tables: %w", err)
+		return fmt.Errorf("lock the tables (does a server run on this database?): %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = 0`); err != nil {
+		return err
 	}
 	var held []string
 	for _, n := range names {

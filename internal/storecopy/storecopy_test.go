@@ -295,7 +295,7 @@ func source(t *testing.T) (string, dump, fixture) {
 
 // target returns a DSN of an empty PostgreSQL schema with nightowl's
 // tables, as the server leaves it when it first starts.
-func target(t *testing.T) string {
+func target(t testing.TB) string {
 	t.Helper()
 	dsn := testdb.PostgresSchema(t)
 	s, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn})

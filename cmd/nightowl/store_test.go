@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nightowl/nightowl/internal/testdb"
+)
+
+// TestStoreCopy moves a server from SQLite to PostgreSQL as an operator
+// would: a server on SQLite opens an alert, which is acknowledged, and an
+// incident; the copy is refused while it runs; once it stops, the copy
+// goes into an empty database, a second copy is refused, and a server on
+// PostgreSQL goes on where the first stopped: the same token signs in, the
+// same alert is acknowledged, incidents count on, and the audit chain
+// verifies with the head it had.
+func TestStoreCopy(t *testing.T) {
+	dir := t.TempDir()
+	const body = `server: {listen: %q}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: refused
+    tcp: {addr: "127.0.0.1:1"}
+storage: {%s: %q}
+`
+	addr := freePort(t)
+	cfg := writeFile(t, dir, "nightowl.yaml", fmt.Sprintf(body, addr, "sqlite", filepath.Join(dir, "nightowl.db")))
+	token := adminToken(t, cfg)
+	stop := serveReady(t, cfg, addr)
+	env := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": token}
+	var alert string
+	waitUntil(t, "an open alert in status", func() bool {
+		_, out, _ := runCmd(t, env, "status")
+		i := strings.Index(out, "Open alerts")
+		if i < 0 {
+			return false
+		}
+		for _, line := range strings.Split(out[i:], "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[1] == "refused" {
+				alert = f[0]
+			}
+		}
+		return alert != ""
+	})
+	if code, out, errOut := runCmd(t, env, "ack", alert); code != 0 {
+		t.Fatalf("ack: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, env, "incident", "open", "--title", "Refused", "--message", "Looking."); code != 0 || !strings.Contains(out, "inc-1") {
+		t.Fatalf("incident open: exit %d: %s%s", code, out, errOut)
+	}
+
+	dsn := testdb.PostgresSchema(t)
+	if code, _, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn); code != 1 || !strings.Contains(errOut, "server is running") {
+		t.Errorf("copy under a running server: exit %d: %s", code, errOut)
+	}
+	if code, serveErr := stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, serveErr)
+	}
+	code, out, errOut := runCmd(t, nil, "audit", "verify", "-c", cfg)
+	head := regexp.MustCompile(`head ([0-9a-f]{64})`).FindStringSubmatch(out)
+	if code != 0 || head == nil {
+		t.Fatalf("audit verify on sqlite: exit %d: %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn); code != 0 ||
+		!regexp.MustCompile(`(?m)^checks\s+1$`).MatchString(out) || !regexp.MustCompile(`(?m)^incidents\s+1$`).MatchString(out) ||
+		!strings.Contains(out, "copied ") {
+		t.Fatalf("store copy: exit %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn); code != 1 || !strings.Contains(errOut, "already holds nightowl data") {
+		t.Errorf("a second copy: exit %d: %s%s", code, out, errOut)
+	}
+
+	addr2 := freePort(t)
+	cfg2 := writeFile(t, dir, "postgres.yaml", fmt.Sprintf(body, addr2, "postgres", dsn))
+	if code, out, errOut := runCmd(t, nil, "audit", "verify", "-c", cfg2, "--expect-head", head[1]); code != 0 || !strings.Contains(out, "head "+head[1]) {
+		t.Fatalf("audit verify on postgres: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, nil, "store", "copy", "-c", cfg2, "--to", dsn); code != 1 || !strings.Contains(errOut, "PostgreSQL already") {
+		t.Errorf("copy from a postgres config: exit %d: %s", code, errOut)
+	}
+	stop = serveReady(t, cfg2, addr2)
+	env = map[string]string{"NIGHTOWL_URL": "http://" + addr2, "NIGHTOWL_TOKEN": token}
+	if code, out, errOut := runCmd(t, env, "status"); code == 2 || !strings.Contains(out, alert) || !strings.Contains(out, "acknowledged") {
+		t.Errorf("status on postgres: exit %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, env, "incident", "open", "--title", "Again", "--message", "Once more."); code != 0 || !strings.Contains(out, "inc-2") {
+		t.Errorf("incident open on postgres: exit %d: %s%s", code, out, errOut)
+	}
+	if code, serveErr := stop(); code != 0 {
+		t.Fatalf("serve on postgres exited %d: %s", code, serveErr)
+	}
+	if code, out, errOut := runCmd(t, nil, "audit", "verify", "-c", cfg2, "--expect-head", head[1]); code != 0 || strings.Contains(out, "head "+head[1]) {
+		t.Errorf("audit verify after the server on postgres went on: exit %d: %s%s", code, out, errOut)
+	}
+}
+
+func TestStoreCopyUsage(t *testing.T) {
+	for _, args := range [][]string{{"store"}, {"store", "move"}, {"store", "copy"}, {"store", "copy", "--to", "x", "extra"}} {
+		if code, _, errOut := runCmd(t, nil, args...); code != 2 || !strings.Contains(errOut, "usage: nightowl store copy") {
+			t.Errorf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	cfg := writeFile(t, t.TempDir(), "nightowl.yaml", "storage: {sqlite: nightowl.db}\n")
+	if code, _, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", "postgres://nobody@127.0.0.1:1/x"); code != 1 || !strings.Contains(errOut, "nightowl.db") {
+		t.Errorf("copy of a store that is not there: exit %d: %s", code, errOut)
+	}
+}
