@@ -50,12 +50,10 @@ func CopyStore(ctx context.Context, cfgPath, dsn string, timeout time.Duration) 
 		return nil, fmt.Errorf("storage.sqlite %s: %w", path, err)
 	}
 	defer unlock()
-	src, err := sqlite.Open(ctx, sqlite.Options{Path: path})
-	if err != nil {
+	// Migrate, not Open: an open store would prune what is past its
+	// retention, and the copy is to carry every row there is.
+	if err := sqlite.Migrate(ctx, path); err != nil {
 		return nil, err
-	}
-	if err := src.Close(); err != nil {
-		return nil, fmt.Errorf("close sqlite %s: %w", path, err)
 	}
 	dst, err := postgres.Open(ctx, postgres.Options{DSN: dsn})
 	if err != nil {

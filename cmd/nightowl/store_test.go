@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -64,10 +65,18 @@ storage: {%s: %q}
 	if code != 0 || head == nil {
 		t.Fatalf("audit verify on sqlite: exit %d: %s%s", code, out, errOut)
 	}
-	if code, out, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn); code != 0 ||
-		!regexp.MustCompile(`(?m)^checks\s+1$`).MatchString(out) || !regexp.MustCompile(`(?m)^incidents\s+1$`).MatchString(out) ||
-		!strings.Contains(out, "copied ") {
+	// A rollup long past its retention, which a server would prune when
+	// it next starts: the copy carries it, as every other row.
+	want := rowCounts(t, filepath.Join(dir, "nightowl.db"), `INSERT INTO rollups SELECT check_id, period, start - 2 * 366 * 86400,
+		runs, failures, max_ns, hist FROM rollups LIMIT 1`)
+	code, out, errOut = runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn)
+	if code != 0 || !strings.Contains(out, "copied ") {
 		t.Fatalf("store copy: exit %d:\n%s%s", code, out, errOut)
+	}
+	for table, n := range want {
+		if !regexp.MustCompile(`(?m)^` + table + `\s+` + fmt.Sprint(n) + `$`).MatchString(out) {
+			t.Errorf("the copy does not say it copied the %d rows of %s:\n%s", n, table, out)
+		}
 	}
 	if code, out, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", dsn); code != 1 || !strings.Contains(errOut, "already holds nightowl data") {
 		t.Errorf("a second copy: exit %d: %s%s", code, out, errOut)
@@ -107,4 +116,28 @@ func TestStoreCopyUsage(t *testing.T) {
 	if code, _, errOut := runCmd(t, nil, "store", "copy", "-c", cfg, "--to", "postgres://nobody@127.0.0.1:1/x"); code != 1 || !strings.Contains(errOut, "nightowl.db") {
 		t.Errorf("copy of a store that is not there: exit %d: %s", code, errOut)
 	}
+}
+
+// rowCounts runs stmt on the SQLite database at path, then counts the rows
+// of the tables a copy carries, which a server has written to.
+func rowCounts(t *testing.T, path, stmt string) map[string]int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, table := range []string{"checks", "states", "results", "rollups", "events", "alerts", "secrets", "users", "tokens",
+		"incidents", "incident_updates", "audit_log", "audit_head"} {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil || n == 0 {
+			t.Fatalf("%s: %d rows, %v", table, n, err)
+		}
+		counts[table] = n
+	}
+	return counts
 }
