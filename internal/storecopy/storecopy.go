@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -173,6 +174,13 @@ type Options struct {
 // returns how many rows each table got. ctx bounds it all: a copy that
 // runs out of time writes nothing.
 func Copy(ctx context.Context, opts Options) ([]Count, error) {
+	if opts.SQLite == "" || opts.Postgres == "" {
+		return nil, errors.New("copy: name both the SQLite file and the PostgreSQL database")
+	}
+	// Opening a file that is not there would make an empty one.
+	if _, err := os.Stat(opts.SQLite); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
 	src, err := sql.Open("sqlite", readDSN(opts.SQLite))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", opts.SQLite, err)

@@ -465,6 +465,10 @@ func TestCopyFailingLeavesTheTargetEmpty(t *testing.T) {
 	if held := rowsIn(t, dsn); len(held) > 0 {
 		t.Errorf("a failed copy left rows in %v", held)
 	}
+	// Run again, it meets the same row, not rows of its first try.
+	if _, err := Copy(copyCtx(t), Options{SQLite: path, Postgres: dsn}); errors.Is(err, ErrNotEmpty) || !strings.Contains(err.Error(), "copy audit_checkpoints") {
+		t.Errorf("copy again = %v; want it to fail at audit_checkpoints again", err)
+	}
 }
 
 // A copy that runs out of time writes nothing either.
