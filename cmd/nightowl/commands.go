@@ -77,6 +77,9 @@ func commands() []command {
 		}},
 		{name: "backup", args: "BACKUP-FILE", help: "copy the SQLite store, also while the server runs", run: cmdBackup},
 		{name: "restore", args: "BACKUP-FILE", help: "replace the SQLite store with a backup; the server must be stopped", run: cmdRestore},
+		{name: "store", help: "the store as a whole", subs: []command{
+			{name: "copy", help: "copy the SQLite store into an empty PostgreSQL database; the server must be stopped", run: storeCopy},
+		}},
 		{name: "completion", args: "bash|zsh|fish", help: "print a shell completion script", run: cmdCompletion},
 		{name: "man", help: "print the man page (roff)", run: cmdMan},
 	}

@@ -56,6 +56,8 @@ Usage:
                                                     read the audit log; prove it was not edited; make a signing key
   nightowl backup   [-c FILE] BACKUP-FILE           copy the SQLite store, also while the server runs
   nightowl restore  [-c FILE] BACKUP-FILE           replace the SQLite store with a backup; the server must be stopped
+  nightowl store    copy [-c FILE] --to POSTGRES-DSN [--timeout 1h]
+                                                    copy the SQLite store into an empty PostgreSQL database; the server must be stopped
   nightowl completion bash|zsh|fish                 print a shell completion script
   nightowl man                                      print the man page: nightowl man | man -l -
   nightowl --version
