@@ -182,7 +182,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.newCluster()
-	registerStoreMetrics(a.registry, store)
+	registerStoreMetrics(a.registry, store, opts.Clock)
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		return nil, err
 	}
