@@ -233,6 +233,7 @@ func TestServeAPIAndReload(t *testing.T) {
 			`nightowl_checks_late 0`,
 			`nightowl_store_write_failures_total 0`,
 			`nightowl_store_write_seconds_bucket{le="0.001"}`,
+			`nightowl_http_requests_total{code="200",route="GET /readyz"} 1`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)
