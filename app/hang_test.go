@@ -456,10 +456,19 @@ checks:
 	}
 }
 
-// metricValue is the sum of the values of every series of the metric name
-// that a's /metrics serves: gauges and counters.
-func metricValue(t *testing.T, a *App, name string) float64 {
+// metricValue is the sum of the values of the series of a's metrics that
+// sel picks: a name, with labels to match as name{k="v",…}; gauges and
+// counters.
+func metricValue(t *testing.T, a *App, sel string) float64 {
 	t.Helper()
+	name, rest, _ := strings.Cut(sel, "{")
+	want := map[string]string{}
+	if rest = strings.TrimSuffix(rest, "}"); rest != "" {
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			want[k] = strings.Trim(v, `"`)
+		}
+	}
 	// While the store hangs its outbox cannot be read: the rest is
 	// gathered all the same, as /metrics serves it.
 	mfs, err := a.registry.Gather()
@@ -468,7 +477,17 @@ func metricValue(t *testing.T, a *App, name string) float64 {
 			continue
 		}
 		sum := 0.0
+	series:
 		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue series
+				}
+			}
 			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 		return sum
