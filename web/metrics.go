@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,15 +36,51 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // instrument counts and times the requests h answers for route; h itself
-// when m is nil.
+// when m is nil. The series of the route, and of its usual answer, are
+// looked up once here rather than with every request: the ping endpoint
+// takes thousands a second.
 func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
 	if m == nil {
 		return h
 	}
-	labels := prometheus.Labels{"route": route}
-	h = promhttp.InstrumentHandlerDuration(m.duration.MustCurryWith(labels), h)
-	return promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(labels), h)
+	took := m.duration.WithLabelValues(route)
+	ok := m.requests.WithLabelValues(route, "200")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		took.Observe(time.Since(start).Seconds())
+		if sw.code == 0 || sw.code == http.StatusOK {
+			ok.Inc()
+		} else {
+			m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		}
+	})
 }
+
+// statusWriter remembers the status code a handler answered with; 0 until
+// it writes, which is a 200.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // metricsHandler serves g. A collector that fails (the outbox, when the
 // store does not answer in time) leaves out its own metrics, not every

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,6 +60,35 @@ func TestMetrics(t *testing.T) {
 		}
 		if strings.Contains(body, "/no/such/path") {
 			t.Error("a path with no route has series of its own")
+		}
+	})
+	t.Run("status codes", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m := NewMetrics(reg)
+		for _, tc := range []struct {
+			route string
+			h     http.HandlerFunc
+		}{
+			{"GET /silent", func(http.ResponseWriter, *http.Request) {}},
+			{"GET /body", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }},
+			{"GET /busy", func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.WriteHeader(http.StatusOK) // ignored by net/http, and here
+			}},
+		} {
+			m.instrument(tc.route, tc.h).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}
+		var b strings.Builder
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			for _, s := range mf.GetMetric() {
+				if mf.GetName() == "nightowl_http_requests_total" && s.GetCounter().GetValue() > 0 {
+					fmt.Fprintf(&b, "%s %s;", s.GetLabel()[1].GetValue(), s.GetLabel()[0].GetValue())
+				}
+			}
+		}
+		if got, want := b.String(), "GET /body 200;GET /silent 200;GET /busy 503;"; got != want {
+			t.Errorf("requests by route and code: %s, want %s", got, want)
 		}
 	})
 }
