@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,15 +38,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // instrument counts and times the requests h answers for route; h itself
 // when m is nil. The series of the route, and of its usual answer, are
-// looked up once here rather than with every request: the ping endpoint
-// takes thousands a second.
+// looked up once rather than with every request (the ping endpoint takes
+// thousands a second), at its first request: a route never asked for adds
+// no series.
 func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
 	if m == nil {
 		return h
 	}
-	took := m.duration.WithLabelValues(route)
-	ok := m.requests.WithLabelValues(route, "200")
+	var (
+		once sync.Once
+		took prometheus.Observer
+		ok   prometheus.Counter
+	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() {
+			took = m.duration.WithLabelValues(route)
+			ok = m.requests.WithLabelValues(route, "200")
+		})
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)

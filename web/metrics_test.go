@@ -61,6 +61,9 @@ func TestMetrics(t *testing.T) {
 		if strings.Contains(body, "/no/such/path") {
 			t.Error("a path with no route has series of its own")
 		}
+		if strings.Contains(body, `route="GET /readyz"`) {
+			t.Error("a route never asked for has series")
+		}
 	})
 	t.Run("status codes", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
