@@ -36,6 +36,7 @@ func commands() []command {
 		{name: "check", args: "[NAME...]", help: "run checks once; exit 0 all up, 1 any not up, 2 bad config", run: cmdCheck},
 		{name: "validate", help: "check the config; exit 2 with FILE:LINE:COL errors", run: cmdValidate},
 		{name: "status", help: "every check of a running server, worst first, and open alerts", run: cmdStatus},
+		{name: "health", help: "ask a running server whether it answers (/healthz) or is ready (/readyz); exit 0 only on 200", run: cmdHealth},
 		{name: "ack", args: "ALERT...", help: "acknowledge alerts: their escalation stops", run: cmdAck},
 		{name: "maint", help: "maintenance windows", subs: []command{
 			{name: "start", help: "start a maintenance window by hand", run: maintStart},

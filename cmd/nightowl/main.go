@@ -38,6 +38,8 @@ Usage:
   nightowl check    [-c FILE] [--json] [NAME...]    run checks once; exit 0 all up, 1 any not up, 2 bad config
   nightowl validate [-c FILE]                       check the config; exit 2 with FILE:LINE:COL errors
   nightowl status   [--json]                        every check of a running server, worst first, and open alerts
+  nightowl health   [--url URL] [--ready] [--timeout 5s]
+                                                    exit 0 when a running server answers /healthz (/readyz) with 200
   nightowl ack      ALERT...                        acknowledge alerts: their escalation stops
   nightowl maint    start --checks SEL --expect A,B --for 2h [--name N] [--within 10m]
                                                     start a maintenance window by hand
