@@ -56,10 +56,14 @@ type Engine struct {
 	queue  dueHeap
 	wake   chan struct{}
 
-	work    chan job
-	stop    context.CancelFunc
-	done    sync.WaitGroup
-	started atomic.Bool
+	work chan job
+	stop context.CancelFunc
+	done sync.WaitGroup
+	// rechecks are the runs of blocked checks whose root cause recovered
+	// (releaseDependents); stopping, under mu, says no more may start.
+	rechecks sync.WaitGroup
+	stopping bool
+	started  atomic.Bool
 	// startedAt is when Start was called: a check that has never run is
 	// late only once it has had time to.
 	startedAt time.Time
@@ -271,10 +275,14 @@ func (e *Engine) Start(ctx context.Context) {
 
 // Stop ends the dispatcher and waits for running checks to finish.
 func (e *Engine) Stop() {
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
 	if e.stop != nil {
 		e.stop()
 	}
 	e.done.Wait()
+	e.rechecks.Wait()
 }
 
 func (e *Engine) dispatch(ctx context.Context) {
@@ -559,9 +567,11 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		// deadlines the others' trackers reach say nothing.
 		return
 	}
+	root := e.upstreamCause(r, res)
 	r.mu.Lock()
 	prev := r.state
 	st, ev := Apply(prev, &r.check, res)
+	st, ev = Block(prev, st, ev, root, res)
 	r.state, r.last = st, res
 	chk := r.check
 	// Saved under the lock, so that two results of one check racing (a
@@ -596,6 +606,7 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if e.opts.OnEvent != nil {
 		e.opts.OnEvent(stored, nightowl.CheckView{Check: chk, State: st, Last: res})
 	}
+	e.releaseDependents(chk.Name, st.Status)
 }
 
 // EventTimeout bounds the recording of a status change, which holds up the
