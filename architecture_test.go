@@ -48,6 +48,7 @@ var allowedImports = map[string][]string{
 	"internal/records":    {},
 	"internal/schema":     {},
 	"internal/sqlstore":   {"internal/checkstore", "internal/records"},
+	"internal/storecopy":  {},
 	"internal/storetest":  {"audit"},
 	"internal/testdb":     {},
 	"internal/procgroup":  {},
@@ -62,7 +63,7 @@ var wiring = []string{"app", "cmd/*", "bench/*", "examples/*", "internal/crashte
 // through the interfaces of the domain.
 var drivers = []string{"github.com/jackc/pgx", "github.com/go-sql-driver/mysql", "modernc.org/sqlite", "database/sql"}
 
-var driverUsers = []string{"sqlite", "postgres", "probe", "internal/sqlstore", "internal/testdb"}
+var driverUsers = []string{"sqlite", "postgres", "probe", "internal/sqlstore", "internal/storecopy", "internal/testdb"}
 
 const module = "github.com/nightowl/nightowl"
 

@@ -33,3 +33,20 @@ func TestStarterValidates(t *testing.T) {
 		t.Errorf("uncommented: %d checks, %d receiver groups, backups every %s", len(all.Checks), len(all.Notify.Receivers), all.Storage.SQLiteBackup.Every)
 	}
 }
+
+// TestStarterWithSQLite: the starter with its store elsewhere loads, with
+// the store, and its backups, where it was put.
+func TestStarterWithSQLite(t *testing.T) {
+	for _, path := range []string{"/var/lib/nightowl/nightowl.db", `/srv/odd "dir"/no.db`} {
+		cfg, err := Parse("/etc/nightowl/nightowl.yaml", StarterWithSQLite(path), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if cfg.Storage.SQLite != path {
+			t.Errorf("storage.sqlite = %q, want %q", cfg.Storage.SQLite, path)
+		}
+		if n := strings.Count(string(StarterWithSQLite(path)), "\n"); n != strings.Count(string(Starter), "\n") {
+			t.Errorf("%d lines, the starter has %d", n, strings.Count(string(Starter), "\n"))
+		}
+	}
+}

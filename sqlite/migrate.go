@@ -26,6 +26,23 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
 	return applyMigrations(ctx, db, ms, now)
 }
 
+// Migrate brings the schema of the database at path up to date, as Open
+// does, and changes nothing else in it: Open's store would also prune what
+// is past its retention. It is for commands that read the database with
+// SQL of their own (nightowl store copy) and must see every row it holds.
+func Migrate(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if err := migrate(ctx, db, time.Now); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return nil
+}
+
 func applyMigrations(ctx context.Context, db *sql.DB, ms []schema.Migration, now func() time.Time) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -18,89 +19,67 @@ import (
 // timeout an action may have, and a margin for the preflight and the answer.
 const maxActionRun = time.Hour + 2*time.Minute
 
-func cmdAction(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl action list|request|approve|deny|run|show")
-		return exitBadConfig
-	}
-	switch args[0] {
-	case "list":
-		return actionList(ctx, e, args[1:])
-	case "request":
-		return actionRequest(ctx, e, args[1:])
-	case "approve":
-		return actionApprove(ctx, e, args[1:])
-	case "deny":
-		return actionDeny(ctx, e, args[1:])
-	case "run":
-		return actionRun(ctx, e, args[1:])
-	case "show":
-		return actionShow(ctx, e, args[1:])
-	}
-	fmt.Fprintf(e.stderr, "nightowl action: unknown subcommand %q: list, request, approve, deny, run or show\n", args[0])
-	return exitBadConfig
-}
-
 // requestBody is the answer of the endpoints that change a request.
 type requestBody struct {
 	Request nightowl.ActionRequest `json:"request"`
 }
 
-func actionList(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action list")
+func actionList(e *env, fs *flag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
-		if err == nil {
-			fmt.Fprintf(e.stderr, "nightowl action list: unexpected %q\n", rest[0])
+	return func(ctx context.Context, args []string) int {
+		if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+			if err == nil {
+				fmt.Fprintf(e.stderr, "nightowl action list: unexpected %q\n", rest[0])
+			}
+			return exitBadConfig
 		}
-		return exitBadConfig
-	}
-	var body struct {
-		Actions []nightowl.ActionView `json:"actions"`
-	}
-	raw, err := apiGet(ctx, e, "/api/v1/actions", &body)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "nightowl action list:", err)
-		return exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
-		return exitOK
-	}
-	if len(body.Actions) == 0 {
-		fmt.Fprintln(e.stdout, "no actions are configured")
-		return exitOK
-	}
-	tw := newTable(e.stdout, "NAME", "APPROVALS", "PARAMS", "RUNS")
-	for _, a := range body.Actions {
-		var params []string
-		for _, p := range a.Params {
-			params = append(params, p.Name)
+		var body struct {
+			Actions []nightowl.ActionView `json:"actions"`
 		}
-		tw.row(a.Name, a.Needs, orDash(strings.Join(params, ",")), summary(&a.Action))
-	}
-	tw.flush()
+		raw, err := apiGet(ctx, e, "/api/v1/actions", &body)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl action list:", err)
+			return exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return exitOK
+		}
+		if len(body.Actions) == 0 {
+			fmt.Fprintln(e.stdout, "no actions are configured")
+			return exitOK
+		}
+		tw := newTable(e.stdout, "NAME", "APPROVALS", "PARAMS", "RUNS")
+		for _, a := range body.Actions {
+			var params []string
+			for _, p := range a.Params {
+				params = append(params, p.Name)
+			}
+			tw.row(a.Name, a.Needs, orDash(strings.Join(params, ",")), summary(&a.Action))
+		}
+		tw.flush()
 
-	// What waits for someone: a pending request is every responder's to
-	// see.
-	var open struct {
-		Requests []nightowl.ActionRequest `json:"requests"`
-	}
-	if _, err := apiGet(ctx, e, "/api/v1/action-requests?state=open", &open); err != nil {
-		fmt.Fprintln(e.stderr, "nightowl action list: open requests:", err)
-		return exitNotUp
-	}
-	if len(open.Requests) == 0 {
+		// What waits for someone: a pending request is every responder's to
+		// see.
+		var open struct {
+			Requests []nightowl.ActionRequest `json:"requests"`
+		}
+		if _, err := apiGet(ctx, e, "/api/v1/action-requests?state=open", &open); err != nil {
+			fmt.Fprintln(e.stderr, "nightowl action list: open requests:", err)
+			return exitNotUp
+		}
+		if len(open.Requests) == 0 {
+			return exitOK
+		}
+		fmt.Fprintln(e.stdout, "\nopen requests:")
+		tw = newTable(e.stdout, "ID", "ACTION", "STATE", "APPROVALS", "BY", "EXPIRES", "REASON")
+		for _, r := range open.Requests {
+			tw.row(r.ID, r.Action, r.State, fmt.Sprintf("%d/%d", len(r.Approvals), r.Needs),
+				r.RequestedBy, r.ExpiresAt.Local().Format("15:04"), r.Reason)
+		}
+		tw.flush()
 		return exitOK
 	}
-	fmt.Fprintln(e.stdout, "\nopen requests:")
-	tw = newTable(e.stdout, "ID", "ACTION", "STATE", "APPROVALS", "BY", "EXPIRES", "REASON")
-	for _, r := range open.Requests {
-		tw.row(r.ID, r.Action, r.State, fmt.Sprintf("%d/%d", len(r.Approvals), r.Needs),
-			r.RequestedBy, r.ExpiresAt.Local().Format("15:04"), r.Reason)
-	}
-	tw.flush()
-	return exitOK
 }
 
 func orDash(s string) string {
@@ -154,41 +133,42 @@ func (p paramFlag) Set(s string) error {
 	return nil
 }
 
-func actionRequest(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action request")
+func actionRequest(e *env, fs *flag.FlagSet) runner {
 	params := paramFlag{}
 	fs.Var(params, "param", "a parameter, NAME=VALUE; repeat for each")
 	reason := fs.String("reason", "", "why, for the approvers and the audit log (required)")
 	confirm := fs.String("confirm", "", "the value of the parameter the action asks you to confirm, typed again")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	rest, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	if len(rest) != 1 {
-		fmt.Fprintln(e.stderr, "nightowl action request: name one action (nightowl action list shows them), as in\n  nightowl action request pause-replication --param replica=db2 --reason \"restore a table\"")
-		return exitBadConfig
-	}
-	if strings.TrimSpace(*reason) == "" {
-		fmt.Fprintln(e.stderr, "nightowl action request: --reason is required: the approvers and the audit log need to know why")
-		return exitBadConfig
-	}
-	name := rest[0]
-	in := map[string]any{"params": map[string]string(params), "reason": *reason, "confirm": *confirm}
-	var body requestBody
-	raw, err := apiDo(ctx, e, "POST", "/api/v1/actions/"+url.PathEscape(name)+"/requests", in, &body)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "nightowl action request %s: %v\n", name, err)
-		return exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+	return func(ctx context.Context, args []string) int {
+		rest, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(rest) != 1 {
+			fmt.Fprintln(e.stderr, "nightowl action request: name one action (nightowl action list shows them), as in\n  nightowl action request pause-replication --param replica=db2 --reason \"restore a table\"")
+			return exitBadConfig
+		}
+		if strings.TrimSpace(*reason) == "" {
+			fmt.Fprintln(e.stderr, "nightowl action request: --reason is required: the approvers and the audit log need to know why")
+			return exitBadConfig
+		}
+		name := rest[0]
+		in := map[string]any{"params": map[string]string(params), "reason": *reason, "confirm": *confirm}
+		var body requestBody
+		raw, err := apiDo(ctx, e, "POST", "/api/v1/actions/"+url.PathEscape(name)+"/requests", in, &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl action request %s: %v\n", name, err)
+			return exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return exitOK
+		}
+		r := body.Request
+		fmt.Fprintf(e.stdout, "request %s made for %s (%s)\n", cell(r.ID), cell(r.Action), r.State)
+		printNext(e.stdout, &r)
 		return exitOK
 	}
-	r := body.Request
-	fmt.Fprintf(e.stdout, "request %s made for %s (%s)\n", cell(r.ID), cell(r.Action), r.State)
-	printNext(e.stdout, &r)
-	return exitOK
 }
 
 // printNext says what a request waits for, and the command that does it.
@@ -211,91 +191,94 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func actionApprove(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action approve")
+func actionApprove(e *env, fs *flag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	if len(ids) != 1 {
-		fmt.Fprintln(e.stderr, "nightowl action approve: name one request (nightowl action list shows the open ones)")
-		return exitBadConfig
-	}
-	var body requestBody
-	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/approve", nil, &body)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "nightowl action approve %s: %v\n", ids[0], err)
-		return exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+	return func(ctx context.Context, args []string) int {
+		ids, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(ids) != 1 {
+			fmt.Fprintln(e.stderr, "nightowl action approve: name one request (nightowl action list shows the open ones)")
+			return exitBadConfig
+		}
+		var body requestBody
+		raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/approve", nil, &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl action approve %s: %v\n", ids[0], err)
+			return exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return exitOK
+		}
+		r := body.Request
+		fmt.Fprintf(e.stdout, "request %s for %s approved (%d of %d approvals; %s)\n", cell(r.ID), cell(r.Action), len(r.Approvals), r.Needs, r.State)
+		printNext(e.stdout, &r)
 		return exitOK
 	}
-	r := body.Request
-	fmt.Fprintf(e.stdout, "request %s for %s approved (%d of %d approvals; %s)\n", cell(r.ID), cell(r.Action), len(r.Approvals), r.Needs, r.State)
-	printNext(e.stdout, &r)
-	return exitOK
 }
 
-func actionDeny(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action deny")
+func actionDeny(e *env, fs *flag.FlagSet) runner {
 	reason := fs.String("reason", "", "why, for the requester and the audit log")
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	if len(ids) != 1 {
-		fmt.Fprintln(e.stderr, "nightowl action deny: name one request (nightowl action list shows the open ones)")
-		return exitBadConfig
-	}
-	var body requestBody
-	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/deny", map[string]string{"reason": *reason}, &body)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "nightowl action deny %s: %v\n", ids[0], err)
-		return exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+	return func(ctx context.Context, args []string) int {
+		ids, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(ids) != 1 {
+			fmt.Fprintln(e.stderr, "nightowl action deny: name one request (nightowl action list shows the open ones)")
+			return exitBadConfig
+		}
+		var body requestBody
+		raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/deny", map[string]string{"reason": *reason}, &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl action deny %s: %v\n", ids[0], err)
+			return exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return exitOK
+		}
+		fmt.Fprintf(e.stdout, "request %s for %s denied; it can no longer run\n", cell(body.Request.ID), cell(body.Request.Action))
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "request %s for %s denied; it can no longer run\n", cell(body.Request.ID), cell(body.Request.Action))
-	return exitOK
 }
 
-func actionRun(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action run")
+func actionRun(e *env, fs *flag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	if len(ids) != 1 {
-		fmt.Fprintln(e.stderr, "nightowl action run: name one approved request (nightowl action list shows the open ones)")
-		return exitBadConfig
-	}
-	// The server answers when the run is over, which may be as long as
-	// the action's timeout.
-	ctx, cancel := context.WithTimeout(ctx, maxActionRun)
-	defer cancel()
-	var body requestBody
-	raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/run", nil, &body)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "nightowl action run %s: %v\n", ids[0], err)
-		return exitNotUp
-	}
-	r := body.Request
-	code := exitOK
-	if r.State != nightowl.RequestSucceeded {
-		code = exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+	return func(ctx context.Context, args []string) int {
+		ids, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(ids) != 1 {
+			fmt.Fprintln(e.stderr, "nightowl action run: name one approved request (nightowl action list shows the open ones)")
+			return exitBadConfig
+		}
+		// The server answers when the run is over, which may be as long as
+		// the action's timeout.
+		ctx, cancel := context.WithTimeout(ctx, maxActionRun)
+		defer cancel()
+		var body requestBody
+		raw, err := apiDo(ctx, e, "POST", "/api/v1/action-requests/"+url.PathEscape(ids[0])+"/run", nil, &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl action run %s: %v\n", ids[0], err)
+			return exitNotUp
+		}
+		r := body.Request
+		code := exitOK
+		if r.State != nightowl.RequestSucceeded {
+			code = exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return code
+		}
+		printOutcome(e.stdout, &r)
 		return code
 	}
-	printOutcome(e.stdout, &r)
-	return code
 }
 
 // printOutcome prints how a run went: its state, exit code (or HTTP
@@ -322,32 +305,33 @@ func printOutcome(w io.Writer, r *nightowl.ActionRequest) {
 	}
 }
 
-func actionShow(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "action show")
+func actionShow(e *env, fs *flag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	if len(ids) != 1 {
-		fmt.Fprintln(e.stderr, "nightowl action show: name one request (nightowl action list shows the open ones)")
-		return exitBadConfig
-	}
-	var body struct {
-		Request nightowl.ActionRequest `json:"request"`
-		Plan    nightowl.ActionPlan    `json:"plan"`
-	}
-	raw, err := apiGet(ctx, e, "/api/v1/action-requests/"+url.PathEscape(ids[0]), &body)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "nightowl action show %s: %v\n", ids[0], err)
-		return exitNotUp
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+	return func(ctx context.Context, args []string) int {
+		ids, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
+		}
+		if len(ids) != 1 {
+			fmt.Fprintln(e.stderr, "nightowl action show: name one request (nightowl action list shows the open ones)")
+			return exitBadConfig
+		}
+		var body struct {
+			Request nightowl.ActionRequest `json:"request"`
+			Plan    nightowl.ActionPlan    `json:"plan"`
+		}
+		raw, err := apiGet(ctx, e, "/api/v1/action-requests/"+url.PathEscape(ids[0]), &body)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nightowl action show %s: %v\n", ids[0], err)
+			return exitNotUp
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return exitOK
+		}
+		printRequest(e.stdout, &body.Request, &body.Plan)
 		return exitOK
 	}
-	printRequest(e.stdout, &body.Request, &body.Plan)
-	return exitOK
 }
 
 // printJudged shows the preflight of a request's plan, what it judged when

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -39,23 +40,14 @@ func cliActor(e *env) string {
 	return "cli:unknown"
 }
 
-func cmdAudit(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl audit list|verify|keygen")
-		return exitBadConfig
-	}
-	if args[0] == "keygen" {
-		return cmdAuditKeygen(e, args[1:])
-	}
-	fs := newFlags(e, "audit "+args[0])
+func auditList(e *env, fs *flag.FlagSet) runner {
 	cfgPath := configFlag(e, fs)
-	switch args[0] {
-	case "list":
-		action := fs.String("action", "", "only actions that start with this, such as login or action.")
-		actor := fs.String("actor", "", "only what this user did")
-		limit := fs.Int("limit", 50, "at most this many entries, newest first; all when 0")
-		asJSON := fs.Bool("json", false, "print JSON")
-		if pos, err := parse(fs, args[1:]); err != nil || len(pos) > 0 || *limit < 0 {
+	action := fs.String("action", "", "only actions that start with this, such as login or action.")
+	actor := fs.String("actor", "", "only what this user did")
+	limit := fs.Int("limit", 50, "at most this many entries, newest first; all when 0")
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(ctx context.Context, args []string) int {
+		if pos, err := parse(fs, args); err != nil || len(pos) > 0 || *limit < 0 {
 			fmt.Fprintln(e.stderr, "usage: nightowl audit list [-c FILE] [--action PREFIX] [--actor NAME] [--limit N] [--json]")
 			return exitBadConfig
 		}
@@ -81,12 +73,17 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 			tw.flush()
 			return exitOK
 		})
-	case "verify":
-		var keyFiles fileList
-		fs.Var(&keyFiles, "public-key", "a public key file that signed checkpoints (repeat for old keys); default the public half of audit.signing_key")
-		expect := fs.String("expect-head", "", "a head hash (hex) recorded earlier: fail unless the log holds it")
-		usage := "usage: nightowl audit verify [-c FILE] [--public-key FILE]... [--expect-head HASH]"
-		if pos, err := parse(fs, args[1:]); err != nil || len(pos) > 0 {
+	}
+}
+
+func auditVerify(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	var keyFiles fileList
+	fs.Var(&keyFiles, "public-key", "a public key `file` that signed checkpoints (repeat for old keys); default the public half of audit.signing_key")
+	expect := fs.String("expect-head", "", "a head hash (hex) recorded earlier: fail unless the log holds it")
+	usage := "usage: nightowl audit verify [-c FILE] [--public-key FILE]... [--expect-head HASH]"
+	return func(ctx context.Context, args []string) int {
+		if pos, err := parse(fs, args); err != nil || len(pos) > 0 {
 			fmt.Fprintln(e.stderr, usage)
 			return exitBadConfig
 		}
@@ -129,27 +126,26 @@ func cmdAudit(ctx context.Context, e *env, args []string) int {
 			return exitOK
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl audit: unknown subcommand %q: list, verify or keygen\n", args[0])
-	return exitBadConfig
 }
 
-// cmdAuditKeygen makes a key file for audit.signing_key and prints its
+// auditKeygen makes a key file for audit.signing_key and prints its
 // public half, which verifies checkpoints without the power to sign them.
-func cmdAuditKeygen(e *env, args []string) int {
-	fs := newFlags(e, "audit keygen")
-	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(e.stderr, "usage: nightowl audit keygen FILE    (writes a new Ed25519 key, mode 0600; prints its public key)")
-		return exitBadConfig
+func auditKeygen(e *env, fs *flag.FlagSet) runner {
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
+		if err != nil || len(pos) != 1 {
+			fmt.Fprintln(e.stderr, "usage: nightowl audit keygen FILE    (writes a new Ed25519 key, mode 0600; prints its public key)")
+			return exitBadConfig
+		}
+		pub, err := audit.GenerateKeyFile(pos[0])
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl audit keygen:", err)
+			return exitNotUp
+		}
+		fmt.Fprintf(e.stderr, "wrote %s (key %s): name it in audit.signing_key; keep it away from the database and its backups\n", pos[0], audit.KeyID(pub))
+		e.stdout.Write(audit.PublicKeyPEM(pub))
+		return exitOK
 	}
-	pub, err := audit.GenerateKeyFile(pos[0])
-	if err != nil {
-		fmt.Fprintln(e.stderr, "nightowl audit keygen:", err)
-		return exitNotUp
-	}
-	fmt.Fprintf(e.stderr, "wrote %s (key %s): name it in audit.signing_key; keep it away from the database and its backups\n", pos[0], audit.KeyID(pub))
-	e.stdout.Write(audit.PublicKeyPEM(pub))
-	return exitOK
 }
 
 // fileList is a flag that may be given several times.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,48 +15,49 @@ import (
 	"github.com/nightowl/nightowl/config"
 )
 
-func cmdCheck(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "check")
+func cmdCheck(e *env, fs *flag.FlagSet) runner {
 	cfgPath := configFlag(e, fs)
 	asJSON := fs.Bool("json", false, "print results as JSON")
-	names, err := parse(fs, args)
-	if err != nil {
-		return exitBadConfig
-	}
-	cfg, err := config.LoadContext(ctx, cfgPath(), config.Options{})
-	if ctx.Err() != nil {
-		fmt.Fprintln(e.stderr, "nightowl check: stopped before the config was read")
-		return exitNotUp
-	}
-	if err != nil {
-		printConfigError(e, err)
-		return exitBadConfig
-	}
-	results, err := app.RunChecks(ctx, cfg, names)
-	var unknown app.UnknownCheckError
-	if errors.As(err, &unknown) {
-		fmt.Fprintf(e.stderr, "nightowl: %v\n", err)
-		return exitBadConfig
-	}
-	if err != nil {
-		printConfigError(e, err)
-		return exitBadConfig
-	}
-
-	code := exitOK
-	for _, r := range results {
-		if r.Status != nightowl.StatusUp {
-			code = exitNotUp
+	return func(ctx context.Context, args []string) int {
+		names, err := parse(fs, args)
+		if err != nil {
+			return exitBadConfig
 		}
-	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"results": results})
+		cfg, err := config.LoadContext(ctx, cfgPath(), config.Options{})
+		if ctx.Err() != nil {
+			fmt.Fprintln(e.stderr, "nightowl check: stopped before the config was read")
+			return exitNotUp
+		}
+		if err != nil {
+			printConfigError(e, err)
+			return exitBadConfig
+		}
+		results, err := app.RunChecks(ctx, cfg, names)
+		var unknown app.UnknownCheckError
+		if errors.As(err, &unknown) {
+			fmt.Fprintf(e.stderr, "nightowl: %v\n", err)
+			return exitBadConfig
+		}
+		if err != nil {
+			printConfigError(e, err)
+			return exitBadConfig
+		}
+
+		code := exitOK
+		for _, r := range results {
+			if r.Status != nightowl.StatusUp {
+				code = exitNotUp
+			}
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(map[string]any{"results": results})
+			return code
+		}
+		printResults(e, results)
 		return code
 	}
-	printResults(e, results)
-	return code
 }
 
 // printResults writes one line per check, worst first, and under each check

@@ -56,32 +56,16 @@ Usage:
                                                     read the audit log; prove it was not edited; make a signing key
   nightowl backup   [-c FILE] BACKUP-FILE           copy the SQLite store, also while the server runs
   nightowl restore  [-c FILE] BACKUP-FILE           replace the SQLite store with a backup; the server must be stopped
+  nightowl store    copy [-c FILE] --to POSTGRES-DSN [--timeout 1h]
+                                                    copy the SQLite store into an empty PostgreSQL database; the server must be stopped
+  nightowl completion bash|zsh|fish                 print a shell completion script
+  nightowl man                                      print the man page: nightowl man | man -l -
   nightowl --version
 
 -c defaults to $NIGHTOWL_CONFIG, then ./nightowl.yaml.
 Client commands reach the server at $NIGHTOWL_URL (default http://127.0.0.1:8080)
 with the token in $NIGHTOWL_TOKEN.
 `
-
-// command is one subcommand. run returns the exit code.
-type command func(ctx context.Context, env *env, args []string) int
-
-var commands = map[string]command{
-	"serve":    cmdServe,
-	"check":    cmdCheck,
-	"validate": cmdValidate,
-	"status":   cmdStatus,
-	"ack":      cmdAck,
-	"maint":    cmdMaint,
-	"incident": cmdIncident,
-	"user":     cmdUser,
-	"token":    cmdToken,
-	"audit":    cmdAudit,
-	"action":   cmdAction,
-	"backup":   cmdBackup,
-	"restore":  cmdRestore,
-	"init":     cmdInit,
-}
 
 // env is what a command reads from and writes to, so tests can run commands
 // in-process.
@@ -112,12 +96,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(e.stderr, "nightowl: unknown command %q\n\n%s", args[0], usage)
-		return exitBadConfig
-	}
-	return cmd(ctx, e, args[1:])
+	return dispatch(ctx, e, args)
 }
 
 // versionString is what --version shows: the version, the commit it was
@@ -185,7 +164,7 @@ func newFlags(e *env, name string) *flag.FlagSet {
 
 // configFlag adds -c and returns the resolved path after parsing.
 func configFlag(e *env, fs *flag.FlagSet) func() string {
-	c := fs.String("c", "", "config file (default $NIGHTOWL_CONFIG, then ./nightowl.yaml)")
+	c := fs.String("c", "", "the config `file` (default $NIGHTOWL_CONFIG, then ./nightowl.yaml)")
 	return func() string {
 		if *c != "" {
 			return *c

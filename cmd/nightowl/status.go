@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,61 +15,62 @@ import (
 	"github.com/nightowl/nightowl/web"
 )
 
-func cmdStatus(ctx context.Context, e *env, args []string) int {
-	fs := newFlags(e, "status")
+func cmdStatus(e *env, fs *flag.FlagSet) runner {
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	if _, err := parse(fs, args); err != nil {
-		return exitBadConfig
-	}
-	var body struct {
-		Checks []web.CheckJSON `json:"checks"`
-	}
-	raw, err := apiGet(ctx, e, "/api/v1/checks", &body)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "nightowl:", err)
-		return exitBadConfig
-	}
-	code := exitOK
-	for _, c := range body.Checks {
-		if c.Status != nightowl.StatusUp && c.Status != nightowl.StatusPaused {
-			code = exitNotUp
+	return func(ctx context.Context, args []string) int {
+		if _, err := parse(fs, args); err != nil {
+			return exitBadConfig
 		}
-	}
-	if *asJSON {
-		e.stdout.Write(raw)
+		var body struct {
+			Checks []web.CheckJSON `json:"checks"`
+		}
+		raw, err := apiGet(ctx, e, "/api/v1/checks", &body)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "nightowl:", err)
+			return exitBadConfig
+		}
+		code := exitOK
+		for _, c := range body.Checks {
+			if c.Status != nightowl.StatusUp && c.Status != nightowl.StatusPaused {
+				code = exitNotUp
+			}
+		}
+		if *asJSON {
+			e.stdout.Write(raw)
+			return code
+		}
+		tw := newTable(e.stdout, "STATUS", "CHECK", "TYPE", "SINCE", "DETAIL")
+		now := time.Now()
+		for _, c := range body.Checks {
+			detail := ""
+			if c.Status != nightowl.StatusUp {
+				detail = c.Cause
+			}
+			tw.row(paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
+		}
+		tw.flush()
+		base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
+		if base == "" {
+			base = defaultURL
+		}
+		first := true
+		for _, c := range body.Checks {
+			if c.PingURL == "" {
+				continue
+			}
+			if first {
+				fmt.Fprintln(e.stdout, "\nHeartbeat ping URLs:")
+				first = false
+			}
+			u := c.PingURL
+			if strings.HasPrefix(u, "/") {
+				u = base + u
+			}
+			fmt.Fprintf(e.stdout, "  %s  %s\n", cell(c.Name), cell(u))
+		}
+		printOpenAlerts(ctx, e, now)
 		return code
 	}
-	tw := newTable(e.stdout, "STATUS", "CHECK", "TYPE", "SINCE", "DETAIL")
-	now := time.Now()
-	for _, c := range body.Checks {
-		detail := ""
-		if c.Status != nightowl.StatusUp {
-			detail = c.Cause
-		}
-		tw.row(paint(e, c.Status), c.Name, c.Type, ago(now, c.Since), detail)
-	}
-	tw.flush()
-	base := strings.TrimRight(e.getenv("NIGHTOWL_URL"), "/")
-	if base == "" {
-		base = defaultURL
-	}
-	first := true
-	for _, c := range body.Checks {
-		if c.PingURL == "" {
-			continue
-		}
-		if first {
-			fmt.Fprintln(e.stdout, "\nHeartbeat ping URLs:")
-			first = false
-		}
-		u := c.PingURL
-		if strings.HasPrefix(u, "/") {
-			u = base + u
-		}
-		fmt.Fprintf(e.stdout, "  %s  %s\n", cell(c.Name), cell(u))
-	}
-	printOpenAlerts(ctx, e, now)
-	return code
 }
 
 // printOpenAlerts lists the open alerts with the IDs nightowl ack takes.

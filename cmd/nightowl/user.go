@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -36,18 +37,12 @@ type accessService interface {
 	RevokeToken(ctx context.Context, id string) error
 }
 
-func cmdUser(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl user add|list|role|password|remove")
-		return exitBadConfig
-	}
-	fs := newFlags(e, "user "+args[0])
+func userAdd(e *env, fs *flag.FlagSet) runner {
 	cfgPath := configFlag(e, fs)
-	switch args[0] {
-	case "add":
-		role := fs.String("role", "viewer", "viewer, responder or admin")
-		fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-		pos, err := parse(fs, args[1:])
+	role := fs.String("role", "viewer", "viewer, responder or admin")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
 		if err != nil {
 			return exitBadConfig
 		}
@@ -69,8 +64,13 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "added %s (%s)\n", u.Name, u.Role)
 			return exitOK
 		})
-	case "list":
-		if _, err := parse(fs, args[1:]); err != nil {
+	}
+}
+
+func userList(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	return func(ctx context.Context, args []string) int {
+		if _, err := parse(fs, args); err != nil {
 			return exitBadConfig
 		}
 		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
@@ -86,8 +86,13 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			tw.flush()
 			return exitOK
 		})
-	case "role":
-		pos, err := parse(fs, args[1:])
+	}
+}
+
+func userRole(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
 		if err != nil || len(pos) != 2 {
 			fmt.Fprintln(e.stderr, "usage: nightowl user role [-c FILE] NAME viewer|responder|admin")
 			return exitBadConfig
@@ -100,9 +105,14 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "%s is now %s\n", pos[0], pos[1])
 			return exitOK
 		})
-	case "password":
-		fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
-		pos, err := parse(fs, args[1:])
+	}
+}
+
+func userPassword(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input")
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
 		if err != nil || len(pos) != 1 {
 			fmt.Fprintln(e.stderr, "usage: nightowl user password [-c FILE] [--password-stdin] NAME")
 			return exitBadConfig
@@ -120,8 +130,13 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "changed the password of %s; their sessions have ended\n", pos[0])
 			return exitOK
 		})
-	case "remove":
-		pos, err := parse(fs, args[1:])
+	}
+}
+
+func userRemove(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
 		if err != nil || len(pos) == 0 {
 			fmt.Fprintln(e.stderr, "usage: nightowl user remove [-c FILE] NAME...")
 			return exitBadConfig
@@ -139,8 +154,6 @@ func cmdUser(ctx context.Context, e *env, args []string) int {
 			return code
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl user: unknown subcommand %q: add, list, role, password or remove\n", args[0])
-	return exitBadConfig
 }
 
 // readPassword reads a new password: from standard input's first line, or
@@ -175,20 +188,14 @@ func readPassword(e *env, fromStdin bool) (string, error) {
 	return string(p1), nil
 }
 
-func cmdToken(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "usage: nightowl token create|list|revoke")
-		return exitBadConfig
-	}
-	fs := newFlags(e, "token "+args[0])
+func tokenCreate(e *env, fs *flag.FlagSet) runner {
 	cfgPath := configFlag(e, fs)
-	switch args[0] {
-	case "create":
-		user := fs.String("user", "", "whose token (required)")
-		name := fs.String("name", "", "what the token is for, such as ci or grafana")
-		role := fs.String("role", "", "act with a lesser role than the user's, such as viewer")
-		ttl := fs.Duration("expires", 0, "expire after this long, such as 2160h; never when 0")
-		if pos, err := parse(fs, args[1:]); err != nil || len(pos) > 0 || *user == "" {
+	user := fs.String("user", "", "whose token (required)")
+	name := fs.String("name", "", "what the token is for, such as ci or grafana")
+	role := fs.String("role", "", "act with a lesser role than the user's, such as viewer")
+	ttl := fs.Duration("expires", 0, "expire after this long, such as 2160h; never when 0")
+	return func(ctx context.Context, args []string) int {
+		if pos, err := parse(fs, args); err != nil || len(pos) > 0 || *user == "" {
 			fmt.Fprintln(e.stderr, "usage: nightowl token create [-c FILE] --user NAME [--name NAME] [--role ROLE] [--expires DURATION]")
 			return exitBadConfig
 		}
@@ -202,9 +209,14 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stdout, secret)
 			return exitOK
 		})
-	case "list":
-		user := fs.String("user", "", "only this user's tokens")
-		if _, err := parse(fs, args[1:]); err != nil {
+	}
+}
+
+func tokenList(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	user := fs.String("user", "", "only this user's tokens")
+	return func(ctx context.Context, args []string) int {
+		if _, err := parse(fs, args); err != nil {
 			return exitBadConfig
 		}
 		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
@@ -226,8 +238,13 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 			tw.flush()
 			return exitOK
 		})
-	case "revoke":
-		pos, err := parse(fs, args[1:])
+	}
+}
+
+func tokenRevoke(e *env, fs *flag.FlagSet) runner {
+	cfgPath := configFlag(e, fs)
+	return func(ctx context.Context, args []string) int {
+		pos, err := parse(fs, args)
 		if err != nil || len(pos) == 0 {
 			fmt.Fprintln(e.stderr, "usage: nightowl token revoke [-c FILE] ID...")
 			return exitBadConfig
@@ -245,6 +262,4 @@ func cmdToken(ctx context.Context, e *env, args []string) int {
 			return code
 		})
 	}
-	fmt.Fprintf(e.stderr, "nightowl token: unknown subcommand %q: create, list or revoke\n", args[0])
-	return exitBadConfig
 }
