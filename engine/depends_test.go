@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/clocktest"
 )
@@ -36,7 +38,8 @@ func TestDependsOn(t *testing.T) {
 	store := newMemStore()
 	var mu sync.Mutex
 	var events []nightowl.Event
-	e, err := New(Options{Clock: clock, Store: store, Concurrency: 4, OnEvent: func(ev nightowl.Event, _ nightowl.CheckView) {
+	metrics := NewMetrics(nil)
+	e, err := New(Options{Clock: clock, Store: store, Concurrency: 4, Metrics: metrics, OnEvent: func(ev nightowl.Event, _ nightowl.CheckView) {
 		mu.Lock()
 		events = append(events, ev)
 		mu.Unlock()
@@ -98,6 +101,10 @@ func TestDependsOn(t *testing.T) {
 		if st.Status != nightowl.StatusBlocked || st.BlockedBy != "router" || st.Cause != "blocked: router is down" {
 			t.Errorf("%s: status %s, blocked by %q, cause %q; want blocked by router", n, st.Status, st.BlockedBy, st.Cause)
 		}
+	}
+
+	if got := testutil.ToFloat64(metrics.Saved.WithLabelValues("blocked")); got != 4 {
+		t.Errorf("pages saved = %v, want 4", got)
 	}
 
 	// The router comes back; web2 with it, web1 and the worker do not.

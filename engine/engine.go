@@ -592,6 +592,10 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if ev == nil || (ev.From == nightowl.StatusUnknown && ev.To == nightowl.StatusUp) {
 		return
 	}
+	if m := e.opts.Metrics; m != nil && ev.To == nightowl.StatusBlocked && !failing(ev.From) {
+		// It would have gone down and opened an alert of its own.
+		m.Saved.WithLabelValues("blocked").Inc()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), EventTimeout)
 	stored, err := e.opts.Store.AddEvent(ctx, *ev)
 	cancel()
