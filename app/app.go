@@ -93,6 +93,8 @@ type App struct {
 	failed   chan error
 	beats    *heartbeat.Tracker
 	registry *prometheus.Registry
+	// webMetrics count the requests served, across reloads.
+	webMetrics *web.Metrics
 
 	// reloading is held (a token in it) by a reload, which alone changes
 	// cfg, and by Stop, which waits for a reload in progress; live is the
@@ -181,8 +183,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.webMetrics = web.NewMetrics(a.registry)
 	a.newCluster()
-	registerStoreMetrics(a.registry, store)
+	registerStoreMetrics(a.registry, store, opts.Clock)
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
 		return nil, err
 	}

@@ -230,6 +230,10 @@ func TestServeAPIAndReload(t *testing.T) {
 			`nightowl_check_status{check="web-503",status="down"} 1`,
 			`nightowl_scheduler_lag_seconds_bucket`,
 			`nightowl_checks 3`,
+			`nightowl_checks_late 0`,
+			`nightowl_store_write_failures_total 0`,
+			`nightowl_store_write_seconds_bucket{le="0.001"}`,
+			`nightowl_http_requests_total{code="200",route="GET /readyz"} 1`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %s", want)

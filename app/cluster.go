@@ -105,6 +105,21 @@ func (a *App) newCluster() {
 		Help: "Nodes of the cluster seen to stop heartbeating without leaving.",
 	})}
 	a.registry.MustRegister(a.cluster.lost)
+	for _, state := range []string{"live", "lost"} {
+		a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "nightowl_cluster_nodes",
+			Help:        "Nodes of the cluster as this node saw them in its last round: live, or lost (stopped heartbeating without leaving, in the last hour).",
+			ConstLabels: prometheus.Labels{"state": state},
+		}, func() float64 {
+			n := 0
+			for _, node := range a.ClusterNodes() {
+				if (state == "live") == node.Live && (node.Live || !node.Left) {
+					n++
+				}
+			}
+			return float64(n)
+		}))
+	}
 }
 
 // runCluster takes part in the cluster until ctx ends, then leaves it.

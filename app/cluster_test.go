@@ -108,6 +108,9 @@ func TestTwoNodesShareChecks(t *testing.T) {
 	if nodes := a.ClusterNodes(); len(nodes) != 2 || !nodes[0].Live || !nodes[1].Live {
 		t.Errorf("n1 sees %+v", nodes)
 	}
+	if live, lost := metricValue(t, a, `nightowl_cluster_nodes{state="live"}`), metricValue(t, a, `nightowl_cluster_nodes{state="lost"}`); live != 2 || lost != 0 {
+		t.Errorf("nightowl_cluster_nodes: %v live, %v lost; want 2 and 0", live, lost)
+	}
 	admin := adminToken(t, a)
 	var list struct{ Nodes []nightowl.Node }
 	if code := getJSON(t, admin, "GET", "http://"+b.Addr()+"/api/v1/cluster", &list); code != 200 || len(list.Nodes) != 2 ||
@@ -127,5 +130,9 @@ func TestTwoNodesShareChecks(t *testing.T) {
 		if len(got[c]) != 1 || got[c]["n1"] == 0 {
 			t.Fatalf("after n2 left, %s ran on %v, want n1 only", c, got[c])
 		}
+	}
+	// A node that left is not lost.
+	if live, lost := metricValue(t, a, `nightowl_cluster_nodes{state="live"}`), metricValue(t, a, `nightowl_cluster_nodes{state="lost"}`); live != 1 || lost != 0 {
+		t.Errorf("after n2 left, nightowl_cluster_nodes: %v live, %v lost; want 1 and 0", live, lost)
 	}
 }

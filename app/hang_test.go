@@ -332,6 +332,12 @@ checks:
 	wait("the resolved message", 2*interval+2*claim+5*time.Second, func() bool {
 		return slices.Equal(messages(), []string{"firing", "resolved"})
 	})
+	// The metric an operator's alert reads tells of the hang: what waits
+	// to be written grows old. (No write has failed yet: the writer's
+	// batch still waits for its deadline.)
+	if age := metricValue(t, a, "nightowl_store_oldest_unwritten_seconds"); age < 3 {
+		t.Errorf("nightowl_store_oldest_unwritten_seconds is %v %v into the hang", age, time.Since(hungAt).Round(time.Second))
+	}
 	resumedAt := time.Now()
 	hung.Store(false)
 	proxy.forward()
@@ -361,6 +367,9 @@ checks:
 		return e+al+n == 0
 	})
 	t.Logf("written back %v after the store answered again", time.Since(resumedAt).Round(time.Millisecond))
+	wait("the results kept to be written", 10*time.Second, func() bool {
+		return metricValue(t, a, "nightowl_store_oldest_unwritten_seconds") < 3
+	})
 	target.set("/flap", true)
 	wait("the second firing message", 2*interval+5*time.Second, func() bool {
 		return slices.Equal(messages(), []string{"firing", "resolved", "firing"})
@@ -445,4 +454,44 @@ checks:
 			t.Errorf("%s: %d results from while the store hung are in the database, want %d", c, stored, ran)
 		}
 	}
+}
+
+// metricValue is the sum of the values of the series of a's metrics that
+// sel picks: a name, with labels to match as name{k="v",…}; gauges and
+// counters.
+func metricValue(t *testing.T, a *App, sel string) float64 {
+	t.Helper()
+	name, rest, _ := strings.Cut(sel, "{")
+	want := map[string]string{}
+	if rest = strings.TrimSuffix(rest, "}"); rest != "" {
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			want[k] = strings.Trim(v, `"`)
+		}
+	}
+	// While the store hangs its outbox cannot be read: the rest is
+	// gathered all the same, as /metrics serves it.
+	mfs, err := a.registry.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		sum := 0.0
+	series:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue series
+				}
+			}
+			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+		return sum
+	}
+	t.Fatalf("no metric %s (%v)", name, err)
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/internal/checkstore"
 	"github.com/nightowl/nightowl/offline"
 	"github.com/nightowl/nightowl/postgres"
 	"github.com/nightowl/nightowl/sqlite"
@@ -119,8 +120,8 @@ func runStore(ctx context.Context, s store) {
 }
 
 // registerStoreMetrics exports how much is kept in memory while the store
-// is unreachable.
-func registerStoreMetrics(reg prometheus.Registerer, s store) {
+// is unreachable, and how the store's writer keeps up.
+func registerStoreMetrics(reg prometheus.Registerer, s store, clock nightowl.Clock) {
 	r, ok := s.(*resilient)
 	if !ok {
 		return
@@ -135,4 +136,66 @@ func registerStoreMetrics(reg prometheus.Registerer, s store) {
 			return float64([]int{e, a, n}[i])
 		}))
 	}
+	if w, ok := r.inner.(writeStatser); ok {
+		reg.MustRegister(writerCollector{stats: w.WriteStats, clock: clock})
+	}
+}
+
+// writeStatser is a store whose writer tells how it keeps up: both stores.
+type writeStatser interface {
+	WriteStats() checkstore.WriteStats
+}
+
+// writerCollector exports the store writer's numbers, read at scrape time.
+type writerCollector struct {
+	stats func() checkstore.WriteStats
+	clock nightowl.Clock
+}
+
+var (
+	descQueued = prometheus.NewDesc("nightowl_store_queued_results",
+		"Check results waiting for the store's writer.", nil, nil)
+	descOldestUnwritten = prometheus.NewDesc("nightowl_store_oldest_unwritten_seconds",
+		"Age of the oldest check result, state or heartbeat ping not yet written to the store; 0 when none waits.", nil, nil)
+	descWrites = prometheus.NewDesc("nightowl_store_writes_total",
+		"Batches of check results, states and pings written to the store.", nil, nil)
+	descWriteFailures = prometheus.NewDesc("nightowl_store_write_failures_total",
+		"Batches the store refused or did not take in time, kept to be tried again.", nil, nil)
+	descWriteSeconds = prometheus.NewDesc("nightowl_store_write_seconds",
+		"How long writing a batch took, whether it was written or failed.", nil, nil)
+	descDropped = prometheus.NewDesc("nightowl_store_dropped_results_total",
+		"Check results dropped unwritten because the writer fell behind; their rollups still count them.", nil, nil)
+	descDroppedPings = prometheus.NewDesc("nightowl_store_dropped_pings_total",
+		"Heartbeat pings dropped unwritten because the writer fell behind.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c writerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descQueued, descOldestUnwritten, descWrites, descWriteFailures,
+		descWriteSeconds, descDropped, descDroppedPings} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c writerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	age := 0.0
+	if !st.OldestUnwritten.IsZero() {
+		age = max(0, c.clock.Now().Sub(st.OldestUnwritten).Seconds())
+	}
+	buckets := make(map[float64]uint64, len(checkstore.WriteBounds))
+	var n uint64
+	for i, le := range checkstore.WriteBounds {
+		n += uint64(st.Took[i])
+		buckets[le] = n
+	}
+	count := n + uint64(st.Took[len(checkstore.WriteBounds)])
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(descOldestUnwritten, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(st.Writes))
+	ch <- prometheus.MustNewConstMetric(descWriteFailures, prometheus.CounterValue, float64(st.Failed))
+	ch <- prometheus.MustNewConstHistogram(descWriteSeconds, count, st.TookTotal.Seconds(), buckets)
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.Dropped))
+	ch <- prometheus.MustNewConstMetric(descDroppedPings, prometheus.CounterValue, float64(st.DroppedPings))
 }

@@ -18,7 +18,7 @@ import (
 // the audit recorder where people act through it (package audited).
 func (a *App) webOptions() web.Options {
 	people := &audited.Access{Service: a.access, Recorder: a.audit, UserStore: a.store, Actor: webActor, Logger: a.log}
-	return web.Options{Backend: a.backend(), Logger: a.log, Gatherer: a.registry, Pinger: a.pinger(),
+	return web.Options{Backend: a.backend(), Logger: a.log, Gatherer: a.registry, Metrics: a.webMetrics, Pinger: a.pinger(),
 		Alerter:    alerter{Acks: audited.Acks{Acker: a.alerts, Recorder: a.audit}, store: a.store, signer: a.signer, clock: a.opts.Clock},
 		Maintainer: audited.Maintenance{Runner: a.maint, Recorder: a.audit},
 		Incidents:  audited.Incidents{Service: a.incidents, Recorder: a.audit},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -562,6 +563,38 @@ func TestLate(t *testing.T) {
 	clock.Set(t0.Add(2*time.Minute + 2*time.Second))
 	if n, name := e.Late(); n != 1 || name != "b" {
 		t.Fatalf("late: %d (%s), want b only", n, name)
+	}
+}
+
+// The late checks are exported, as a number that is there from the start:
+// an alert needs a series that exists before the trouble does.
+func TestLateMetric(t *testing.T) {
+	clock := clocktest.New(t0)
+	e := newTestEngine(t, clock, newMemStore())
+	e.SetChecks(checks(2, time.Minute, okProber()), []nightowl.State{{Check: "b", LastRun: t0.Add(-time.Hour)}})
+	late := func() string {
+		t.Helper()
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(Collector{E: e})
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "nightowl_checks_late" {
+				return fmt.Sprint(mf.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+		return "absent"
+	}
+	if got := late(); got != "0" {
+		t.Fatalf("before Start: nightowl_checks_late %s, want 0", got)
+	}
+	e.startedAt = t0
+	e.checks["a"].state.LastRun = t0.Add(90 * time.Second)
+	clock.Set(t0.Add(2*time.Minute + 2*time.Second))
+	if got := late(); got != "1" {
+		t.Fatalf("nightowl_checks_late %s, want 1 (b)", got)
 	}
 }
 

@@ -66,6 +66,8 @@ var (
 		"Runs of the check since it was first seen.", []string{"check"}, nil)
 	descCheckFails = prometheus.NewDesc("nightowl_check_failures",
 		"Runs of the check whose result was down.", []string{"check"}, nil)
+	descLate = prometheus.NewDesc("nightowl_checks_late",
+		"Checks this node runs that have gone without a run for more than twice their interval plus their timeout: a stalled scheduler or a stuck worker pool.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -75,10 +77,13 @@ func (c Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descDuration
 	ch <- descCheckRuns
 	ch <- descCheckFails
+	ch <- descLate
 }
 
 // Collect implements prometheus.Collector.
 func (c Collector) Collect(ch chan<- prometheus.Metric) {
+	late, _ := c.E.Late()
+	ch <- prometheus.MustNewConstMetric(descLate, prometheus.GaugeValue, float64(late))
 	for _, v := range c.E.Checks() {
 		name := v.Check.Name
 		up := 0.0

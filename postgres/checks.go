@@ -83,6 +83,10 @@ func (s *Store) SaveHeartbeat(h nightowl.Heartbeat) {
 	s.q.SaveHeartbeat(h)
 }
 
+// WriteStats tells how the writer keeps up with the results, states and
+// pings queued for it, for the server's metrics.
+func (s *Store) WriteStats() checkstore.WriteStats { return s.q.WriteStats() }
+
 // Dropped returns how many raw results were dropped since Open because the
 // writer could not keep up. Their rollup counts were kept.
 func (s *Store) Dropped() int64 { return s.q.Dropped() }

@@ -387,6 +387,10 @@ func (s *Store) Flush(ctx context.Context) error {
 	return s.do(ctx, func() error { return s.flush(true) })
 }
 
+// WriteStats tells how the writer keeps up with the results, states and
+// pings queued for it, for the server's metrics.
+func (s *Store) WriteStats() checkstore.WriteStats { return s.q.WriteStats() }
+
 // Dropped returns how many raw results were dropped since Open because the
 // writer could not keep up. Their rollup counts were kept.
 func (s *Store) Dropped() int64 { return s.q.Dropped() }

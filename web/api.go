@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/web/admin"
@@ -59,6 +58,8 @@ type Options struct {
 	Backend  Backend
 	Logger   *slog.Logger
 	Gatherer prometheus.Gatherer // for /metrics; nothing served when nil
+	// Metrics count the requests answered, by route; none when nil.
+	Metrics *Metrics
 	// Pinger receives heartbeat pings at /ping/; none are served when nil.
 	Pinger Pinger
 	// Alerter serves the alerts, notifications and acknowledgement links;
@@ -112,7 +113,7 @@ func Handler(opts Options) http.Handler {
 			h = a.require(rt.Role, h)
 		}
 		h = bounded(h, WriteTimeout+rt.Long)
-		mux.Handle(rt.Pattern, h)
+		mux.Handle(rt.Pattern, opts.Metrics.instrument(rt.Pattern, h))
 	}
 	return a.secureHeaders(mux)
 }
@@ -255,7 +256,7 @@ func (a *api) routes(opts Options) []Route {
 		rs = append(rs, f("GET /api/v1/audit/head", viewer, a.auditHead(opts.AuditLog)))
 	}
 	if opts.Gatherer != nil {
-		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, Handler: promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})})
+		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, Handler: metricsHandler(opts.Gatherer)})
 	}
 	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)

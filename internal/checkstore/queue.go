@@ -94,6 +94,9 @@ type Batch struct {
 	// oldest, they are always a prefix of Pings.
 	pingBytes int
 	bare      int
+	// since is when the oldest of the results, states, pings and
+	// heartbeat states in the batch was saved; zero when it holds none.
+	since time.Time
 }
 
 // Empty reports whether there is nothing to write.
@@ -157,6 +160,16 @@ type Queue struct {
 	// Pings dropped, and pings whose bodies were dropped, because the
 	// writer fell behind.
 	droppedPings, droppedBodies int64
+
+	// writing is the since of the batch the writer took and has not yet
+	// written or put back, and takenAt when it took it.
+	writing, takenAt time.Time
+	// writes are the batches written and failed the ones put back, with
+	// the time each took by WriteBounds (writeHist's last bucket counts
+	// those slower than the last bound) and in all.
+	writes, failed int64
+	writeHist      [len(WriteBounds) + 1]int64
+	writeTime      time.Duration
 
 	// What WarnDrops last told, which only the writer calls.
 	warnedAt                  time.Time
@@ -250,6 +263,7 @@ func (q *Queue) saveResult(r nightowl.Result, keep bool) {
 		a.Hist.Add(idx, 1)
 	}
 	if keep {
+		q.queued()
 		q.q.Results = append(q.q.Results, r)
 		q.dropOldest()
 	}
@@ -258,6 +272,14 @@ func (q *Queue) saveResult(r nightowl.Result, keep bool) {
 
 	if full {
 		q.wake()
+	}
+}
+
+// queued notes that something is saved: the first save after the writer
+// took the queue starts the wait of the next batch. q.mu must be held.
+func (q *Queue) queued() {
+	if q.q.since.IsZero() {
+		q.q.since = q.opts.Now()
 	}
 }
 
@@ -281,6 +303,7 @@ func (q *Queue) dropOldest() {
 func (q *Queue) SaveState(st nightowl.State) {
 	q.mu.Lock()
 	if !q.closed {
+		q.queued()
 		q.q.States[st.Check] = st
 	}
 	q.mu.Unlock()
@@ -324,6 +347,7 @@ func (q *Queue) SavePing(p nightowl.Ping) {
 		q.mu.Unlock()
 		return
 	}
+	q.queued()
 	q.q.Pings = append(q.q.Pings, p)
 	q.q.pingBytes += size
 	q.boundPings()
@@ -388,6 +412,7 @@ func (q *Queue) SaveHeartbeat(h nightowl.Heartbeat) {
 		q.mu.Unlock()
 		return
 	}
+	q.queued()
 	q.q.Heartbeats[h.Check] = h
 	full := q.q.full()
 	q.mu.Unlock()
@@ -445,6 +470,11 @@ func (q *Queue) Take(durable bool) Batch {
 	q.q.Results, q.spare = q.spare, nil
 	q.q.Pings, q.sparePings = q.sparePings, nil
 	q.inflight = Batch{Pings: b.Pings, Heartbeats: b.Heartbeats}
+	// A store writes only a batch that is not empty, and ends each write
+	// with Recycle or Requeue.
+	if !b.Empty() {
+		q.writing, q.takenAt = b.since, q.opts.Now()
+	}
 	return b
 }
 
@@ -461,6 +491,7 @@ func (q *Queue) Landed() {
 func (q *Queue) Recycle(b Batch) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.wrote(true)
 	// A batch swollen by a stall is not worth keeping.
 	if cap(b.Results) <= 4*FlushAt {
 		clear(b.Results)
@@ -478,6 +509,10 @@ func (q *Queue) Requeue(b Batch) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight = Batch{}
+	q.wrote(false)
+	if !b.since.IsZero() && (q.q.since.IsZero() || b.since.Before(q.q.since)) {
+		q.q.since = b.since
+	}
 	q.q.Results = append(b.Results, q.q.Results...)
 	q.dropOldest()
 	q.q.Pings = append(b.Pings, q.q.Pings...)
@@ -569,6 +604,65 @@ func (q *Queue) Heartbeats() map[string]nightowl.Heartbeat {
 		}
 	}
 	return out
+}
+
+// WriteBounds are the upper bounds, in seconds, of the buckets in which
+// WriteStats counts how long batch writes took.
+var WriteBounds = [...]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// wrote ends the write of the batch taken last, which succeeded or was put
+// back. q.mu must be held.
+func (q *Queue) wrote(ok bool) {
+	if q.takenAt.IsZero() {
+		return
+	}
+	d := max(q.opts.Now().Sub(q.takenAt), 0)
+	q.writing, q.takenAt = time.Time{}, time.Time{}
+	if ok {
+		q.writes++
+	} else {
+		q.failed++
+	}
+	q.writeTime += d
+	i := 0
+	for i < len(WriteBounds) && d.Seconds() > WriteBounds[i] {
+		i++
+	}
+	q.writeHist[i]++
+}
+
+// WriteStats tell how a store's writer keeps up, for its metrics.
+type WriteStats struct {
+	// Queued is how many raw results wait for the writer.
+	Queued int
+	// OldestUnwritten is when the oldest result, state, ping or heartbeat
+	// state not yet written was saved; zero when none waits. A writer
+	// that keeps up writes each within its flush interval.
+	OldestUnwritten time.Time
+	// Writes and Failed count the batches written and those that could
+	// not be and were put back to be tried again.
+	Writes, Failed int64
+	// Took counts the writes of either outcome by how long they took:
+	// Took[i] those within WriteBounds[i] and above the bound before, the
+	// last those slower than every bound. TookTotal is their sum.
+	Took      [len(WriteBounds) + 1]int64
+	TookTotal time.Duration
+	// Dropped and DroppedPings are as Dropped and DroppedPings say.
+	Dropped, DroppedPings int64
+}
+
+// WriteStats returns how the writer keeps up. It copies a few numbers
+// under the queue's lock, cheap enough for every scrape.
+func (q *Queue) WriteStats() WriteStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	oldest := q.writing
+	if oldest.IsZero() || (!q.q.since.IsZero() && q.q.since.Before(oldest)) {
+		oldest = q.q.since
+	}
+	return WriteStats{Queued: len(q.q.Results), OldestUnwritten: oldest,
+		Writes: q.writes, Failed: q.failed, Took: q.writeHist, TookTotal: q.writeTime,
+		Dropped: q.dropped, DroppedPings: q.droppedPings}
 }
 
 // Dropped returns how many raw results were dropped because the writer
