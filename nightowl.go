@@ -189,9 +189,13 @@ type Check struct {
 	OnDown string `json:"on_down,omitempty"`
 	// DependsOn names the checks this one needs: while one of them, or
 	// one they need in turn, is down, this check's failure is blocked.
-	DependsOn  []string    `json:"depends_on,omitempty"`
-	Assertions []Assertion `json:"-"`
-	Prober     Prober      `json:"-"`
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Grace is, for a passive check, how long it may go without a report:
+	// one blocked while what it depends on was down gets this long after
+	// that recovers to report before it is judged again.
+	Grace      time.Duration `json:"-"`
+	Assertions []Assertion   `json:"-"`
+	Prober     Prober        `json:"-"`
 	// Fingerprint changes whenever anything that affects how the check runs
 	// changes; a reload keeps the schedule and state of checks whose
 	// fingerprint is unchanged.

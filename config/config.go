@@ -524,6 +524,9 @@ func (c *Config) DomainChecks() []nightowl.Check {
 			Assertions:   as,
 			Fingerprint:  ch.Fingerprint,
 		}
+		if hb, ok := ch.Spec.(*probe.Heartbeat); ok {
+			out[i].Grace = hb.Grace
+		}
 	}
 	return out
 }

@@ -133,8 +133,11 @@ func (e *Engine) releaseDependents(name string, st nightowl.Status) {
 		}
 		r.mu.Unlock()
 	}
-	stopping := e.stopping
+	stopping, ctx := e.stopping, e.runCtx
 	e.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if len(blocked) == 0 || stopping {
 		return
 	}
@@ -144,10 +147,15 @@ func (e *Engine) releaseDependents(name string, st nightowl.Status) {
 		sem := make(chan struct{}, min(len(blocked), 16))
 		var wg sync.WaitGroup
 		for _, r := range blocked {
+			if r.check.Passive {
+				// Waits out its grace: not one of the sixteen.
+				wg.Go(func() { e.recheck(ctx, r) })
+				continue
+			}
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				e.recheck(r)
+				e.recheck(ctx, r)
 			})
 		}
 		wg.Wait()
@@ -155,17 +163,31 @@ func (e *Engine) releaseDependents(name string, st nightowl.Status) {
 }
 
 // recheck judges a blocked check again now that its root cause recovered.
-func (e *Engine) recheck(r *run) {
+// A heartbeat cannot be run: it gets its grace to report (the job that
+// needed the root may take that long to come back), and is then judged on
+// its last report, unless a new one came meanwhile.
+func (e *Engine) recheck(ctx context.Context, r *run) {
 	if !r.check.Passive {
-		ctx, cancel := context.WithTimeout(context.Background(), r.check.Timeout+EventTimeout)
+		ctx, cancel := context.WithTimeout(ctx, r.check.Timeout+EventTimeout)
 		defer cancel()
-		e.RunNow(ctx, r.check.Name)
+		e.RunNow(context.WithoutCancel(ctx), r.check.Name)
 		return
 	}
 	r.mu.Lock()
-	last := r.last
+	before := r.last
 	r.mu.Unlock()
-	if last == nil {
+	if r.check.Grace > 0 {
+		select {
+		case <-e.clock.After(r.check.Grace):
+		case <-ctx.Done():
+			return
+		}
+	}
+	r.mu.Lock()
+	last, blocked := r.last, r.state.Status == nightowl.StatusBlocked
+	r.mu.Unlock()
+	if last == nil || last != before || !blocked {
+		// It reported meanwhile, and was judged on that.
 		return
 	}
 	res := *last

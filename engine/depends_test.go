@@ -151,6 +151,75 @@ func TestDependsOn(t *testing.T) {
 	}
 }
 
+// TestBlockedHeartbeatGetsItsGrace: a heartbeat blocked while what it
+// depends on was down is given its grace once that recovers: one that
+// reports meanwhile is judged on that, and nobody hears of it; one that
+// stays silent is judged again after the grace, and fails in its own
+// right.
+func TestBlockedHeartbeatGetsItsGrace(t *testing.T) {
+	clock := clocktest.New(t0)
+	var mu sync.Mutex
+	var events []nightowl.Event
+	e, err := New(Options{Clock: clock, Store: newMemStore(), Concurrency: 4, OnEvent: func(ev nightowl.Event, _ nightowl.CheckView) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis := &switchProber{}
+	overdue := assertion{name: "on_time", ok: func(f nightowl.Facts) bool { return f["overdue"] != true }}
+	worker := func(name string) nightowl.Check {
+		return nightowl.Check{Name: name, Passive: true, FailAfter: 1, RecoverAfter: 1, Grace: time.Minute,
+			Assertions: []nightowl.Assertion{overdue}, DependsOn: []string{"redis"}, Fingerprint: "f"}
+	}
+	e.SetChecks([]nightowl.Check{
+		{Name: "redis", Interval: time.Minute, Timeout: time.Second, FailAfter: 1, RecoverAfter: 1, Prober: redis, Fingerprint: "f"},
+		worker("back"), worker("silent"),
+	}, nil)
+	ctx := context.Background()
+	e.RunNow(ctx, "redis")
+	redis.down.Store(true)
+	clock.Advance(time.Second)
+	for _, w := range []string{"back", "silent"} {
+		e.Submit(w, clock.Now(), nightowl.Facts{"overdue": true})
+	}
+	clock.Advance(time.Second)
+	redis.down.Store(false)
+	e.RunNow(ctx, "redis")
+	if !clock.BlockUntil(2, 5*time.Second) {
+		t.Fatal("the two heartbeats are not waiting out their grace")
+	}
+	for _, w := range []string{"back", "silent"} {
+		if v, _ := e.Check(w); v.State.Status != nightowl.StatusBlocked {
+			t.Errorf("%s right after redis recovered: %s, want still blocked for its grace", w, v.State.Status)
+		}
+	}
+	clock.Advance(30 * time.Second)
+	e.Submit("back", clock.Now(), nightowl.Facts{"overdue": false})
+	clock.Advance(30 * time.Second)
+	e.rechecks.Wait()
+	if v, _ := e.Check("back"); v.State.Status != nightowl.StatusUp {
+		t.Errorf("back: %s, want up", v.State.Status)
+	}
+	v, _ := e.Check("silent")
+	if v.State.Status != nightowl.StatusDown {
+		t.Errorf("silent after its grace: %+v", v.State)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var downs []string
+	for _, ev := range events {
+		if ev.To == nightowl.StatusDown && ev.Check != "redis" {
+			downs = append(downs, ev.Check+": "+ev.Cause)
+		}
+	}
+	if len(downs) != 1 || !strings.HasPrefix(downs[0], "silent: ") || !strings.HasSuffix(downs[0], "; redis has recovered") {
+		t.Errorf("went down in their own right: %q; want silent alone, saying redis recovered", downs)
+	}
+}
+
 // TestBlock covers Block's cases one by one.
 func TestBlock(t *testing.T) {
 	at := t0.Add(time.Minute)

@@ -63,7 +63,9 @@ type Engine struct {
 	// (releaseDependents); stopping, under mu, says no more may start.
 	rechecks sync.WaitGroup
 	stopping bool
-	started  atomic.Bool
+	// runCtx ends when the engine stops; nil before Start.
+	runCtx  context.Context
+	started atomic.Bool
 	// startedAt is when Start was called: a check that has never run is
 	// late only once it has had time to.
 	startedAt time.Time
@@ -257,6 +259,7 @@ func (e *Engine) Start(ctx context.Context) {
 	}
 	ctx, e.stop = context.WithCancel(ctx)
 	e.mu.Lock()
+	e.runCtx = ctx
 	e.startedAt = e.clock.Now()
 	e.mu.Unlock()
 	for range e.opts.Concurrency {
