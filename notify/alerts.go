@@ -26,15 +26,11 @@ type Policy struct {
 	// AckLinkTTL is how long the acknowledgement link in a notification
 	// works; DefaultAckLinkTTL when zero.
 	AckLinkTTL time.Duration
-	// UpdateWait is how long after a check joins an open alert as blocked
-	// those notified are told (DefaultUpdateWait when zero), so that the
-	// checks that fail together are told in one update; UpdateEvery is
-	// the least time between two updates of one alert
-	// (DefaultUpdateEvery when zero).
-	UpdateWait, UpdateEvery time.Duration
 }
 
-// The defaults of Policy.UpdateWait and Policy.UpdateEvery.
+// How long after a check joins an open alert as blocked those notified
+// hear of it, and the least time between two such updates, unless the
+// alert's route says otherwise (Route.GroupWait, Route.GroupInterval).
 const (
 	DefaultUpdateWait  = 30 * time.Second
 	DefaultUpdateEvery = 5 * time.Minute
@@ -256,7 +252,7 @@ func (m *Manager) setBlocked(ctx context.Context, root, check string, in bool) e
 		if in && len(b.Notified) > 0 && b.UpdateAt.IsZero() {
 			now := m.clock.Now().UTC()
 			b.UpdateAt = updateDue(pol, &b, now)
-			if remote && !b.UpdateAt.After(now.Add(updateWait(pol))) {
+			if wait, _ := updateTimes(pol, &b); remote && !b.UpdateAt.After(now.Add(wait)) {
 				// The node that runs the root sends its updates from
 				// memory, which this change does not reach: tell them
 				// now, if an update is not too soon.
@@ -269,14 +265,21 @@ func (m *Manager) setBlocked(ctx context.Context, root, check string, in bool) e
 	})
 }
 
-func updateWait(pol *Policy) time.Duration  { return cmp.Or(pol.UpdateWait, DefaultUpdateWait) }
-func updateEvery(pol *Policy) time.Duration { return cmp.Or(pol.UpdateEvery, DefaultUpdateEvery) }
+// updateTimes are the wait and the interval of a's updates, from its route.
+func updateTimes(pol *Policy, a *nightowl.Alert) (wait, every time.Duration) {
+	wait, every = DefaultUpdateWait, DefaultUpdateEvery
+	if r := route(pol, a.Labels); r != nil {
+		wait, every = cmp.Or(r.GroupWait, wait), cmp.Or(r.GroupInterval, every)
+	}
+	return wait, every
+}
 
 // updateDue is when an update of a falls due, for a change at now.
 func updateDue(pol *Policy, a *nightowl.Alert, now time.Time) time.Time {
-	at := now.Add(updateWait(pol))
+	wait, every := updateTimes(pol, a)
+	at := now.Add(wait)
 	if !a.UpdatedAt.IsZero() {
-		at = maxTime(at, a.UpdatedAt.Add(updateEvery(pol)))
+		at = maxTime(at, a.UpdatedAt.Add(every))
 	}
 	return at
 }
