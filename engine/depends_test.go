@@ -248,7 +248,7 @@ func TestBlock(t *testing.T) {
 	// Blocked, failing, the upstream back: down in its own right.
 	again = &nightowl.Event{Check: "w", Time: at, From: nightowl.StatusBlocked, To: nightowl.StatusDown, Cause: "refused"}
 	st, ev = Block(blocked, down, again, "", res)
-	if st.Status != nightowl.StatusDown || st.BlockedBy != "" || ev == nil || ev.Cause != "refused; r has recovered" {
+	if st.Status != nightowl.StatusDown || st.BlockedBy != "" || ev == nil || ev.Cause != "refused; r has recovered" || st.Cause != ev.Cause {
 		t.Errorf("blocked → down: %+v, %+v", st, ev)
 	}
 	// Blocked and up again: up, nothing said of the upstream.

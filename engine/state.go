@@ -99,7 +99,10 @@ func Block(prev, st nightowl.State, ev *nightowl.Event, root string, r *nightowl
 		return st, &nightowl.Event{Check: st.Check, Time: at, Kind: nightowl.EventStatus,
 			From: prev.Status, To: nightowl.StatusBlocked, Cause: cause + ": " + own}
 	case failing && ev != nil && ev.From == nightowl.StatusBlocked && prev.BlockedBy != "":
+		// Said in its alert too: the person paged knows the cause they
+		// may have heard of is over, and this is another.
 		ev.Cause += "; " + prev.BlockedBy + " has recovered"
+		st.Cause = ev.Cause
 	}
 	st.BlockedBy = ""
 	return st, ev
