@@ -258,3 +258,49 @@ func TestBlock(t *testing.T) {
 		t.Errorf("blocked → up: %+v, %+v", st, ev)
 	}
 }
+
+// TestUpstreamInMaintenanceBlocksNothing: a check upstream that fails as
+// its maintenance window expects is not down, so what depends on it fails
+// in its own right; one whose failure the window does not expect is down,
+// and blocks.
+func TestUpstreamInMaintenanceBlocksNothing(t *testing.T) {
+	clock := clocktest.New(t0)
+	var expect atomic.Value
+	expect.Store([]string{nightowl.ExpectAnything})
+	e, err := New(Options{Clock: clock, Store: newMemStore(), Concurrency: 4,
+		Windows: func(c *nightowl.Check, _ time.Time) []nightowl.ActiveWindow {
+			if c.Name != "db" {
+				return nil
+			}
+			return []nightowl.ActiveWindow{{Name: "db-upgrade", Expect: expect.Load().([]string)}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, app := &switchProber{}, &switchProber{}
+	e.SetChecks([]nightowl.Check{
+		{Name: "db", Interval: time.Minute, Timeout: time.Second, FailAfter: 1, RecoverAfter: 1, Prober: db, Fingerprint: "f"},
+		{Name: "app", Interval: time.Minute, Timeout: time.Second, FailAfter: 1, RecoverAfter: 1, Prober: app,
+			DependsOn: []string{"db"}, Fingerprint: "f"},
+	}, nil)
+	ctx := context.Background()
+	db.down.Store(true)
+	app.down.Store(true)
+	e.RunNow(ctx, "db")
+	e.RunNow(ctx, "app")
+	if v, _ := e.Check("db"); v.State.Status != nightowl.StatusMaintenance {
+		t.Fatalf("db: %s, want maintenance", v.State.Status)
+	}
+	if v, _ := e.Check("app"); v.State.Status != nightowl.StatusDown || v.State.BlockedBy != "" {
+		t.Errorf("app with db failing as its window expects: %+v, want down in its own right", v.State)
+	}
+	// The window expects only writes to fail; the probe's failure is
+	// not expected, and makes db down.
+	expect.Store([]string{"writable"})
+	clock.Advance(time.Second)
+	e.RunNow(ctx, "db")
+	e.RunNow(ctx, "app")
+	if v, _ := e.Check("app"); v.State.Status != nightowl.StatusBlocked || v.State.BlockedBy != "db" {
+		t.Errorf("app with db failing as its window does not expect: %+v, want blocked by db", v.State)
+	}
+}

@@ -595,14 +595,14 @@ func foldBlocked(views []nightowl.CheckView) []checkRow {
 	}
 	out := make([]checkRow, 0, len(views))
 	for _, row := range rows {
-		out = append(out, row)
-		out = append(out, under[row.Name]...)
 		if row.Status != nightowl.StatusDown && row.Status != nightowl.StatusDegraded && len(orphans) > 0 {
 			// The blocked checks whose root is not shown come after
 			// the failing ones, as their rank says.
 			out = append(out, orphans...)
 			orphans = nil
 		}
+		out = append(out, row)
+		out = append(out, under[row.Name]...)
 	}
 	return append(out, orphans...)
 }
