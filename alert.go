@@ -52,6 +52,14 @@ type Alert struct {
 	// Notified lists the receivers told about the alert so far, in order:
 	// they hear of its acknowledgement and its resolution.
 	Notified []string `json:"notified,omitempty"`
+	// Blocked lists, by name, the checks that fail because this alert's
+	// check does (depends_on): they are blocked, and open no alert of
+	// their own. UpdateAt is when the receivers notified so far are next
+	// told of checks that joined it (zero when none are waiting to be
+	// told), UpdatedAt when they last were.
+	Blocked   []string  `json:"blocked,omitempty"`
+	UpdateAt  time.Time `json:"update_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	// Version counts the writes of the alert; 0 for one not yet stored.
 	// Every change is written over the version it was read at, so that of
 	// two nodes changing an alert at once exactly one wins. Messages about
@@ -70,6 +78,9 @@ const (
 	MessageRepeat       MessageKind = "repeat"
 	MessageAcknowledged MessageKind = "acknowledged"
 	MessageResolved     MessageKind = "resolved"
+	// MessageUpdate tells those already notified of an open alert what
+	// changed: more checks blocked by it. It is not a new page.
+	MessageUpdate MessageKind = "update"
 )
 
 // Message is one notification about an alert, ready for a receiver.

@@ -22,6 +22,9 @@ const (
 	StatusMaintenance Status = "maintenance"
 	StatusUnknown     Status = "unknown"
 	StatusPaused      Status = "paused"
+	// StatusBlocked is a failing check that something it depends on
+	// (State.BlockedBy) explains: it opens no alert of its own.
+	StatusBlocked Status = "blocked"
 )
 
 // Rank orders statuses worst first: a lower rank is more urgent. Lists meant
@@ -32,20 +35,28 @@ func (s Status) Rank() int {
 		return 0
 	case StatusDegraded:
 		return 1
-	case StatusMaintenance:
+	case StatusBlocked:
 		return 2
-	case StatusUnknown:
+	case StatusMaintenance:
 		return 3
-	case StatusUp:
+	case StatusUnknown:
 		return 4
-	case StatusPaused:
+	case StatusUp:
 		return 5
+	case StatusPaused:
+		return 6
 	}
-	return 6
+	return 7
 }
 
 // Valid reports whether s is one of the known statuses.
-func (s Status) Valid() bool { return s.Rank() < 6 }
+func (s Status) Valid() bool { return s.Rank() < 7 }
+
+// Failing reports whether a check in status s is failing in its own right
+// or because of what it depends on.
+func (s Status) Failing() bool {
+	return s == StatusDown || s == StatusDegraded || s == StatusBlocked
+}
 
 // Severity of an assertion.
 type Severity string
@@ -175,9 +186,16 @@ type Check struct {
 	Passive bool `json:"passive,omitempty"`
 	// OnDown names an action to run when the check goes down, if it needs
 	// no approval; empty for none.
-	OnDown     string      `json:"on_down,omitempty"`
-	Assertions []Assertion `json:"-"`
-	Prober     Prober      `json:"-"`
+	OnDown string `json:"on_down,omitempty"`
+	// DependsOn names the checks this one needs: while one of them, or
+	// one they need in turn, is down, this check's failure is blocked.
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Grace is, for a passive check, how long it may go without a report:
+	// one blocked while what it depends on was down gets this long after
+	// that recovers to report before it is judged again.
+	Grace      time.Duration `json:"-"`
+	Assertions []Assertion   `json:"-"`
+	Prober     Prober        `json:"-"`
 	// Fingerprint changes whenever anything that affects how the check runs
 	// changes; a reload keeps the schedule and state of checks whose
 	// fingerprint is unchanged.
@@ -196,8 +214,11 @@ type State struct {
 	Streak  int       `json:"streak,omitempty"`
 	LastRun time.Time `json:"last_run,omitzero"`
 	Cause   string    `json:"cause,omitempty"`
-	Runs    int64     `json:"runs"`
-	Fails   int64     `json:"failures"`
+	// BlockedBy names, while Status is blocked, the failing check upstream
+	// that explains this one's failure: the root cause.
+	BlockedBy string `json:"blocked_by,omitempty"`
+	Runs      int64  `json:"runs"`
+	Fails     int64  `json:"failures"`
 }
 
 // CheckView is a check with its current state and last result.

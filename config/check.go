@@ -31,6 +31,7 @@ type checkKeys struct {
 	RecoverAfter *int              `yaml:"recover_after"`
 	Paused       bool              `yaml:"paused"`
 	OnDown       *onDownKeys       `yaml:"on_down"`
+	DependsOn    []string          `yaml:"depends_on"`
 	Badge        *bool             `yaml:"badge"`
 }
 
@@ -117,6 +118,7 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 	ch.Paused = k.Paused
 	ch.Badge = k.Badge
 	ch.OnDown = d.onDownAction(k.OnDown, path+".on_down")
+	ch.DependsOn = k.DependsOn
 
 	if asserts != nil {
 		ch.Assertions = d.assertions(asserts.Val, path+".assert", ch.Type)
@@ -312,6 +314,10 @@ func (d *decoder) fingerprint(ch *Check) string {
 		// one stay as they were; with it, a reload that changes the
 		// action reaches the engine's copy of the check.
 		fp["on_down"] = ch.OnDown
+	}
+	if len(ch.DependsOn) > 0 {
+		// Likewise: the engine's copy of the check must know them.
+		fp["depends_on"] = ch.DependsOn
 	}
 	b, err := json.Marshal(fp)
 	if err != nil {

@@ -228,6 +228,8 @@ type Check struct {
 	// OnDown names the action to run when the check goes down; empty for
 	// none.
 	OnDown string
+	// DependsOn names the checks this one depends on, each once.
+	DependsOn []string
 	// Badge says whether /badge/NAME.svg answers for the check; nil
 	// leaves it to HasBadge's default.
 	Badge *bool
@@ -336,6 +338,7 @@ func (d *decoder) config() *Config {
 	// Maintenance, components and actions name checks; the notify section
 	// names none, and adds no errors under checks.
 	sc := d.newScope(cfg.Checks, checkNames)
+	d.dependsOn(cfg.Checks, sc)
 	cfg.Maintenance = d.maintenance(maintenance, sc)
 	cfg.Components = d.components(components, sc)
 	d.incidents(&cfg.Incidents)
@@ -516,9 +519,13 @@ func (c *Config) DomainChecks() []nightowl.Check {
 			RecoverAfter: ch.RecoverAfter,
 			Paused:       ch.Paused,
 			OnDown:       ch.OnDown,
+			DependsOn:    ch.DependsOn,
 			Passive:      probe.Types[ch.Type].Passive,
 			Assertions:   as,
 			Fingerprint:  ch.Fingerprint,
+		}
+		if hb, ok := ch.Spec.(*probe.Heartbeat); ok {
+			out[i].Grace = hb.Grace
 		}
 	}
 	return out

@@ -384,6 +384,16 @@ func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.E
 				d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 			}
 		}
+		for _, k := range []string{"group_wait", "group_interval"} {
+			kpath := rpath + "." + k
+			v := r.GroupWait
+			if k == "group_interval" {
+				v = r.GroupInterval
+			}
+			if given := d.Vals[kpath]; given != nil && !isNull(given) && !d.HasError(kpath) && v < time.Second {
+				d.Errorf(d.Locate(kpath), kpath, "must be at least 1s")
+			}
+		}
 		epath := rpath + ".escalation"
 		switch {
 		case d.HasError(epath):

@@ -56,9 +56,15 @@ type Engine struct {
 	queue  dueHeap
 	wake   chan struct{}
 
-	work    chan job
-	stop    context.CancelFunc
-	done    sync.WaitGroup
+	work chan job
+	stop context.CancelFunc
+	done sync.WaitGroup
+	// rechecks are the runs of blocked checks whose root cause recovered
+	// (releaseDependents); stopping, under mu, says no more may start.
+	rechecks sync.WaitGroup
+	stopping bool
+	// runCtx ends when the engine stops; nil before Start.
+	runCtx  context.Context
 	started atomic.Bool
 	// startedAt is when Start was called: a check that has never run is
 	// late only once it has had time to.
@@ -253,6 +259,7 @@ func (e *Engine) Start(ctx context.Context) {
 	}
 	ctx, e.stop = context.WithCancel(ctx)
 	e.mu.Lock()
+	e.runCtx = ctx
 	e.startedAt = e.clock.Now()
 	e.mu.Unlock()
 	for range e.opts.Concurrency {
@@ -271,10 +278,14 @@ func (e *Engine) Start(ctx context.Context) {
 
 // Stop ends the dispatcher and waits for running checks to finish.
 func (e *Engine) Stop() {
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
 	if e.stop != nil {
 		e.stop()
 	}
 	e.done.Wait()
+	e.rechecks.Wait()
 }
 
 func (e *Engine) dispatch(ctx context.Context) {
@@ -559,9 +570,11 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 		// deadlines the others' trackers reach say nothing.
 		return
 	}
+	root := e.upstreamCause(r, res)
 	r.mu.Lock()
 	prev := r.state
 	st, ev := Apply(prev, &r.check, res)
+	st, ev = Block(prev, st, ev, root, res)
 	r.state, r.last = st, res
 	chk := r.check
 	// Saved under the lock, so that two results of one check racing (a
@@ -582,6 +595,10 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if ev == nil || (ev.From == nightowl.StatusUnknown && ev.To == nightowl.StatusUp) {
 		return
 	}
+	if m := e.opts.Metrics; m != nil && ev.To == nightowl.StatusBlocked && !failing(ev.From) {
+		// It would have gone down and opened an alert of its own.
+		m.Saved.WithLabelValues("blocked").Inc()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), EventTimeout)
 	stored, err := e.opts.Store.AddEvent(ctx, *ev)
 	cancel()
@@ -596,6 +613,7 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	if e.opts.OnEvent != nil {
 		e.opts.OnEvent(stored, nightowl.CheckView{Check: chk, State: st, Last: res})
 	}
+	e.releaseDependents(chk.Name, st.Status)
 }
 
 // EventTimeout bounds the recording of a status change, which holds up the

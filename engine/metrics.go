@@ -12,6 +12,9 @@ type Metrics struct {
 	Runs    *prometheus.CounterVec
 	Skipped prometheus.Counter
 	Checks  prometheus.Gauge
+	// Saved counts the pages not sent, by why: a check that would have
+	// gone down was blocked by what it depends on.
+	Saved *prometheus.CounterVec
 }
 
 // NewMetrics creates the scheduler metrics and registers them, with a
@@ -35,9 +38,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nightowl_checks",
 			Help: "Configured checks.",
 		}),
+		Saved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nightowl_pages_saved_total",
+			Help: "Alerts not opened, by reason: blocked (the check failed while something it depends on was down).",
+		}, []string{"reason"}),
 	}
+	m.Saved.WithLabelValues("blocked")
 	if reg != nil {
-		reg.MustRegister(m.Lag, m.Runs, m.Skipped, m.Checks)
+		reg.MustRegister(m.Lag, m.Runs, m.Skipped, m.Checks, m.Saved)
 	}
 	return m
 }

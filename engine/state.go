@@ -41,6 +41,10 @@ func Apply(st nightowl.State, c *nightowl.Check, r *nightowl.Result) (nightowl.S
 	case cur == nightowl.StatusMaintenance && r.Maintenance == nil && rs != nightowl.StatusUp:
 		// Held in maintenance and still failing now that its window has
 		// ended: the failure has lasted the whole window.
+	case cur == nightowl.StatusBlocked:
+		// Blocked, the check was judged by what it depends on, not by
+		// its own streak: its next result says where it stands (Block
+		// holds it blocked while the upstream still fails).
 	case cur != nightowl.StatusUnknown && cur != nightowl.StatusPaused:
 		down := worse(rs, cur)
 		if down {
@@ -67,6 +71,40 @@ func Apply(st nightowl.State, c *nightowl.Check, r *nightowl.Result) (nightowl.S
 		ev.Cause += fmt.Sprintf(" (%d consecutive runs)", st.Streak)
 	}
 	st.Status, st.Since, st.Pending, st.Streak, st.Cause = rs, ev.Time, "", 0, Cause(r)
+	return st, ev
+}
+
+// Block applies what the checks upstream say to the state Apply made of a
+// result. root is the failing check upstream, directly or through others,
+// that explains a failure of this one ("" when nothing upstream fails):
+// a check that fails while root does is blocked, and opens no alert of its
+// own; one that fails once nothing upstream does fails in its own right,
+// and its event says that the upstream recovered.
+func Block(prev, st nightowl.State, ev *nightowl.Event, root string, r *nightowl.Result) (nightowl.State, *nightowl.Event) {
+	failing := st.Status == nightowl.StatusDown || st.Status == nightowl.StatusDegraded
+	switch {
+	case failing && root != "":
+		cause := "blocked: " + root + " is down"
+		if prev.Status == nightowl.StatusBlocked {
+			st.Status, st.Since, st.Cause, st.BlockedBy = nightowl.StatusBlocked, prev.Since, cause, root
+			return st, nil
+		}
+		at := r.Start.Add(time.Duration(r.Duration))
+		if ev != nil {
+			at = ev.Time
+		}
+		own := st.Cause
+		st.Status, st.Since, st.Cause, st.BlockedBy = nightowl.StatusBlocked, at, cause, root
+		st.Pending, st.Streak = "", 0
+		return st, &nightowl.Event{Check: st.Check, Time: at, Kind: nightowl.EventStatus,
+			From: prev.Status, To: nightowl.StatusBlocked, Cause: cause + ": " + own}
+	case failing && ev != nil && ev.From == nightowl.StatusBlocked && prev.BlockedBy != "":
+		// Said in its alert too: the person paged knows the cause they
+		// may have heard of is over, and this is another.
+		ev.Cause += "; " + prev.BlockedBy + " has recovered"
+		st.Cause = ev.Cause
+	}
+	st.BlockedBy = ""
 	return st, ev
 }
 

@@ -151,7 +151,7 @@ func story(t *testing.T, f *fixture) string {
 	fired := f.at(t, 21, 59, 0)
 	a := &nightowl.Alert{ID: "k3vq7mzt", Check: "shop", Labels: map[string]string{"tier": "web"},
 		State: nightowl.AlertFiring, Severity: nightowl.SeverityCritical, Status: nightowl.StatusDown,
-		Cause: "http_ok failed: status < 400 (status = 503)", StartsAt: fired}
+		Cause: "http_ok failed: status < 400 (status = 503)", StartsAt: fired, Blocked: []string{"cart", "checkout"}}
 	f.saveAlert(t, a, "primary[1]", "sms[1]")
 	inc, ok, err := f.svc.OnAlert(ctx, *a)
 	if err != nil || !ok {
@@ -468,6 +468,7 @@ func TestComponentStatuses(t *testing.T) {
 		{"paused left out", []nightowl.CheckView{view("shop", "web", down), paused}, nightowl.ComponentMajorOutage},
 		{"unknown is not down", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", nightowl.StatusUnknown)}, nightowl.ComponentPartialOutage},
 		{"no checks", nil, nightowl.ComponentOperational},
+		{"blocked counts as down", []nightowl.CheckView{view("shop", "web", nightowl.StatusBlocked), view("cart", "web", up)}, nightowl.ComponentPartialOutage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -478,6 +479,20 @@ func TestComponentStatuses(t *testing.T) {
 				t.Errorf("statuses = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestAffectedBy: a component whose checks are blocked by another
+// component's check is affected by that component, and by nothing else.
+func TestAffectedBy(t *testing.T) {
+	shop := view("shop", "web", nightowl.StatusBlocked)
+	shop.State.BlockedBy = "math-db"
+	cart := view("cart", "web", nightowl.StatusBlocked)
+	cart.State.BlockedBy = "cart-api" // in no component
+	views := []nightowl.CheckView{shop, cart, view("math-db", "db", nightowl.StatusDown), view("cart-api", "api", nightowl.StatusDown)}
+	got := incident.AffectedBy(components, views)
+	if want := map[string][]string{"Website": {"Database"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("affected by = %v, want %v", got, want)
 	}
 }
 

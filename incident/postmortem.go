@@ -84,6 +84,23 @@ func (s *Service) Postmortem(ctx context.Context, id string) (string, error) {
 	}
 	p("\n")
 
+	var roots []nightowl.Alert
+	for _, a := range h.alerts {
+		if len(a.Blocked) > 0 {
+			roots = append(roots, a)
+		}
+	}
+	if len(roots) > 0 {
+		// What depends_on tells: the checks that failed first, and what
+		// failed because they did.
+		p("## Root causes the checks show\n\n")
+		for _, a := range roots {
+			p("- **%s** (alert %s, fired %s) blocked %s: %s\n", a.Check, a.ID, a.StartsAt.UTC().Format(stamp),
+				plural(len(a.Blocked), "check", "checks"), strings.Join(a.Blocked, ", "))
+		}
+		p("\n")
+	}
+
 	p("## Alerts\n\n")
 	if len(h.alerts) == 0 {
 		p("No alerts fired on the checks involved.\n")
@@ -172,4 +189,11 @@ func formatDuration(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

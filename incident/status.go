@@ -9,7 +9,7 @@ import (
 
 // ComponentStatuses returns the status of each component, by name, from the
 // current states of the checks it selects: major_outage when all of them
-// are down, partial_outage when some are, degraded_performance when any is
+// are down (or blocked), partial_outage when some are, degraded_performance when any is
 // degraded, under_maintenance when any is in maintenance and none is worse,
 // operational otherwise. Paused checks are left out, and checks whose state
 // is not known yet count as operational; a component without checks is
@@ -31,7 +31,9 @@ func componentStatus(c *nightowl.Component, views []nightowl.CheckView) nightowl
 		}
 		n++
 		switch v.State.Status {
-		case nightowl.StatusDown:
+		case nightowl.StatusDown, nightowl.StatusBlocked:
+			// A blocked check fails for its users all the same; what
+			// blocks it is why (AffectedBy).
 			down++
 		case nightowl.StatusDegraded:
 			degraded++
@@ -50,6 +52,32 @@ func componentStatus(c *nightowl.Component, views []nightowl.CheckView) nightowl
 		return nightowl.ComponentUnderMaintenance
 	}
 	return nightowl.ComponentOperational
+}
+
+// AffectedBy returns, for each component with blocked checks, the other
+// components that select the checks blocking them (depends_on), in
+// config order: the status page says the component is affected by them.
+func AffectedBy(components []nightowl.Component, views []nightowl.CheckView) map[string][]string {
+	labels := make(map[string]map[string]string, len(views))
+	for i := range views {
+		labels[views[i].Check.Name] = views[i].Check.Labels
+	}
+	out := map[string][]string{}
+	for _, c := range components {
+		for i := range views {
+			v := &views[i]
+			if v.State.Status != nightowl.StatusBlocked || !c.Checks.Matches(v.Check.Name, v.Check.Labels) {
+				continue
+			}
+			root := v.State.BlockedBy
+			for _, up := range components {
+				if up.Name != c.Name && up.Checks.Matches(root, labels[root]) && !slices.Contains(out[c.Name], up.Name) {
+					out[c.Name] = append(out[c.Name], up.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ComponentStatuses is the status of each configured component now.

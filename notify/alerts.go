@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,14 @@ type Policy struct {
 	// works; DefaultAckLinkTTL when zero.
 	AckLinkTTL time.Duration
 }
+
+// How long after a check joins an open alert as blocked those notified
+// hear of it, and the least time between two such updates, unless the
+// alert's route says otherwise (Route.GroupWait, Route.GroupInterval).
+const (
+	DefaultUpdateWait  = 30 * time.Second
+	DefaultUpdateEvery = 5 * time.Minute
+)
 
 // DefaultAckLinkTTL is how long an acknowledgement link works unless the
 // config says otherwise.
@@ -76,7 +85,10 @@ type Manager struct {
 	// locks serialise the changes to each check's alerts, so that an
 	// acknowledgement and a recovery of one alert cannot cross.
 	locks map[string]*sync.Mutex
-	kick  chan struct{}
+	// blockedBy names, for each check last seen blocked, the root cause
+	// whose alert it joined.
+	blockedBy map[string]string
+	kick      chan struct{}
 }
 
 // NewManager loads the open alerts from the store.
@@ -92,9 +104,10 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	}
 	m := &Manager{
 		opts: opts, clock: opts.Clock, log: opts.Logger,
-		open:  make(map[string]*nightowl.Alert),
-		locks: make(map[string]*sync.Mutex),
-		kick:  make(chan struct{}, 1),
+		open:      make(map[string]*nightowl.Alert),
+		locks:     make(map[string]*sync.Mutex),
+		blockedBy: make(map[string]string),
+		kick:      make(chan struct{}, 1),
 	}
 	m.policy = opts.Policy
 	alerts, err := opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true})
@@ -170,8 +183,123 @@ func (m *Manager) lock(check string) (func(), *Policy, *nightowl.Alert) {
 // the check has recovered, and otherwise keeps it.
 func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 	unlock, pol, a := m.lock(v.Check.Name)
+	err := m.redo(ctx, m.current(ctx, a), func(a *nightowl.Alert) error { return m.observe(ctx, pol, v, a) })
+	unlock()
+	if ferr := m.follow(ctx, v); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// follow keeps a blocked check listed on its root cause's open alert, and
+// takes it off when it is no longer blocked by it.
+func (m *Manager) follow(ctx context.Context, v nightowl.CheckView) error {
+	name, root := v.Check.Name, ""
+	if v.State.Status == nightowl.StatusBlocked {
+		root = v.State.BlockedBy
+	}
+	m.mu.Lock()
+	prev := m.blockedBy[name]
+	if root == "" {
+		delete(m.blockedBy, name)
+	} else {
+		m.blockedBy[name] = root
+	}
+	m.mu.Unlock()
+	var err error
+	if prev != "" && prev != root {
+		err = m.setBlocked(ctx, prev, name, false)
+	}
+	if root != "" {
+		if jerr := m.setBlocked(ctx, root, name, true); err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// setBlocked lists check on root's open alert as blocked by it (in), or
+// takes it off. A check that joins is told to those notified so far in an
+// update, after Policy.UpdateWait and at most every Policy.UpdateEvery; a
+// check that leaves is only taken off.
+func (m *Manager) setBlocked(ctx context.Context, root, check string, in bool) error {
+	unlock, pol, a := m.lock(root)
 	defer unlock()
-	return m.redo(ctx, m.current(ctx, a), func(a *nightowl.Alert) error { return m.observe(ctx, pol, v, a) })
+	a = m.current(ctx, a)
+	remote := m.opts.Owns != nil && !m.opts.Owns(root)
+	if a == nil && remote {
+		// Another node runs the root: its alert is in the store.
+		alerts, err := m.opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true, Check: root})
+		if err != nil {
+			return err
+		}
+		if len(alerts) > 0 {
+			a = m.adopt(&alerts[0])
+		}
+	}
+	return m.redo(ctx, a, func(a *nightowl.Alert) error {
+		if a == nil || slices.Contains(a.Blocked, check) == in {
+			return nil
+		}
+		b := *a
+		if in {
+			b.Blocked = append(slices.Clone(a.Blocked), check)
+			slices.Sort(b.Blocked)
+		} else {
+			b.Blocked = slices.DeleteFunc(slices.Clone(a.Blocked), func(c string) bool { return c == check })
+		}
+		var out []nightowl.Notification
+		if in && len(b.Notified) > 0 && b.UpdateAt.IsZero() {
+			now := m.clock.Now().UTC()
+			b.UpdateAt = updateDue(pol, &b, now)
+			if wait, _ := updateTimes(pol, &b); remote && !b.UpdateAt.After(now.Add(wait)) {
+				// The node that runs the root sends its updates from
+				// memory, which this change does not reach: tell them
+				// now, if an update is not too soon.
+				out = m.update(pol, &b, now)
+			} else if remote {
+				b.UpdateAt = time.Time{}
+			}
+		}
+		return m.save(ctx, a, &b, out)
+	})
+}
+
+// updateTimes are the wait and the interval of a's updates, from its route.
+func updateTimes(pol *Policy, a *nightowl.Alert) (wait, every time.Duration) {
+	wait, every = DefaultUpdateWait, DefaultUpdateEvery
+	if r := route(pol, a.Labels); r != nil {
+		wait, every = cmp.Or(r.GroupWait, wait), cmp.Or(r.GroupInterval, every)
+	}
+	return wait, every
+}
+
+// updateDue is when an update of a falls due, for a change at now.
+func updateDue(pol *Policy, a *nightowl.Alert, now time.Time) time.Time {
+	wait, every := updateTimes(pol, a)
+	at := now.Add(wait)
+	if !a.UpdatedAt.IsZero() {
+		at = maxTime(at, a.UpdatedAt.Add(every))
+	}
+	return at
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// update tells every receiver notified of a so far what changed, and
+// notes when.
+func (m *Manager) update(pol *Policy, a *nightowl.Alert, now time.Time) []nightowl.Notification {
+	a.UpdateAt, a.UpdatedAt = time.Time{}, now
+	out := make([]nightowl.Notification, 0, len(a.Notified))
+	for _, id := range a.Notified {
+		out = append(out, m.notification(pol, a, nightowl.MessageUpdate, id, now))
+	}
+	return out
 }
 
 // observe is Observe's decision for the check's alert a (nil when it has
@@ -361,6 +489,7 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 		// Said in every message: it is what tells this page from the
 		// noise the window was declared for.
 		Maintenance: maintenanceNote(v.Last),
+		Blocked:     m.blockedOn(v.Check.Name),
 	}
 	if route != nil {
 		a.Escalation = route.Escalation
@@ -371,6 +500,20 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 	}
 	m.log.Warn("alert firing", "alert", a.ID, "check", a.Check, "notifications", len(out))
 	return nil
+}
+
+// blockedOn returns, sorted, the checks last seen blocked by root.
+func (m *Manager) blockedOn(root string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for c, r := range m.blockedBy {
+		if r == root {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // escalate adds to a the escalation steps due at now and returns their
@@ -433,6 +576,7 @@ func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.Mes
 	msg := nightowl.Message{Kind: kind, Alert: *a}
 	// The copy in the message need not carry the escalation's workings.
 	msg.Alert.Notified, msg.Alert.NextAt, msg.Alert.Version = nil, time.Time{}, 0
+	msg.Alert.UpdateAt, msg.Alert.UpdatedAt = time.Time{}, time.Time{}
 	if base := m.opts.PublicURL; base != "" {
 		msg.DashboardURL = base + dashboardPath + url.PathEscape(a.Check)
 		if m.opts.Signer != nil {
@@ -477,7 +621,7 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 func (m *Manager) resolve(ctx context.Context, pol *Policy, a *nightowl.Alert) error {
 	now := m.clock.Now().UTC()
 	b := *a
-	b.State, b.ResolvedAt, b.NextAt = nightowl.AlertResolved, now, time.Time{}
+	b.State, b.ResolvedAt, b.NextAt, b.UpdateAt = nightowl.AlertResolved, now, time.Time{}, time.Time{}
 	var out []nightowl.Notification
 	if pol.SendResolved {
 		for _, id := range b.Notified {
@@ -720,12 +864,15 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 	var due []string
 	m.mu.Lock()
 	for name, a := range m.open {
-		if a.State != nightowl.AlertFiring || a.NextAt.IsZero() || (m.opts.Owns != nil && !m.opts.Owns(name)) {
+		if m.opts.Owns != nil && !m.opts.Owns(name) {
 			continue
 		}
-		if a.NextAt.After(now) {
-			later(a.NextAt)
-		} else {
+		at := nextDue(a)
+		switch {
+		case at.IsZero():
+		case at.After(now):
+			later(at)
+		default:
 			due = append(due, name)
 		}
 	}
@@ -740,20 +887,29 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 		// the write: the step then loses, and is decided again from the
 		// acknowledged alert, which wants none.
 		err := m.redo(sctx, m.current(sctx, a), func(a *nightowl.Alert) error {
-			if a == nil || a.State != nightowl.AlertFiring || a.NextAt.IsZero() || a.NextAt.After(now) {
-				// Acknowledged or resolved meanwhile.
-				if a != nil && a.State == nightowl.AlertFiring {
-					later(a.NextAt)
-				}
+			if a == nil {
+				return nil // resolved meanwhile
+			}
+			if at := nextDue(a); at.IsZero() || at.After(now) {
+				// Acknowledged meanwhile, or its step was taken.
+				later(at)
 				return nil
 			}
 			b := *a
 			b.Notified = slices.Clone(a.Notified)
-			out := m.escalate(pol, &b, now)
+			var out []nightowl.Notification
+			if !b.UpdateAt.IsZero() && !b.UpdateAt.After(now) {
+				// Those told before this pass hear what changed; a
+				// receiver this pass's step adds hears it all at once.
+				out = m.update(pol, &b, now)
+			}
+			if b.State == nightowl.AlertFiring && !b.NextAt.IsZero() && !b.NextAt.After(now) {
+				out = append(out, m.escalate(pol, &b, now)...)
+			}
 			if err := m.save(sctx, a, &b, out); err != nil {
 				return err
 			}
-			later(b.NextAt)
+			later(nextDue(&b))
 			return nil
 		})
 		if err != nil {
@@ -768,6 +924,19 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 		cancel()
 	}
 	return next, firstErr
+}
+
+// nextDue is when the alert next needs the escalation loop: its next
+// escalation step while it is firing, or an update; zero for never.
+func nextDue(a *nightowl.Alert) time.Time {
+	var at time.Time
+	if a.State == nightowl.AlertFiring && !a.NextAt.IsZero() {
+		at = a.NextAt
+	}
+	if !a.UpdateAt.IsZero() && (at.IsZero() || a.UpdateAt.Before(at)) {
+		at = a.UpdateAt
+	}
+	return at
 }
 
 // dashboardPath is where a check's page on the admin dashboard is, under

@@ -16,6 +16,13 @@ type Route struct {
 	// Degraded also alerts on checks that are degraded (only warning
 	// assertions fail); by default only down checks alert.
 	Degraded bool `yaml:"degraded"`
+	// GroupWait is how long after a check joins an open alert of this
+	// route as blocked those notified hear of it, so that the checks that
+	// fail together are told together; GroupInterval is the least time
+	// between two such updates. Zero for DefaultUpdateWait and
+	// DefaultUpdateEvery.
+	GroupWait     time.Duration `yaml:"group_wait"`
+	GroupInterval time.Duration `yaml:"group_interval"`
 }
 
 // Matches reports whether a check with these labels takes this route.

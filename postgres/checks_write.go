@@ -110,6 +110,7 @@ func (w *checksWriter) States(states map[string]nightowl.State) error {
 	var (
 		ids                    = make([]int64, 0, n)
 		status, pending, cause = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		blockedBy              = make([]string, 0, n)
 		since, lastRun         = make([]*time.Time, 0, n), make([]*time.Time, 0, n)
 		streak                 = make([]int32, 0, n)
 		runs, fails            = make([]int64, 0, n), make([]int64, 0, n)
@@ -122,18 +123,19 @@ func (w *checksWriter) States(states map[string]nightowl.State) error {
 		streak = append(streak, int32(st.Streak))
 		lastRun = append(lastRun, checksTime(st.LastRun))
 		cause = append(cause, st.Cause)
+		blockedBy = append(blockedBy, st.BlockedBy)
 		runs = append(runs, st.Runs)
 		fails = append(fails, st.Fails)
 	}
 	_, err := w.tx.Exec(w.ctx, `INSERT INTO states
-		(check_id, status, since, pending, streak, last_run, cause, runs, failures)
+		(check_id, status, since, pending, streak, last_run, cause, blocked_by, runs, failures)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::integer[],
-			$6::timestamptz[], $7::text[], $8::bigint[], $9::bigint[])
+			$6::timestamptz[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
 		ON CONFLICT (check_id) DO UPDATE SET
 		status = excluded.status, since = excluded.since, pending = excluded.pending,
 		streak = excluded.streak, last_run = excluded.last_run, cause = excluded.cause,
-		runs = excluded.runs, failures = excluded.failures`,
-		ids, status, since, pending, streak, lastRun, cause, runs, fails)
+		blocked_by = excluded.blocked_by, runs = excluded.runs, failures = excluded.failures`,
+		ids, status, since, pending, streak, lastRun, cause, blockedBy, runs, fails)
 	return err
 }
 

@@ -30,6 +30,9 @@ type Component struct {
 	Name        string
 	Description string
 	Status      nightowl.ComponentStatus
+	// AffectedBy names the published components whose trouble this one's
+	// comes from: its checks depend on theirs.
+	AffectedBy []string
 	// Days are the last 90 days, oldest first.
 	Days []Day
 	// Uptime over Days with data, in percent; -1 without any.

@@ -155,6 +155,7 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 	ps := Page{Title: cfg.Title, URL: cfg.URL, UpdatedAt: now,
 		Overall: nightowl.ComponentOperational}
 	statuses := incident.ComponentStatuses(cfg.Components, views)
+	affected := incident.AffectedBy(cfg.Components, views)
 	uptime, err := s.uptime(ctx, cfg, views, now)
 	if err != nil {
 		return ps, err
@@ -163,6 +164,9 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 		u := uptime[c.Name]
 		pc := Component{Name: c.Name, Description: c.Description, Status: statuses[c.Name],
 			Days: u.days, Uptime: u.uptime}
+		if pc.Status != nightowl.ComponentOperational {
+			pc.AffectedBy = affected[c.Name]
+		}
 		ps.Components = append(ps.Components, pc)
 		if rank[pc.Status] > rank[ps.Overall] {
 			ps.Overall = pc.Status

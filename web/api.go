@@ -315,6 +315,8 @@ type CheckJSON struct {
 	Status       nightowl.Status            `json:"status"`
 	Since        time.Time                  `json:"since"`
 	Cause        string                     `json:"cause,omitempty"`
+	BlockedBy    string                     `json:"blocked_by,omitempty"`
+	DependsOn    []string                   `json:"depends_on,omitempty"`
 	Pending      nightowl.Status            `json:"pending,omitempty"`
 	Interval     nightowl.Seconds           `json:"interval"`
 	Timeout      nightowl.Seconds           `json:"timeout"`
@@ -340,6 +342,7 @@ func CheckToJSON(v nightowl.CheckView) CheckJSON {
 	c := CheckJSON{
 		Name: v.Check.Name, Type: v.Check.Type, Labels: v.Check.Labels,
 		Status: v.State.Status, Since: v.State.Since, Cause: v.State.Cause, Pending: v.State.Pending,
+		BlockedBy: v.State.BlockedBy, DependsOn: v.Check.DependsOn,
 		Interval: nightowl.Seconds(v.Check.Interval), Timeout: nightowl.Seconds(v.Check.Timeout),
 		FailAfter: v.Check.FailAfter, RecoverAfter: v.Check.RecoverAfter,
 		Runs: v.State.Runs, Failures: v.State.Fails,

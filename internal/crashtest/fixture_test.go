@@ -285,12 +285,13 @@ func (s *server) get(path string, out any) {
 
 // checkJSON is what the API says about a check.
 type checkJSON struct {
-	Name    string          `json:"name"`
-	Status  nightowl.Status `json:"status"`
-	Cause   string          `json:"cause"`
-	Error   string          `json:"error"`
-	LastRun *time.Time      `json:"last_run"`
-	Runs    int64           `json:"runs"`
+	Name      string          `json:"name"`
+	Status    nightowl.Status `json:"status"`
+	Cause     string          `json:"cause"`
+	BlockedBy string          `json:"blocked_by"`
+	Error     string          `json:"error"`
+	LastRun   *time.Time      `json:"last_run"`
+	Runs      int64           `json:"runs"`
 }
 
 func (s *server) checks() map[string]checkJSON {

@@ -96,12 +96,15 @@ func checksStates(t *testing.T, open Opener[nightowl.Store]) {
 	}
 	fresh := nightowl.State{Check: "a-new", Status: nightowl.StatusUnknown}
 	upper := nightowl.State{Check: "Zeta", Status: nightowl.StatusUp}
+	blocked := nightowl.State{Check: "worker", Status: nightowl.StatusBlocked, Since: t0,
+		Cause: "blocked: redis is down", BlockedBy: "redis", Runs: 3, Fails: 1}
 	s.SaveState(older)
+	s.SaveState(blocked)
 	s.SaveState(web) // replaces older: only the latest is written
 	s.SaveState(fresh)
 	s.SaveState(upper)
 	// Names sort as bytes, capitals first, whatever the locale.
-	want := []nightowl.State{upper, fresh, web}
+	want := []nightowl.State{upper, fresh, web, blocked}
 	for _, step := range []struct {
 		name string
 		prep func()

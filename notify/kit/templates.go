@@ -32,6 +32,7 @@ type Renderer struct {
 // Funcs are the helpers templates may use.
 var Funcs = template.FuncMap{
 	"upper": strings.ToUpper,
+	"join":  strings.Join,
 	"since": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") },
 }
 
@@ -44,6 +45,8 @@ const (
 {{.Alert.Cause}}{{end}}{{end}}
 {{- if .Alert.Maintenance}}
 {{.Alert.Maintenance}}{{end}}
+{{- if .Alert.Blocked}}
+Blocked by it ({{len .Alert.Blocked}}): {{join .Alert.Blocked ", "}}{{end}}
 {{- if .Alert.AckedBy}}
 Acknowledged by {{.Alert.AckedBy}}.{{end}}
 {{- if and .AckURL (ne .Kind "resolved") (ne .Kind "acknowledged")}}
@@ -59,6 +62,8 @@ func status(m *nightowl.Message) string {
 		return "resolved"
 	case nightowl.MessageAcknowledged:
 		return "acknowledged"
+	case nightowl.MessageUpdate:
+		return "update"
 	}
 	return string(m.Alert.Status)
 }
@@ -69,6 +74,8 @@ func verb(m *nightowl.Message) string {
 		return "recovered; it had been " + string(m.Alert.Status)
 	case nightowl.MessageAcknowledged:
 		return "is acknowledged; it has been " + string(m.Alert.Status)
+	case nightowl.MessageUpdate:
+		return "is still " + string(m.Alert.Status)
 	}
 	return "is " + string(m.Alert.Status)
 }

@@ -99,13 +99,13 @@ type Case[P kit.Spec] struct {
 	Want   Want
 }
 
-// Kinds are the cases of the four kinds of message, firing, repeat,
-// acknowledged and resolved, on the timeline tl, each compared with the
-// golden file of its name.
+// Kinds are the cases of the five kinds of message, firing, repeat,
+// acknowledged, resolved and update, on the timeline tl, each compared
+// with the golden file of its name.
 func Kinds[P kit.Spec](tl Timeline) []Case[P] {
 	var cs []Case[P]
 	for _, kind := range []nightowl.MessageKind{nightowl.MessageFiring, nightowl.MessageRepeat,
-		nightowl.MessageAcknowledged, nightowl.MessageResolved} {
+		nightowl.MessageAcknowledged, nightowl.MessageResolved, nightowl.MessageUpdate} {
 		cs = append(cs, Case[P]{Name: string(kind), Msg: tl.As(kind), Golden: string(kind)})
 	}
 	return cs

@@ -206,6 +206,9 @@ func (tl Timeline) As(kind nightowl.MessageKind) func(*nightowl.Message) {
 			if tl.ResolvedKey != "" {
 				m.IdempotencyKey = tl.ResolvedKey
 			}
+		case nightowl.MessageUpdate:
+			m.Alert.Blocked = []string{"math-worker-1", "math-worker-2"}
+			m.IdempotencyKey = "n-45"
 		}
 	}
 }

@@ -68,9 +68,9 @@ func (n *Notifier) payload(m *nightowl.Message) payload {
 }
 
 // open tells whether m asks someone to act: firing and repeat messages do;
-// an acknowledgement or a recovery only informs.
+// an acknowledgement, a recovery or an update only informs.
 func open(m *nightowl.Message) bool {
-	return m.Kind != nightowl.MessageResolved && m.Kind != nightowl.MessageAcknowledged
+	return m.Kind == nightowl.MessageFiring || m.Kind == nightowl.MessageRepeat
 }
 
 // priority maps to ntfy's 1 (min) to 5 (max): 5 makes a long vibration
@@ -92,6 +92,8 @@ func emoji(m *nightowl.Message) string {
 		return "white_check_mark"
 	case m.Kind == nightowl.MessageAcknowledged:
 		return "eyes"
+	case m.Kind == nightowl.MessageUpdate:
+		return "information_source"
 	case m.Alert.Severity == nightowl.SeverityCritical:
 		return "rotating_light"
 	}

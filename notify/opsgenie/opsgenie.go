@@ -81,6 +81,13 @@ func (n *Notifier) request(m *nightowl.Message) (string, any) {
 			Source: "nightowl",
 			Note:   kit.Truncate(n.render.Text(m), noteLimit),
 		}
+	case nightowl.MessageUpdate:
+		// News of an open alert (more checks blocked by it) is a note
+		// on it, not a second alert.
+		return byAlias + "/notes?identifierType=alias", &action{
+			Source: "nightowl",
+			Note:   kit.Truncate(n.render.Text(m), noteLimit),
+		}
 	case nightowl.MessageResolved:
 		return byAlias + "/close?identifierType=alias", &action{
 			Source: "nightowl",

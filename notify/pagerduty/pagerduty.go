@@ -88,8 +88,9 @@ func (n *Notifier) event(m *nightowl.Message) *event {
 		e.EventAction = "resolve"
 		return e
 	}
-	// A repeat is another trigger with the same dedup_key: PagerDuty adds
-	// it to the open incident instead of opening a second one.
+	// A repeat, or an update (more checks blocked by the alert), is
+	// another trigger with the same dedup_key: PagerDuty adds it to the
+	// open incident instead of opening a second one.
 	e.EventAction = "trigger"
 	a := &m.Alert
 	d := details{

@@ -121,9 +121,9 @@ func (n *Notifier) priority(m *nightowl.Message) int {
 func tag(m *nightowl.Message) string { return "nightowl-" + m.Alert.ID }
 
 // open tells whether m asks someone to act: firing and repeat messages do;
-// an acknowledgement or a recovery only informs.
+// an acknowledgement, a recovery or an update only informs.
 func open(m *nightowl.Message) bool {
-	return m.Kind != nightowl.MessageResolved && m.Kind != nightowl.MessageAcknowledged
+	return m.Kind == nightowl.MessageFiring || m.Kind == nightowl.MessageRepeat
 }
 
 // when is the time the message is about, which Pushover shows instead of

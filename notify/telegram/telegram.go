@@ -151,8 +151,9 @@ func (n *Notifier) message(m *nightowl.Message) *sendMessage {
 		LinkPreviewOptions: linkPreview{IsDisabled: true},
 	}
 	closed := m.Kind == nightowl.MessageResolved || m.Kind == nightowl.MessageAcknowledged
-	// Nobody needs waking for news that the alert is handled.
-	msg.DisableNotification = closed
+	// Nobody needs waking for news that the alert is handled, or for more
+	// checks blocked by it.
+	msg.DisableNotification = closed || m.Kind == nightowl.MessageUpdate
 	var row []button
 	if m.AckURL != "" && !closed {
 		row = append(row, button{Text: "Acknowledge", URL: m.AckURL})

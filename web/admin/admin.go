@@ -481,6 +481,11 @@ type checkRow struct {
 	Latency                string
 	Cause                  string
 	Labels                 string
+	// BlockedBy names a blocked check's root cause; Blocked lists, on a
+	// failing check, the checks it blocks (the dashboard's red box folds
+	// them under it).
+	BlockedBy string
+	Blocked   []checkRow
 }
 
 // statusIcons say a status with a shape as well as a colour; the word is
@@ -488,6 +493,7 @@ type checkRow struct {
 var statusIcons = map[nightowl.Status]string{
 	nightowl.StatusDown: "✖", nightowl.StatusDegraded: "▲", nightowl.StatusMaintenance: "◆",
 	nightowl.StatusUnknown: "?", nightowl.StatusUp: "✔", nightowl.StatusPaused: "Ⅱ",
+	nightowl.StatusBlocked: "⊘",
 }
 
 func checkHref(name string) string { return "/admin/checks/" + url.PathEscape(name) }
@@ -495,7 +501,7 @@ func checkHref(name string) string { return "/admin/checks/" + url.PathEscape(na
 func toRow(v nightowl.CheckView) checkRow {
 	row := checkRow{Name: v.Check.Name, Href: checkHref(v.Check.Name), Type: v.Check.Type,
 		Status: v.State.Status, Pending: v.State.Pending, Since: at(v.State.Since), Cause: v.State.Cause,
-		Icon: statusIcons[v.State.Status], Labels: labelsText(v.Check.Labels)}
+		Icon: statusIcons[v.State.Status], Labels: labelsText(v.Check.Labels), BlockedBy: v.State.BlockedBy}
 	if v.Last != nil {
 		row.LastRun = at(v.Last.Start)
 		row.Latency = millis(time.Duration(v.Last.Duration))
@@ -534,19 +540,18 @@ func (a *pages) dashboard(ctx context.Context) dashboard {
 	nightowl.SortWorstFirst(views)
 	var d dashboard
 	counts := map[nightowl.Status]int{}
-	for _, v := range views {
-		row := toRow(v)
-		d.Checks = append(d.Checks, row)
-		counts[v.State.Status]++
-		if v.State.Status == nightowl.StatusDown {
+	d.Checks = foldBlocked(views)
+	for _, row := range d.Checks {
+		counts[row.Status]++
+		if row.Status == nightowl.StatusDown {
 			d.Down = append(d.Down, row)
 		}
 	}
 	d.Total, d.Degraded = len(views), counts[nightowl.StatusDegraded]
 	d.Firing, d.Open = a.firing(ctx)
 	var parts []string
-	for _, s := range []nightowl.Status{nightowl.StatusDown, nightowl.StatusDegraded, nightowl.StatusMaintenance,
-		nightowl.StatusUnknown, nightowl.StatusUp, nightowl.StatusPaused} {
+	for _, s := range []nightowl.Status{nightowl.StatusDown, nightowl.StatusDegraded, nightowl.StatusBlocked,
+		nightowl.StatusMaintenance, nightowl.StatusUnknown, nightowl.StatusUp, nightowl.StatusPaused} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -560,6 +565,46 @@ func (a *pages) dashboard(ctx context.Context) dashboard {
 	}
 	d.Summary += "."
 	return d
+}
+
+// foldBlocked returns the rows of views, worst first, with each blocked
+// check moved to just below its root cause and listed on the root's row:
+// the cause first, and what it takes down with it under it. A blocked
+// check whose root is not in views keeps its place.
+func foldBlocked(views []nightowl.CheckView) []checkRow {
+	rows := make([]checkRow, 0, len(views))
+	index := map[string]int{}
+	for _, v := range views {
+		if v.State.Status != nightowl.StatusBlocked {
+			index[v.Check.Name] = len(rows)
+			rows = append(rows, toRow(v))
+		}
+	}
+	under := map[string][]checkRow{}
+	var orphans []checkRow
+	for _, v := range views {
+		if v.State.Status != nightowl.StatusBlocked {
+			continue
+		}
+		if i, ok := index[v.State.BlockedBy]; ok {
+			rows[i].Blocked = append(rows[i].Blocked, toRow(v))
+			under[v.State.BlockedBy] = append(under[v.State.BlockedBy], toRow(v))
+		} else {
+			orphans = append(orphans, toRow(v))
+		}
+	}
+	out := make([]checkRow, 0, len(views))
+	for _, row := range rows {
+		if row.Status != nightowl.StatusDown && row.Status != nightowl.StatusDegraded && len(orphans) > 0 {
+			// The blocked checks whose root is not shown come after
+			// the failing ones, as their rank says.
+			out = append(out, orphans...)
+			orphans = nil
+		}
+		out = append(out, row)
+		out = append(out, under[row.Name]...)
+	}
+	return append(out, orphans...)
 }
 
 func plural(n int, one, many string) string {

@@ -27,6 +27,16 @@ type alertRow struct {
 	AckedBy                string
 	Notified               string
 	Firing                 bool
+	// Blocked are the checks blocked by this alert's check.
+	Blocked []checkLink
+}
+
+func checkLinks(names []string) []checkLink {
+	var out []checkLink
+	for _, n := range names {
+		out = append(out, checkLink{n, checkHref(n)})
+	}
+	return out
 }
 
 func alertRows(als []nightowl.Alert) []alertRow {
@@ -35,7 +45,8 @@ func alertRows(als []nightowl.Alert) []alertRow {
 		out = append(out, alertRow{ID: al.ID, Check: al.Check, CheckHref: checkHref(al.Check), State: al.State,
 			Severity: al.Severity, Status: al.Status, Icon: statusIcons[al.Status], Cause: al.Cause,
 			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
-			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring})
+			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring,
+			Blocked: checkLinks(al.Blocked)})
 	}
 	return out
 }

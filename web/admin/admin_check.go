@@ -26,6 +26,7 @@ const recentResults = 60
 type checkPage struct {
 	Row          checkRow
 	Labels       []fact
+	DependsOn    []checkLink
 	Interval     string
 	Timeout      string
 	FailAfter    int
@@ -43,6 +44,9 @@ type checkPage struct {
 }
 
 type fact struct{ Name, Value string }
+
+// checkLink names another check and links to its page.
+type checkLink struct{ Name, Href string }
 
 type assertionRow struct {
 	Name, Severity, Outcome, Message string
@@ -77,6 +81,9 @@ func (a *pages) adminCheck(w http.ResponseWriter, r *http.Request) {
 	p := checkPage{Row: toRow(v), Interval: v.Check.Interval.String(), Timeout: v.Check.Timeout.String(),
 		FailAfter: v.Check.FailAfter, RecoverAfter: v.Check.RecoverAfter, Runs: v.State.Runs, Fails: v.State.Fails}
 	p.PingURL = a.pingURL(r, name)
+	for _, d := range v.Check.DependsOn {
+		p.DependsOn = append(p.DependsOn, checkLink{d, checkHref(d)})
+	}
 	for _, k := range sortedKeys(v.Check.Labels) {
 		p.Labels = append(p.Labels, fact{k, v.Check.Labels[k]})
 	}

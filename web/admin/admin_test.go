@@ -204,3 +204,30 @@ func TestFlashNamesOnlyIDs(t *testing.T) {
 		t.Errorf("flash = %q", got)
 	}
 }
+
+// TestFoldBlocked: each blocked check follows its root cause and is listed
+// on the root's row; one whose root is not shown comes after the failing
+// checks, as its rank says.
+func TestFoldBlocked(t *testing.T) {
+	v := func(name string, st nightowl.Status, by string) nightowl.CheckView {
+		return nightowl.CheckView{Check: nightowl.Check{Name: name},
+			State: nightowl.State{Check: name, Status: st, BlockedBy: by}}
+	}
+	views := []nightowl.CheckView{
+		v("redis", nightowl.StatusDown, ""), v("db", nightowl.StatusDown, ""),
+		v("w1", nightowl.StatusBlocked, "redis"), v("page", nightowl.StatusBlocked, "db"),
+		v("w2", nightowl.StatusBlocked, "redis"), v("lost", nightowl.StatusBlocked, "elsewhere"),
+		v("site", nightowl.StatusUp, ""),
+	}
+	rows := foldBlocked(views)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Name)
+	}
+	if want := []string{"redis", "w1", "w2", "db", "page", "lost", "site"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	if len(rows[0].Blocked) != 2 || rows[0].Blocked[1].Name != "w2" || len(rows[3].Blocked) != 1 {
+		t.Errorf("blocked under redis %+v, under db %+v", rows[0].Blocked, rows[3].Blocked)
+	}
+}

@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+// failing reports whether a check in status s fails in its own right: the
+// kind of upstream trouble that blocks the checks depending on it. A check
+// in maintenance fails only as its window expects, which blocks nothing.
+func failing(s nightowl.Status) bool {
+	return s == nightowl.StatusDown || s == nightowl.StatusDegraded
+}
+
+// rootCause returns the check upstream of c (through depends_on, directly
+// or through others) that fails in its own right, the first found going
+// depth-first in the order the checks name them; "" when none does. A
+// blocked check upstream is passed through: what blocks it is further up.
+func (e *Engine) rootCause(c *nightowl.Check) string {
+	if len(c.DependsOn) == 0 {
+		return ""
+	}
+	seen := map[string]bool{c.Name: true}
+	var walk func(names []string) string
+	walk = func(names []string) string {
+		for _, name := range names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			e.mu.Lock()
+			u := e.checks[name]
+			e.mu.Unlock()
+			if u == nil {
+				continue
+			}
+			u.mu.Lock()
+			st := u.state.Status
+			u.mu.Unlock()
+			if failing(st) {
+				return name
+			}
+			if root := walk(u.check.DependsOn); root != "" {
+				return root
+			}
+		}
+		return ""
+	}
+	return walk(c.DependsOn)
+}
+
+// verifyUpstream runs now the checks upstream of c that have not run since
+// at, before c is judged failing in its own right: of thirty checks behind
+// one router that fail together, the first to fail finds the router down,
+// rather than each paging before the router's own run comes. The runs are
+// RunNow's, so thirty checks that ask at once cause one run of the router.
+// Heartbeats upstream are taken as they stand; so are checks another node
+// runs.
+func (e *Engine) verifyUpstream(c *nightowl.Check, at time.Time) {
+	seen := map[string]bool{c.Name: true}
+	var walk func(names []string)
+	walk = func(names []string) {
+		for _, name := range names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			e.mu.Lock()
+			u := e.checks[name]
+			e.mu.Unlock()
+			if u == nil {
+				continue
+			}
+			// Upstream first: what blocks the upstream decides whether
+			// it fails in its own right.
+			walk(u.check.DependsOn)
+			u.mu.Lock()
+			last := u.state.LastRun
+			u.mu.Unlock()
+			if u.check.Passive || u.check.Paused || !last.Before(at) || (e.opts.Owns != nil && !e.opts.Owns(name)) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), u.check.Timeout+EventTimeout)
+			e.RunNow(ctx, name)
+			cancel()
+		}
+	}
+	walk(c.DependsOn)
+}
+
+// upstreamCause is the root cause of a failure of r's check that res may
+// bring: "" when res does not fail, the check depends on nothing, or
+// nothing upstream fails. When res would make the check fail and nothing
+// upstream fails as far as this node knows, the upstream checks are run
+// first.
+func (e *Engine) upstreamCause(r *run, res *nightowl.Result) string {
+	if len(r.check.DependsOn) == 0 || !failing(res.Status) {
+		return ""
+	}
+	if root := e.rootCause(&r.check); root != "" {
+		return root
+	}
+	r.mu.Lock()
+	_, ev := Apply(r.state, &r.check, res)
+	r.mu.Unlock()
+	if ev == nil || !failing(ev.To) {
+		return ""
+	}
+	e.verifyUpstream(&r.check, res.Start)
+	return e.rootCause(&r.check)
+}
+
+// releaseDependents runs again, at once, the checks that name as their
+// root cause the check whose status just changed to st, once it no longer
+// fails: those still failing then fail in their own right. A heartbeat
+// cannot be run: its last result is judged again.
+func (e *Engine) releaseDependents(name string, st nightowl.Status) {
+	if failing(st) || st == nightowl.StatusBlocked {
+		return
+	}
+	e.mu.Lock()
+	var blocked []*run
+	for _, r := range e.checks {
+		if r.removed.Load() || (e.opts.Owns != nil && !e.opts.Owns(r.check.Name)) {
+			continue
+		}
+		r.mu.Lock()
+		if r.state.Status == nightowl.StatusBlocked && r.state.BlockedBy == name {
+			blocked = append(blocked, r)
+		}
+		r.mu.Unlock()
+	}
+	stopping, ctx := e.stopping, e.runCtx
+	e.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if len(blocked) == 0 || stopping {
+		return
+	}
+	e.rechecks.Add(1)
+	go func() {
+		defer e.rechecks.Done()
+		sem := make(chan struct{}, min(len(blocked), 16))
+		var wg sync.WaitGroup
+		for _, r := range blocked {
+			if r.check.Passive {
+				// Waits out its grace: not one of the sixteen.
+				wg.Go(func() { e.recheck(ctx, r) })
+				continue
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				e.recheck(ctx, r)
+			})
+		}
+		wg.Wait()
+	}()
+}
+
+// recheck judges a blocked check again now that its root cause recovered.
+// A heartbeat cannot be run: it gets its grace to report (the job that
+// needed the root may take that long to come back), and is then judged on
+// its last report, unless a new one came meanwhile.
+func (e *Engine) recheck(ctx context.Context, r *run) {
+	if !r.check.Passive {
+		ctx, cancel := context.WithTimeout(ctx, r.check.Timeout+EventTimeout)
+		defer cancel()
+		e.RunNow(context.WithoutCancel(ctx), r.check.Name)
+		return
+	}
+	r.mu.Lock()
+	before := r.last
+	r.mu.Unlock()
+	if r.check.Grace > 0 {
+		select {
+		case <-e.clock.After(r.check.Grace):
+		case <-ctx.Done():
+			return
+		}
+	}
+	r.mu.Lock()
+	last, blocked := r.last, r.state.Status == nightowl.StatusBlocked
+	r.mu.Unlock()
+	if last == nil || last != before || !blocked {
+		// It reported meanwhile, and was judged on that.
+		return
+	}
+	res := *last
+	res.Start, res.Due = e.clock.Now(), e.clock.Now()
+	res.Facts = cloneFacts(last.Facts)
+	e.record(r, &res)
+}
+
+func cloneFacts(f nightowl.Facts) nightowl.Facts {
+	out := make(nightowl.Facts, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package notify_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nightowl/nightowl"
+)
+
+func blockedView(name, root string) nightowl.CheckView {
+	v := view(name, map[string]string{"tier": "worker"}, nightowl.StatusBlocked)
+	v.State.BlockedBy, v.State.Cause = root, "blocked: "+root+" is down"
+	return v
+}
+
+// TestBlockedChecksJoinTheRootsAlert: a blocked check opens no alert; it
+// is listed on its root cause's alert, and those notified hear of the
+// checks that joined in one update after the wait, at most one per
+// interval; the root's resolution names them; a check no longer blocked
+// leaves the list.
+func TestBlockedChecksJoinTheRootsAlert(t *testing.T) {
+	pol := policy()
+	// redis matches the last route, whose updates wait 20s, then come
+	// at most every 5m.
+	last := &pol.Routes[len(pol.Routes)-1]
+	last.GroupWait, last.GroupInterval = 20*time.Second, 5*time.Minute
+	f := newFixture(t, pol)
+	ctx := context.Background()
+
+	// One worker is blocked before the root's alert fires: the alert
+	// lists it from the start.
+	f.observe(t, blockedView("worker-0", "redis"))
+	if open := f.m.Open(); len(open) != 0 {
+		t.Fatalf("a blocked check opened an alert: %+v", open)
+	}
+	f.observe(t, view("redis", nil, nightowl.StatusDown))
+	a := f.only(t)
+	if !slices.Equal(a.Blocked, []string{"worker-0"}) {
+		t.Fatalf("blocked on the new alert: %v", a.Blocked)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]")
+
+	// Ten workers join within seconds: one update, the wait after the
+	// first.
+	for i := 1; i <= 10; i++ {
+		f.clock.Set(t0.Add(time.Duration(i) * time.Second))
+		f.observe(t, blockedView("worker-"+string(rune('0'+i%10))+string(rune('a'+i)), "redis"))
+	}
+	if n := len(f.m.Open()); n != 1 {
+		t.Fatalf("%d open alerts, want only redis's", n)
+	}
+	f.clock.Set(t0.Add(20 * time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	f.clock.Set(t0.Add(21 * time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]")
+	a = f.only(t)
+	if len(a.Blocked) != 11 || !a.UpdateAt.IsZero() {
+		t.Fatalf("after the update: blocked %v, update at %v", a.Blocked, a.UpdateAt)
+	}
+	ns, err := f.store.Notifications(ctx, nightowl.NotificationQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns[0].Message; got.Kind != nightowl.MessageUpdate || len(got.Alert.Blocked) != 11 || !got.Alert.UpdateAt.IsZero() {
+		t.Fatalf("update message: %+v", got)
+	}
+
+	// Another joins a minute later: told no sooner than five minutes
+	// after the last update; the escalation step due before then goes
+	// out on its own time, and the receivers it adds hear of every
+	// blocked check in it.
+	f.clock.Set(t0.Add(2 * time.Minute))
+	f.observe(t, blockedView("worker-late", "redis"))
+	f.clock.Set(t0.Add(5*time.Minute + 20*time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]", "firing primary[0]", "firing primary[1]")
+	f.clock.Set(t0.Add(5*time.Minute + 21*time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]", "firing primary[0]", "firing primary[1]",
+		"update chat[0]", "update primary[0]", "update primary[1]")
+
+	// worker-0 recovers on its own: it leaves the list, and nobody is told.
+	f.observe(t, view("worker-0", map[string]string{"tier": "worker"}, nightowl.StatusUp))
+	if a = f.only(t); slices.Contains(a.Blocked, "worker-0") || len(a.Blocked) != 11 {
+		t.Fatalf("after worker-0 recovered: blocked %v", a.Blocked)
+	}
+
+	// The root recovers: its resolution lists those still blocked.
+	f.clock.Set(t0.Add(7 * time.Minute))
+	f.observe(t, view("redis", nil, nightowl.StatusUp))
+	ns, err = f.store.Notifications(ctx, nightowl.NotificationQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns[0].Message; got.Kind != nightowl.MessageResolved || len(got.Alert.Blocked) != 11 {
+		t.Fatalf("resolved message: %+v", got)
+	}
+}
+
+// TestBlockedSurvivesARestart: a manager started afresh learns which
+// checks are blocked from the views Reconcile hands it, and lists them.
+func TestBlockedSurvivesARestart(t *testing.T) {
+	f := newFixture(t, policy())
+	f.observe(t, view("redis", nil, nightowl.StatusDown))
+	f.m = f.manager(t)
+	views := []nightowl.CheckView{view("redis", nil, nightowl.StatusDown), blockedView("worker-1", "redis")}
+	if err := f.m.Reconcile(context.Background(), views, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a := f.only(t); !slices.Equal(a.Blocked, []string{"worker-1"}) {
+		t.Fatalf("blocked after a restart: %v", a.Blocked)
+	}
+}
