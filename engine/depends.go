@@ -15,17 +15,15 @@ func failing(s nightowl.Status) bool {
 	return s == nightowl.StatusDown || s == nightowl.StatusDegraded
 }
 
-// rootCause returns the check upstream of c (through depends_on, directly
-// or through others) that fails in its own right, the first found going
-// depth-first in the order the checks name them; "" when none does. A
-// blocked check upstream is passed through: what blocks it is further up.
-func (e *Engine) rootCause(c *nightowl.Check) string {
-	if len(c.DependsOn) == 0 {
-		return ""
-	}
+// eachUpstream walks the checks upstream of c (through depends_on,
+// directly or through others), each once, depth-first in the order the
+// checks name them. pre is called on a check before the checks it depends
+// on, post after them; either may be nil, and a walk stops as soon as one
+// returns true.
+func (e *Engine) eachUpstream(c *nightowl.Check, pre, post func(u *run) bool) {
 	seen := map[string]bool{c.Name: true}
-	var walk func(names []string) string
-	walk = func(names []string) string {
+	var walk func(names []string) bool
+	walk = func(names []string) bool {
 		for _, name := range names {
 			if seen[name] {
 				continue
@@ -37,19 +35,30 @@ func (e *Engine) rootCause(c *nightowl.Check) string {
 			if u == nil {
 				continue
 			}
-			u.mu.Lock()
-			st := u.state.Status
-			u.mu.Unlock()
-			if failing(st) {
-				return name
-			}
-			if root := walk(u.check.DependsOn); root != "" {
-				return root
+			if (pre != nil && pre(u)) || walk(u.check.DependsOn) || (post != nil && post(u)) {
+				return true
 			}
 		}
-		return ""
+		return false
 	}
-	return walk(c.DependsOn)
+	walk(c.DependsOn)
+}
+
+// rootCause returns the check upstream of c that fails in its own right,
+// the first found; "" when none does. A blocked check upstream is passed
+// through: what blocks it is further up.
+func (e *Engine) rootCause(c *nightowl.Check) string {
+	root := ""
+	e.eachUpstream(c, func(u *run) bool {
+		u.mu.Lock()
+		st := u.state.Status
+		u.mu.Unlock()
+		if failing(st) {
+			root = u.check.Name
+		}
+		return root != ""
+	}, nil)
+	return root
 }
 
 // verifyUpstream runs now the checks upstream of c that have not run since
@@ -57,38 +66,23 @@ func (e *Engine) rootCause(c *nightowl.Check) string {
 // one router that fail together, the first to fail finds the router down,
 // rather than each paging before the router's own run comes. The runs are
 // RunNow's, so thirty checks that ask at once cause one run of the router.
-// Heartbeats upstream are taken as they stand; so are checks another node
-// runs.
+// Each is run after the checks it depends on, which decide whether it
+// fails in its own right. Heartbeats upstream are taken as they stand; so
+// are checks another node runs.
 func (e *Engine) verifyUpstream(c *nightowl.Check, at time.Time) {
-	seen := map[string]bool{c.Name: true}
-	var walk func(names []string)
-	walk = func(names []string) {
-		for _, name := range names {
-			if seen[name] {
-				continue
-			}
-			seen[name] = true
-			e.mu.Lock()
-			u := e.checks[name]
-			e.mu.Unlock()
-			if u == nil {
-				continue
-			}
-			// Upstream first: what blocks the upstream decides whether
-			// it fails in its own right.
-			walk(u.check.DependsOn)
-			u.mu.Lock()
-			last := u.state.LastRun
-			u.mu.Unlock()
-			if u.check.Passive || u.check.Paused || !last.Before(at) || (e.opts.Owns != nil && !e.opts.Owns(name)) {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), u.check.Timeout+EventTimeout)
-			e.RunNow(ctx, name)
-			cancel()
+	e.eachUpstream(c, nil, func(u *run) bool {
+		u.mu.Lock()
+		last := u.state.LastRun
+		u.mu.Unlock()
+		name := u.check.Name
+		if u.check.Passive || u.check.Paused || !last.Before(at) || (e.opts.Owns != nil && !e.opts.Owns(name)) {
+			return false
 		}
-	}
-	walk(c.DependsOn)
+		ctx, cancel := context.WithTimeout(context.Background(), u.check.Timeout+EventTimeout)
+		e.RunNow(ctx, name)
+		cancel()
+		return false
+	})
 }
 
 // upstreamCause is the root cause of a failure of r's check that res may
