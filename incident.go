@@ -11,6 +11,9 @@ type Component struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Checks      Selector `json:"-"`
+	// DependsOn names the components this one needs: while one of them
+	// is in trouble, the status page says this one is affected by it.
+	DependsOn []string `json:"-"`
 }
 
 // ComponentStatus is a component's state as the status page shows it, with

@@ -33,6 +33,7 @@ type componentKeys struct {
 	Name        string             `yaml:"name"`
 	Description string             `yaml:"description"`
 	Checks      *nightowl.Selector `yaml:"checks"`
+	DependsOn   []string           `yaml:"depends_on"`
 }
 
 // components decodes the components section against the checks in sc:
@@ -42,9 +43,26 @@ func (d *decoder) components(n *yaml.Node, sc *scope) []nightowl.Component {
 	// Names are compared without case: "website" and "Website" side by
 	// side on a status page would only confuse.
 	l := namedList{path: "components", kind: "component", notList: "must be a list of components", foldCase: true}
-	out, _ := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Component {
+	out, r := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Component {
 		return d.component(n, path, sc)
 	}, func(c nightowl.Component) string { return c.Name })
+	names := make([]string, len(out))
+	deps := make([][]string, len(out))
+	written := map[string]bool{}
+	for w := range r.written {
+		written[strings.ToLower(w)] = true
+	}
+	for i, c := range out {
+		names[i], deps[i] = c.Name, c.DependsOn
+	}
+	graph := dependencyGraph{section: "components", kind: "component", names: names, deps: deps, fold: true,
+		known: func(name string) bool { return written[strings.ToLower(name)] },
+		suggest: func(name string) string {
+			return strings.Replace(suggest(name, r.names), "checks: ", "components: ", 1)
+		}, none: r.none}
+	for i, kept := range d.dependencies(graph) {
+		out[i].DependsOn = kept
+	}
 	return out
 }
 
@@ -56,6 +74,7 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Compo
 	}
 	c.Name = d.itemName(n, path, k.Name, badComponentName)
 	c.Description = k.Description
+	c.DependsOn = k.DependsOn
 
 	cpath := path + ".checks"
 	if k.Checks == nil && !d.HasError(cpath) {

@@ -31,7 +31,8 @@ type Component struct {
 	Description string
 	Status      nightowl.ComponentStatus
 	// AffectedBy names the published components whose trouble this one's
-	// comes from: its checks depend on theirs.
+	// comes from: its checks depend on theirs, or it depends on them
+	// (components' depends_on) and they are in trouble too.
 	AffectedBy []string
 	// Days are the last 90 days, oldest first.
 	Days []Day

@@ -166,6 +166,12 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 			Days: u.days, Uptime: u.uptime}
 		if pc.Status != nightowl.ComponentOperational {
 			pc.AffectedBy = affected[c.Name]
+			for _, up := range c.DependsOn {
+				if s := statuses[up]; s != nightowl.ComponentOperational && s != nightowl.ComponentUnderMaintenance &&
+					!slices.Contains(pc.AffectedBy, up) {
+					pc.AffectedBy = append(pc.AffectedBy, up)
+				}
+			}
 		}
 		ps.Components = append(ps.Components, pc)
 		if rank[pc.Status] > rank[ps.Overall] {

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,42 @@ func TestOverall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAffectedBy: a component in trouble is shown as affected by the
+// components its blocked checks depend on, and by those it depends on
+// that are in trouble too; an operational one by none.
+func TestAffectedBy(t *testing.T) {
+	cfg := testConfig()
+	cfg.Components = append(cfg.Components, nightowl.Component{Name: "Network",
+		Checks: nightowl.Selector{Labels: map[string]string{"tier": "net"}}})
+	cfg.Components[0].DependsOn = []string{"Network"}
+	shop := view("shop", "web", nightowl.StatusBlocked)
+	shop.State.BlockedBy = "db"
+	page := func(checks fakeChecks) map[string][]string {
+		t.Helper()
+		s := New(Options{Settings: settingsOf(cfg), Checks: checks, Incidents: &fakeIncidents{},
+			Maintenance: fakeWindows{}, Rollups: fakeRollups{}, Clock: clocktest.New(t0), TTL: -1})
+		ps, err := s.PublicStatus(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, c := range ps.Components {
+			if c.AffectedBy != nil {
+				out[c.Name] = c.AffectedBy
+			}
+		}
+		return out
+	}
+	got := page(fakeChecks{shop, view("db", "db", nightowl.StatusDown), view("router", "net", nightowl.StatusDown)})
+	if want := []string{"Database", "Network"}; len(got) != 1 || strings.Join(got["Website"], ",") != strings.Join(want, ",") {
+		t.Errorf("affected by: %v, want Website by %v", got, want)
+	}
+	got = page(fakeChecks{view("shop", "web", nightowl.StatusUp), view("db", "db", nightowl.StatusUp), view("router", "net", nightowl.StatusDown)})
+	if len(got) != 0 {
+		t.Errorf("an operational component is shown affected: %v", got)
 	}
 }
 
