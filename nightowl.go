@@ -25,6 +25,10 @@ const (
 	// StatusBlocked is a failing check that something it depends on
 	// (State.BlockedBy) explains: it opens no alert of its own.
 	StatusBlocked Status = "blocked"
+	// StatusFlapping is a check whose status changed too often of late
+	// (Check.Flap): one alert says so, and what its results say meanwhile
+	// is State.Underlying.
+	StatusFlapping Status = "flapping"
 )
 
 // Rank orders statuses worst first: a lower rank is more urgent. Lists meant
@@ -35,28 +39,24 @@ func (s Status) Rank() int {
 		return 0
 	case StatusDegraded:
 		return 1
-	case StatusBlocked:
+	case StatusFlapping:
 		return 2
-	case StatusMaintenance:
+	case StatusBlocked:
 		return 3
-	case StatusUnknown:
+	case StatusMaintenance:
 		return 4
-	case StatusUp:
+	case StatusUnknown:
 		return 5
-	case StatusPaused:
+	case StatusUp:
 		return 6
+	case StatusPaused:
+		return 7
 	}
-	return 7
+	return 8
 }
 
 // Valid reports whether s is one of the known statuses.
-func (s Status) Valid() bool { return s.Rank() < 7 }
-
-// Failing reports whether a check in status s is failing in its own right
-// or because of what it depends on.
-func (s Status) Failing() bool {
-	return s == StatusDown || s == StatusDegraded || s == StatusBlocked
-}
+func (s Status) Valid() bool { return s.Rank() < 8 }
 
 // Severity of an assertion.
 type Severity string
@@ -190,6 +190,9 @@ type Check struct {
 	// DependsOn names the checks this one needs: while one of them, or
 	// one they need in turn, is down, this check's failure is blocked.
 	DependsOn []string `json:"depends_on,omitempty"`
+	// Flap says when the check is flapping: its status changed more than
+	// Flap.Changes times within Flap.Window. Zero Changes never.
+	Flap Flap `json:"-"`
 	// Grace is, for a passive check, how long it may go without a report:
 	// one blocked while what it depends on was down gets this long after
 	// that recovers to report before it is judged again.
@@ -200,6 +203,12 @@ type Check struct {
 	// changes; a reload keeps the schedule and state of checks whose
 	// fingerprint is unchanged.
 	Fingerprint string `json:"-"`
+}
+
+// Flap is when a check is flapping.
+type Flap struct {
+	Changes int
+	Window  time.Duration
 }
 
 // State is the current, thresholded state of a check.
@@ -217,8 +226,11 @@ type State struct {
 	// BlockedBy names, while Status is blocked, the failing check upstream
 	// that explains this one's failure: the root cause.
 	BlockedBy string `json:"blocked_by,omitempty"`
-	Runs      int64  `json:"runs"`
-	Fails     int64  `json:"failures"`
+	// Underlying is, while Status is flapping, the status the check's
+	// results point to, with its thresholds: what it settles on.
+	Underlying Status `json:"underlying,omitempty"`
+	Runs       int64  `json:"runs"`
+	Fails      int64  `json:"failures"`
 }
 
 // CheckView is a check with its current state and last result.

@@ -97,6 +97,9 @@ type run struct {
 	mu    sync.Mutex
 	state nightowl.State
 	last  *nightowl.Result
+	// flaps are the times of the status changes within the check's flap
+	// window, oldest first; under mu.
+	flaps []time.Time
 }
 
 type job struct {
@@ -573,8 +576,14 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	root := e.upstreamCause(r, res)
 	r.mu.Lock()
 	prev := r.state
-	st, ev := Apply(prev, &r.check, res)
-	st, ev = Block(prev, st, ev, root, res)
+	base := prev
+	if prev.Status == nightowl.StatusFlapping {
+		// Judged as what its results say; flap decides what shows.
+		base.Status = prev.Underlying
+	}
+	st, ev := Apply(base, &r.check, res)
+	st, ev = Block(base, st, ev, root, res)
+	st, ev, saved := e.flap(r, prev, st, ev, res)
 	r.state, r.last = st, res
 	chk := r.check
 	// Saved under the lock, so that two results of one check racing (a
@@ -592,6 +601,9 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	// since when it is up. Skipping that event spares a durable write per
 	// check when many are added at once (a first start with 100,000 checks,
 	// a million heartbeats), and the history keeps only real changes.
+	if m := e.opts.Metrics; m != nil && saved {
+		m.Saved.WithLabelValues("flapping").Inc()
+	}
 	if ev == nil || (ev.From == nightowl.StatusUnknown && ev.To == nightowl.StatusUp) {
 		return
 	}

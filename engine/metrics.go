@@ -40,10 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Saved: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nightowl_pages_saved_total",
-			Help: "Alerts not opened, by reason: blocked (the check failed while something it depends on was down).",
+			Help: "Alerts not opened, by reason: blocked (the check failed while something it depends on was down), flapping (the check went down again while its one flapping alert was open).",
 		}, []string{"reason"}),
 	}
 	m.Saved.WithLabelValues("blocked")
+	m.Saved.WithLabelValues("flapping")
 	if reg != nil {
 		reg.MustRegister(m.Lag, m.Runs, m.Skipped, m.Checks, m.Saved)
 	}

@@ -110,7 +110,7 @@ func (w *checksWriter) States(states map[string]nightowl.State) error {
 	var (
 		ids                    = make([]int64, 0, n)
 		status, pending, cause = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		blockedBy              = make([]string, 0, n)
+		blockedBy, underlying  = make([]string, 0, n), make([]string, 0, n)
 		since, lastRun         = make([]*time.Time, 0, n), make([]*time.Time, 0, n)
 		streak                 = make([]int32, 0, n)
 		runs, fails            = make([]int64, 0, n), make([]int64, 0, n)
@@ -124,18 +124,20 @@ func (w *checksWriter) States(states map[string]nightowl.State) error {
 		lastRun = append(lastRun, checksTime(st.LastRun))
 		cause = append(cause, st.Cause)
 		blockedBy = append(blockedBy, st.BlockedBy)
+		underlying = append(underlying, string(st.Underlying))
 		runs = append(runs, st.Runs)
 		fails = append(fails, st.Fails)
 	}
 	_, err := w.tx.Exec(w.ctx, `INSERT INTO states
-		(check_id, status, since, pending, streak, last_run, cause, blocked_by, runs, failures)
+		(check_id, status, since, pending, streak, last_run, cause, blocked_by, underlying, runs, failures)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::integer[],
-			$6::timestamptz[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+			$6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
 		ON CONFLICT (check_id) DO UPDATE SET
 		status = excluded.status, since = excluded.since, pending = excluded.pending,
 		streak = excluded.streak, last_run = excluded.last_run, cause = excluded.cause,
-		blocked_by = excluded.blocked_by, runs = excluded.runs, failures = excluded.failures`,
-		ids, status, since, pending, streak, lastRun, cause, blockedBy, runs, fails)
+		blocked_by = excluded.blocked_by, underlying = excluded.underlying,
+		runs = excluded.runs, failures = excluded.failures`,
+		ids, status, since, pending, streak, lastRun, cause, blockedBy, underlying, runs, fails)
 	return err
 }
 

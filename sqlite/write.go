@@ -157,14 +157,15 @@ func (w *txWriter) States(states map[string]nightowl.State) error {
 			return err
 		}
 		err = w.exec(`INSERT INTO states
-			(check_id, status, since, pending, streak, last_run, cause, blocked_by, runs, failures)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(check_id, status, since, pending, streak, last_run, cause, blocked_by, underlying, runs, failures)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (check_id) DO UPDATE SET
 			status = excluded.status, since = excluded.since, pending = excluded.pending,
 			streak = excluded.streak, last_run = excluded.last_run, cause = excluded.cause,
-			blocked_by = excluded.blocked_by, runs = excluded.runs, failures = excluded.failures`,
+			blocked_by = excluded.blocked_by, underlying = excluded.underlying,
+			runs = excluded.runs, failures = excluded.failures`,
 			id, string(st.Status), nanos(st.Since), string(st.Pending), st.Streak,
-			nanos(st.LastRun), st.Cause, st.BlockedBy, st.Runs, st.Fails)
+			nanos(st.LastRun), st.Cause, st.BlockedBy, string(st.Underlying), st.Runs, st.Fails)
 		if err != nil {
 			return err
 		}

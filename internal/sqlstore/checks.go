@@ -19,12 +19,12 @@ import (
 // States returns the current state of every check, by name.
 func (db *DB) States(ctx context.Context) ([]nightowl.State, error) {
 	rows, err := db.query(ctx, db.read, `SELECT c.name, s.status, s.since, s.pending, s.streak,
-		s.last_run, s.cause, s.blocked_by, s.runs, s.failures
+		s.last_run, s.cause, s.blocked_by, s.underlying, s.runs, s.failures
 		FROM states s JOIN checks c ON c.id = s.check_id ORDER BY c.name`+db.d.ByName)
 	out, err := Collect(rows, err, func(sc Scanner) (nightowl.State, error) {
 		var st nightowl.State
 		err := sc.Scan(&st.Check, &st.Status, At(&st.Since), &st.Pending, &st.Streak,
-			At(&st.LastRun), &st.Cause, &st.BlockedBy, &st.Runs, &st.Fails)
+			At(&st.LastRun), &st.Cause, &st.BlockedBy, &st.Underlying, &st.Runs, &st.Fails)
 		return st, err
 	})
 	if err != nil {

@@ -80,7 +80,7 @@ var tables = []table{
 		{pg: "id"}, {pg: "name", kind: text}}},
 	{name: "states", order: "check_id", cols: []column{
 		{pg: "check_id"}, {pg: "status", kind: text}, {pg: "since", kind: nanos}, {pg: "pending", kind: text},
-		{pg: "streak"}, {pg: "last_run", kind: nanos}, {pg: "cause", kind: text}, {pg: "blocked_by", kind: text}, {pg: "runs"}, {pg: "failures"}}},
+		{pg: "streak"}, {pg: "last_run", kind: nanos}, {pg: "cause", kind: text}, {pg: "blocked_by", kind: text}, {pg: "underlying", kind: text}, {pg: "runs"}, {pg: "failures"}}},
 	{name: "results", order: "check_id, seq", cols: []column{
 		{pg: "check_id"}, {pg: "due", kind: nanos}, {pg: "start", kind: nanos}, {pg: "ok", kind: boolean},
 		{pg: "duration_ns"}, {pg: "status", kind: text}, {pg: "error", kind: text},

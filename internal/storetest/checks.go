@@ -98,13 +98,16 @@ func checksStates(t *testing.T, open Opener[nightowl.Store]) {
 	upper := nightowl.State{Check: "Zeta", Status: nightowl.StatusUp}
 	blocked := nightowl.State{Check: "worker", Status: nightowl.StatusBlocked, Since: t0,
 		Cause: "blocked: redis is down", BlockedBy: "redis", Runs: 3, Fails: 1}
+	flapping := nightowl.State{Check: "wobbly", Status: nightowl.StatusFlapping, Since: t0,
+		Cause: "flapping: 6 status changes in 15m; now up: all assertions hold", Underlying: nightowl.StatusUp, Runs: 9, Fails: 4}
 	s.SaveState(older)
 	s.SaveState(blocked)
+	s.SaveState(flapping)
 	s.SaveState(web) // replaces older: only the latest is written
 	s.SaveState(fresh)
 	s.SaveState(upper)
 	// Names sort as bytes, capitals first, whatever the locale.
-	want := []nightowl.State{upper, fresh, web, blocked}
+	want := []nightowl.State{upper, fresh, web, flapping, blocked}
 	for _, step := range []struct {
 		name string
 		prep func()
