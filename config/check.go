@@ -29,10 +29,17 @@ type checkKeys struct {
 	Timeout      *time.Duration    `yaml:"timeout"`
 	FailAfter    *int              `yaml:"fail_after"`
 	RecoverAfter *int              `yaml:"recover_after"`
+	Flap         *flapKeys         `yaml:"flap"`
 	Paused       bool              `yaml:"paused"`
 	OnDown       *onDownKeys       `yaml:"on_down"`
 	DependsOn    []string          `yaml:"depends_on"`
 	Badge        *bool             `yaml:"badge"`
+}
+
+// flapKeys is a check's flap block: what it leaves out, it inherits.
+type flapKeys struct {
+	Changes *int           `yaml:"changes"`
+	Window  *time.Duration `yaml:"window"`
 }
 
 // assertBlock is the long form of an assertion.
@@ -73,6 +80,7 @@ func (d *decoder) check(n *yaml.Node, path string, def Defaults) Check {
 		Timeout:      def.Timeout,
 		FailAfter:    def.FailAfter,
 		RecoverAfter: def.RecoverAfter,
+		Flap:         def.Flap,
 	}
 	if n.Kind != yaml.MappingNode {
 		d.Errorf(n, path, "must be a mapping")
@@ -210,6 +218,15 @@ func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
 		ch.RecoverAfter = *k.RecoverAfter
 		d.atLeastOne(path+".recover_after", ch.RecoverAfter)
 	}
+	if k.Flap != nil {
+		if k.Flap.Changes != nil {
+			ch.Flap.Changes = *k.Flap.Changes
+		}
+		if k.Flap.Window != nil {
+			ch.Flap.Window = *k.Flap.Window
+		}
+		d.flap(&ch.Flap, path+".flap", k.Flap.Changes != nil, k.Flap.Window != nil)
+	}
 }
 
 // assertions decodes and compiles the assert mapping. typ is empty when the
@@ -306,6 +323,7 @@ func (d *decoder) fingerprint(ch *Check) string {
 		"timeout":       ch.Timeout.String(),
 		"fail_after":    ch.FailAfter,
 		"recover_after": ch.RecoverAfter,
+		"flap":          []any{ch.Flap.Changes, ch.Flap.Window.String()},
 		"paused":        ch.Paused,
 		"assertions":    as,
 	}

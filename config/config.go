@@ -41,6 +41,10 @@ const (
 	DefaultTimeout         = 10 * time.Second
 	DefaultFailAfter       = 2
 	DefaultRecoverAfter    = 1
+	// A check is flapping when its status changed more than
+	// DefaultFlapChanges times within DefaultFlapWindow.
+	DefaultFlapChanges = 5
+	DefaultFlapWindow  = 15 * time.Minute
 )
 
 // Options are what Load and Parse read from outside the file. The zero value
@@ -212,6 +216,14 @@ type Defaults struct {
 	Timeout      time.Duration `yaml:"timeout"`
 	FailAfter    int           `yaml:"fail_after"`
 	RecoverAfter int           `yaml:"recover_after"`
+	Flap         Flap          `yaml:"flap"`
+}
+
+// Flap is when a check is flapping: its status changed more than Changes
+// times within Window. Zero Changes turns flap detection off.
+type Flap struct {
+	Changes int           `yaml:"changes"`
+	Window  time.Duration `yaml:"window"`
 }
 
 // Check is one configured check, with the defaults applied.
@@ -224,6 +236,7 @@ type Check struct {
 	Timeout      time.Duration
 	FailAfter    int
 	RecoverAfter int
+	Flap         Flap
 	Paused       bool
 	// OnDown names the action to run when the check goes down; empty for
 	// none.
@@ -304,6 +317,7 @@ func (d *decoder) config() *Config {
 			Timeout:      DefaultTimeout,
 			FailAfter:    DefaultFailAfter,
 			RecoverAfter: DefaultRecoverAfter,
+			Flap:         Flap{Changes: DefaultFlapChanges, Window: DefaultFlapWindow},
 		},
 		BuddyDuringIncidents: DefaultBuddyDuringIncidents,
 	}
@@ -471,6 +485,18 @@ func (d *decoder) defaults(def *Defaults) {
 	}
 	d.atLeastOne("defaults.fail_after", def.FailAfter)
 	d.atLeastOne("defaults.recover_after", def.RecoverAfter)
+	d.flap(&def.Flap, "defaults.flap", true, true)
+}
+
+// flap checks the keys of a flap block that it is told were given:
+// changes not negative (0 is off), and a window of at least a second.
+func (d *decoder) flap(f *Flap, path string, changes, window bool) {
+	if cpath := path + ".changes"; changes && f.Changes < 0 && !d.HasError(cpath) {
+		d.Errorf(d.Locate(cpath), cpath, "must not be negative (0 turns flap detection off)")
+	}
+	if wpath := path + ".window"; window && f.Window < time.Second && !d.HasError(wpath) {
+		d.Errorf(d.Locate(wpath), wpath, "must be at least 1s")
+	}
 }
 
 func (d *decoder) positive(path string, v time.Duration) bool {
@@ -517,6 +543,7 @@ func (c *Config) DomainChecks() []nightowl.Check {
 			Timeout:      ch.Timeout,
 			FailAfter:    ch.FailAfter,
 			RecoverAfter: ch.RecoverAfter,
+			Flap:         nightowl.Flap{Changes: ch.Flap.Changes, Window: ch.Flap.Window},
 			Paused:       ch.Paused,
 			OnDown:       ch.OnDown,
 			DependsOn:    ch.DependsOn,

@@ -80,7 +80,8 @@ func TestLoadValid(t *testing.T) {
 		if cfg.Storage != wantStorage {
 			t.Errorf("Storage = %+v, want %+v", cfg.Storage, wantStorage)
 		}
-		wantDefaults := Defaults{Interval: time.Minute, Timeout: 15 * time.Second, FailAfter: 3, RecoverAfter: 2}
+		wantDefaults := Defaults{Interval: time.Minute, Timeout: 15 * time.Second, FailAfter: 3, RecoverAfter: 2,
+			Flap: Flap{Changes: DefaultFlapChanges, Window: DefaultFlapWindow}}
 		if cfg.Defaults != wantDefaults {
 			t.Errorf("Defaults = %+v, want %+v", cfg.Defaults, wantDefaults)
 		}
@@ -240,7 +241,8 @@ func TestDefaults(t *testing.T) {
 			if cfg.Storage != (Storage{SQLite: "/etc/nightowl/nightowl.db"}) {
 				t.Errorf("Storage = %+v", cfg.Storage)
 			}
-			wantDefaults := Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailAfter: 2, RecoverAfter: 1}
+			wantDefaults := Defaults{Interval: 30 * time.Second, Timeout: 10 * time.Second, FailAfter: 2, RecoverAfter: 1,
+				Flap: Flap{Changes: DefaultFlapChanges, Window: DefaultFlapWindow}}
 			if cfg.Defaults != wantDefaults {
 				t.Errorf("Defaults = %+v, want %+v", cfg.Defaults, wantDefaults)
 			}

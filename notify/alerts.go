@@ -143,7 +143,8 @@ func (m *Manager) poke() {
 
 // alerting says whether a check in state st warrants an alert under route.
 func alerting(st nightowl.Status, route *Route) bool {
-	return st == nightowl.StatusDown || (st == nightowl.StatusDegraded && route != nil && route.Degraded)
+	return st == nightowl.StatusDown || st == nightowl.StatusFlapping ||
+		(st == nightowl.StatusDegraded && route != nil && route.Degraded)
 }
 
 // settled says whether a check in status st has recovered: its alert, if
@@ -494,7 +495,14 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 	if route != nil {
 		a.Escalation = route.Escalation
 	}
-	out := m.escalate(pol, a, now)
+	var out []nightowl.Notification
+	if route != nil && route.GroupWait > 0 {
+		// Held for the route's group_wait: an alert that resolves
+		// meanwhile (a check that flaps) is never told.
+		a.NextAt = now.Add(route.GroupWait)
+	} else {
+		out = m.escalate(pol, a, now)
+	}
 	if err := m.save(ctx, nil, a, out); err != nil {
 		return err
 	}
@@ -904,7 +912,13 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 				out = m.update(pol, &b, now)
 			}
 			if b.State == nightowl.AlertFiring && !b.NextAt.IsZero() && !b.NextAt.After(now) {
+				told := len(b.Notified)
 				out = append(out, m.escalate(pol, &b, now)...)
+				if told == 0 {
+					// The first message, held for group_wait, lists
+					// every check blocked by then.
+					b.UpdateAt = time.Time{}
+				}
 			}
 			if err := m.save(sctx, a, &b, out); err != nil {
 				return err

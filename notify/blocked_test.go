@@ -21,12 +21,9 @@ func blockedView(name, root string) nightowl.CheckView {
 // interval; the root's resolution names them; a check no longer blocked
 // leaves the list.
 func TestBlockedChecksJoinTheRootsAlert(t *testing.T) {
-	pol := policy()
-	// redis matches the last route, whose updates wait 20s, then come
-	// at most every 5m.
-	last := &pol.Routes[len(pol.Routes)-1]
-	last.GroupWait, last.GroupInterval = 20*time.Second, 5*time.Minute
-	f := newFixture(t, pol)
+	// redis matches the last route, which sets no group_wait: its alert
+	// is told at once, and updates wait 30s, then come at most every 5m.
+	f := newFixture(t, policy())
 	ctx := context.Background()
 
 	// One worker is blocked before the root's alert fires: the alert
@@ -51,10 +48,10 @@ func TestBlockedChecksJoinTheRootsAlert(t *testing.T) {
 	if n := len(f.m.Open()); n != 1 {
 		t.Fatalf("%d open alerts, want only redis's", n)
 	}
-	f.clock.Set(t0.Add(20 * time.Second))
+	f.clock.Set(t0.Add(30 * time.Second))
 	f.escalate(t)
 	wantQueued(t, f.queued(t), "firing chat[0]")
-	f.clock.Set(t0.Add(21 * time.Second))
+	f.clock.Set(t0.Add(31 * time.Second))
 	f.escalate(t)
 	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]")
 	a = f.only(t)
@@ -75,10 +72,10 @@ func TestBlockedChecksJoinTheRootsAlert(t *testing.T) {
 	// blocked check in it.
 	f.clock.Set(t0.Add(2 * time.Minute))
 	f.observe(t, blockedView("worker-late", "redis"))
-	f.clock.Set(t0.Add(5*time.Minute + 20*time.Second))
+	f.clock.Set(t0.Add(5*time.Minute + 30*time.Second))
 	f.escalate(t)
 	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]", "firing primary[0]", "firing primary[1]")
-	f.clock.Set(t0.Add(5*time.Minute + 21*time.Second))
+	f.clock.Set(t0.Add(5*time.Minute + 31*time.Second))
 	f.escalate(t)
 	wantQueued(t, f.queued(t), "firing chat[0]", "update chat[0]", "firing primary[0]", "firing primary[1]",
 		"update chat[0]", "update primary[0]", "update primary[1]")
@@ -98,6 +95,49 @@ func TestBlockedChecksJoinTheRootsAlert(t *testing.T) {
 	}
 	if got := ns[0].Message; got.Kind != nightowl.MessageResolved || len(got.Alert.Blocked) != 11 {
 		t.Fatalf("resolved message: %+v", got)
+	}
+}
+
+// TestGroupWaitHoldsTheFirstPage: with the route's group_wait, a new
+// alert's first message waits for it, and lists every check blocked by
+// then, with no update after; an alert that resolves within the wait is
+// told to nobody.
+func TestGroupWaitHoldsTheFirstPage(t *testing.T) {
+	pol := policy()
+	last := &pol.Routes[len(pol.Routes)-1]
+	last.GroupWait = 20 * time.Second
+	f := newFixture(t, pol)
+	f.observe(t, view("redis", nil, nightowl.StatusDown))
+	for i := 1; i <= 3; i++ {
+		f.clock.Set(t0.Add(time.Duration(i) * time.Second))
+		f.observe(t, blockedView("worker-"+string(rune('0'+i)), "redis"))
+	}
+	f.clock.Set(t0.Add(19 * time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t))
+	f.clock.Set(t0.Add(20 * time.Second))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	ns, err := f.store.Notifications(context.Background(), nightowl.NotificationQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := ns[0].Message.Alert.Blocked; len(b) != 3 {
+		t.Errorf("the first page lists %v blocked", b)
+	}
+	f.clock.Set(t0.Add(time.Hour))
+	f.escalate(t)
+	wantQueued(t, f.queued(t), "firing chat[0]", "firing primary[0]", "firing primary[1]", "firing secondary[0]", "repeat secondary[0]")
+
+	// A check that goes down and back within the wait: nobody hears.
+	f.observe(t, view("flaky", nil, nightowl.StatusDown))
+	f.clock.Set(t0.Add(time.Hour + 10*time.Second))
+	f.escalate(t)
+	f.observe(t, view("flaky", nil, nightowl.StatusUp))
+	f.clock.Set(t0.Add(time.Hour + time.Minute))
+	f.escalate(t)
+	if n := len(f.queued(t)); n != 5 {
+		t.Errorf("%d notifications, want the 5 of redis's alert: flaky was told; %v", n, f.queued(t))
 	}
 }
 
