@@ -468,6 +468,7 @@ func TestComponentStatuses(t *testing.T) {
 		{"paused left out", []nightowl.CheckView{view("shop", "web", down), paused}, nightowl.ComponentMajorOutage},
 		{"unknown is not down", []nightowl.CheckView{view("shop", "web", down), view("cart", "web", nightowl.StatusUnknown)}, nightowl.ComponentPartialOutage},
 		{"no checks", nil, nightowl.ComponentOperational},
+		{"flapping counts as degraded", []nightowl.CheckView{view("shop", "web", nightowl.StatusFlapping), view("cart", "web", up)}, nightowl.ComponentDegraded},
 		{"blocked counts as down", []nightowl.CheckView{view("shop", "web", nightowl.StatusBlocked), view("cart", "web", up)}, nightowl.ComponentPartialOutage},
 	}
 	for _, tt := range tests {

@@ -35,7 +35,8 @@ func componentStatus(c *nightowl.Component, views []nightowl.CheckView) nightowl
 			// A blocked check fails for its users all the same; what
 			// blocks it is why (AffectedBy).
 			down++
-		case nightowl.StatusDegraded:
+		case nightowl.StatusDegraded, nightowl.StatusFlapping:
+			// Flapping: it works, some of the time.
 			degraded++
 		case nightowl.StatusMaintenance:
 			maint++

@@ -316,6 +316,7 @@ type CheckJSON struct {
 	Since        time.Time                  `json:"since"`
 	Cause        string                     `json:"cause,omitempty"`
 	BlockedBy    string                     `json:"blocked_by,omitempty"`
+	Underlying   nightowl.Status            `json:"underlying,omitempty"`
 	DependsOn    []string                   `json:"depends_on,omitempty"`
 	Pending      nightowl.Status            `json:"pending,omitempty"`
 	Interval     nightowl.Seconds           `json:"interval"`
@@ -342,7 +343,7 @@ func CheckToJSON(v nightowl.CheckView) CheckJSON {
 	c := CheckJSON{
 		Name: v.Check.Name, Type: v.Check.Type, Labels: v.Check.Labels,
 		Status: v.State.Status, Since: v.State.Since, Cause: v.State.Cause, Pending: v.State.Pending,
-		BlockedBy: v.State.BlockedBy, DependsOn: v.Check.DependsOn,
+		BlockedBy: v.State.BlockedBy, Underlying: v.State.Underlying, DependsOn: v.Check.DependsOn,
 		Interval: nightowl.Seconds(v.Check.Interval), Timeout: nightowl.Seconds(v.Check.Timeout),
 		FailAfter: v.Check.FailAfter, RecoverAfter: v.Check.RecoverAfter,
 		Runs: v.State.Runs, Failures: v.State.Fails,

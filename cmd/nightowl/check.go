@@ -98,7 +98,7 @@ func paint(e *env, s nightowl.Status) painted {
 	code := map[nightowl.Status]string{
 		nightowl.StatusUp: "0;32", nightowl.StatusDegraded: "0;33", nightowl.StatusDown: "1;31",
 		nightowl.StatusMaintenance: "0;34", nightowl.StatusUnknown: "0;90", nightowl.StatusPaused: "0;90",
-		nightowl.StatusBlocked: "0;35",
+		nightowl.StatusBlocked: "0;35", nightowl.StatusFlapping: "0;33",
 	}[s]
 	if code == "" {
 		return painted(cell(string(s)))

@@ -493,7 +493,7 @@ type checkRow struct {
 var statusIcons = map[nightowl.Status]string{
 	nightowl.StatusDown: "✖", nightowl.StatusDegraded: "▲", nightowl.StatusMaintenance: "◆",
 	nightowl.StatusUnknown: "?", nightowl.StatusUp: "✔", nightowl.StatusPaused: "Ⅱ",
-	nightowl.StatusBlocked: "⊘",
+	nightowl.StatusBlocked: "⊘", nightowl.StatusFlapping: "↯",
 }
 
 func checkHref(name string) string { return "/admin/checks/" + url.PathEscape(name) }
@@ -550,7 +550,7 @@ func (a *pages) dashboard(ctx context.Context) dashboard {
 	d.Total, d.Degraded = len(views), counts[nightowl.StatusDegraded]
 	d.Firing, d.Open = a.firing(ctx)
 	var parts []string
-	for _, s := range []nightowl.Status{nightowl.StatusDown, nightowl.StatusDegraded, nightowl.StatusBlocked,
+	for _, s := range []nightowl.Status{nightowl.StatusDown, nightowl.StatusDegraded, nightowl.StatusFlapping, nightowl.StatusBlocked,
 		nightowl.StatusMaintenance, nightowl.StatusUnknown, nightowl.StatusUp, nightowl.StatusPaused} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
