@@ -155,3 +155,32 @@ func TestBlockedSurvivesARestart(t *testing.T) {
 		t.Fatalf("blocked after a restart: %v", a.Blocked)
 	}
 }
+
+// TestFlappingAlert: a flapping check has one alert, which a change
+// underneath does not touch, and which resolves when the check settles up;
+// a check that was down already keeps its alert, now flapping, and nobody
+// is told again.
+func TestFlappingAlert(t *testing.T) {
+	f := newFixture(t, policy())
+	flap := func(name string) nightowl.CheckView {
+		v := view(name, nil, nightowl.StatusFlapping)
+		v.State.Underlying, v.State.Cause = nightowl.StatusDown, "flapping: 6 status changes in 15m; now down: up failed"
+		return v
+	}
+	f.observe(t, flap("wobbly"))
+	a := f.only(t)
+	if a.Status != nightowl.StatusFlapping || a.Cause != "flapping: 6 status changes in 15m; now down: up failed" {
+		t.Fatalf("alert of a flapping check: %+v", a)
+	}
+	f.observe(t, flap("wobbly"))
+	wantQueued(t, f.queued(t), "firing chat[0]")
+	f.observe(t, view("wobbly", nil, nightowl.StatusUp))
+	wantQueued(t, f.queued(t), "firing chat[0]", "resolved chat[0]")
+
+	f.observe(t, view("steady-down", nil, nightowl.StatusDown))
+	f.observe(t, flap("steady-down"))
+	if a := f.only(t); a.Status != nightowl.StatusFlapping {
+		t.Errorf("a down check's alert once it flaps: %+v", a)
+	}
+	wantQueued(t, f.queued(t), "firing chat[0]", "resolved chat[0]", "firing chat[0]")
+}
