@@ -13,7 +13,7 @@ func (d *decoder) dependsOn(checks []Check, sc *scope) {
 		names[i], deps[i] = ch.Name, ch.DependsOn
 	}
 	graph := dependencyGraph{section: "checks", kind: "check", names: names, deps: deps,
-		known: func(name string) bool { return sc.written[name] },
+		known:   func(name string) bool { return sc.written[name] },
 		suggest: func(name string) string { return suggest(name, sc.names) }, none: sc.none}
 	for i, kept := range d.dependencies(graph) {
 		checks[i].DependsOn = kept
