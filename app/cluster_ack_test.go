@@ -35,7 +35,8 @@ func TestTwoNodesAckAtOnce(t *testing.T) {
 		writeConfig(t, path, fmt.Sprintf(`storage: {postgres: %q}
 cluster: {node: %s, node_timeout: 3s}
 checks:
-  - {name: web, interval: 200ms, timeout: 200ms, fail_after: 1, recover_after: 1, http: {url: %q}}
+  # Down and up, round after round, on purpose: not flapping.
+  - {name: web, interval: 200ms, timeout: 200ms, fail_after: 1, recover_after: 1, flap: {changes: 0}, http: {url: %q}}
 notify:
   receivers: {ops: [{webhook: {url: %q}}]}
   routes: [{escalation: ops}]
