@@ -54,10 +54,24 @@ type Alert struct {
 	Notified []string `json:"notified,omitempty"`
 	// Blocked lists, by name, the checks that fail because this alert's
 	// check does (depends_on): they are blocked, and open no alert of
-	// their own. UpdateAt is when the receivers notified so far are next
-	// told of checks that joined it (zero when none are waiting to be
-	// told), UpdatedAt when they last were.
-	Blocked   []string  `json:"blocked,omitempty"`
+	// their own.
+	Blocked []string `json:"blocked,omitempty"`
+	// Group is the ID of the group the alert is in, when its route groups
+	// alerts (group_by): the same for every alert of the group, and what
+	// PagerDuty and Opsgenie deduplicate on. The group's Leader alert
+	// escalates and is told for all of them, listing the others under
+	// Grouped; the others notify nobody. GroupKey is the route and the
+	// label values that make the group.
+	Group    string   `json:"group,omitempty"`
+	GroupKey string   `json:"group_key,omitempty"`
+	Leader   bool     `json:"leader,omitempty"`
+	Grouped  []string `json:"grouped,omitempty"`
+	// LeaderUp says that a leader's own check recovered while others of
+	// its group still fire: the group's alert stays open for them.
+	LeaderUp bool `json:"leader_up,omitempty"`
+	// UpdateAt is when the receivers notified so far are next told of
+	// checks that joined or left the alert (zero when none are waiting to
+	// be told), UpdatedAt when they last were.
 	UpdateAt  time.Time `json:"update_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	// Version counts the writes of the alert; 0 for one not yet stored.

@@ -384,6 +384,12 @@ func (d *decoder) routes(routes []notify.Route, escalations map[string]*notify.E
 				d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
 			}
 		}
+		for j, label := range r.GroupBy {
+			gpath := indexPath(rpath+".group_by", j)
+			if !labelNameRE.MatchString(label) && !d.HasError(gpath) {
+				d.Errorf(d.Locate(gpath), gpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+			}
+		}
 		for _, k := range []string{"group_wait", "group_interval"} {
 			kpath := rpath + "." + k
 			v := r.GroupWait

@@ -86,9 +86,10 @@ type Manager struct {
 	// acknowledgement and a recovery of one alert cannot cross.
 	locks map[string]*sync.Mutex
 	// blockedBy names, for each check last seen blocked, the root cause
-	// whose alert it joined.
-	blockedBy map[string]string
-	kick      chan struct{}
+	// whose alert it joined; memberOf, for each check whose alert is in a
+	// group, the check whose alert leads it.
+	blockedBy, memberOf map[string]string
+	kick                chan struct{}
 }
 
 // NewManager loads the open alerts from the store.
@@ -107,6 +108,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		open:      make(map[string]*nightowl.Alert),
 		locks:     make(map[string]*sync.Mutex),
 		blockedBy: make(map[string]string),
+		memberOf:  make(map[string]string),
 		kick:      make(chan struct{}, 1),
 	}
 	m.policy = opts.Policy
@@ -121,7 +123,41 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		}
 		m.open[a.Check] = &a
 	}
+	for name, a := range m.open {
+		if a.Group != "" && !a.Leader {
+			if l := m.leaderOf(a.Group); l != nil {
+				m.memberOf[name] = l.Check
+			}
+		}
+	}
 	return m, nil
+}
+
+// leaderOf returns the open alert that leads the group, nil for none.
+// Called with m.mu held, or before the Manager is shared.
+func (m *Manager) leaderOf(group string) *nightowl.Alert {
+	for _, a := range m.open {
+		if a.Leader && a.Group == group {
+			return a
+		}
+	}
+	return nil
+}
+
+// DefaultGroupWait is how long a new group's first message waits for
+// other alerts to join it, unless its route says otherwise.
+const DefaultGroupWait = 30 * time.Second
+
+// groupKey is the group an alert of a check with these labels joins on
+// route r: the route's place and the values of its group_by labels.
+func groupKey(pol *Policy, r *Route, labels map[string]string) string {
+	i := FirstRoute(pol.Routes, labels)
+	var b strings.Builder
+	fmt.Fprintf(&b, "route %d", i)
+	for _, l := range r.GroupBy {
+		fmt.Fprintf(&b, ", %s=%q", l, labels[l])
+	}
+	return b.String()
 }
 
 // SetPolicy replaces the policy, as a reload does. Open alerts keep their
@@ -207,23 +243,65 @@ func (m *Manager) follow(ctx context.Context, v nightowl.CheckView) error {
 		m.blockedBy[name] = root
 	}
 	m.mu.Unlock()
-	var err error
+	var errs []error
 	if prev != "" && prev != root {
-		err = m.setBlocked(ctx, prev, name, false)
+		errs = append(errs, m.setListed(ctx, prev, name, blockedList, false))
 	}
 	if root != "" {
-		if jerr := m.setBlocked(ctx, root, name, true); err == nil {
-			err = jerr
+		errs = append(errs, m.setListed(ctx, root, name, blockedList, true))
+	}
+	// A member of a group is listed on its leader's alert while it fires.
+	m.mu.Lock()
+	leader := ""
+	if a := m.open[name]; a != nil && a.Group != "" && !a.Leader {
+		if l := m.leaderOf(a.Group); l != nil {
+			leader = l.Check
 		}
 	}
-	return err
+	was := m.memberOf[name]
+	if leader == "" {
+		delete(m.memberOf, name)
+	} else {
+		m.memberOf[name] = leader
+	}
+	m.mu.Unlock()
+	if was != "" && was != leader {
+		errs = append(errs, m.setListed(ctx, was, name, groupedList, false))
+	}
+	if leader != "" {
+		errs = append(errs, m.setListed(ctx, leader, name, groupedList, true))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// setBlocked lists check on root's open alert as blocked by it (in), or
-// takes it off. A check that joins is told to those notified so far in an
-// update, after Policy.UpdateWait and at most every Policy.UpdateEvery; a
-// check that leaves is only taken off.
-func (m *Manager) setBlocked(ctx context.Context, root, check string, in bool) error {
+// A list of checks on an alert: those it blocks, or the others of its
+// group it leads.
+type list int
+
+const (
+	blockedList list = iota
+	groupedList
+)
+
+func (l list) of(a *nightowl.Alert) *[]string {
+	if l == groupedList {
+		return &a.Grouped
+	}
+	return &a.Blocked
+}
+
+// setListed lists check on root's open alert (in), or takes it off: as
+// blocked by it, or as another alert of the group it leads. A check that
+// joins is told to those notified so far in an update, after the route's
+// group_wait and at most every group_interval; one that leaves is told so
+// only in a group (its alert resolved), and a group whose leader's check
+// is up resolves when its last other alert does.
+func (m *Manager) setListed(ctx context.Context, root, check string, l list, in bool) error {
 	unlock, pol, a := m.lock(root)
 	defer unlock()
 	a = m.current(ctx, a)
@@ -239,18 +317,22 @@ func (m *Manager) setBlocked(ctx context.Context, root, check string, in bool) e
 		}
 	}
 	return m.redo(ctx, a, func(a *nightowl.Alert) error {
-		if a == nil || slices.Contains(a.Blocked, check) == in {
+		if a == nil || slices.Contains(*l.of(a), check) == in {
 			return nil
 		}
 		b := *a
 		if in {
-			b.Blocked = append(slices.Clone(a.Blocked), check)
-			slices.Sort(b.Blocked)
+			*l.of(&b) = append(slices.Clone(*l.of(a)), check)
+			slices.Sort(*l.of(&b))
 		} else {
-			b.Blocked = slices.DeleteFunc(slices.Clone(a.Blocked), func(c string) bool { return c == check })
+			*l.of(&b) = slices.DeleteFunc(slices.Clone(*l.of(a)), func(c string) bool { return c == check })
+		}
+		if l == groupedList && !in && b.LeaderUp && len(b.Grouped) == 0 {
+			// The last of the group recovered after its leader.
+			return m.resolveAs(ctx, pol, a, b)
 		}
 		var out []nightowl.Notification
-		if in && len(b.Notified) > 0 && b.UpdateAt.IsZero() {
+		if (in || l == groupedList) && len(b.Notified) > 0 && b.UpdateAt.IsZero() {
 			now := m.clock.Now().UTC()
 			b.UpdateAt = updateDue(pol, &b, now)
 			if wait, _ := updateTimes(pol, &b); remote && !b.UpdateAt.After(now.Add(wait)) {
@@ -317,7 +399,21 @@ func (m *Manager) observe(ctx context.Context, pol *Policy, v nightowl.CheckView
 		b.Cause, b.Failed = v.State.Cause, failed(v.Last)
 		return m.save(ctx, a, &b, nil)
 	case a != nil && !alerting(st, route) && settled(st) && (a.NotRecovered == "" || st != nightowl.StatusDegraded):
+		if a.Leader && len(a.Grouped) > 0 {
+			// Others of its group still fire: the group's alert stays
+			// open for them, and resolves with the last.
+			if a.LeaderUp {
+				return nil
+			}
+			b := *a
+			b.LeaderUp = true
+			return m.save(ctx, a, &b, nil)
+		}
 		return m.resolve(ctx, pol, a)
+	case a != nil && a.LeaderUp && alerting(st, route):
+		b := *a
+		b.LeaderUp = false
+		return m.save(ctx, a, &b, nil)
 	}
 	return nil
 }
@@ -496,7 +592,25 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 		a.Escalation = route.Escalation
 	}
 	var out []nightowl.Notification
-	if route != nil && route.GroupWait > 0 {
+	if route != nil && len(route.GroupBy) > 0 {
+		a.GroupKey = groupKey(pol, route, v.Check.Labels)
+		m.mu.Lock()
+		var leader *nightowl.Alert
+		for _, o := range m.open {
+			if o.Leader && o.GroupKey == a.GroupKey && o.Check != a.Check {
+				leader = o
+			}
+		}
+		if leader != nil {
+			// One of a group that already has an alert: listed on it
+			// (follow), told of in its messages, escalated with it.
+			a.Group = leader.Group
+		} else {
+			a.Group, a.Leader = newID(), true
+			a.NextAt = now.Add(cmp.Or(route.GroupWait, DefaultGroupWait))
+		}
+		m.mu.Unlock()
+	} else if route != nil && route.GroupWait > 0 {
 		// Held for the route's group_wait: an alert that resolves
 		// meanwhile (a check that flaps) is never told.
 		a.NextAt = now.Add(route.GroupWait)
@@ -584,7 +698,7 @@ func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.Mes
 	msg := nightowl.Message{Kind: kind, Alert: *a}
 	// The copy in the message need not carry the escalation's workings.
 	msg.Alert.Notified, msg.Alert.NextAt, msg.Alert.Version = nil, time.Time{}, 0
-	msg.Alert.UpdateAt, msg.Alert.UpdatedAt = time.Time{}, time.Time{}
+	msg.Alert.UpdateAt, msg.Alert.UpdatedAt, msg.Alert.GroupKey = time.Time{}, time.Time{}, ""
 	if base := m.opts.PublicURL; base != "" {
 		msg.DashboardURL = base + dashboardPath + url.PathEscape(a.Check)
 		if m.opts.Signer != nil {
@@ -627,8 +741,13 @@ func (m *Manager) save(ctx context.Context, prev, next *nightowl.Alert, out []ni
 }
 
 func (m *Manager) resolve(ctx context.Context, pol *Policy, a *nightowl.Alert) error {
+	return m.resolveAs(ctx, pol, a, *a)
+}
+
+// resolveAs resolves a, the alert in memory, as b: a with changes that
+// are written with its resolution.
+func (m *Manager) resolveAs(ctx context.Context, pol *Policy, a *nightowl.Alert, b nightowl.Alert) error {
 	now := m.clock.Now().UTC()
-	b := *a
 	b.State, b.ResolvedAt, b.NextAt, b.UpdateAt = nightowl.AlertResolved, now, time.Time{}, time.Time{}
 	var out []nightowl.Notification
 	if pol.SendResolved {
@@ -648,7 +767,33 @@ func (m *Manager) resolve(ctx context.Context, pol *Policy, a *nightowl.Alert) e
 // is true. Acknowledging an acknowledged alert changes nothing and returns
 // it as it is, saying who acknowledged it and when, with acked false; a
 // resolved one is a conflict.
+//
+// Acknowledging the alert that leads a group (group_by) acknowledges every
+// alert of the group; each of those can also be acknowledged alone.
 func (m *Manager) Ack(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error) {
+	al, acked, err = m.ackOne(ctx, id, by)
+	if err != nil || !acked || !al.Leader {
+		return al, acked, err
+	}
+	for _, check := range al.Grouped {
+		m.mu.Lock()
+		member := m.open[check]
+		mid := ""
+		if member != nil && member.Group == al.Group {
+			mid = member.ID
+		}
+		m.mu.Unlock()
+		if mid == "" {
+			continue
+		}
+		if _, _, err := m.ackOne(ctx, mid, by); err != nil && nightowl.ErrorCode(err) != nightowl.EConflict {
+			return al, acked, err
+		}
+	}
+	return al, acked, nil
+}
+
+func (m *Manager) ackOne(ctx context.Context, id, by string) (al nightowl.Alert, acked bool, err error) {
 	check := ""
 	m.mu.Lock()
 	for name, o := range m.open {

@@ -23,6 +23,11 @@ type Route struct {
 	// DefaultUpdateEvery.
 	GroupWait     time.Duration `yaml:"group_wait"`
 	GroupInterval time.Duration `yaml:"group_interval"`
+	// GroupBy, when set, groups the route's alerts: those whose checks
+	// have the same values of these labels are one group, told about in
+	// one message, escalated and acknowledged together. A new group's
+	// first message waits GroupWait (DefaultGroupWait when zero).
+	GroupBy []string `yaml:"group_by"`
 }
 
 // Matches reports whether a check with these labels takes this route.

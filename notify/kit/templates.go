@@ -45,6 +45,10 @@ const (
 {{.Alert.Cause}}{{end}}{{end}}
 {{- if .Alert.Maintenance}}
 {{.Alert.Maintenance}}{{end}}
+{{- if .Alert.Grouped}}
+Also firing in this group ({{len .Alert.Grouped}}): {{join .Alert.Grouped ", "}}{{end}}
+{{- if .Alert.LeaderUp}}
+{{.Alert.Check}} itself has recovered; the alert stays open for the others.{{end}}
 {{- if .Alert.Blocked}}
 Blocked by it ({{len .Alert.Blocked}}): {{join .Alert.Blocked ", "}}{{end}}
 {{- if .Alert.AckedBy}}

@@ -7,6 +7,7 @@
 package opsgenie
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -73,7 +74,9 @@ func (n *Notifier) request(m *nightowl.Message) (string, any) {
 	alerts := n.base + "/v2/alerts"
 	// The alias goes in the path, so it is escaped; identifierType says
 	// it is an alias and not Opsgenie's own alert id.
-	byAlias := alerts + "/" + url.PathEscape(m.Alert.ID)
+	// Every message about a group (group_by) is about one Opsgenie alert.
+	alias := cmp.Or(m.Alert.Group, m.Alert.ID)
+	byAlias := alerts + "/" + url.PathEscape(alias)
 	switch m.Kind {
 	case nightowl.MessageAcknowledged:
 		return byAlias + "/acknowledge?identifierType=alias", &action{
@@ -97,7 +100,7 @@ func (n *Notifier) request(m *nightowl.Message) (string, any) {
 	a := &m.Alert
 	return alerts, &createAlert{
 		Message:     kit.Truncate(n.render.Title(m), messageLimit),
-		Alias:       a.ID,
+		Alias:       alias,
 		Description: kit.Truncate(n.render.Text(m), descriptionLimit),
 		Tags:        tags(a.Labels),
 		Details:     details(m),

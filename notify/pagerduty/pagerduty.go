@@ -6,6 +6,7 @@
 package pagerduty
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strings"
@@ -77,7 +78,8 @@ func (n *Notifier) Notify(ctx context.Context, m *nightowl.Message) (bool, error
 }
 
 func (n *Notifier) event(m *nightowl.Message) *event {
-	e := &event{RoutingKey: n.routingKey, DedupKey: m.Alert.ID}
+	// Every message about a group (group_by) folds into one incident.
+	e := &event{RoutingKey: n.routingKey, DedupKey: cmp.Or(m.Alert.Group, m.Alert.ID)}
 	switch m.Kind {
 	case nightowl.MessageAcknowledged:
 		// Acknowledge and resolve events carry no payload: PagerDuty
