@@ -27,8 +27,11 @@ type alertRow struct {
 	AckedBy                string
 	Notified               string
 	Firing                 bool
-	// Blocked are the checks blocked by this alert's check.
-	Blocked []checkLink
+	// Blocked are the checks blocked by this alert's check; Grouped, on
+	// the alert that leads a group, the others of the group; Member says
+	// the alert is one of a group that another leads.
+	Blocked, Grouped []checkLink
+	Member           bool
 }
 
 func checkLinks(names []string) []checkLink {
@@ -46,7 +49,7 @@ func alertRows(als []nightowl.Alert) []alertRow {
 			Severity: al.Severity, Status: al.Status, Icon: statusIcons[al.Status], Cause: al.Cause,
 			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
 			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring,
-			Blocked: checkLinks(al.Blocked)})
+			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader})
 	}
 	return out
 }
