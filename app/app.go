@@ -201,10 +201,13 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.newActions(a.audit); err != nil {
 		return nil, err
 	}
-	if err := a.startAlerting(ctx, cfg); err != nil {
+	// The scheduler's metrics count the pages saved, which the alert
+	// manager saves too (a group's other alerts).
+	em := engine.NewMetrics(a.registry)
+	if err := a.startAlerting(ctx, cfg, em); err != nil {
 		return nil, err
 	}
-	if a.engine, err = a.newEngine(); err != nil {
+	if a.engine, err = a.newEngine(em); err != nil {
 		return nil, err
 	}
 	if a.maint, err = a.newMaintenance(ctx, cfg); err != nil {
@@ -254,9 +257,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 
 // newEngine builds the engine over the store: each status change goes to
 // the alert manager, and a check gone down runs its on_down action.
-func (a *App) newEngine() (*engine.Engine, error) {
+func (a *App) newEngine(em *engine.Metrics) (*engine.Engine, error) {
 	e, err := engine.New(engine.Options{
-		Clock: a.opts.Clock, Store: a.store, Logger: a.log, Concurrency: a.opts.Concurrency, Metrics: engine.NewMetrics(a.registry),
+		Clock: a.opts.Clock, Store: a.store, Logger: a.log, Concurrency: a.opts.Concurrency, Metrics: em,
 		Windows: func(c *nightowl.Check, at time.Time) []nightowl.ActiveWindow { return a.maint.Active(c, at) },
 		Owns:    a.ownsFunc(),
 		OnEvent: func(_ nightowl.Event, v nightowl.CheckView) {
@@ -688,7 +691,7 @@ const loginKeyName = "login_form_key"
 // startAlerting builds the alert manager and the notification sender. The
 // key that signs acknowledgement links is made once and kept in the store,
 // so that links outlive restarts.
-func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
+func (a *App) startAlerting(ctx context.Context, cfg *config.Config, em *engine.Metrics) error {
 	targets, err := buildTargets(cfg, a.log)
 	if err != nil {
 		return InvalidConfig(err)
@@ -721,6 +724,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config) error {
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Policy: policy(cfg),
 		Signer: a.signer, PublicURL: cfg.Server.PublicURL, Queued: a.sender.Wake,
 		Fired: a.alertFired, Owns: a.ownsFunc(),
+		Saved: func(reason string) { em.Saved.WithLabelValues(reason).Inc() },
 	})
 	if err != nil {
 		return fmt.Errorf("load alerts: %w", err)

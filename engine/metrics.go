@@ -40,11 +40,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Saved: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nightowl_pages_saved_total",
-			Help: "Alerts not opened, by reason: blocked (the check failed while something it depends on was down), flapping (the check went down again while its one flapping alert was open).",
+			Help: "Alerts not opened, by reason: blocked (the check failed while something it depends on was down), flapping (the check went down again while its one flapping alert was open), grouped (an alert told of in its group's message).",
 		}, []string{"reason"}),
 	}
 	m.Saved.WithLabelValues("blocked")
 	m.Saved.WithLabelValues("flapping")
+	m.Saved.WithLabelValues("grouped")
 	if reg != nil {
 		reg.MustRegister(m.Lag, m.Runs, m.Skipped, m.Checks, m.Saved)
 	}

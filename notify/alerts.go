@@ -63,6 +63,9 @@ type ManagerOptions struct {
 	// store before it changes it, since another node may have
 	// acknowledged it.
 	Owns func(check string) bool
+	// Saved, when set, is called for each alert that notified nobody of
+	// its own because another told of it: reason "grouped".
+	Saved func(reason string)
 }
 
 // Manager opens, escalates, acknowledges and resolves alerts, and writes
@@ -605,6 +608,9 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 			// One of a group that already has an alert: listed on it
 			// (follow), told of in its messages, escalated with it.
 			a.Group = leader.Group
+			if m.opts.Saved != nil {
+				m.opts.Saved("grouped")
+			}
 		} else {
 			a.Group, a.Leader = newID(), true
 			a.NextAt = now.Add(cmp.Or(route.GroupWait, DefaultGroupWait))

@@ -51,6 +51,9 @@ func TestThirtyAlertsOnePage(t *testing.T) {
 	if len(firing) != 1 || len(firing[0].alert.Grouped) != 29 || firing[0].alert.Group == "" {
 		t.Fatalf("pages for thirty checks down: want one listing the other 29; %s", in)
 	}
+	if code, body := srv.call("GET", "/metrics", nil); code != 200 || !strings.Contains(string(body), `nightowl_pages_saved_total{reason="grouped"} 29`) {
+		t.Errorf("/metrics (%d) does not count the 29 pages the group saved", code)
+	}
 	for _, w := range webs[25:] {
 		s.set(w, false)
 	}
