@@ -147,6 +147,35 @@ func (m *Manager) leaderOf(group string) *nightowl.Alert {
 	return nil
 }
 
+// findLeader returns a copy of the open alert that leads a group and
+// matches, nil for none: one this node holds, or, in a cluster, one the
+// store holds (another node runs its check).
+func (m *Manager) findLeader(ctx context.Context, match func(*nightowl.Alert) bool) *nightowl.Alert {
+	m.mu.Lock()
+	for _, o := range m.open {
+		if o.Leader && match(o) {
+			l := *o
+			m.mu.Unlock()
+			return &l
+		}
+	}
+	m.mu.Unlock()
+	if m.opts.Owns == nil {
+		return nil
+	}
+	alerts, err := m.opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true, Limit: 10000})
+	if err != nil {
+		m.log.Error("find the alert that leads a group", "err", err)
+		return nil
+	}
+	for i := range alerts {
+		if alerts[i].Leader && match(&alerts[i]) {
+			return &alerts[i]
+		}
+	}
+	return nil
+}
+
 // DefaultGroupWait is how long a new group's first message waits for
 // other alerts to join it, unless its route says otherwise.
 const DefaultGroupWait = 30 * time.Second
@@ -255,12 +284,18 @@ func (m *Manager) follow(ctx context.Context, v nightowl.CheckView) error {
 	}
 	// A member of a group is listed on its leader's alert while it fires.
 	m.mu.Lock()
-	leader := ""
+	group := ""
 	if a := m.open[name]; a != nil && a.Group != "" && !a.Leader {
-		if l := m.leaderOf(a.Group); l != nil {
+		group = a.Group
+	}
+	m.mu.Unlock()
+	leader := ""
+	if group != "" {
+		if l := m.findLeader(ctx, func(o *nightowl.Alert) bool { return o.Group == group }); l != nil {
 			leader = l.Check
 		}
 	}
+	m.mu.Lock()
 	was := m.memberOf[name]
 	if leader == "" {
 		delete(m.memberOf, name)
@@ -597,13 +632,8 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 	var out []nightowl.Notification
 	if route != nil && len(route.GroupBy) > 0 {
 		a.GroupKey = groupKey(pol, route, v.Check.Labels)
-		m.mu.Lock()
-		var leader *nightowl.Alert
-		for _, o := range m.open {
-			if o.Leader && o.GroupKey == a.GroupKey && o.Check != a.Check {
-				leader = o
-			}
-		}
+		key, check := a.GroupKey, a.Check
+		leader := m.findLeader(ctx, func(o *nightowl.Alert) bool { return o.GroupKey == key && o.Check != check })
 		if leader != nil {
 			// One of a group that already has an alert: listed on it
 			// (follow), told of in its messages, escalated with it.
@@ -615,7 +645,6 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 			a.Group, a.Leader = newID(), true
 			a.NextAt = now.Add(cmp.Or(route.GroupWait, DefaultGroupWait))
 		}
-		m.mu.Unlock()
 	} else if route != nil && route.GroupWait > 0 {
 		// Held for the route's group_wait: an alert that resolves
 		// meanwhile (a check that flaps) is never told.
