@@ -71,13 +71,26 @@ func TestGroupBy(t *testing.T) {
 	wantQueued(t, f.queued(t), "firing chat[0]", "firing chat[0]", "update chat[0]",
 		"firing primary[0]", "firing primary[1]", "firing primary[0]", "firing primary[1]")
 
-	// Acknowledging the leader acknowledges the group.
-	var leadID string
+	// One of the group acknowledged alone: only it.
+	var leadID, secondID string
 	for _, a := range f.m.Open() {
-		if a.Leader && a.Check == name(1) {
+		switch a.Check {
+		case name(1):
 			leadID = a.ID
+		case name(2):
+			secondID = a.ID
 		}
 	}
+	if _, _, err := f.m.Ack(ctx, secondID, "bo"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range f.m.Open() {
+		if want := a.Check == name(2); (a.State == nightowl.AlertAcknowledged) != want {
+			t.Errorf("after %s alone was acknowledged, %s is %s", name(2), a.Check, a.State)
+		}
+	}
+
+	// Acknowledging the leader acknowledges the group.
 	if _, _, err := f.m.Ack(ctx, leadID, "ana"); err != nil {
 		t.Fatal(err)
 	}
