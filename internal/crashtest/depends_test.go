@@ -122,21 +122,12 @@ func TestRedisHangBlocksItsWorkers(t *testing.T) {
 		tokens[w] = w + "-token-0123456789"
 		fmt.Fprintf(&b, "  - name: %s\n    heartbeat: {period: 2s, grace: 2s, token: %q}\n    depends_on: [redis-main]\n", w, tokens[w])
 	}
-	fmt.Fprintf(&b, "notify:\n  receivers:\n    ops: [{webhook: {url: %q}}]\n", in.url("ops"))
-	fmt.Fprintf(&b, "  routes: [{escalation: ops, group_wait: 2s, group_interval: 1m}]\n")
-	fmt.Fprintf(&b, "  escalations:\n    ops: {steps: [{notify: ops}]}\n  send_resolved: true\n")
+	b.WriteString(opsNotify(in, "group_wait: 2s, group_interval: 1m"))
 	srv := newServer(t, filepath.Join(t.TempDir(), "nightowl.db"), b.String())
 	srv.start()
 	p := startPinger(t, srv.addr, tokens)
 	p.set(true, workers...)
-	waitFor(t, 30*time.Second, "every check up", srv.tail, func() bool {
-		for _, c := range srv.checks() {
-			if c.Status != nightowl.StatusUp {
-				return false
-			}
-		}
-		return true
-	})
+	srv.waitAllUp(1 + len(workers))
 
 	// Redis hangs, and the workers stop.
 	if err := redis.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -247,20 +238,10 @@ func TestRouterDownOnePage(t *testing.T) {
 		webs = append(webs, w)
 		fmt.Fprintf(&b, "  - name: %s\n    http: {url: %q}\n    depends_on: [router]\n", w, s.url(w))
 	}
-	fmt.Fprintf(&b, "notify:\n  receivers:\n    ops: [{webhook: {url: %q}}]\n", in.url("ops"))
-	fmt.Fprintf(&b, "  routes: [{escalation: ops, group_wait: 1s}]\n")
-	fmt.Fprintf(&b, "  escalations:\n    ops: {steps: [{notify: ops}]}\n  send_resolved: true\n")
+	b.WriteString(opsNotify(in, "group_wait: 1s"))
 	srv := newServer(t, filepath.Join(t.TempDir(), "nightowl.db"), b.String())
 	srv.start()
-	waitFor(t, 30*time.Second, "every check up", srv.tail, func() bool {
-		cs := srv.checks()
-		for _, c := range cs {
-			if c.Status != nightowl.StatusUp {
-				return false
-			}
-		}
-		return len(cs) == 31
-	})
+	srv.waitAllUp(1 + len(webs))
 
 	closeRouter()
 	for _, w := range webs {

@@ -160,6 +160,29 @@ func (in *inbox) String() string {
 	return "received: [" + strings.Join(parts, ", ") + "]"
 }
 
+// opsNotify is the notify section of a fault test whose alerts all go to
+// the inbox's ops webhook, resolutions included, on one route with route's
+// keys besides its escalation ("group_wait: 2s").
+func opsNotify(in *inbox, route string) string {
+	return fmt.Sprintf("notify:\n  receivers:\n    ops: [{webhook: {url: %q}}]\n"+
+		"  routes: [{escalation: ops, %s}]\n"+
+		"  escalations:\n    ops: {steps: [{notify: ops}]}\n  send_resolved: true\n", in.url("ops"), route)
+}
+
+// waitAllUp waits until the server has n checks, every one up.
+func (s *server) waitAllUp(n int) {
+	s.t.Helper()
+	waitFor(s.t, 30*time.Second, "every check up", s.tail, func() bool {
+		cs := s.checks()
+		for _, c := range cs {
+			if c.Status != nightowl.StatusUp {
+				return false
+			}
+		}
+		return len(cs) == n
+	})
+}
+
 // server is one `nightowl serve` of a fault test, restarted as the test
 // says, always with the same config, database and address.
 type server struct {

@@ -33,9 +33,7 @@ func TestFlappingCheck(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults: {interval: 500ms, timeout: 400ms, fail_after: 1, recover_after: 1}\nchecks:\n")
 	fmt.Fprintf(&b, "  - name: flappy\n    http: {url: %q}\n    flap: {changes: 3, window: 3s}\n", site.URL)
-	fmt.Fprintf(&b, "notify:\n  receivers:\n    ops: [{webhook: {url: %q}}]\n", in.url("ops"))
-	fmt.Fprintf(&b, "  routes: [{escalation: ops, group_wait: 2s}]\n")
-	fmt.Fprintf(&b, "  escalations:\n    ops: {steps: [{notify: ops}]}\n  send_resolved: true\n")
+	b.WriteString(opsNotify(in, "group_wait: 2s"))
 	srv := newServer(t, filepath.Join(t.TempDir(), "nightowl.db"), b.String())
 	srv.start()
 

@@ -24,20 +24,10 @@ func TestThirtyAlertsOnePage(t *testing.T) {
 		webs = append(webs, w)
 		fmt.Fprintf(&b, "  - name: %s\n    labels: {site: math}\n    http: {url: %q}\n", w, s.url(w))
 	}
-	fmt.Fprintf(&b, "notify:\n  receivers:\n    ops: [{webhook: {url: %q}}]\n", in.url("ops"))
-	fmt.Fprintf(&b, "  routes: [{escalation: ops, group_by: [site], group_wait: 2s, group_interval: 2s}]\n")
-	fmt.Fprintf(&b, "  escalations:\n    ops: {steps: [{notify: ops}]}\n  send_resolved: true\n")
+	b.WriteString(opsNotify(in, "group_by: [site], group_wait: 2s, group_interval: 2s"))
 	srv := newServer(t, filepath.Join(t.TempDir(), "nightowl.db"), b.String())
 	srv.start()
-	waitFor(t, 30*time.Second, "every check up", srv.tail, func() bool {
-		cs := srv.checks()
-		for _, c := range cs {
-			if c.Status != nightowl.StatusUp {
-				return false
-			}
-		}
-		return len(cs) == len(webs)
-	})
+	srv.waitAllUp(len(webs))
 
 	for _, w := range webs {
 		s.set(w, true)
