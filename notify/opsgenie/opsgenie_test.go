@@ -62,6 +62,20 @@ func TestNotify(t *testing.T) {
 			Path: "/v2/alerts/a1b2c3d4e5f6/close", Query: "identifierType=alias",
 		},
 		{
+			// More checks blocked by the alert: a note on it.
+			Name: "update", Msg: as(nightowl.MessageUpdate), Golden: "update",
+			Path: "/v2/alerts/a1b2c3d4e5f6/notes", Query: "identifierType=alias",
+		},
+		{
+			// An alert of a group is the group's Opsgenie alert.
+			Name: "grouped", Golden: "grouped",
+			Msg: func(m *nightowl.Message) {
+				as(nightowl.MessageResolved)(m)
+				m.Alert.Group = "g7h8i9j0k1l2m"
+			},
+			Path: "/v2/alerts/g7h8i9j0k1l2m/close", Query: "identifierType=alias",
+		},
+		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
 				c.TitleTemplate, c.TextTemplate = notifytest.CustomTitle, notifytest.CustomText

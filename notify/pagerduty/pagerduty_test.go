@@ -52,6 +52,15 @@ type cases = []notifytest.Case[*Config]
 func TestNotify(t *testing.T) {
 	notifytest.Run(t, receiver(), append(notifytest.Kinds[*Config](notifytest.AliceAt0134), cases{
 		{
+			// An alert of a group is the group's incident: it
+			// resolves the group's dedup_key.
+			Name: "grouped", Golden: "grouped",
+			Msg: func(m *nightowl.Message) {
+				notifytest.AliceAt0134.As(nightowl.MessageResolved)(m)
+				m.Alert.Group = "g7h8i9j0k1l2m"
+			},
+		},
+		{
 			Name: "custom_template", Golden: "custom_template",
 			Config: func(c *Config) {
 				c.TitleTemplate, c.TextTemplate = notifytest.CustomTitle, notifytest.CustomText
