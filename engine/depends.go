@@ -116,8 +116,14 @@ func (e *Engine) releaseDependents(name string, st nightowl.Status) {
 		return
 	}
 	e.mu.Lock()
+	if !e.upstream[name] {
+		// Nothing depends on it: nothing it can release. (A root
+		// cause is always some check's upstream.)
+		e.mu.Unlock()
+		return
+	}
 	var blocked []*run
-	for _, r := range e.checks {
+	for _, r := range e.dependents {
 		if r.removed.Load() || (e.opts.Owns != nil && !e.opts.Owns(r.check.Name)) {
 			continue
 		}

@@ -64,8 +64,13 @@ type Engine struct {
 	rechecks sync.WaitGroup
 	stopping bool
 	// runCtx ends when the engine stops; nil before Start.
-	runCtx  context.Context
-	started atomic.Bool
+	runCtx context.Context
+	// upstream names the checks some check depends on, and dependents
+	// are the checks that depend on any: what a recovery looks through
+	// for checks to release (releaseDependents). Set with checks.
+	upstream   map[string]bool
+	dependents []*run
+	started    atomic.Bool
 	// startedAt is when Start was called: a check that has never run is
 	// late only once it has had time to.
 	startedAt time.Time
@@ -198,6 +203,16 @@ func (e *Engine) SetChecks(checks []nightowl.Check, states []nightowl.State) {
 		}
 	}
 	e.checks, e.order = next, order
+	e.upstream, e.dependents = map[string]bool{}, nil
+	for _, name := range order {
+		r := next[name]
+		for _, d := range r.check.DependsOn {
+			e.upstream[d] = true
+		}
+		if len(r.check.DependsOn) > 0 {
+			e.dependents = append(e.dependents, r)
+		}
+	}
 	if m := e.opts.Metrics; m != nil {
 		m.Checks.Set(float64(len(next)))
 	}
