@@ -33,6 +33,7 @@ var allowedImports = map[string][]string{
 	"notify/receivers":    {"notify/kit", "notify/*"},
 	"notify/*":            {"notify/kit", "internal/procgroup"},
 	"offline":             {},
+	"oncall":              {},
 	"postgres":            {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
 	"preflight":           {"internal/boolexpr"},
 	"probe":               {"internal/procgroup"},
