@@ -133,8 +133,15 @@ func (r *Rotation) shiftAt(t time.Time, zone *time.Location) int {
 	return k
 }
 
+// valid says whether r can have anyone on call: participants, and shifts
+// of some length. (The config refuses the others; this keeps a
+// hand-made one from dividing by zero.)
+func (r *Rotation) valid() bool {
+	return len(r.Participants) > 0 && r.Length.Days >= 0 && r.Length.Hours >= 0 && r.Length.Days+r.Length.Hours > 0
+}
+
 func (r *Rotation) at(t time.Time, zone *time.Location) string {
-	if len(r.Participants) == 0 || t.Before(r.Start) || !r.allowed(t, zone) {
+	if !r.valid() || t.Before(r.Start) || !r.allowed(t, zone) {
 		return ""
 	}
 	k := r.shiftAt(t, zone)
@@ -203,7 +210,7 @@ func (s *Schedule) Shifts(from, to time.Time) []Shift {
 	for i := range s.Layers {
 		r := &s.Layers[i]
 		add(r.Start)
-		if len(r.Participants) > 0 {
+		if r.valid() {
 			k := r.shiftAt(from, zone)
 			for ; ; k++ {
 				h := r.handoff(k, zone)

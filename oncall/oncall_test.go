@@ -158,3 +158,20 @@ func TestNobody(t *testing.T) {
 		t.Errorf("shifts %s, want %s", strings.Join(got, ", "), want)
 	}
 }
+
+// TestEmptyRotations: a rotation with nobody in it, or shifts of no
+// length, has nobody on call, and does not stop the schedule answering.
+func TestEmptyRotations(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &Schedule{Layers: []Rotation{
+		{Name: "base", Participants: []string{"ana"}, Start: t0, Length: Weekly},
+		{Name: "nobody", Start: t0, Length: Daily},
+		{Name: "no-length", Participants: []string{"bo"}, Start: t0},
+	}}
+	if u, l := s.At(t0.Add(time.Hour)); u != "ana" || l != "base" {
+		t.Errorf("At: %s (%s), want ana (base)", u, l)
+	}
+	if sh := s.Shifts(t0, t0.Add(24*time.Hour)); len(sh) != 1 || sh[0].User != "ana" {
+		t.Errorf("Shifts: %+v", sh)
+	}
+}
