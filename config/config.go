@@ -26,6 +26,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/probe"
 )
 
@@ -94,6 +95,8 @@ type Config struct {
 	// Actions are the runbook actions in file order, each one's Params
 	// sorted by name (actions.go).
 	Actions []nightowl.Action
+	// Schedules say who is on call, in file order.
+	Schedules []oncall.Schedule
 	// BuddyDuringIncidents makes every action need an approval while an
 	// incident is open; default true.
 	BuddyDuringIncidents bool
@@ -321,10 +324,12 @@ func (d *decoder) config() *Config {
 		},
 		BuddyDuringIncidents: DefaultBuddyDuringIncidents,
 	}
-	var checks, notifyNode, maintenance, components, actions *yaml.Node
+	var checks, notifyNode, maintenance, components, actions, schedules *yaml.Node
 	if root != nil {
-		d.DecodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions"}, func(key string, p pair) bool {
+		d.DecodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions", "schedules"}, func(key string, p pair) bool {
 			switch key {
+			case "schedules":
+				schedules = p.Val
 			case "checks":
 				checks = p.Val
 			case "notify":
@@ -361,6 +366,7 @@ func (d *decoder) config() *Config {
 	var as *actionScope
 	cfg.Actions, as = d.actions(actions, sc)
 	d.onDown(cfg.Checks, as)
+	cfg.Schedules = d.schedules(schedules)
 	return cfg
 }
 

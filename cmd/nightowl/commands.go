@@ -37,6 +37,7 @@ func commands() []command {
 		{name: "validate", help: "check the config; exit 2 with FILE:LINE:COL errors", run: cmdValidate},
 		{name: "status", help: "every check of a running server, worst first, and open alerts", run: cmdStatus},
 		{name: "health", help: "ask a running server whether it answers (/healthz) or is ready (/readyz); exit 0 only on 200", run: cmdHealth},
+		{name: "oncall", args: "[SCHEDULE...]", help: "who is on call in the config's schedules: now, and shift by shift for the days to come", run: cmdOncall},
 		{name: "ack", args: "ALERT...", help: "acknowledge alerts: their escalation stops", run: cmdAck},
 		{name: "maint", help: "maintenance windows", subs: []command{
 			{name: "start", help: "start a maintenance window by hand", run: maintStart},

@@ -40,6 +40,8 @@ Usage:
   nightowl status   [--json]                        every check of a running server, worst first, and open alerts
   nightowl health   [--url URL] [--ready] [--timeout 5s]
                                                     exit 0 when a running server answers /healthz (/readyz) with 200
+  nightowl oncall   [-c FILE] [--at TIME] [--days N] [SCHEDULE...]
+                                                    who is on call in the config's schedules, now and for the days to come
   nightowl ack      ALERT...                        acknowledge alerts: their escalation stops
   nightowl maint    start --checks SEL --expect A,B --for 2h [--name N] [--within 10m]
                                                     start a maintenance window by hand
