@@ -40,7 +40,7 @@ var allowedImports = map[string][]string{
 	"sqlite":              {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
 	"statuspage":          {"incident"},
 	"watchdog":            {},
-	"web":                 {"statuspage", "web/admin", "web/internal/kit"},
+	"web":                 {"oncall", "statuspage", "web/admin", "web/internal/kit"},
 	"web/admin":           {"statuspage", "web/internal/kit"},
 	"web/internal/kit":    {},
 	"internal/boolexpr":   {},

@@ -11,6 +11,7 @@ import (
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/notify/acklink"
+	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -24,7 +25,8 @@ func (a *App) webOptions() web.Options {
 		Incidents:  audited.Incidents{Service: a.incidents, Recorder: a.audit},
 		Clock:      a.opts.Clock, Auth: people, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL,
 		Publisher: a.status, TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader,
-		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions}}
+		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions},
+		Schedules: func() []oncall.Schedule { return a.Config().Schedules }}
 }
 
 // Routes lists every route the server serves with the role each needs.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web/admin"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
@@ -95,6 +96,9 @@ type Options struct {
 	// Publisher serves the public status page, its feed, JSON and badges;
 	// none are served when nil.
 	Publisher Publisher
+	// Schedules are the config's schedules as they are now; none are
+	// served when nil.
+	Schedules func() []oncall.Schedule
 	Clock     nightowl.Clock
 }
 
@@ -131,7 +135,7 @@ func newAPI(opts Options) *api {
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
-		ackLimit: newAckLimits()}
+		ackLimit: newAckLimits(), schedules: opts.Schedules}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -207,6 +211,12 @@ func (a *api) routes(opts Options) []Route {
 			// Signed links: whoever holds one may acknowledge that alert.
 			f("GET /ack/{id}", public, a.ackPage),
 			f("POST /ack/{id}", public, a.ackByLink),
+		)
+	}
+	if a.schedules != nil {
+		rs = append(rs,
+			f("GET /api/v1/schedules", viewer, a.listSchedules),
+			f("GET /api/v1/schedules/{name}/oncall", viewer, a.scheduleOncall),
 		)
 	}
 	if a.maint != nil {
@@ -301,6 +311,7 @@ type api struct {
 	people    People
 	actions   Actioner
 	ackLimit  *ackLimits
+	schedules func() []oncall.Schedule
 }
 
 // DetailedError is an error made of several problems, such as a config with

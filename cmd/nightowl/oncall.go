@@ -67,7 +67,7 @@ func cmdOncall(e *env, fs *flag.FlagSet) runner {
 			}
 			fmt.Fprintf(e.stdout, "%s (%s): %s, through %s\n", cell(s.Name), s.Zone, cell(user), cell(layer))
 			tw := newTable(e.stdout, "FROM", "TO", "ON CALL", "LAYER")
-			for _, sh := range s.Shifts(at, at.AddDate(0, 0, *days)) {
+			for _, sh := range s.Shifts(at, at.In(s.Zone).AddDate(0, 0, *days)) {
 				u, l := sh.User, sh.Layer
 				if u == "" {
 					u, l = "nobody", "-"
