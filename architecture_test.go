@@ -41,7 +41,7 @@ var allowedImports = map[string][]string{
 	"statuspage":          {"incident"},
 	"watchdog":            {},
 	"web":                 {"oncall", "statuspage", "web/admin", "web/internal/kit"},
-	"web/admin":           {"statuspage", "web/internal/kit"},
+	"web/admin":           {"oncall", "statuspage", "web/internal/kit"},
 	"web/internal/kit":    {},
 	"internal/boolexpr":   {},
 	"internal/checkstore": {},

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -126,8 +127,11 @@ type Options struct {
 	PublicURL string
 	// LoginKey signs the sign-in form's tokens.
 	LoginKey []byte
-	Logger   *slog.Logger
-	Clock    nightowl.Clock
+	// Schedules are the config's schedules as they are now; no on-call
+	// page when nil.
+	Schedules func() []oncall.Schedule
+	Logger    *slog.Logger
+	Clock     nightowl.Clock
 }
 
 // pages serves the admin pages with the services of Options.
@@ -144,6 +148,7 @@ type pages struct {
 	clientAddr func(r *http.Request) string
 	publicURL  string
 	loginKey   []byte
+	schedules  func() []oncall.Schedule
 	log        *slog.Logger
 	clock      nightowl.Clock
 }
@@ -175,7 +180,7 @@ func Routes(opts Options) []kit.Route {
 	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
 		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
 		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
-		log: opts.Logger, clock: opts.Clock}
+		schedules: opts.Schedules, log: opts.Logger, clock: opts.Clock}
 	return append(a.adminRoutes(), a.runbookRoutes()...)
 }
 
@@ -221,6 +226,9 @@ func (a *pages) adminRoutes() []kit.Route {
 			f("POST /admin/incidents/{id}/updates", responder, a.adminUpdateIncident),
 			f("POST /admin/incidents/{id}/publish", responder, a.adminPublishIncident),
 		)
+	}
+	if a.schedules != nil {
+		rs = append(rs, f("GET /admin/oncall", viewer, a.adminOncall))
 	}
 	if a.people != nil {
 		rs = append(rs,
@@ -399,6 +407,9 @@ func (a *pages) frame(r *http.Request, p *adminPage) {
 			}
 		}
 		p.Nav = append(p.Nav, n)
+	}
+	if a.schedules != nil {
+		p.Nav = append(p.Nav, navItem{Href: "/admin/oncall", Label: "On call", Current: p.Section == "oncall", ID: "nav-oncall"})
 	}
 	if a.people != nil && p.IsAdmin {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/users", Label: "Users", Current: p.Section == "users", ID: "nav-users"})
