@@ -112,6 +112,10 @@ type App struct {
 
 	srv      *http.Server
 	listener net.Listener
+	// metrics serves /metrics alone on server.metrics_listen; nil when
+	// not configured.
+	metrics     *http.Server
+	metricsAddr net.Addr
 	// unlock releases the SQLite store's server lock (sqlite.ServeLock).
 	unlock func()
 
@@ -363,6 +367,13 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	var mln net.Listener
+	if maddr := a.cfg.Server.MetricsListen; maddr != "" {
+		if mln, err = net.Listen("tcp", maddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (server.metrics_listen): %w", maddr, err)
+		}
+	}
 	a.listener = ln
 	// Connections are capped so that file descriptors stay for the
 	// checks: half of the process's limit, a share of that per client.
@@ -385,6 +396,16 @@ func (a *App) Start(ctx context.Context) error {
 			a.failed <- err
 		}
 	})
+	if mln != nil {
+		a.metrics, a.metricsAddr = web.NewMetricsServer(a.registry), mln.Addr()
+		a.crew.Go("metrics server", func(context.Context) {
+			if err := a.metrics.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				// Only the scraper is left without: logged, and the
+				// server goes on.
+				a.log.Error("the metrics server stopped serving", "addr", mln.Addr().String(), "err", err)
+			}
+		})
+	}
 	// The states restored from the store may disagree with the alerts it
 	// kept, if the last process died between recording a change and
 	// acting on it.
@@ -423,6 +444,15 @@ func (a *App) Failed() <-chan error { return a.failed }
 // Addr is the address the server listens on.
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
+// MetricsAddr is the address of server.metrics_listen, "" when there is
+// none.
+func (a *App) MetricsAddr() string {
+	if a.metricsAddr == nil {
+		return ""
+	}
+	return a.metricsAddr.String()
+}
+
 // Stop shuts the server down gracefully: no new requests, running checks
 // finish, everything queued is written, and every goroutine the App started
 // has ended (on_down runs each within its action's timeout). When ctx ends
@@ -441,6 +471,9 @@ func (a *App) Stop(ctx context.Context) error {
 	var errs []error
 	if a.srv != nil {
 		errs = append(errs, a.srv.Shutdown(ctx))
+	}
+	if a.metrics != nil {
+		errs = append(errs, a.metrics.Shutdown(ctx))
 	}
 	a.beats.Stop()
 	a.engine.Stop()

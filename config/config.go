@@ -129,6 +129,10 @@ type Server struct {
 	ForwardedHeader string `yaml:"forwarded_header"`
 	// Log is how the server logs.
 	Log Log `yaml:"log"`
+	// MetricsListen, when set, is a second address that serves /metrics
+	// (and /healthz) without credentials, for a scraper: it keeps
+	// answering while the store does not, since no token is looked up.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Log is server.log: the format of the server's log lines on standard
@@ -422,6 +426,9 @@ func (d *decoder) server(s *Server) {
 	case "debug", "info", "warn", "error":
 	default:
 		d.Errorf(d.Locate("server.log.level"), "server.log.level", "must be debug, info, warn or error")
+	}
+	if s.MetricsListen != "" && !hostPort(s.MetricsListen) {
+		d.Errorf(d.Locate("server.metrics_listen"), "server.metrics_listen", "must be host:port, such as 127.0.0.1:9810")
 	}
 	if s.PublicURL != "" {
 		if msg := checkURL(s.PublicURL); msg != "" {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -141,3 +143,24 @@ func (f *frameGuard) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (f *frameGuard) Unwrap() http.ResponseWriter { return f.ResponseWriter }
+
+// NewMetricsServer serves /metrics, and /healthz, without credentials, for
+// a scraper on an address the operator keeps private (server.metrics_listen):
+// it asks the store for no token, so it goes on answering while the store
+// does not. Only GET and HEAD are taken, within the server's timeouts.
+func NewMetricsServer(g prometheus.Gatherer) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", bounded(metricsHandler(g), WriteTimeout))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
