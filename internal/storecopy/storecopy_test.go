@@ -18,21 +18,14 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/audit"
+	"github.com/nightowl/nightowl/internal/storetest"
 	"github.com/nightowl/nightowl/internal/testdb"
 	"github.com/nightowl/nightowl/postgres"
 	"github.com/nightowl/nightowl/sqlite"
 )
 
 // store is everything both stores keep, as the server uses them.
-type store interface {
-	nightowl.Store
-	nightowl.AlertStore
-	nightowl.MaintenanceStore
-	nightowl.AccessStore
-	nightowl.IncidentStore
-	nightowl.ActionStore
-	nightowl.AuditStore
-}
+type store = storetest.Store
 
 // clock is a fixed time, to the microsecond so that PostgreSQL keeps it
 // whole; Set moves it.
