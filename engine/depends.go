@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -192,14 +193,6 @@ func (e *Engine) recheck(ctx context.Context, r *run) {
 	}
 	res := *last
 	res.Start, res.Due = e.clock.Now(), e.clock.Now()
-	res.Facts = cloneFacts(last.Facts)
+	res.Facts = maps.Clone(last.Facts)
 	e.record(r, &res)
-}
-
-func cloneFacts(f nightowl.Facts) nightowl.Facts {
-	out := make(nightowl.Facts, len(f))
-	for k, v := range f {
-		out[k] = v
-	}
-	return out
 }
