@@ -156,7 +156,7 @@ func (d *decoder) action(n *yaml.Node, path string, sc *scope) nightowl.Action {
 		a.Timeout = *k.Timeout
 		tpath := path + ".timeout"
 		if d.positive(tpath, a.Timeout) && a.Timeout > MaxActionTimeout {
-			d.Errorf(d.Locate(tpath), tpath, "must not exceed %s", formatDuration(MaxActionTimeout))
+			d.Errorf(d.Locate(tpath), tpath, "must not exceed %s", nightowl.FormatDuration(MaxActionTimeout))
 		}
 	}
 	return a

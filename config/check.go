@@ -197,7 +197,7 @@ func (d *decoder) thresholds(ch *Check, k *checkKeys, path string) {
 	}
 	if intervalOK && timeoutOK && ch.Timeout > ch.Interval {
 		if k.Timeout != nil {
-			d.Errorf(d.Locate(tpath), tpath, "must not exceed interval (%s)", formatDuration(ch.Interval))
+			d.Errorf(d.Locate(tpath), tpath, "must not exceed interval (%s)", nightowl.FormatDuration(ch.Interval))
 		} else {
 			// A check that runs more often than the default timeout
 			// gets a timeout that fits, rather than an error for a key

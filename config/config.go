@@ -468,7 +468,7 @@ func (d *decoder) storage(s *Storage) {
 	case !plain:
 		d.Errorf(d.Locate("storage.sqlite_backup"), "storage.sqlite_backup", "needs storage.sqlite to be a file")
 	case b.Every < MinBackupEvery:
-		d.Errorf(d.Locate("storage.sqlite_backup.every"), "storage.sqlite_backup.every", "must be at least %s", formatDuration(MinBackupEvery))
+		d.Errorf(d.Locate("storage.sqlite_backup.every"), "storage.sqlite_backup.every", "must be at least %s", nightowl.FormatDuration(MinBackupEvery))
 	}
 	switch {
 	case b.Keep == 0:
@@ -489,7 +489,7 @@ func (d *decoder) defaults(def *Defaults) {
 	ok = d.positive("defaults.timeout", def.Timeout) && ok
 	if ok && def.Timeout > def.Interval {
 		if v := d.Vals["defaults.timeout"]; v != nil && !isNull(v) {
-			d.Errorf(v, "defaults.timeout", "must not exceed interval (%s)", formatDuration(def.Interval))
+			d.Errorf(v, "defaults.timeout", "must not exceed interval (%s)", nightowl.FormatDuration(def.Interval))
 		} else {
 			// As for a check: a short interval brings the timeout that
 			// nobody wrote down with it.
@@ -524,19 +524,6 @@ func (d *decoder) atLeastOne(path string, v int) {
 	if v < 1 && !d.HasError(path) {
 		d.Errorf(d.Locate(path), path, "must be at least 1")
 	}
-}
-
-// formatDuration drops the zero units that time.Duration.String keeps:
-// 2h rather than 2h0m0s.
-func formatDuration(v time.Duration) string {
-	s := v.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 // DomainChecks returns the checks as the engine sees them. Prober is left nil:

@@ -165,7 +165,7 @@ func (d *decoder) when(w *nightowl.Window, k *windowKeys, n *yaml.Node, path str
 		case v <= 0:
 			d.Errorf(d.Locate(dpath), dpath, "must be positive")
 		case v > maxWindowDuration:
-			d.Errorf(d.Locate(dpath), dpath, "must not exceed %s (7 days)", formatDuration(maxWindowDuration))
+			d.Errorf(d.Locate(dpath), dpath, "must not exceed %s (7 days)", nightowl.FormatDuration(maxWindowDuration))
 		}
 		w.Duration = nightowl.Seconds(*k.Duration)
 	}
@@ -309,11 +309,11 @@ func (d *decoder) verify(k *verifyKeys, path string) nightowl.Verify {
 	// A within that did not decode leaves again_after nothing to be
 	// compared with.
 	withinOK := !d.HasError(wpath)
-	within := formatDuration(v.Within) + ", the default"
+	within := nightowl.FormatDuration(v.Within) + ", the default"
 	if k.Within != nil {
 		v.Within = *k.Within
 		withinOK = d.positive(wpath, v.Within)
-		within = formatDuration(v.Within)
+		within = nightowl.FormatDuration(v.Within)
 	}
 	v.AgainAfter = k.AgainAfter
 	apath := path + ".again_after"
@@ -328,7 +328,7 @@ func (d *decoder) verify(k *verifyKeys, path string) nightowl.Verify {
 		case withinOK && a <= v.Within:
 			d.Errorf(d.Locate(ipath), ipath, "must be later than within (%s)", within)
 		case latest >= 0 && a <= k.AgainAfter[latest]:
-			d.Errorf(d.Locate(ipath), ipath, "must be later than %s (%s)", indexPath("again_after", latest), formatDuration(k.AgainAfter[latest]))
+			d.Errorf(d.Locate(ipath), ipath, "must be later than %s (%s)", indexPath("again_after", latest), nightowl.FormatDuration(k.AgainAfter[latest]))
 		}
 		if latest < 0 || a > k.AgainAfter[latest] {
 			latest = i

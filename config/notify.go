@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/email"
 	"github.com/nightowl/nightowl/notify/kit"
@@ -360,7 +361,7 @@ func (d *decoder) escalations(n *yaml.Node, groups map[string][]Receiver) map[st
 		case e.Repeat < 0:
 			d.Errorf(d.Locate(rpath), rpath, "must not be negative")
 		case e.Repeat > 0 && e.Repeat < minRepeat:
-			d.Errorf(d.Locate(rpath), rpath, "must be at least %s, or 0 to send the last step once", formatDuration(minRepeat))
+			d.Errorf(d.Locate(rpath), rpath, "must be at least %s, or 0 to send the last step once", nightowl.FormatDuration(minRepeat))
 		}
 		e.Sort()
 	}

@@ -51,7 +51,7 @@ func (e *Engine) flap(r *run, prev, st nightowl.State, ev *nightowl.Event, res *
 		// Quiet for a whole window (or no longer watched): settled.
 		from := st.Status
 		st.Underlying = ""
-		cause := fmt.Sprintf("settled: no status change for %s; %s", formatWindow(f.Window), st.Cause)
+		cause := fmt.Sprintf("settled: no status change for %s; %s", nightowl.FormatDuration(f.Window), st.Cause)
 		if f.Changes <= 0 {
 			cause = "flap detection is off; " + st.Cause
 		}
@@ -79,17 +79,5 @@ func (e *Engine) flap(r *run, prev, st nightowl.State, ev *nightowl.Event, res *
 }
 
 func flapCause(n int, window time.Duration, now nightowl.Status, cause string) string {
-	return fmt.Sprintf("flapping: %d status changes in %s; now %s: %s", n, formatWindow(window), now, cause)
-}
-
-// formatWindow drops the zero units that time.Duration.String keeps.
-func formatWindow(d time.Duration) string {
-	s := d.String()
-	if len(s) > 2 && s[len(s)-2:] == "0s" && s[len(s)-3] == 'm' {
-		s = s[:len(s)-2]
-	}
-	if len(s) > 2 && s[len(s)-2:] == "0m" && s[len(s)-3] == 'h' {
-		s = s[:len(s)-2]
-	}
-	return s
+	return fmt.Sprintf("flapping: %d status changes in %s; now %s: %s", n, nightowl.FormatDuration(window), now, cause)
 }

@@ -181,14 +181,7 @@ func formatDuration(d time.Duration) string {
 	if d <= 0 {
 		return "0s"
 	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return nightowl.FormatDuration(d)
 }
 
 func plural(n int, one, many string) string {

@@ -327,7 +327,7 @@ func (r *Runner) Start(ctx context.Context, w nightowl.Window) (nightowl.Window,
 		return w, nightowl.Errorf(nightowl.EInvalid, "the window must end in the future, after it starts")
 	}
 	if w.End.Sub(w.Start) > MaxAdHoc {
-		return w, nightowl.Errorf(nightowl.EInvalid, "a window started by hand lasts at most %s; configure a longer one", formatDuration(MaxAdHoc))
+		return w, nightowl.Errorf(nightowl.EInvalid, "a window started by hand lasts at most %s; configure a longer one", nightowl.FormatDuration(MaxAdHoc))
 	}
 	if w.Verify.Within <= 0 {
 		w.Verify.Within = DefaultVerifyWithin
@@ -612,7 +612,7 @@ func (r *Runner) verify(ctx context.Context, w *window, p nightowl.MaintenancePr
 		outcome = "not recovered: " + strings.Join(bad, ", ")
 	}
 	r.log.Info("maintenance verified", "window", w.ID, "name", w.Name, "after", after, "not_recovered", len(bad))
-	r.event(ctx, w, fmt.Sprintf("verified %s after maintenance %s: %s", formatDuration(after), w.Name, outcome))
+	r.event(ctx, w, fmt.Sprintf("verified %s after maintenance %s: %s", nightowl.FormatDuration(after), w.Name, outcome))
 	p.Stage++
 	p.Due = time.Time{}
 	if i := p.Stage - 2; i < len(w.Verify.AgainAfter) {
@@ -632,17 +632,4 @@ func (r *Runner) explained(c nightowl.CheckView, now time.Time) bool {
 		return false
 	}
 	return len(r.Active(&c.Check, now)) > 0
-}
-
-// formatDuration drops the zero units that time.Duration.String keeps:
-// 2h rather than 2h0m0s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }

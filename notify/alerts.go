@@ -469,7 +469,7 @@ func (m *Manager) NotRecovered(ctx context.Context, v nightowl.CheckView, w *nig
 }
 
 func (m *Manager) notRecovered(ctx context.Context, pol *Policy, v nightowl.CheckView, a *nightowl.Alert, w *nightowl.Window, stage int, after time.Duration) error {
-	note := fmt.Sprintf("not recovered %s after maintenance %s", formatDuration(after), w.Name)
+	note := fmt.Sprintf("not recovered %s after maintenance %s", nightowl.FormatDuration(after), w.Name)
 	now := m.clock.Now().UTC()
 	if a == nil {
 		b := &nightowl.Alert{
@@ -520,18 +520,6 @@ func maintenanceNote(r *nightowl.Result) string {
 		parts = append(parts, part)
 	}
 	return "during maintenance " + strings.Join(r.Maintenance.Windows, ", ") + " — not expected: " + strings.Join(parts, "; ")
-}
-
-// formatDuration drops the zero units that time.Duration.String keeps.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 // Reconcile observes every check in views and resolves the open alerts of
