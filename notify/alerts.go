@@ -260,28 +260,15 @@ func (m *Manager) Observe(ctx context.Context, v nightowl.CheckView) error {
 	return err
 }
 
-// follow keeps a blocked check listed on its root cause's open alert, and
-// takes it off when it is no longer blocked by it.
+// follow keeps a blocked check listed on its root cause's open alert, and a
+// member of a group on its leader's, and takes each off when that no
+// longer holds.
 func (m *Manager) follow(ctx context.Context, v nightowl.CheckView) error {
 	name, root := v.Check.Name, ""
 	if v.State.Status == nightowl.StatusBlocked {
 		root = v.State.BlockedBy
 	}
-	m.mu.Lock()
-	prev := m.blockedBy[name]
-	if root == "" {
-		delete(m.blockedBy, name)
-	} else {
-		m.blockedBy[name] = root
-	}
-	m.mu.Unlock()
-	var errs []error
-	if prev != "" && prev != root {
-		errs = append(errs, m.setListed(ctx, prev, name, blockedList, false))
-	}
-	if root != "" {
-		errs = append(errs, m.setListed(ctx, root, name, blockedList, true))
-	}
+	err := m.relist(ctx, m.blockedBy, name, root, blockedList)
 	// A member of a group is listed on its leader's alert while it fires.
 	m.mu.Lock()
 	group := ""
@@ -295,26 +282,34 @@ func (m *Manager) follow(ctx context.Context, v nightowl.CheckView) error {
 			leader = l.Check
 		}
 	}
+	if gerr := m.relist(ctx, m.memberOf, name, leader, groupedList); err == nil {
+		err = gerr
+	}
+	return err
+}
+
+// relist notes in on (blockedBy or memberOf) that check is now listed as l
+// on the open alert of target ("" for none), and moves it there: off the
+// alert it was on, onto target's. It returns the first error.
+func (m *Manager) relist(ctx context.Context, on map[string]string, check, target string, l list) error {
 	m.mu.Lock()
-	was := m.memberOf[name]
-	if leader == "" {
-		delete(m.memberOf, name)
+	prev := on[check]
+	if target == "" {
+		delete(on, check)
 	} else {
-		m.memberOf[name] = leader
+		on[check] = target
 	}
 	m.mu.Unlock()
-	if was != "" && was != leader {
-		errs = append(errs, m.setListed(ctx, was, name, groupedList, false))
+	var err error
+	if prev != "" && prev != target {
+		err = m.setListed(ctx, prev, check, l, false)
 	}
-	if leader != "" {
-		errs = append(errs, m.setListed(ctx, leader, name, groupedList, true))
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
+	if target != "" {
+		if jerr := m.setListed(ctx, target, check, l, true); err == nil {
+			err = jerr
 		}
 	}
-	return nil
+	return err
 }
 
 // A list of checks on an alert: those it blocks, or the others of its
