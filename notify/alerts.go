@@ -128,7 +128,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	}
 	for name, a := range m.open {
 		if a.Group != "" && !a.Leader {
-			if l := m.leaderOf(a.Group); l != nil {
+			if l := m.leaderWhere(func(o *nightowl.Alert) bool { return o.Group == a.Group }); l != nil {
 				m.memberOf[name] = l.Check
 			}
 		}
@@ -136,11 +136,12 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	return m, nil
 }
 
-// leaderOf returns the open alert that leads the group, nil for none.
-// Called with m.mu held, or before the Manager is shared.
-func (m *Manager) leaderOf(group string) *nightowl.Alert {
+// leaderWhere returns the open alert this node holds that leads a group
+// and matches, nil for none. Called with m.mu held, or before the Manager
+// is shared.
+func (m *Manager) leaderWhere(match func(*nightowl.Alert) bool) *nightowl.Alert {
 	for _, a := range m.open {
-		if a.Leader && a.Group == group {
+		if a.Leader && match(a) {
 			return a
 		}
 	}
@@ -152,12 +153,10 @@ func (m *Manager) leaderOf(group string) *nightowl.Alert {
 // store holds (another node runs its check).
 func (m *Manager) findLeader(ctx context.Context, match func(*nightowl.Alert) bool) *nightowl.Alert {
 	m.mu.Lock()
-	for _, o := range m.open {
-		if o.Leader && match(o) {
-			l := *o
-			m.mu.Unlock()
-			return &l
-		}
+	if o := m.leaderWhere(match); o != nil {
+		l := *o
+		m.mu.Unlock()
+		return &l
 	}
 	m.mu.Unlock()
 	if m.opts.Owns == nil {
