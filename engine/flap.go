@@ -29,7 +29,7 @@ func countsAsFlap(ev *nightowl.Event) bool {
 // passes without a change.
 func (e *Engine) flap(r *run, prev, st nightowl.State, ev *nightowl.Event, res *nightowl.Result) (nightowl.State, *nightowl.Event, bool) {
 	f := r.check.Flap
-	at := res.Start.Add(time.Duration(res.Duration))
+	at := ended(res)
 	if ev != nil {
 		at = ev.Time
 	}

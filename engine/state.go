@@ -64,7 +64,7 @@ func Apply(st nightowl.State, c *nightowl.Check, r *nightowl.Result) (nightowl.S
 		return st, nil
 	}
 	ev := &nightowl.Event{
-		Check: c.Name, Time: r.Start.Add(time.Duration(r.Duration)), Kind: nightowl.EventStatus,
+		Check: c.Name, Time: ended(r), Kind: nightowl.EventStatus,
 		From: cur, To: rs, Cause: Cause(r),
 	}
 	if threshold > 1 {
@@ -89,7 +89,7 @@ func Block(prev, st nightowl.State, ev *nightowl.Event, root string, r *nightowl
 			st.Status, st.Since, st.Cause, st.BlockedBy = nightowl.StatusBlocked, prev.Since, cause, root
 			return st, nil
 		}
-		at := r.Start.Add(time.Duration(r.Duration))
+		at := ended(r)
 		if ev != nil {
 			at = ev.Time
 		}
@@ -107,6 +107,9 @@ func Block(prev, st nightowl.State, ev *nightowl.Event, root string, r *nightowl
 	st.BlockedBy = ""
 	return st, ev
 }
+
+// ended is when a result's run ended: the time of the change it makes.
+func ended(r *nightowl.Result) time.Time { return r.Start.Add(time.Duration(r.Duration)) }
 
 // worse reports whether a is a worse result status than b: down is worse
 // than degraded, which is worse than up.
