@@ -99,7 +99,7 @@ func (e *Engine) upstreamCause(r *run, res *nightowl.Result) string {
 		return root
 	}
 	r.mu.Lock()
-	_, ev := Apply(r.state, &r.check, res)
+	_, ev := Apply(judged(r.state), &r.check, res)
 	r.mu.Unlock()
 	if ev == nil || !failing(ev.To) {
 		return ""

@@ -591,11 +591,7 @@ func (e *Engine) record(r *run, res *nightowl.Result) {
 	root := e.upstreamCause(r, res)
 	r.mu.Lock()
 	prev := r.state
-	base := prev
-	if prev.Status == nightowl.StatusFlapping {
-		// Judged as what its results say; flap decides what shows.
-		base.Status = prev.Underlying
-	}
+	base := judged(prev)
 	st, ev := Apply(base, &r.check, res)
 	st, ev = Block(base, st, ev, root, res)
 	st, ev, saved := e.flap(r, prev, st, ev, res)

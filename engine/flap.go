@@ -18,6 +18,15 @@ func countsAsFlap(ev *nightowl.Event) bool {
 	return ev != nil && judged(ev.From) && judged(ev.To)
 }
 
+// judged is the state a result is applied to: a flapping check is judged
+// as what its results say, and flap decides what shows.
+func judged(st nightowl.State) nightowl.State {
+	if st.Status == nightowl.StatusFlapping {
+		st.Status = st.Underlying
+	}
+	return st
+}
+
 // flap applies Check.Flap to the state that Apply and Block made of a
 // result (st, with the change ev; prev is the state before). A check whose
 // status changed more than Flap.Changes times within Flap.Window is
