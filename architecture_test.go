@@ -41,7 +41,7 @@ var allowedImports = map[string][]string{
 	"sqlite":              {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
 	"statuspage":          {"incident"},
 	"watchdog":            {},
-	"web":                 {"oncall", "statuspage", "web/admin", "web/internal/kit"},
+	"web":                 {"ingest", "oncall", "statuspage", "web/admin", "web/internal/kit"},
 	"web/admin":           {"oncall", "statuspage", "web/internal/kit"},
 	"web/internal/kit":    {},
 	"internal/boolexpr":   {},

@@ -14,6 +14,47 @@ type Component struct {
 	// DependsOn names the components this one needs: while one of them
 	// is in trouble, the status page says this one is affected by it.
 	DependsOn []string `json:"-"`
+	// Alerts select the alerts other tools send in (integrations) that
+	// belong to the component: while one is open, the component is in
+	// trouble as its check would be.
+	Alerts []AlertMatch `json:"-"`
+}
+
+// AlertMatch selects the alerts of one integration whose labels have
+// every value of Match.
+type AlertMatch struct {
+	Integration string
+	Match       map[string]string
+}
+
+// Matches reports whether the component takes in the check with this
+// name and these labels: one it selects by Checks, or the synthetic check
+// of an ingested alert (whose labels name its integration) that one of
+// Alerts matches.
+func (c *Component) Matches(check string, labels map[string]string) bool {
+	if c.Checks.Matches(check, labels) {
+		return true
+	}
+	for _, m := range c.Alerts {
+		if m.Matches(labels) {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether an alert with these labels is of the
+// integration and has every value of m.Match.
+func (m *AlertMatch) Matches(labels map[string]string) bool {
+	if labels["integration"] != m.Integration {
+		return false
+	}
+	for k, v := range m.Match {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // ComponentStatus is a component's state as the status page shows it, with

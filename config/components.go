@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -34,17 +35,25 @@ type componentKeys struct {
 	Description string             `yaml:"description"`
 	Checks      *nightowl.Selector `yaml:"checks"`
 	DependsOn   []string           `yaml:"depends_on"`
+	Alerts      []alertMatchKeys   `yaml:"alerts"`
+}
+
+// alertMatchKeys select the alerts of an integration that belong to a
+// component.
+type alertMatchKeys struct {
+	Integration string            `yaml:"integration"`
+	Match       map[string]string `yaml:"match"`
 }
 
 // components decodes the components section against the checks in sc:
 // each component selects some of them. n is nil when the file has no such
 // section.
-func (d *decoder) components(n *yaml.Node, sc *scope) []nightowl.Component {
+func (d *decoder) components(n *yaml.Node, sc *scope, integrations []string) []nightowl.Component {
 	// Names are compared without case: "website" and "Website" side by
 	// side on a status page would only confuse.
 	l := namedList{path: "components", kind: "component", notList: "must be a list of components", foldCase: true}
 	out, r := decodeNamed(d, n, l, func(n *yaml.Node, path string) nightowl.Component {
-		return d.component(n, path, sc)
+		return d.component(n, path, sc, integrations)
 	}, func(c nightowl.Component) string { return c.Name })
 	names := make([]string, len(out))
 	deps := make([][]string, len(out))
@@ -66,7 +75,7 @@ func (d *decoder) components(n *yaml.Node, sc *scope) []nightowl.Component {
 	return out
 }
 
-func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Component {
+func (d *decoder) component(n *yaml.Node, path string, sc *scope, integrations []string) nightowl.Component {
 	var c nightowl.Component
 	var k componentKeys
 	if !d.namedItem(n, path, &k) {
@@ -76,14 +85,42 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope) nightowl.Compo
 	c.Description = k.Description
 	c.DependsOn = k.DependsOn
 
+	c.Alerts = d.alertMatches(k.Alerts, path+".alerts", integrations)
 	cpath := path + ".checks"
-	if k.Checks == nil && !d.HasError(cpath) {
-		d.Errorf(n, cpath, "required: the checks that make up the component, by labels, names or both")
+	if k.Checks == nil && len(k.Alerts) == 0 && !d.HasError(cpath) && !d.HasError(path+".alerts") {
+		d.Errorf(n, cpath, "required: the checks that make up the component, by labels, names or both (or alerts: of integrations)")
+		return c
+	}
+	if k.Checks == nil {
 		return c
 	}
 	c.Checks = d.selector(k.Checks, n, cpath, sc)
 	d.inScope(&c.Checks, cpath, sc)
 	return c
+}
+
+// alertMatches checks the alerts key of a component: each names an
+// integration of the config.
+func (d *decoder) alertMatches(keys []alertMatchKeys, path string, integrations []string) []nightowl.AlertMatch {
+	var out []nightowl.AlertMatch
+	for i, k := range keys {
+		ipath := indexPath(path, i) + ".integration"
+		switch {
+		case d.HasError(ipath):
+		case k.Integration == "":
+			d.Errorf(d.Locate(indexPath(path, i)), ipath, "required: the integration whose alerts these are")
+		case !slices.Contains(integrations, k.Integration):
+			d.Errorf(d.Locate(ipath), ipath, "no integration named %q (integrations: %s)", k.Integration, strings.Join(integrations, ", "))
+		}
+		for name := range k.Match {
+			if !labelNameRE.MatchString(name) {
+				lpath := indexPath(path, i) + ".match." + name
+				d.Errorf(d.Keys[lpath], lpath, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+			}
+		}
+		out = append(out, nightowl.AlertMatch{Integration: k.Integration, Match: k.Match})
+	}
+	return out
 }
 
 // badComponentName says what is wrong with a component's name, or "".

@@ -26,6 +26,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/assert"
+	"github.com/nightowl/nightowl/ingest"
 	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/probe"
 )
@@ -106,6 +107,9 @@ type Config struct {
 	Watchdog Watchdog
 	// Audit is the audit section (audit.go).
 	Audit Audit
+	// Integrations are the tools that send alerts in, in file order
+	// (integrations.go).
+	Integrations []ingest.Integration
 }
 
 // Server is the server section.
@@ -328,10 +332,12 @@ func (d *decoder) config() *Config {
 		},
 		BuddyDuringIncidents: DefaultBuddyDuringIncidents,
 	}
-	var checks, notifyNode, maintenance, components, actions, schedules *yaml.Node
+	var checks, notifyNode, maintenance, components, actions, schedules, integrations *yaml.Node
 	if root != nil {
-		d.DecodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions", "schedules"}, func(key string, p pair) bool {
+		d.DecodeStruct(root, reflect.ValueOf(&t).Elem(), "", []string{"checks", "notify", "maintenance", "components", "actions", "schedules", "integrations"}, func(key string, p pair) bool {
 			switch key {
+			case "integrations":
+				integrations = p.Val
 			case "schedules":
 				schedules = p.Val
 			case "checks":
@@ -363,7 +369,14 @@ func (d *decoder) config() *Config {
 	sc := d.newScope(cfg.Checks, checkNames)
 	d.dependsOn(cfg.Checks, sc)
 	cfg.Maintenance = d.maintenance(maintenance, sc)
-	cfg.Components = d.components(components, sc)
+	cfg.Integrations = d.integrations(integrations)
+	integrationNames := make([]string, 0, len(cfg.Integrations))
+	for _, in := range cfg.Integrations {
+		if in.Name != "" {
+			integrationNames = append(integrationNames, in.Name)
+		}
+	}
+	cfg.Components = d.components(components, sc, integrationNames)
 	d.incidents(&cfg.Incidents)
 	d.cluster(cfg)
 	d.audit(&cfg.Audit)

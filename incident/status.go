@@ -26,7 +26,7 @@ func componentStatus(c *nightowl.Component, views []nightowl.CheckView) nightowl
 	var n, down, degraded, maint int
 	for i := range views {
 		v := &views[i]
-		if !c.Checks.Matches(v.Check.Name, v.Check.Labels) || v.Check.Paused || v.State.Status == nightowl.StatusPaused {
+		if !c.Matches(v.Check.Name, v.Check.Labels) || v.Check.Paused || v.State.Status == nightowl.StatusPaused {
 			continue
 		}
 		n++
@@ -109,7 +109,7 @@ func ComponentChecks(components []nightowl.Component, names []string, views []ni
 func componentsOf(components []nightowl.Component, check string, labels map[string]string) []string {
 	var out []string
 	for _, c := range components {
-		if c.Checks.Matches(check, labels) {
+		if c.Matches(check, labels) {
 			out = append(out, c.Name)
 		}
 	}

@@ -96,6 +96,9 @@ type Options struct {
 	// Publisher serves the public status page, its feed, JSON and badges;
 	// none are served when nil.
 	Publisher Publisher
+	// Ingester takes alerts from other tools at
+	// /api/v1/integrations/{name}; not served when nil.
+	Ingester Ingester
 	// Schedules are the config's schedules as they are now; none are
 	// served when nil.
 	Schedules func() []oncall.Schedule
@@ -248,6 +251,11 @@ func (a *api) routes(opts Options) []Route {
 			// the others it runs its checks from memory.
 			rs = append(rs, f("POST "+ClusterAlivePath, public, clusterAlive(h, opts.Clock, a.log)))
 		}
+	}
+	if opts.Ingester != nil {
+		// Public: the integration's token is the credential, checked
+		// in constant time, and each integration is rate-limited.
+		rs = append(rs, f("POST "+IntegrationPath+"{name}", public, receiveAlerts(opts.Ingester)))
 	}
 	if cv, ok := opts.Backend.(ClusterViewer); ok {
 		rs = append(rs, f("GET /api/v1/cluster", viewer, func(w http.ResponseWriter, r *http.Request) {
