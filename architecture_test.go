@@ -42,7 +42,7 @@ var allowedImports = map[string][]string{
 	"statuspage":          {"incident"},
 	"watchdog":            {},
 	"web":                 {"ingest", "oncall", "statuspage", "web/admin", "web/internal/kit"},
-	"web/admin":           {"oncall", "statuspage", "web/internal/kit"},
+	"web/admin":           {"ingest", "oncall", "statuspage", "web/internal/kit"},
 	"web/internal/kit":    {},
 	"internal/boolexpr":   {},
 	"internal/checkstore": {},

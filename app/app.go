@@ -31,6 +31,7 @@ import (
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/incident"
+	"github.com/nightowl/nightowl/ingest"
 	"github.com/nightowl/nightowl/maintenance"
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
@@ -130,6 +131,8 @@ type App struct {
 	// cluster is this node's part in a cluster; nil with SQLite
 	// (cluster.go).
 	cluster *clusterState
+	// ingest takes the alerts other tools send (ingest.go).
+	ingest *ingest.Service
 }
 
 // New loads the config and opens the store. Nothing runs until Start. On an
@@ -211,6 +214,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.startAlerting(ctx, cfg, em); err != nil {
 		return nil, err
 	}
+	if err := a.newIngest(cfg.Integrations); err != nil {
+		return nil, err
+	}
 	if a.engine, err = a.newEngine(em); err != nil {
 		return nil, err
 	}
@@ -241,7 +247,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if a.cluster != nil {
 		a.newRelay(pingKey)
 	}
-	a.status = statuspage.New(statuspage.Options{Settings: a.pageSettings, Checks: a.engine, Incidents: a.incidents,
+	a.status = statuspage.New(statuspage.Options{Settings: a.pageSettings, Checks: pageChecks{a}, Incidents: a.incidents,
 		Maintenance: a.maint, Rollups: store, Clock: opts.Clock, TTL: opts.PublicTTL})
 	stored, err := store.Heartbeats(ctx)
 	if err != nil {
@@ -423,6 +429,7 @@ func (a *App) Start(ctx context.Context) error {
 		"cluster":     func(ctx context.Context) { a.runCluster(ctx, ln.Addr().String()) },
 		"store":       func(ctx context.Context) { runStore(ctx, a.store) },
 		"backups":     func(ctx context.Context) { a.runBackups(ctx, storage) },
+		"ingest":      a.ingest.Run,
 	} {
 		a.crew.Go(name, func(context.Context) { run(lctx) })
 	}
@@ -560,6 +567,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.engine.SetChecks(checks, nil)
 	a.targets.Store(&targets)
 	a.alerts.SetPolicy(policy(cfg))
+	a.ingest.SetIntegrations(cfg.Integrations)
 	a.sender.SetGiveUpAfter(cfg.Notify.GiveUpAfter)
 	a.audit.SetSigner(cfg.Audit.Signer)
 	a.cfg = cfg

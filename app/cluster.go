@@ -15,6 +15,7 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/cluster"
 	"github.com/nightowl/nightowl/cluster/relay"
+	"github.com/nightowl/nightowl/ingest"
 )
 
 // clusterState is this node's part in a cluster, with storage.postgres.
@@ -39,6 +40,9 @@ func (a *App) owns(check string) bool {
 	}
 	if strings.HasPrefix(check, cluster.NodeCheckPrefix) {
 		return cluster.Owner(check, cluster.LiveNames(m.Nodes())) == m.Name()
+	}
+	if name, _, ok := ingest.Split(check); ok {
+		return a.ownsIntegration(name)
 	}
 	return m.Owns(check)
 }
@@ -198,6 +202,7 @@ func (a *App) runCluster(ctx context.Context, addr string) {
 				}
 				a.adopt(ctx, nil)
 				a.watchNodes(ctx, m)
+				a.adoptIngested(ctx)
 				if err := a.maint.Refresh(ctx); err != nil {
 					a.log.Warn("read maintenance windows", "err", err)
 				}
@@ -267,6 +272,9 @@ func (a *App) reconcile(ctx context.Context, checks []string) {
 	configured := func(c string) bool {
 		if a.cluster != nil && strings.HasPrefix(c, cluster.NodeCheckPrefix) {
 			return true // the node watch resolves these
+		}
+		if a.ingest.Configured(c) {
+			return true // their senders resolve these, or resolve_after
 		}
 		_, ok := a.engine.Check(c)
 		return ok

@@ -23,7 +23,7 @@ func (a *App) newIncidents() error {
 			if a.engine == nil {
 				return nil
 			}
-			return a.engine.Checks()
+			return a.withIngested(a.engine.Checks())
 		},
 		AutoOpen: func() bool { return a.Config().Incidents.AutoOpen == config.AutoOpenCritical },
 	})

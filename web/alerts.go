@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/ingest"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -59,10 +60,33 @@ func (a *api) listAlerts(w http.ResponseWriter, r *http.Request) {
 		kit.WriteError(w, err)
 		return
 	}
-	if alerts == nil {
-		alerts = []nightowl.Alert{}
+	out := make([]AlertJSON, len(alerts))
+	for i, al := range alerts {
+		out[i] = alertJSON(al)
 	}
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"alerts": out})
+}
+
+// AlertJSON is how the API shows an alert: the alert, and for one that
+// another tool sent in, the integration it came from and its key there.
+type AlertJSON struct {
+	nightowl.Alert
+	Source *AlertSource `json:"source,omitempty"`
+}
+
+// AlertSource names the integration an ingested alert came from, and the
+// key (fingerprint, dedup_key) it has there.
+type AlertSource struct {
+	Integration string `json:"integration"`
+	Key         string `json:"key"`
+}
+
+func alertJSON(al nightowl.Alert) AlertJSON {
+	out := AlertJSON{Alert: al}
+	if in, key, ok := ingest.Split(al.Check); ok {
+		out.Source = &AlertSource{Integration: in, Key: key}
+	}
+	return out
 }
 
 func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +102,7 @@ func (a *api) getAlert(w http.ResponseWriter, r *http.Request) {
 		kit.WriteError(w, err)
 		return
 	}
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"alert": al, "notifications": notificationsJSON(ns)})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"alert": alertJSON(al), "notifications": notificationsJSON(ns)})
 }
 
 // NotificationJSON is how the API shows a notification: what was sent, to

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/ingest"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -32,6 +33,9 @@ type alertRow struct {
 	// the alert is one of a group that another leads.
 	Blocked, Grouped []checkLink
 	Member           bool
+	// Source is the integration an alert another tool sent came from,
+	// and SourceKey its key there; such an alert has no check page.
+	Source, SourceKey string
 }
 
 func checkLinks(names []string) []checkLink {
@@ -50,6 +54,10 @@ func alertRows(als []nightowl.Alert) []alertRow {
 			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
 			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring,
 			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader})
+		if in, key, ok := ingest.Split(al.Check); ok {
+			row := &out[len(out)-1]
+			row.Source, row.SourceKey, row.CheckHref = in, key, ""
+		}
 	}
 	return out
 }
