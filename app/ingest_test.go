@@ -176,3 +176,47 @@ notify:
 		t.Errorf("status page after the resolution: %s", summary)
 	}
 }
+
+// TestIngestReload keeps an ingested alert open across a reload while its
+// integration is configured, and resolves it once the integration is gone;
+// a generic alert goes the same way as Alertmanager's.
+func TestIngestReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	const head = `storage: {sqlite: test.db}
+checks:
+  - name: site
+    tcp: {addr: "127.0.0.1:1"}
+    paused: true
+`
+	const integrations = `integrations:
+  - {name: jobs, format: generic, token: jobs-token-0123456789}
+`
+	writeConfig(t, cfg, head+integrations)
+	a := startApp(t, cfg)
+	url := "http://" + a.Addr() + "/api/v1/integrations/jobs"
+	if code, body := postIngest(t, url, "jobs-token-0123456789", `{"dedup_key": "backup", "title": "Nightly backup failed"}`); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if code, body := postIngest(t, url, "jobs-token-0123456789", `{"dedup_key": "backup", "state": "over"}`); code != 400 || !strings.Contains(body, "state: must be firing or resolved") {
+		t.Fatalf("bad state: %d %s", code, body)
+	}
+	ctx := t.Context()
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open := a.Alerts().Open(); len(open) != 1 || open[0].Cause != "Nightly backup failed" {
+		t.Fatalf("after a reload that keeps the integration: %+v", open)
+	}
+	writeConfig(t, cfg, head)
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if open := a.Alerts().Open(); len(open) != 0 {
+		t.Errorf("after the integration was removed: %+v", open)
+	}
+	if code, _ := postIngest(t, url, "jobs-token-0123456789", `{"dedup_key": "backup", "title": "t"}`); code != 404 {
+		t.Errorf("a removed integration answers %d", code)
+	}
+}
