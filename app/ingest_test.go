@@ -148,6 +148,11 @@ notify:
 	if code, page := get(t, admin, base+"/admin/alerts"); code != 200 || !strings.Contains(page, `data-testid="alert-source">from prometheus`) {
 		t.Errorf("admin alerts page: %d, source not shown", code)
 	}
+	// The dashboard link of its messages (the check's page) shows it.
+	if code, page := get(t, admin, base+"/admin/checks/integration:prometheus:5e1f0c2a9b3d4e6f"); code != 200 ||
+		!strings.Contains(page, "Alert from prometheus") || !strings.Contains(page, open[0].ID) {
+		t.Errorf("the alert's dashboard page: %d", code)
+	}
 
 	// The component that takes the integration's shop alerts is down, and
 	// an incident opened for it.

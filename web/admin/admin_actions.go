@@ -78,6 +78,25 @@ func newAlertTable(r *http.Request, id string, rows []alertRow, back string) ale
 
 type alertsPage struct {
 	Open, Recent alertTable
+	// Source and Key, for the page of one ingested alert's synthetic
+	// check, name its integration and its key there.
+	Source, Key string
+}
+
+// ingestedAlerts shows the alerts of the synthetic check of an alert that
+// integration in sent with key.
+func (a *pages) ingestedAlerts(w http.ResponseWriter, r *http.Request, check, in, key string) {
+	als, err := a.alerts.AlertStore().Alerts(r.Context(), nightowl.AlertQuery{Check: check, Limit: 50})
+	if err != nil {
+		a.fail(w, r, check, err)
+		return
+	}
+	open := slices.DeleteFunc(slices.Clone(als), func(al nightowl.Alert) bool { return !al.Open() })
+	done := slices.DeleteFunc(als, func(al nightowl.Alert) bool { return al.Open() })
+	back := checkHref(check)
+	p := alertsPage{Source: in, Key: key,
+		Open: newAlertTable(r, "open-alerts", alertRows(open), back), Recent: newAlertTable(r, "recent-alerts", alertRows(done), back)}
+	a.render(w, r, http.StatusOK, "admin_alerts.html", &adminPage{Title: "Alert from " + in, Section: "alerts", Data: p})
 }
 
 func (a *pages) alertsPage(r *http.Request) (alertsPage, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/ingest"
 	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
@@ -73,6 +74,12 @@ type eventRow struct {
 func (a *pages) adminCheck(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	v, ok := a.b.Check(name)
+	if in, key, ingested := ingest.Split(name); !ok && ingested && a.alerts != nil {
+		// An alert another tool sent has no check to show, only its
+		// alerts: where the dashboard links of its messages lead.
+		a.ingestedAlerts(w, r, name, in, key)
+		return
+	}
 	if !ok {
 		a.fail(w, r, "Not found", nightowl.Errorf(nightowl.ENotFound, "check %q not found", name))
 		return
