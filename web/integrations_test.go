@@ -115,3 +115,51 @@ func TestIntegrationRouteIsPublic(t *testing.T) {
 	}
 	t.Error("no route for the integrations")
 }
+
+// FuzzIntegrationBody: whatever the body sent to an integration of any
+// format, the answer is 200 with as many alerts counted as were stored, or
+// 400 with a code and a message and nothing stored.
+func FuzzIntegrationBody(f *testing.F) {
+	for _, s := range []string{
+		`{"dedup_key": "k", "title": "t"}`, `{"alerts": [{"dedup_key": "k", "state": "resolved"}]}`,
+		`{"version": "4", "alerts": [{"status": "firing", "fingerprint": "ab", "labels": {"a": "b"}}]}`,
+		`{"alerts": [{"status": "resolved", "fingerprint": "ab", "valueString": "x"}], "orgId": 1}`,
+		`{"alerts": null}`, `[`, `null`, ``,
+	} {
+		for format := range 3 {
+			f.Add(uint8(format), s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, format uint8, body string) {
+		stored := 0
+		svc, err := ingest.New(ingest.Options{Clock: &stillClock{}, Observe: func(context.Context, nightowl.CheckView) error {
+			stored++
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{"alertmanager", "grafana", "generic"}
+		name := names[int(format)%len(names)]
+		svc.SetIntegrations([]ingest.Integration{{Name: name, Format: name, Token: "0123456789abcdef", Rate: ingest.Rate{N: 1 << 20, Per: time.Second}}})
+		r := httptest.NewRequest("POST", "/api/v1/integrations/"+name, strings.NewReader(body))
+		r.SetPathValue("name", name)
+		r.Header.Set("Authorization", "Bearer 0123456789abcdef")
+		w := httptest.NewRecorder()
+		receiveAlerts(svc).ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusOK:
+			var rc ingest.Receipt
+			if err := json.Unmarshal(w.Body.Bytes(), &rc); err != nil || rc.Firing+rc.Resolved != stored {
+				t.Fatalf("%s %q: 200 %s with %d stored", name, body, w.Body, stored)
+			}
+		case http.StatusBadRequest:
+			var eb kit.ErrorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &eb); err != nil || eb.Error.Code != nightowl.EInvalid || eb.Error.Message == "" || stored != 0 {
+				t.Fatalf("%s %q: 400 %s with %d stored", name, body, w.Body, stored)
+			}
+		default:
+			t.Fatalf("%s %q: %d %s", name, body, w.Code, w.Body)
+		}
+	})
+}
