@@ -20,6 +20,7 @@ var allowedImports = map[string][]string{
 	"audit/audited":       {"access", "actions", "incident", "maintenance", "notify"},
 	"cluster":             {},
 	"cluster/relay":       {"cluster", "heartbeat", "web"},
+	"contact":             {"notify", "notify/kit"},
 	"config":              {"assert", "audit", "internal/yamlnode", "maintenance", "notify", "notify/kit", "notify/email", "notify/receivers", "oncall", "preflight", "probe"},
 	"connlimit":           {},
 	"engine":              {},
