@@ -40,6 +40,16 @@ type NotificationRule struct {
 	After   time.Duration `json:"after"`
 }
 
+// ContactKind is a kind of contact method as people choose it.
+type ContactKind struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Address says what address the kind takes: the receiver's key
+	// ("to", "webhook_url", "chat_id"), or "to" for a gateway that takes
+	// a phone number.
+	Address string `json:"address"`
+}
+
 // ContactStore keeps people's contact methods and notification rules. A
 // user's go with them.
 type ContactStore interface {

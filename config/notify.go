@@ -129,7 +129,7 @@ func (d *decoder) notify(n *yaml.Node) Notify {
 	out.Escalations = d.escalations(k.Escalations, out.Receivers)
 	out.Contacts = d.contacts(k.Contacts, out.SMTP)
 	out.Routes = k.Routes
-	d.routes(out.Routes, out.Escalations, len(out.Receivers) > 0 || len(out.Contacts) > 0)
+	d.routes(out.Routes, out.Escalations, len(out.Receivers) > 0)
 
 	for _, list := range out.Receivers {
 		for i := range list {

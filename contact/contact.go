@@ -101,26 +101,17 @@ func New(opts Options) (*Service, error) {
 	return &Service{opts: opts, sent: map[string][]time.Time{}}, nil
 }
 
-// KindInfo is a contact kind as people choose it.
-type KindInfo struct {
-	Name  string `json:"name"`
-	Label string `json:"label"`
-	// Address says what address the kind takes: the receiver's key
-	// ("to", "webhook_url", "chat_id") or "to" for a gateway.
-	Address string `json:"address"`
-}
-
 // Kinds lists the contact kinds people may add, by name.
-func (s *Service) Kinds() []KindInfo {
-	var out []KindInfo
+func (s *Service) Kinds() []nightowl.ContactKind {
+	var out []nightowl.ContactKind
 	for _, k := range s.opts.Kinds() {
 		addr := k.Spec.AddressKey()
 		if addr == "" {
 			addr = "to"
 		}
-		out = append(out, KindInfo{Name: k.Name, Label: k.Label, Address: addr})
+		out = append(out, nightowl.ContactKind{Name: k.Name, Label: k.Label, Address: addr})
 	}
-	slices.SortFunc(out, func(a, b KindInfo) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b nightowl.ContactKind) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
