@@ -172,6 +172,9 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding
 @media (prefers-color-scheme:dark){body{color:#eee;background:#121212}}
 button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:.4rem;background:#b3261e;color:#fff;cursor:pointer}
 button:focus{outline:3px solid #f4b400;outline-offset:2px}
+input{font:inherit;padding:.5rem;border:1px solid #888;border-radius:.4rem;box-sizing:border-box;width:100%;max-width:20rem}
+label{display:block}
+@media (max-width:30rem){body{margin:1.5rem auto}button{width:100%;min-height:3rem}input{max-width:none}}
 .error{color:#b3261e}
 </style></head>
 <body><main>

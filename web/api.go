@@ -159,7 +159,7 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Schedules: a.schedules, Logger: a.log, Clock: a.clock}
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Schedules: a.schedules, Contacts: a.contacts, Logger: a.log, Clock: a.clock}
 	if a.pub != nil {
 		o.Components = a.componentNames
 	}

@@ -1,27 +1,17 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/admin"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
 // Contacts manages each person's own contact methods and notification
-// rules (package contact). Every call names the person: nobody reads or
-// changes another's.
-type Contacts interface {
-	Kinds() []nightowl.ContactKind
-	Methods(ctx context.Context, user string) ([]nightowl.ContactMethod, error)
-	Add(ctx context.Context, user, kind, address, label string) (nightowl.ContactMethod, error)
-	SendTest(ctx context.Context, user, id string) (nightowl.ContactMethod, error)
-	Verify(ctx context.Context, user, id, code string) (nightowl.ContactMethod, error)
-	Delete(ctx context.Context, user, id string) error
-	Rules(ctx context.Context, user string) ([]nightowl.NotificationRule, error)
-	SetRules(ctx context.Context, user string, rules []nightowl.NotificationRule) error
-}
+// rules (package contact).
+type Contacts = admin.Contacts
 
 // ContactJSON is a contact method as its owner sees it.
 type ContactJSON struct {
