@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,25 @@ notify:
 	getJSON(t, ana, "GET", base+"/api/v1/me/contacts", &mine)
 	if len(mine.Contacts) != 1 || len(mine.Rules) != 1 {
 		t.Errorf("after deleting the phone: %+v %+v", mine.Contacts, mine.Rules)
+	}
+	// Each change is in the audit log under its person, without the
+	// address.
+	var log struct{ Entries []nightowl.AuditEntry }
+	if code := getJSON(t, adminToken(t, a), "GET", base+"/api/v1/audit", &log); code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	var did []string
+	for _, e := range log.Entries {
+		if strings.HasPrefix(e.Action, "contact.") {
+			did = append(did, e.Actor+" "+e.Action)
+			if strings.Contains(e.Detail, "127.0.0.1") || strings.Contains(e.Detail, "+49") {
+				t.Errorf("the audit log holds an address: %+v", e)
+			}
+		}
+	}
+	slices.Sort(did)
+	if want := []string{"ana contact.add", "ana contact.add", "ana contact.remove", "ana contact.rules", "ana contact.verify"}; !slices.Equal(did, want) {
+		t.Errorf("audited: %v, want %v", did, want)
 	}
 }
 

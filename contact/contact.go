@@ -115,6 +115,9 @@ func (s *Service) Kinds() []nightowl.ContactKind {
 	return out
 }
 
+// Store is the store the service keeps methods in.
+func (s *Service) Store() nightowl.ContactStore { return s.opts.Store }
+
 // Methods lists a user's contact methods.
 func (s *Service) Methods(ctx context.Context, user string) ([]nightowl.ContactMethod, error) {
 	return s.opts.Store.Contacts(ctx, user)
