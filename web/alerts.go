@@ -112,10 +112,10 @@ func notificationsJSON(ns []nightowl.Notification) []NotificationJSON {
 func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 	q := nightowl.NotificationQuery{AlertID: r.URL.Query().Get("alert")}
 	switch s := nightowl.NotificationState(r.URL.Query().Get("state")); s {
-	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed:
+	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed, nightowl.NotificationCancelled:
 		q.State = s
 	default:
-		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent or failed, not %q", s))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent, failed or cancelled, not %q", s))
 		return
 	}
 	var err error
