@@ -217,4 +217,7 @@ notify:
 	if st := one.Alert.Steps; len(st) != 2 || st[0].User != "ana" || st[1].User != "bo" || st[1].Target != "schedule secondary" {
 		t.Errorf("steps: %+v", st)
 	}
+	if code, body := get(t, adminToken(t, a), base+"/admin/alerts"); code != 200 || !strings.Contains(body, "paged: ana (primary), bo (secondary)") {
+		t.Errorf("the alerts page does not say who was paged: %d", code)
+	}
 }

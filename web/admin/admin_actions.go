@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -32,6 +33,10 @@ type alertRow struct {
 	// the alert is one of a group that another leads.
 	Blocked, Grouped []checkLink
 	Member           bool
+	// OnCall names the people its steps paged; Unreached says why steps
+	// paged nobody.
+	OnCall    string
+	Unreached []string
 }
 
 func checkLinks(names []string) []checkLink {
@@ -49,7 +54,8 @@ func alertRows(als []nightowl.Alert) []alertRow {
 			Severity: al.Severity, Status: al.Status, Icon: statusIcons[al.Status], Cause: al.Cause,
 			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
 			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring,
-			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader})
+			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader,
+			OnCall: strings.Join(al.OnCall, ", "), Unreached: unreached(al.Steps)})
 	}
 	return out
 }
@@ -282,4 +288,15 @@ func (a *pages) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("user removed", "user", name, "by", kit.Actor(r))
 	done(w, r, "/admin/users", "user-removed", name)
+}
+
+// unreached says, for each step that paged nobody, why.
+func unreached(steps []nightowl.StepRecord) []string {
+	var out []string
+	for _, st := range steps {
+		if st.Note != "" {
+			out = append(out, fmt.Sprintf("step %d (%s): %s", st.Step, st.Target, st.Note))
+		}
+	}
+	return out
 }
