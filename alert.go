@@ -74,12 +74,37 @@ type Alert struct {
 	// be told), UpdatedAt when they last were.
 	UpdateAt  time.Time `json:"update_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// OnCall names the people escalation steps have paged, each with the
+	// schedule that put them on call ("ana (primary)"): every message says
+	// who has been told. Steps records each step taken: whom it reached,
+	// or why it fell through to the next.
+	OnCall []string     `json:"on_call,omitempty"`
+	Steps  []StepRecord `json:"steps,omitempty"`
 	// Version counts the writes of the alert; 0 for one not yet stored.
 	// Every change is written over the version it was read at, so that of
 	// two nodes changing an alert at once exactly one wins. Messages about
 	// the alert do not carry it.
 	Version int64 `json:"version,omitempty"`
 }
+
+// StepRecord is one escalation step an alert took.
+type StepRecord struct {
+	At time.Time `json:"at"`
+	// Step counts from 1; repeats of the last step have its number.
+	Step int `json:"step"`
+	// Target is what the step notifies: "schedule primary", "user ana" or
+	// "receivers team".
+	Target string `json:"target"`
+	// User is the person it paged, "" for none; Contacts how many of
+	// their contact methods it queued.
+	User     string `json:"user,omitempty"`
+	Contacts int    `json:"contacts,omitempty"`
+	// Note says why a step paged nobody and fell through to the next.
+	Note string `json:"note,omitempty"`
+}
+
+// MaxStepRecords bounds Alert.Steps: the oldest go first.
+const MaxStepRecords = 50
 
 // Open reports whether the alert is firing or acknowledged.
 func (a *Alert) Open() bool { return a.State != AlertResolved }
@@ -95,6 +120,9 @@ const (
 	// MessageUpdate tells those already notified of an open alert what
 	// changed: more checks blocked by it. It is not a new page.
 	MessageUpdate MessageKind = "update"
+	// MessageTest is the test message that verifies a contact method: it
+	// carries a code, and no alert of any check.
+	MessageTest MessageKind = "test"
 )
 
 // Message is one notification about an alert, ready for a receiver.
@@ -108,6 +136,10 @@ type Message struct {
 	// IdempotencyKey is the same for every attempt to deliver this message,
 	// and differs between messages.
 	IdempotencyKey string `json:"idempotency_key"`
+	// To is the person's own address when the message goes to a contact
+	// method whose receiver does not hold it (a phone number for an SMS
+	// gateway behind a webhook); empty otherwise.
+	To string `json:"to,omitempty"`
 }
 
 // Notifier delivers messages to one receiver. It says whether a failed
@@ -128,6 +160,10 @@ const (
 	// NotificationFailed will not be tried again: the receiver refused it
 	// in a way that will not change, or it kept failing for give_up_after.
 	NotificationFailed NotificationState = "failed"
+	// NotificationCancelled was a page to a person's contact method that
+	// the alert's acknowledgement or resolution made moot before it was
+	// sent (UntilAck).
+	NotificationCancelled NotificationState = "cancelled"
 )
 
 // Notification is one message to one receiver, in the durable outbox. It is
@@ -148,6 +184,10 @@ type Notification struct {
 	SentAt time.Time `json:"sent_at,omitzero"`
 	// Error is the last failure, with secrets redacted.
 	Error string `json:"error,omitempty"`
+	// UntilAck marks a page to a person's contact method: when the alert
+	// is acknowledged or resolved while it is still pending, it is
+	// cancelled in the same write.
+	UntilAck bool `json:"until_ack,omitempty"`
 }
 
 // AlertQuery selects alerts. The zero value selects every alert, newest

@@ -28,6 +28,7 @@ import (
 	"github.com/nightowl/nightowl/audit"
 	"github.com/nightowl/nightowl/config"
 	"github.com/nightowl/nightowl/connlimit"
+	"github.com/nightowl/nightowl/contact"
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/incident"
@@ -85,6 +86,8 @@ type App struct {
 	loginKey []byte
 	// targets are the receivers of the config in force, by ID.
 	targets atomic.Pointer[map[string]notify.Target]
+	// contacts keeps people's contact methods (contacts.go).
+	contacts *contact.Service
 	// crew owns every goroutine the App starts (crew.go); Stop waits for
 	// them. stopLoops ends the background loops (escalation, sending,
 	// maintenance, audit, watchdog, cluster, store upkeep).
@@ -738,6 +741,9 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config, em *engine.
 		return InvalidConfig(err)
 	}
 	a.targets.Store(&targets)
+	if err := a.startContacts(); err != nil {
+		return err
+	}
 	key, err := a.store.Secret(ctx, "ack_link_key", ackKeySize)
 	if err != nil {
 		return fmt.Errorf("read acknowledgement link key: %w", err)
@@ -751,10 +757,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config, em *engine.
 	}})
 	a.sender, err = notify.NewSender(notify.SenderOptions{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Owner: a.nodeName(),
-		Targets: func(id string) (notify.Target, bool) {
-			t, ok := (*a.targets.Load())[id]
-			return t, ok
-		},
+		Targets:     a.target,
 		GiveUpAfter: cfg.Notify.GiveUpAfter,
 		Metrics:     metrics,
 	})
@@ -764,7 +767,7 @@ func (a *App) startAlerting(ctx context.Context, cfg *config.Config, em *engine.
 	a.alerts, err = notify.NewManager(ctx, notify.ManagerOptions{
 		Store: a.store, Clock: a.opts.Clock, Logger: a.log, Policy: policy(cfg),
 		Signer: a.signer, PublicURL: cfg.Server.PublicURL, Queued: a.sender.Wake,
-		Fired: a.alertFired, Owns: a.ownsFunc(),
+		Fired: a.alertFired, Owns: a.ownsFunc(), People: people{a},
 		Saved: func(reason string) { em.Saved.WithLabelValues(reason).Inc() },
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ type store interface {
 	nightowl.AlertStore
 	nightowl.MaintenanceStore
 	nightowl.AccessStore
+	nightowl.ContactStore
 	nightowl.IncidentStore
 	nightowl.ActionStore
 	nightowl.AuditStore

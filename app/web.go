@@ -26,7 +26,8 @@ func (a *App) webOptions() web.Options {
 		Clock:      a.opts.Clock, Auth: people, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL,
 		Publisher: a.status, TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader,
 		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions},
-		Schedules: func() []oncall.Schedule { return a.Config().Schedules }, Ingester: a.ingest}
+		Schedules: func() []oncall.Schedule { return a.Config().Schedules }, Contacts: audited.Contacts{Service: a.contacts, Recorder: a.audit},
+		Ingester: a.ingest}
 }
 
 // Routes lists every route the server serves with the role each needs.

@@ -172,7 +172,13 @@ func (d *decoder) block(spec validator, n *yaml.Node, path string) {
 		// Not a mapping: whatever Validate says would be noise.
 		return
 	}
-	for _, fe := range spec.Validate() {
+	d.fieldErrors(path, spec.Validate())
+}
+
+// fieldErrors reports a block's own errors, each under its key within
+// path, unless that key has an error already.
+func (d *decoder) fieldErrors(path string, errs []nightowl.FieldError) {
+	for _, fe := range errs {
 		fpath := path
 		if fe.Key != "" {
 			fpath = joinPath(path, fe.Key)

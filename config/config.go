@@ -384,6 +384,7 @@ func (d *decoder) config() *Config {
 	cfg.Actions, as = d.actions(actions, sc)
 	d.onDown(cfg.Checks, as)
 	cfg.Schedules = d.schedules(schedules)
+	d.scheduleSteps(cfg)
 	return cfg
 }
 

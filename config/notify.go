@@ -47,7 +47,9 @@ type Notify struct {
 	SMTP      *kit.SMTP // nil when the section has no smtp block
 	Routes    []notify.Route
 	// Escalations by name, steps sorted by After.
-	Escalations  map[string]*notify.Escalation
+	Escalations map[string]*notify.Escalation
+	// Contacts are the kinds of contact method people may add, by name.
+	Contacts     map[string]*ContactKind
 	SendResolved bool          // send_resolved, default true
 	GiveUpAfter  time.Duration // give_up_after, default 24h
 	AckLinkTTL   time.Duration // ack_link_ttl: how long a notification's acknowledgement link works, default 24h
@@ -88,6 +90,7 @@ func (n *Notify) Receiver(id string) *Receiver {
 // names that another key defines.
 type notifyKeys struct {
 	Receivers    *yaml.Node     `yaml:"receivers"`
+	Contacts     *yaml.Node     `yaml:"contacts"`
 	SMTP         *kit.SMTP      `yaml:"smtp"`
 	Routes       []notify.Route `yaml:"routes"`
 	Escalations  *yaml.Node     `yaml:"escalations"`
@@ -124,6 +127,7 @@ func (d *decoder) notify(n *yaml.Node) Notify {
 	out.Receivers = d.receiverGroups(k.Receivers)
 	d.smtp(out.SMTP, out.Receivers)
 	out.Escalations = d.escalations(k.Escalations, out.Receivers)
+	out.Contacts = d.contacts(k.Contacts, out.SMTP)
 	out.Routes = k.Routes
 	d.routes(out.Routes, out.Escalations, len(out.Receivers) > 0)
 
@@ -340,14 +344,25 @@ func (d *decoder) escalations(n *yaml.Node, groups map[string][]Receiver) map[st
 		for i, st := range e.Steps {
 			stpath := indexPath(spath, i)
 			npath, apath := stpath+".notify", stpath+".after"
+			named := 0
+			for _, v := range []string{st.Notify, st.Schedule, st.User} {
+				if v != "" {
+					named++
+				}
+			}
 			switch {
-			case d.HasError(npath):
-			case st.Notify == "":
+			case d.HasError(npath) || d.HasError(stpath+".schedule") || d.HasError(stpath+".user"):
+			case named == 0:
 				at := d.Vals[stpath]
 				if v := d.Vals[npath]; v != nil && !isNull(v) {
 					at = v
 				}
-				d.Errorf(at, npath, "required")
+				d.Errorf(at, npath, "required: a receiver group, or schedule: or user: instead")
+			case named > 1:
+				d.Errorf(d.Vals[stpath], stpath, "names more than one of notify, schedule and user: a step notifies one")
+			case st.Notify == "":
+				// A schedule is checked once the schedules are read;
+				// a user is one of the people the server keeps.
 			case !hasKey(groups, st.Notify):
 				d.Errorf(d.Locate(npath), npath, "unknown receiver group %s (%s)", st.Notify, defined(groupNames, "notify.receivers"))
 			}

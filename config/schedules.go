@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,4 +190,22 @@ func (d *decoder) clock(s, path string) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, true
+}
+
+// scheduleSteps checks the schedules that escalation steps name, in the
+// file's order (the steps themselves are sorted by after).
+func (d *decoder) scheduleSteps(cfg *Config) {
+	var names []string
+	for _, s := range cfg.Schedules {
+		names = append(names, s.Name)
+	}
+	for _, name := range sortedKeys(cfg.Notify.Escalations) {
+		spath := joinPath(joinPath("notify.escalations", name), "steps")
+		for j := 0; d.Vals[indexPath(spath, j)] != nil; j++ {
+			p := indexPath(spath, j) + ".schedule"
+			if v := d.Vals[p]; v != nil && !isNull(v) && !d.HasError(p) && !slices.Contains(names, v.Value) {
+				d.Errorf(v, p, "unknown schedule %s (%s)", v.Value, defined(names, "schedules"))
+			}
+		}
+	}
 }

@@ -66,7 +66,33 @@ type ManagerOptions struct {
 	// Saved, when set, is called for each alert that notified nobody of
 	// its own because another told of it: reason "grouped".
 	Saved func(reason string)
+	// People, when set, resolve the escalation steps that name a schedule
+	// or a user; without it such steps page nobody.
+	People People
 }
+
+// People are who escalation steps page by name.
+type People interface {
+	// OnCall says who is on call in the schedule at t: "" for nobody.
+	OnCall(ctx context.Context, schedule string, t time.Time) (string, error)
+	// Reach says how a page reaches user, by their notification rules:
+	// through which of their verified contact methods, and when. None
+	// when they have no verified method.
+	Reach(ctx context.Context, user string) ([]Reach, error)
+}
+
+// Reach is one contact method a page goes to, After the step (0 for at
+// once) unless the alert is acknowledged before.
+type Reach struct {
+	// Receiver names the contact method as the sender's targets do:
+	// ContactPrefix and its ID.
+	Receiver string
+	After    time.Duration
+}
+
+// ContactPrefix begins the receiver ID of a person's contact method in the
+// outbox: "contact:" and the method's ID.
+const ContactPrefix = "contact:"
 
 // Manager opens, escalates, acknowledges and resolves alerts, and writes
 // each notification they cause to the outbox in the same transaction as the
@@ -475,7 +501,7 @@ func (m *Manager) notRecovered(ctx context.Context, pol *Policy, v nightowl.Chec
 		if r := route(pol, v.Check.Labels); r != nil {
 			b.Escalation = r.Escalation
 		}
-		out := m.escalate(pol, b, now)
+		out := m.escalate(ctx, pol, b, now)
 		if err := m.save(ctx, nil, b, out); err != nil {
 			return err
 		}
@@ -632,7 +658,7 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 		// meanwhile (a check that flaps) is never told.
 		a.NextAt = now.Add(route.GroupWait)
 	} else {
-		out = m.escalate(pol, a, now)
+		out = m.escalate(ctx, pol, a, now)
 	}
 	if err := m.save(ctx, nil, a, out); err != nil {
 		return err
@@ -656,8 +682,10 @@ func (m *Manager) blockedOn(root string) []string {
 }
 
 // escalate adds to a the escalation steps due at now and returns their
-// notifications, and sets when the next falls due.
-func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nightowl.Notification {
+// notifications, and sets when the next falls due. A step that reaches
+// nobody (nobody on call, a person with no verified contact method) is
+// recorded, and the next step is taken at once.
+func (m *Manager) escalate(ctx context.Context, pol *Policy, a *nightowl.Alert, now time.Time) []nightowl.Notification {
 	esc := pol.Escalations[a.Escalation]
 	if esc == nil {
 		if r := route(pol, a.Labels); r != nil && pol.Escalations[r.Escalation] != nil {
@@ -671,13 +699,14 @@ func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nigh
 		}
 	}
 	var out []nightowl.Notification
+	fell := false
 	for {
 		step, at, ok := esc.Next(a.StartsAt, a.Escalated)
 		if !ok {
 			a.NextAt = time.Time{}
 			return out
 		}
-		if at.After(now) {
+		if at.After(now) && !fell {
 			a.NextAt = at
 			return out
 		}
@@ -686,17 +715,22 @@ func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nigh
 			kind = nightowl.MessageRepeat
 		}
 		a.Escalated++
-		group := esc.Steps[step].Notify
-		ids, ok := pol.Groups[group]
-		if !ok {
-			m.log.Error("escalation names no receiver group", "escalation", a.Escalation, "group", group)
+		st := &esc.Steps[step]
+		rec := nightowl.StepRecord{At: now, Step: step + 1, Target: st.Target()}
+		var sent []nightowl.Notification
+		if st.Notify != "" {
+			sent = m.notifyGroup(pol, a, kind, st.Notify, now)
+		} else {
+			sent = m.page(ctx, pol, a, kind, st, &rec, now)
 		}
-		for _, id := range ids {
-			if !slices.Contains(a.Notified, id) {
-				a.Notified = append(a.Notified, id)
-			}
-			out = append(out, m.notification(pol, a, kind, id, now))
+		out = append(out, sent...)
+		a.Steps = append(a.Steps, rec)
+		if n := len(a.Steps) - nightowl.MaxStepRecords; n > 0 {
+			a.Steps = slices.Delete(a.Steps, 0, n)
 		}
+		// Falling through is for steps; a repeat that reaches nobody
+		// waits for the next repeat.
+		fell = len(sent) == 0 && kind == nightowl.MessageFiring
 		if kind == nightowl.MessageRepeat {
 			// However long the server was away, one repeat makes up
 			// for every one it missed.
@@ -709,6 +743,79 @@ func (m *Manager) escalate(pol *Policy, a *nightowl.Alert, now time.Time) []nigh
 			}
 		}
 	}
+}
+
+// notifyGroup returns the notifications of a step that notifies a
+// receiver group, and adds its receivers to those told of the alert.
+func (m *Manager) notifyGroup(pol *Policy, a *nightowl.Alert, kind nightowl.MessageKind, group string, now time.Time) []nightowl.Notification {
+	ids, ok := pol.Groups[group]
+	if !ok {
+		m.log.Error("escalation names no receiver group", "escalation", a.Escalation, "group", group)
+	}
+	var out []nightowl.Notification
+	for _, id := range ids {
+		if !slices.Contains(a.Notified, id) {
+			a.Notified = append(a.Notified, id)
+		}
+		out = append(out, m.notification(pol, a, kind, id, now))
+	}
+	return out
+}
+
+// page returns the notifications of a step that pages a person: the one
+// on call in its schedule, or its user, through their contact methods by
+// their notification rules, each cancelled if the alert is acknowledged
+// before it is due. The first they are told by hears of the
+// acknowledgement and the resolution. rec says whom it reached, or why
+// nobody.
+func (m *Manager) page(ctx context.Context, pol *Policy, a *nightowl.Alert, kind nightowl.MessageKind, st *Step, rec *nightowl.StepRecord, now time.Time) []nightowl.Notification {
+	people := m.opts.People
+	if people == nil {
+		rec.Note = "no people to page: this server keeps no users"
+		return nil
+	}
+	user, who := st.User, st.User
+	if st.Schedule != "" {
+		var err error
+		if user, err = people.OnCall(ctx, st.Schedule, now); err != nil {
+			m.log.Error("find who is on call", "alert", a.ID, "schedule", st.Schedule, "err", err)
+			rec.Note = "could not tell who is on call: " + nightowl.ErrorMessage(err)
+			return nil
+		}
+		if user == "" {
+			rec.Note = "nobody is on call in " + st.Schedule
+			return nil
+		}
+		who = user + " (" + st.Schedule + ")"
+	}
+	rec.User = user
+	reach, err := people.Reach(ctx, user)
+	if err != nil {
+		m.log.Error("read notification rules", "alert", a.ID, "user", user, "err", err)
+		rec.Note = "could not read " + user + "'s contact methods: " + nightowl.ErrorMessage(err)
+		return nil
+	}
+	if len(reach) == 0 {
+		rec.Note = user + " has no verified contact method"
+		return nil
+	}
+	rec.Contacts = len(reach)
+	if !slices.Contains(a.OnCall, who) {
+		a.OnCall = append(a.OnCall, who)
+	}
+	first := slices.MinFunc(reach, func(x, y Reach) int { return cmp.Compare(x.After, y.After) }).After
+	var out []nightowl.Notification
+	for _, r := range reach {
+		if r.After == first && !slices.Contains(a.Notified, r.Receiver) {
+			a.Notified = append(a.Notified, r.Receiver)
+		}
+	}
+	for _, r := range reach {
+		n := m.notification(pol, a, kind, r.Receiver, now)
+		n.NextAt, n.UntilAck = now.Add(r.After), true
+		out = append(out, n)
+	}
+	return out
 }
 
 func (m *Manager) notification(pol *Policy, a *nightowl.Alert, kind nightowl.MessageKind, receiver string, now time.Time) nightowl.Notification {
@@ -1075,7 +1182,7 @@ func (m *Manager) Escalate(ctx context.Context) (time.Time, error) {
 			}
 			if b.State == nightowl.AlertFiring && !b.NextAt.IsZero() && !b.NextAt.After(now) {
 				told := len(b.Notified)
-				out = append(out, m.escalate(pol, &b, now)...)
+				out = append(out, m.escalate(sctx, pol, &b, now)...)
 				if told == 0 {
 					// The first message, held for group_wait, lists
 					// every check blocked by then.

@@ -66,6 +66,7 @@ type fixture struct {
 	signer *acklink.Signer
 	path   string
 	pol    notify.Policy
+	people notify.People
 }
 
 func newFixture(t testing.TB, pol notify.Policy) *fixture {
@@ -84,7 +85,7 @@ func (f *fixture) manager(t testing.TB) *notify.Manager {
 	t.Helper()
 	m, err := notify.NewManager(context.Background(), notify.ManagerOptions{
 		Store: f.store, Clock: f.clock, Logger: slog.New(slog.DiscardHandler), Policy: f.pol,
-		Signer: f.signer, PublicURL: "https://owl.example.com",
+		Signer: f.signer, PublicURL: "https://owl.example.com", People: f.people,
 	})
 	if err != nil {
 		t.Fatal(err)

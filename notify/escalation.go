@@ -51,10 +51,25 @@ func FirstRoute(routes []Route, labels map[string]string) int {
 }
 
 // Step is one step of an escalation: After the alert fired, notify the
-// receivers of the named group.
+// receivers of the named group, the person on call in the named schedule,
+// or the named user; exactly one of the three.
 type Step struct {
-	After  time.Duration `yaml:"after"`
-	Notify string        `yaml:"notify"`
+	After    time.Duration `yaml:"after"`
+	Notify   string        `yaml:"notify"`
+	Schedule string        `yaml:"schedule"`
+	User     string        `yaml:"user"`
+}
+
+// Target says what the step notifies, as an alert's record of its steps
+// shows it.
+func (s *Step) Target() string {
+	switch {
+	case s.Schedule != "":
+		return "schedule " + s.Schedule
+	case s.User != "":
+		return "user " + s.User
+	}
+	return "receivers " + s.Notify
 }
 
 // Escalation is who hears about an alert, and when, until someone

@@ -9,7 +9,7 @@ import (
 // chat at once, primary after 5m, secondary after 15m, then the last step
 // again every 30m while nobody acknowledges.
 func TestEscalationStepByStep(t *testing.T) {
-	e := Escalation{Steps: []Step{{15 * time.Minute, "secondary"}, {0, "chat"}, {5 * time.Minute, "primary"}}, Repeat: 30 * time.Minute}
+	e := Escalation{Steps: []Step{{After: 15 * time.Minute, Notify: "secondary"}, {Notify: "chat"}, {After: 5 * time.Minute, Notify: "primary"}}, Repeat: 30 * time.Minute}
 	e.Sort()
 	start := time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC)
 	want := []struct {
@@ -25,7 +25,7 @@ func TestEscalationStepByStep(t *testing.T) {
 			t.Fatalf("notification %d: %v %s at +%v, want %s at +%v", sent, ok, e.Steps[step].Notify, at.Sub(start), w.notify, w.at)
 		}
 	}
-	once := Escalation{Steps: []Step{{0, "chat"}}}
+	once := Escalation{Steps: []Step{{Notify: "chat"}}}
 	if _, _, ok := once.Next(start, 1); ok {
 		t.Error("an escalation without repeat went on after its last step")
 	}

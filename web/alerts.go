@@ -136,10 +136,10 @@ func notificationsJSON(ns []nightowl.Notification) []NotificationJSON {
 func (a *api) listNotifications(w http.ResponseWriter, r *http.Request) {
 	q := nightowl.NotificationQuery{AlertID: r.URL.Query().Get("alert")}
 	switch s := nightowl.NotificationState(r.URL.Query().Get("state")); s {
-	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed:
+	case "", nightowl.NotificationPending, nightowl.NotificationSent, nightowl.NotificationFailed, nightowl.NotificationCancelled:
 		q.State = s
 	default:
-		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent or failed, not %q", s))
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "state must be pending, sent, failed or cancelled, not %q", s))
 		return
 	}
 	var err error
@@ -196,6 +196,9 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding
 @media (prefers-color-scheme:dark){body{color:#eee;background:#121212}}
 button{font:inherit;padding:.6rem 1.4rem;border:0;border-radius:.4rem;background:#b3261e;color:#fff;cursor:pointer}
 button:focus{outline:3px solid #f4b400;outline-offset:2px}
+input{font:inherit;padding:.5rem;border:1px solid #888;border-radius:.4rem;box-sizing:border-box;width:100%;max-width:20rem}
+label{display:block}
+@media (max-width:30rem){body{margin:1.5rem auto}button{width:100%;min-height:3rem}input{max-width:none}}
 .error{color:#b3261e}
 </style></head>
 <body><main>

@@ -102,7 +102,10 @@ type Options struct {
 	// Schedules are the config's schedules as they are now; none are
 	// served when nil.
 	Schedules func() []oncall.Schedule
-	Clock     nightowl.Clock
+	// Contacts serves each person's contact methods and rules; none are
+	// served when nil.
+	Contacts Contacts
+	Clock    nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
@@ -138,7 +141,7 @@ func newAPI(opts Options) *api {
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
-		ackLimit: newAckLimits(), schedules: opts.Schedules}
+		ackLimit: newAckLimits(), schedules: opts.Schedules, contacts: opts.Contacts}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -159,7 +162,7 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Schedules: a.schedules, Logger: a.log, Clock: a.clock}
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Schedules: a.schedules, Contacts: a.contacts, Logger: a.log, Clock: a.clock}
 	if a.pub != nil {
 		o.Components = a.componentNames
 	}
@@ -276,6 +279,7 @@ func (a *api) routes(opts Options) []Route {
 	if opts.Gatherer != nil {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, Handler: metricsHandler(opts.Gatherer)})
 	}
+	rs = append(rs, a.contactRoutes()...)
 	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)
 	rs = append(rs, admin.Routes(a.adminOptions())...)
@@ -320,6 +324,7 @@ type api struct {
 	actions   Actioner
 	ackLimit  *ackLimits
 	schedules func() []oncall.Schedule
+	contacts  Contacts
 }
 
 // DetailedError is an error made of several problems, such as a config with

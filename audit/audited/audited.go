@@ -23,6 +23,7 @@ import (
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
+	"github.com/nightowl/nightowl/contact"
 	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/maintenance"
 )
@@ -332,4 +333,54 @@ func windowDetail(w nightowl.Window) string {
 		parts = append(parts, "reason "+w.Reason)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Contacts is the contact method service as the web layer sees it
+// (web.Contacts): every method added, verified or removed, and every
+// change of rules, is recorded under its person, never with its address,
+// which may be a secret (a chat webhook URL).
+type Contacts struct {
+	*contact.Service
+	Recorder nightowl.Auditor
+}
+
+// Add implements web.Contacts.
+func (s Contacts) Add(ctx context.Context, user, kind, address, label string) (nightowl.ContactMethod, error) {
+	c, err := s.Service.Add(ctx, user, kind, address, label)
+	if c.ID != "" {
+		record(ctx, s.Recorder, user, "contact.add", c.ID, "kind "+kind)
+	}
+	return c, err
+}
+
+// Verify implements web.Contacts.
+func (s Contacts) Verify(ctx context.Context, user, id, code string) (nightowl.ContactMethod, error) {
+	before, _ := s.Service.Store().Contact(ctx, id)
+	c, err := s.Service.Verify(ctx, user, id, code)
+	if err == nil && !before.Verified() {
+		record(ctx, s.Recorder, user, "contact.verify", id, "kind "+c.Kind)
+	}
+	return c, err
+}
+
+// Delete implements web.Contacts.
+func (s Contacts) Delete(ctx context.Context, user, id string) error {
+	err := s.Service.Delete(ctx, user, id)
+	if err == nil {
+		record(ctx, s.Recorder, user, "contact.remove", id, "")
+	}
+	return err
+}
+
+// SetRules implements web.Contacts.
+func (s Contacts) SetRules(ctx context.Context, user string, rules []nightowl.NotificationRule) error {
+	err := s.Service.SetRules(ctx, user, rules)
+	if err == nil {
+		parts := make([]string, len(rules))
+		for i, r := range rules {
+			parts[i] = r.Contact + " after " + nightowl.FormatDuration(r.After)
+		}
+		record(ctx, s.Recorder, user, "contact.rules", user, strings.Join(parts, ", "))
+	}
+	return err
 }

@@ -30,12 +30,22 @@ func WriteAlert(ctx context.Context, db *DB, tx Conn, a *nightowl.Alert, from in
 	if err != nil || changed == 0 {
 		return changed, nil, err
 	}
+	if a.State != nightowl.AlertFiring {
+		// Acknowledged or resolved: the pages to people's contact
+		// methods still waiting are moot. One being sent now (claimed)
+		// is left to finish.
+		if _, err := db.exec(ctx, tx, `UPDATE outbox SET state = 'cancelled', error = ?
+			WHERE alert_id = ? AND state = 'pending' AND until_ack = ? AND claimed_by IS NULL`,
+			"alert "+string(a.State)+" before it was sent", a.ID, true); err != nil {
+			return changed, nil, err
+		}
+	}
 	ids = make([]int64, len(out))
 	for i := range out {
 		n := &out[i]
-		err := db.queryRow(ctx, tx, `INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message)
-			VALUES (?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
-			a.ID, n.Receiver, db.time(n.CreatedAt), db.time(n.NextAt), rec.Messages[i]).Scan(&ids[i])
+		err := db.queryRow(ctx, tx, `INSERT INTO outbox (alert_id, receiver, state, attempts, created_at, next_at, message, until_ack)
+			VALUES (?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id`,
+			a.ID, n.Receiver, db.time(n.CreatedAt), db.time(n.NextAt), rec.Messages[i], n.UntilAck).Scan(&ids[i])
 		if err != nil {
 			return changed, nil, err
 		}
@@ -87,14 +97,14 @@ func (db *DB) Alerts(ctx context.Context, q nightowl.AlertQuery) ([]nightowl.Ale
 }
 
 // NotificationColumns are the columns ScanNotification reads, in order.
-const NotificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message`
+const NotificationColumns = `id, alert_id, receiver, state, attempts, created_at, next_at, sent_at, error, message, until_ack`
 
 // ScanNotification reads a row of NotificationColumns.
 func ScanNotification(sc Scanner) (nightowl.Notification, error) {
 	var n nightowl.Notification
 	var msg []byte
 	if err := sc.Scan(&n.ID, &n.AlertID, &n.Receiver, &n.State, &n.Attempts,
-		At(&n.CreatedAt), At(&n.NextAt), At(&n.SentAt), &n.Error, &msg); err != nil {
+		At(&n.CreatedAt), At(&n.NextAt), At(&n.SentAt), &n.Error, &msg, &n.UntilAck); err != nil {
 		return n, err
 	}
 	return n, records.DecodeNotification(&n, msg)

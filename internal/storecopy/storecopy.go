@@ -106,7 +106,8 @@ var tables = []table{
 		{pg: "id"}, {pg: "alert_id", kind: text}, {pg: "receiver", kind: text}, {pg: "state", kind: text},
 		{pg: "attempts"}, {pg: "created_at", kind: nanos}, {pg: "next_at", kind: nanos},
 		{pg: "claimed_by", sqlite: "NULL"}, {pg: "claimed_until", sqlite: "NULL"},
-		{pg: "sent_at", kind: nanos}, {pg: "error", kind: text}, {pg: "message", kind: jsonDoc}}},
+		{pg: "sent_at", kind: nanos}, {pg: "error", kind: text}, {pg: "message", kind: jsonDoc},
+		{pg: "until_ack", kind: boolean}}},
 	{name: "secrets", order: "name", cols: []column{
 		{pg: "name", kind: text}, {pg: "value", kind: bytes}}},
 	{name: "maintenance_windows", order: "id", cols: []column{
@@ -123,6 +124,12 @@ var tables = []table{
 	{name: "sessions", order: "hash", cols: []column{
 		{pg: "hash", kind: bytes}, {pg: "user_name", kind: text}, {pg: "csrf", kind: text},
 		{pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos}, {pg: "max_until", kind: nanos}}},
+	{name: "contact_methods", order: "id", cols: []column{
+		{pg: "id", kind: text}, {pg: "user_name", kind: text}, {pg: "kind", kind: text}, {pg: "label", kind: text},
+		{pg: "address", kind: text}, {pg: "created_at", kind: nanos}, {pg: "verified_at", kind: nanos},
+		{pg: "code_hash", kind: bytes}, {pg: "code_expires", kind: nanos}, {pg: "code_tries"}}},
+	{name: "notification_rules", order: "user_name, position", cols: []column{
+		{pg: "user_name", kind: text}, {pg: "position"}, {pg: "contact_id", kind: text}, {pg: "after_ms"}}},
 	{name: "incidents", order: "seq", cols: []column{
 		{pg: "seq"}, {pg: "id", kind: text}, {pg: "state", kind: text}, {pg: "created_at", kind: nanos},
 		{pg: "resolved_at", kind: nanos}, {pg: "data", kind: jsonDoc}}},

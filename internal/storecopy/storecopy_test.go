@@ -114,6 +114,7 @@ func populate(t *testing.T, path string) fixture {
 	out := []nightowl.Notification{
 		{Receiver: "primary[0]", Message: msg, CreatedAt: t0.Add(time.Hour), NextAt: t0.Add(time.Hour)},
 		{Receiver: "chat", Message: msg, CreatedAt: t0.Add(time.Hour), NextAt: t0.Add(time.Hour)},
+		{Receiver: "contact:c-ana", Message: msg, CreatedAt: t0.Add(time.Hour), NextAt: t0.Add(65 * time.Minute), UntilAck: true},
 	}
 	must(s.SaveAlert(ctx, open, out))
 	sent := out[0]
@@ -142,6 +143,13 @@ func populate(t *testing.T, path string) fixture {
 	must(err)
 	_, cookie, err := acc.Login(ctx, "bo", "another good password", "10.0.0.9")
 	must(err)
+	// Ana's contact methods, one verified, one waiting for its code, and
+	// her rules.
+	must(s.SaveContact(ctx, &nightowl.ContactMethod{ID: "c-ana", User: "ana", Kind: "phone", Label: "mobile", Address: "+4915112345678",
+		CreatedAt: t0, VerifiedAt: t0.Add(time.Minute)}))
+	must(s.SaveContact(ctx, &nightowl.ContactMethod{ID: "c-ana2", User: "ana", Kind: "email", Address: "ana@example.com",
+		CreatedAt: t0.Add(time.Second), CodeHash: []byte{1, 2, 3}, CodeExpires: t0.Add(time.Hour), CodeTries: 2}))
+	must(s.SetNotificationRules(ctx, "ana", []nightowl.NotificationRule{{Contact: "c-ana2"}, {Contact: "c-ana", After: 5 * time.Minute}}))
 
 	// Incidents, one resolved, with updates.
 	inc := &nightowl.Incident{Title: "Website down", State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMajor,
@@ -188,6 +196,8 @@ type dump struct {
 	Progress      []nightowl.MaintenanceProgress
 	Users         []nightowl.User
 	Tokens        []nightowl.Token
+	Contacts      []nightowl.ContactMethod
+	Rules         []nightowl.NotificationRule
 	Incidents     []nightowl.Incident
 	Updates       map[string][]nightowl.IncidentUpdate
 	Requests      []nightowl.ActionRequest
@@ -235,6 +245,10 @@ func read(t *testing.T, s store) dump {
 	keep(err)
 	d.Tokens, err = s.Tokens(ctx, "ana")
 	keep(err)
+	d.Contacts, err = s.Contacts(ctx, "ana")
+	keep(err)
+	d.Rules, err = s.NotificationRules(ctx, "ana")
+	keep(err)
 	d.Incidents, err = s.Incidents(ctx, nightowl.IncidentQuery{})
 	keep(err)
 	d.Updates = map[string][]nightowl.IncidentUpdate{}
@@ -280,7 +294,7 @@ func source(t *testing.T) (string, dump, fixture) {
 	defer s.Close()
 	want := read(t, s)
 	if len(want.Results["shop"]) != 100 || len(want.Pings) != 2 || len(want.Audit) != 3 || len(want.Checkpoints) != 1 ||
-		len(want.Notifications) != 2 || len(want.Incidents) != 2 || len(want.Rollups["shop/hour"]) < 3 {
+		len(want.Notifications) != 3 || len(want.Contacts) != 2 || len(want.Rules) != 2 || len(want.Incidents) != 2 || len(want.Rollups["shop/hour"]) < 3 {
 		t.Fatalf("the source holds less than populate wrote: %+v", want)
 	}
 	return path, want, fx
@@ -319,7 +333,7 @@ func TestCopy(t *testing.T) {
 		byTable[c.Table] = c.Rows
 	}
 	for table, n := range map[string]int64{"checks": 3, "results": 103, "events": 2, "pings": 2, "heartbeats": 1, "alerts": 2,
-		"outbox": 2, "users": 2, "tokens": 1, "sessions": 1, "incidents": 2, "incident_updates": 2, "action_requests": 1,
+		"outbox": 3, "users": 2, "contact_methods": 2, "notification_rules": 2, "tokens": 1, "sessions": 1, "incidents": 2, "incident_updates": 2, "action_requests": 1,
 		"audit_log": 3, "audit_head": 1, "audit_checkpoints": 1, "maintenance_windows": 1, "maintenance_progress": 1} {
 		if byTable[table] != n {
 			t.Errorf("copied %d rows of %s, want %d (all: %v)", byTable[table], table, n, counts)

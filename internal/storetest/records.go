@@ -34,6 +34,8 @@ func RecordsSuite(t *testing.T, open Opener[Records]) {
 		{"sessions", recordsSessions},
 		{"expired sessions", recordsExpiredSessions},
 		{"delete user cascades", recordsDeleteUserCascades},
+		{"contacts", recordsContacts},
+		{"pages cancelled by ack", recordsUntilAck},
 		{"incidents", recordsIncidents},
 		{"action requests", recordsActionRequests},
 		{"audit", recordsAudit},

@@ -31,6 +31,7 @@ type Records interface {
 	nightowl.AlertStore
 	nightowl.MaintenanceStore
 	nightowl.AccessStore
+	nightowl.ContactStore
 	nightowl.IncidentStore
 	nightowl.ActionStore
 	nightowl.AuditStore

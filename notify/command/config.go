@@ -110,3 +110,11 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 		render:  r,
 	}, nil
 }
+
+// AddressKey makes the block a contact kind for a gateway the command
+// talks to (an SMS provider's CLI): a person's address rides in the
+// message the command reads, as "to".
+func (c *Config) AddressKey() string { return "" }
+
+// SetAddress does nothing: the address is in the message.
+func (c *Config) SetAddress(string) {}

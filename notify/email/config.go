@@ -157,3 +157,10 @@ func helloName() string {
 	}
 	return "localhost"
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// the mailbox.
+func (c *Config) AddressKey() string { return "to" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.To = []string{address} }

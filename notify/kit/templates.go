@@ -51,10 +51,12 @@ Also firing in this group ({{len .Alert.Grouped}}): {{join .Alert.Grouped ", "}}
 {{.Alert.Check}} itself has recovered; the alert stays open for the others.{{end}}
 {{- if .Alert.Blocked}}
 Blocked by it ({{len .Alert.Blocked}}): {{join .Alert.Blocked ", "}}{{end}}
+{{- if .Alert.OnCall}}
+On call: {{join .Alert.OnCall ", "}}{{end}}
 {{- if .Alert.AckedBy}}
 Acknowledged by {{.Alert.AckedBy}}.{{end}}
-{{- if and .AckURL (ne .Kind "resolved") (ne .Kind "acknowledged")}}
-Acknowledge: {{.AckURL}}{{end}}
+{{- if and (ne .Kind "resolved") (ne .Kind "acknowledged")}}
+Acknowledge: {{with .AckURL}}{{.}} or {{end}}nightowl ack {{.Alert.ID}}{{end}}
 {{- if .DashboardURL}}
 Dashboard: {{.DashboardURL}}{{end}}`
 )
@@ -112,11 +114,26 @@ func NewRenderer(t Templates) (*Renderer, error) {
 	return r, nil
 }
 
+// TestTitle is the title of every test message: a contact method's test
+// says the same whatever the receiver's templates, which are written for
+// alerts. Its text is the alert's Cause, which carries the code.
+const TestTitle = "nightowl: verify this contact method"
+
 // Title renders a message's one-line title.
-func (r *Renderer) Title(m *nightowl.Message) string { return r.render(r.title, m) }
+func (r *Renderer) Title(m *nightowl.Message) string {
+	if m.Kind == nightowl.MessageTest {
+		return TestTitle
+	}
+	return r.render(r.title, m)
+}
 
 // Text renders a message's body.
-func (r *Renderer) Text(m *nightowl.Message) string { return r.render(r.text, m) }
+func (r *Renderer) Text(m *nightowl.Message) string {
+	if m.Kind == nightowl.MessageTest {
+		return m.Alert.Cause
+	}
+	return r.render(r.text, m)
+}
 
 // JSON is m as a program reads it, one line ending in a newline: every
 // field of the message, as the API shows it, so that a program can act on

@@ -39,6 +39,7 @@ func Message() *nightowl.Message {
 				{Name: "fast", Severity: nightowl.SeverityWarning, Message: "duration < 2 (duration = 3.4)"},
 			},
 			Maintenance: "during maintenance march-failover — not expected: writable",
+			OnCall:      []string{"ana (primary)"},
 			StartsAt:    time.Date(2026, 3, 18, 1, 28, 0, 0, time.UTC),
 		},
 		AckURL:         "https://status.example.com/ack/a1b2c3d4e5f6?sig=abc",

@@ -87,3 +87,10 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 	n.secrets = append(n.secrets, c.Topic)
 	return n, nil
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// a topic.
+func (c *Config) AddressKey() string { return "topic" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.Topic = address }

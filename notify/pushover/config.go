@@ -118,3 +118,10 @@ func checkURL(s string) string {
 	}
 	return ""
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// a user key.
+func (c *Config) AddressKey() string { return "user_key" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.UserKey = address }

@@ -1,6 +1,10 @@
 package receivers
 
 import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nightowl/nightowl/notify/kit"
+	"github.com/nightowl/nightowl/notify/webhook"
 	"go/parser"
 	"go/token"
 	"os"
@@ -61,5 +65,71 @@ func TestReceiversImportTheKit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestContactKinds: the receivers a person can be reached through fill in
+// their address, and a copy leaves the contact kind's block as it was.
+func TestContactKinds(t *testing.T) {
+	for _, tt := range []struct {
+		kind, base, address string
+		bad                 string // an address refused
+	}{
+		{kind: "email", address: "ana@example.com", bad: "not an address"},
+		{kind: "slack", address: "https://hooks.slack.com/services/T/B/x", bad: "ftp://x"},
+		{kind: "discord", address: "https://discord.com/api/webhooks/1/x", bad: "nope"},
+		{kind: "teams", address: "https://example.webhook.office.com/x", bad: "nope"},
+		{kind: "ntfy", address: "ana-pager", bad: "a topic with spaces"},
+		{kind: "telegram", base: "bot_token: \"123456:ABCdef\"", address: "123456789", bad: "ana"},
+		{kind: "pushover", base: "app_token: azGDORePK8gMaC0QOYAMyEEuzJnyUi", address: "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", bad: " "},
+		{kind: "webhook", address: "https://relay.example/ana", bad: "nope"},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			spec := Kinds[tt.kind]()
+			if tt.base != "" {
+				if err := yaml.Unmarshal([]byte(tt.base), spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, ok := spec.(kit.Contact)
+			if !ok {
+				t.Fatalf("%s is not a contact kind", tt.kind)
+			}
+			if errs := kit.WithoutAddress(c); len(errs) != 0 {
+				t.Fatalf("the block without an address: %v", errs)
+			}
+			got, errs := kit.WithAddress(c, tt.address)
+			if len(errs) != 0 {
+				t.Fatalf("WithAddress(%q): %v", tt.address, errs)
+			}
+			if errs := got.Validate(); len(errs) != 0 {
+				t.Errorf("the filled-in block: %v", errs)
+			}
+			if errs := kit.WithoutAddress(c); len(errs) != 0 || len(c.Validate()) == 0 {
+				t.Errorf("the contact kind's own block changed: %v", c.Validate())
+			}
+			if _, errs := kit.WithAddress(c, tt.bad); len(errs) == 0 || errs[0].Key != "address" {
+				t.Errorf("WithAddress(%q) = %v, want an error under address", tt.bad, errs)
+			}
+		})
+	}
+	t.Run("gateway", func(t *testing.T) {
+		// A webhook to a gateway carries the address in the message.
+		spec := Kinds["webhook"]().(kit.Contact)
+		if err := yaml.Unmarshal([]byte("url: https://sms.example/send"), spec); err != nil {
+			t.Fatal(err)
+		}
+		if spec.AddressKey() != "" {
+			t.Fatalf("AddressKey = %q, want none", spec.AddressKey())
+		}
+		got, errs := kit.WithAddress(spec, "+4915112345678")
+		if len(errs) != 0 || got.(*webhook.Config).URL != "https://sms.example/send" {
+			t.Errorf("WithAddress = %+v, %v", got, errs)
+		}
+	})
+	for _, name := range []string{"pagerduty", "opsgenie"} {
+		if _, ok := Kinds[name]().(kit.Contact); ok {
+			t.Errorf("%s reaches a service, not a person: it is no contact kind", name)
+		}
 	}
 }

@@ -50,3 +50,10 @@ func (c *Config) Notifier(deps kit.Deps) (nightowl.Notifier, error) {
 		render:   r,
 	}, nil
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// an incoming webhook URL.
+func (c *Config) AddressKey() string { return "webhook_url" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.WebhookURL = address }

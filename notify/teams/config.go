@@ -65,9 +65,18 @@ const defaultText = `{{.Alert.Check}} {{verb .}} since {{since .Alert.StartsAt}}
 {{.Alert.Cause}}{{end}}{{end}}
 {{- if .Alert.Maintenance}}
 {{.Alert.Maintenance}}{{end}}
+{{- if .Alert.OnCall}}
+On call: {{join .Alert.OnCall ", "}}{{end}}
 {{- if .Alert.AckedBy}}
 Acknowledged by {{.Alert.AckedBy}}.{{end}}`
 
 func (c *Config) templates() kit.Templates {
 	return kit.Templates{Title: c.TitleTemplate, Text: c.TextTemplate, DefaultText: defaultText}
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// a workflow webhook URL.
+func (c *Config) AddressKey() string { return "webhook_url" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.WebhookURL = address }

@@ -89,3 +89,10 @@ func chatID(s string) any {
 	}
 	return s
 }
+
+// AddressKey makes the block a contact kind: a person's address is
+// a chat id.
+func (c *Config) AddressKey() string { return "chat_id" }
+
+// SetAddress fills in a person's address.
+func (c *Config) SetAddress(address string) { c.ChatID = address }

@@ -112,3 +112,20 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// AddressKey makes the block a contact kind. Without a url, a person's
+// address is the URL to post to; with one (an SMS or voice gateway), the
+// address (a phone number) rides in each message's "to" for the gateway.
+func (c *Config) AddressKey() string {
+	if c.URL == "" {
+		return "url"
+	}
+	return ""
+}
+
+// SetAddress fills in a person's address where it is the URL.
+func (c *Config) SetAddress(address string) {
+	if c.URL == "" {
+		c.URL = address
+	}
+}

@@ -130,8 +130,11 @@ type Options struct {
 	// Schedules are the config's schedules as they are now; no on-call
 	// page when nil.
 	Schedules func() []oncall.Schedule
-	Logger    *slog.Logger
-	Clock     nightowl.Clock
+	// Contacts serves each person's own contact methods; no such page
+	// when nil.
+	Contacts Contacts
+	Logger   *slog.Logger
+	Clock    nightowl.Clock
 }
 
 // pages serves the admin pages with the services of Options.
@@ -149,6 +152,7 @@ type pages struct {
 	publicURL  string
 	loginKey   []byte
 	schedules  func() []oncall.Schedule
+	contacts   Contacts
 	log        *slog.Logger
 	clock      nightowl.Clock
 }
@@ -180,8 +184,9 @@ func Routes(opts Options) []kit.Route {
 	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
 		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
 		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
-		schedules: opts.Schedules, log: opts.Logger, clock: opts.Clock}
-	return append(a.adminRoutes(), a.runbookRoutes()...)
+		schedules: opts.Schedules, contacts: opts.Contacts, log: opts.Logger, clock: opts.Clock}
+	rs := append(a.adminRoutes(), a.runbookRoutes()...)
+	return append(rs, a.contactRoutes()...)
 }
 
 func (a *pages) adminRoutes() []kit.Route {
@@ -301,6 +306,13 @@ var flashes = map[string]string{
 	"action-approved":  "Approved %s.",
 	"action-denied":    "Denied %s.",
 	"action-ran":       "Ran %s: its outcome is below.",
+	// Contact methods name the method's ID.
+	"contact-added":    "Added contact method %s and sent it a test message: enter the code it carries below.",
+	"contact-tested":   "Sent contact method %s a new test message.",
+	"contact-verified": "Verified contact method %s: pages reach you there now.",
+	"contact-removed":  "Removed contact method %s.",
+	"rule-added":       "Added the rule.",
+	"rule-removed":     "Removed the rule.",
 }
 
 func flashOf(r *http.Request) string {
@@ -410,6 +422,9 @@ func (a *pages) frame(r *http.Request, p *adminPage) {
 	}
 	if a.schedules != nil {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/oncall", Label: "On call", Current: p.Section == "oncall", ID: "nav-oncall"})
+	}
+	if a.contacts != nil && p.User != "" {
+		p.Nav = append(p.Nav, navItem{Href: "/admin/contacts", Label: "Contact methods", Current: p.Section == "contacts", ID: "nav-contacts"})
 	}
 	if a.people != nil && p.IsAdmin {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/users", Label: "Users", Current: p.Section == "users", ID: "nav-users"})

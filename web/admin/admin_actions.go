@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,10 @@ type alertRow struct {
 	// the alert is one of a group that another leads.
 	Blocked, Grouped []checkLink
 	Member           bool
+	// OnCall names the people its steps paged; Unreached says why steps
+	// paged nobody.
+	OnCall    string
+	Unreached []string
 	// Source is the integration an alert another tool sent came from,
 	// and SourceKey its key there; such an alert has no check page.
 	Source, SourceKey string
@@ -53,7 +58,8 @@ func alertRows(als []nightowl.Alert) []alertRow {
 			Severity: al.Severity, Status: al.Status, Icon: statusIcons[al.Status], Cause: al.Cause,
 			Maintenance: al.Maintenance, Starts: at(al.StartsAt), Acked: at(al.AckedAt), Resolve: at(al.ResolvedAt),
 			AckedBy: al.AckedBy, Notified: strings.Join(al.Notified, ", "), Firing: al.State == nightowl.AlertFiring,
-			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader})
+			Blocked: checkLinks(al.Blocked), Grouped: checkLinks(al.Grouped), Member: al.Group != "" && !al.Leader,
+			OnCall: strings.Join(al.OnCall, ", "), Unreached: unreached(al.Steps)})
 		if in, key, ok := ingest.Split(al.Check); ok {
 			row := &out[len(out)-1]
 			row.Source, row.SourceKey, row.CheckHref = in, key, ""
@@ -309,4 +315,15 @@ func (a *pages) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("user removed", "user", name, "by", kit.Actor(r))
 	done(w, r, "/admin/users", "user-removed", name)
+}
+
+// unreached says, for each step that paged nobody, why.
+func unreached(steps []nightowl.StepRecord) []string {
+	var out []string
+	for _, st := range steps {
+		if st.Note != "" {
+			out = append(out, fmt.Sprintf("step %d (%s): %s", st.Step, st.Target, st.Note))
+		}
+	}
+	return out
 }

@@ -129,7 +129,7 @@ func TestAdminTemplatesRender(t *testing.T) {
 		Icon: "✖", Since: at(now), Cause: `assertion "writable" failed`, Latency: "3.0 ms", LastRun: at(now)}
 	up := checkRow{Name: "web", Href: checkHref("web"), Type: "http", Status: nightowl.StatusUp, Icon: "✔", Since: at(now)}
 	alerts := []alertRow{{ID: "a1", Check: "db <main>", CheckHref: down.Href, State: nightowl.AlertFiring, Firing: true,
-		Status: nightowl.StatusDown, Starts: at(now)},
+		Status: nightowl.StatusDown, Starts: at(now), OnCall: "ana (primary)", Unreached: []string{"step 1 (schedule night): nobody is on call in night"}},
 		{ID: "a2", Check: "web", State: nightowl.AlertAcknowledged, AckedBy: "ana", Acked: at(now), Starts: at(now)}}
 	ctx := kit.WithPrincipal(context.Background(), kit.Principal{User: "ana", Role: responder, Via: "session", CSRF: "tok"})
 	r := httptest.NewRequest("GET", "/admin", nil).WithContext(ctx)
