@@ -111,6 +111,7 @@ type hookMsg struct {
 	receiver, key string
 	kind          nightowl.MessageKind
 	alert         nightowl.Alert
+	ackURL        string
 	at            time.Time
 }
 
@@ -131,7 +132,7 @@ func (in *inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in.mu.Lock()
 	in.msgs = append(in.msgs, hookMsg{receiver: strings.TrimPrefix(r.URL.Path, "/hook/"),
-		key: r.Header.Get("Idempotency-Key"), kind: m.Kind, alert: m.Alert, at: time.Now()})
+		key: r.Header.Get("Idempotency-Key"), kind: m.Kind, alert: m.Alert, ackURL: m.AckURL, at: time.Now()})
 	in.mu.Unlock()
 }
 
