@@ -452,3 +452,47 @@ func TestCalendarText(t *testing.T) {
 }
 
 func utf8ValidLine(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestRosterConcurrent: escalation, the API and the dashboard ask the
+// roster at once while people add and delete overrides (run with -race).
+func TestRosterConcurrent(t *testing.T) {
+	p := primary(t)
+	z := p.Zone
+	clock := clocktest.New(at(z, "2026-03-03 10:00"))
+	r := newRoster(t, &memStore{}, clock, p)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 50 {
+				if i%2 == 0 {
+					o, err := r.AddOverride(ctx, nightowl.ScheduleOverride{Schedule: "primary", User: "cy", From: at(z, "2026-03-04 09:00"), To: at(z, "2026-03-04 10:00")})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if j%2 == 0 {
+						if _, err := r.DeleteOverride(ctx, "primary", o.ID); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+					continue
+				}
+				if _, _, err := r.OnCall(ctx, "primary", at(z, "2026-03-04 09:30")); err != nil {
+					t.Error(err)
+					return
+				}
+				clock.Advance(time.Second)
+			}
+		})
+	}
+	wg.Wait()
+	if got, _, _ := r.OnCall(ctx, "primary", at(z, "2026-03-04 09:30")); got != "cy" {
+		t.Errorf("after the dust settles: %s", got)
+	}
+	list, _ := r.Overrides(ctx, "primary")
+	if len(list) != 50 {
+		t.Errorf("%d overrides left, want 50", len(list))
+	}
+}
