@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -271,5 +272,60 @@ schedules:
 	wrong := base + "/calendar/" + strings.Repeat("x", len(sched.Secret)) + ".ics"
 	if code, body := fetch(wrong); code != http.StatusNotFound || strings.Contains(body, "x") {
 		t.Errorf("a wrong secret: %d %q", code, body)
+	}
+}
+
+// TestOverrideFormRefused: the dashboard's override form, refused, shows
+// the page again with the field named and the form as it was filled; a
+// viewer may not post it, but makes their own calendar feed and not
+// another's.
+func TestOverrideFormRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, `storage: {sqlite: test.db}
+schedules:
+  - name: primary
+    layers:
+      - {name: weekly, participants: [ana, bo], start: "2020-01-06 09:00", length: weekly}
+`)
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	rex := userToken(t, a, "rex", nightowl.RoleResponder)
+	vic := userToken(t, a, "vic", nightowl.RoleViewer)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(tok, path string, form url.Values) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	form := url.Values{"user": {"bo"}, "from": {"2030-01-02T10:00"}, "to": {"2030-01-01T10:00"}, "reason": {"dentist"}}
+	code, body := post(rex, "/admin/oncall/primary/overrides", form)
+	if code != http.StatusBadRequest || !strings.Contains(body, "to: must be after from") || !strings.Contains(body, `value="dentist"`) {
+		t.Errorf("refused form: %d\n%s", code, body)
+	}
+	if code, _ := post(vic, "/admin/oncall/primary/overrides", form); code != http.StatusForbidden {
+		t.Errorf("a viewer posts the form: %d", code)
+	}
+	form.Set("to", "2030-01-03T10:00")
+	if code, _ := post(rex, "/admin/oncall/primary/overrides", form); code != http.StatusSeeOther {
+		t.Errorf("a good form: %d", code)
+	}
+	if code, body := post(vic, "/admin/oncall/feeds/user/vic", nil); code != http.StatusOK || !strings.Contains(body, base+"/calendar/") {
+		t.Errorf("a viewer's own feed: %d", code)
+	}
+	if code, _ := post(vic, "/admin/oncall/feeds/user/rex", nil); code != http.StatusForbidden {
+		t.Errorf("a viewer makes another's feed: %d", code)
+	}
+	if code, _ := post(vic, "/admin/oncall/feeds/schedule/primary", nil); code != http.StatusForbidden {
+		t.Errorf("a viewer makes a schedule's feed: %d", code)
 	}
 }
