@@ -56,7 +56,8 @@ type OncallStore interface {
 	DeleteOverride(ctx context.Context, schedule, id string) error
 
 	// SaveFeed creates the feed of f.Kind and f.Name, or replaces it:
-	// the old secret no longer finds it.
+	// the old secret no longer finds it. A person's feed needs a user of
+	// that name (ENotFound otherwise), and is deleted with them.
 	SaveFeed(ctx context.Context, f *CalendarFeed) error
 	// FeedByHash finds a feed by the hash of its secret.
 	FeedByHash(ctx context.Context, hash []byte) (CalendarFeed, error)

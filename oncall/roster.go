@@ -324,8 +324,16 @@ func (r *Roster) CreateFeed(ctx context.Context, kind nightowl.FeedKind, name, b
 			return "", err
 		}
 	case nightowl.FeedUser:
-		if name == "" || utf8.RuneCountInString(name) > MaxName {
-			return "", nightowl.Errorf(nightowl.EInvalid, "user: a name of 1 to %d characters", MaxName)
+		// Only a user of nightowl: the feed goes with them when they are
+		// removed.
+		known := false
+		if r.o.IsUser != nil && name != "" {
+			if known, err = r.o.IsUser(ctx, name); err != nil {
+				return "", err
+			}
+		}
+		if !known {
+			return "", nightowl.Errorf(nightowl.ENotFound, "no user %q", name)
 		}
 	default:
 		return "", nightowl.Errorf(nightowl.EInvalid, "kind: must be user or schedule")

@@ -421,9 +421,14 @@ func TestCalendarFeeds(t *testing.T) {
 			t.Errorf("the store was asked %x", st.hashes)
 		}
 	})
-	t.Run("unknown schedule", func(t *testing.T) {
+	t.Run("unknown schedule or user", func(t *testing.T) {
 		if _, err := r.CreateFeed(ctx, nightowl.FeedSchedule, "nope", "ana"); nightowl.ErrorCode(err) != nightowl.ENotFound {
-			t.Errorf("%v", err)
+			t.Errorf("a schedule: %v", err)
+		}
+		// ana takes turns, but cannot sign in: her feed could not be
+		// removed with her.
+		if _, err := r.CreateFeed(ctx, nightowl.FeedUser, "ana", "ana"); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Errorf("a participant who is no user: %v", err)
 		}
 	})
 }

@@ -71,17 +71,26 @@ func (db *DB) DeleteOverride(ctx context.Context, schedule, id string) error {
 }
 
 // SaveFeed creates or replaces the feed of f.Kind and f.Name; a hash
-// that another feed has is a conflict.
+// that another feed has is a conflict, and a person's feed needs the user
+// to exist (ENotFound otherwise): removing them removes it.
 func (db *DB) SaveFeed(ctx context.Context, f *nightowl.CalendarFeed) error {
 	if f.Kind == "" || f.Name == "" || len(f.Hash) == 0 || f.CreatedAt.IsZero() {
 		return nightowl.Errorf(nightowl.EInvalid, "a calendar feed needs a kind, a name, a hash and a creation time")
 	}
+	// A person's feed goes with them (the foreign key of user_name).
+	var user any
+	if f.Kind == nightowl.FeedUser {
+		user = f.Name
+	}
 	err := db.write(ctx, true, func(tx Conn) error {
-		_, err := db.exec(ctx, tx, `INSERT INTO calendar_feeds (kind, name, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?)
+		_, err := db.exec(ctx, tx, `INSERT INTO calendar_feeds (kind, name, user_name, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (kind, name) DO UPDATE SET hash = excluded.hash, created_by = excluded.created_by, created_at = excluded.created_at`,
-			string(f.Kind), f.Name, f.Hash, f.CreatedBy, db.d.Time(f.CreatedAt))
-		if db.d.Refusal(err) == records.Unique {
+			string(f.Kind), f.Name, user, f.Hash, f.CreatedBy, db.d.Time(f.CreatedAt))
+		switch db.d.Refusal(err) {
+		case records.Unique:
 			return nightowl.Errorf(nightowl.EConflict, "another calendar feed has the same secret")
+		case records.ForeignKey:
+			return records.NotFound("user", f.Name)
 		}
 		return err
 	})

@@ -136,7 +136,7 @@ var tables = []table{
 		{pg: "from_at", kind: nanos}, {pg: "to_at", kind: nanos}, {pg: "reason", kind: text},
 		{pg: "created_by", kind: text}, {pg: "created_at", kind: nanos}}},
 	{name: "calendar_feeds", order: "kind, name", cols: []column{
-		{pg: "kind", kind: text}, {pg: "name", kind: text}, {pg: "hash", kind: bytes},
+		{pg: "kind", kind: text}, {pg: "name", kind: text}, {pg: "user_name", kind: text}, {pg: "hash", kind: bytes},
 		{pg: "created_by", kind: text}, {pg: "created_at", kind: nanos}}},
 	{name: "incidents", order: "seq", cols: []column{
 		{pg: "seq"}, {pg: "id", kind: text}, {pg: "state", kind: text}, {pg: "created_at", kind: nanos},

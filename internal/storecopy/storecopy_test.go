@@ -132,10 +132,9 @@ func populate(t *testing.T, path string) fixture {
 	must(s.SaveWindow(ctx, &w))
 	must(s.SaveProgress(ctx, nightowl.MaintenanceProgress{Window: "mw-1", EndsAt: w.End, Stage: 1, Due: t0.Add(3*time.Hour + 9)}))
 
-	// An override of a schedule and a calendar feed.
+	// An override of a schedule.
 	must(s.SaveOverride(ctx, &nightowl.ScheduleOverride{ID: "o-1", Schedule: "primary", User: "cy", From: t0.Add(time.Hour),
 		To: t0.Add(9 * time.Hour), Reason: "swap", CreatedBy: "cy", CreatedAt: t0}))
-	must(s.SaveFeed(ctx, &nightowl.CalendarFeed{Kind: nightowl.FeedUser, Name: "ana", Hash: []byte("0123456789abcdef0123456789abcdef"), CreatedBy: "ana", CreatedAt: t0}))
 
 	// People: a user with a token and a session.
 	acc, err := access.New(access.Options{Store: s, Clock: c, BcryptCost: 4})
@@ -155,6 +154,8 @@ func populate(t *testing.T, path string) fixture {
 	must(s.SaveContact(ctx, &nightowl.ContactMethod{ID: "c-ana2", User: "ana", Kind: "email", Address: "ana@example.com",
 		CreatedAt: t0.Add(time.Second), CodeHash: []byte{1, 2, 3}, CodeExpires: t0.Add(time.Hour), CodeTries: 2}))
 	must(s.SetNotificationRules(ctx, "ana", []nightowl.NotificationRule{{Contact: "c-ana2"}, {Contact: "c-ana", After: 5 * time.Minute}}))
+	// ana's calendar feed, which goes with her.
+	must(s.SaveFeed(ctx, &nightowl.CalendarFeed{Kind: nightowl.FeedUser, Name: "ana", Hash: []byte("0123456789abcdef0123456789abcdef"), CreatedBy: "ana", CreatedAt: t0}))
 
 	// Incidents, one resolved, with updates.
 	inc := &nightowl.Incident{Title: "Website down", State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMajor,

@@ -89,6 +89,9 @@ func recordsFeeds(t *testing.T, open Opener[Records]) {
 	t0 := clock.Now()
 	s, reopen := open(t, clock)
 
+	if err := s.SaveUser(ctx, &nightowl.User{Name: "ana", Role: nightowl.RoleViewer, PasswordHash: "h", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
 	ana := nightowl.CalendarFeed{Kind: nightowl.FeedUser, Name: "ana", Hash: bytes.Repeat([]byte{1}, 32), CreatedBy: "ana", CreatedAt: t0}
 	primary := nightowl.CalendarFeed{Kind: nightowl.FeedSchedule, Name: "primary", Hash: bytes.Repeat([]byte{2}, 32), CreatedBy: "bo", CreatedAt: t0}
 	for _, f := range []nightowl.CalendarFeed{primary, ana} {
@@ -145,6 +148,12 @@ func recordsFeeds(t *testing.T, open Opener[Records]) {
 		}
 		byHash(t, primary.Hash, primary)
 	})
+	t.Run("a person's feed needs the user", func(t *testing.T) {
+		bo := nightowl.CalendarFeed{Kind: nightowl.FeedUser, Name: "bo", Hash: bytes.Repeat([]byte{4}, 32), CreatedAt: t0}
+		if err := s.SaveFeed(ctx, &bo); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Fatalf("the feed of no user: %v", err)
+		}
+	})
 	t.Run("revoked", func(t *testing.T) {
 		if err := s.DeleteFeed(ctx, nightowl.FeedSchedule, "primary"); err != nil {
 			t.Fatal(err)
@@ -160,5 +169,14 @@ func recordsFeeds(t *testing.T, open Opener[Records]) {
 		closeRecords(t, s)
 		s = reopen()
 		list(t, ana)
+	})
+	t.Run("a person's feed goes with them", func(t *testing.T) {
+		if err := s.DeleteUser(ctx, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FeedByHash(ctx, ana.Hash); nightowl.ErrorCode(err) != nightowl.ENotFound {
+			t.Fatalf("the feed of a removed user: %v", err)
+		}
+		list(t)
 	})
 }
