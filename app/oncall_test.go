@@ -329,3 +329,47 @@ schedules:
 		t.Errorf("a viewer makes a schedule's feed: %d", code)
 	}
 }
+
+// TestPagesTheOverride: an override added through the API decides whom a
+// schedule's escalation step pages: bo, not ana whose turn it is.
+func TestPagesTheOverride(t *testing.T) {
+	t.Parallel()
+	s, down := switchSite(t)
+	anaHook, boHook := newHook(t), newHook(t)
+	cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(`storage: {sqlite: test.db}
+defaults: {interval: 1s, timeout: 1s, fail_after: 1}
+checks:
+  - name: shop
+    http: {url: "%s/"}
+schedules:
+  - name: primary
+    layers: [{participants: [ana], start: "2026-01-05 09:00", length: weekly}]
+notify:
+  contacts:
+    hook: {webhook: {}}
+  routes: [{escalation: oncall}]
+  escalations:
+    oncall:
+      steps: [{schedule: primary}]
+`, s.URL))
+	a := startApp(t, cfg)
+	base := "http://" + a.Addr()
+	addContact(t, base, userToken(t, a, "ana", nightowl.RoleResponder), anaHook)
+	bo := userToken(t, a, "bo", nightowl.RoleResponder)
+	addContact(t, base, bo, boHook)
+	now := time.Now()
+	body := fmt.Sprintf(`{"user": "bo", "from": %q, "to": %q, "reason": "ana is on a plane"}`,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	if code := sendJSON(t, bo, "POST", base+"/api/v1/schedules/primary/overrides", body, nil); code != http.StatusCreated {
+		t.Fatalf("add the override: %d", code)
+	}
+	down.Store(true)
+	waitFor(t, "bo's page", func() bool { return len(boHook.kinds()) >= 2 })
+	if m := boHook.last(); m.Kind != nightowl.MessageFiring || strings.Join(m.Alert.OnCall, ",") != "bo (primary)" {
+		t.Fatalf("bo's page: %+v", m)
+	}
+	if got := anaHook.kinds(); len(got) != 1 {
+		t.Errorf("ana heard %v", got)
+	}
+}
