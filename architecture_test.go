@@ -17,7 +17,7 @@ var allowedImports = map[string][]string{
 	"actions":             {},
 	"assert":              {"internal/boolexpr"},
 	"audit":               {},
-	"audit/audited":       {"access", "actions", "contact", "incident", "maintenance", "notify"},
+	"audit/audited":       {"access", "actions", "contact", "incident", "maintenance", "notify", "oncall"},
 	"cluster":             {},
 	"cluster/relay":       {"cluster", "heartbeat", "web"},
 	"contact":             {"notify", "notify/kit"},

@@ -37,6 +37,7 @@ import (
 	"github.com/nightowl/nightowl/notify"
 	"github.com/nightowl/nightowl/notify/acklink"
 	"github.com/nightowl/nightowl/notify/kit"
+	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/probe"
 	"github.com/nightowl/nightowl/sqlite"
 	"github.com/nightowl/nightowl/statuspage"
@@ -125,6 +126,8 @@ type App struct {
 
 	// incidents keeps incidents (incidents.go).
 	incidents *incident.Service
+	// roster says who is on call (oncall.go).
+	roster *oncall.Roster
 	// status builds what the public status page shows.
 	status *statuspage.Service
 	// audit records what people do (audit.go).
@@ -206,6 +209,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.newIncidents(); err != nil {
+		return nil, err
+	}
+	if err := a.newRoster(); err != nil { // oncall.go
 		return nil, err
 	}
 	if err := a.newActions(a.audit); err != nil {

@@ -36,17 +36,13 @@ func contactKinds(cfg *config.Config) map[string]*contact.Kind {
 }
 
 // people are who escalation steps page by name: the person on call in a
-// schedule of the config in force, and each person's contact methods.
+// schedule, as the roster says (the config in force with the overrides
+// people added), and each person's contact methods.
 type people struct{ a *App }
 
-func (p people) OnCall(_ context.Context, schedule string, t time.Time) (string, error) {
-	for _, s := range p.a.Config().Schedules {
-		if s.Name == schedule {
-			user, _ := s.At(t)
-			return user, nil
-		}
-	}
-	return "", nil
+func (p people) OnCall(ctx context.Context, schedule string, t time.Time) (string, error) {
+	user, _, err := p.a.roster.OnCall(ctx, schedule, t)
+	return user, err
 }
 
 func (p people) Reach(ctx context.Context, user string) ([]notify.Reach, error) {

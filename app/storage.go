@@ -27,6 +27,7 @@ type store interface {
 	nightowl.IncidentStore
 	nightowl.ActionStore
 	nightowl.AuditStore
+	nightowl.OncallStore
 }
 
 var (

@@ -11,7 +11,6 @@ import (
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/notify/acklink"
-	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -26,7 +25,7 @@ func (a *App) webOptions() web.Options {
 		Clock:      a.opts.Clock, Auth: people, Anonymous: a.cfg.Server.Anonymous, PublicURL: a.cfg.Server.PublicURL,
 		Publisher: a.status, TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader,
 		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions},
-		Schedules: func() []oncall.Schedule { return a.Config().Schedules }, Contacts: audited.Contacts{Service: a.contacts, Recorder: a.audit},
+		Contacts: audited.Contacts{Service: a.contacts, Recorder: a.audit}, Oncall: audited.Oncall{Roster: a.roster, Recorder: a.audit},
 		Ingester: a.ingest}
 }
 
@@ -153,4 +152,5 @@ var (
 	_ web.People          = (*audited.Access)(nil)
 	_ web.PasswordChanger = (*audited.Access)(nil)
 	_ web.Actioner        = actioner{}
+	_ web.Oncall          = audited.Oncall{}
 )

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web/admin"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
@@ -99,9 +98,9 @@ type Options struct {
 	// Ingester takes alerts from other tools at
 	// /api/v1/integrations/{name}; not served when nil.
 	Ingester Ingester
-	// Schedules are the config's schedules as they are now; none are
-	// served when nil.
-	Schedules func() []oncall.Schedule
+	// Oncall serves the schedules, with the overrides people stored,
+	// and the calendar feeds; none are served when nil.
+	Oncall Oncall
 	// Contacts serves each person's contact methods and rules; none are
 	// served when nil.
 	Contacts Contacts
@@ -141,7 +140,7 @@ func newAPI(opts Options) *api {
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
-		ackLimit: newAckLimits(), schedules: opts.Schedules, contacts: opts.Contacts}
+		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -162,7 +161,7 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Schedules: a.schedules, Contacts: a.contacts, Logger: a.log, Clock: a.clock}
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Logger: a.log, Clock: a.clock}
 	if a.pub != nil {
 		o.Components = a.componentNames
 	}
@@ -219,12 +218,7 @@ func (a *api) routes(opts Options) []Route {
 			f("POST /ack/{id}", public, a.ackByLink),
 		)
 	}
-	if a.schedules != nil {
-		rs = append(rs,
-			f("GET /api/v1/schedules", viewer, a.listSchedules),
-			f("GET /api/v1/schedules/{name}/oncall", viewer, a.scheduleOncall),
-		)
-	}
+	rs = append(rs, a.oncallRoutes()...) // schedules.go
 	if a.maint != nil {
 		rs = append(rs,
 			f("GET /api/v1/maintenance", viewer, a.listMaintenance),
@@ -323,7 +317,8 @@ type api struct {
 	people    People
 	actions   Actioner
 	ackLimit  *ackLimits
-	schedules func() []oncall.Schedule
+	oncall    Oncall
+	feedLimit *kit.Buckets
 	contacts  Contacts
 }
 

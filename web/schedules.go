@@ -69,8 +69,13 @@ func zoneName(z *time.Location) string {
 
 func (a *api) listSchedules(w http.ResponseWriter, r *http.Request) {
 	now := a.clock.Now()
+	schedules, err := a.oncall.Schedules(r.Context())
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
 	out := []OncallJSON{}
-	for _, s := range a.schedules() {
+	for _, s := range schedules {
 		o := oncallJSON(&s, now, 0)
 		o.Shifts = nil
 		out = append(out, o)
@@ -85,11 +90,13 @@ func (a *api) scheduleOncall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	for _, s := range a.schedules() {
-		if s.Name == name {
-			kit.WriteJSON(w, http.StatusOK, oncallJSON(&s, at, days))
-			return
-		}
+	s, ok, err := a.oncall.Schedule(r.Context(), name)
+	switch {
+	case err != nil:
+		kit.WriteError(w, err)
+	case !ok:
+		kit.WriteError(w, nightowl.Errorf(nightowl.ENotFound, "schedule %q not found", name))
+	default:
+		kit.WriteJSON(w, http.StatusOK, oncallJSON(&s, at, days))
 	}
-	kit.WriteError(w, nightowl.Errorf(nightowl.ENotFound, "schedule %q not found", name))
 }

@@ -1,8 +1,8 @@
 // Package audited wraps the services people act through (incidents,
-// maintenance windows, acknowledgements, people and tokens) so that what
-// they do is recorded in the audit log, rather than inside them: the
-// services stay unaware of the log, and what the web layer and the command
-// line use is the recording wrapper.
+// maintenance windows, acknowledgements, people and tokens, schedule
+// overrides and calendar feeds) so that what they do is recorded in the
+// audit log, rather than inside them: the services stay unaware of the log,
+// and what the web layer and the command line use is the recording wrapper.
 //
 // What has already happened (an acknowledgement, a window started) cannot
 // be taken back when recording it fails: the failure is logged by the
@@ -26,6 +26,7 @@ import (
 	"github.com/nightowl/nightowl/contact"
 	"github.com/nightowl/nightowl/incident"
 	"github.com/nightowl/nightowl/maintenance"
+	"github.com/nightowl/nightowl/oncall"
 )
 
 // record appends an entry for something that has already happened; the
@@ -381,6 +382,58 @@ func (s Contacts) SetRules(ctx context.Context, user string, rules []nightowl.No
 			parts[i] = r.Contact + " after " + nightowl.FormatDuration(r.After)
 		}
 		record(ctx, s.Recorder, user, "contact.rules", user, strings.Join(parts, ", "))
+	}
+	return err
+}
+
+// Oncall is the roster as the web layer sees it (web.Oncall): every
+// override added or deleted and every calendar feed created or revoked is
+// recorded, never a feed's secret.
+type Oncall struct {
+	*oncall.Roster
+	Recorder nightowl.Auditor
+}
+
+// AddOverride implements web.Oncall.
+func (s Oncall) AddOverride(ctx context.Context, o nightowl.ScheduleOverride) (nightowl.ScheduleOverride, error) {
+	o, err := s.Roster.AddOverride(ctx, o)
+	if err == nil {
+		record(ctx, s.Recorder, o.CreatedBy, "override.add", o.ID, overrideDetail(o))
+	}
+	return o, err
+}
+
+// DeleteOverride implements web.Oncall.
+func (s Oncall) DeleteOverride(ctx context.Context, schedule, id, by string) (nightowl.ScheduleOverride, error) {
+	o, err := s.Roster.DeleteOverride(ctx, schedule, id)
+	if err == nil {
+		record(ctx, s.Recorder, by, "override.delete", o.ID, overrideDetail(o))
+	}
+	return o, err
+}
+
+func overrideDetail(o nightowl.ScheduleOverride) string {
+	d := fmt.Sprintf("schedule %s; user %s; from %s to %s", o.Schedule, o.User, o.From.UTC().Format(time.RFC3339), o.To.UTC().Format(time.RFC3339))
+	if o.Reason != "" {
+		d += fmt.Sprintf("; reason %q", o.Reason)
+	}
+	return d
+}
+
+// CreateFeed implements web.Oncall.
+func (s Oncall) CreateFeed(ctx context.Context, kind nightowl.FeedKind, name, by string) (string, error) {
+	secret, err := s.Roster.CreateFeed(ctx, kind, name, by)
+	if err == nil {
+		record(ctx, s.Recorder, by, "feed.create", string(kind)+" "+name, "a new secret; the old one, if any, no longer works")
+	}
+	return secret, err
+}
+
+// RevokeFeed implements web.Oncall.
+func (s Oncall) RevokeFeed(ctx context.Context, kind nightowl.FeedKind, name, by string) error {
+	err := s.Roster.RevokeFeed(ctx, kind, name)
+	if err == nil {
+		record(ctx, s.Recorder, by, "feed.revoke", string(kind)+" "+name, "")
 	}
 	return err
 }

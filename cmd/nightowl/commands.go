@@ -16,7 +16,8 @@ type runner func(ctx context.Context, args []string) int
 type leaf func(e *env, fs *flag.FlagSet) runner
 
 // command is one word of the command line: a leaf that runs, or a group
-// (maint, user, …) whose next word names one of its subs.
+// (maint, user, …) whose next word names one of its subs, or both (oncall:
+// it runs unless the next word names one of its subs).
 type command struct {
 	name string
 	args string // the positional arguments, for the man page: "ALERT..."
@@ -37,7 +38,17 @@ func commands() []command {
 		{name: "validate", help: "check the config; exit 2 with FILE:LINE:COL errors", run: cmdValidate},
 		{name: "status", help: "every check of a running server, worst first, and open alerts", run: cmdStatus},
 		{name: "health", help: "ask a running server whether it answers (/healthz) or is ready (/readyz); exit 0 only on 200", run: cmdHealth},
-		{name: "oncall", args: "[SCHEDULE...]", help: "who is on call in the config's schedules: now, and shift by shift for the days to come", run: cmdOncall},
+		{name: "oncall", args: "[SCHEDULE...]", help: "who is on call in the config's schedules: now, and shift by shift for the days to come", run: cmdOncall, subs: []command{
+			{name: "override", help: "overrides of a schedule, kept by the server", subs: []command{
+				{name: "add", args: "SCHEDULE", help: "put someone on call from one time to another, above the schedule's layers", run: overrideAdd},
+				{name: "list", args: "SCHEDULE", help: "the overrides added to a schedule", run: overrideList},
+				{name: "delete", args: "SCHEDULE ID", help: "remove an override", run: overrideDelete},
+			}},
+			{name: "feed", help: "calendar feeds of shifts, at secret addresses", subs: []command{
+				{name: "create", args: "user NAME|schedule NAME", help: "make a calendar feed, or a new address for one; it is shown only once", run: feedCreate},
+				{name: "revoke", args: "user NAME|schedule NAME", help: "end a calendar feed: its address no longer works", run: feedRevoke},
+			}},
+		}},
 		{name: "ack", args: "ALERT...", help: "acknowledge alerts: their escalation stops", run: cmdAck},
 		{name: "maint", help: "maintenance windows", subs: []command{
 			{name: "start", help: "start a maintenance window by hand", run: maintStart},
@@ -102,7 +113,9 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 		}
 		path += " " + c.name
 		args = args[1:]
-		if c.run != nil {
+		// A command may have both: its own run, and subcommands that
+		// the next word names (nightowl oncall, nightowl oncall feed).
+		if c.run != nil && (len(args) == 0 || !isSub(c.subs, args[0])) {
 			fs := newFlags(e, strings.TrimPrefix(path, "nightowl "))
 			return c.run(e, fs)(ctx, args)
 		}
@@ -112,6 +125,11 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 		}
 		cmds = c.subs
 	}
+}
+
+func isSub(cmds []command, name string) bool {
+	_, ok := findCommand(cmds, name)
+	return ok
 }
 
 func findCommand(cmds []command, name string) (command, bool) {
@@ -153,12 +171,12 @@ func leaves() []leafDoc {
 	walk = func(prefix []string, cmds []command) {
 		for _, c := range cmds {
 			path := append(append([]string(nil), prefix...), c.name)
-			if c.run == nil {
-				walk(path, c.subs)
-				continue
+			if c.run != nil {
+				out = append(out, leafDoc{path: path, cmd: c, flags: leafFlags(c)})
 			}
-			d := leafDoc{path: path, cmd: c, flags: leafFlags(c)}
-			out = append(out, d)
+			if c.subs != nil {
+				walk(path, c.subs)
+			}
 		}
 	}
 	walk(nil, commands())

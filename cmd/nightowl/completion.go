@@ -87,16 +87,6 @@ func writeBash(w io.Writer) {
 	g := groups()
 	fmt.Fprint(w, `# bash completion for nightowl; made by "nightowl completion bash" from its commands.
 
-# _nightowl_subs PATH: the subcommands of a group ("" for the top).
-_nightowl_subs() {
-	case "$1" in
-`)
-	for _, p := range groupOrder() {
-		fmt.Fprintf(w, "\t%s) echo %s ;;\n", shQuote(p), shQuote(strings.Join(names(g[p]), " ")))
-	}
-	fmt.Fprint(w, `	esac
-}
-
 # _nightowl_flags PATH: the flags of a command.
 _nightowl_flags() {
 	case "$1" in
@@ -108,6 +98,16 @@ _nightowl_flags() {
 			fl = append(fl, flagName(f))
 		}
 		fmt.Fprintf(w, "\t%s) echo %s ;;\n", shQuote(strings.Join(l.path, " ")), shQuote(strings.Join(fl, " ")))
+	}
+	fmt.Fprint(w, `	esac
+}
+
+# _nightowl_subs PATH: the subcommands of a group ("" for the top).
+_nightowl_subs() {
+	case "$1" in
+`)
+	for _, p := range groupOrder() {
+		fmt.Fprintf(w, "\t%s) echo %s ;;\n", shQuote(p), shQuote(strings.Join(names(g[p]), " ")))
 	}
 	fmt.Fprint(w, `	esac
 }
@@ -153,7 +153,7 @@ _nightowl() {
 		path=${path:+$path }$w
 	done
 	subs=$(_nightowl_subs "$path")
-	if [[ -n $subs ]]; then
+	if [[ -n $subs && $cur != -* ]]; then
 		COMPREPLY=($(compgen -W "$subs" -- "$cur"))
 		return
 	fi
@@ -185,10 +185,17 @@ func shQuote(s string) string {
 
 func writeZsh(w io.Writer) {
 	fmt.Fprint(w, "#compdef nightowl\n# zsh completion for nightowl; made by \"nightowl completion zsh\" from its commands.\n")
-	var group func(fn, what string, cmds []command)
-	group = func(fn, what string, cmds []command) {
+	var group func(fn, what string, self *command, cmds []command)
+	group = func(fn, what string, self *command, cmds []command) {
 		fmt.Fprintf(w, "\n%s() {\n\tlocal curcontext=\"$curcontext\" state line\n\tlocal -a subs\n", fn)
-		fmt.Fprint(w, "\t_arguments -C '1: :->cmds' '*:: :->args'\n\tcase $state in\n\tcmds)\n\t\tsubs=(\n")
+		// A group that runs too (oncall) takes its own flags.
+		fmt.Fprint(w, "\t_arguments -C")
+		if self != nil {
+			for _, spec := range zshFlagSpecs(*self) {
+				fmt.Fprintf(w, " %s", shQuote(spec))
+			}
+		}
+		fmt.Fprint(w, " '1: :->cmds' '*:: :->args'\n\tcase $state in\n\tcmds)\n\t\tsubs=(\n")
 		for _, c := range cmds {
 			fmt.Fprintf(w, "\t\t\t%s\n", shQuote(zshEscape(c.name, ":")+":"+zshEscape(c.help, ":")))
 		}
@@ -200,25 +207,15 @@ func writeZsh(w io.Writer) {
 		for _, c := range cmds {
 			sub := fn + "_" + zshIdent(c.name)
 			if c.subs != nil {
-				group(sub, strings.TrimSpace(strings.TrimPrefix(what, "command")+" "+c.name+" command"), c.subs)
+				var self *command
+				if c.run != nil {
+					self = &c
+				}
+				group(sub, strings.TrimSpace(strings.TrimPrefix(what, "command")+" "+c.name+" command"), self, c.subs)
 				continue
 			}
 			fmt.Fprintf(w, "\n%s() {\n\t_arguments -s", sub)
-			for _, f := range leafFlags(c) {
-				_, usage := flag.UnquoteUsage(f)
-				spec := flagName(f)
-				if !isBoolFlag(f) && len(f.Name) > 1 {
-					spec += "="
-				}
-				spec += "[" + zshEscape(firstLine(usage), "[]:") + "]"
-				switch valueKind(f) {
-				case "file":
-					spec += ":file:_files"
-				case "directory":
-					spec += ":directory:_files -/"
-				case "value":
-					spec += ":value: "
-				}
+			for _, spec := range zshFlagSpecs(c) {
 				fmt.Fprintf(w, " \\\n\t\t%s", shQuote(spec))
 			}
 			if takesFiles(c) {
@@ -227,8 +224,31 @@ func writeZsh(w io.Writer) {
 			fmt.Fprint(w, "\n}\n")
 		}
 	}
-	group("_nightowl", "command", commands())
+	group("_nightowl", "command", nil, commands())
 	fmt.Fprint(w, "\n_nightowl \"$@\"\n")
+}
+
+// zshFlagSpecs are the _arguments specs of a leaf's flags.
+func zshFlagSpecs(c command) []string {
+	var out []string
+	for _, f := range leafFlags(c) {
+		_, usage := flag.UnquoteUsage(f)
+		spec := flagName(f)
+		if !isBoolFlag(f) && len(f.Name) > 1 {
+			spec += "="
+		}
+		spec += "[" + zshEscape(firstLine(usage), "[]:") + "]"
+		switch valueKind(f) {
+		case "file":
+			spec += ":file:_files"
+		case "directory":
+			spec += ":directory:_files -/"
+		case "value":
+			spec += ":value: "
+		}
+		out = append(out, spec)
+	}
+	return out
 }
 
 // leafFlags is the flags a leaf declares: it calls the declaration on a

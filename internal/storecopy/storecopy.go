@@ -1,7 +1,8 @@
 // Package storecopy moves what a SQLite store keeps into a PostgreSQL
 // database, for an operator who outgrows one file: check history, alerts
 // and their outbox, secrets, maintenance, people and their tokens and
-// sessions, incidents, action requests and the audit log, whose chain
+// sessions, schedule overrides and calendar feeds, incidents, action
+// requests and the audit log, whose chain
 // verifies the same afterwards.
 //
 // The two schemas say the same things in two dialects (see the migrations
@@ -130,6 +131,13 @@ var tables = []table{
 		{pg: "code_hash", kind: bytes}, {pg: "code_expires", kind: nanos}, {pg: "code_tries"}}},
 	{name: "notification_rules", order: "user_name, position", cols: []column{
 		{pg: "user_name", kind: text}, {pg: "position"}, {pg: "contact_id", kind: text}, {pg: "after_ms"}}},
+	{name: "schedule_overrides", order: "id", cols: []column{
+		{pg: "id", kind: text}, {pg: "schedule", kind: text}, {pg: "user_name", kind: text},
+		{pg: "from_at", kind: nanos}, {pg: "to_at", kind: nanos}, {pg: "reason", kind: text},
+		{pg: "created_by", kind: text}, {pg: "created_at", kind: nanos}}},
+	{name: "calendar_feeds", order: "kind, name", cols: []column{
+		{pg: "kind", kind: text}, {pg: "name", kind: text}, {pg: "user_name", kind: text}, {pg: "hash", kind: bytes},
+		{pg: "created_by", kind: text}, {pg: "created_at", kind: nanos}}},
 	{name: "incidents", order: "seq", cols: []column{
 		{pg: "seq"}, {pg: "id", kind: text}, {pg: "state", kind: text}, {pg: "created_at", kind: nanos},
 		{pg: "resolved_at", kind: nanos}, {pg: "data", kind: jsonDoc}}},

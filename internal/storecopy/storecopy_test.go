@@ -132,6 +132,10 @@ func populate(t *testing.T, path string) fixture {
 	must(s.SaveWindow(ctx, &w))
 	must(s.SaveProgress(ctx, nightowl.MaintenanceProgress{Window: "mw-1", EndsAt: w.End, Stage: 1, Due: t0.Add(3*time.Hour + 9)}))
 
+	// An override of a schedule.
+	must(s.SaveOverride(ctx, &nightowl.ScheduleOverride{ID: "o-1", Schedule: "primary", User: "cy", From: t0.Add(time.Hour),
+		To: t0.Add(9 * time.Hour), Reason: "swap", CreatedBy: "cy", CreatedAt: t0}))
+
 	// People: a user with a token and a session.
 	acc, err := access.New(access.Options{Store: s, Clock: c, BcryptCost: 4})
 	must(err)
@@ -150,6 +154,8 @@ func populate(t *testing.T, path string) fixture {
 	must(s.SaveContact(ctx, &nightowl.ContactMethod{ID: "c-ana2", User: "ana", Kind: "email", Address: "ana@example.com",
 		CreatedAt: t0.Add(time.Second), CodeHash: []byte{1, 2, 3}, CodeExpires: t0.Add(time.Hour), CodeTries: 2}))
 	must(s.SetNotificationRules(ctx, "ana", []nightowl.NotificationRule{{Contact: "c-ana2"}, {Contact: "c-ana", After: 5 * time.Minute}}))
+	// ana's calendar feed, which goes with her.
+	must(s.SaveFeed(ctx, &nightowl.CalendarFeed{Kind: nightowl.FeedUser, Name: "ana", Hash: []byte("0123456789abcdef0123456789abcdef"), CreatedBy: "ana", CreatedAt: t0}))
 
 	// Incidents, one resolved, with updates.
 	inc := &nightowl.Incident{Title: "Website down", State: nightowl.IncidentInvestigating, Impact: nightowl.ImpactMajor,
@@ -204,6 +210,8 @@ type dump struct {
 	Audit         []nightowl.AuditEntry
 	Head          nightowl.AuditHead
 	Checkpoints   []nightowl.AuditCheckpoint
+	Overrides     []nightowl.ScheduleOverride
+	Feeds         []nightowl.CalendarFeed
 }
 
 func read(t *testing.T, s store) dump {
@@ -263,6 +271,10 @@ func read(t *testing.T, s store) dump {
 	d.Head, err = s.AuditHead(ctx)
 	keep(err)
 	d.Checkpoints, err = s.AuditCheckpoints(ctx, 0)
+	keep(err)
+	d.Overrides, err = s.Overrides(ctx, "")
+	keep(err)
+	d.Feeds, err = s.Feeds(ctx)
 	keep(err)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
@@ -334,7 +346,8 @@ func TestCopy(t *testing.T) {
 	}
 	for table, n := range map[string]int64{"checks": 3, "results": 103, "events": 2, "pings": 2, "heartbeats": 1, "alerts": 2,
 		"outbox": 3, "users": 2, "contact_methods": 2, "notification_rules": 2, "tokens": 1, "sessions": 1, "incidents": 2, "incident_updates": 2, "action_requests": 1,
-		"audit_log": 3, "audit_head": 1, "audit_checkpoints": 1, "maintenance_windows": 1, "maintenance_progress": 1} {
+		"audit_log": 3, "audit_head": 1, "audit_checkpoints": 1, "maintenance_windows": 1, "maintenance_progress": 1,
+		"schedule_overrides": 1, "calendar_feeds": 1} {
 		if byTable[table] != n {
 			t.Errorf("copied %d rows of %s, want %d (all: %v)", byTable[table], table, n, counts)
 		}

@@ -40,6 +40,8 @@ func RecordsSuite(t *testing.T, open Opener[Records]) {
 		{"action requests", recordsActionRequests},
 		{"audit", recordsAudit},
 		{"audit checkpoints", recordsAuditCheckpoints},
+		{"schedule overrides", recordsOverrides},
+		{"calendar feeds", recordsFeeds},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
 	}

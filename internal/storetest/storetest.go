@@ -35,6 +35,7 @@ type Records interface {
 	nightowl.IncidentStore
 	nightowl.ActionStore
 	nightowl.AuditStore
+	nightowl.OncallStore
 }
 
 // Store is all of it.

@@ -22,11 +22,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
-	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/web/internal/kit"
 )
 
@@ -127,9 +127,9 @@ type Options struct {
 	PublicURL string
 	// LoginKey signs the sign-in form's tokens.
 	LoginKey []byte
-	// Schedules are the config's schedules as they are now; no on-call
-	// page when nil.
-	Schedules func() []oncall.Schedule
+	// Oncall is the schedules with the overrides people stored, and the
+	// calendar feeds; no on-call page when nil.
+	Oncall Oncall
 	// Contacts serves each person's own contact methods; no such page
 	// when nil.
 	Contacts Contacts
@@ -151,7 +151,7 @@ type pages struct {
 	clientAddr func(r *http.Request) string
 	publicURL  string
 	loginKey   []byte
-	schedules  func() []oncall.Schedule
+	oncall     Oncall
 	contacts   Contacts
 	log        *slog.Logger
 	clock      nightowl.Clock
@@ -184,9 +184,8 @@ func Routes(opts Options) []kit.Route {
 	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
 		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
 		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
-		schedules: opts.Schedules, contacts: opts.Contacts, log: opts.Logger, clock: opts.Clock}
-	rs := append(a.adminRoutes(), a.runbookRoutes()...)
-	return append(rs, a.contactRoutes()...)
+		oncall: opts.Oncall, contacts: opts.Contacts, log: opts.Logger, clock: opts.Clock}
+	return slices.Concat(a.adminRoutes(), a.runbookRoutes(), a.contactRoutes(), a.oncallRoutes())
 }
 
 func (a *pages) adminRoutes() []kit.Route {
@@ -231,9 +230,6 @@ func (a *pages) adminRoutes() []kit.Route {
 			f("POST /admin/incidents/{id}/updates", responder, a.adminUpdateIncident),
 			f("POST /admin/incidents/{id}/publish", responder, a.adminPublishIncident),
 		)
-	}
-	if a.schedules != nil {
-		rs = append(rs, f("GET /admin/oncall", viewer, a.adminOncall))
 	}
 	if a.people != nil {
 		rs = append(rs,
@@ -313,6 +309,10 @@ var flashes = map[string]string{
 	"contact-removed":  "Removed contact method %s.",
 	"rule-added":       "Added the rule.",
 	"rule-removed":     "Removed the rule.",
+	// On call: the override's ID, the feed's user or schedule.
+	"override-added":   "Added override %s.",
+	"override-removed": "Removed override %s.",
+	"feed-revoked":     "Revoked the calendar feed of %s: its address no longer works.",
 }
 
 func flashOf(r *http.Request) string {
@@ -420,7 +420,7 @@ func (a *pages) frame(r *http.Request, p *adminPage) {
 		}
 		p.Nav = append(p.Nav, n)
 	}
-	if a.schedules != nil {
+	if a.oncall != nil {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/oncall", Label: "On call", Current: p.Section == "oncall", ID: "nav-oncall"})
 	}
 	if a.contacts != nil && p.User != "" {

@@ -158,6 +158,12 @@ func TestAdminTemplatesRender(t *testing.T) {
 			Form:     incidentForm{State: nightowl.IncidentIdentified, Impact: nightowl.ImpactMajor}},
 		"admin_users.html": usersPage{Users: []userRow{{Name: "ana", Role: admin, You: true}, {Name: "bo", Role: viewer}},
 			Roles: nightowl.Roles},
+		"admin_oncall.html": oncallData{User: "ana", UserFeed: true, NewFeed: &newFeed{What: "Your calendar", URL: "https://n.example/calendar/s.ics"},
+			Schedules: []oncallSchedule{{Name: "primary", Zone: "Europe/Berlin", Now: "cy", Layer: "override", Until: at(now),
+				Shifts:       []oncallShift{{User: "cy", Layer: "override", From: "Mon 2 Mar 09:00", To: "Mon 2 Mar 12:00", Now: true}, {From: "Mon 2 Mar 12:00", To: "Mon 2 Mar 13:00"}},
+				Overrides:    []overrideRow{{ID: "ov-1", User: "cy", From: "Mon 2 Mar 09:00", To: "Mon 2 Mar 12:00", Reason: "swap <main>", By: "cy"}, {ID: "ov-2", User: "bo", Ended: true}},
+				Participants: []string{"ana", "bo"}, Form: overrideForm{User: "cy", From: "2025-03-01T13:00", To: "2025-03-01T14:00"}, Refused: true, Feed: true},
+				{Name: "empty", Zone: "UTC"}}},
 	}
 	for name, data := range pages {
 		t.Run(name, func(t *testing.T) {
