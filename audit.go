@@ -21,7 +21,9 @@ type AuditEntry struct {
 	// "token.revoke", "alert.ack", "maintenance.start", "maintenance.end",
 	// "incident.open", "incident.update", "incident.publish",
 	// "action.request",
-	// "action.approve", "action.deny", "action.run", "action.result".
+	// "action.approve", "action.deny", "action.run", "action.result",
+	// "override.add", "override.delete", "feed.create", "feed.revoke",
+	// "contact.add", "contact.verify", "contact.remove", "contact.rules".
 	Action string `json:"action"`
 	// Subject is what it was done to: an alert, window, incident or
 	// request ID, a user name.
