@@ -72,14 +72,46 @@ type Token struct {
 
 // Session is a signed-in browser. Only a hash of its cookie is kept.
 type Session struct {
-	Hash      []byte    `json:"-"`
+	Hash []byte `json:"-"`
+	// ID names the session where people see it (their list of sessions)
+	// without its cookie or hash; empty for one begun before IDs.
+	ID        string    `json:"id"`
 	User      string    `json:"user"`
 	CSRF      string    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt moves on while the session is used, up to MaxUntil.
 	ExpiresAt time.Time `json:"expires_at"`
 	MaxUntil  time.Time `json:"max_until"`
+	SessionInfo
 }
+
+// SessionInfo is how a session began, and what it has proved since.
+type SessionInfo struct {
+	// Method is how its person signed in: SignInPassword, SignInOIDC or
+	// SignInProxy.
+	Method string `json:"method,omitempty"`
+	// Address and UserAgent are where and with what it signed in.
+	Address   string `json:"address,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	// FactorAt is when its person last gave a second factor, or signed in
+	// afresh at the identity provider: what a step-up asks to be recent.
+	// Zero for never.
+	FactorAt time.Time `json:"factor_at,omitzero"`
+	// Pending, when set, is what the person must still do before the
+	// session may do anything else: SessionNeedsFactor,
+	// SessionNeedsEnrolment.
+	Pending string `json:"pending,omitempty"`
+}
+
+// How sessions begin, and what they may still be waiting for.
+const (
+	SignInPassword = "password"
+	SignInOIDC     = "oidc"
+	SignInProxy    = "proxy"
+
+	SessionNeedsFactor    = "second_factor"
+	SessionNeedsEnrolment = "enrol"
+)
 
 // AccessStore keeps users, their tokens and their sessions.
 type AccessStore interface {
@@ -99,6 +131,9 @@ type AccessStore interface {
 
 	SaveSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	// Sessions lists a user's sessions, newest first; everyone's when user
+	// is empty.
+	Sessions(ctx context.Context, user string) ([]Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
 	// DeleteSessions signs a user out everywhere.
 	DeleteSessions(ctx context.Context, user string) error

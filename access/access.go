@@ -289,7 +289,7 @@ func (s *Service) ChangePassword(ctx context.Context, name, current, password st
 	if err := s.replaceHash(ctx, name, u.PasswordHash, h); err != nil {
 		return nightowl.Session{}, "", err
 	}
-	sess, cookie, err := s.startSession(ctx, name, s.clock.Now())
+	sess, cookie, err := s.startSession(ctx, name, s.clock.Now(), nightowl.SessionInfo{Method: nightowl.SignInPassword})
 	if err == nil {
 		// Another change may land between the one above and the save.
 		err = s.keepIfUnchanged(ctx, sess, h)
@@ -439,6 +439,13 @@ func errWrongLogin() error { return nightowl.Errorf(nightowl.EUnauthorized, "wro
 // has not failed is never held up by others' failures. An unknown name
 // takes as long and fails the same way as a wrong password.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
+	return s.LoginWith(ctx, name, password, nightowl.SessionInfo{Address: addr})
+}
+
+// LoginWith is Login with what the session records of where it began
+// (info.Address is the client's address, which the limits count by).
+func (s *Service) LoginWith(ctx context.Context, name, password string, info nightowl.SessionInfo) (nightowl.Session, string, error) {
+	addr := info.Address
 	now := s.clock.Now()
 	// Only names that could be a user's get runs of failures of their
 	// own; the rest are still counted per address, which also bounds the
@@ -484,7 +491,8 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (night
 		return nightowl.Session{}, "", errWrongLogin()
 	}
 	current := s.upgradeHash(ctx, u, password)
-	sess, cookie, err := s.startSession(ctx, u.Name, now)
+	info.Method = nightowl.SignInPassword
+	sess, cookie, err := s.startSession(ctx, u.Name, now, info)
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
 	}
@@ -522,13 +530,31 @@ func (s *Service) keepIfUnchanged(ctx context.Context, sess nightowl.Session, ha
 	return err
 }
 
+// StartSession starts a session of user, who proved who they are some
+// other way than a password (an identity provider, an authenticating
+// proxy), and returns it and the value of its cookie.
+func (s *Service) StartSession(ctx context.Context, user string, info nightowl.SessionInfo) (nightowl.Session, string, error) {
+	if _, err := s.store.User(ctx, user); err != nil {
+		return nightowl.Session{}, "", err
+	}
+	now := s.clock.Now()
+	sess, cookie, err := s.startSession(ctx, user, now, info)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("start a session of %s: %w", user, err)
+	}
+	s.pruneSessions(ctx, now)
+	return sess, cookie, nil
+}
+
 // startSession starts a session of user at now, and returns it and the
 // value of its cookie.
-func (s *Service) startSession(ctx context.Context, user string, now time.Time) (nightowl.Session, string, error) {
+func (s *Service) startSession(ctx context.Context, user string, now time.Time, info nightowl.SessionInfo) (nightowl.Session, string, error) {
 	cookie, hashed := newCookie()
 	sess := nightowl.Session{
-		Hash:      hashed,
-		User:      user,
+		Hash:        hashed,
+		ID:          nightowl.NewID("s-", 8),
+		SessionInfo: info,
+		User:        user,
 		CSRF:      base64.RawURLEncoding.EncodeToString(randomBytes(cookieBytes)),
 		CreatedAt: now.UTC(),
 		MaxUntil:  now.Add(s.max).UTC(),

@@ -199,7 +199,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.webMetrics = web.NewMetrics(a.registry)
 	a.newCluster()
 	registerStoreMetrics(a.registry, store, opts.Clock)
-	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost}); err != nil {
+	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost,
+		SessionIdle: cfg.Access.SessionIdle, SessionMax: cfg.Access.SessionMax}); err != nil {
 		return nil, err
 	}
 	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {

@@ -107,6 +107,8 @@ type Config struct {
 	Watchdog Watchdog
 	// Audit is the audit section (audit.go).
 	Audit Audit
+	// Access is how people sign in (access.go).
+	Access Access
 	// Integrations are the tools that send alerts in, in file order
 	// (integrations.go).
 	Integrations []ingest.Integration
@@ -312,6 +314,7 @@ type top struct {
 	Cluster   Cluster   `yaml:"cluster"`
 	Watchdog  Watchdog  `yaml:"watchdog"`
 	Audit     Audit     `yaml:"audit"`
+	Access    Access    `yaml:"access"`
 
 	BuddyDuringIncidents bool `yaml:"buddy_during_incidents"`
 }
@@ -331,6 +334,7 @@ func (d *decoder) config() *Config {
 			Flap:         Flap{Changes: DefaultFlapChanges, Window: DefaultFlapWindow},
 		},
 		BuddyDuringIncidents: DefaultBuddyDuringIncidents,
+		Access:               Access{Local: true},
 	}
 	var checks, notifyNode, maintenance, components, actions, schedules, integrations *yaml.Node
 	if root != nil {
@@ -357,7 +361,7 @@ func (d *decoder) config() *Config {
 		})
 	}
 	cfg := &Config{File: d.File(), Dir: d.Dir(), Server: t.Server, Storage: t.Storage, Defaults: t.Defaults, Incidents: t.Incidents,
-		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog, Audit: t.Audit}
+		BuddyDuringIncidents: t.BuddyDuringIncidents, Cluster: t.Cluster, Watchdog: t.Watchdog, Audit: t.Audit, Access: t.Access}
 	d.server(&cfg.Server)
 	d.storage(&cfg.Storage)
 	d.defaults(&cfg.Defaults)
@@ -380,6 +384,7 @@ func (d *decoder) config() *Config {
 	d.incidents(&cfg.Incidents)
 	d.cluster(cfg)
 	d.audit(&cfg.Audit)
+	d.access(&cfg.Access)
 	var as *actionScope
 	cfg.Actions, as = d.actions(actions, sc)
 	d.onDown(cfg.Checks, as)

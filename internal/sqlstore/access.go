@@ -163,12 +163,15 @@ func (db *DB) SaveSession(ctx context.Context, ss *nightowl.Session) error {
 		return err
 	}
 	err := db.write(ctx, true, func(tx Conn) error {
-		n, err := db.exec(ctx, tx, `INSERT INTO sessions (hash, user_name, csrf, created_at, expires_at, max_until)
-			VALUES (?, ?, ?, ?, ?, ?)
+		n, err := db.exec(ctx, tx, `INSERT INTO sessions (hash, user_name, csrf, created_at, expires_at, max_until,
+				id, method, address, user_agent, factor_at, pending)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (hash) DO UPDATE SET csrf = excluded.csrf,
-				expires_at = excluded.expires_at, max_until = excluded.max_until
+				expires_at = excluded.expires_at, max_until = excluded.max_until,
+				factor_at = excluded.factor_at, pending = excluded.pending
 			WHERE sessions.user_name = excluded.user_name`,
-			ss.Hash, ss.User, ss.CSRF, db.nullTime(ss.CreatedAt), db.nullTime(ss.ExpiresAt), db.nullTime(ss.MaxUntil))
+			ss.Hash, ss.User, ss.CSRF, db.nullTime(ss.CreatedAt), db.nullTime(ss.ExpiresAt), db.nullTime(ss.MaxUntil),
+			ss.ID, ss.Method, ss.Address, ss.UserAgent, db.nullTime(ss.FactorAt), ss.Pending)
 		return records.SessionSaved(ss, err, db.d.Refusal(err), n)
 	})
 	if err != nil {
@@ -179,11 +182,33 @@ func (db *DB) SaveSession(ctx context.Context, ss *nightowl.Session) error {
 	return nil
 }
 
+const sessionColumns = `hash, user_name, csrf, created_at, expires_at, max_until, id, method, address, user_agent, factor_at, pending`
+
+func scanSession(sc Scanner) (nightowl.Session, error) {
+	var ss nightowl.Session
+	err := sc.Scan(&ss.Hash, &ss.User, &ss.CSRF, At(&ss.CreatedAt), At(&ss.ExpiresAt), At(&ss.MaxUntil),
+		&ss.ID, &ss.Method, &ss.Address, &ss.UserAgent, At(&ss.FactorAt), &ss.Pending)
+	return ss, err
+}
+
+// Sessions lists a user's sessions, newest first; every user's when user
+// is empty.
+func (db *DB) Sessions(ctx context.Context, user string) ([]nightowl.Session, error) {
+	var w Where
+	if user != "" {
+		w.Add(`user_name = ?`, user)
+	}
+	rows, err := db.query(ctx, db.read, `SELECT `+sessionColumns+` FROM sessions`+w.SQL()+` ORDER BY created_at DESC, id`, w.Args...)
+	out, err := Collect(rows, err, scanSession)
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	return out, nil
+}
+
 // SessionByHash finds a session by the hash of its cookie.
 func (db *DB) SessionByHash(ctx context.Context, hash []byte) (nightowl.Session, error) {
-	var ss nightowl.Session
-	err := db.queryRow(ctx, db.read, `SELECT hash, user_name, csrf, created_at, expires_at, max_until
-		FROM sessions WHERE hash = ?`, hash).Scan(&ss.Hash, &ss.User, &ss.CSRF, At(&ss.CreatedAt), At(&ss.ExpiresAt), At(&ss.MaxUntil))
+	ss, err := scanSession(db.queryRow(ctx, db.read, `SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nightowl.Session{}, records.NoSuch("session")
 	}

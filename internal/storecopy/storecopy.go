@@ -124,7 +124,9 @@ var tables = []table{
 		{pg: "last_used", kind: nanos}}},
 	{name: "sessions", order: "hash", cols: []column{
 		{pg: "hash", kind: bytes}, {pg: "user_name", kind: text}, {pg: "csrf", kind: text},
-		{pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos}, {pg: "max_until", kind: nanos}}},
+		{pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos}, {pg: "max_until", kind: nanos},
+		{pg: "id", kind: text}, {pg: "method", kind: text}, {pg: "address", kind: text}, {pg: "user_agent", kind: text},
+		{pg: "factor_at", kind: nanos}, {pg: "pending", kind: text}}},
 	{name: "contact_methods", order: "id", cols: []column{
 		{pg: "id", kind: text}, {pg: "user_name", kind: text}, {pg: "kind", kind: text}, {pg: "label", kind: text},
 		{pg: "address", kind: text}, {pg: "created_at", kind: nanos}, {pg: "verified_at", kind: nanos},

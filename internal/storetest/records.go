@@ -758,8 +758,10 @@ func recordsSessions(t *testing.T, open Opener[Records]) {
 			t.Fatal(err)
 		}
 	}
-	ss := nightowl.Session{Hash: []byte("cookie-hash"), User: "alice", CSRF: "csrf",
-		CreatedAt: t0, ExpiresAt: t0.Add(12 * time.Hour), MaxUntil: t0.Add(7 * 24 * time.Hour)}
+	ss := nightowl.Session{Hash: []byte("cookie-hash"), ID: "s-1", User: "alice", CSRF: "csrf",
+		CreatedAt: t0, ExpiresAt: t0.Add(12 * time.Hour), MaxUntil: t0.Add(7 * 24 * time.Hour),
+		SessionInfo: nightowl.SessionInfo{Method: nightowl.SignInPassword, Address: "192.0.2.7", UserAgent: "Firefox/140",
+			Pending: nightowl.SessionNeedsFactor}}
 	if err := s.SaveSession(ctx, &ss); err != nil {
 		t.Fatal(err)
 	}
@@ -767,7 +769,8 @@ func recordsSessions(t *testing.T, open Opener[Records]) {
 	if err != nil || !recordsSameSession(got, ss) {
 		t.Fatalf("SessionByHash = %+v, %v; want %+v", got, err, ss)
 	}
-	ss.ExpiresAt = t0.Add(13 * time.Hour)
+	// A second factor given: the session says when, and waits no more.
+	ss.ExpiresAt, ss.FactorAt, ss.Pending = t0.Add(13*time.Hour), t0.Add(time.Minute), ""
 	if err := s.SaveSession(ctx, &ss); err != nil {
 		t.Fatal(err)
 	}
@@ -780,6 +783,20 @@ func recordsSessions(t *testing.T, open Opener[Records]) {
 	}
 	if got, err := s.SessionByHash(ctx, ss.Hash); err != nil || !recordsSameSession(got, ss) {
 		t.Fatalf("after a touch: %+v, %v; want %+v", got, err, ss)
+	}
+	other := nightowl.Session{Hash: []byte("bob-hash"), ID: "s-2", User: "bob", CSRF: "c", CreatedAt: t0.Add(time.Second),
+		ExpiresAt: t0.Add(time.Hour), MaxUntil: t0.Add(time.Hour)}
+	if err := s.SaveSession(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.Sessions(ctx, "alice"); err != nil || len(list) != 1 || !recordsSameSession(list[0], ss) {
+		t.Errorf("Sessions(alice) = %+v, %v", list, err)
+	}
+	if list, err := s.Sessions(ctx, ""); err != nil || len(list) != 2 || list[0].ID != "s-2" {
+		t.Errorf("Sessions() = %+v, %v; want bob's, the newer, first", list, err)
+	}
+	if err := s.DeleteSession(ctx, other.Hash); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.DeleteSession(ctx, ss.Hash); err != nil {
 		t.Fatal(err)
@@ -910,7 +927,9 @@ func recordsSameToken(a, b nightowl.Token) bool {
 
 func recordsSameSession(a, b nightowl.Session) bool {
 	return bytes.Equal(a.Hash, b.Hash) && a.User == b.User && a.CSRF == b.CSRF &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxUntil.Equal(b.MaxUntil)
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxUntil.Equal(b.MaxUntil) &&
+		a.ID == b.ID && a.Method == b.Method && a.Address == b.Address && a.UserAgent == b.UserAgent &&
+		a.FactorAt.Equal(b.FactorAt) && a.Pending == b.Pending
 }
 
 func recordsSameUser(a, b nightowl.User) bool {
