@@ -555,9 +555,9 @@ func (s *Service) startSession(ctx context.Context, user string, now time.Time, 
 		ID:          nightowl.NewID("s-", 8),
 		SessionInfo: info,
 		User:        user,
-		CSRF:      base64.RawURLEncoding.EncodeToString(randomBytes(cookieBytes)),
-		CreatedAt: now.UTC(),
-		MaxUntil:  now.Add(s.max).UTC(),
+		CSRF:        base64.RawURLEncoding.EncodeToString(randomBytes(cookieBytes)),
+		CreatedAt:   now.UTC(),
+		MaxUntil:    now.Add(s.max).UTC(),
 	}
 	sess.ExpiresAt = earliest(now.Add(s.idle), sess.MaxUntil).UTC()
 	if err := s.store.SaveSession(ctx, &sess); err != nil {
