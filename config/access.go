@@ -63,6 +63,9 @@ type OIDC struct {
 	// none (refused) when empty.
 	DefaultRole    nightowl.Role `yaml:"default_role"`
 	AllowedDomains []string      `yaml:"allowed_domains"`
+	// Name is what the sign-in button calls the provider ("Sign in with
+	// NAME"); the issuer's host when empty.
+	Name string `yaml:"name"`
 	// MaxAge is how recent the provider's sign-in must be when a step-up
 	// asks for a fresh one; StepUp when zero.
 	MaxAge time.Duration `yaml:"max_age"`
