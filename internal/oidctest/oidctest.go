@@ -36,7 +36,9 @@ type Provider struct {
 	claims map[string]any
 	deny   bool
 	forge  bool
-	codes  map[string]grant
+	// forgeState sends the browser back with a state of its own.
+	forgeState bool
+	codes      map[string]grant
 	// Issued are the codes, access tokens and ID tokens handed out, for
 	// tests that look for them where they must not be.
 	issued []string
@@ -96,6 +98,14 @@ func (p *Provider) Forge(on bool) {
 	p.forge = on
 }
 
+// ForgeState makes the provider send the browser back with a state other
+// than the one it was given, as a link an attacker made would.
+func (p *Provider) ForgeState(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forgeState = on
+}
+
 // Issued returns every code and token the provider handed out.
 func (p *Provider) Issued() []string {
 	p.mu.Lock()
@@ -140,6 +150,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	back := redirect.Query()
 	back.Set("state", q.Get("state"))
+	if p.forgeState {
+		back.Set("state", "forged-"+rand.Text())
+	}
 	if p.deny || p.claims == nil {
 		back.Set("error", "access_denied")
 	} else {
