@@ -3,14 +3,17 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -281,4 +284,108 @@ func oidcSession(t *testing.T, a *App, base string) (*http.Cookie, string) {
 	}
 	t.Fatal("no session cookie after single sign-on")
 	return nil, ""
+}
+
+// TestOIDCStepUp: a step-up asks the provider for a fresh sign-in and
+// renews the current session's factor, without starting another session;
+// the provider signing in someone else is refused.
+func TestOIDCStepUp(t *testing.T) {
+	t.Parallel()
+	a, op, _ := startOIDCApp(t, true)
+	base := "http://" + a.Addr()
+	op.SignIn(map[string]any{"sub": "u1", "email": "ana@example.com", "groups": []string{"oncall"}})
+	cookie, _ := oidcSession(t, a, base)
+	before, _, err := a.Access().Session(t.Context(), cookie.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // auth_time counts seconds
+
+	stepUp := func() *http.Response {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		u, _ := url.Parse(base)
+		jar.SetCookies(u, []*http.Cookie{cookie})
+		resp, err := (&http.Client{Jar: jar}).Get(base + "/login/oidc?step_up=1&back=/admin/alerts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := stepUp(); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/admin/alerts" {
+		t.Fatalf("step-up ended at %s with %d", resp.Request.URL, resp.StatusCode)
+	}
+	reqs := op.Requests()
+	if q := reqs[len(reqs)-1]; q.Get("prompt") != "login" || q.Get("max_age") != "600" {
+		t.Fatalf("step-up asked the provider %v", q)
+	}
+	after, _, err := a.Access().Session(t.Context(), cookie.Value)
+	if err != nil || !after.FactorAt.After(before.FactorAt) || after.ID != before.ID {
+		t.Fatalf("session after step-up: %+v, %v; before %+v", after, err, before)
+	}
+	if ss, _ := a.store.Sessions(t.Context(), "ana@example.com"); len(ss) != 1 {
+		t.Fatalf("%d sessions after a step-up", len(ss))
+	}
+
+	op.SignIn(map[string]any{"sub": "u2", "email": "bo@example.com", "groups": []string{"ops-admins"}})
+	if resp := stepUp(); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a step-up as someone else answered %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	if again, _, _ := a.Access().Session(t.Context(), cookie.Value); !again.FactorAt.Equal(after.FactorAt) {
+		t.Fatalf("a step-up as someone else renewed the factor")
+	}
+}
+
+// TestProxyHeader: a trusted proxy's header names the user, with their
+// role; from any other peer it is ignored, and the request has no
+// credentials. Changes need the CSRF token derived for that user.
+func TestProxyHeader(t *testing.T) {
+	t.Parallel()
+	s := site(t)
+	for _, tc := range []struct {
+		name, trusted string
+		want          int
+	}{
+		{"trusted", "[127.0.0.1/32]", http.StatusOK},
+		{"not trusted", "[10.0.0.0/8]", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "nightowl.yaml")
+			writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL)+
+				"access:\n  proxy_header: {header: X-Forwarded-User, trusted_proxies: "+tc.trusted+"}\n")
+			a := startApp(t, cfg)
+			base := "http://" + a.Addr()
+			if _, err := a.Access().AddUser(t.Context(), "ana", nightowl.RoleResponder, "correct horse battery staple"); err != nil {
+				t.Fatal(err)
+			}
+			resp, body := call(t, "GET", base+"/api/v1/whoami", "", map[string]string{"X-Forwarded-User": "ana"})
+			if resp.StatusCode != tc.want {
+				t.Fatalf("whoami: %d %s, want %d", resp.StatusCode, body, tc.want)
+			}
+			if tc.want != http.StatusOK {
+				return
+			}
+			var who struct{ User, Role, Via string }
+			if err := json.Unmarshal([]byte(body), &who); err != nil || who.User != "ana" || who.Role != "responder" || who.Via != "proxy" {
+				t.Fatalf("whoami: %s", body)
+			}
+			// Her role lets her run a check, not reload; a change without
+			// the CSRF token is refused.
+			if resp, body := call(t, "POST", base+"/api/v1/reload", "", map[string]string{"X-Forwarded-User": "ana"}); resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("reload as a responder: %d %s", resp.StatusCode, body)
+			}
+			if resp, body := call(t, "POST", base+"/api/v1/checks/web-ok/run", "", map[string]string{"X-Forwarded-User": "ana"}); resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("run without a CSRF token: %d %s", resp.StatusCode, body)
+			}
+			page, _ := call(t, "GET", base+"/admin/alerts", "", map[string]string{"X-Forwarded-User": "ana"})
+			if page.StatusCode != http.StatusOK {
+				t.Fatalf("dashboard through the proxy: %d", page.StatusCode)
+			}
+			// Someone the server does not know is refused.
+			if resp, body := call(t, "GET", base+"/api/v1/whoami", "", map[string]string{"X-Forwarded-User": "mallory"}); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("unknown user through the proxy: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
 }
