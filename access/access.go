@@ -286,6 +286,10 @@ func (s *Service) ChangePassword(ctx context.Context, name, current, password st
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
 	}
+	if u.Source != "" {
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EInvalid,
+			"%s signs in at the identity provider and has no password here: change it there", name)
+	}
 	// bcrypt reads only the first 72 bytes, as in Login.
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil || len(current) > MaxPassword {
 		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EForbidden, "the current password is wrong")
