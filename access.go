@@ -61,7 +61,6 @@ type User struct {
 // SourceOIDC is the Source of a user made by single sign-on.
 const SourceOIDC = "oidc"
 
-
 // Token is an API token of a user. Only a hash of its secret is kept: the
 // secret is shown once, when the token is created.
 type Token struct {
