@@ -248,6 +248,7 @@ func TestOIDCLocalAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	screenshot(t, ctx, t.TempDir(), "login-sso.png")
 	if !strings.Contains(msg, "break-glass") {
 		t.Errorf("password sign-in of bo: %q", msg)
 	}
