@@ -160,6 +160,11 @@ func TestOIDCInBrowser(t *testing.T) {
 	if es := auditOf(t, a, "user.role"); len(es) != 1 || es[0].Actor != "oidc" || es[0].Detail != "from responder to admin, by their groups at the identity provider" {
 		t.Fatalf("user.role entries: %+v", es)
 	}
+	// Now an admin, she sees on the users page that her account comes
+	// from single sign-on.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/admin/users"), chromedp.WaitVisible(css(`[data-testid="sso-ana@example.com"]`))); err != nil {
+		t.Fatalf("users page: %v", err)
+	}
 	signOutInBrowser(t, ctx, base)
 
 	refusals := []struct {
