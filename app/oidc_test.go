@@ -257,6 +257,9 @@ func TestOIDCLocalAccounts(t *testing.T) {
 	if !strings.Contains(msg, "break-glass") {
 		t.Errorf("password sign-in of bo: %q", msg)
 	}
+	if es := auditOf(t, a, "login.failed"); len(es) == 0 || es[0].Actor != "bo@example.com" || !strings.Contains(es[0].Detail, "password sign-in is off") {
+		t.Errorf("login.failed entries: %+v", es)
+	}
 	signIn(t, ctx, base, "root")
 
 	for name, want := range map[string]int{"bo@example.com": http.StatusUnauthorized, "root": http.StatusOK} {

@@ -201,6 +201,9 @@ func (s *Access) Login(ctx context.Context, name, password, addr string) (nighto
 		actor, detail := "unknown", "unknown name, from "+addr
 		if _, uerr := s.UserStore.User(ctx, name); uerr == nil {
 			actor, detail = name, "wrong password, from "+addr
+			if errors.Is(err, access.ErrPasswordsOff) {
+				detail = "password sign-in is off but for the break-glass account, from " + addr
+			}
 		}
 		s.record(ctx, actor, "login.failed", actor, detail)
 	}
