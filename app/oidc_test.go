@@ -373,6 +373,12 @@ func TestProxyHeader(t *testing.T) {
 				t.Fatalf("whoami: %d %s, want %d", resp.StatusCode, body, tc.want)
 			}
 			if tc.want != http.StatusOK {
+				// Claiming to come through a trusted proxy changes
+				// nothing: the TCP peer is what counts.
+				resp, body := call(t, "GET", base+"/api/v1/whoami", "", map[string]string{"X-Forwarded-User": "ana", "X-Forwarded-For": "10.0.0.5"})
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("whoami with X-Forwarded-For: %d %s", resp.StatusCode, body)
+				}
 				return
 			}
 			var who struct{ User, Role, Via string }
