@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -393,9 +394,15 @@ func TestProxyHeader(t *testing.T) {
 			if resp, body := call(t, "POST", base+"/api/v1/checks/web-ok/run", "", map[string]string{"X-Forwarded-User": "ana"}); resp.StatusCode != http.StatusForbidden {
 				t.Fatalf("run without a CSRF token: %d %s", resp.StatusCode, body)
 			}
-			page, _ := call(t, "GET", base+"/admin/alerts", "", map[string]string{"X-Forwarded-User": "ana"})
-			if page.StatusCode != http.StatusOK {
-				t.Fatalf("dashboard through the proxy: %d", page.StatusCode)
+			page, html := call(t, "GET", base+"/admin/maintenance", "", map[string]string{"X-Forwarded-User": "ana"})
+			m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(html)
+			if page.StatusCode != http.StatusOK || m == nil {
+				t.Fatalf("dashboard through the proxy: %d, no CSRF token in its forms", page.StatusCode)
+			}
+			// With the token its forms carry, she can.
+			if resp, body := call(t, "POST", base+"/api/v1/checks/web-ok/run", "",
+				map[string]string{"X-Forwarded-User": "ana", "X-CSRF-Token": m[1]}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("run with the CSRF token: %d %s", resp.StatusCode, body)
 			}
 			// Someone the server does not know is refused.
 			if resp, body := call(t, "GET", base+"/api/v1/whoami", "", map[string]string{"X-Forwarded-User": "mallory"}); resp.StatusCode != http.StatusUnauthorized {
