@@ -86,6 +86,16 @@ type Options struct {
 	// LoginKey signs the sign-in form's tokens; a random key of this
 	// process when nil, which a restart or another node does not know.
 	LoginKey []byte
+	// SSO signs people in at an identity provider (access.oidc); none
+	// when nil. Auth must then be an admin.OIDCAccounts.
+	SSO SingleSignOn
+	// PasswordsOff is access.local: false: only the break-glass account
+	// signs in with a password, which Auth enforces; the sign-in page
+	// says so.
+	PasswordsOff bool
+	// Proxy is access.proxy_header; none when its Header is empty. Auth
+	// must then be a ProxyUsers.
+	Proxy ProxyAuth
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
 	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
@@ -140,7 +150,8 @@ func newAPI(opts Options) *api {
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
-		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts}
+		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts,
+		sso: opts.SSO, pwOff: opts.PasswordsOff, proxy: opts.Proxy}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -149,6 +160,14 @@ type Route = kit.Route
 
 // People manages users on the admin dashboard.
 type People = admin.People
+
+// SingleSignOn signs people in at an identity provider (sso.Provider).
+type SingleSignOn = admin.SingleSignOn
+
+// OIDCAccounts makes and signs in the accounts of people the identity
+// provider vouched for; the Authenticator implements it when the server
+// keeps people.
+type OIDCAccounts = admin.OIDCAccounts
 
 // PasswordChanger lets people signed in with a password change it on the
 // admin dashboard; the Authenticator implements it when the server keeps
@@ -161,7 +180,8 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Logger: a.log, Clock: a.clock}
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Logger: a.log, Clock: a.clock,
+		SSO: a.sso, PasswordsOff: a.pwOff}
 	if a.pub != nil {
 		o.Components = a.componentNames
 	}
@@ -320,6 +340,9 @@ type api struct {
 	oncall    Oncall
 	feedLimit *kit.Buckets
 	contacts  Contacts
+	sso       admin.SingleSignOn
+	pwOff     bool
+	proxy     ProxyAuth
 }
 
 // DetailedError is an error made of several problems, such as a config with

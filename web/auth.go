@@ -55,7 +55,7 @@ func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
 			kit.Deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
 			return
 		}
-		if p.Via == "session" && unsafe(r.Method) {
+		if (p.Via == "session" || p.Via == "proxy") && unsafe(r.Method) {
 			if err := kit.CheckCSRF(w, r, p.CSRF); err != nil {
 				kit.Deny(w, r, err)
 				return
@@ -73,7 +73,8 @@ func orAnonymous(user string) string {
 }
 
 // principal finds who a request acts for from its headers: a bearer token,
-// else a session cookie (whose CSRF token require checks, once the role
+// else the user a trusted authenticating proxy names (proxyauth.go), else
+// a session cookie (whose CSRF token require checks, once the role
 // allows the route), else the anonymous role the config grants, if any.
 func (a *api) principal(r *http.Request) (Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -86,6 +87,12 @@ func (a *api) principal(r *http.Request) (Principal, error) {
 			return Principal{}, unauthorized(err)
 		}
 		return Principal{User: u.Name, Role: role, Via: "token"}, nil
+	}
+	if p, ok, err := a.proxyPrincipal(r); ok {
+		if err != nil {
+			return Principal{}, unauthorized(err)
+		}
+		return p, nil
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		s, u, err := a.auth.Session(r.Context(), c.Value)
