@@ -98,7 +98,7 @@ func (d *decoder) access(a *Access) {
 	d.positiveOr(path+".step_up", &a.StepUp, DefaultStepUp)
 	d.positiveOr(path+".session_idle", &a.SessionIdle, DefaultSessionIdle)
 	d.positiveOr(path+".session_max", &a.SessionMax, DefaultSessionMax)
-	if a.SessionIdle > a.SessionMax && !d.HasError(path+".session_idle") {
+	if a.SessionIdle > a.SessionMax && a.SessionMax > 0 && !d.HasError(path+".session_idle") && !d.HasError(path+".session_max") {
 		d.Errorf(d.Locate(path+".session_idle"), path+".session_idle", "must not be longer than session_max (%s)", nightowl.FormatDuration(a.SessionMax))
 	}
 	for i, r := range a.RequireSecondFactor {
