@@ -11,6 +11,7 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -89,6 +90,15 @@ type Options struct {
 	// default 7 days.
 	SessionMax time.Duration
 	Logger     *slog.Logger // slog.Default() when nil
+	// FactorKey (FactorKeySize bytes) seals TOTP keys in the store; no
+	// TOTP key can be enrolled or checked without it.
+	FactorKey []byte
+	// RequireSecondFactor lists the roles whose people must enrol a
+	// second factor before their session may do anything else.
+	RequireSecondFactor []nightowl.Role
+	// Issuer names the server in authenticator apps; DefaultIssuer when
+	// empty.
+	Issuer string
 }
 
 // Service manages users, sessions and API tokens. It is safe for
@@ -107,6 +117,12 @@ type Service struct {
 	dummy func() ([]byte, error)
 
 	limits *limiter
+	// codeLimits and codeAccounts limit second-factor codes.
+	codeLimits    *limiter
+	codeAccounts  *codeLimiter
+	factorKey     []byte
+	requireFactor []nightowl.Role
+	issuer        string
 
 	// mu serialises this process's changes to users, tokens and sessions:
 	// AddUser's check for an existing user and its save, and the writes
@@ -151,6 +167,12 @@ func New(opts Options) (*Service, error) {
 		max:    opts.SessionMax,
 		log:    opts.Logger,
 		limits: newLimiter(),
+
+		codeLimits:    newLimiter(),
+		codeAccounts:  &codeLimiter{m: make(map[string]failures)},
+		factorKey:     opts.FactorKey,
+		requireFactor: opts.RequireSecondFactor,
+		issuer:        cmp.Or(opts.Issuer, DefaultIssuer),
 	}
 	s.dummy = sync.OnceValues(func() ([]byte, error) {
 		return bcrypt.GenerateFromPassword([]byte(rand.Text()), s.cost)
@@ -492,6 +514,11 @@ func (s *Service) LoginWith(ctx context.Context, name, password string, info nig
 	}
 	current := s.upgradeHash(ctx, u, password)
 	info.Method = nightowl.SignInPassword
+	pending, err := s.pendingFor(ctx, u)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
+	}
+	info.Pending, info.FactorAt = pending, time.Time{}
 	sess, cookie, err := s.startSession(ctx, u.Name, now, info)
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)

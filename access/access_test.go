@@ -46,7 +46,8 @@ func newTest(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc, err := New(Options{Store: store, Clock: clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Options{Store: store, Clock: clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler),
+		FactorKey: bytes.Repeat([]byte{7}, FactorKeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
