@@ -144,6 +144,15 @@ type Factor struct {
 	LastStep int64 `json:"-"`
 }
 
+// TOTPEnrolment is a TOTP key being enrolled, shown once to its person:
+// the secret as text, its otpauth:// URL and that URL as a QR code (PNG).
+type TOTPEnrolment struct {
+	ID     string
+	Secret string
+	URL    string
+	QR     []byte
+}
+
 // FactorStore keeps second factors and recovery codes.
 type FactorStore interface {
 	// SaveFactor creates a factor or updates its name, secret, and times.
@@ -197,4 +206,20 @@ type AccessStore interface {
 	// another process deleted meanwhile, as a save would.
 	TouchToken(ctx context.Context, id string, lastUsed time.Time) error
 	TouchSession(ctx context.Context, hash []byte, expiresAt time.Time) error
+}
+
+type stepUpKey struct{}
+
+// WithStepUp returns ctx for a request that passed a step-up with the
+// second factor its session gave at at, so that the audit entry of what it
+// does can say how fresh the factor was.
+func WithStepUp(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, stepUpKey{}, at)
+}
+
+// StepUpFrom returns when the second factor of the step-up that ctx's
+// request passed was given; false when it passed none (a token's request).
+func StepUpFrom(ctx context.Context) (time.Time, bool) {
+	at, ok := ctx.Value(stepUpKey{}).(time.Time)
+	return at, ok
 }

@@ -55,15 +55,6 @@ const (
 // FactorKeySize is the size of Options.FactorKey.
 const FactorKeySize = 32
 
-// Enrolment is a TOTP key being enrolled, shown once to its person: the
-// secret as text, its otpauth:// URL and the URL as a QR code (PNG).
-type Enrolment struct {
-	ID     string
-	Secret string
-	URL    string
-	QR     []byte
-}
-
 // codeLimiter counts wrong codes per account across addresses, on top of
 // the per-address limits that sign-ins have (limiter).
 type codeLimiter struct {
@@ -93,7 +84,7 @@ func (c *codeLimiter) succeeded(user string) {
 
 func (s *Service) aead() (cipher.AEAD, error) {
 	if len(s.factorKey) != FactorKeySize {
-		return nil, nightowl.Errorf(nightowl.EUnsupported, "second factors are not available: the server has no factor key")
+		return nil, nightowl.Errorf(nightowl.EInternal, "second factors are not available: the server has no factor key")
 	}
 	b, err := aes.NewCipher(s.factorKey)
 	if err != nil {
@@ -178,56 +169,56 @@ func (s *Service) sessionOf(ctx context.Context, cookie string) (nightowl.Sessio
 // BeginTOTP starts enrolling a TOTP key for the person of the session of
 // cookie: it is kept, unconfirmed, until ConfirmTOTP sees a code of it,
 // and replaces any other key of theirs still unconfirmed.
-func (s *Service) BeginTOTP(ctx context.Context, cookie, name string) (Enrolment, error) {
+func (s *Service) BeginTOTP(ctx context.Context, cookie, name string) (nightowl.TOTPEnrolment, error) {
 	sess, err := s.sessionOf(ctx, cookie)
 	if err != nil {
-		return Enrolment{}, err
+		return nightowl.TOTPEnrolment{}, err
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
 		name = "authenticator app"
 	}
 	if err := checkFactorName(name); err != nil {
-		return Enrolment{}, err
+		return nightowl.TOTPEnrolment{}, err
 	}
 	if _, err := s.aead(); err != nil {
-		return Enrolment{}, err
+		return nightowl.TOTPEnrolment{}, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.issuer, AccountName: sess.User, Period: totpPeriod,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Rand: randReader{}})
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("make a TOTP key: %w", err)
+		return nightowl.TOTPEnrolment{}, fmt.Errorf("make a TOTP key: %w", err)
 	}
 	f := nightowl.Factor{ID: nightowl.NewID("f-", 8), User: sess.User, Kind: nightowl.FactorTOTP, Name: name,
 		CreatedAt: s.clock.Now().UTC()}
 	if f.Secret, err = s.seal(f.ID, []byte(key.Secret())); err != nil {
-		return Enrolment{}, err
+		return nightowl.TOTPEnrolment{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, err := s.store.Factors(ctx, sess.User)
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("enrol a second factor: %w", err)
+		return nightowl.TOTPEnrolment{}, fmt.Errorf("enrol a second factor: %w", err)
 	}
 	for _, o := range old {
 		if o.Kind == nightowl.FactorTOTP && o.ConfirmedAt.IsZero() {
 			if err := s.store.DeleteFactor(ctx, sess.User, o.ID); err != nil && nightowl.ErrorCode(err) != nightowl.ENotFound {
-				return Enrolment{}, fmt.Errorf("enrol a second factor: %w", err)
+				return nightowl.TOTPEnrolment{}, fmt.Errorf("enrol a second factor: %w", err)
 			}
 		}
 	}
 	if err := s.store.SaveFactor(ctx, &f); err != nil {
-		return Enrolment{}, fmt.Errorf("enrol a second factor: %w", err)
+		return nightowl.TOTPEnrolment{}, fmt.Errorf("enrol a second factor: %w", err)
 	}
 	img, err := key.Image(240, 240)
 	if err != nil {
-		return Enrolment{}, fmt.Errorf("draw the QR code: %w", err)
+		return nightowl.TOTPEnrolment{}, fmt.Errorf("draw the QR code: %w", err)
 	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
-		return Enrolment{}, fmt.Errorf("draw the QR code: %w", err)
+		return nightowl.TOTPEnrolment{}, fmt.Errorf("draw the QR code: %w", err)
 	}
-	return Enrolment{ID: f.ID, Secret: key.Secret(), URL: key.URL(), QR: b.Bytes()}, nil
+	return nightowl.TOTPEnrolment{ID: f.ID, Secret: key.Secret(), URL: key.URL(), QR: b.Bytes()}, nil
 }
 
 // randReader is crypto/rand for otp's key generation.

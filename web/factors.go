@@ -1,0 +1,143 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/web/admin"
+	"github.com/nightowl/nightowl/web/internal/kit"
+)
+
+// Factors serves each person's second factors and sessions.
+type Factors = admin.Factors
+
+// defaultStepUp is config.DefaultStepUp, for servers built without a
+// config (tests).
+const defaultStepUp = 10 * time.Minute
+
+// factorRoutes are the second factor's sign-in step and the sessions.
+func (a *api) factorRoutes() []Route {
+	if a.factors == nil {
+		return nil
+	}
+	f := func(pattern string, role nightowl.Role, h http.HandlerFunc) Route {
+		return Route{Pattern: pattern, Role: role, Handler: h}
+	}
+	return []Route{
+		// A session that waits for its second factor may only give it
+		// (and sign out); rate-limited per account and address.
+		kit.WhilePending(f("POST /api/v1/login/factor", viewer, a.loginFactor)),
+		f("GET /api/v1/me/sessions", viewer, a.mySessions),
+		f("DELETE /api/v1/me/sessions/{id}", viewer, a.endMySession),
+		f("GET /api/v1/sessions", adminRole, a.listSessions),
+		f("DELETE /api/v1/sessions/{id}", adminRole, a.endSession),
+	}
+}
+
+// factorRequest is the body of POST /api/v1/login/factor.
+type factorRequest struct {
+	// Code is a TOTP code or a recovery code.
+	Code string `json:"code"`
+}
+
+func (a *api) loginFactor(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	c, err := r.Cookie(SessionCookie)
+	if p.Via != "session" || err != nil {
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "a second factor is given in a session: sign in with POST /api/v1/login first"))
+		return
+	}
+	var req factorRequest
+	if err := decodeBody(r, &req); err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	s, used, left, err := a.factors.VerifyFactor(r.Context(), c.Value, req.Code, a.clientAddr(r))
+	if err != nil {
+		kit.SetRetryAfter(w, err)
+		kit.WriteError(w, err)
+		return
+	}
+	body := map[string]any{"user": s.User, "factor": used, "factor_at": s.FactorAt}
+	if used == admin.CodeRecovery {
+		body["recovery_codes_left"] = left
+	}
+	kit.WriteJSON(w, http.StatusOK, body)
+}
+
+// SessionJSON is how the API shows a session: never its cookie, hash or
+// CSRF token.
+type SessionJSON struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Method    string    `json:"method,omitempty"`
+	Address   string    `json:"address,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	Device    string    `json:"device,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	MaxUntil  time.Time `json:"max_until"`
+	FactorAt  time.Time `json:"factor_at,omitzero"`
+	Pending   string    `json:"pending,omitempty"`
+	// Current marks the session the request came in.
+	Current bool `json:"current,omitempty"`
+}
+
+func sessionsJSON(ss []nightowl.Session, current string) []SessionJSON {
+	out := make([]SessionJSON, len(ss))
+	for i, s := range ss {
+		out[i] = SessionJSON{ID: s.ID, User: s.User, Method: s.Method, Address: s.Address, UserAgent: s.UserAgent,
+			Device: admin.Device(s.UserAgent), CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, MaxUntil: s.MaxUntil,
+			FactorAt: s.FactorAt, Pending: s.Pending, Current: current != "" && s.ID == current}
+	}
+	return out
+}
+
+func (a *api) mySessions(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	if p.User == "" {
+		kit.WriteError(w, nightowl.Errorf(nightowl.EForbidden, "an anonymous request has no sessions"))
+		return
+	}
+	ss, err := a.factors.Sessions(r.Context(), p.User)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": sessionsJSON(ss, p.Session.ID)})
+}
+
+func (a *api) endMySession(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	if p.User == "" {
+		kit.WriteError(w, nightowl.Errorf(nightowl.EForbidden, "an anonymous request has no sessions"))
+		return
+	}
+	s, err := a.factors.EndSession(r.Context(), p.User, r.PathValue("id"))
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"ended": s.ID, "current": s.ID == p.Session.ID})
+}
+
+func (a *api) listSessions(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	ss, err := a.factors.Sessions(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": sessionsJSON(ss, p.Session.ID)})
+}
+
+func (a *api) endSession(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	s, err := a.factors.EndSession(r.Context(), "", r.PathValue("id"))
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"ended": s.ID, "user": s.User, "current": s.ID == p.Session.ID})
+}
