@@ -761,6 +761,18 @@ func checkTokenName(name string) error {
 // ttl is 0). It returns the token and its secret, which is shown only this
 // once: only its SHA-256 is kept.
 func (s *Service) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
+	return s.CreateTokenWith(ctx, user, name, role, ttl, TokenOptions{})
+}
+
+// TokenOptions are what a token may do beyond its role.
+type TokenOptions struct {
+	// CanApprove lets the token approve guarded actions; it needs a role
+	// that may (responder).
+	CanApprove bool
+}
+
+// CreateTokenWith is CreateToken with opts.
+func (s *Service) CreateTokenWith(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration, opts TokenOptions) (nightowl.Token, string, error) {
 	if err := checkTokenName(name); err != nil {
 		return nightowl.Token{}, "", err
 	}
@@ -781,8 +793,12 @@ func (s *Service) CreateToken(ctx context.Context, user, name string, role night
 		return nightowl.Token{}, "", nightowl.Errorf(nightowl.EInvalid,
 			"%s is a %s and cannot have a token that acts as %s", u.Name, u.Role, role)
 	}
+	if opts.CanApprove && !role.Allows(nightowl.RoleResponder) {
+		return nightowl.Token{}, "", nightowl.Errorf(nightowl.EInvalid,
+			"a token that may approve actions needs the responder role or above, not %s", role)
+	}
 	now := s.clock.Now().UTC()
-	t := nightowl.Token{Name: name, User: u.Name, Role: role, CreatedAt: now}
+	t := nightowl.Token{Name: name, User: u.Name, Role: role, CreatedAt: now, CanApprove: opts.CanApprove}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}

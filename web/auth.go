@@ -67,8 +67,8 @@ func (a *api) require(rt Route, h http.Handler) http.Handler {
 		}
 		ctx := kit.WithPrincipal(r.Context(), p)
 		if p.Via == "session" {
-			if err := a.sessionMay(rt, p.Session); err != nil {
-				a.denyFactor(w, r, err)
+			if err, page := a.sessionMay(rt, p.Session); err != nil {
+				a.denyFactor(w, r, err, page)
 				return
 			}
 			if rt.StepUp {
@@ -81,25 +81,27 @@ func (a *api) require(rt Route, h http.Handler) http.Handler {
 
 // sessionMay says why a session may not use rt yet: it waits for its
 // second factor or to enrol one, or the route is dangerous and its last
-// second factor is older than access.step_up (or it never gave one).
-func (a *api) sessionMay(rt Route, s nightowl.Session) error {
+// second factor is older than access.step_up (or it never gave one). It
+// also says which page a browser goes to: the second factor's, or the
+// security page to enrol one.
+func (a *api) sessionMay(rt Route, s nightowl.Session) (err error, page string) {
 	switch {
 	case s.Pending == nightowl.SessionNeedsFactor && !rt.Pending:
-		return nightowl.Errorf(nightowl.EFactorPending, "give your second factor first: POST /api/v1/login/factor")
+		return nightowl.Errorf(nightowl.EFactorPending, "give your second factor first: POST /api/v1/login/factor"), "/login/factor"
 	case s.Pending != "" && !rt.Pending:
-		return nightowl.Errorf(nightowl.EFactorPending, "enrol a second factor first, on the dashboard's security page")
+		return nightowl.Errorf(nightowl.EFactorPending, "enrol a second factor first, on the dashboard's security page"), "/admin/security"
 	case rt.StepUp && s.FactorAt.IsZero():
-		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor, and you have given none in this session: enrol one on the dashboard's security page, or give one at POST /api/v1/login/factor")
+		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor, and this session has given none: enrol one on the dashboard's security page, then give it at POST /api/v1/login/factor"), "/admin/security"
 	case rt.StepUp && a.clock.Now().Sub(s.FactorAt) > a.stepUp:
-		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor given in the last %s: give one again at POST /api/v1/login/factor", a.stepUp)
+		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor given in the last %s: give one again at POST /api/v1/login/factor", a.stepUp), "/login/factor"
 	}
-	return nil
+	return nil, ""
 }
 
 // denyFactor refuses a session that must give a second factor first. The
-// API answers with the error; a page goes to the second-factor page (or the
-// enrolment page), which comes back to the page the person was on.
-func (a *api) denyFactor(w http.ResponseWriter, r *http.Request, err error) {
+// API answers with the error; a page goes to page (the second factor's, or
+// the security page), which comes back to the page the person was on.
+func (a *api) denyFactor(w http.ResponseWriter, r *http.Request, err error, page string) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		kit.Deny(w, r, err)
 		return
@@ -114,10 +116,7 @@ func (a *api) denyFactor(w http.ResponseWriter, r *http.Request, err error) {
 			back = ref.RequestURI()
 		}
 	}
-	to := "/login/factor?next=" + url.QueryEscape(back)
-	if nightowl.ErrorMessage(err) != "" && strings.Contains(nightowl.ErrorMessage(err), "enrol") {
-		to = "/admin/security?next=" + url.QueryEscape(back)
-	}
+	to := page + "?next=" + url.QueryEscape(back)
 	if nightowl.ErrorCode(err) == nightowl.EStepUp {
 		to += "&step_up=1"
 	}
@@ -243,5 +242,12 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": p.User, "role": p.Role, "via": p.Via})
+	body := map[string]any{"user": p.User, "role": p.Role, "via": p.Via}
+	if p.Session.Pending != "" {
+		body["pending"] = p.Session.Pending
+	}
+	if !p.Session.FactorAt.IsZero() {
+		body["factor_at"] = p.Session.FactorAt
+	}
+	kit.WriteJSON(w, http.StatusOK, body)
 }

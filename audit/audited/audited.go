@@ -294,11 +294,19 @@ func (s *Access) ChangePassword(ctx context.Context, name, current, password str
 
 // CreateToken makes an API token, recorded without its secret.
 func (s *Access) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
-	t, secret, err := s.Service.CreateToken(ctx, user, name, role, ttl)
+	return s.CreateTokenWith(ctx, user, name, role, ttl, access.TokenOptions{})
+}
+
+// CreateTokenWith is CreateToken with opts, recorded with them.
+func (s *Access) CreateTokenWith(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration, opts access.TokenOptions) (nightowl.Token, string, error) {
+	t, secret, err := s.Service.CreateTokenWith(ctx, user, name, role, ttl, opts)
 	if err != nil {
 		return t, secret, err
 	}
 	detail := fmt.Sprintf("for %s; name %s; role %s", t.User, t.Name, t.Role)
+	if t.CanApprove {
+		detail += "; can approve actions"
+	}
 	if !t.ExpiresAt.IsZero() {
 		detail += "; expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
 	}
