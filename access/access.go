@@ -123,6 +123,7 @@ type Service struct {
 	factorKey     []byte
 	requireFactor []nightowl.Role
 	issuer        string
+	ceremonies    ceremonies
 
 	// mu serialises this process's changes to users, tokens and sessions:
 	// AddUser's check for an existing user and its save, and the writes

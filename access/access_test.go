@@ -33,7 +33,7 @@ type fixture struct {
 	clock *clocktest.Fake
 }
 
-func newTest(t *testing.T) fixture {
+func newTest(t testing.TB) fixture {
 	t.Helper()
 	clock := clocktest.New(t0)
 	store, err := sqlite.Open(context.Background(), sqlite.Options{

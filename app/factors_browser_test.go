@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
@@ -261,4 +262,67 @@ func (b *browser) enrol() string {
 		b.t.Fatalf("enrol: %d\n%s", resp.StatusCode, page)
 	}
 	return secret
+}
+
+// TestPasskeyInBrowser: a passkey is added on the security page with
+// Chromium's virtual authenticator, and then gives the second factor at
+// sign-in. The page is reached as localhost: WebAuthn refuses an IP
+// address as the relying party.
+func TestPasskeyInBrowser(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	ctx := chromeTab(t)
+	s := site(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nightowl.yaml")
+	writeConfig(t, cfg, fmt.Sprintf(checksYAML, s.URL))
+	a := startApp(t, cfg)
+	_, port, _ := strings.Cut(a.Addr(), ":")
+	base := "http://localhost:" + port
+	userToken(t, a, "ana", nightowl.RoleResponder)
+	if _, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+		Options: &cdpwebauthn.VirtualAuthenticatorOptions{Protocol: cdpwebauthn.AuthenticatorProtocolCtap2,
+			Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+			IsUserVerified: true, AutomaticPresenceSimulation: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	signIn(t, ctx, base, "ana")
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/security"),
+		chromedp.WaitVisible(css("#add-passkey")),
+		chromedp.SendKeys(css("#passkey-name"), "laptop"),
+		chromedp.Click(css("#add-passkey")),
+		chromedp.WaitVisible(css("#passkey-codes")),
+	)
+	if err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(css("#passkey-status")))
+		t.Fatalf("add a passkey: %v (%s)", err, msg)
+	}
+	fs, err := a.Access().Factors(t.Context(), "ana")
+	if err != nil || len(fs) != 1 || fs[0].Kind != nightowl.FactorWebAuthn || fs[0].Name != "laptop" {
+		t.Fatalf("ana's factors: %+v %v", fs, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(css("#passkey-continue")),
+		chromedp.WaitVisible(css("#logout")),
+		chromedp.Click(css("#logout")),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.SendKeys(css("#name"), "ana"),
+		chromedp.SendKeys(css("#password"), "correct horse battery staple"),
+		chromedp.Click(css("#login-submit")),
+		chromedp.WaitVisible(css("#use-passkey")),
+		chromedp.Click(css("#use-passkey")),
+		chromedp.WaitVisible(css("#checks")),
+	)
+	if err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(css("body")))
+		t.Fatalf("sign in with the passkey: %v\n%s", err, msg)
+	}
 }

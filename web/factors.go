@@ -1,7 +1,10 @@
 package web
 
 import (
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -28,6 +31,11 @@ func (a *api) factorRoutes() []Route {
 		// A session that waits for its second factor may only give it
 		// (and sign out); rate-limited per account and address.
 		kit.WhilePending(f("POST /api/v1/login/factor", viewer, a.loginFactor)),
+		// Passkeys: the dashboard's script runs these ceremonies.
+		kit.WhilePending(f("POST /api/v1/me/passkeys/begin", viewer, a.beginPasskey)),
+		kit.WhilePending(f("POST /api/v1/me/passkeys", viewer, a.finishPasskey)),
+		kit.WhilePending(f("POST /api/v1/login/passkey/begin", viewer, a.beginPasskeyLogin)),
+		kit.WhilePending(f("POST /api/v1/login/passkey", viewer, a.finishPasskeyLogin)),
 		f("GET /api/v1/me/sessions", viewer, a.mySessions),
 		f("DELETE /api/v1/me/sessions/{id}", viewer, a.endMySession),
 		f("GET /api/v1/sessions", adminRole, a.listSessions),
@@ -140,4 +148,120 @@ func (a *api) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kit.WriteJSON(w, http.StatusOK, map[string]any{"ended": s.ID, "user": s.User, "current": s.ID == p.Session.ID})
+}
+
+// relyingParty is who passkeys are made for: the host of server.public_url,
+// or, when it is unset, of the request; and the origin the browser is on.
+func (a *api) relyingParty(r *http.Request) (id, origin string) {
+	if u, err := url.Parse(a.publicURL); err == nil && a.publicURL != "" {
+		return u.Hostname(), u.Scheme + "://" + u.Host
+	}
+	scheme := "http"
+	if kit.SecureCookies(r, "") {
+		scheme = "https"
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return host, scheme + "://" + r.Host
+}
+
+// sessionCookie is the request's session cookie, for what only a session
+// may do.
+func sessionCookie(r *http.Request) (string, error) {
+	p, _ := PrincipalFrom(r.Context())
+	c, err := r.Cookie(SessionCookie)
+	if p.Via != "session" || err != nil {
+		return "", nightowl.Errorf(nightowl.EInvalid, "passkeys belong to a session: sign in with your name and password first")
+	}
+	return c.Value, nil
+}
+
+// passkeyBodyMax bounds a passkey's answer: its attestation is a few KiB.
+const passkeyBodyMax = 64 << 10
+
+func readPasskeyBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, passkeyBodyMax))
+	if err != nil {
+		return nil, nightowl.Errorf(nightowl.EInvalid, "the passkey's answer is more than %d bytes", passkeyBodyMax)
+	}
+	return b, nil
+}
+
+func writeRawJSON(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+func (a *api) beginPasskey(w http.ResponseWriter, r *http.Request) {
+	cookie, err := sessionCookie(r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	id, origin := a.relyingParty(r)
+	b, err := a.factors.BeginPasskey(r.Context(), cookie, id, origin)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	writeRawJSON(w, b)
+}
+
+func (a *api) finishPasskey(w http.ResponseWriter, r *http.Request) {
+	cookie, err := sessionCookie(r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	body, err := readPasskeyBody(w, r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	id, origin := a.relyingParty(r)
+	_, codes, err := a.factors.FinishPasskey(r.Context(), cookie, r.URL.Query().Get("name"), id, origin, body)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"recovery_codes": codes})
+}
+
+func (a *api) beginPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	cookie, err := sessionCookie(r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	id, origin := a.relyingParty(r)
+	b, err := a.factors.BeginPasskeyLogin(r.Context(), cookie, id, origin)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	writeRawJSON(w, b)
+}
+
+func (a *api) finishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
+	cookie, err := sessionCookie(r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	body, err := readPasskeyBody(w, r)
+	if err != nil {
+		kit.WriteError(w, err)
+		return
+	}
+	id, origin := a.relyingParty(r)
+	s, err := a.factors.FinishPasskeyLogin(r.Context(), cookie, id, origin, body, a.clientAddr(r))
+	if err != nil {
+		kit.SetRetryAfter(w, err)
+		kit.WriteError(w, err)
+		return
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "factor": "passkey", "factor_at": s.FactorAt})
 }

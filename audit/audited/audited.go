@@ -528,3 +528,19 @@ func (s *Access) EndSession(ctx context.Context, user, id string) (nightowl.Sess
 	}
 	return sess, nil
 }
+
+// FinishPasskey keeps a passkey, recorded as ConfirmTOTP's key is.
+func (s *Access) FinishPasskey(ctx context.Context, cookie, name, rpID, origin string, body []byte) (nightowl.Session, []string, error) {
+	sess, codes, err := s.Service.FinishPasskey(ctx, cookie, name, rpID, origin, body)
+	if sess.User == "" {
+		return sess, codes, err
+	}
+	detail := "passkey " + name + "; their other sessions ended"
+	if codes != nil {
+		detail += fmt.Sprintf("; %d new recovery codes", len(codes))
+	}
+	if rerr := s.record(context.WithoutCancel(ctx), sess.User, "factor.enrol", sess.User, detail); rerr != nil && err == nil {
+		err = nightowl.Errorf(nightowl.EInternal, "the passkey was added, but could not be recorded in the audit log: %v", rerr)
+	}
+	return sess, codes, err
+}

@@ -28,6 +28,13 @@ type Factors interface {
 	VerifyFactor(ctx context.Context, cookie, code, addr string) (nightowl.Session, string, int, error)
 	RemoveFactor(ctx context.Context, cookie, id string) (nightowl.Factor, error)
 	NewRecoveryCodes(ctx context.Context, cookie string) ([]string, error)
+	// BeginPasskey and BeginPasskeyLogin return the options of a WebAuthn
+	// ceremony for the relying party rpID at origin, as JSON; the Finish
+	// methods check the browser's answer (body).
+	BeginPasskey(ctx context.Context, cookie, rpID, origin string) ([]byte, error)
+	FinishPasskey(ctx context.Context, cookie, name, rpID, origin string, body []byte) (nightowl.Session, []string, error)
+	BeginPasskeyLogin(ctx context.Context, cookie, rpID, origin string) ([]byte, error)
+	FinishPasskeyLogin(ctx context.Context, cookie, rpID, origin string, body []byte, addr string) (nightowl.Session, error)
 	// Sessions lists a user's live sessions (everyone's for ""), and
 	// EndSession ends one of a user's (anyone's for "").
 	Sessions(ctx context.Context, user string) ([]nightowl.Session, error)
