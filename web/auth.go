@@ -67,7 +67,7 @@ func (a *api) require(rt Route, h http.Handler) http.Handler {
 		}
 		ctx := kit.WithPrincipal(r.Context(), p)
 		if p.Via == "session" {
-			if err, page := a.sessionMay(rt, p.Session); err != nil {
+			if page, err := a.sessionMay(rt, p.Session); err != nil {
 				a.denyFactor(w, r, err, page)
 				return
 			}
@@ -84,18 +84,22 @@ func (a *api) require(rt Route, h http.Handler) http.Handler {
 // second factor is older than access.step_up (or it never gave one). It
 // also says which page a browser goes to: the second factor's, or the
 // security page to enrol one.
-func (a *api) sessionMay(rt Route, s nightowl.Session) (err error, page string) {
+func (a *api) sessionMay(rt Route, s nightowl.Session) (page string, err error) {
 	switch {
 	case s.Pending == nightowl.SessionNeedsFactor && !rt.Pending:
-		return nightowl.Errorf(nightowl.EFactorPending, "give your second factor first: POST /api/v1/login/factor"), "/login/factor"
+		return "/login/factor", nightowl.Errorf(nightowl.EFactorPending, "give your second factor first: POST /api/v1/login/factor")
 	case s.Pending != "" && !rt.Pending:
-		return nightowl.Errorf(nightowl.EFactorPending, "enrol a second factor first, on the dashboard's security page"), "/admin/security"
+		return "/admin/security", nightowl.Errorf(nightowl.EFactorPending, "enrol a second factor first, on the dashboard's security page")
+	case rt.StepUp && s.Method == nightowl.SignInOIDC && (s.FactorAt.IsZero() || a.clock.Now().Sub(s.FactorAt) > a.stepUp):
+		// The identity provider is the second factor: a fresh sign-in
+		// there sets the session's FactorAt.
+		return "/login/oidc", nightowl.Errorf(nightowl.EStepUp, "this needs a sign-in at the identity provider in the last %s: sign in there again at /login/oidc?step_up=1", a.stepUp)
 	case rt.StepUp && s.FactorAt.IsZero():
-		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor, and this session has given none: enrol one on the dashboard's security page, then give it at POST /api/v1/login/factor"), "/admin/security"
+		return "/admin/security", nightowl.Errorf(nightowl.EStepUp, "this needs a second factor, and this session has given none: enrol one on the dashboard's security page, then give it at POST /api/v1/login/factor")
 	case rt.StepUp && a.clock.Now().Sub(s.FactorAt) > a.stepUp:
-		return nightowl.Errorf(nightowl.EStepUp, "this needs a second factor given in the last %s: give one again at POST /api/v1/login/factor", a.stepUp), "/login/factor"
+		return "/login/factor", nightowl.Errorf(nightowl.EStepUp, "this needs a second factor given in the last %s: give one again at POST /api/v1/login/factor", a.stepUp)
 	}
-	return nil, ""
+	return "", nil
 }
 
 // denyFactor refuses a session that must give a second factor first. The
