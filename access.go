@@ -52,7 +52,14 @@ type User struct {
 	// created, or their role last changed. Zero for a user whose role has
 	// not changed since before it was recorded.
 	RoleSince time.Time `json:"role_since,omitzero"`
+	// Source is where the user came from: "" for one made by an admin,
+	// SourceOIDC for one made at their first single sign-on, whose role
+	// follows the identity provider at every sign-in.
+	Source string `json:"source,omitempty"`
 }
+
+// SourceOIDC is the Source of a user made by single sign-on.
+const SourceOIDC = "oidc"
 
 // Token is an API token of a user. Only a hash of its secret is kept: the
 // secret is shown once, when the token is created.

@@ -40,10 +40,11 @@ var allowedImports = map[string][]string{
 	"preflight":           {"internal/boolexpr"},
 	"probe":               {"internal/procgroup"},
 	"sqlite":              {"internal/checkstore", "internal/records", "internal/schema", "internal/sqlstore"},
+	"sso":                 {},
 	"statuspage":          {"incident"},
 	"watchdog":            {},
 	"web":                 {"ingest", "oncall", "statuspage", "web/admin", "web/internal/kit"},
-	"web/admin":           {"ingest", "oncall", "statuspage", "web/internal/kit"},
+	"web/admin":           {"ingest", "oncall", "sso", "statuspage", "web/internal/kit"},
 	"web/internal/kit":    {},
 	"internal/boolexpr":   {},
 	"internal/checkstore": {},
@@ -55,6 +56,7 @@ var allowedImports = map[string][]string{
 	"internal/storetest":  {"audit"},
 	"internal/testdb":     {},
 	"internal/procgroup":  {},
+	"internal/oidctest":   {},
 	"internal/yamlnode":   {},
 }
 

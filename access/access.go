@@ -89,7 +89,12 @@ type Options struct {
 	// SessionMax ends a session at the latest this long after sign-in;
 	// default 7 days.
 	SessionMax time.Duration
-	Logger     *slog.Logger // slog.Default() when nil
+	// PasswordsOff turns off signing in with a password (access.local:
+	// false) for everyone but BreakGlass, the account kept for when the
+	// identity provider is down.
+	PasswordsOff bool
+	BreakGlass   string
+	Logger       *slog.Logger // slog.Default() when nil
 	// FactorKey (FactorKeySize bytes) seals TOTP keys in the store; no
 	// TOTP key can be enrolled or checked without it.
 	FactorKey []byte
@@ -110,6 +115,9 @@ type Service struct {
 	idle  time.Duration
 	max   time.Duration
 	log   *slog.Logger
+
+	passwordsOff bool
+	breakGlass   string
 
 	// dummy is a hash that sign-ins of unknown users compare against, so
 	// that they take as long as those of known ones. Made on first use:
@@ -169,6 +177,8 @@ func New(opts Options) (*Service, error) {
 		log:    opts.Logger,
 		limits: newLimiter(),
 
+		passwordsOff:  opts.PasswordsOff,
+		breakGlass:    opts.BreakGlass,
 		codeLimits:    newLimiter(),
 		codeAccounts:  &codeLimiter{m: make(map[string]failures)},
 		factorKey:     opts.FactorKey,
@@ -297,6 +307,10 @@ func (s *Service) ChangePassword(ctx context.Context, name, current, password st
 	u, err := s.store.User(ctx, name)
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("change password of %s: %w", name, err)
+	}
+	if u.Source != "" {
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EInvalid,
+			"%s signs in at the identity provider and has no password here: change it there", name)
 	}
 	// bcrypt reads only the first 72 bytes, as in Login.
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil || len(current) > MaxPassword {
@@ -448,6 +462,10 @@ func (s *Service) Users(ctx context.Context) ([]nightowl.User, error) {
 	return us, nil
 }
 
+// ErrPasswordsOff refuses a password sign-in when access.local is false
+// and the name is not the break-glass account's.
+var ErrPasswordsOff = nightowl.Errorf(nightowl.EUnauthorized, "signing in with a password is turned off here: sign in with single sign-on")
+
 func errWrongLogin() error { return nightowl.Errorf(nightowl.EUnauthorized, "wrong name or password") }
 
 // Login checks a name and password from addr (the client's IP address,
@@ -481,6 +499,11 @@ func (s *Service) LoginWith(ctx context.Context, name, password string, info nig
 	addr = nightowl.ClientKey(addr)
 	if retry, ok := s.limits.begin(account, addr, now); !ok {
 		return nightowl.Session{}, "", rateLimited(retry.Sub(now))
+	}
+	if s.passwordsOff && (name != s.breakGlass || s.breakGlass == "") {
+		// Counted by the limits like a wrong password, so that this
+		// answer is no quicker way to tell the break-glass name.
+		return nightowl.Session{}, "", ErrPasswordsOff
 	}
 	var u nightowl.User
 	found := false

@@ -2,9 +2,15 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"time"
 
+	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/config"
+	"github.com/nightowl/nightowl/sso"
+	"github.com/nightowl/nightowl/web"
 )
 
 // OpenAccess opens the store of the config at path for the commands that
@@ -26,4 +32,32 @@ func OpenAccess(ctx context.Context, path string) (*access.Service, func() error
 		return nil, nil, err
 	}
 	return svc, store.Close, nil
+}
+
+// ssoTimeout bounds each call to the identity provider: discovery, keys,
+// the exchange of a code.
+const ssoTimeout = 10 * time.Second
+
+// newSSO is the identity provider of access.oidc, whose flow cookies are
+// signed with the sign-in key; nil without one.
+func newSSO(o *config.OIDC, key []byte, clock nightowl.Clock, log *slog.Logger) (*sso.Provider, error) {
+	if o == nil {
+		return nil, nil
+	}
+	return sso.New(sso.Options{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+		RoleClaim: o.RoleClaim, GroupsClaim: o.GroupsClaim, Roles: o.Roles, DefaultRole: o.DefaultRole,
+		AllowedDomains: o.AllowedDomains, MaxAge: o.MaxAge, Key: key, Name: o.Name,
+		Client: &http.Client{Timeout: ssoTimeout}, Clock: clock, Logger: log})
+}
+
+// accessWebOptions sets what web needs of access: the single sign-on, the
+// password rule and the authenticating proxy.
+func (a *App) accessWebOptions(o *web.Options) {
+	if a.sso != nil {
+		o.SSO = a.sso
+	}
+	o.PasswordsOff = !a.cfg.Access.Local
+	if p := a.cfg.Access.ProxyHeader; p != nil {
+		o.Proxy = web.ProxyAuth{Header: p.Header, Trusted: p.Proxies()}
+	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/nightowl/nightowl/oncall"
 	"github.com/nightowl/nightowl/probe"
 	"github.com/nightowl/nightowl/sqlite"
+	"github.com/nightowl/nightowl/sso"
 	"github.com/nightowl/nightowl/statuspage"
 	"github.com/nightowl/nightowl/web"
 )
@@ -85,6 +86,8 @@ type App struct {
 	// loginKey signs the sign-in form's tokens; kept in the store, so
 	// that a form outlives a restart and works on every node.
 	loginKey []byte
+	// sso is the identity provider of access.oidc; nil without one.
+	sso *sso.Provider
 	// targets are the receivers of the config in force, by ID.
 	targets atomic.Pointer[map[string]notify.Target]
 	// contacts keeps people's contact methods (contacts.go).
@@ -204,12 +207,16 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("read the second factors' key: %w", err)
 	}
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost,
-		SessionIdle: cfg.Access.SessionIdle, SessionMax: cfg.Access.SessionMax, Logger: a.log,
+		SessionIdle: cfg.Access.SessionIdle, SessionMax: cfg.Access.SessionMax,
+		PasswordsOff: !cfg.Access.Local, BreakGlass: cfg.Access.BreakGlass, Logger: a.log,
 		FactorKey: factorKey, RequireSecondFactor: cfg.Access.RequireSecondFactor}); err != nil {
 		return nil, err
 	}
 	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {
 		return nil, fmt.Errorf("read the sign-in form key: %w", err)
+	}
+	if a.sso, err = newSSO(cfg.Access.OIDC, a.loginKey, opts.Clock, a.log); err != nil { // access.go
+		return nil, err
 	}
 	if a.audit, err = newAuditRecorder(store, cfg, opts.Clock, a.log, a.registry); err != nil {
 		return nil, err

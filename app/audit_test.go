@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/audit"
@@ -216,8 +217,17 @@ func TestAuditCheckpointsPublished(t *testing.T) {
 	if got.Head.Seq != 2 || !audit.VerifyCheckpoint(pub, nightowl.AuditCheckpoint{Seq: c.Seq, Hash: hash, Time: c.Time, KeyID: c.KeyID, Sig: sig}) {
 		t.Fatalf("served checkpoint does not verify: %+v", got)
 	}
+	// The checkpoint is logged once it is stored: the API may show it a
+	// moment before the line is written.
 	line := fmt.Sprintf(`level=INFO msg="audit checkpoint" seq=2 hash=%s`, c.Hash)
-	if !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "sig="+c.Sig) {
+	logged := func() bool {
+		return strings.Contains(logs.String(), line) && strings.Contains(logs.String(), "sig="+c.Sig)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !logged() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !logged() {
 		t.Errorf("the log lacks %s and its signature:\n%s", line, logs.String())
 	}
 	rep, err := audit.VerifyWith(context.Background(), a.store, audit.VerifyOptions{PublicKeys: []ed25519.PublicKey{pub}, ExpectHead: hash})

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +17,6 @@ import (
 	"github.com/nightowl/nightowl"
 	"github.com/nightowl/nightowl/internal/clocktest"
 )
-
-// lockedBuffer is a log destination the server and a test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startClocked starts the server of the config at cfg on clock, logging at
 // debug level into logs.
@@ -380,7 +360,7 @@ actions:
 	}
 	lines = nil
 	for _, prefix := range []string{"factor.", "session."} {
-		lines = append(lines, auditOf(t, base, admin, prefix)...)
+		lines = append(lines, auditLinesOf(t, base, admin, prefix)...)
 	}
 	for _, want := range []string{"bo | factor.enrol | bo", "bo | factor.recovery | bo | used a recovery code", "test-admin | session.end | bo | session " + all.Sessions[0].ID} {
 		if !slicesContainPrefix(lines, want) {
@@ -418,9 +398,9 @@ func slicesContainPrefix(lines []string, want string) bool {
 	return false
 }
 
-// auditOf returns the audit entries whose action starts with prefix, oldest
+// auditLinesOf returns the audit entries whose action starts with prefix, oldest
 // first.
-func auditOf(t *testing.T, base, admin, prefix string) []string {
+func auditLinesOf(t *testing.T, base, admin, prefix string) []string {
 	t.Helper()
 	var got struct{ Entries []nightowl.AuditEntry }
 	if code := getJSON(t, admin, "GET", base+"/api/v1/audit?action="+prefix+"&limit=1000", &got); code != 200 {

@@ -11,6 +11,7 @@ import (
 	"github.com/nightowl/nightowl/engine"
 	"github.com/nightowl/nightowl/heartbeat"
 	"github.com/nightowl/nightowl/notify/acklink"
+	"github.com/nightowl/nightowl/sso"
 	"github.com/nightowl/nightowl/web"
 )
 
@@ -18,7 +19,7 @@ import (
 // the audit recorder where people act through it (package audited).
 func (a *App) webOptions() web.Options {
 	people := &audited.Access{Service: a.access, Recorder: a.audit, UserStore: a.store, Actor: webActor, Logger: a.log}
-	return web.Options{Backend: a.backend(), Logger: a.log, Gatherer: a.registry, Metrics: a.webMetrics, Pinger: a.pinger(),
+	o := web.Options{Backend: a.backend(), Logger: a.log, Gatherer: a.registry, Metrics: a.webMetrics, Pinger: a.pinger(),
 		Alerter:    alerter{Acks: audited.Acks{Acker: a.alerts, Recorder: a.audit}, store: a.store, signer: a.signer, clock: a.opts.Clock},
 		Maintainer: audited.Maintenance{Runner: a.maint, Recorder: a.audit},
 		Incidents:  audited.Incidents{Service: a.incidents, Recorder: a.audit},
@@ -27,6 +28,8 @@ func (a *App) webOptions() web.Options {
 		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions},
 		Contacts: audited.Contacts{Service: a.contacts, Recorder: a.audit}, Oncall: audited.Oncall{Roster: a.roster, Recorder: a.audit},
 		Ingester: a.ingest, Factors: people, StepUp: a.cfg.Access.StepUp}
+	a.accessWebOptions(&o) // access.go
+	return o
 }
 
 // Routes lists every route the server serves with the role each needs.
@@ -150,6 +153,9 @@ var (
 	_ web.Incidents       = audited.Incidents{}
 	_ web.Authenticator   = (*audited.Access)(nil)
 	_ web.People          = (*audited.Access)(nil)
+	_ web.OIDCAccounts    = (*audited.Access)(nil)
+	_ web.ProxyUsers      = (*audited.Access)(nil)
+	_ web.SingleSignOn    = (*sso.Provider)(nil)
 	_ web.PasswordChanger = (*audited.Access)(nil)
 	_ web.Actioner        = actioner{}
 	_ web.Oncall          = audited.Oncall{}

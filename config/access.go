@@ -14,6 +14,13 @@ import (
 // userNameRE is the shape of a user's name, as access keeps people.
 var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
 
+// headerNameRE is what an HTTP header's name may be (RFC 9110's token).
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// reservedHeaders carry credentials or addresses of their own, and cannot
+// also name the user.
+var reservedHeaders = []string{"authorization", "cookie", "host", "x-forwarded-for", "forwarded", "x-csrf-token", "content-type"}
+
 // Defaults of the access section.
 const (
 	DefaultStepUp      = 10 * time.Minute
@@ -63,6 +70,9 @@ type OIDC struct {
 	// none (refused) when empty.
 	DefaultRole    nightowl.Role `yaml:"default_role"`
 	AllowedDomains []string      `yaml:"allowed_domains"`
+	// Name is what the sign-in button calls the provider ("Sign in with
+	// NAME"); the issuer's host when empty.
+	Name string `yaml:"name"`
 	// MaxAge is how recent the provider's sign-in must be when a step-up
 	// asks for a fresh one; StepUp when zero.
 	MaxAge time.Duration `yaml:"max_age"`
@@ -88,7 +98,7 @@ func (d *decoder) access(a *Access) {
 	d.positiveOr(path+".step_up", &a.StepUp, DefaultStepUp)
 	d.positiveOr(path+".session_idle", &a.SessionIdle, DefaultSessionIdle)
 	d.positiveOr(path+".session_max", &a.SessionMax, DefaultSessionMax)
-	if a.SessionIdle > a.SessionMax && !d.HasError(path+".session_idle") {
+	if a.SessionIdle > a.SessionMax && a.SessionMax > 0 && !d.HasError(path+".session_idle") && !d.HasError(path+".session_max") {
 		d.Errorf(d.Locate(path+".session_idle"), path+".session_idle", "must not be longer than session_max (%s)", nightowl.FormatDuration(a.SessionMax))
 	}
 	for i, r := range a.RequireSecondFactor {
@@ -107,8 +117,14 @@ func (d *decoder) access(a *Access) {
 	}
 	if p := a.ProxyHeader; p != nil {
 		ppath := path + ".proxy_header"
-		if p.Header == "" && !d.HasError(ppath+".header") {
+		switch {
+		case d.HasError(ppath + ".header"):
+		case p.Header == "":
 			d.Errorf(d.Locate(ppath+".header"), ppath+".header", "required: the header the proxy names the user in, such as X-Forwarded-User")
+		case !headerNameRE.MatchString(p.Header):
+			d.Errorf(d.Locate(ppath+".header"), ppath+".header", "must be a header's name, such as X-Forwarded-User")
+		case slices.Contains(reservedHeaders, strings.ToLower(p.Header)):
+			d.Errorf(d.Locate(ppath+".header"), ppath+".header", "must be a header of its own: %s carries other things", p.Header)
 		}
 		if len(p.TrustedProxies) == 0 && !d.HasError(ppath+".trusted_proxies") {
 			d.Errorf(d.Locate(ppath+".trusted_proxies"), ppath+".trusted_proxies", "required: the addresses of the proxies; the header is refused from any other")
@@ -148,8 +164,17 @@ func (d *decoder) oidc(o *OIDC, stepUp time.Duration) {
 			d.Errorf(d.Locate(p), p, "must be a mail domain, such as example.com")
 		}
 	}
-	if o.MaxAge == 0 {
+	for role, groups := range o.Roles {
+		for i, g := range groups {
+			if p := indexPath(joinPath(path+".roles", string(role)), i); strings.TrimSpace(g) == "" && !d.HasError(p) {
+				d.Errorf(d.Locate(p), p, "must be the name of a group (or a value of role_claim)")
+			}
+		}
+	}
+	if o.MaxAge == 0 && d.Vals[path+".max_age"] == nil {
 		o.MaxAge = stepUp
+	} else {
+		d.positive(path+".max_age", o.MaxAge)
 	}
 }
 

@@ -112,8 +112,10 @@ type Manager struct {
 	policy Policy
 	open   map[string]*nightowl.Alert // open alerts by check
 	// locks serialise the changes to each check's alerts, so that an
-	// acknowledgement and a recovery of one alert cannot cross.
-	locks map[string]*sync.Mutex
+	// acknowledgement and a recovery of one alert cannot cross;
+	// groupLocks the choice of each group's leader (taken after a
+	// check's lock, never before).
+	locks, groupLocks map[string]*sync.Mutex
 	// blockedBy names, for each check last seen blocked, the root cause
 	// whose alert it joined; memberOf, for each check whose alert is in a
 	// group, the check whose alert leads it.
@@ -134,11 +136,12 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 	}
 	m := &Manager{
 		opts: opts, clock: opts.Clock, log: opts.Logger,
-		open:      make(map[string]*nightowl.Alert),
-		locks:     make(map[string]*sync.Mutex),
-		blockedBy: make(map[string]string),
-		memberOf:  make(map[string]string),
-		kick:      make(chan struct{}, 1),
+		open:       make(map[string]*nightowl.Alert),
+		locks:      make(map[string]*sync.Mutex),
+		groupLocks: make(map[string]*sync.Mutex),
+		blockedBy:  make(map[string]string),
+		memberOf:   make(map[string]string),
+		kick:       make(chan struct{}, 1),
 	}
 	m.policy = opts.Policy
 	alerts, err := opts.Store.Alerts(ctx, nightowl.AlertQuery{Open: true})
@@ -270,6 +273,19 @@ func (m *Manager) lock(check string) (func(), *Policy, *nightowl.Alert) {
 	p, a := m.policy, m.open[check]
 	m.mu.Unlock()
 	return l.Unlock, &p, a
+}
+
+// lockGroup takes the lock of a group's key and returns its release.
+func (m *Manager) lockGroup(key string) func() {
+	m.mu.Lock()
+	l := m.groupLocks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.groupLocks[key] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // Observe brings the check's alert in line with its state: opens one when
@@ -640,6 +656,9 @@ func (m *Manager) fire(ctx context.Context, pol *Policy, v nightowl.CheckView, r
 	var out []nightowl.Notification
 	if route != nil && len(route.GroupBy) > 0 {
 		a.GroupKey = groupKey(pol, route, v.Check.Labels)
+		// The first alerts of a group fire at once when its checks
+		// fail together: one of them, and only one, must lead it.
+		defer m.lockGroup(a.GroupKey)()
 		key, check := a.GroupKey, a.Check
 		leader := m.findLeader(ctx, func(o *nightowl.Alert) bool { return o.GroupKey == key && o.Check != check })
 		if leader != nil {

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +116,43 @@ func TestGroupBy(t *testing.T) {
 	f.observe(t, view(name(25), site, nightowl.StatusUp))
 	if a, err := f.store.Alert(ctx, leadID); err != nil || a.State != nightowl.AlertResolved {
 		t.Fatalf("the group's alert once every one recovered: %+v, %v", a, err)
+	}
+}
+
+// TestGroupLeaderUnderRace: the checks of a group that fail at the same
+// moment, observed at once, make one leader between them, not one each.
+func TestGroupLeaderUnderRace(t *testing.T) {
+	pol := policy()
+	last := &pol.Routes[len(pol.Routes)-1]
+	last.GroupBy, last.GroupWait = []string{"site"}, 30*time.Second
+	f := newFixture(t, pol)
+	site := map[string]string{"site": "math"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			if err := f.m.Observe(context.Background(), view(fmt.Sprintf("web-%02d", i), site, nightowl.StatusDown)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	leaders, group := 0, ""
+	for _, a := range f.m.Open() {
+		if a.Leader {
+			leaders++
+		}
+		if group == "" {
+			group = a.Group
+		} else if a.Group != group {
+			t.Errorf("alert of %s is in group %q, another in %q", a.Check, a.Group, group)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d leaders for one group of 20 checks failing at once", leaders)
 	}
 }

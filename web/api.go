@@ -87,6 +87,16 @@ type Options struct {
 	// LoginKey signs the sign-in form's tokens; a random key of this
 	// process when nil, which a restart or another node does not know.
 	LoginKey []byte
+	// SSO signs people in at an identity provider (access.oidc); none
+	// when nil. Auth must then be an admin.OIDCAccounts.
+	SSO SingleSignOn
+	// PasswordsOff is access.local: false: only the break-glass account
+	// signs in with a password, which Auth enforces; the sign-in page
+	// says so.
+	PasswordsOff bool
+	// Proxy is access.proxy_header; none when its Header is empty. Auth
+	// must then be a ProxyUsers.
+	Proxy ProxyAuth
 	// People manages users on the admin dashboard; no users page when nil.
 	People People
 	// AuditLog serves the audit log at /api/v1/audit; not served when nil.
@@ -148,7 +158,8 @@ func newAPI(opts Options) *api {
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
 		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts,
-		factors: opts.Factors, stepUp: cmp.Or(opts.StepUp, defaultStepUp)}
+		factors: opts.Factors, stepUp: cmp.Or(opts.StepUp, defaultStepUp),
+		sso: opts.SSO, pwOff: opts.PasswordsOff, proxy: opts.Proxy}
 }
 
 // Route is one endpoint and the least role that may call it; Role is empty
@@ -157,6 +168,14 @@ type Route = kit.Route
 
 // People manages users on the admin dashboard.
 type People = admin.People
+
+// SingleSignOn signs people in at an identity provider (sso.Provider).
+type SingleSignOn = admin.SingleSignOn
+
+// OIDCAccounts makes and signs in the accounts of people the identity
+// provider vouched for; the Authenticator implements it when the server
+// keeps people.
+type OIDCAccounts = admin.OIDCAccounts
 
 // PasswordChanger lets people signed in with a password change it on the
 // admin dashboard; the Authenticator implements it when the server keeps
@@ -169,7 +188,8 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Factors: a.factors, Logger: a.log, Clock: a.clock}
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Factors: a.factors, Logger: a.log, Clock: a.clock,
+		SSO: a.sso, PasswordsOff: a.pwOff}
 	if a.pub != nil {
 		o.Components = a.componentNames
 	}
@@ -331,6 +351,9 @@ type api struct {
 	contacts  Contacts
 	factors   Factors
 	stepUp    time.Duration
+	sso       admin.SingleSignOn
+	pwOff     bool
+	proxy     ProxyAuth
 }
 
 // DetailedError is an error made of several problems, such as a config with

@@ -59,7 +59,7 @@ func (a *api) require(rt Route, h http.Handler) http.Handler {
 			kit.Deny(w, r, nightowl.Errorf(nightowl.EForbidden, "this needs the %s role; %s has %s", need, orAnonymous(p.User), p.Role))
 			return
 		}
-		if p.Via == "session" && unsafe(r.Method) {
+		if (p.Via == "session" || p.Via == "proxy") && unsafe(r.Method) {
 			if err := kit.CheckCSRF(w, r, p.CSRF); err != nil {
 				kit.Deny(w, r, err)
 				return
@@ -121,7 +121,12 @@ func (a *api) denyFactor(w http.ResponseWriter, r *http.Request, err error, page
 		}
 	}
 	to := page + "?next=" + url.QueryEscape(back)
-	if nightowl.ErrorCode(err) == nightowl.EStepUp {
+	switch {
+	case page == "/login/oidc":
+		// The identity provider's fresh sign-in renews the session's
+		// factor and comes back (web/admin/admin_oidc.go).
+		to = page + "?step_up=1&back=" + url.QueryEscape(back)
+	case nightowl.ErrorCode(err) == nightowl.EStepUp:
 		to += "&step_up=1"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
@@ -135,7 +140,8 @@ func orAnonymous(user string) string {
 }
 
 // principal finds who a request acts for from its headers: a bearer token,
-// else a session cookie (whose CSRF token require checks, once the role
+// else the user a trusted authenticating proxy names (proxyauth.go), else
+// a session cookie (whose CSRF token require checks, once the role
 // allows the route), else the anonymous role the config grants, if any.
 func (a *api) principal(r *http.Request) (Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -148,6 +154,12 @@ func (a *api) principal(r *http.Request) (Principal, error) {
 			return Principal{}, unauthorized(err)
 		}
 		return Principal{User: u.Name, Role: role, Via: "token", CanApprove: t.CanApprove}, nil
+	}
+	if p, ok, err := a.proxyPrincipal(r); ok {
+		if err != nil {
+			return Principal{}, unauthorized(err)
+		}
+		return p, nil
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && a.auth != nil {
 		s, u, err := a.auth.Session(r.Context(), c.Value)

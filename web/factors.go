@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nightowl/nightowl"
@@ -59,6 +60,10 @@ func (a *api) loginFactor(w http.ResponseWriter, r *http.Request) {
 	var req factorRequest
 	if err := decodeBody(r, &req); err != nil {
 		kit.WriteError(w, err)
+		return
+	}
+	if strings.TrimSpace(req.Code) == "" {
+		kit.WriteError(w, nightowl.Errorf(nightowl.EInvalid, "give a code from your authenticator app, or a recovery code, as {\"code\": \"…\"}"))
 		return
 	}
 	s, used, left, err := a.factors.VerifyFactor(r.Context(), c.Value, req.Code, a.clientAddr(r))

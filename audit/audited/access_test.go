@@ -57,6 +57,34 @@ func TestChangePasswordNotRecorded(t *testing.T) {
 	}
 }
 
+// TestSignInOIDCNotRecorded: a single sign-on that the audit log cannot
+// record is ended and refused, as a password's; the account it made
+// stays.
+func TestSignInOIDCNotRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "n.db"), Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := access.New(access.Options{Store: store, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aa := &Access{Service: svc, Recorder: failingAuditor{}, UserStore: store, Actor: func(context.Context) string { return "" }, Logger: slog.New(slog.DiscardHandler)}
+	_, cookie, err := aa.SignInOIDC(ctx, "ana@example.com", nightowl.RoleViewer, nightowl.SessionInfo{Method: nightowl.SignInOIDC})
+	if nightowl.ErrorCode(err) != nightowl.EInternal || cookie != "" {
+		t.Fatalf("SignInOIDC = %q, %v; want refused", cookie, err)
+	}
+	if ss, _ := store.Sessions(ctx, "ana@example.com"); len(ss) != 0 {
+		t.Fatalf("%d sessions left", len(ss))
+	}
+	if u, err := store.User(ctx, "ana@example.com"); err != nil || u.Source != nightowl.SourceOIDC {
+		t.Fatalf("account: %+v, %v", u, err)
+	}
+}
+
 // memoryLog is an audit log in memory.
 type memoryLog struct{ es []nightowl.AuditEntry }
 

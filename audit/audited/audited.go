@@ -212,6 +212,9 @@ func (s *Access) LoginWith(ctx context.Context, name, password string, info nigh
 		actor, detail := "unknown", "unknown name, from "+addr
 		if _, uerr := s.UserStore.User(ctx, name); uerr == nil {
 			actor, detail = name, "wrong password, from "+addr
+			if errors.Is(err, access.ErrPasswordsOff) {
+				detail = "password sign-in is off but for the break-glass account, from " + addr
+			}
 		}
 		s.record(ctx, actor, "login.failed", actor, detail)
 	}
@@ -543,4 +546,54 @@ func (s *Access) FinishPasskey(ctx context.Context, cookie, name, rpID, origin s
 		err = nightowl.Errorf(nightowl.EInternal, "the passkey was added, but could not be recorded in the audit log: %v", rerr)
 	}
 	return sess, codes, err
+}
+
+// oidcActor is the actor of the changes single sign-on makes to an
+// account: the identity provider's groups, not a person here.
+const oidcActor = "oidc"
+
+// SignInOIDC implements admin.OIDCAccounts: it signs in someone the
+// identity provider vouched for, making their account at their first
+// sign-in (user.add) and bringing its role in line with their groups
+// (user.role), both with the actor oidc, then records the sign-in
+// (login, with the method). A sign-in that cannot be recorded is ended
+// and refused, as a password's.
+func (s *Access) SignInOIDC(ctx context.Context, name string, role nightowl.Role, info nightowl.SessionInfo) (nightowl.Session, string, error) {
+	res, err := s.Service.SignInExternal(ctx, access.External{Name: name, Role: role, Source: nightowl.SourceOIDC}, info)
+	if err != nil {
+		s.OIDCFailed(ctx, name, nightowl.ErrorMessage(err), info.Address)
+		return nightowl.Session{}, "", err
+	}
+	// The account's changes stand: record them even if the caller has
+	// gone.
+	rctx := context.WithoutCancel(ctx)
+	if res.Created {
+		if rerr := s.record(rctx, oidcActor, "user.add", name, "role "+string(role)+"; at their first single sign-on"); rerr != nil {
+			s.logger().Error("an account made by single sign-on could not be recorded in the audit log", "user", name, "err", rerr)
+		}
+	}
+	if res.RoleBefore != "" {
+		detail := fmt.Sprintf("from %s to %s, by their groups at the identity provider", res.RoleBefore, role)
+		if rerr := s.record(rctx, oidcActor, "user.role", name, detail); rerr != nil {
+			s.logger().Error("a role set by single sign-on could not be recorded in the audit log", "user", name, "err", rerr)
+		}
+	}
+	if rerr := s.record(ctx, name, "login", name, "with oidc, from "+info.Address); rerr != nil {
+		if lerr := s.Service.Logout(rctx, res.Cookie); lerr != nil {
+			s.logger().Error("end a sign-in that could not be recorded", "user", name, "err", lerr)
+		}
+		return nightowl.Session{}, "", nightowl.Errorf(nightowl.EInternal, "the sign-in could not be recorded in the audit log: try again")
+	}
+	return res.Session, res.Cookie, nil
+}
+
+// OIDCFailed implements admin.OIDCAccounts: a refused single sign-on is
+// recorded as login.failed, under the name when the provider's answer
+// got that far, with why (never a code or a token) and from where.
+func (s *Access) OIDCFailed(ctx context.Context, name, why, addr string) {
+	actor := name
+	if actor == "" {
+		actor = "unknown"
+	}
+	s.record(ctx, actor, "login.failed", actor, "oidc: "+why+"; from "+addr)
 }

@@ -154,7 +154,9 @@ func TestHangingReceiver(t *testing.T) {
 	for _, n := range timedOut {
 		if at := first[notify.IdempotencyKey(&n)]; len(at) == 0 {
 			t.Errorf("notification %d timed out, but the hanging receiver never got it: %v", n.ID, first)
-		} else if took := time.Since(at[0]); took < 30*time.Second {
+		} else if took := time.Since(at[0]); took < 29*time.Second {
+			// The 30s run from when the send began, a moment before
+			// the request arrived: on a busy machine, most of a second.
 			t.Errorf("notification %d timed out %s after the receiver got it, before the 30s timeout", n.ID, took)
 		}
 	}

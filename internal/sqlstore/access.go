@@ -16,18 +16,18 @@ import (
 // each), so rarely that a sync each is nothing, and a revoked token must
 // stay revoked after a crash.
 
-// SaveUser creates a user, or updates the role, the time it was given and
-// the password hash of one; CreatedAt is kept from when the user was
+// SaveUser creates a user, or updates the role, the time it was given, the
+// password hash and the source of one; CreatedAt is kept from when the user was
 // created.
 func (db *DB) SaveUser(ctx context.Context, u *nightowl.User) error {
 	if err := records.CheckUser(u); err != nil {
 		return err
 	}
 	err := db.write(ctx, true, func(tx Conn) error {
-		_, err := db.exec(ctx, tx, `INSERT INTO users (name, role, password_hash, created_at, role_since) VALUES (?, ?, ?, ?, ?)
+		_, err := db.exec(ctx, tx, `INSERT INTO users (name, role, password_hash, created_at, role_since, source) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash,
-				role_since = excluded.role_since`,
-			u.Name, string(u.Role), u.PasswordHash, db.nullTime(u.CreatedAt), db.nullTime(u.RoleSince))
+				role_since = excluded.role_since, source = excluded.source`,
+			u.Name, string(u.Role), u.PasswordHash, db.nullTime(u.CreatedAt), db.nullTime(u.RoleSince), u.Source)
 		return err
 	})
 	if err != nil {
@@ -36,11 +36,11 @@ func (db *DB) SaveUser(ctx context.Context, u *nightowl.User) error {
 	return nil
 }
 
-const userColumns = `name, role, password_hash, created_at, role_since`
+const userColumns = `name, role, password_hash, created_at, role_since, source`
 
 func scanUser(sc Scanner) (nightowl.User, error) {
 	var u nightowl.User
-	err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, At(&u.CreatedAt), At(&u.RoleSince))
+	err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, At(&u.CreatedAt), At(&u.RoleSince), &u.Source)
 	return u, err
 }
 

@@ -117,7 +117,7 @@ var tables = []table{
 		{pg: "window_id", sqlite: "window", kind: text}, {pg: "ends_at"}, {pg: "stage"}, {pg: "due"}}},
 	{name: "users", order: "name", cols: []column{
 		{pg: "name", kind: text}, {pg: "role", kind: text}, {pg: "password_hash", kind: text},
-		{pg: "created_at", kind: nanos}, {pg: "role_since", kind: nanos}}},
+		{pg: "created_at", kind: nanos}, {pg: "role_since", kind: nanos}, {pg: "source", kind: text}}},
 	{name: "tokens", order: "id", cols: []column{
 		{pg: "id", kind: text}, {pg: "name", kind: text}, {pg: "user_name", kind: text}, {pg: "role", kind: text},
 		{pg: "hash", kind: bytes}, {pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos},

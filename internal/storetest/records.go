@@ -562,7 +562,7 @@ func recordsUsers(t *testing.T, open Opener[Records]) {
 	s, reopen := open(t, clock)
 
 	alice := nightowl.User{Name: "alice", Role: nightowl.RoleAdmin, PasswordHash: "$2a$04$x", CreatedAt: t0, RoleSince: t0}
-	bob := nightowl.User{Name: "bob", Role: nightowl.RoleViewer, PasswordHash: "$2a$04$y", CreatedAt: t0.Add(time.Hour), RoleSince: t0.Add(time.Hour)}
+	bob := nightowl.User{Name: "bob", Role: nightowl.RoleViewer, PasswordHash: "$2a$04$y", CreatedAt: t0.Add(time.Hour), RoleSince: t0.Add(time.Hour), Source: nightowl.SourceOIDC}
 	for _, u := range []nightowl.User{bob, alice} {
 		if err := s.SaveUser(ctx, &u); err != nil {
 			t.Fatal(err)
@@ -573,10 +573,10 @@ func recordsUsers(t *testing.T, open Opener[Records]) {
 		t.Fatalf("User(alice) = %+v, %v; want %+v", got, err, alice)
 	}
 
-	// An update changes the role, when it was given and the hash, never
-	// when the user was made.
+	// An update changes the role, when it was given, the hash and the
+	// source, never when the user was made.
 	bob2 := bob
-	bob2.Role, bob2.PasswordHash, bob2.CreatedAt, bob2.RoleSince = nightowl.RoleResponder, "$2a$04$z", t0.Add(5*time.Hour), t0.Add(4*time.Hour)
+	bob2.Role, bob2.PasswordHash, bob2.CreatedAt, bob2.RoleSince, bob2.Source = nightowl.RoleResponder, "$2a$04$z", t0.Add(5*time.Hour), t0.Add(4*time.Hour), ""
 	if err := s.SaveUser(ctx, &bob2); err != nil {
 		t.Fatal(err)
 	}
@@ -938,7 +938,7 @@ func recordsSameSession(a, b nightowl.Session) bool {
 
 func recordsSameUser(a, b nightowl.User) bool {
 	return a.Name == b.Name && a.Role == b.Role && a.PasswordHash == b.PasswordHash && a.CreatedAt.Equal(b.CreatedAt) &&
-		a.RoleSince.Equal(b.RoleSince)
+		a.RoleSince.Equal(b.RoleSince) && a.Source == b.Source
 }
 
 func recordsIncidents(t *testing.T, open Opener[Records]) {

@@ -127,6 +127,12 @@ type Options struct {
 	PublicURL string
 	// LoginKey signs the sign-in form's tokens.
 	LoginKey []byte
+	// SSO signs people in at an identity provider when Auth is also an
+	// OIDCAccounts; no such button without it.
+	SSO SingleSignOn
+	// PasswordsOff says that only the break-glass account signs in with
+	// a password (access.local: false); the form says so.
+	PasswordsOff bool
 	// Oncall is the schedules with the overrides people stored, and the
 	// calendar feeds; no on-call page when nil.
 	Oncall Oncall
@@ -154,6 +160,10 @@ type pages struct {
 	clientAddr func(r *http.Request) string
 	publicURL  string
 	loginKey   []byte
+	sso        SingleSignOn
+	oidc       OIDCAccounts
+	oidcLimit  *kit.Buckets
+	pwOff      bool
 	oncall     Oncall
 	contacts   Contacts
 	factors    Factors
@@ -188,8 +198,12 @@ func Routes(opts Options) []kit.Route {
 	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
 		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
 		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
-		oncall: opts.Oncall, contacts: opts.Contacts, factors: opts.Factors, log: opts.Logger, clock: opts.Clock}
-	return slices.Concat(a.adminRoutes(), a.runbookRoutes(), a.contactRoutes(), a.oncallRoutes(), a.securityRoutes())
+		oncall: opts.Oncall, contacts: opts.Contacts, factors: opts.Factors, log: opts.Logger, clock: opts.Clock, pwOff: opts.PasswordsOff}
+	if oa, ok := opts.Auth.(OIDCAccounts); ok && opts.SSO != nil {
+		a.sso, a.oidc = opts.SSO, oa
+		a.oidcLimit = kit.NewBuckets(oidcBurst, oidcEvery, oidcMaxKeys)
+	}
+	return slices.Concat(a.adminRoutes(), a.oidcRoutes(), a.runbookRoutes(), a.contactRoutes(), a.oncallRoutes(), a.securityRoutes())
 }
 
 func (a *pages) adminRoutes() []kit.Route {

@@ -271,6 +271,9 @@ type userRow struct {
 	Role    nightowl.Role
 	Created *stamp
 	You     bool
+	// SSO is true for an account made by single sign-on, whose role
+	// follows the identity provider's groups.
+	SSO bool
 }
 
 func (a *pages) showUsers(w http.ResponseWriter, r *http.Request, status int, errText, name string, role nightowl.Role) {
@@ -286,7 +289,8 @@ func (a *pages) showUsers(w http.ResponseWriter, r *http.Request, status int, er
 		p.Form.Role = nightowl.RoleViewer
 	}
 	for _, u := range us {
-		p.Users = append(p.Users, userRow{Name: u.Name, Role: u.Role, Created: at(u.CreatedAt), You: u.Name == me})
+		p.Users = append(p.Users, userRow{Name: u.Name, Role: u.Role, Created: at(u.CreatedAt), You: u.Name == me,
+			SSO: u.Source == nightowl.SourceOIDC})
 	}
 	a.render(w, r, status, "admin_users.html", &adminPage{Title: "Users", Section: "users", Error: errText, Data: p})
 }

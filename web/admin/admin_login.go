@@ -32,6 +32,10 @@ type loginPageData struct {
 	Title, Name, Next, Token, Error string
 	Status                          int
 	Unavailable                     bool
+	// SSO names the identity provider of the single sign-on button;
+	// PasswordsOff keeps the password form for the break-glass account.
+	SSO          string
+	PasswordsOff bool
 }
 
 // loginTokenLabel keeps the key's MACs here apart from any other use of it.
@@ -82,6 +86,10 @@ func (a *pages) showLogin(w http.ResponseWriter, r *http.Request, status int, d 
 func (a *pages) showLoginErr(w http.ResponseWriter, r *http.Request, status int, d loginPageData, err error) {
 	d.Title = "Sign in – nightowl"
 	d.Unavailable = a.auth == nil
+	d.PasswordsOff = a.pwOff
+	if a.sso != nil {
+		d.SSO = a.sso.Name()
+	}
 	d.Token = newLoginToken(a.loginKey, a.clock.Now().Add(loginTTL))
 	http.SetCookie(w, &http.Cookie{Name: LoginCookie, Value: d.Token, Path: "/login", MaxAge: int(loginTTL / time.Second),
 		HttpOnly: true, Secure: kit.SecureCookies(r, a.publicURL), SameSite: http.SameSiteStrictMode})
@@ -128,6 +136,9 @@ func (a *pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			a.showLoginErr(w, r, http.StatusTooManyRequests, d, err)
 		case nightowl.EUnauthorized, nightowl.EInvalid, nightowl.ENotFound:
 			d.Error = "Wrong name or password."
+			if a.pwOff && a.sso != nil {
+				d.Error = "Wrong name or password. Signing in with a password is only for the break-glass account here: use single sign-on."
+			}
 			a.showLogin(w, r, http.StatusUnauthorized, d)
 		default:
 			a.log.Error("sign in", "err", err)

@@ -22,7 +22,8 @@ const CSRFHeader = "X-CSRF-Token"
 type Principal struct {
 	User string
 	Role nightowl.Role
-	// Via is "session", "token" or "anonymous".
+	// Via is "session", "token", "proxy" (an authenticating proxy's
+	// header) or "anonymous".
 	Via string
 	// CSRF is the session's CSRF token, for pages to put in forms.
 	CSRF string
