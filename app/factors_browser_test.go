@@ -36,6 +36,7 @@ func chromeEnrol(t *testing.T, ctx context.Context, base string) (string, []stri
 	if err != nil || secret == "" {
 		t.Fatalf("the key shown: %q %v", secret, err)
 	}
+	screenshot(t, ctx, t.TempDir(), "security-enrol.png")
 	// The QR code is an image the page's policy lets it show.
 	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector("#totp-qr").naturalWidth`)); err != nil || w == 0 {
 		t.Fatalf("the QR code did not load: %d %v", w, err)
@@ -53,6 +54,7 @@ func chromeEnrol(t *testing.T, ctx context.Context, base string) (string, []stri
 	if err != nil || len(codes) != 10 {
 		t.Fatalf("recovery codes: %q %v", codes, err)
 	}
+	screenshot(t, ctx, t.TempDir(), "security-codes.png")
 	return secret, codes
 }
 
