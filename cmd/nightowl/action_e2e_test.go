@@ -49,6 +49,9 @@ actions:
 `, addr))
 	ana := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": userTokenCLI(t, cfg, "ana", "responder")}
 	bo := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": userTokenCLI(t, cfg, "bo", "responder")}
+	if code, out, errOut := runCmd(t, nil, "token", "list", "-c", cfg, "--user", "bo"); code != 0 || !strings.Contains(out, "responder, may approve") {
+		t.Fatalf("token list: exit %d: %s%s", code, out, errOut)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)

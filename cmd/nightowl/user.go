@@ -235,7 +235,11 @@ func tokenList(e *env, fs *flag.FlagSet) runner {
 				return t.Local().Format("2006-01-02 15:04")
 			}
 			for _, t := range ts {
-				tw.row(t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
+				role := string(t.Role)
+				if t.CanApprove {
+					role += ", may approve"
+				}
+				tw.row(t.ID, t.User, t.Name, role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
 			}
 			tw.flush()
 			return exitOK
