@@ -75,6 +75,9 @@ type Token struct {
 	// ExpiresAt is zero for a token that does not expire.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	LastUsed  time.Time `json:"last_used,omitzero"`
+	// CanApprove lets the token approve and run guarded actions; only an
+	// admin can make such a token.
+	CanApprove bool `json:"can_approve,omitempty"`
 }
 
 // Session is a signed-in browser. Only a hash of its cookie is kept.
@@ -120,8 +123,68 @@ const (
 	SessionNeedsEnrolment = "enrol"
 )
 
+// Kinds of second factor.
+const (
+	FactorTOTP     = "totp"
+	FactorWebAuthn = "webauthn"
+)
+
+// Factor is a second factor of a user who signs in with a password: a TOTP
+// key or a WebAuthn credential (a passkey, a security key).
+type Factor struct {
+	ID   string `json:"id"`
+	User string `json:"user"`
+	// Kind is FactorTOTP or FactorWebAuthn.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Secret is what a code or signature is checked against: a TOTP key
+	// sealed with the server's factor key, a WebAuthn credential as JSON.
+	// Never shown.
+	Secret    []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	// ConfirmedAt is when a code or signature first proved the factor
+	// works; zero while it is being enrolled, when it does not count.
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+	LastUsed    time.Time `json:"last_used,omitzero"`
+	// LastStep is the TOTP time step of the last code taken: a code is
+	// good once.
+	LastStep int64 `json:"-"`
+}
+
+// TOTPEnrolment is a TOTP key being enrolled, shown once to its person:
+// the secret as text, its otpauth:// URL and that URL as a QR code (PNG).
+type TOTPEnrolment struct {
+	ID     string
+	Secret string
+	URL    string
+	QR     []byte
+}
+
+// FactorStore keeps second factors and recovery codes.
+type FactorStore interface {
+	// SaveFactor creates a factor or updates its name, secret, and times.
+	SaveFactor(ctx context.Context, f *Factor) error
+	// Factors lists a user's factors, oldest first.
+	Factors(ctx context.Context, user string) ([]Factor, error)
+	// DeleteFactor removes a user's factor; ENotFound when there is none.
+	DeleteFactor(ctx context.Context, user, id string) error
+	// UseFactorStep records that a TOTP code of time step step was taken
+	// at at, only if no code of that step or a later one was: EConflict
+	// otherwise, so that two nodes cannot both take the same code.
+	UseFactorStep(ctx context.Context, id string, step int64, at time.Time) error
+	// SetRecoveryCodes replaces a user's recovery codes with hashes.
+	SetRecoveryCodes(ctx context.Context, user string, hashes [][]byte, at time.Time) error
+	// UseRecoveryCode marks the code of hash used, once: ENotFound when
+	// the user has no such code left.
+	UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) error
+	// RecoveryCodesLeft counts a user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, user string) (int, error)
+}
+
 // AccessStore keeps users, their tokens and their sessions.
 type AccessStore interface {
+	FactorStore
+
 	// SaveUser creates or updates a user.
 	SaveUser(ctx context.Context, u *User) error
 	User(ctx context.Context, name string) (User, error)
@@ -150,4 +213,20 @@ type AccessStore interface {
 	// another process deleted meanwhile, as a save would.
 	TouchToken(ctx context.Context, id string, lastUsed time.Time) error
 	TouchSession(ctx context.Context, hash []byte, expiresAt time.Time) error
+}
+
+type stepUpKey struct{}
+
+// WithStepUp returns ctx for a request that passed a step-up with the
+// second factor its session gave at at, so that the audit entry of what it
+// does can say how fresh the factor was.
+func WithStepUp(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, stepUpKey{}, at)
+}
+
+// StepUpFrom returns when the second factor of the step-up that ctx's
+// request passed was given; false when it passed none (a token's request).
+func StepUpFrom(ctx context.Context) (time.Time, bool) {
+	at, ok := ctx.Value(stepUpKey{}).(time.Time)
+	return at, ok
 }

@@ -21,6 +21,12 @@ const (
 	// such as multipart/form-data.
 	EUnsupported = "unsupported_media_type"
 	EInternal    = "internal"
+	// EStepUp refuses a dangerous request from a session whose last
+	// second factor is older than access.step_up: give one again.
+	EStepUp = "step_up_required"
+	// EFactorPending refuses any request but the second factor's (or
+	// enrolling one) from a session that still waits for it.
+	EFactorPending = "second_factor_required"
 )
 
 // FieldError is one problem with a key of a config block (a check type's

@@ -11,6 +11,7 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -94,6 +95,15 @@ type Options struct {
 	PasswordsOff bool
 	BreakGlass   string
 	Logger       *slog.Logger // slog.Default() when nil
+	// FactorKey (FactorKeySize bytes) seals TOTP keys in the store; no
+	// TOTP key can be enrolled or checked without it.
+	FactorKey []byte
+	// RequireSecondFactor lists the roles whose people must enrol a
+	// second factor before their session may do anything else.
+	RequireSecondFactor []nightowl.Role
+	// Issuer names the server in authenticator apps; DefaultIssuer when
+	// empty.
+	Issuer string
 }
 
 // Service manages users, sessions and API tokens. It is safe for
@@ -115,6 +125,13 @@ type Service struct {
 	dummy func() ([]byte, error)
 
 	limits *limiter
+	// codeLimits and codeAccounts limit second-factor codes.
+	codeLimits    *limiter
+	codeAccounts  *codeLimiter
+	factorKey     []byte
+	requireFactor []nightowl.Role
+	issuer        string
+	ceremonies    ceremonies
 
 	// mu serialises this process's changes to users, tokens and sessions:
 	// AddUser's check for an existing user and its save, and the writes
@@ -160,8 +177,13 @@ func New(opts Options) (*Service, error) {
 		log:    opts.Logger,
 		limits: newLimiter(),
 
-		passwordsOff: opts.PasswordsOff,
-		breakGlass:   opts.BreakGlass,
+		passwordsOff:  opts.PasswordsOff,
+		breakGlass:    opts.BreakGlass,
+		codeLimits:    newLimiter(),
+		codeAccounts:  &codeLimiter{m: make(map[string]failures)},
+		factorKey:     opts.FactorKey,
+		requireFactor: opts.RequireSecondFactor,
+		issuer:        cmp.Or(opts.Issuer, DefaultIssuer),
 	}
 	s.dummy = sync.OnceValues(func() ([]byte, error) {
 		return bcrypt.GenerateFromPassword([]byte(rand.Text()), s.cost)
@@ -516,6 +538,11 @@ func (s *Service) LoginWith(ctx context.Context, name, password string, info nig
 	}
 	current := s.upgradeHash(ctx, u, password)
 	info.Method = nightowl.SignInPassword
+	pending, err := s.pendingFor(ctx, u)
+	if err != nil {
+		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
+	}
+	info.Pending, info.FactorAt = pending, time.Time{}
 	sess, cookie, err := s.startSession(ctx, u.Name, now, info)
 	if err != nil {
 		return nightowl.Session{}, "", fmt.Errorf("sign in %s: %w", u.Name, err)
@@ -758,6 +785,18 @@ func checkTokenName(name string) error {
 // ttl is 0). It returns the token and its secret, which is shown only this
 // once: only its SHA-256 is kept.
 func (s *Service) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
+	return s.CreateTokenWith(ctx, user, name, role, ttl, TokenOptions{})
+}
+
+// TokenOptions are what a token may do beyond its role.
+type TokenOptions struct {
+	// CanApprove lets the token approve guarded actions; it needs a role
+	// that may (responder).
+	CanApprove bool
+}
+
+// CreateTokenWith is CreateToken with opts.
+func (s *Service) CreateTokenWith(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration, opts TokenOptions) (nightowl.Token, string, error) {
 	if err := checkTokenName(name); err != nil {
 		return nightowl.Token{}, "", err
 	}
@@ -778,8 +817,12 @@ func (s *Service) CreateToken(ctx context.Context, user, name string, role night
 		return nightowl.Token{}, "", nightowl.Errorf(nightowl.EInvalid,
 			"%s is a %s and cannot have a token that acts as %s", u.Name, u.Role, role)
 	}
+	if opts.CanApprove && !role.Allows(nightowl.RoleResponder) {
+		return nightowl.Token{}, "", nightowl.Errorf(nightowl.EInvalid,
+			"a token that may approve actions needs the responder role or above, not %s", role)
+	}
 	now := s.clock.Now().UTC()
-	t := nightowl.Token{Name: name, User: u.Name, Role: role, CreatedAt: now}
+	t := nightowl.Token{Name: name, User: u.Name, Role: role, CreatedAt: now, CanApprove: opts.CanApprove}
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}

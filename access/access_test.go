@@ -33,7 +33,7 @@ type fixture struct {
 	clock *clocktest.Fake
 }
 
-func newTest(t *testing.T) fixture {
+func newTest(t testing.TB) fixture {
 	t.Helper()
 	clock := clocktest.New(t0)
 	store, err := sqlite.Open(context.Background(), sqlite.Options{
@@ -46,7 +46,8 @@ func newTest(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc, err := New(Options{Store: store, Clock: clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+	svc, err := New(Options{Store: store, Clock: clock, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler),
+		FactorKey: bytes.Repeat([]byte{7}, FactorKeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,6 +146,10 @@ func (s *Service) audit(ctx context.Context, actor, action, subject, detail stri
 	if s.opts.Audit == nil {
 		return nil
 	}
+	if at, ok := nightowl.StepUpFrom(ctx); ok && actor != "nightowl" {
+		// The second factor a dangerous button asked for, and how fresh.
+		detail += fmt.Sprintf("; step-up %s ago", s.clock.Now().Sub(at).Round(time.Second))
+	}
 	return s.opts.Audit.Audit(ctx, nightowl.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail})
 }
 

@@ -448,6 +448,10 @@ func TestAdminActions(t *testing.T) {
 	ana.signIn("ana")
 	bo.signIn("bo")
 	vic.signIn("vic")
+	// Approving and running ask for a recent second factor: enrolling
+	// one gives it.
+	ana.enrol()
+	bo.enrol()
 
 	_, page := ana.get("/admin/actions")
 	for _, want := range []string{`id="nav-actions"`, `id="request-say"`, `name="param.word"`,

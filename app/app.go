@@ -202,9 +202,14 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.webMetrics = web.NewMetrics(a.registry)
 	a.newCluster()
 	registerStoreMetrics(a.registry, store, opts.Clock)
+	factorKey, err := store.Secret(ctx, factorKeyName, access.FactorKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("read the second factors' key: %w", err)
+	}
 	if a.access, err = access.New(access.Options{Store: store, Clock: opts.Clock, BcryptCost: opts.BcryptCost,
 		SessionIdle: cfg.Access.SessionIdle, SessionMax: cfg.Access.SessionMax,
-		PasswordsOff: !cfg.Access.Local, BreakGlass: cfg.Access.BreakGlass, Logger: a.log}); err != nil {
+		PasswordsOff: !cfg.Access.Local, BreakGlass: cfg.Access.BreakGlass, Logger: a.log,
+		FactorKey: factorKey, RequireSecondFactor: cfg.Access.RequireSecondFactor}); err != nil {
 		return nil, err
 	}
 	if a.loginKey, err = store.Secret(ctx, loginKeyName, ackKeySize); err != nil {
@@ -745,6 +750,10 @@ const ackKeySize = 32
 // loginKeyName is the store's name of the key that signs the sign-in
 // form's tokens.
 const loginKeyName = "login_form_key"
+
+// factorKeyName is the store's name of the key that seals the TOTP keys
+// of second factors (access.Options.FactorKey).
+const factorKeyName = "second_factor_key"
 
 // startAlerting builds the alert manager and the notification sender. The
 // key that signs acknowledgement links is made once and kept in the store,

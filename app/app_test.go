@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/internal/testdb"
 )
 
@@ -92,7 +93,9 @@ func userToken(t *testing.T, a *App, name string, role nightowl.Role) string {
 	if _, err := a.Access().AddUser(ctx, name, role, "correct horse battery staple"); err != nil && nightowl.ErrorCode(err) != nightowl.EConflict {
 		t.Fatal(err)
 	}
-	_, secret, err := a.Access().CreateToken(ctx, name, "test", "", 0)
+	// A responder's token may approve actions, as the tests' people do;
+	// TestTokensApproveOnlyWhenAllowed tries one that may not.
+	_, secret, err := a.Access().CreateTokenWith(ctx, name, "test", "", 0, access.TokenOptions{CanApprove: role.Allows(nightowl.RoleResponder)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -319,6 +319,9 @@ func TestActionsInBrowser(t *testing.T) {
 	// ana requests it; the server refuses a word the pattern refuses,
 	// and the form comes back saying why, with what she typed.
 	signIn(t, ctx, base, "ana")
+	// Approving and running ask for a recent second factor: enrolling
+	// one gives it.
+	anaKey, _ := chromeEnrol(t, ctx, base)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/actions"),
 		chromedp.WaitVisible(css("#request-say")),
@@ -389,6 +392,7 @@ func TestActionsInBrowser(t *testing.T) {
 	}
 	signOut()
 	signIn(t, ctx, base, "bo")
+	chromeEnrol(t, ctx, base)
 	row := `[data-testid="request-` + id + `"]`
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/actions"),
@@ -419,9 +423,9 @@ func TestActionsInBrowser(t *testing.T) {
 		t.Fatalf("bo approves: %v", err)
 	}
 
-	// ana runs it and reads the output.
+	// ana runs it and reads the output, signed in with her code.
 	signOut()
-	signIn(t, ctx, base, "ana")
+	chromeSignInWithCode(t, ctx, base, "ana", nextCode(anaKey))
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+path),
 		chromedp.Click(css(`[data-testid="run-`+id+`"]`)),

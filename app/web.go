@@ -27,7 +27,7 @@ func (a *App) webOptions() web.Options {
 		Publisher: a.status, TrustedProxies: a.cfg.Server.Proxies(), ForwardedHeader: a.cfg.Server.ForwardedHeader,
 		LoginKey: a.loginKey, People: people, AuditLog: a.store, Actions: actioner{a.actions},
 		Contacts: audited.Contacts{Service: a.contacts, Recorder: a.audit}, Oncall: audited.Oncall{Roster: a.roster, Recorder: a.audit},
-		Ingester: a.ingest}
+		Ingester: a.ingest, Factors: people, StepUp: a.cfg.Access.StepUp}
 	a.accessWebOptions(&o) // access.go
 	return o
 }

@@ -32,9 +32,10 @@ func (a *api) actionRoutes() []Route {
 		f("POST /api/v1/actions/{name}/requests", responder, a.requestAction),
 		f("GET /api/v1/action-requests", viewer, a.listActionRequests),
 		f("GET /api/v1/action-requests/{id}", viewer, a.getActionRequest),
-		f("POST /api/v1/action-requests/{id}/approve", responder, a.approveAction),
+		// Dangerous: a session needs a recent second factor.
+		kit.WithStepUp(f("POST /api/v1/action-requests/{id}/approve", responder, a.approveAction)),
 		f("POST /api/v1/action-requests/{id}/deny", responder, a.denyAction),
-		kit.WithLong(f("POST /api/v1/action-requests/{id}/run", responder, a.runAction), kit.ActionWrite),
+		kit.WithStepUp(kit.WithLong(f("POST /api/v1/action-requests/{id}/run", responder, a.runAction), kit.ActionWrite)),
 	}
 }
 
@@ -99,6 +100,10 @@ func (a *api) getActionRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) approveAction(w http.ResponseWriter, r *http.Request) {
+	if err := kit.MayApprove(r); err != nil {
+		kit.WriteError(w, err)
+		return
+	}
 	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		kit.WriteError(w, err)

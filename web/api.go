@@ -6,6 +6,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"log/slog"
@@ -114,7 +115,13 @@ type Options struct {
 	// Contacts serves each person's contact methods and rules; none are
 	// served when nil.
 	Contacts Contacts
-	Clock    nightowl.Clock
+	// Factors serves each person's second factors and sessions; none
+	// are served when nil.
+	Factors Factors
+	// StepUp is access.step_up: how recent a session's second factor
+	// must be for a dangerous route; config.DefaultStepUp when zero.
+	StepUp time.Duration
+	Clock  nightowl.Clock
 }
 
 // Handler returns the HTTP handler for everything nightowl serves.
@@ -129,7 +136,7 @@ func Handler(opts Options) http.Handler {
 			h = boundBody(h)
 		}
 		if rt.Role != "" {
-			h = a.require(rt.Role, h)
+			h = a.require(rt, h)
 		}
 		h = bounded(h, WriteTimeout+rt.Long)
 		mux.Handle(rt.Pattern, opts.Metrics.instrument(rt.Pattern, h))
@@ -151,6 +158,7 @@ func newAPI(opts Options) *api {
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
 		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts,
+		factors: opts.Factors, stepUp: cmp.Or(opts.StepUp, defaultStepUp),
 		sso: opts.SSO, pwOff: opts.PasswordsOff, proxy: opts.Proxy}
 }
 
@@ -180,7 +188,7 @@ type PasswordChanger = admin.PasswordChanger
 func (a *api) adminOptions() admin.Options {
 	o := admin.Options{Backend: a.b, Alerter: a.alerts, Maintainer: a.maint, Incidents: a.incidents,
 		Actions: a.actions, People: a.people, Auth: a.auth, PingURL: a.pingURL, ClientAddr: a.clientAddr,
-		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Logger: a.log, Clock: a.clock,
+		PublicURL: a.publicURL, LoginKey: a.loginKey, Oncall: a.oncall, Contacts: a.contacts, Factors: a.factors, Logger: a.log, Clock: a.clock,
 		SSO: a.sso, PasswordsOff: a.pwOff}
 	if a.pub != nil {
 		o.Components = a.componentNames
@@ -221,9 +229,9 @@ func (a *api) routes(opts Options) []Route {
 		f("GET /api/v1/checks/{name}", viewer, a.getCheck),
 		kit.WithLong(f("POST /api/v1/checks/{name}/run", responder, a.runCheck), kit.ActionWrite),
 		kit.WithLong(f("POST /api/v1/reload", adminRole, a.reload), time.Minute),
-		f("GET /api/v1/whoami", viewer, a.whoami),
+		kit.WhilePending(f("GET /api/v1/whoami", viewer, a.whoami)),
 		f("POST /api/v1/login", public, a.login),
-		f("POST /api/v1/logout", public, a.logout),
+		kit.WhilePending(f("POST /api/v1/logout", public, a.logout)),
 		f("GET /healthz", public, a.healthz),
 		f("GET /readyz", public, a.readyz),
 	}
@@ -294,6 +302,7 @@ func (a *api) routes(opts Options) []Route {
 		rs = append(rs, Route{Pattern: "GET /metrics", Role: viewer, Handler: metricsHandler(opts.Gatherer)})
 	}
 	rs = append(rs, a.contactRoutes()...)
+	rs = append(rs, a.factorRoutes()...)
 	rs = append(rs, a.actionRoutes()...)
 	rs = append(rs, a.publicRoutes()...)
 	rs = append(rs, admin.Routes(a.adminOptions())...)
@@ -340,6 +349,8 @@ type api struct {
 	oncall    Oncall
 	feedLimit *kit.Buckets
 	contacts  Contacts
+	factors   Factors
+	stepUp    time.Duration
 	sso       admin.SingleSignOn
 	pwOff     bool
 	proxy     ProxyAuth

@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 type Authenticator interface {
 	Session(ctx context.Context, cookie string) (nightowl.Session, nightowl.User, error)
 	Authenticate(ctx context.Context, secret string) (nightowl.Token, nightowl.User, nightowl.Role, error)
-	Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error)
+	LoginWith(ctx context.Context, name, password string, info nightowl.SessionInfo) (nightowl.Session, string, error)
 	Logout(ctx context.Context, cookie string) error
 }
 
@@ -41,8 +42,11 @@ func unsafe(method string) bool {
 }
 
 // require wraps h so that it runs only for a request whose principal has
-// at least role need.
-func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
+// at least the route's role; a session still waiting for its second factor
+// only on the routes marked Pending, and a dangerous route (StepUp) only for
+// a session whose second factor is recent.
+func (a *api) require(rt Route, h http.Handler) http.Handler {
+	need := rt.Role
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Who asks, and whether they may, is known from the headers:
 		// nothing of the body is read before both are settled.
@@ -61,8 +65,71 @@ func (a *api) require(need nightowl.Role, h http.Handler) http.Handler {
 				return
 			}
 		}
-		h.ServeHTTP(w, r.WithContext(kit.WithPrincipal(r.Context(), p)))
+		ctx := kit.WithPrincipal(r.Context(), p)
+		if p.Via == "session" {
+			if page, err := a.sessionMay(rt, p.Session); err != nil {
+				a.denyFactor(w, r, err, page)
+				return
+			}
+			if rt.StepUp {
+				ctx = nightowl.WithStepUp(ctx, p.Session.FactorAt)
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// sessionMay says why a session may not use rt yet: it waits for its
+// second factor or to enrol one, or the route is dangerous and its last
+// second factor is older than access.step_up (or it never gave one). It
+// also says which page a browser goes to: the second factor's, or the
+// security page to enrol one.
+func (a *api) sessionMay(rt Route, s nightowl.Session) (page string, err error) {
+	switch {
+	case s.Pending == nightowl.SessionNeedsFactor && !rt.Pending:
+		return "/login/factor", nightowl.Errorf(nightowl.EFactorPending, "give your second factor first: POST /api/v1/login/factor")
+	case s.Pending != "" && !rt.Pending:
+		return "/admin/security", nightowl.Errorf(nightowl.EFactorPending, "enrol a second factor first, on the dashboard's security page")
+	case rt.StepUp && s.Method == nightowl.SignInOIDC && (s.FactorAt.IsZero() || a.clock.Now().Sub(s.FactorAt) > a.stepUp):
+		// The identity provider is the second factor: a fresh sign-in
+		// there sets the session's FactorAt.
+		return "/login/oidc", nightowl.Errorf(nightowl.EStepUp, "this needs a sign-in at the identity provider in the last %s: sign in there again at /login/oidc?step_up=1", a.stepUp)
+	case rt.StepUp && s.FactorAt.IsZero():
+		return "/admin/security", nightowl.Errorf(nightowl.EStepUp, "this needs a second factor, and this session has given none: enrol one on the dashboard's security page, then give it at POST /api/v1/login/factor")
+	case rt.StepUp && a.clock.Now().Sub(s.FactorAt) > a.stepUp:
+		return "/login/factor", nightowl.Errorf(nightowl.EStepUp, "this needs a second factor given in the last %s: give one again at POST /api/v1/login/factor", a.stepUp)
+	}
+	return "", nil
+}
+
+// denyFactor refuses a session that must give a second factor first. The
+// API answers with the error; a page goes to page (the second factor's, or
+// the security page), which comes back to the page the person was on.
+func (a *api) denyFactor(w http.ResponseWriter, r *http.Request, err error, page string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		kit.Deny(w, r, err)
+		return
+	}
+	kit.CloseUnread(w, r)
+	back := r.URL.RequestURI()
+	if r.Method != http.MethodGet {
+		// A form's own address answers only its POST: go back to the
+		// page it was on.
+		back = "/admin"
+		if ref, perr := url.Parse(r.Referer()); perr == nil && ref.Host == r.Host && strings.HasPrefix(ref.Path, "/admin") {
+			back = ref.RequestURI()
+		}
+	}
+	to := page + "?next=" + url.QueryEscape(back)
+	switch {
+	case page == "/login/oidc":
+		// The identity provider's fresh sign-in renews the session's
+		// factor and comes back (web/admin/admin_oidc.go).
+		to = page + "?step_up=1&back=" + url.QueryEscape(back)
+	case nightowl.ErrorCode(err) == nightowl.EStepUp:
+		to += "&step_up=1"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func orAnonymous(user string) string {
@@ -82,11 +149,11 @@ func (a *api) principal(r *http.Request) (Principal, error) {
 		if !ok || a.auth == nil {
 			return Principal{}, nightowl.Errorf(nightowl.EUnauthorized, "give an API token as Authorization: Bearer TOKEN")
 		}
-		_, u, role, err := a.auth.Authenticate(r.Context(), strings.TrimSpace(secret))
+		t, u, role, err := a.auth.Authenticate(r.Context(), strings.TrimSpace(secret))
 		if err != nil {
 			return Principal{}, unauthorized(err)
 		}
-		return Principal{User: u.Name, Role: role, Via: "token"}, nil
+		return Principal{User: u.Name, Role: role, Via: "token", CanApprove: t.CanApprove}, nil
 	}
 	if p, ok, err := a.proxyPrincipal(r); ok {
 		if err != nil {
@@ -99,7 +166,7 @@ func (a *api) principal(r *http.Request) (Principal, error) {
 		if err != nil {
 			return Principal{}, unauthorized(err)
 		}
-		return Principal{User: u.Name, Role: u.Role, Via: "session", CSRF: s.CSRF}, nil
+		return Principal{User: u.Name, Role: u.Role, Via: "session", CSRF: s.CSRF, Session: s}, nil
 	}
 	if a.anonymous.Valid() {
 		return Principal{Role: a.anonymous, Via: "anonymous"}, nil
@@ -146,13 +213,19 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		kit.WriteError(w, nightowl.Errorf(nightowl.EUnauthorized, "signing in is not available"))
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), req.Name, req.Password, a.clientAddr(r))
+	s, cookie, err := a.auth.LoginWith(r.Context(), req.Name, req.Password, kit.SessionInfoOf(r, a.clientAddr(r)))
 	if err != nil {
 		kit.WriteError(w, err)
 		return
 	}
 	kit.SetSession(w, r, a.publicURL, cookie, s)
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt})
+	body := map[string]any{"user": s.User, "csrf": s.CSRF, "expires_at": s.ExpiresAt}
+	if s.Pending != "" {
+		// Signed in with the password, but the session may do nothing
+		// else until the second factor: POST /api/v1/login/factor.
+		body["pending"] = s.Pending
+	}
+	kit.WriteJSON(w, http.StatusOK, body)
 }
 
 // logout ends the browser's session. Like the sign-out form, it needs the
@@ -185,5 +258,12 @@ func (a *api) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) whoami(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"user": p.User, "role": p.Role, "via": p.Via})
+	body := map[string]any{"user": p.User, "role": p.Role, "via": p.Via}
+	if p.Session.Pending != "" {
+		body["pending"] = p.Session.Pending
+	}
+	if !p.Session.FactorAt.IsZero() {
+		body["factor_at"] = p.Session.FactorAt
+	}
+	kit.WriteJSON(w, http.StatusOK, body)
 }

@@ -84,3 +84,46 @@ func TestSignInOIDCNotRecorded(t *testing.T) {
 		t.Fatalf("account: %+v, %v", u, err)
 	}
 }
+
+// memoryLog is an audit log in memory.
+type memoryLog struct{ es []nightowl.AuditEntry }
+
+func (e *memoryLog) Audit(_ context.Context, en nightowl.AuditEntry) error {
+	e.es = append(e.es, en)
+	return nil
+}
+
+// TestTokenThatMayApproveRecorded: a token made with --can-approve says so
+// in token.create's entry; a plain one does not.
+func TestTokenThatMayApproveRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "n.db"), Logger: slog.New(slog.DiscardHandler), FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := access.New(access.Options{Store: store, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddUser(ctx, "ana", nightowl.RoleResponder, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	log := &memoryLog{}
+	aa := &Access{Service: svc, Recorder: log, UserStore: store, Actor: func(context.Context) string { return "cli:root" }}
+	tok, _, err := aa.CreateTokenWith(ctx, "ana", "deploy", "", 0, access.TokenOptions{CanApprove: true})
+	if err != nil || !tok.CanApprove {
+		t.Fatalf("a token that may approve: %+v %v", tok, err)
+	}
+	if _, _, err := aa.CreateToken(ctx, "ana", "ci", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := aa.CreateTokenWith(ctx, "ana", "dash", nightowl.RoleViewer, 0, access.TokenOptions{CanApprove: true}); nightowl.ErrorCode(err) != nightowl.EInvalid {
+		t.Fatalf("a viewer's token that may approve: %v", err)
+	}
+	if len(log.es) != 2 || !strings.HasSuffix(log.es[0].Detail, "; can approve actions") || strings.Contains(log.es[1].Detail, "approve") ||
+		log.es[0].Actor != "cli:root" || log.es[0].Action != "token.create" {
+		t.Fatalf("entries: %+v", log.es)
+	}
+}

@@ -188,10 +188,21 @@ func (s *Access) recordDone(ctx context.Context, action, subject, detail string)
 // when there is one of that name: people type passwords into the name
 // field, and the log keeps what it is given for good.
 func (s *Access) Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error) {
-	sess, cookie, err := s.Service.Login(ctx, name, password, addr)
+	return s.LoginWith(ctx, name, password, nightowl.SessionInfo{Address: addr})
+}
+
+// LoginWith is Login with what the session records of where it began. A
+// sign-in that waits for a second factor says so in its entry.
+func (s *Access) LoginWith(ctx context.Context, name, password string, info nightowl.SessionInfo) (nightowl.Session, string, error) {
+	addr := info.Address
+	sess, cookie, err := s.Service.LoginWith(ctx, name, password, info)
 	switch nightowl.ErrorCode(err) {
 	case "":
-		if rerr := s.record(ctx, sess.User, "login", sess.User, "from "+addr); rerr != nil {
+		detail := "from " + addr
+		if sess.Pending != "" {
+			detail += "; waits for " + strings.ReplaceAll(sess.Pending, "_", " ")
+		}
+		if rerr := s.record(ctx, sess.User, "login", sess.User, detail); rerr != nil {
 			if lerr := s.Service.Logout(context.WithoutCancel(ctx), cookie); lerr != nil {
 				s.logger().Error("end a sign-in that could not be recorded", "user", sess.User, "err", lerr)
 			}
@@ -286,11 +297,19 @@ func (s *Access) ChangePassword(ctx context.Context, name, current, password str
 
 // CreateToken makes an API token, recorded without its secret.
 func (s *Access) CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error) {
-	t, secret, err := s.Service.CreateToken(ctx, user, name, role, ttl)
+	return s.CreateTokenWith(ctx, user, name, role, ttl, access.TokenOptions{})
+}
+
+// CreateTokenWith is CreateToken with opts, recorded with them.
+func (s *Access) CreateTokenWith(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration, opts access.TokenOptions) (nightowl.Token, string, error) {
+	t, secret, err := s.Service.CreateTokenWith(ctx, user, name, role, ttl, opts)
 	if err != nil {
 		return t, secret, err
 	}
 	detail := fmt.Sprintf("for %s; name %s; role %s", t.User, t.Name, t.Role)
+	if t.CanApprove {
+		detail += "; can approve actions"
+	}
 	if !t.ExpiresAt.IsZero() {
 		detail += "; expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
 	}
@@ -439,6 +458,94 @@ func (s Oncall) RevokeFeed(ctx context.Context, kind nightowl.FeedKind, name, by
 		record(ctx, s.Recorder, by, "feed.revoke", string(kind)+" "+name, "")
 	}
 	return err
+}
+
+// ConfirmTOTP enrols a TOTP key, recorded (without the key or the codes).
+func (s *Access) ConfirmTOTP(ctx context.Context, cookie, id, code, addr string) (nightowl.Session, []string, error) {
+	sess, codes, err := s.Service.ConfirmTOTP(ctx, cookie, id, code, addr)
+	if sess.User == "" {
+		return sess, codes, err
+	}
+	detail := "totp " + id + "; their other sessions ended"
+	if codes != nil {
+		detail += fmt.Sprintf("; %d new recovery codes", len(codes))
+	}
+	if rerr := s.record(context.WithoutCancel(ctx), sess.User, "factor.enrol", sess.User, detail); rerr != nil && err == nil {
+		err = nightowl.Errorf(nightowl.EInternal, "the second factor was added, but could not be recorded in the audit log: %v", rerr)
+	}
+	return sess, codes, err
+}
+
+// RemoveFactor removes a second factor, recorded.
+func (s *Access) RemoveFactor(ctx context.Context, cookie, id string) (nightowl.Factor, error) {
+	f, err := s.Service.RemoveFactor(ctx, cookie, id)
+	if f.User == "" {
+		return f, err
+	}
+	if rerr := s.record(context.WithoutCancel(ctx), f.User, "factor.remove", f.User, f.Kind+" "+f.ID+"; their other sessions ended"); rerr != nil && err == nil {
+		err = nightowl.Errorf(nightowl.EInternal, "the second factor was removed, but could not be recorded in the audit log: %v", rerr)
+	}
+	return f, err
+}
+
+// VerifyFactor takes a second factor; the use of a recovery code is
+// recorded, and so is a wrong code (never the code itself).
+func (s *Access) VerifyFactor(ctx context.Context, cookie, code, addr string) (nightowl.Session, string, int, error) {
+	sess, used, left, err := s.Service.VerifyFactor(ctx, cookie, code, addr)
+	switch {
+	case err == nil && used == access.CodeRecovery:
+		if rerr := s.record(ctx, sess.User, "factor.recovery", sess.User, fmt.Sprintf("used a recovery code, from %s; %d left", addr, left)); rerr != nil {
+			return sess, used, left, nightowl.Errorf(nightowl.EInternal, "the recovery code was used, but could not be recorded in the audit log: %v", rerr)
+		}
+	case nightowl.ErrorCode(err) == nightowl.EUnauthorized:
+		if who, _, serr := s.Service.Session(ctx, cookie); serr == nil {
+			s.record(ctx, who.User, "factor.failed", who.User, "wrong code, from "+addr)
+		}
+	}
+	return sess, used, left, err
+}
+
+// NewRecoveryCodes replaces a person's recovery codes, recorded.
+func (s *Access) NewRecoveryCodes(ctx context.Context, cookie string) ([]string, error) {
+	who, _, serr := s.Service.Session(ctx, cookie)
+	codes, err := s.Service.NewRecoveryCodes(ctx, cookie)
+	if err != nil || serr != nil {
+		return codes, err
+	}
+	if rerr := s.record(ctx, who.User, "factor.recovery_codes", who.User, fmt.Sprintf("%d new recovery codes; the old ones no longer work", len(codes))); rerr != nil {
+		return nil, nightowl.Errorf(nightowl.EInternal, "new recovery codes could not be recorded in the audit log: try again")
+	}
+	return codes, nil
+}
+
+// EndSession ends a session; ending someone else's is recorded.
+func (s *Access) EndSession(ctx context.Context, user, id string) (nightowl.Session, error) {
+	sess, err := s.Service.EndSession(ctx, user, id)
+	if err != nil {
+		return sess, err
+	}
+	if actor := s.Actor(ctx); actor != sess.User {
+		if err := s.recordDone(ctx, "session.end", sess.User, "session "+sess.ID+" from "+sess.Address); err != nil {
+			return sess, err
+		}
+	}
+	return sess, nil
+}
+
+// FinishPasskey keeps a passkey, recorded as ConfirmTOTP's key is.
+func (s *Access) FinishPasskey(ctx context.Context, cookie, name, rpID, origin string, body []byte) (nightowl.Session, []string, error) {
+	sess, codes, err := s.Service.FinishPasskey(ctx, cookie, name, rpID, origin, body)
+	if sess.User == "" {
+		return sess, codes, err
+	}
+	detail := "passkey " + name + "; their other sessions ended"
+	if codes != nil {
+		detail += fmt.Sprintf("; %d new recovery codes", len(codes))
+	}
+	if rerr := s.record(context.WithoutCancel(ctx), sess.User, "factor.enrol", sess.User, detail); rerr != nil && err == nil {
+		err = nightowl.Errorf(nightowl.EInternal, "the passkey was added, but could not be recorded in the audit log: %v", rerr)
+	}
+	return sess, codes, err
 }
 
 // oidcActor is the actor of the changes single sign-on makes to an

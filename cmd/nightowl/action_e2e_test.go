@@ -20,7 +20,8 @@ func userTokenCLI(t *testing.T, cfg, name, role string) string {
 	if code, out, errOut := runCmdIn(t, nil, "correct horse battery staple\n", "user", "add", "-c", cfg, "--role", role, "--password-stdin", name); code != 0 {
 		t.Fatalf("user add %s: exit %d: %s%s", name, code, out, errOut)
 	}
-	code, out, errOut := runCmd(t, nil, "token", "create", "-c", cfg, "--user", name, "--name", "cli")
+	// The people approving through the CLI need tokens that may.
+	code, out, errOut := runCmd(t, nil, "token", "create", "-c", cfg, "--user", name, "--name", "cli", "--can-approve")
 	if code != 0 || !strings.HasPrefix(out, "nwl_") {
 		t.Fatalf("token create %s: exit %d: %s%s", name, code, out, errOut)
 	}
@@ -48,6 +49,9 @@ actions:
 `, addr))
 	ana := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": userTokenCLI(t, cfg, "ana", "responder")}
 	bo := map[string]string{"NIGHTOWL_URL": "http://" + addr, "NIGHTOWL_TOKEN": userTokenCLI(t, cfg, "bo", "responder")}
+	if code, out, errOut := runCmd(t, nil, "token", "list", "-c", cfg, "--user", "bo"); code != 0 || !strings.Contains(out, "responder, may approve") {
+		t.Fatalf("token list: exit %d: %s%s", code, out, errOut)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)

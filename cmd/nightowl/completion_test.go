@@ -146,7 +146,7 @@ func TestBashCompletes(t *testing.T) {
 		{"nightowl serve -c night", []string{"nightowl.yaml"}},
 		{"nightowl serve --listen ", nil},
 		{"nightowl backup night", []string{"nightowl.yaml"}},
-		{"nightowl token create --user alice --", []string{"--expires", "--name", "--role", "--user"}},
+		{"nightowl token create --user alice --", []string{"--can-approve", "--expires", "--name", "--role", "--user"}},
 		{"nightowl completion ", nil},
 	} {
 		t.Run(tc.line, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nightowl/nightowl"
+	"github.com/nightowl/nightowl/access"
 	"github.com/nightowl/nightowl/app"
 )
 
@@ -32,7 +33,7 @@ type accessService interface {
 	SetRole(ctx context.Context, name string, role nightowl.Role) error
 	SetPassword(ctx context.Context, name, password string) error
 	Users(ctx context.Context) ([]nightowl.User, error)
-	CreateToken(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration) (nightowl.Token, string, error)
+	CreateTokenWith(ctx context.Context, user, name string, role nightowl.Role, ttl time.Duration, opts access.TokenOptions) (nightowl.Token, string, error)
 	Tokens(ctx context.Context, user string) ([]nightowl.Token, error)
 	RevokeToken(ctx context.Context, id string) error
 }
@@ -194,13 +195,14 @@ func tokenCreate(e *env, fs *flag.FlagSet) runner {
 	name := fs.String("name", "", "what the token is for, such as ci or grafana")
 	role := fs.String("role", "", "act with a lesser role than the user's, such as viewer")
 	ttl := fs.Duration("expires", 0, "expire after this long, such as 2160h; never when 0")
+	canApprove := fs.Bool("can-approve", false, "let the token approve guarded actions (a responder's or admin's token)")
 	return func(ctx context.Context, args []string) int {
 		if pos, err := parse(fs, args); err != nil || len(pos) > 0 || *user == "" {
-			fmt.Fprintln(e.stderr, "usage: nightowl token create [-c FILE] --user NAME [--name NAME] [--role ROLE] [--expires DURATION]")
+			fmt.Fprintln(e.stderr, "usage: nightowl token create [-c FILE] --user NAME [--name NAME] [--role ROLE] [--expires DURATION] [--can-approve]")
 			return exitBadConfig
 		}
 		return withAccess(ctx, e, cfgPath(), func(svc accessService) int {
-			t, secret, err := svc.CreateToken(ctx, *user, *name, nightowl.Role(*role), *ttl)
+			t, secret, err := svc.CreateTokenWith(ctx, *user, *name, nightowl.Role(*role), *ttl, access.TokenOptions{CanApprove: *canApprove})
 			if err != nil {
 				fmt.Fprintln(e.stderr, "nightowl token create:", nightowl.ErrorMessage(err))
 				return exitNotUp
@@ -233,7 +235,11 @@ func tokenList(e *env, fs *flag.FlagSet) runner {
 				return t.Local().Format("2006-01-02 15:04")
 			}
 			for _, t := range ts {
-				tw.row(t.ID, t.User, t.Name, t.Role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
+				role := string(t.Role)
+				if t.CanApprove {
+					role += ", may approve"
+				}
+				tw.row(t.ID, t.User, t.Name, role, day(t.CreatedAt), day(t.ExpiresAt), day(t.LastUsed))
 			}
 			tw.flush()
 			return exitOK

@@ -91,12 +91,12 @@ func (db *DB) SaveToken(ctx context.Context, t *nightowl.Token) error {
 		return err
 	}
 	err := db.write(ctx, true, func(tx Conn) error {
-		n, err := db.exec(ctx, tx, `INSERT INTO tokens (id, name, user_name, role, hash, created_at, expires_at, last_used)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		n, err := db.exec(ctx, tx, `INSERT INTO tokens (id, name, user_name, role, hash, created_at, expires_at, last_used, can_approve)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
-				expires_at = excluded.expires_at, last_used = excluded.last_used
+				expires_at = excluded.expires_at, last_used = excluded.last_used, can_approve = excluded.can_approve
 			WHERE tokens.hash = excluded.hash AND tokens.user_name = excluded.user_name`,
-			t.ID, t.Name, t.User, string(t.Role), t.Hash, db.nullTime(t.CreatedAt), db.nullTime(t.ExpiresAt), db.nullTime(t.LastUsed))
+			t.ID, t.Name, t.User, string(t.Role), t.Hash, db.nullTime(t.CreatedAt), db.nullTime(t.ExpiresAt), db.nullTime(t.LastUsed), t.CanApprove)
 		return records.TokenSaved(t, err, db.d.Refusal(err), n)
 	})
 	if err != nil {
@@ -105,11 +105,11 @@ func (db *DB) SaveToken(ctx context.Context, t *nightowl.Token) error {
 	return nil
 }
 
-const tokenColumns = `id, name, user_name, role, hash, created_at, expires_at, last_used`
+const tokenColumns = `id, name, user_name, role, hash, created_at, expires_at, last_used, can_approve`
 
 func scanToken(sc Scanner) (nightowl.Token, error) {
 	var t nightowl.Token
-	err := sc.Scan(&t.ID, &t.Name, &t.User, &t.Role, &t.Hash, At(&t.CreatedAt), At(&t.ExpiresAt), At(&t.LastUsed))
+	err := sc.Scan(&t.ID, &t.Name, &t.User, &t.Role, &t.Hash, At(&t.CreatedAt), At(&t.ExpiresAt), At(&t.LastUsed), &t.CanApprove)
 	return t, err
 }
 

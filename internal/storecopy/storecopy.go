@@ -121,7 +121,13 @@ var tables = []table{
 	{name: "tokens", order: "id", cols: []column{
 		{pg: "id", kind: text}, {pg: "name", kind: text}, {pg: "user_name", kind: text}, {pg: "role", kind: text},
 		{pg: "hash", kind: bytes}, {pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos},
-		{pg: "last_used", kind: nanos}}},
+		{pg: "last_used", kind: nanos}, {pg: "can_approve", kind: boolean}}},
+	{name: "second_factors", order: "id", cols: []column{
+		{pg: "id", kind: text}, {pg: "user_name", kind: text}, {pg: "kind", kind: text}, {pg: "name", kind: text},
+		{pg: "secret", kind: bytes}, {pg: "created_at", kind: nanos}, {pg: "confirmed_at", kind: nanos},
+		{pg: "last_used", kind: nanos}, {pg: "last_step"}}},
+	{name: "recovery_codes", order: "user_name, hash", cols: []column{
+		{pg: "user_name", kind: text}, {pg: "hash", kind: bytes}, {pg: "created_at", kind: nanos}, {pg: "used_at", kind: nanos}}},
 	{name: "sessions", order: "hash", cols: []column{
 		{pg: "hash", kind: bytes}, {pg: "user_name", kind: text}, {pg: "csrf", kind: text},
 		{pg: "created_at", kind: nanos}, {pg: "expires_at", kind: nanos}, {pg: "max_until", kind: nanos},

@@ -147,6 +147,14 @@ func populate(t *testing.T, path string) fixture {
 	must(err)
 	_, cookie, err := acc.Login(ctx, "bo", "another good password", "10.0.0.9")
 	must(err)
+	// Ana's second factor, one used, and her recovery codes, one used.
+	must(s.SaveFactor(ctx, &nightowl.Factor{ID: "f-ana", User: "ana", Kind: nightowl.FactorTOTP, Name: "phone",
+		Secret: []byte("sealed"), CreatedAt: t0, ConfirmedAt: t0.Add(time.Second)}))
+	must(s.UseFactorStep(ctx, "f-ana", 12345, t0.Add(time.Minute)))
+	must(s.SetRecoveryCodes(ctx, "ana", [][]byte{{1}, {2}, {3}}, t0))
+	must(s.UseRecoveryCode(ctx, "ana", []byte{2}, t0.Add(time.Minute)))
+	must(s.SaveToken(ctx, &nightowl.Token{ID: "t-approve", Name: "deploy", User: "ana", Role: nightowl.RoleResponder,
+		Hash: []byte("approve"), CreatedAt: t0, CanApprove: true}))
 	// Ana's contact methods, one verified, one waiting for its code, and
 	// her rules.
 	must(s.SaveContact(ctx, &nightowl.ContactMethod{ID: "c-ana", User: "ana", Kind: "phone", Label: "mobile", Address: "+4915112345678",
@@ -212,6 +220,8 @@ type dump struct {
 	Checkpoints   []nightowl.AuditCheckpoint
 	Overrides     []nightowl.ScheduleOverride
 	Feeds         []nightowl.CalendarFeed
+	Factors       []nightowl.Factor
+	RecoveryLeft  int
 }
 
 func read(t *testing.T, s store) dump {
@@ -275,6 +285,10 @@ func read(t *testing.T, s store) dump {
 	d.Overrides, err = s.Overrides(ctx, "")
 	keep(err)
 	d.Feeds, err = s.Feeds(ctx)
+	keep(err)
+	d.Factors, err = s.Factors(ctx, "ana")
+	keep(err)
+	d.RecoveryLeft, err = s.RecoveryCodesLeft(ctx, "ana")
 	keep(err)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
@@ -345,7 +359,7 @@ func TestCopy(t *testing.T) {
 		byTable[c.Table] = c.Rows
 	}
 	for table, n := range map[string]int64{"checks": 3, "results": 103, "events": 2, "pings": 2, "heartbeats": 1, "alerts": 2,
-		"outbox": 3, "users": 2, "contact_methods": 2, "notification_rules": 2, "tokens": 1, "sessions": 1, "incidents": 2, "incident_updates": 2, "action_requests": 1,
+		"outbox": 3, "users": 2, "contact_methods": 2, "notification_rules": 2, "tokens": 2, "sessions": 1, "second_factors": 1, "recovery_codes": 3, "incidents": 2, "incident_updates": 2, "action_requests": 1,
 		"audit_log": 3, "audit_head": 1, "audit_checkpoints": 1, "maintenance_windows": 1, "maintenance_progress": 1,
 		"schedule_overrides": 1, "calendar_feeds": 1} {
 		if byTable[table] != n {

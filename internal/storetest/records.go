@@ -32,6 +32,7 @@ func RecordsSuite(t *testing.T, open Opener[Records]) {
 		{"access errors", recordsAccessErrors},
 		{"tokens", recordsTokens},
 		{"sessions", recordsSessions},
+		{"second factors", recordsFactors},
 		{"expired sessions", recordsExpiredSessions},
 		{"delete user cascades", recordsDeleteUserCascades},
 		{"contacts", recordsContacts},
@@ -692,13 +693,16 @@ func recordsTokens(t *testing.T, open Opener[Records]) {
 	a1 := nightowl.Token{ID: "t-a1", Name: "ci", User: "alice", Role: nightowl.RoleViewer, Hash: []byte{1, 2, 3},
 		CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
 	a2 := nightowl.Token{ID: "t-a2", Name: "laptop", User: "alice", Role: nightowl.RoleResponder, Hash: []byte{4, 5, 6},
-		CreatedAt: t0.Add(time.Minute)}
+		CreatedAt: t0.Add(time.Minute), CanApprove: true}
 	b1 := nightowl.Token{ID: "t-b1", Name: "grafana", User: "bob", Role: nightowl.RoleViewer, Hash: []byte{7},
 		CreatedAt: t0.Add(2 * time.Minute)}
 	for _, tok := range []nightowl.Token{a2, b1, a1} {
 		if err := s.SaveToken(ctx, &tok); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got, err := s.TokenByHash(ctx, a2.Hash); err != nil || !recordsSameToken(got, a2) {
+		t.Fatalf("TokenByHash = %+v, %v; want %+v", got, err, a2)
 	}
 	got, err := s.TokenByHash(ctx, []byte{1, 2, 3})
 	if err != nil || !recordsSameToken(got, a1) {
@@ -922,7 +926,7 @@ func recordsDeleteUserCascades(t *testing.T, open Opener[Records]) {
 
 func recordsSameToken(a, b nightowl.Token) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.User == b.User && a.Role == b.Role && bytes.Equal(a.Hash, b.Hash) &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.LastUsed.Equal(b.LastUsed)
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.LastUsed.Equal(b.LastUsed) && a.CanApprove == b.CanApprove
 }
 
 func recordsSameSession(a, b nightowl.Session) bool {

@@ -77,7 +77,7 @@ type Actioner interface {
 // Authenticator signs people in and out with the sign-in form.
 type Authenticator interface {
 	Session(ctx context.Context, cookie string) (nightowl.Session, nightowl.User, error)
-	Login(ctx context.Context, name, password, addr string) (nightowl.Session, string, error)
+	LoginWith(ctx context.Context, name, password string, info nightowl.SessionInfo) (nightowl.Session, string, error)
 	Logout(ctx context.Context, cookie string) error
 }
 
@@ -139,8 +139,11 @@ type Options struct {
 	// Contacts serves each person's own contact methods; no such page
 	// when nil.
 	Contacts Contacts
-	Logger   *slog.Logger
-	Clock    nightowl.Clock
+	// Factors serves each person's second factors and sessions; no
+	// security page when nil.
+	Factors Factors
+	Logger  *slog.Logger
+	Clock   nightowl.Clock
 }
 
 // pages serves the admin pages with the services of Options.
@@ -163,6 +166,7 @@ type pages struct {
 	pwOff      bool
 	oncall     Oncall
 	contacts   Contacts
+	factors    Factors
 	log        *slog.Logger
 	clock      nightowl.Clock
 }
@@ -194,12 +198,12 @@ func Routes(opts Options) []kit.Route {
 	a := &pages{b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents,
 		actions: opts.Actions, people: opts.People, auth: opts.Auth, components: opts.Components,
 		pingURL: opts.PingURL, clientAddr: opts.ClientAddr, publicURL: opts.PublicURL, loginKey: opts.LoginKey,
-		oncall: opts.Oncall, contacts: opts.Contacts, log: opts.Logger, clock: opts.Clock, pwOff: opts.PasswordsOff}
+		oncall: opts.Oncall, contacts: opts.Contacts, factors: opts.Factors, log: opts.Logger, clock: opts.Clock, pwOff: opts.PasswordsOff}
 	if oa, ok := opts.Auth.(OIDCAccounts); ok && opts.SSO != nil {
 		a.sso, a.oidc = opts.SSO, oa
 		a.oidcLimit = kit.NewBuckets(oidcBurst, oidcEvery, oidcMaxKeys)
 	}
-	return slices.Concat(a.adminRoutes(), a.oidcRoutes(), a.runbookRoutes(), a.contactRoutes(), a.oncallRoutes())
+	return slices.Concat(a.adminRoutes(), a.oidcRoutes(), a.runbookRoutes(), a.contactRoutes(), a.oncallRoutes(), a.securityRoutes())
 }
 
 func (a *pages) adminRoutes() []kit.Route {
@@ -215,7 +219,7 @@ func (a *pages) adminRoutes() []kit.Route {
 	rs := []kit.Route{
 		f("GET /login", public, a.loginPage),
 		f("POST /login", public, a.loginSubmit),
-		f("POST /logout", public, a.logoutSubmit),
+		kit.WhilePending(f("POST /logout", public, a.logoutSubmit)),
 		f("GET /static/admin.css", public, staticFile),
 		f("GET /static/admin.js", public, staticFile),
 		f("GET /admin", viewer, a.adminChecks),
@@ -308,6 +312,9 @@ var flashes = map[string]string{
 	"user-removed":  "Removed %s.",
 	// Names the user whose password it was.
 	"password-changed":   "Changed the password of %s: every other session of yours has ended.",
+	"factor-removed":     "Removed the second factor %s: every other session of yours has ended.",
+	"session-ended":      "Ended session %s.",
+	"recovery-used":      "Signed in with a recovery code: %s left. Make new ones below when you run low.",
 	"incident-open":      "Opened incident %s.",
 	"incident-saved":     "Posted to incident %s.",
 	"incident-published": "Published incident %s on the status page.",
@@ -440,6 +447,9 @@ func (a *pages) frame(r *http.Request, p *adminPage) {
 	if a.contacts != nil && p.User != "" {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/contacts", Label: "Contact methods", Current: p.Section == "contacts", ID: "nav-contacts"})
 	}
+	if a.factors != nil && p.User != "" {
+		p.Nav = append(p.Nav, navItem{Href: "/admin/security", Label: "Security", Current: p.Section == "security", ID: "nav-security"})
+	}
 	if a.people != nil && p.IsAdmin {
 		p.Nav = append(p.Nav, navItem{Href: "/admin/users", Label: "Users", Current: p.Section == "users", ID: "nav-users"})
 	}
@@ -481,6 +491,11 @@ func (a *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 
 // renderBare shows a page without the signed-in frame: the sign-in page.
 func (a *pages) renderBare(w http.ResponseWriter, status int, name string, data any) {
+	a.renderBareCSP(w, status, name, data, adminCSP)
+}
+
+// renderBareCSP is renderBare under another content security policy.
+func (a *pages) renderBareCSP(w http.ResponseWriter, status int, name string, data any, csp string) {
 	var buf bytes.Buffer
 	if err := adminTemplates.ExecuteTemplate(&buf, name, data); err != nil {
 		a.log.Error("render admin page", "page", name, "err", err)
@@ -488,6 +503,7 @@ func (a *pages) renderBare(w http.ResponseWriter, status int, name string, data 
 		return
 	}
 	adminHeaders(w)
+	w.Header().Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

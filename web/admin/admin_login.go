@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -127,7 +128,7 @@ func (a *pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		a.showLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	s, cookie, err := a.auth.Login(r.Context(), name, r.PostFormValue("password"), a.clientAddr(r))
+	s, cookie, err := a.auth.LoginWith(r.Context(), name, r.PostFormValue("password"), kit.SessionInfoOf(r, a.clientAddr(r)))
 	if err != nil {
 		switch nightowl.ErrorCode(err) {
 		case nightowl.ERateLimited:
@@ -152,6 +153,13 @@ func (a *pages) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	next := d.Next
 	if next == "" {
 		next = "/admin"
+	}
+	// The password was right; the session waits for what comes next.
+	switch s.Pending {
+	case nightowl.SessionNeedsFactor:
+		next = "/login/factor?next=" + url.QueryEscape(next)
+	case nightowl.SessionNeedsEnrolment:
+		next = "/admin/security?next=" + url.QueryEscape(next)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -27,7 +27,7 @@ func (changerAuth) Session(context.Context, string) (nightowl.Session, nightowl.
 func (changerAuth) Authenticate(context.Context, string) (nightowl.Token, nightowl.User, nightowl.Role, error) {
 	return nightowl.Token{}, nightowl.User{}, "", nightowl.Errorf(nightowl.EUnauthorized, "no tokens here")
 }
-func (changerAuth) Login(context.Context, string, string, string) (nightowl.Session, string, error) {
+func (changerAuth) LoginWith(context.Context, string, string, nightowl.SessionInfo) (nightowl.Session, string, error) {
 	return nightowl.Session{}, "", nightowl.Errorf(nightowl.EUnauthorized, "no")
 }
 func (changerAuth) Logout(context.Context, string) error { return nil }

@@ -33,9 +33,9 @@ func (a *pages) runbookRoutes() []kit.Route {
 		f("GET /admin/actions", viewer, a.adminActions),
 		f("POST /admin/actions/{name}/request", responder, a.adminRequestAction),
 		f("GET /admin/actions/requests/{id}", viewer, a.adminActionRequest),
-		f("POST /admin/actions/requests/{id}/approve", responder, a.adminApproveAction),
+		kit.WithStepUp(f("POST /admin/actions/requests/{id}/approve", responder, a.adminApproveAction)),
 		f("POST /admin/actions/requests/{id}/deny", responder, a.adminDenyAction),
-		kit.WithLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), kit.ActionWrite),
+		kit.WithStepUp(kit.WithLong(f("POST /admin/actions/requests/{id}/run", responder, a.adminRunAction), kit.ActionWrite)),
 	}
 }
 
@@ -338,6 +338,10 @@ func (a *pages) refused(w http.ResponseWriter, r *http.Request, what string, err
 }
 
 func (a *pages) adminApproveAction(w http.ResponseWriter, r *http.Request) {
+	if err := kit.MayApprove(r); err != nil {
+		a.refused(w, r, "approve", err)
+		return
+	}
 	req, err := a.actions.ApproveAction(r.Context(), r.PathValue("id"), kit.Actor(r))
 	if err != nil {
 		a.refused(w, r, "approve", err)

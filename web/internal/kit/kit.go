@@ -22,6 +22,25 @@ type Route struct {
 	// Long is how much longer than WriteTimeout the route may take: it
 	// waits on a run (LongWrite).
 	Long time.Duration
+	// StepUp marks a dangerous route: a session must have given a second
+	// factor within access.step_up.
+	StepUp bool
+	// Pending marks a route that a session still waiting for its second
+	// factor (or enrolment) may use; no other route answers it.
+	Pending bool
+}
+
+// WithStepUp marks a route that needs a recent second factor.
+func WithStepUp(r Route) Route {
+	r.StepUp = true
+	return r
+}
+
+// WhilePending marks a route that a session waiting for its second factor
+// may use.
+func WhilePending(r Route) Route {
+	r.Pending = true
+	return r
 }
 
 // WithLong marks a route that waits on a run d longer than others.

@@ -27,6 +27,12 @@ type Principal struct {
 	Via string
 	// CSRF is the session's CSRF token, for pages to put in forms.
 	CSRF string
+	// Session is the session a browser's request acts in; zero for a
+	// token or anonymous request. Its Pending and FactorAt decide what
+	// it may do.
+	Session nightowl.Session
+	// CanApprove is a token's leave to approve and run guarded actions.
+	CanApprove bool
 }
 
 type principalKey struct{}
@@ -96,4 +102,29 @@ func SetSession(w http.ResponseWriter, r *http.Request, publicURL, cookie string
 		Name: SessionCookie, Value: cookie, Path: "/",
 		Expires: s.MaxUntil, HttpOnly: true, Secure: SecureCookies(r, publicURL), SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// userAgentMax bounds the user agent a session records: shown in lists,
+// never parsed.
+const userAgentMax = 256
+
+// SessionInfoOf is what a session begun by r records of where it began:
+// the client's address (addr, as the trusted proxies tell it) and its user
+// agent, cut short.
+func SessionInfoOf(r *http.Request, addr string) nightowl.SessionInfo {
+	ua := strings.ToValidUTF8(r.UserAgent(), "")
+	if len(ua) > userAgentMax {
+		ua = strings.ToValidUTF8(ua[:userAgentMax], "")
+	}
+	return nightowl.SessionInfo{Address: addr, UserAgent: ua}
+}
+
+// MayApprove refuses an API token made without --can-approve: approving a
+// guarded action is a person's decision, which a script gets only when an
+// admin said so.
+func MayApprove(r *http.Request) error {
+	if p, ok := PrincipalFrom(r.Context()); ok && p.Via == "token" && !p.CanApprove {
+		return nightowl.Errorf(nightowl.EForbidden, "this API token may not approve actions: an admin can make one that may with nightowl token create --can-approve")
+	}
+	return nil
 }

@@ -20,6 +20,9 @@ var errorStatus = map[string]int{
 	nightowl.ERateLimited:  http.StatusTooManyRequests,
 	nightowl.EUnsupported:  http.StatusUnsupportedMediaType,
 	nightowl.EInternal:     http.StatusInternalServerError,
+	// Both are refusals that the right second factor lifts.
+	nightowl.EStepUp:        http.StatusForbidden,
+	nightowl.EFactorPending: http.StatusForbidden,
 }
 
 // StatusOf is the HTTP status err's code maps to; 500 for an error
