@@ -343,7 +343,15 @@ notify:
 		}
 		root := newBrowser(t, base)
 		root.signIn("test-admin")
+		// Giving and taking roles asks for a recent second factor.
 		_, page := root.get("/admin/users")
+		if resp, _ := root.post("/admin/users", url.Values{"csrf": {csrfIn(t, page)}, "name": {"cy"}, "role": {"admin"},
+			"password": {"another long passphrase"}}); resp.StatusCode != http.StatusSeeOther ||
+			!strings.HasPrefix(resp.Header.Get("Location"), "/admin/security") && !strings.HasPrefix(resp.Header.Get("Location"), "/login/factor") {
+			t.Fatalf("adding an admin without a second factor: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		root.enrol()
+		_, page = root.get("/admin/users")
 		if !strings.Contains(page, `data-testid="user-vic"`) || strings.Contains(page, "$2a$") || strings.Contains(page, "remove-test-admin") {
 			t.Fatalf("users page:\n%s", page)
 		}

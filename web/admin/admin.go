@@ -252,8 +252,10 @@ func (a *pages) adminRoutes() []kit.Route {
 	if a.people != nil {
 		rs = append(rs,
 			f("GET /admin/users", admin, a.adminUsers),
-			f("POST /admin/users", admin, a.adminAddUser),
-			f("POST /admin/users/{name}/remove", admin, a.adminRemoveUser),
+			// Giving someone a role, or taking it away with them, is a
+			// dangerous button: a recent second factor.
+			kit.WithStepUp(f("POST /admin/users", admin, a.adminAddUser)),
+			kit.WithStepUp(f("POST /admin/users/{name}/remove", admin, a.adminRemoveUser)),
 		)
 	}
 	rs = append(rs, a.passwordRoutes()...)
