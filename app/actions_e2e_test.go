@@ -476,6 +476,8 @@ actions:
 	userToken(t, a, "vic", nightowl.RoleViewer)
 	web := newBrowser(t, base)
 	web.signIn("boss")
+	// Adding a user asks for a recent second factor.
+	web.enrol()
 
 	code, req, msg := boss.request("flush-cache", nil, "", "stale prices")
 	if code != 201 {

@@ -102,6 +102,8 @@ components:
 	userToken(t, a, "root", nightowl.RoleAdmin)
 	root := newBrowser(t, base)
 	root.signIn("root")
+	// Giving someone a role asks for a recent second factor.
+	root.enrol()
 	_, page := root.get("/admin/users")
 	if resp, body := root.post("/admin/users", url.Values{"csrf": {csrfIn(t, page)}, "name": {"vic"}, "role": {"viewer"}, "password": {"another good password"}}); resp.StatusCode >= 400 {
 		t.Fatalf("add user on the dashboard: %d %s", resp.StatusCode, body)
@@ -112,6 +114,13 @@ components:
 		t.Fatalf("GET /api/v1/audit: %d", code)
 	}
 	var lines []string
+	factorID := ""
+	for _, e := range got.Entries {
+		if e.Action == "factor.enrol" {
+			factorID = strings.Fields(e.Detail)[1]
+			factorID = strings.TrimSuffix(factorID, ";")
+		}
+	}
 	for i := len(got.Entries) - 1; i >= 0; i-- {
 		e := got.Entries[i]
 		lines = append(lines, strings.Join([]string{e.Actor, e.Action, e.Subject, e.Detail}, " | "))
@@ -127,6 +136,7 @@ components:
 		"ana | incident.update | " + opened.Incident.ID + " | note; state identified",
 		"ana | logout | ana | ",
 		"root | login | root | from 127.0.0.1",
+		"root | factor.enrol | root | totp " + factorID + "; their other sessions ended; 10 new recovery codes",
 		"root | user.add | vic | role viewer",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {

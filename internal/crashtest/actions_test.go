@@ -293,7 +293,8 @@ func cliToken(t *testing.T, bin, cfg, user string) string {
 	if out, err := add.CombinedOutput(); err != nil {
 		t.Fatalf("user add %s: %v\n%s", user, err, out)
 	}
-	out, err := exec.Command(bin, "token", "create", "-c", cfg, "--user", user, "--name", "race").Output()
+	// Responders approve guarded actions with it.
+	out, err := exec.Command(bin, "token", "create", "-c", cfg, "--user", user, "--name", "race", "--can-approve").Output()
 	if err != nil {
 		t.Fatalf("token create %s: %v", user, err)
 	}
