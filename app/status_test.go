@@ -72,8 +72,8 @@ checks:
     badge: true
     http: {url: "http://127.0.0.1:1/%[2]s"}
 components:
-  - {name: Website, checks: {labels: {tier: web}}}
-  - {name: Database, checks: {names: [%[7]s]}}
+  - {name: Website, checks: {labels: {tier: web}}, show_response_time: true}
+  - {name: Database, checks: {names: [%[7]s]}, show_response_time: true}
 incidents: {auto_open: critical}
 maintenance:
   - name: db-upgrade
@@ -191,6 +191,12 @@ maintenance:
 	}
 	if strings.Count(home, `class="bar `) != 2*90 {
 		t.Errorf("want 90 uptime bars per component, got %d in all", strings.Count(home, `class="bar `))
+	}
+	// The uptime windows, the bars' tooltips and the response charts are
+	// there (and, above, carry no marker).
+	if strings.Count(home, `role="tooltip"`) != 2*90 || strings.Count(home, `data-testid="response-chart"`) != 2 ||
+		!strings.Contains(home, "30d</span>") || !strings.Contains(home, "no incidents") {
+		t.Errorf("the status page lacks its uptime windows, tooltips or response charts")
 	}
 
 	var summary struct {
