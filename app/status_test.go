@@ -150,6 +150,10 @@ maintenance:
 	for _, p := range []string{"/", "/history.atom", "/api/v2/summary.json", "/api/v2/status.json",
 		"/badge/shop.svg", "/badge/api.svg", "/badge/public-badge.svg", "/static/style.css",
 		"/badge/" + markDBCheck + ".svg", "/badge/" + markHiddenCheck + ".svg", "/badge/nosuch.svg",
+		"/badge/component/Website.svg", "/badge/component/Database.json", "/badge/component/database.svg?metric=uptime&period=24h",
+		"/badge/component/Website.json?metric=uptime&period=90d", "/badge/component/Database.svg?metric=response",
+		"/badge/component/Website.json?metric=response", "/badge/component/" + markHiddenCheck + ".json",
+		"/badge/component/" + markDBCheck + ".svg?metric=" + markError,
 		"/ack/" + alerts.Alerts[0].ID + "?exp=9999999999&sig=forged"} {
 		resp, body := call(t, "GET", base+p, "", nil)
 		if resp.StatusCode != 200 && !strings.HasPrefix(p, "/badge/") && !strings.HasPrefix(p, "/ack/") {
@@ -178,6 +182,12 @@ maintenance:
 	for _, name := range []string{"shop", "api", "public-badge"} {
 		if b := pages["/badge/"+name+".svg"]; !strings.Contains(b, "<svg") || !strings.Contains(b, name) {
 			t.Errorf("badge of %s: %s", name, b)
+		}
+	}
+
+	for _, p := range []string{"/badge/component/Website.svg", "/badge/component/Database.json", "/badge/component/Database.svg?metric=response"} {
+		if b := pages[p]; !strings.Contains(b, "major outage") && !strings.Contains(b, "response time") {
+			t.Errorf("GET %s: %s", p, b)
 		}
 	}
 

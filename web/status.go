@@ -168,6 +168,7 @@ func (a *api) publicRoutes() []Route {
 		f("GET /api/v2/summary.json", a.summaryJSON),
 		f("GET /api/v2/status.json", a.statusJSON),
 		f("GET /badge/{check}", a.badge),
+		f("GET /badge/component/{file}", a.componentBadge),
 		{Pattern: "GET /static/", Role: public, Handler: http.FileServerFS(assets)},
 	}
 }
@@ -478,17 +479,5 @@ func (a *api) badge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such check", http.StatusNotFound)
 		return
 	}
-	lw, sw := textWidth(name), textWidth(string(st))
-	d := struct {
-		Label, Status, Colour string
-		W, LW, SW, LX, SX     int
-	}{Label: name, Status: string(st), Colour: badgeColours[st], W: lw + sw, LW: lw, SW: sw, LX: lw / 2, SX: lw + sw/2}
-	var buf bytes.Buffer
-	if err := badgeTemplate.Execute(&buf, d); err != nil {
-		http.Error(w, "badge unavailable", http.StatusInternalServerError)
-		return
-	}
-	publicHeaders(w, "image/svg+xml")
-	w.Header().Set("Cache-Control", "no-cache, max-age=0")
-	w.Write(buf.Bytes())
+	a.writeBadge(w, name, string(st), badgeColours[st])
 }
