@@ -76,6 +76,19 @@ func TestComponentBadges(t *testing.T) {
 		})
 	}
 
+	t.Run("a name with markup is escaped", func(t *testing.T) {
+		ps := testPage()
+		ps.Components[0].Name = `R&D <"lab">`
+		h := Handler(Options{Publisher: &fakePublisher{ps: ps}, Clock: &stillClock{t: pageDay}})
+		w := getPublic(h, "/badge/component/"+url.PathEscape(ps.Components[0].Name)+".svg", "")
+		var svg struct {
+			Texts []string `xml:"g>text"`
+		}
+		if err := xml.Unmarshal(w.Body.Bytes(), &svg); err != nil || w.Code != 200 || len(svg.Texts) != 2 || svg.Texts[0] != ps.Components[0].Name {
+			t.Errorf("GET: %d %v %+v\n%s", w.Code, err, svg, w.Body)
+		}
+	})
+
 	t.Run("check badges keep their path", func(t *testing.T) {
 		for path, want := range map[string]string{"/badge/shop.svg": "down", "/badge/shop": "down", "/badge/component.svg": "up"} {
 			w := getPublic(h, path, "")
