@@ -1,9 +1,10 @@
 // Package statuspage builds what the public status page shows: each
-// component's status and uptime bars, the published incidents with their
-// public updates only, and the announced maintenance windows. It reads the
-// checks, incidents and windows it is handed and caches what it built, since
-// the page is read most when something is wrong, by everyone at once; the
-// web layer serves it (web.Publisher).
+// component's status, uptime bars and uptime over 24 hours to 90 days, its
+// response times where the config makes them public, the published
+// incidents with their public updates only, and the announced maintenance
+// windows. It reads the checks, incidents and windows it is handed and
+// caches what it built, since the page is read most when something is
+// wrong, by everyone at once; the web layer serves it (web.Publisher).
 package statuspage
 
 import (
