@@ -119,3 +119,28 @@ func TestUptimeWindows(t *testing.T) {
 		t.Errorf("Database carries Website's incident: %v", db.Days[uptimeDays-2].Incidents)
 	}
 }
+
+// TestResponseTimeFollowsConfig: the cached uptime is rebuilt when a
+// component starts or stops showing its response time, so that a reload
+// that turns it off takes the figures off the page at once.
+func TestResponseTimeFollowsConfig(t *testing.T) {
+	cfg := testConfig()
+	cfg.Components[1].ShowResponseTime = true
+	clock := clocktest.New(t0)
+	s := New(Options{Settings: settingsOf(cfg), Incidents: &fakeIncidents{}, Maintenance: fakeWindows{},
+		Checks:  fakeChecks{view("db", "db", nightowl.StatusUp)},
+		Rollups: fakeRollups{"db": {{Start: t0.Truncate(time.Hour), Runs: 10, P50: 0.1, P95: 0.2}}},
+		Clock:   clock, TTL: time.Second})
+	for _, show := range []bool{true, false, true} {
+		cfg.Components[1].ShowResponseTime = show
+		clock.Advance(2 * time.Second) // past the page's TTL, within the uptime's
+		ps, err := s.PublicStatus(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := ps.Components[1]
+		if got := db.Response.Runs > 0 && db.Days[uptimeDays-1].Response.Runs > 0; got != show || db.ShowResponseTime != show {
+			t.Errorf("show_response_time %t: response %+v, today's %+v", show, db.Response, db.Days[uptimeDays-1].Response)
+		}
+	}
+}
