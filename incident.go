@@ -18,6 +18,9 @@ type Component struct {
 	// belong to the component: while one is open, the component is in
 	// trouble as its check would be.
 	Alerts []AlertMatch `json:"-"`
+	// ShowResponseTime puts a chart of its checks' response times on the
+	// public status page.
+	ShowResponseTime bool `json:"-"`
 }
 
 // AlertMatch selects the alerts of one integration whose labels have

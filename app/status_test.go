@@ -72,8 +72,8 @@ checks:
     badge: true
     http: {url: "http://127.0.0.1:1/%[2]s"}
 components:
-  - {name: Website, checks: {labels: {tier: web}}}
-  - {name: Database, checks: {names: [%[7]s]}}
+  - {name: Website, checks: {labels: {tier: web}}, show_response_time: true}
+  - {name: Database, checks: {names: [%[7]s]}, show_response_time: true}
 incidents: {auto_open: critical}
 maintenance:
   - name: db-upgrade
@@ -150,6 +150,10 @@ maintenance:
 	for _, p := range []string{"/", "/history.atom", "/api/v2/summary.json", "/api/v2/status.json",
 		"/badge/shop.svg", "/badge/api.svg", "/badge/public-badge.svg", "/static/style.css",
 		"/badge/" + markDBCheck + ".svg", "/badge/" + markHiddenCheck + ".svg", "/badge/nosuch.svg",
+		"/badge/component/Website.svg", "/badge/component/Database.json", "/badge/component/database.svg?metric=uptime&period=24h",
+		"/badge/component/Website.json?metric=uptime&period=90d", "/badge/component/Database.svg?metric=response",
+		"/badge/component/Website.json?metric=response", "/badge/component/" + markHiddenCheck + ".json",
+		"/badge/component/" + markDBCheck + ".svg?metric=" + markError,
 		"/ack/" + alerts.Alerts[0].ID + "?exp=9999999999&sig=forged"} {
 		resp, body := call(t, "GET", base+p, "", nil)
 		if resp.StatusCode != 200 && !strings.HasPrefix(p, "/badge/") && !strings.HasPrefix(p, "/ack/") {
@@ -181,6 +185,12 @@ maintenance:
 		}
 	}
 
+	for _, p := range []string{"/badge/component/Website.svg", "/badge/component/Database.json", "/badge/component/Database.svg?metric=response"} {
+		if b := pages[p]; !strings.Contains(b, "major outage") && !strings.Contains(b, "response time") {
+			t.Errorf("GET %s: %s", p, b)
+		}
+	}
+
 	home := pages["/"]
 	for _, want := range []string{"Example Status", "Website", "Database", "major outage", "Checkout errors",
 		"We found the cause and are fixing it.", "Checkout works again.", "Scheduled maintenance: db-upgrade",
@@ -191,6 +201,12 @@ maintenance:
 	}
 	if strings.Count(home, `class="bar `) != 2*90 {
 		t.Errorf("want 90 uptime bars per component, got %d in all", strings.Count(home, `class="bar `))
+	}
+	// The uptime windows, the bars' tooltips and the response charts are
+	// there (and, above, carry no marker).
+	if strings.Count(home, `role="tooltip"`) != 2*90 || strings.Count(home, `data-testid="response-chart"`) != 2 ||
+		!strings.Contains(home, "30d</span>") || !strings.Contains(home, "no incidents") {
+		t.Errorf("the status page lacks its uptime windows, tooltips or response charts")
 	}
 
 	var summary struct {

@@ -36,6 +36,9 @@ type componentKeys struct {
 	Checks      *nightowl.Selector `yaml:"checks"`
 	DependsOn   []string           `yaml:"depends_on"`
 	Alerts      []alertMatchKeys   `yaml:"alerts"`
+	// ShowResponseTime puts the component's response-time chart on the
+	// public status page.
+	ShowResponseTime bool `yaml:"show_response_time"`
 }
 
 // alertMatchKeys select the alerts of an integration that belong to a
@@ -84,6 +87,7 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope, integrations [
 	c.Name = d.itemName(n, path, k.Name, badComponentName)
 	c.Description = k.Description
 	c.DependsOn = k.DependsOn
+	c.ShowResponseTime = k.ShowResponseTime
 
 	c.Alerts = d.alertMatches(k.Alerts, path+".alerts", integrations)
 	cpath := path + ".checks"
@@ -92,6 +96,12 @@ func (d *decoder) component(n *yaml.Node, path string, sc *scope, integrations [
 		return c
 	}
 	if k.Checks == nil {
+		if k.ShowResponseTime {
+			// Alerts sent in by other tools carry no durations: the
+			// chart would stay empty.
+			rpath := path + ".show_response_time"
+			d.Errorf(d.Locate(rpath), rpath, "needs checks: alerts of integrations have no response times to chart")
+		}
 		return c
 	}
 	c.Checks = d.selector(k.Checks, n, cpath, sc)

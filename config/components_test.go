@@ -18,13 +18,13 @@ checks:
     tcp: {addr: "db.example.com:3306"}
 components:
   - {name: Website, checks: {labels: {tier: web}}, description: "The shop and its pages"}
-  - {name: Database, checks: {names: [math-db]}}
+  - {name: Database, checks: {names: [math-db]}, show_response_time: true}
 incidents: {auto_open: critical}
 `
 	cfg := mustParse(t, src, Options{})
 	want := []nightowl.Component{
 		{Name: "Website", Description: "The shop and its pages", Checks: nightowl.Selector{Labels: map[string]string{"tier": "web"}}},
-		{Name: "Database", Checks: nightowl.Selector{Names: []string{"math-db"}}},
+		{Name: "Database", Checks: nightowl.Selector{Names: []string{"math-db"}}, ShowResponseTime: true},
 	}
 	if !reflect.DeepEqual(cfg.Components, want) {
 		t.Errorf("components = %+v\nwant %+v", cfg.Components, want)

@@ -38,6 +38,45 @@ type Component struct {
 	Days []Day
 	// Uptime over Days with data, in percent; -1 without any.
 	Uptime float64
+	// Windows are the uptimes of the last 24 hours, 7, 30 and 90 days,
+	// in that order.
+	Windows []Window
+	// ShowResponseTime is the component's show_response_time: only then
+	// do Days and Response carry response times.
+	ShowResponseTime bool
+	// Response is the last 24 hours' response times; zero without runs
+	// or without ShowResponseTime.
+	Response Response
+}
+
+// Window is a component's uptime over a period that ends now.
+type Window struct {
+	Period         string // "24h", "7d", "30d" or "90d"
+	Runs, Failures int64
+}
+
+// Uptime is the window's uptime in percent; -1 without runs.
+func (w Window) Uptime() float64 { return Uptime(w.Runs, w.Failures) }
+
+// Periods name the uptime windows, in the order of Component.Windows.
+var Periods = []string{"24h", "7d", "30d", "90d"}
+
+// Window returns the component's uptime window of the named period.
+func (c Component) Window(period string) (Window, bool) {
+	for _, w := range c.Windows {
+		if w.Period == period {
+			return w, true
+		}
+	}
+	return Window{}, false
+}
+
+// Response is the response time of a component's checks over a span: the
+// mean of their median and 95th percentile durations, in seconds, each
+// weighted by its runs.
+type Response struct {
+	P50, P95 float64
+	Runs     int64
 }
 
 // Day is one day's uptime of a component: the share of its checks'
@@ -45,6 +84,11 @@ type Component struct {
 type Day struct {
 	Date           time.Time
 	Runs, Failures int64
+	// Response is the day's response time, with ShowResponseTime only.
+	Response Response
+	// Incidents are the titles of the published incidents of the
+	// component that were open on the day.
+	Incidents []string
 }
 
 // Uptime is the day's uptime in percent; -1 for a day without runs.

@@ -1,13 +1,15 @@
 // Package statuspage builds what the public status page shows: each
-// component's status and uptime bars, the published incidents with their
-// public updates only, and the announced maintenance windows. It reads the
-// checks, incidents and windows it is handed and caches what it built, since
-// the page is read most when something is wrong, by everyone at once; the
-// web layer serves it (web.Publisher).
+// component's status, uptime bars and uptime over 24 hours to 90 days, its
+// response times where the config makes them public, the published
+// incidents with their public updates only, and the announced maintenance
+// windows. It reads the checks, incidents and windows it is handed and
+// caches what it built, since the page is read most when something is
+// wrong, by everyone at once; the web layer serves it (web.Publisher).
 package statuspage
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -100,10 +102,14 @@ type publicCache struct {
 	uptime      map[string]componentUptime // by component name
 }
 
-// componentUptime is a component's uptime bars and their total.
+// componentUptime is a component's uptime bars and their total, its
+// uptime windows and its response time of the last 24 hours.
 type componentUptime struct {
-	days   []Day
-	uptime float64
+	days         []Day
+	uptime       float64
+	windows      []Window
+	response     Response
+	showResponse bool
 }
 
 // PublicStatus implements web.Publisher: what the page shows, built at
@@ -162,8 +168,11 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 	}
 	for _, c := range cfg.Components {
 		u := uptime[c.Name]
+		// The cached bars are shared between builds: each gets its own
+		// copy to add the incidents to.
 		pc := Component{Name: c.Name, Description: c.Description, Status: statuses[c.Name],
-			Days: u.days, Uptime: u.uptime}
+			Days: slices.Clone(u.days), Uptime: u.uptime, Windows: u.windows,
+			ShowResponseTime: c.ShowResponseTime, Response: u.response}
 		if pc.Status != nightowl.ComponentOperational {
 			pc.AffectedBy = affected[c.Name]
 			for _, up := range c.DependsOn {
@@ -184,6 +193,9 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 		return ps, err
 	}
 	ps.Incidents, ps.History = open, history
+	for i := range ps.Components {
+		dayIncidents(&ps.Components[i], open, history, now)
+	}
 	for _, inc := range open {
 		if s, ok := impactStatus[inc.Impact]; ok && rank[s] > rank[ps.Overall] {
 			ps.Overall = s
@@ -207,6 +219,29 @@ func (s *Service) buildPublic(ctx context.Context, now time.Time) (Page, error) 
 		ps.Maintenance = append(ps.Maintenance, pm)
 	}
 	return ps, nil
+}
+
+// dayIncidents lists on each of c's days the published incidents of c that
+// were open on it, from their publication (the public story starts there)
+// to their resolution, oldest first.
+func dayIncidents(c *Component, open, history []Incident, now time.Time) {
+	all := append(slices.Clone(history), open...)
+	slices.SortStableFunc(all, func(a, b Incident) int { return a.PublishedAt.Compare(b.PublishedAt) })
+	for _, inc := range all {
+		if !slices.Contains(inc.Components, c.Name) {
+			continue
+		}
+		end := inc.ResolvedAt
+		if end.IsZero() {
+			end = now
+		}
+		for i := range c.Days {
+			from := c.Days[i].Date
+			if inc.PublishedAt.Before(from.Add(24*time.Hour)) && !end.Before(from) {
+				c.Days[i].Incidents = append(c.Days[i].Incidents, inc.Title)
+			}
+		}
+	}
 }
 
 // announceAhead is how long before it starts an announced maintenance
@@ -303,13 +338,21 @@ func (s *Service) publicIncidents(ctx context.Context, now time.Time) (open, his
 	return open, history, nil
 }
 
-// uptime returns each component's uptime bars, rebuilt at most every
-// uptimeTTL (and when the components change). Called with s.public.mu held.
+// uptime returns each component's uptime bars and windows, rebuilt at most
+// every uptimeTTL (and when the components change). Called with
+// s.public.mu held.
+//
+// A component's uptime over a span is the share of its checks' runs in the
+// span that were not down, all runs pooled: a check run every 10s weighs
+// six times one run every minute, as it sees six times as much. The 24
+// hours are the hourly rollups of the last 24 hours, this one included;
+// the 7, 30 and 90 days are the daily rollups of as many UTC days, today
+// included.
 func (s *Service) uptime(ctx context.Context, cfg Settings, views []nightowl.CheckView, now time.Time) (map[string]componentUptime, error) {
 	fresh := s.public.uptime != nil && now.Sub(s.public.uptimeBuilt) < uptimeTTL && s.opts.TTL >= 0
 	if fresh {
 		for _, c := range cfg.Components {
-			if _, ok := s.public.uptime[c.Name]; !ok {
+			if u, ok := s.public.uptime[c.Name]; !ok || u.showResponse != c.ShowResponseTime {
 				fresh = false
 			}
 		}
@@ -319,26 +362,33 @@ func (s *Service) uptime(ctx context.Context, cfg Settings, views []nightowl.Che
 	}
 	today := now.Truncate(24 * time.Hour)
 	first := today.AddDate(0, 0, -(uptimeDays - 1))
+	firstHour := now.Truncate(time.Hour).Add(-23 * time.Hour)
 	// Each check's rollups are read once, however many components it is in.
-	byCheck := map[string][]nightowl.Rollup{}
+	daily, hourly := map[string][]nightowl.Rollup{}, map[string][]nightowl.Rollup{}
+	read := func(cache map[string][]nightowl.Rollup, check string, p nightowl.Period, since time.Time) ([]nightowl.Rollup, error) {
+		if r, ok := cache[check]; ok {
+			return r, nil
+		}
+		r, err := s.opts.Rollups.Rollups(ctx, check, p, since)
+		cache[check] = r
+		return r, err
+	}
 	out := make(map[string]componentUptime, len(cfg.Components))
 	for _, c := range cfg.Components {
 		days := make([]Day, uptimeDays)
+		sums := make([]responseSum, uptimeDays)
 		for i := range days {
 			days[i].Date = first.AddDate(0, 0, i)
 		}
-		var runs, fails int64
+		var day24 Window
+		var resp24 responseSum
 		for _, v := range views {
 			if !c.Checks.Matches(v.Check.Name, v.Check.Labels) {
 				continue
 			}
-			rollups, ok := byCheck[v.Check.Name]
-			if !ok {
-				var err error
-				if rollups, err = s.opts.Rollups.Rollups(ctx, v.Check.Name, nightowl.Daily, first); err != nil {
-					return nil, err
-				}
-				byCheck[v.Check.Name] = rollups
+			rollups, err := read(daily, v.Check.Name, nightowl.Daily, first)
+			if err != nil {
+				return nil, err
 			}
 			for _, r := range rollups {
 				i := int(r.Start.UTC().Sub(first) / (24 * time.Hour))
@@ -347,15 +397,60 @@ func (s *Service) uptime(ctx context.Context, cfg Settings, views []nightowl.Che
 				}
 				days[i].Runs += r.Runs
 				days[i].Failures += r.Failures
-				runs, fails = runs+r.Runs, fails+r.Failures
+				sums[i].add(r)
+			}
+			if rollups, err = read(hourly, v.Check.Name, nightowl.Hourly, firstHour); err != nil {
+				return nil, err
+			}
+			for _, r := range rollups {
+				if st := r.Start.UTC(); st.Before(firstHour) || !st.Before(firstHour.Add(24*time.Hour)) {
+					continue
+				}
+				day24.Runs += r.Runs
+				day24.Failures += r.Failures
+				resp24.add(r)
 			}
 		}
-		u := componentUptime{days: days, uptime: -1}
-		if runs > 0 {
-			u.uptime = 100 * float64(runs-fails) / float64(runs)
+		u := componentUptime{days: days, uptime: -1, showResponse: c.ShowResponseTime}
+		day24.Period = Periods[0]
+		u.windows = append(u.windows, day24)
+		for _, n := range []int{7, 30, 90} {
+			w := Window{Period: fmt.Sprintf("%dd", n)}
+			for _, d := range days[uptimeDays-n:] {
+				w.Runs += d.Runs
+				w.Failures += d.Failures
+			}
+			u.windows = append(u.windows, w)
+		}
+		u.uptime = u.windows[len(u.windows)-1].Uptime()
+		// Response times are public only where the config says so.
+		if c.ShowResponseTime {
+			for i := range days {
+				days[i].Response = sums[i].response()
+			}
+			u.response = resp24.response()
 		}
 		out[c.Name] = u
 	}
 	s.public.uptime, s.public.uptimeBuilt = out, now
 	return out, nil
+}
+
+// responseSum adds up rollups' percentiles weighted by their runs.
+type responseSum struct {
+	p50, p95 float64
+	runs     int64
+}
+
+func (s *responseSum) add(r nightowl.Rollup) {
+	s.p50 += r.P50 * float64(r.Runs)
+	s.p95 += r.P95 * float64(r.Runs)
+	s.runs += r.Runs
+}
+
+func (s responseSum) response() Response {
+	if s.runs == 0 {
+		return Response{}
+	}
+	return Response{P50: s.p50 / float64(s.runs), P95: s.p95 / float64(s.runs), Runs: s.runs}
 }

@@ -157,7 +157,7 @@ func newAPI(opts Options) *api {
 	}
 	return &api{loginKey: opts.LoginKey, b: opts.Backend, alerts: opts.Alerter, maint: opts.Maintainer, incidents: opts.Incidents, auth: opts.Auth, pub: opts.Publisher,
 		anonymous: opts.Anonymous, publicURL: opts.PublicURL, trusted: opts.TrustedProxies, forwarded: opts.ForwardedHeader, log: opts.Logger, clock: opts.Clock, people: opts.People, actions: opts.Actions,
-		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), contacts: opts.Contacts,
+		ackLimit: newAckLimits(), oncall: opts.Oncall, feedLimit: newFeedLimit(), badgeLimit: newBadgeLimit(), contacts: opts.Contacts,
 		factors: opts.Factors, stepUp: cmp.Or(opts.StepUp, defaultStepUp),
 		sso: opts.SSO, pwOff: opts.PasswordsOff, proxy: opts.Proxy}
 }
@@ -348,12 +348,14 @@ type api struct {
 	ackLimit  *ackLimits
 	oncall    Oncall
 	feedLimit *kit.Buckets
-	contacts  Contacts
-	factors   Factors
-	stepUp    time.Duration
-	sso       admin.SingleSignOn
-	pwOff     bool
-	proxy     ProxyAuth
+	// badgeLimit bounds the component badges per client address.
+	badgeLimit *kit.Buckets
+	contacts   Contacts
+	factors    Factors
+	stepUp     time.Duration
+	sso        admin.SingleSignOn
+	pwOff      bool
+	proxy      ProxyAuth
 }
 
 // DetailedError is an error made of several problems, such as a config with

@@ -50,9 +50,110 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"words":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"pct":      func(f float64) string { return fmt.Sprintf("%.2f%%", f) },
 	"dayClass": dayClass,
+	"dayText":  dayText,
+	"cid":      kit.ComponentID,
+	"chart":    chart,
 }).ParseFS(assets, "templates/*.html"))
 
 func dayClass(d PublicDay) string { return kit.DayClass(d.Uptime()) }
+
+// dayText is what a day's bar says on hover and focus: its date, its
+// uptime and the published incidents open on it.
+func dayText(d PublicDay) string {
+	var b strings.Builder
+	b.WriteString(d.Date.UTC().Format("Jan 2"))
+	if u := d.Uptime(); u < 0 {
+		b.WriteString(": no data")
+	} else {
+		fmt.Fprintf(&b, ": %.2f%% uptime", u)
+	}
+	if d.Response.Runs > 0 {
+		fmt.Fprintf(&b, ", median response %s", millis(d.Response.P50))
+	}
+	switch len(d.Incidents) {
+	case 0:
+		b.WriteString(", no incidents")
+	case 1:
+		b.WriteString(", incident: " + d.Incidents[0])
+	default:
+		b.WriteString(", incidents: " + strings.Join(d.Incidents, "; "))
+	}
+	return b.String()
+}
+
+// millis shows seconds as whole milliseconds.
+func millis(s float64) string { return fmt.Sprintf("%.0f ms", s*1000) }
+
+// responseChart is a component's response-time chart, drawn on the server
+// as an inline SVG: one polyline per run of days with data, for the median
+// and the 95th percentile.
+type responseChart struct {
+	W, H    int
+	Lines   []chartLine
+	Summary string
+}
+
+type chartLine struct{ Class, Points string }
+
+// The chart's drawing box; the SVG scales it to the page's width.
+const chartW, chartH = 900, 100
+
+// chart draws c's response times over its days; nil when the component
+// does not show them.
+func chart(c PublicComponent) *responseChart {
+	if !c.ShowResponseTime {
+		return nil
+	}
+	rc := &responseChart{W: chartW, H: chartH, Summary: "No response times recorded in the last 90 days."}
+	top := 0.0
+	for _, d := range c.Days {
+		top = max(top, d.Response.P95, d.Response.P50)
+	}
+	if top <= 0 {
+		return rc
+	}
+	n := len(c.Days)
+	x := func(i int) float64 {
+		if n < 2 {
+			return 0
+		}
+		return float64(i) * chartW / float64(n-1)
+	}
+	y := func(v float64) float64 { return chartH - v/top*(chartH-4) - 2 }
+	for _, line := range []struct {
+		class string
+		of    func(statuspage.Response) float64
+	}{{"p95", func(r statuspage.Response) float64 { return r.P95 }}, {"p50", func(r statuspage.Response) float64 { return r.P50 }}} {
+		var pts [][2]float64
+		flush := func() {
+			if len(pts) == 1 {
+				// A lone day is a short dash, so that it shows.
+				pts = append(pts, [2]float64{pts[0][0] + chartW/float64(2*max(n, 2)), pts[0][1]})
+			}
+			if len(pts) > 0 {
+				s := make([]string, len(pts))
+				for i, p := range pts {
+					s[i] = fmt.Sprintf("%.1f,%.1f", p[0], p[1])
+				}
+				rc.Lines = append(rc.Lines, chartLine{Class: line.class, Points: strings.Join(s, " ")})
+			}
+			pts = nil
+		}
+		for i, d := range c.Days {
+			if d.Response.Runs == 0 {
+				flush()
+				continue
+			}
+			pts = append(pts, [2]float64{x(i), y(line.of(d.Response))})
+		}
+		flush()
+	}
+	rc.Summary = fmt.Sprintf("Response time over the last 90 days, daily median (green) and 95th percentile (amber), up to %s.", millis(top))
+	if c.Response.Runs > 0 {
+		rc.Summary += fmt.Sprintf(" Last 24 hours: median %s, 95th percentile %s.", millis(c.Response.P50), millis(c.Response.P95))
+	}
+	return rc
+}
 
 func (a *api) publicRoutes() []Route {
 	if a.pub == nil {
@@ -67,6 +168,7 @@ func (a *api) publicRoutes() []Route {
 		f("GET /api/v2/summary.json", a.summaryJSON),
 		f("GET /api/v2/status.json", a.statusJSON),
 		f("GET /badge/{check}", a.badge),
+		f("GET /badge/component/{file}", a.componentBadge),
 		{Pattern: "GET /static/", Role: public, Handler: http.FileServerFS(assets)},
 	}
 }
@@ -377,17 +479,5 @@ func (a *api) badge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such check", http.StatusNotFound)
 		return
 	}
-	lw, sw := textWidth(name), textWidth(string(st))
-	d := struct {
-		Label, Status, Colour string
-		W, LW, SW, LX, SX     int
-	}{Label: name, Status: string(st), Colour: badgeColours[st], W: lw + sw, LW: lw, SW: sw, LX: lw / 2, SX: lw + sw/2}
-	var buf bytes.Buffer
-	if err := badgeTemplate.Execute(&buf, d); err != nil {
-		http.Error(w, "badge unavailable", http.StatusInternalServerError)
-		return
-	}
-	publicHeaders(w, "image/svg+xml")
-	w.Header().Set("Cache-Control", "no-cache, max-age=0")
-	w.Write(buf.Bytes())
+	a.writeBadge(w, name, string(st), badgeColours[st])
 }
