@@ -147,7 +147,7 @@ maintenance:
 	if len(alerts.Alerts) == 0 {
 		t.Fatal("no alerts")
 	}
-	for _, p := range []string{"/", "/history.atom", "/api/v2/summary.json", "/api/v2/status.json",
+	for _, p := range []string{"/", "/embed", "/history.atom", "/api/v2/summary.json", "/api/v2/status.json",
 		"/badge/shop.svg", "/badge/api.svg", "/badge/public-badge.svg", "/static/style.css",
 		"/badge/" + markDBCheck + ".svg", "/badge/" + markHiddenCheck + ".svg", "/badge/nosuch.svg",
 		"/badge/component/Website.svg", "/badge/component/Database.json", "/badge/component/database.svg?metric=uptime&period=24h",

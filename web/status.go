@@ -169,6 +169,7 @@ func (a *api) publicRoutes() []Route {
 		f("GET /api/v2/status.json", a.statusJSON),
 		f("GET /badge/{check}", a.badge),
 		f("GET /badge/component/{file}", a.componentBadge),
+		f("GET /embed", a.embed),
 		{Pattern: "GET /static/", Role: public, Handler: http.FileServerFS(assets)},
 	}
 }
@@ -203,6 +204,25 @@ func (a *api) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	publicHeaders(w, "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'")
+	w.Write(buf.Bytes())
+}
+
+// embed is the page's overall status on one line, for another site to put
+// in an iframe: it has no buttons, so unlike every other page it may be
+// framed anywhere; its one link opens the status page in the whole window.
+func (a *api) embed(w http.ResponseWriter, r *http.Request) {
+	ps, ok := a.publicStatus(w, r)
+	if !ok {
+		return
+	}
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, "embed.html", ps); err != nil {
+		a.log.Error("render the embedded status", "err", err)
+		http.Error(w, "the status is unavailable; try again shortly", http.StatusInternalServerError)
+		return
+	}
+	publicHeaders(w, "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors *")
 	w.Write(buf.Bytes())
 }
 

@@ -172,3 +172,40 @@ func TestStatusPageUptime(t *testing.T) {
 		}
 	})
 }
+
+// TestEmbed: the embeddable status says the page's overall status on one
+// line, may be framed by any site (it has no buttons), runs no script, and
+// its link opens the status page in the whole window; every other page
+// still refuses frames.
+func TestEmbed(t *testing.T) {
+	ps := testPage()
+	ps.URL = "https://status.example.com"
+	h := Handler(Options{Publisher: &fakePublisher{ps: ps}, Clock: &stillClock{t: pageDay}})
+	w := getPublic(h, "/embed", "")
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /embed: %d %s", w.Code, w.Body)
+	}
+	csp := w.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-ancestors *") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script") {
+		t.Errorf("the embed's CSP %q", csp)
+	}
+	if w.Header().Get("X-Frame-Options") != "" {
+		t.Errorf("the embed says X-Frame-Options %q: no site could frame it", w.Header().Get("X-Frame-Options"))
+	}
+	body := w.Body.String()
+	for _, want := range []string{`class="overall status-degraded_performance"`, "Degraded Performance", "Example Status",
+		`href="https://status.example.com/"`, `target="_top"`, `/static/embed.css`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the embed lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, " style=") || strings.Contains(body, "Website") {
+		t.Errorf("the embed has a script, an inline style or more than the overall status:\n%s", body)
+	}
+	if css := getPublic(h, "/static/embed.css", ""); css.Code != 200 || !strings.Contains(css.Body.String(), ".dot") {
+		t.Errorf("GET /static/embed.css: %d", css.Code)
+	}
+	if page := getPublic(h, "/", ""); !strings.Contains(page.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("the status page may be framed: %q", page.Header().Get("Content-Security-Policy"))
+	}
+}
