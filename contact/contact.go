@@ -336,9 +336,11 @@ func (s *Service) Reach(ctx context.Context, user string) ([]notify.Reach, error
 	if err != nil {
 		return nil, err
 	}
+	// The config's kinds are built afresh at each call: once is enough.
+	kinds := s.opts.Kinds()
 	verified := map[string]bool{}
 	for _, c := range methods {
-		if c.Verified() && s.opts.Kinds()[c.Kind] != nil {
+		if c.Verified() && kinds[c.Kind] != nil {
 			verified[c.ID] = true
 		}
 	}
